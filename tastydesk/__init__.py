@@ -1,0 +1,3 @@
+"""tastydesk: an options-trading workstation for tastytrade."""
+
+__version__ = "0.1.0"

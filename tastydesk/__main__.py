@@ -1,0 +1,3 @@
+from tastydesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The trading engine: domain, pricing, selection, rules, workflow, brokers, store. Qt-free."""

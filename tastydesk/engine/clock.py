@@ -1,0 +1,192 @@
+"""Clocks used by the whole engine, and the exchange calendar.
+
+Three kinds: real time (speed 1), accelerated real time (speed > 1: simulated time runs ``speed``
+times faster than the wall clock) and stepped (time moves only when :meth:`SimClock.advance` is
+called, as fast as the host can go). Engine code asks the clock for ``now()`` and schedules timers
+with ``call_at``/``call_later``; it never sleeps on wall time, so one code path serves live trading
+and a year-long simulation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")
+MARKET_OPEN = dtime(9, 30)
+MARKET_CLOSE = dtime(16, 0)
+
+
+class TimerHandle:
+    __slots__ = ("_cancelled", "_inner")
+
+    def __init__(self) -> None:
+        self._cancelled = False
+        self._inner: asyncio.TimerHandle | None = None
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        if self._inner is not None:
+            self._inner.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+class Clock:
+    """Base clock. ``now()`` is timezone-aware UTC."""
+
+    speed: float = 1.0
+
+    def now(self) -> datetime:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def call_later(self, seconds: float, callback: Callable[[], None]) -> TimerHandle:
+        return self.call_at(self.now() + timedelta(seconds=seconds), callback)
+
+    def today(self) -> date:
+        return self.now().astimezone(NEW_YORK).date()
+
+
+class RealClock(Clock):
+    """Wall-clock time, optionally accelerated from a start instant."""
+
+    def __init__(self, speed: float = 1.0, start: datetime | None = None) -> None:
+        self.speed = speed
+        self._origin_sim = start or datetime.now(UTC)
+        self._origin_wall = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = (time.monotonic() - self._origin_wall) * self.speed
+        return self._origin_sim + timedelta(seconds=elapsed)
+
+    def set_speed(self, speed: float) -> None:
+        self._origin_sim = self.now()
+        self._origin_wall = time.monotonic()
+        self.speed = speed
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
+        handle = TimerHandle()
+        delay = max(0.0, (when - self.now()).total_seconds() / self.speed)
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            if not handle.cancelled:
+                callback()
+
+        handle._inner = loop.call_later(delay, fire)
+        return handle
+
+
+class SimClock(Clock):
+    """Stepped simulated time: timers fire, in order, only inside :meth:`advance`."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._timers: list[tuple[datetime, int, TimerHandle, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self.speed = float("inf")
+
+    def now(self) -> datetime:
+        return self._now
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
+        handle = TimerHandle()
+        heapq.heappush(self._timers, (max(when, self._now), next(self._seq), handle, callback))
+        return handle
+
+    def next_timer(self) -> datetime | None:
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def advance(self, to: datetime) -> int:
+        """Move time to ``to``, firing due timers in time order; returns how many fired."""
+        fired = 0
+        while self._timers and self._timers[0][0] <= to:
+            when, _, handle, callback = heapq.heappop(self._timers)
+            if handle.cancelled:
+                continue
+            self._now = max(self._now, when)
+            callback()
+            fired += 1
+        self._now = max(self._now, to)
+        return fired
+
+
+class MarketCalendar:
+    """US equity market sessions: weekdays 9:30-16:00 New York, minus exchange holidays."""
+
+    def __init__(self, holidays: Iterable[date] = ()) -> None:
+        self._holidays = frozenset(holidays)
+
+    def is_trading_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self._holidays
+
+    def is_open(self, at: datetime) -> bool:
+        local = at.astimezone(NEW_YORK)
+        return self.is_trading_day(local.date()) and MARKET_OPEN <= local.time() < MARKET_CLOSE
+
+    def session_close(self, day: date) -> datetime:
+        return datetime.combine(day, MARKET_CLOSE, NEW_YORK).astimezone(UTC)
+
+    def session_open(self, day: date) -> datetime:
+        return datetime.combine(day, MARKET_OPEN, NEW_YORK).astimezone(UTC)
+
+    def next_open(self, at: datetime) -> datetime:
+        """The next session open at or after ``at`` (``at`` itself when the market is open)."""
+        if self.is_open(at):
+            return at
+        day = at.astimezone(NEW_YORK).date()
+        while True:
+            if self.is_trading_day(day):
+                opening = self.session_open(day)
+                if opening >= at:
+                    return opening
+            day += timedelta(days=1)
+
+    def trading_days(self, start: date, end: date) -> list[date]:
+        out = []
+        day = start
+        while day <= end:
+            if self.is_trading_day(day):
+                out.append(day)
+            day += timedelta(days=1)
+        return out
+
+    def third_friday(self, year: int, month: int) -> date:
+        """Monthly equity option expiration (moved to Thursday when Friday is a holiday)."""
+        day = date(year, month, 15)
+        while day.weekday() != 4:
+            day += timedelta(days=1)
+        while not self.is_trading_day(day):
+            day -= timedelta(days=1)
+        return day
+
+
+def load_nyse_holidays(start_year: int, end_year: int) -> list[date]:
+    """NYSE full-day holidays from pandas_market_calendars (shipped with the tastytrade SDK).
+
+    Slow to import (pandas), so call it off the start-up path and pass the result to
+    :class:`MarketCalendar`.
+    """
+    import pandas_market_calendars as mcal
+
+    cal = mcal.get_calendar("NYSE")
+    days = cal.holidays().holidays
+    out = []
+    for d in days:
+        py = d.astype("datetime64[D]").astype(object)
+        if start_year <= py.year <= end_year:
+            out.append(py)
+    return out

@@ -1,0 +1,111 @@
+"""The strategy model: legs, DTE range, bias mapping, entry filters, sizing, pricing and rules.
+
+Validation lives in ``tastydesk.engine.strategies.validation``; these types only hold data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from tastydesk.engine.domain.enums import (
+    Bias,
+    DeltaScope,
+    ExpiryChoice,
+    OptionType,
+    RuleAction,
+    RuleType,
+    SelectionMethod,
+    Side,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StrikeSelection:
+    method: SelectionMethod
+    value: Decimal = Decimal("0")
+    reference_leg: int | None = None  # index of the leg LEG_OFFSET / WIDTH measure from
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyLeg:
+    option_type: OptionType
+    side: Side
+    selection: StrikeSelection
+    ratio: int = 1
+    expiry: ExpiryChoice = ExpiryChoice.STRATEGY
+    expiry_offset_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DteRange:
+    min: int
+    target: int
+    max: int
+    prefer_monthly: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFilters:
+    min_credit: Decimal = Decimal("0")  # per spread, $ per share (e.g. 0.50)
+    min_underlying_price: Decimal = Decimal("0")
+    iv_rank_min: Decimal = Decimal("0")  # 0..100
+    iv_rank_max: Decimal = Decimal("100")
+    min_liquidity: int = 0  # tastytrade liquidity rating 0..4
+    max_spread_pct: Decimal = Decimal("25")  # widest acceptable bid/ask as % of mid, per leg
+    min_open_interest: int = 0
+    earnings_blackout_days: int = 0  # skip when earnings fall within N days (0 = off)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    quantity: int = 1
+    max_buying_power: Decimal = Decimal("5000")  # per trade
+
+
+@dataclass(frozen=True, slots=True)
+class PricingSettings:
+    start_offset: Decimal = Decimal("0")  # $ away from mid, in our favour, at the first attempt
+    step: Decimal = Decimal("0.01")  # $ conceded toward natural per attempt
+    interval_seconds: int = 600
+    max_attempts: int = 0  # 0: default by strategy kind (6 directional, 4 neutral)
+    limit_price: Decimal | None = None  # never worse than this (signed: credit +, debit -)
+
+
+@dataclass(frozen=True, slots=True)
+class ManagementRule:
+    rule_type: RuleType
+    threshold: Decimal
+    action: RuleAction = RuleAction.CLOSE
+    priority: int = 1  # lower number wins when several trigger
+    enabled: bool = True
+    close_pct: int = 100  # 25 / 50 / 75 for partial closes
+    delta_scope: DeltaScope = DeltaScope.SHORT_LEG
+    hold_evaluations: int = 1  # consecutive evaluations the condition must hold
+    hold_seconds: int = 0  # and for at least this long
+    auto: bool = False  # act without approval
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    name: str
+    legs: tuple[StrategyLeg, ...]
+    dte: DteRange
+    biases: frozenset[Bias]
+    description: str = ""
+    filters: EntryFilters = field(default_factory=EntryFilters)
+    sizing: Sizing = field(default_factory=Sizing)
+    pricing: PricingSettings = field(default_factory=PricingSettings)
+    rules: tuple[ManagementRule, ...] = ()
+    priority: int = 1  # lower wins when several strategies serve a bias
+    enabled: bool = True
+
+    @property
+    def is_neutral(self) -> bool:
+        return self.biases == frozenset({Bias.NEUTRAL})
+
+    @property
+    def max_attempts(self) -> int:
+        if self.pricing.max_attempts > 0:
+            return self.pricing.max_attempts
+        return 4 if Bias.NEUTRAL in self.biases and len(self.biases) == 1 else 6

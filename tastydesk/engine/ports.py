@@ -1,0 +1,92 @@
+"""The broker port: the one interface through which the engine reaches any broker.
+
+Contract for implementations
+----------------------------
+* Every method is a coroutine that never blocks the event loop.
+* Streams are delivered by publishing immutable events on the :class:`EventBus` given at
+  construction, on the loop thread: ``QuoteReceived`` / ``GreeksReceived`` for subscribed symbols,
+  ``OrderUpdated`` / ``FillReceived`` / ``PositionUpdated`` / ``BalanceUpdated`` from the account
+  stream, ``ConnectionChanged`` on health changes and ``StreamGap`` after a reconnect (the engine
+  then re-syncs over REST).
+* Order commands return a classified :class:`CommandResult`: ``ACCEPTED`` with the broker's order,
+  ``REJECTED`` only on definitive evidence (with the broker's reason), or ``UNKNOWN`` (timeout,
+  disconnect, 5xx, rate limit). An UNKNOWN outcome must be resolved by :meth:`find_order`,
+  never by sending the order again. Implementations never retry ``place`` themselves.
+* ``replace`` follows tastytrade: the old order is cancelled and a new order id is returned; a
+  rejected replace leaves the original working at its old price.
+* Prices are Decimal and signed: credit positive, debit negative.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from decimal import Decimal
+
+from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
+from tastydesk.engine.domain.chain import OptionChain, UnderlyingInfo
+from tastydesk.engine.domain.enums import Mode, StreamHealth
+from tastydesk.engine.domain.orders import CommandResult, DryRunResult, OrderRequest, OrderSnapshot
+
+
+class BrokerPort(ABC):
+    mode: Mode
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open sessions and streams; returns once the broker can take requests."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop streams and release connections."""
+
+    @abstractmethod
+    async def accounts(self) -> list[AccountInfo]: ...
+
+    @abstractmethod
+    async def balance(self) -> Balance: ...
+
+    @abstractmethod
+    async def positions(self) -> list[BrokerPosition]: ...
+
+    @abstractmethod
+    async def option_chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
+        """Chain with the latest known quotes and greeks for expirations in the DTE window."""
+
+    @abstractmethod
+    async def market_metrics(self, symbols: Iterable[str]) -> dict[str, UnderlyingInfo]:
+        """Underlying price, IV rank, IV, beta, liquidity, earnings for each symbol."""
+
+    @abstractmethod
+    async def subscribe(self, symbols: Iterable[str]) -> None:
+        """Stream quotes (and greeks, for option streamer symbols) for these symbols."""
+
+    @abstractmethod
+    async def unsubscribe(self, symbols: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    async def dry_run(self, order: OrderRequest) -> DryRunResult: ...
+
+    @abstractmethod
+    async def place(self, order: OrderRequest) -> CommandResult: ...
+
+    @abstractmethod
+    async def replace(self, order_id: str, price: Decimal) -> CommandResult: ...
+
+    @abstractmethod
+    async def cancel(self, order_id: str) -> CommandResult: ...
+
+    @abstractmethod
+    async def get_order(self, order_id: str) -> OrderSnapshot | None: ...
+
+    @abstractmethod
+    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+        """Today's order carrying this external identifier, in any status, or None."""
+
+    @abstractmethod
+    async def live_orders(self) -> list[OrderSnapshot]:
+        """Orders created or updated today, any status (tastytrade's live-orders semantics)."""
+
+    @abstractmethod
+    def health(self) -> dict[str, StreamHealth]:
+        """Health per stream name ("market", "account")."""
