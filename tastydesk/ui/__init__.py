@@ -1,0 +1,1 @@
+"""Desktop user interface: the main window, docks, models and widgets (Qt)."""
