@@ -1,0 +1,1 @@
+"""Strategy validation, JSON import/export and the built-in strategies."""

@@ -1,0 +1,111 @@
+"""The built-in strategies installed on first run and by "restore defaults".
+
+All five sell premium, so they share filters that keep them to liquid names with rich premium:
+IV rank 20..100 and an underlying of at least $20.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from tastydesk.engine.domain.enums import (
+    Bias,
+    DeltaScope,
+    OptionType,
+    RuleAction,
+    RuleType,
+    SelectionMethod,
+    Side,
+)
+from tastydesk.engine.domain.strategy import (
+    DteRange,
+    EntryFilters,
+    ManagementRule,
+    Strategy,
+    StrategyLeg,
+    StrikeSelection,
+)
+
+PUT, CALL = OptionType.PUT, OptionType.CALL
+SELL, BUY = Side.SELL, Side.BUY
+
+
+def _delta(option_type: OptionType, side: Side, delta: str) -> StrategyLeg:
+    return StrategyLeg(option_type, side, StrikeSelection(SelectionMethod.DELTA, D(delta)))
+
+
+def _wing(option_type: OptionType, width: str, reference_leg: int) -> StrategyLeg:
+    return StrategyLeg(option_type, BUY,
+                       StrikeSelection(SelectionMethod.WIDTH, D(width), reference_leg))
+
+
+def _filters(min_credit: str) -> EntryFilters:
+    return EntryFilters(min_credit=D(min_credit), min_underlying_price=D("20"),
+                        iv_rank_min=D("20"), iv_rank_max=D("100"), min_liquidity=2,
+                        min_open_interest=100, earnings_blackout_days=7)
+
+
+def _exits(profit: str, stop: str, dte: int) -> tuple[ManagementRule, ...]:
+    return (
+        ManagementRule(RuleType.STOP_LOSS, D(stop), priority=1),
+        ManagementRule(RuleType.PROFIT_TARGET, D(profit), priority=2),
+        ManagementRule(RuleType.TIME_EXIT, D(dte), priority=3),
+    )
+
+
+DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
+    Strategy(
+        name="Put Credit Spread - 30 DTE",
+        description="Sell a 16-delta put and buy the put $5 lower: bullish to neutral, "
+                    "defined risk.",
+        legs=(_delta(PUT, SELL, "0.16"), _wing(PUT, "5", 0)),
+        dte=DteRange(25, 30, 35),
+        biases=frozenset({Bias.BULLISH, Bias.NEUTRAL}),
+        filters=_filters("0.50"),
+        rules=_exits("50", "200", 21),
+    ),
+    Strategy(
+        name="Call Credit Spread - 30 DTE",
+        description="Sell a 16-delta call and buy the call $5 higher: bearish to neutral, "
+                    "defined risk.",
+        legs=(_delta(CALL, SELL, "0.16"), _wing(CALL, "5", 0)),
+        dte=DteRange(25, 30, 35),
+        biases=frozenset({Bias.BEARISH, Bias.NEUTRAL}),
+        filters=_filters("0.50"),
+        rules=_exits("50", "200", 21),
+    ),
+    Strategy(
+        name="Iron Condor - 45 DTE",
+        description="A put credit spread and a call credit spread around the price, $10 wings: "
+                    "neutral, defined risk. Takes half off at 35 % of max profit.",
+        legs=(_delta(PUT, SELL, "0.16"), _wing(PUT, "10", 0),
+              _delta(CALL, SELL, "0.16"), _wing(CALL, "10", 2)),
+        dte=DteRange(40, 45, 50),
+        biases=frozenset({Bias.NEUTRAL}),
+        filters=_filters("1.00"),
+        rules=(*_exits("25", "200", 21),
+               ManagementRule(RuleType.PARTIAL_CLOSE, D("35"), action=RuleAction.PARTIAL_CLOSE,
+                              priority=4, close_pct=50)),
+    ),
+    Strategy(
+        name="Short Strangle - 30 DTE",
+        description="Sell a 16-delta put and a 16-delta call: neutral, undefined risk. "
+                    "Exits when a short leg's delta passes 0.25.",
+        legs=(_delta(PUT, SELL, "0.16"), _delta(CALL, SELL, "0.16")),
+        dte=DteRange(25, 30, 35),
+        biases=frozenset({Bias.NEUTRAL}),
+        filters=_filters("1.00"),
+        rules=(*_exits("50", "200", 21),
+               ManagementRule(RuleType.DELTA_BREACH, D("0.25"), priority=4,
+                              delta_scope=DeltaScope.SHORT_LEG, hold_evaluations=2)),
+    ),
+    Strategy(
+        name="Cash Secured Put - 30 DTE",
+        description="Sell a 20-delta put backed by cash: bullish, happy to own the shares.",
+        legs=(_delta(PUT, SELL, "0.20"),),
+        dte=DteRange(25, 30, 35),
+        biases=frozenset({Bias.BULLISH}),
+        filters=_filters("0.50"),
+        rules=_exits("50", "300", 7),
+    ),
+)

@@ -1,0 +1,1 @@
+"""Workflow lifecycle: the state machine and the engine that drives it."""

@@ -1,0 +1,69 @@
+"""The workflow lifecycle as a transition table: ``(state, trigger) -> next state``.
+
+Every (state, trigger) pair missing from :data:`TRANSITIONS` is illegal. The table is the single
+source of truth for the engine, the store (which refuses to persist an illegal move) and the
+integrity check (which replays stored transitions against it).
+
+Choices worth knowing:
+
+* ``EXECUTING -exec_failed-> SCANNING``: an entry order that could not be filled after its last
+  attempt ends the attempt; the proposal is stale by then, so it is not offered for approval again.
+* ``CLOSING -partial-> MONITORING``: a partial close filled; the rest of the position is watched.
+* ``COMPLETED`` and ``REJECTED`` wait for their cool-down and ``restart`` into ``SCANNING``; they
+  may also be cancelled, which stops the symbol from being scanned again.
+* ``ERROR -recover-> SCANNING``: resuming an errored workflow starts from a fresh scan. An errored
+  workflow that still holds a position is closed with ``ERROR -close-> CLOSING`` instead, which
+  then follows the normal closing path (``closed`` or ``close_failed`` back to monitoring).
+* ``CANCELLED`` is final: nothing leaves it.
+"""
+
+from __future__ import annotations
+
+from tastydesk.engine.domain.enums import Trigger, WorkflowState
+
+S = WorkflowState
+T = Trigger
+
+ACTIVE_STATES: frozenset[WorkflowState] = frozenset(
+    {S.SCANNING, S.EVALUATING, S.PENDING_APPROVAL, S.EXECUTING, S.MONITORING, S.CLOSING}
+)
+"""States in which the workflow is doing something; ``cancel`` and ``fail`` apply to all."""
+
+RESTARTABLE_STATES: frozenset[WorkflowState] = frozenset({S.COMPLETED, S.REJECTED})
+FINAL_STATES: frozenset[WorkflowState] = frozenset({S.CANCELLED})
+INITIAL_STATE: WorkflowState = S.SCANNING
+
+_LIFECYCLE: dict[tuple[WorkflowState, Trigger], WorkflowState] = {
+    (S.SCANNING, T.SCAN): S.EVALUATING,
+    (S.EVALUATING, T.NO_CANDIDATE): S.SCANNING,
+    (S.EVALUATING, T.PROPOSE): S.PENDING_APPROVAL,
+    (S.PENDING_APPROVAL, T.APPROVE): S.EXECUTING,
+    (S.PENDING_APPROVAL, T.REJECT): S.REJECTED,
+    (S.PENDING_APPROVAL, T.EXPIRE): S.SCANNING,
+    (S.PENDING_APPROVAL, T.REPRICE): S.EVALUATING,
+    (S.EXECUTING, T.FILL): S.MONITORING,
+    (S.EXECUTING, T.EXEC_FAILED): S.SCANNING,
+    (S.MONITORING, T.CLOSE): S.CLOSING,
+    (S.MONITORING, T.PARTIAL): S.MONITORING,
+    (S.CLOSING, T.CLOSED): S.COMPLETED,
+    (S.CLOSING, T.CLOSE_FAILED): S.MONITORING,
+    (S.CLOSING, T.PARTIAL): S.MONITORING,
+    (S.COMPLETED, T.RESTART): S.SCANNING,
+    (S.REJECTED, T.RESTART): S.SCANNING,
+    (S.COMPLETED, T.CANCEL): S.CANCELLED,
+    (S.REJECTED, T.CANCEL): S.CANCELLED,
+    (S.ERROR, T.RECOVER): S.SCANNING,
+    (S.ERROR, T.CLOSE): S.CLOSING,
+    (S.ERROR, T.CANCEL): S.CANCELLED,
+}
+
+
+def _build() -> dict[tuple[WorkflowState, Trigger], WorkflowState]:
+    table = dict(_LIFECYCLE)
+    for state in ACTIVE_STATES:
+        table[(state, T.CANCEL)] = S.CANCELLED
+        table[(state, T.FAIL)] = S.ERROR
+    return table
+
+
+TRANSITIONS: dict[tuple[WorkflowState, Trigger], WorkflowState] = _build()
