@@ -55,6 +55,7 @@ class OrderSnapshot:
     replaces_order_id: str | None = None
     updated_at: datetime | None = None
     source: str | None = None
+    replacing_order_id: str | None = None  # set on an order cancelled by a replace: the new id
 
 
 @dataclass(frozen=True, slots=True)
