@@ -1,0 +1,713 @@
+"""The paper broker: a :class:`BrokerPort` that trades against the in-process paper market.
+
+It keeps a paper account (cash, signed positions per OCC symbol, realised P&L), matches day limit
+orders on every market step with the fill model of :mod:`.fills`, measures buying power with
+:mod:`.margin` and settles expirations at the close.
+
+Behaviour that mirrors tastytrade, because the engine relies on it:
+
+* ``place`` never deduplicates: two orders with the same external id are two orders; the engine
+  prevents duplicates and resolves ambiguous outcomes with :meth:`PaperBroker.find_order`.
+* ``replace`` cancels the old order (status REPLACED, ``replacing_order_id`` set) and creates a new
+  order id for the unfilled remainder; replacing a finished order is rejected and changes nothing.
+* Day orders still working at the session close expire.
+* Commission is charged per contract on opening legs only, capped at ten contracts' worth per leg
+  and order; closing trades and expirations are free.
+
+Expiration: out-of-the-money options expire worthless; in-the-money options are cash-settled at
+intrinsic value against the market's settlement price. Equity options are physically settled at a
+real broker; the paper broker books that as assignment/exercise followed by an immediate
+liquidation of the shares at the settlement price, which nets to the same cash as cash settlement.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import reduce
+
+from tastydesk.engine.broker.paper.fills import (
+    LegMarket,
+    aggressiveness,
+    displayed_units,
+    fill_probability,
+    is_marketable,
+    split_price,
+)
+from tastydesk.engine.broker.paper.margin import Holding, opening_commission, requirement
+from tastydesk.engine.broker.paper.market import PaperMarket
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import NEW_YORK, Clock
+from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
+from tastydesk.engine.domain.chain import OptionChain, OptionContract, UnderlyingInfo, parse_occ
+from tastydesk.engine.domain.enums import (
+    CommandOutcome,
+    Mode,
+    OptionType,
+    OrderAction,
+    OrderStatus,
+    StreamHealth,
+)
+from tastydesk.engine.domain.events import (
+    BalanceUpdated,
+    ConnectionChanged,
+    FillReceived,
+    OrderUpdated,
+    PositionUpdated,
+)
+from tastydesk.engine.domain.money import CENT, MULTIPLIER, ZERO
+from tastydesk.engine.domain.orders import (
+    CommandResult,
+    DryRunResult,
+    Fill,
+    OrderLeg,
+    OrderRequest,
+    OrderSnapshot,
+)
+from tastydesk.engine.ports import BrokerPort
+
+_OPENING = frozenset({OrderAction.BUY_TO_OPEN, OrderAction.SELL_TO_OPEN})
+_SELLING = frozenset({OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE})
+_PRICE_PLACES = Decimal("0.0001")
+MARKET_CLOSED = "market closed"
+
+
+@dataclass(slots=True)
+class _Order:
+    order_id: str
+    request: OrderRequest
+    units: int
+    ratios: tuple[int, ...]
+    status: OrderStatus
+    placed_at: datetime
+    updated_at: datetime
+    last_evaluated: datetime
+    filled_units: int = 0
+    fills: list[Fill] = field(default_factory=list)
+    commission_by_leg: list[Decimal] = field(default_factory=list)
+    reject_reason: str | None = None
+    replaces_order_id: str | None = None
+    replacing_order_id: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return self.units - self.filled_units
+
+    def snapshot(self) -> OrderSnapshot:
+        return OrderSnapshot(
+            order_id=self.order_id,
+            external_id=self.request.external_id,
+            underlying=self.request.underlying,
+            legs=self.request.legs,
+            price=self.request.price,
+            status=self.status,
+            filled_quantity=self.filled_units,
+            quantity=self.units,
+            fills=tuple(self.fills),
+            reject_reason=self.reject_reason,
+            replaces_order_id=self.replaces_order_id,
+            updated_at=self.updated_at,
+            source=self.request.source,
+            replacing_order_id=self.replacing_order_id,
+        )
+
+
+@dataclass(slots=True)
+class _Position:
+    symbol: str
+    underlying: str
+    option_type: OptionType
+    strike: Decimal
+    expiry: date
+    quantity: int = 0
+    average_open_price: Decimal = ZERO
+    realized_pnl: Decimal = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """Outcome of validating an order against the market and the account."""
+
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    buying_power_effect: Decimal
+    fees: Decimal
+
+
+class PaperBroker(BrokerPort):
+    """In-process broker over :class:`PaperMarket`; deterministic for a seed and a step sequence."""
+
+    mode = Mode.PAPER
+
+    def __init__(
+        self,
+        market: PaperMarket,
+        bus: EventBus,
+        clock: Clock,
+        *,
+        seed: int = 1,
+        starting_cash: Decimal = Decimal("100000"),
+        account_number: str = "PAPER-1",
+        fees_per_contract: Decimal = Decimal("1.00"),
+    ) -> None:
+        if starting_cash < 0:
+            raise ValueError(f"starting_cash: must not be negative, got {starting_cash}")
+        if fees_per_contract < 0:
+            raise ValueError(f"fees_per_contract: must not be negative, got {fees_per_contract}")
+        self._market = market
+        self._bus = bus
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self.account_number = account_number
+        self._fees_per_contract = fees_per_contract
+        self._cash = starting_cash
+        self._fees_paid = ZERO
+        self._orders: dict[str, _Order] = {}
+        self._positions: dict[str, _Position] = {}
+        self._marks: dict[str, Decimal] = {}
+        self._order_ids = itertools.count(1)
+        self._fill_ids = itertools.count(1)
+        self._health = {"market": StreamHealth.DISCONNECTED, "account": StreamHealth.DISCONNECTED}
+        self._connected = False
+        self._listening = False
+        self._last_step: datetime = clock.now()
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        if self._connected:
+            return
+        if not self._listening:
+            self._market.add_step_listener(self._on_step)
+            self._listening = True
+        self._connected = True
+        self._last_step = self._clock.now()
+        self._set_health(StreamHealth.CONNECTED, "paper market")
+
+    async def close(self) -> None:
+        if not self._connected:
+            return
+        self._connected = False
+        self._set_health(StreamHealth.DISCONNECTED, "closed")
+
+    def health(self) -> dict[str, StreamHealth]:
+        return dict(self._health)
+
+    def _set_health(self, health: StreamHealth, detail: str) -> None:
+        now = self._clock.now()
+        for stream in self._health:
+            self._health[stream] = health
+            self._bus.publish(ConnectionChanged(stream, health, detail, now))
+
+    # -- account ---------------------------------------------------------------------------
+
+    async def accounts(self) -> list[AccountInfo]:
+        return [AccountInfo(self.account_number, nickname="Paper", margin=True)]
+
+    async def balance(self) -> Balance:
+        return self.current_balance()
+
+    async def positions(self) -> list[BrokerPosition]:
+        return [self._broker_position(p) for p in self._positions.values() if p.quantity != 0]
+
+    def current_balance(self) -> Balance:
+        """Balance marked at the current quotes (synchronous, for simulations and reports)."""
+        req = self._requirement(self._holdings())
+        nlv = self._cash + self._position_value()
+        return Balance(
+            account_number=self.account_number,
+            net_liquidating_value=nlv,
+            cash=self._cash,
+            buying_power=nlv - req,
+            maintenance_requirement=req,
+            updated_at=self._clock.now(),
+        )
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Realised P&L of closed quantity, before fees."""
+        return sum((p.realized_pnl for p in self._positions.values()), ZERO)
+
+    @property
+    def fees_paid(self) -> Decimal:
+        return self._fees_paid
+
+    def unrealized_pnl(self) -> Decimal:
+        """Open positions marked at mid against their average open price."""
+        total = ZERO
+        for p in self._positions.values():
+            if p.quantity != 0:
+                total += (self._mark(p.symbol) - p.average_open_price) * MULTIPLIER * p.quantity
+        return total
+
+    # -- market data -----------------------------------------------------------------------
+
+    async def option_chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
+        return self._market.chain(symbol, min_dte, max_dte)
+
+    async def market_metrics(self, symbols: Iterable[str]) -> dict[str, UnderlyingInfo]:
+        return {s: self._market.underlying(s) for s in symbols}
+
+    async def subscribe(self, symbols: Iterable[str]) -> None:
+        self._market.subscribe(list(symbols))
+
+    async def unsubscribe(self, symbols: Iterable[str]) -> None:
+        self._market.unsubscribe(list(symbols))
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def dry_run(self, order: OrderRequest) -> DryRunResult:
+        checked = self._check(order, self._clock.now())
+        return DryRunResult(
+            buying_power_effect=checked.buying_power_effect,
+            fees=checked.fees,
+            warnings=checked.warnings,
+            errors=checked.errors,
+        )
+
+    async def place(self, order: OrderRequest) -> CommandResult:
+        if not self._connected:
+            return CommandResult(CommandOutcome.REJECTED, None, "broker not connected")
+        now = self._clock.now()
+        checked = self._check(order, now)
+        reasons = list(checked.errors)
+        if MARKET_CLOSED in checked.warnings:
+            reasons.append(MARKET_CLOSED)
+        units, ratios = _units(order.legs) if not _bad_quantities(order.legs) else (0, ())
+        record = _Order(
+            order_id=str(next(self._order_ids)),
+            request=order,
+            units=units,
+            ratios=ratios,
+            status=OrderStatus.WORKING,
+            placed_at=now,
+            updated_at=now,
+            last_evaluated=now,
+            commission_by_leg=[ZERO] * len(order.legs),
+        )
+        self._orders[record.order_id] = record
+        if reasons:
+            record.status = OrderStatus.REJECTED
+            record.reject_reason = "; ".join(reasons)
+            self._publish_order(record)
+            return CommandResult(CommandOutcome.REJECTED, record.snapshot(), record.reject_reason)
+        self._publish_order(record)
+        return CommandResult(CommandOutcome.ACCEPTED, record.snapshot())
+
+    async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+        if not self._connected:
+            return CommandResult(CommandOutcome.REJECTED, None, "broker not connected")
+        old = self._orders.get(order_id)
+        if old is None:
+            return _unknown_order(order_id)
+        if old.status.is_terminal:
+            return CommandResult(
+                CommandOutcome.REJECTED,
+                old.snapshot(),
+                f"order {order_id} is {old.status.value}; only working orders can be replaced",
+            )
+        now = self._clock.now()
+        legs = tuple(
+            OrderLeg(leg.symbol, leg.action, old.remaining * ratio)
+            for leg, ratio in zip(old.request.legs, old.ratios, strict=True)
+        )
+        request = OrderRequest(
+            underlying=old.request.underlying,
+            legs=legs,
+            price=price,
+            external_id=old.request.external_id,
+            source=old.request.source,
+        )
+        checked = self._check(request, now)
+        reasons = list(checked.errors)
+        if MARKET_CLOSED in checked.warnings:
+            reasons.append(MARKET_CLOSED)
+        if reasons:
+            return CommandResult(CommandOutcome.REJECTED, old.snapshot(), "; ".join(reasons))
+        new = _Order(
+            order_id=str(next(self._order_ids)),
+            request=request,
+            units=old.remaining,
+            ratios=old.ratios,
+            status=OrderStatus.WORKING,
+            placed_at=now,
+            updated_at=now,
+            last_evaluated=now,
+            commission_by_leg=[ZERO] * len(legs),
+            replaces_order_id=old.order_id,
+        )
+        self._orders[new.order_id] = new
+        old.status = OrderStatus.REPLACED
+        old.replacing_order_id = new.order_id
+        old.updated_at = now
+        self._publish_order(old)
+        self._publish_order(new)
+        return CommandResult(CommandOutcome.ACCEPTED, new.snapshot())
+
+    async def cancel(self, order_id: str) -> CommandResult:
+        if not self._connected:
+            return CommandResult(CommandOutcome.REJECTED, None, "broker not connected")
+        record = self._orders.get(order_id)
+        if record is None:
+            return _unknown_order(order_id)
+        if record.status.is_terminal:
+            return CommandResult(
+                CommandOutcome.REJECTED,
+                record.snapshot(),
+                f"order {order_id} is {record.status.value}; only working orders can be cancelled",
+            )
+        record.status = OrderStatus.CANCELLED
+        record.updated_at = self._clock.now()
+        self._publish_order(record)
+        return CommandResult(CommandOutcome.ACCEPTED, record.snapshot())
+
+    async def get_order(self, order_id: str) -> OrderSnapshot | None:
+        record = self._orders.get(order_id)
+        return None if record is None else record.snapshot()
+
+    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+        """The most recent of today's orders with this external id (a replacement carries it on)."""
+        today = self._clock.today()
+        for record in reversed(self._orders.values()):
+            if record.request.external_id == external_id and _ny_date(record.updated_at) == today:
+                return record.snapshot()
+        return None
+
+    async def live_orders(self) -> list[OrderSnapshot]:
+        today = self._clock.today()
+        return [
+            r.snapshot()
+            for r in self._orders.values()
+            if _ny_date(r.placed_at) == today or _ny_date(r.updated_at) == today
+        ]
+
+    # -- validation ------------------------------------------------------------------------
+
+    def _check(self, order: OrderRequest, now: datetime) -> _Checked:
+        errors: list[str] = []
+        warnings: list[str] = []
+        if not self._market.calendar.is_open(now):
+            warnings.append(MARKET_CLOSED)
+        if not order.legs:
+            errors.append("legs: an order needs at least one leg")
+        bad_quantity = _bad_quantities(order.legs)
+        errors.extend(bad_quantity)
+        seen: set[str] = set()
+        contracts: list[OptionContract | None] = []
+        for i, leg in enumerate(order.legs):
+            contract = self._market.contract(leg.symbol)
+            contracts.append(contract)
+            if leg.symbol in seen:
+                errors.append(f"legs[{i}].symbol: {leg.symbol!r} appears in more than one leg")
+            seen.add(leg.symbol)
+            if contract is None:
+                errors.append(f"legs[{i}].symbol: unknown option symbol {leg.symbol!r}")
+                continue
+            if contract.underlying != order.underlying:
+                errors.append(
+                    f"legs[{i}].symbol: {leg.symbol!r} is an option on {contract.underlying}, "
+                    f"not {order.underlying}"
+                )
+            if contract.quote is None:
+                errors.append(f"legs[{i}].symbol: no quote for {leg.symbol!r}")
+            if leg.action not in _OPENING and leg.quantity > 0:
+                held = self._positions.get(leg.symbol)
+                held_qty = 0 if held is None else held.quantity
+                closable = -held_qty if leg.action is OrderAction.BUY_TO_CLOSE else held_qty
+                if leg.quantity > max(closable, 0):
+                    side = "short" if leg.action is OrderAction.BUY_TO_CLOSE else "long"
+                    errors.append(
+                        f"legs[{i}].action: {leg.action.value} {leg.quantity} exceeds the "
+                        f"{side} position of {max(closable, 0)} in {leg.symbol!r}"
+                    )
+        errors.extend(_price_errors(order))
+        if errors:
+            return _Checked(tuple(errors), tuple(warnings), ZERO, ZERO)
+        fees = sum(
+            (
+                opening_commission(leg.quantity, self._fees_per_contract, ZERO)
+                for leg in order.legs
+                if leg.action in _OPENING
+            ),
+            ZERO,
+        )
+        effect = self._buying_power_effect(order, [c for c in contracts if c is not None])
+        available = self.current_balance().buying_power
+        if effect < 0 and available + effect - fees < 0:
+            errors.append(
+                f"buying power: order needs ${-effect + fees:,.2f}, "
+                f"only ${available:,.2f} available"
+            )
+        return _Checked(tuple(errors), tuple(warnings), effect, fees)
+
+    def _buying_power_effect(self, order: OrderRequest, contracts: list[OptionContract]) -> Decimal:
+        """Change of NLV - requirement if the order filled now at its limit (fees excluded)."""
+        before = self._holdings()
+        by_symbol = {h.symbol: h for h in before}
+        value_change = ZERO
+        for leg, contract in zip(order.legs, contracts, strict=True):
+            delta = -leg.quantity if leg.action in _SELLING else leg.quantity
+            mark = _mid(contract)
+            value_change += mark * MULTIPLIER * delta
+            held = by_symbol.get(leg.symbol)
+            quantity = delta + (0 if held is None else held.quantity)
+            by_symbol[leg.symbol] = Holding(
+                contract.symbol, contract.underlying, contract.option_type, contract.strike,
+                contract.expiry, quantity, mark,
+            )
+        units, _ = _units(order.legs)
+        cash_change = order.price * units * MULTIPLIER
+        nlv_change = cash_change + value_change
+        req_change = self._requirement(list(by_symbol.values())) - self._requirement(before)
+        return (nlv_change - req_change).quantize(CENT)
+
+    # -- holdings and marks ----------------------------------------------------------------
+
+    def _holdings(self) -> list[Holding]:
+        return [
+            Holding(p.symbol, p.underlying, p.option_type, p.strike, p.expiry, p.quantity,
+                    self._mark(p.symbol))
+            for p in self._positions.values()
+            if p.quantity != 0
+        ]
+
+    def _requirement(self, holdings: list[Holding]) -> Decimal:
+        spots = {h.underlying: self._market.spot(h.underlying) for h in holdings if h.quantity}
+        return requirement(holdings, spots).quantize(CENT)
+
+    def _position_value(self) -> Decimal:
+        return sum(
+            (self._mark(p.symbol) * MULTIPLIER * p.quantity for p in self._positions.values()
+             if p.quantity != 0),
+            ZERO,
+        )
+
+    def _mark(self, symbol: str) -> Decimal:
+        contract = self._market.contract(symbol)
+        if contract is not None and contract.quote is not None:
+            mark = _mid(contract)
+            self._marks[symbol] = mark
+            return mark
+        if symbol in self._marks:
+            return self._marks[symbol]
+        held = self._positions.get(symbol)
+        return ZERO if held is None else held.average_open_price
+
+    def _broker_position(self, p: _Position) -> BrokerPosition:
+        return BrokerPosition(
+            symbol=p.symbol,
+            underlying=p.underlying,
+            quantity=p.quantity,
+            average_open_price=p.average_open_price,
+            mark=self._mark(p.symbol) if p.quantity else None,
+            multiplier=int(MULTIPLIER),
+            updated_at=self._clock.now(),
+        )
+
+    # -- matching --------------------------------------------------------------------------
+
+    def _on_step(self, now: datetime) -> None:
+        if not self._connected:
+            return
+        changed = False
+        if self._market.calendar.is_open(now):
+            for record in list(self._orders.values()):
+                if record.status in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
+                    changed |= self._match(record, now)
+        changed |= self._expire_day_orders(now)
+        for expiry in self._market.expired(self._last_step, now):
+            changed |= self._settle(expiry, now)
+        self._last_step = max(self._last_step, now)
+        if changed or any(p.quantity for p in self._positions.values()):
+            self._bus.publish(BalanceUpdated(self.current_balance()))
+
+    def _match(self, record: _Order, now: datetime) -> bool:
+        legs = self._leg_markets(record)
+        elapsed = (now - record.last_evaluated).total_seconds()
+        record.last_evaluated = now
+        if legs is None:
+            return False
+        price = record.request.price
+        if is_marketable(price, legs):
+            units = record.remaining
+            shown = displayed_units(legs)
+            if shown is not None:
+                units = min(units, max(1, shown))
+        else:
+            age = (now - record.placed_at).total_seconds()
+            probability = fill_probability(aggressiveness(price, legs), age, elapsed)
+            if probability <= 0 or self._rng.random() >= probability:
+                return False
+            most = max(1, math.ceil(record.units / 2))
+            units = self._rng.randint(1, min(record.remaining, most))
+        self._fill(record, units, legs, now)
+        return True
+
+    def _leg_markets(self, record: _Order) -> list[LegMarket] | None:
+        legs = []
+        for leg, ratio in zip(record.request.legs, record.ratios, strict=True):
+            contract = self._market.contract(leg.symbol)
+            if contract is None or contract.quote is None:
+                return None
+            q = contract.quote
+            sign = 1 if leg.action in _SELLING else -1
+            legs.append(LegMarket(sign, ratio, q.bid, q.ask, q.bid_size, q.ask_size))
+        return legs
+
+    def _fill(self, record: _Order, units: int, legs: list[LegMarket], now: datetime) -> None:
+        prices = split_price(record.request.price, legs)
+        fees = ZERO
+        touched: list[_Position] = []
+        for i, (leg, ratio, price) in enumerate(
+            zip(record.request.legs, record.ratios, prices, strict=True)
+        ):
+            contracts = units * ratio
+            if leg.action in _OPENING:
+                fee = opening_commission(contracts, self._fees_per_contract,
+                                         record.commission_by_leg[i])
+                record.commission_by_leg[i] += fee
+                fees += fee
+            fill = Fill(f"F{next(self._fill_ids)}", record.order_id, leg.symbol, leg.action,
+                        contracts, price, now)
+            record.fills.append(fill)
+            delta = -contracts if leg.action in _SELLING else contracts
+            touched.append(self._apply(leg.symbol, delta, price))
+            self._bus.publish(FillReceived(fill))
+        self._cash += record.request.price * units * MULTIPLIER - fees
+        self._fees_paid += fees
+        record.filled_units += units
+        record.status = (
+            OrderStatus.FILLED if record.remaining == 0 else OrderStatus.PARTIALLY_FILLED
+        )
+        record.updated_at = now
+        for position in touched:
+            self._bus.publish(PositionUpdated(self._broker_position(position)))
+        self._publish_order(record)
+
+    def _apply(self, symbol: str, delta: int, price: Decimal) -> _Position:
+        """Book ``delta`` contracts at ``price``: average in when adding, realise when reducing."""
+        position = self._positions.get(symbol)
+        if position is None:
+            root, expiry, option_type, strike = parse_occ(symbol)
+            contract = self._market.contract(symbol)
+            underlying = root if contract is None else contract.underlying
+            position = _Position(symbol, underlying, option_type, strike, expiry)
+            self._positions[symbol] = position
+        old = position.quantity
+        new = old + delta
+        if old == 0 or (old > 0) == (delta > 0):
+            total = abs(old) * position.average_open_price + abs(delta) * price
+            position.average_open_price = (total / abs(new)).quantize(_PRICE_PLACES)
+        else:
+            closed = min(abs(old), abs(delta))
+            direction = 1 if old > 0 else -1
+            position.realized_pnl += (
+                (price - position.average_open_price) * MULTIPLIER * closed * direction
+            )
+            if new == 0:
+                position.average_open_price = ZERO
+            elif (new > 0) != (old > 0):
+                position.average_open_price = price
+        position.quantity = new
+        return position
+
+    def _expire_day_orders(self, now: datetime) -> bool:
+        changed = False
+        for record in self._orders.values():
+            if record.status not in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
+                continue
+            close = self._market.calendar.session_close(_ny_date(record.placed_at))
+            if now >= close:
+                record.status = OrderStatus.EXPIRED
+                record.updated_at = now
+                self._publish_order(record)
+                changed = True
+        return changed
+
+    def _settle(self, expiry: date, now: datetime) -> bool:
+        changed = False
+        for position in list(self._positions.values()):
+            if position.expiry != expiry or position.quantity == 0:
+                continue
+            settlement = self._market.settlement_price(position.underlying, expiry)
+            if position.option_type is OptionType.CALL:
+                intrinsic = max(ZERO, settlement - position.strike)
+            else:
+                intrinsic = max(ZERO, position.strike - settlement)
+            quantity = position.quantity
+            action = OrderAction.SELL_TO_CLOSE if quantity > 0 else OrderAction.BUY_TO_CLOSE
+            fill = Fill(
+                f"X{next(self._fill_ids)}",
+                f"EXPIRATION-{position.underlying}-{expiry:%Y%m%d}",
+                position.symbol,
+                action,
+                abs(quantity),
+                intrinsic,
+                now,
+            )
+            self._apply(position.symbol, -quantity, intrinsic)
+            self._cash += intrinsic * MULTIPLIER * quantity
+            self._marks[position.symbol] = intrinsic
+            self._bus.publish(FillReceived(fill))
+            self._bus.publish(PositionUpdated(self._broker_position(position)))
+            changed = True
+        return changed
+
+    def _publish_order(self, record: _Order) -> None:
+        self._bus.publish(OrderUpdated(record.snapshot()))
+
+
+def _unknown_order(order_id: str) -> CommandResult:
+    return CommandResult(CommandOutcome.REJECTED, None, f"order_id: unknown order {order_id!r}")
+
+
+def _ny_date(at: datetime) -> date:
+    return at.astimezone(NEW_YORK).date()
+
+
+def _mid(contract: OptionContract) -> Decimal:
+    if contract.quote is None:
+        raise ValueError(f"symbol: no quote for {contract.symbol!r}")
+    return contract.quote.mid
+
+
+def _bad_quantities(legs: tuple[OrderLeg, ...]) -> list[str]:
+    return [
+        f"legs[{i}].quantity: must be a positive number of contracts, got {leg.quantity}"
+        for i, leg in enumerate(legs)
+        if leg.quantity <= 0
+    ]
+
+
+def _units(legs: tuple[OrderLeg, ...]) -> tuple[int, tuple[int, ...]]:
+    """Spread units and per-leg ratios: the legs divided by their greatest common quantity."""
+    if not legs:
+        return 0, ()
+    units = reduce(math.gcd, (leg.quantity for leg in legs))
+    return units, tuple(leg.quantity // units for leg in legs)
+
+
+def _price_errors(order: OrderRequest) -> list[str]:
+    errors: list[str] = []
+    price = order.price
+    if price != price.quantize(CENT):
+        errors.append(f"price: {price} is not a whole number of cents")
+    if not order.legs or _bad_quantities(order.legs):
+        return errors
+    sides = {leg.action in _SELLING for leg in order.legs}
+    if sides == {True} and price <= 0:
+        errors.append(f"price: an order that only sells must be a credit (> 0), got {price}")
+    if sides == {False} and price >= 0:
+        errors.append(f"price: an order that only buys must be a debit (< 0), got {price}")
+    _, ratios = _units(order.legs)
+    if 1 not in ratios:
+        errors.append(
+            "legs: ratios " + ":".join(map(str, ratios)) + " have no single-contract leg; "
+            "the paper broker needs one to split the price across legs"
+        )
+    return errors
