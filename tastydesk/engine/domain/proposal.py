@@ -76,6 +76,7 @@ class TradeProposal:
     iv_rank: Decimal = Decimal("0")
     quote_time: datetime | None = None
     curve: PnlCurve | None = field(default=None, compare=False)
+    max_profit_unlimited: bool = False  # upside open: max_profit is a figure at +3 expected moves
 
     @property
     def is_credit(self) -> bool:
