@@ -1,0 +1,267 @@
+"""KeyedTableModel: a Qt table adapter over frozen rows keyed by id, and its filter proxy.
+
+Rows are immutable snapshots from the engine. ``upsert`` compares each incoming row with the one
+held and signals only the rows that really changed, grouped into contiguous runs, so a stream of
+market-driven refreshes repaints a few cells instead of the whole view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+
+from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole, ValueRole
+
+T = TypeVar("T")
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+CENTER = Qt.AlignmentFlag.AlignCenter
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Column(Generic[T]):
+    """How one column reads, shows, sorts and explains a row."""
+
+    key: str
+    header: str
+    value: Callable[[T], Any]
+    fmt: Callable[[Any], str] = _text
+    sort_key: Callable[[T], Any] | None = None
+    align: Qt.AlignmentFlag = LEFT
+    tooltip: Callable[[T], str] | None = None
+    header_tip: str = ""
+    width: int = 0  # preferred initial width in pixels (0: let the view decide)
+
+
+class KeyedTableModel(QAbstractTableModel, Generic[T]):
+    """Read-only table over frozen rows; rows are identified by ``key(row)``."""
+
+    def __init__(self, columns: Sequence[Column[T]], key: Callable[[T], Hashable],
+                 parent: Any = None) -> None:
+        super().__init__(parent)
+        if not columns:
+            raise ValueError("columns: a table needs at least one column")
+        self._columns = tuple(columns)
+        self._key = key
+        self._keys: list[Hashable] = []
+        self._rows: dict[Hashable, T] = {}
+        self._pos: dict[Hashable, int] = {}
+
+    # ---- Qt overrides
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._keys)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._columns)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._keys):
+            return None
+        row = self._rows[self._keys[index.row()]]
+        column = self._columns[index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.fmt(column.value(row))
+        if role == SortRole:
+            return column.sort_key(row) if column.sort_key is not None else column.value(row)
+        if role == ValueRole:
+            return column.value(row)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(column.align)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return column.tooltip(row) if column.tooltip is not None else None
+        if role == RowObjectRole:
+            return row
+        if role == KeyRole:
+            return self._keys[index.row()]
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].header
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._columns[section].header_tip or None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(self._columns[section].align)
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # ---- Public API
+    @property
+    def columns(self) -> tuple[Column[T], ...]:
+        return self._columns
+
+    def column_index(self, key: str) -> int:
+        for i, column in enumerate(self._columns):
+            if column.key == key:
+                return i
+        raise KeyError(f"no column {key!r}")
+
+    def keys(self) -> list[Hashable]:
+        return list(self._keys)
+
+    def rows(self) -> list[T]:
+        return [self._rows[k] for k in self._keys]
+
+    def row(self, key: Hashable) -> T | None:
+        return self._rows.get(key)
+
+    def row_at(self, position: int) -> T:
+        return self._rows[self._keys[position]]
+
+    def position(self, key: Hashable) -> int | None:
+        return self._pos.get(key)
+
+    def upsert(self, rows: Iterable[T]) -> int:
+        """Insert new rows, replace changed ones; returns how many rows changed or were added."""
+        changed: list[int] = []
+        new: list[tuple[Hashable, T]] = []
+        for row in rows:
+            key = self._key(row)
+            pos = self._pos.get(key)
+            if pos is None:
+                new.append((key, row))
+            elif self._rows[key] != row:
+                self._rows[key] = row
+                changed.append(pos)
+        for start, end in _runs(sorted(changed)):
+            self.dataChanged.emit(self.index(start, 0),
+                                  self.index(end, len(self._columns) - 1))
+        if new:
+            # A key repeated inside one batch keeps its last row.
+            unique: dict[Hashable, T] = dict(new)
+            first = len(self._keys)
+            self.beginInsertRows(QModelIndex(), first, first + len(unique) - 1)
+            for key, row in unique.items():
+                self._pos[key] = len(self._keys)
+                self._keys.append(key)
+                self._rows[key] = row
+            self.endInsertRows()
+            return len(changed) + len(unique)
+        return len(changed)
+
+    def remove(self, keys: Iterable[Hashable]) -> int:
+        """Remove rows by key (unknown keys are ignored); returns how many were removed."""
+        positions = sorted({self._pos[k] for k in keys if k in self._pos})
+        for start, end in reversed(list(_runs(positions))):
+            self.beginRemoveRows(QModelIndex(), start, end)
+            for key in self._keys[start:end + 1]:
+                del self._rows[key]
+            del self._keys[start:end + 1]
+            self.endRemoveRows()
+        if positions:
+            self._pos = {k: i for i, k in enumerate(self._keys)}
+        return len(positions)
+
+    def sync(self, rows: Iterable[T]) -> None:
+        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
+        rows = list(rows)
+        wanted = {self._key(r) for r in rows}
+        self.remove([k for k in self._keys if k not in wanted])
+        self.upsert(rows)
+
+    def reset(self, rows: Iterable[T]) -> None:
+        """Replace everything (a full resync, e.g. after a reconnect)."""
+        self.beginResetModel()
+        self._keys = []
+        self._rows = {}
+        for row in rows:
+            key = self._key(row)
+            if key not in self._rows:
+                self._keys.append(key)
+            self._rows[key] = row
+        self._pos = {k: i for i, k in enumerate(self._keys)}
+        self.endResetModel()
+
+    def refresh_column(self, key: str) -> None:
+        """Signal that one column's display changed for every row (e.g. a time-based age)."""
+        if self._keys:
+            col = self.column_index(key)
+            self.dataChanged.emit(self.index(0, col), self.index(len(self._keys) - 1, col))
+
+
+def _runs(positions: Sequence[int]) -> Iterable[tuple[int, int]]:
+    """Group sorted, distinct row positions into contiguous ``(start, end)`` runs."""
+    start = prev = None
+    for p in positions:
+        if start is None:
+            start = prev = p
+        elif p == prev + 1:
+            prev = p
+        else:
+            yield start, prev
+            start = prev = p
+    if start is not None:
+        yield start, prev
+
+
+class TableFilterProxy(QSortFilterProxyModel):
+    """Sorts by :data:`SortRole` with Python comparison and filters on text and a predicate."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._predicate: Callable[[Any], bool] | None = None
+        self.setSortRole(SortRole)
+        self.setDynamicSortFilter(True)
+
+    def set_text(self, text: str) -> None:
+        """Keep rows where any column's displayed text contains ``text`` (case-insensitive)."""
+        self._text = text.strip().lower()
+        self.invalidateFilter()
+
+    def set_predicate(self, predicate: Callable[[Any], bool] | None) -> None:
+        """Keep rows whose row object satisfies ``predicate`` (None: all rows)."""
+        self._predicate = predicate
+        self.invalidateFilter()
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        model = self.sourceModel()
+        if self._predicate is not None:
+            obj = model.data(model.index(source_row, 0, source_parent), RowObjectRole)
+            if obj is not None and not self._predicate(obj):
+                return False
+        if not self._text:
+            return True
+        for col in range(model.columnCount(source_parent)):
+            text = model.data(model.index(source_row, col, source_parent),
+                              Qt.ItemDataRole.DisplayRole)
+            if text and self._text in str(text).lower():
+                return True
+        return False
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
+        a = left.data(SortRole)
+        b = right.data(SortRole)
+        # None sorts first; mismatched types fall back to their text.
+        if a is None or b is None:
+            return a is None and b is not None
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)

@@ -1,0 +1,108 @@
+"""Approval Queue models: pending proposals, their legs, and the decision history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from tastydesk.engine.domain.proposal import ResolvedLeg
+from tastydesk.engine.domain.records import DecisionRecord
+from tastydesk.engine.domain.views import PendingView
+from tastydesk.ui import format as fmt
+from tastydesk.ui.models.base import CENTER, RIGHT, Column, KeyedTableModel
+
+
+def _warnings_tip(view: PendingView) -> str:
+    warnings = view.proposal.warnings
+    if not warnings:
+        return "No warnings"
+    return "\n".join(f"\u26a0 {w}" for w in warnings)
+
+
+def pending_columns(now: Callable[[], datetime]) -> list[Column[PendingView]]:
+    """Columns of the pending table; ``now`` is the engine clock (ages follow paper time)."""
+
+    def age_s(v: PendingView) -> float:
+        return (now() - v.created_at).total_seconds()
+
+    def expiry_tip(v: PendingView) -> str:
+        if v.expires_at is None:
+            return f"Proposed {fmt.timestamp(v.created_at)}"
+        left = (v.expires_at - now()).total_seconds()
+        return f"Proposed {fmt.timestamp(v.created_at)}; expires in {fmt.age(left)}"
+
+    return [
+        Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
+               tooltip=lambda v: f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
+        Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170),
+        Column("bias", "Bias", lambda v: str(v.proposal.bias), width=64),
+        Column("net", "Net", lambda v: v.proposal.mid_price, fmt.price, align=RIGHT, width=70,
+               header_tip="Net price per spread at mid: cr = credit received, db = debit paid",
+               tooltip=lambda v: f"Natural {fmt.price(v.proposal.natural_price)}"),
+        Column("max_profit", "Max profit", lambda v: v.proposal.max_profit, fmt.money,
+               align=RIGHT, width=80),
+        Column("max_loss", "Max loss", lambda v: v.proposal.max_loss,
+               lambda x: fmt.money(x) if x is not None else "undefined", align=RIGHT, width=80,
+               tooltip=lambda v: "" if v.proposal.defined_risk else "Undefined risk"),
+        Column("rr", "R/R", lambda v: v.proposal.risk_reward, lambda x: fmt.number(x, 2),
+               align=RIGHT, width=48, header_tip="Risk/reward: max loss / max profit"),
+        Column("pop", "POP", lambda v: v.proposal.pop * 100, fmt.pct, align=RIGHT, width=48,
+               header_tip="Probability of profit at expiry"),
+        Column("bp", "BP", lambda v: v.proposal.buying_power, lambda x: fmt.money(x, places=0),
+               align=RIGHT, width=70, header_tip="Estimated buying power requirement"),
+        Column("confidence", "Conf", lambda v: v.proposal.confidence * 100, fmt.pct,
+               align=RIGHT, width=48, header_tip="Confidence in the bias call"),
+        Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip),
+        Column("warnings", "\u26a0", lambda v: v.proposal.warnings,
+               lambda w: str(len(w)) if w else "", sort_key=lambda v: len(v.proposal.warnings),
+               align=CENTER, tooltip=_warnings_tip, width=40, header_tip="Warnings"),
+    ]
+
+
+def pending_model(now: Callable[[], datetime], parent: Any = None) -> KeyedTableModel[PendingView]:
+    return KeyedTableModel(pending_columns(now), key=lambda v: v.workflow_id, parent=parent)
+
+
+LEG_COLUMNS: list[Column[ResolvedLeg]] = [
+    Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}"),
+    Column("type", "Type", lambda leg: str(leg.option_type)),
+    Column("expiry", "Expiry", lambda leg: leg.expiry, lambda d: d.isoformat(),
+           sort_key=lambda leg: leg.expiry.toordinal()),
+    Column("strike", "Strike", lambda leg: leg.strike, lambda s: f"{s:,.2f}", align=RIGHT),
+    Column("bid", "Bid", lambda leg: leg.bid, lambda x: f"{x:.2f}", align=RIGHT),
+    Column("ask", "Ask", lambda leg: leg.ask, lambda x: f"{x:.2f}", align=RIGHT),
+    Column("mid", "Mid", lambda leg: leg.mid, lambda x: f"{x:.2f}", align=RIGHT),
+    Column("delta", "\u0394", lambda leg: leg.delta, lambda x: fmt.number(x, 3), align=RIGHT,
+           header_tip="Delta per share"),
+    Column("theta", "\u0398", lambda leg: leg.theta, lambda x: fmt.number(x, 3), align=RIGHT,
+           header_tip="Theta per share per day"),
+    Column("vega", "Vega", lambda leg: leg.vega, lambda x: fmt.number(x, 3), align=RIGHT),
+    Column("iv", "IV", lambda leg: leg.iv * 100, lambda x: fmt.pct(x, places=1), align=RIGHT),
+    Column("oi", "OI", lambda leg: leg.open_interest, lambda x: f"{x:,}", align=RIGHT,
+           header_tip="Open interest", tooltip=lambda leg: leg.reason or None),
+]
+
+
+def legs_model(parent: Any = None) -> KeyedTableModel[ResolvedLeg]:
+    return KeyedTableModel(LEG_COLUMNS, key=lambda leg: leg.symbol, parent=parent)
+
+
+def decision_columns(label: Callable[[int], str]) -> list[Column[DecisionRecord]]:
+    """History columns; ``label`` names the trade behind a proposal id."""
+    return [
+        Column("time", "When", lambda d: d.time, fmt.timestamp,
+               sort_key=lambda d: d.time.timestamp(), width=140),
+        Column("trade", "Trade", lambda d: label(d.proposal_id), width=200),
+        Column("decision", "Decision", lambda d: d.decision, width=70),
+        Column("user", "Who", lambda d: d.user, width=70),
+        Column("price", "Price", lambda d: d.price, fmt.price, align=RIGHT, width=70),
+        Column("quantity", "Qty", lambda d: d.quantity,
+               lambda q: "" if q is None else str(q), align=RIGHT, width=40),
+        Column("reason", "Why", lambda d: d.reason, tooltip=lambda d: d.reason or None),
+    ]
+
+
+def decisions_model(label: Callable[[int], str],
+                    parent: Any = None) -> KeyedTableModel[DecisionRecord]:
+    return KeyedTableModel(decision_columns(label), key=lambda d: d.id, parent=parent)

@@ -1,0 +1,93 @@
+"""Light and dark themes: Fusion palette, style sheet, P&L colours and pyqtgraph colours."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from tastydesk.ui.resources import resource
+
+log = logging.getLogger(__name__)
+
+THEMES = ("light", "dark")
+_current = "light"
+
+_PNL = {
+    "light": (QColor("#17803d"), QColor("#c62828")),
+    "dark": (QColor("#4fc76f"), QColor("#ff6f61")),
+}
+
+MODE_COLOURS = {
+    "PAPER": ("#1565c0", "#ffffff"),
+    "SANDBOX": ("#ef8f00", "#000000"),
+    "LIVE": ("#c62828", "#ffffff"),
+}
+
+HEALTH_COLOURS = {"ok": "#2e7d32", "warn": "#ef8f00", "danger": "#c62828"}
+
+
+def current_theme() -> str:
+    return _current
+
+
+def pnl_colour(value: object) -> QColor | None:
+    """Gain/loss colour for ``value`` in the current theme; None for zero or no value."""
+    if value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if number == 0:
+        return None
+    gain, loss = _PNL[_current]
+    return gain if number > 0 else loss
+
+
+def _dark_palette() -> QPalette:
+    p = QPalette()
+    base, window, text = QColor("#1e2126"), QColor("#272b31"), QColor("#e3e6ea")
+    p.setColor(QPalette.ColorRole.Window, window)
+    p.setColor(QPalette.ColorRole.WindowText, text)
+    p.setColor(QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorRole.AlternateBase, QColor("#23272d"))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor("#31363d"))
+    p.setColor(QPalette.ColorRole.ToolTipText, text)
+    p.setColor(QPalette.ColorRole.PlaceholderText, QColor("#8a9099"))
+    p.setColor(QPalette.ColorRole.Text, text)
+    p.setColor(QPalette.ColorRole.Button, QColor("#30353c"))
+    p.setColor(QPalette.ColorRole.ButtonText, text)
+    p.setColor(QPalette.ColorRole.BrightText, QColor("#ff6f61"))
+    p.setColor(QPalette.ColorRole.Link, QColor("#64a8ff"))
+    p.setColor(QPalette.ColorRole.Highlight, QColor("#2f5f99"))
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
+    p.setColor(QPalette.ColorRole.Mid, QColor("#3b4048"))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText,
+                 QPalette.ColorRole.WindowText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6c727b"))
+    return p
+
+
+def apply_theme(app: QApplication, name: str) -> str:
+    """Apply ``light`` or ``dark`` (unknown names fall back to light); returns the applied name."""
+    global _current
+    name = name if name in THEMES else "light"
+    app.setStyle("Fusion")
+    if name == "dark":
+        app.setPalette(_dark_palette())
+    else:
+        app.setPalette(app.style().standardPalette())
+    try:
+        app.setStyleSheet(resource("styles", f"{name}.qss").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        log.warning("style sheet for theme %s not found; using the palette only", name)
+        app.setStyleSheet("")
+    _current = name
+    return name
+
+
+def plot_colours() -> tuple[str, str]:
+    """(background, foreground) for pyqtgraph in the current theme."""
+    return ("#1e2126", "#c8ccd2") if _current == "dark" else ("#ffffff", "#333333")
