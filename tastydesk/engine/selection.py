@@ -166,7 +166,7 @@ def _by_delta(
         greeks = contract.greeks
         if greeks is None or not math.isfinite(greeks.delta):
             continue
-        dist = abs(abs(greeks.delta) - value)
+        dist = round(abs(abs(greeks.delta) - value), 9)  # float noise must not break ties
         if dist < best_dist:
             best, best_dist, best_delta = contract, dist, greeks.delta
     if best is None:
