@@ -1,0 +1,111 @@
+"""Opening the SQLite file: durability settings, write transactions, migrations.
+
+* WAL with ``synchronous=FULL``: a committed transition survives a crash or power loss, and
+  readers never block the writer.
+* pysqlite's implicit transaction handling is switched off and every transaction starts with
+  ``BEGIN IMMEDIATE`` (SQLAlchemy's documented recipe), so a write takes the lock up front instead
+  of failing with SQLITE_BUSY when a read upgrades. Connections marked read-only begin DEFERRED.
+* Migrations run with ``PRAGMA foreign_keys=OFF`` (set before Alembic opens its transaction;
+  the pragma is ignored inside one), because a batch migration rebuilds a table by copy, drop and
+  rename, and with foreign keys on, dropping the old table cascades into its children.
+  ``foreign_key_check`` and ``integrity_check`` must both pass afterwards.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from tastydesk.engine.store.errors import MigrationError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+BUSY_TIMEOUT_MS = 5000
+READ_ONLY = "tastydesk_read_only"
+
+
+def create_sqlite_engine(path: Path) -> Engine:
+    """An engine on ``path`` with the durability pragmas and BEGIN IMMEDIATE transactions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        pool_size=4,
+        max_overflow=4,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` with foreign keys off, then verify the database."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            command.upgrade(alembic_config(conn), revision)
+            conn.commit()
+        finally:
+            if conn.in_transaction():
+                conn.rollback()
+            raw.execute("PRAGMA foreign_keys=ON")
+        problems = check_database(raw)
+    if problems:
+        raise MigrationError("database failed its checks after migrating to "
+                             f"{revision}: {'; '.join(problems)}")
+
+
+def check_database(raw: sqlite3.Connection) -> list[str]:
+    """SQLite's own checks: page integrity and dangling foreign keys. ``[]`` when fine."""
+    problems = [f"integrity: {row[0]}" for row in raw.execute("PRAGMA integrity_check")
+                if row[0] != "ok"]
+    problems += [f"foreign key: {table} row {rowid} -> {parent}"
+                 for table, rowid, parent, _ in raw.execute("PRAGMA foreign_key_check")]
+    return problems
+
+
+def open_database(path: Path) -> Engine:
+    """Create or open ``path`` and bring it to the newest schema."""
+    engine = create_sqlite_engine(path)
+    try:
+        migrate(engine)
+    except Exception:
+        engine.dispose()
+        raise
+    return engine
