@@ -105,6 +105,10 @@ class SimClock(Clock):
         heapq.heappush(self._timers, (max(when, self._now), next(self._seq), handle, callback))
         return handle
 
+    def set_speed(self, speed: float) -> None:
+        """Target speed for whoever drives this clock (the paper driver reads it)."""
+        self.speed = speed
+
     def next_timer(self) -> datetime | None:
         while self._timers and self._timers[0][2].cancelled:
             heapq.heappop(self._timers)

@@ -1,0 +1,186 @@
+"""Composition root of the engine: picks the broker (paper or tastytrade), the clock and the store.
+
+The only engine module that knows concrete adapters. Paper mode runs the embedded market on a
+stepped clock driven by :class:`PaperDriver`: wall time x speed, with closed hours skipped so a
+trader never waits through a night or a weekend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import MarketCalendar, SimClock, load_nyse_holidays
+from tastydesk.engine.config import EngineConfig
+from tastydesk.engine.engine import Engine
+from tastydesk.engine.store.service import AsyncStore, Store
+
+log = logging.getLogger(__name__)
+
+PAPER_CLOCK_KEY = "paper_clock"
+HOLIDAYS_KEY = "nyse_holidays"
+
+
+async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
+    """Exchange holidays, cached in the store: computing them imports pandas (about a second)."""
+    cached = store.get_config(HOLIDAYS_KEY, None)
+    if cached and cached.get("years") == list(years):
+        from datetime import date
+
+        return MarketCalendar(date.fromisoformat(d) for d in cached["days"])
+    days = await asyncio.get_running_loop().run_in_executor(None, load_nyse_holidays, *years)
+    store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days]})
+    return MarketCalendar(days)
+
+
+class PaperDriver:
+    """Moves paper time forward: every tick, ``speed`` x the wall time elapsed, skipping closes."""
+
+    def __init__(self, engine: Engine, clock: SimClock, market: Any, calendar: MarketCalendar,
+                 store: Store, tick_s: float = 0.2) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.market = market
+        self.calendar = calendar
+        self.store = store
+        self.tick_s = tick_s
+        self._task: asyncio.Task[None] | None = None
+        self._saved_at = 0.0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-driver")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+
+    def advance(self, seconds: float) -> None:
+        """Advance paper time by ``seconds``, stopping at the close and jumping to the next open."""
+        now = self.clock.now()
+        target = now + timedelta(seconds=seconds)
+        if self.calendar.is_open(now):
+            close = self.calendar.session_close(now.astimezone(self.calendar_tz()).date())
+            if target >= close:
+                self._step(close)
+                target = self.calendar.next_open(close + timedelta(seconds=1))
+        elif not self.calendar.is_open(target):
+            target = self.calendar.next_open(target)
+        self._step(target)
+
+    def calendar_tz(self) -> Any:
+        from tastydesk.engine.clock import NEW_YORK
+
+        return NEW_YORK
+
+    def _step(self, to: datetime) -> None:
+        self.market.step(to)
+        self.clock.advance(to)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = loop.time()
+            try:
+                self.advance((now - last) * self.clock.speed)
+            except Exception:
+                log.exception("paper market step failed")
+            last = now
+            if now - self._saved_at > 5.0:
+                self._saved_at = now
+                self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+
+
+async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
+                            speed: float | None = None, start: datetime | None = None,
+                            store: Store | None = None) -> tuple[Engine, PaperDriver]:
+    from tastydesk.engine.broker.paper.broker import PaperBroker
+    from tastydesk.engine.broker.paper.market import PaperMarket
+    from tastydesk.paths import db_path
+
+    store = store or Store.open(db_path(data_dir))
+    config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+    seed = config.paper_seed if seed is None else seed
+    if speed is not None:
+        config = EngineConfig.from_dict({**config.to_dict(), "paper_speed": speed})
+    real_now = datetime.now(UTC)
+    calendar = await load_calendar(store, (real_now.year - 1, real_now.year + 2))
+    saved = store.get_config(PAPER_CLOCK_KEY, None)
+    if start is None:
+        start = datetime.fromisoformat(saved) if saved else calendar.next_open(real_now)
+    clock = SimClock(start)
+    clock.set_speed(config.paper_speed)
+    bus = EventBus()
+    market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist)
+    market.step(start)
+    broker = PaperBroker(market, bus, clock, seed=seed)
+    engine = Engine(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
+                    calendar=calendar, config=config)
+    driver = PaperDriver(engine, clock, market, calendar, store)
+    engine.driver = driver
+    return engine, driver
+
+
+async def open_engine(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
+                      speed: float | None = None) -> Engine:
+    """Build the engine for the desktop: paper unless a tastytrade login is stored.
+
+    In paper mode ``engine.start()`` also starts the real-time paper driver.
+    """
+    if paper is None:
+        paper = not _has_credentials()
+    if not paper:
+        engine = await _open_live_engine(data_dir)
+        if engine is not None:
+            return engine
+        log.warning("stored tastytrade login unusable; starting in paper mode")
+    engine, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed)
+    return engine
+
+
+def _has_credentials() -> bool:
+    try:
+        from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+    except ImportError:
+        return False
+    try:
+        creds = KeyringCredentialStore()
+        return any(creds.load(env) is not None for env in ("production", "sandbox"))
+    except Exception:
+        return False
+
+
+async def _open_live_engine(data_dir: Path) -> Engine | None:
+    from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker
+    from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+    from tastydesk.engine.clock import RealClock
+    from tastydesk.paths import db_path
+
+    creds_store = KeyringCredentialStore()
+    for env in ("production", "sandbox"):
+        creds = creds_store.load(env)
+        if creds is None:
+            continue
+        store = Store.open(db_path(data_dir))
+        config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+        now = datetime.now(UTC)
+        calendar = await load_calendar(store, (now.year - 1, now.year + 2))
+        bus = EventBus()
+        clock = RealClock()
+        account = store.get_config(f"account:{env}", None)
+        broker = TastytradeBroker(bus, clock, provider_secret=creds.provider_secret,
+                                  refresh_token=creds.refresh_token, sandbox=env == "sandbox",
+                                  account_number=account)
+        return Engine(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
+                      calendar=calendar, config=config)
+    return None

@@ -1,0 +1,162 @@
+"""A monitored position: its legs, entry, live marks and rule state, updated by market events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from tastydesk.engine.domain.enums import OptionType, Side
+from tastydesk.engine.domain.money import ZERO
+from tastydesk.engine.domain.strategy import ManagementRule
+from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
+from tastydesk.engine.workflow.rules import HoldState, PositionState, evaluate, health
+
+
+@dataclass(slots=True)
+class MonitoredLeg:
+    symbol: str  # OCC
+    streamer_symbol: str
+    option_type: OptionType
+    strike: Decimal
+    expiry: date
+    quantity: int  # signed, total contracts
+    ratio: int  # signed contracts per spread unit (short negative)
+    entry_price: Decimal  # per share, unsigned
+    mid: float | None = None
+    bid: float | None = None
+    ask: float | None = None
+    delta: float | None = None
+    theta: float | None = None
+    vega: float | None = None
+    quote_time: datetime | None = None
+
+    @property
+    def side(self) -> Side:
+        return Side.SELL if self.ratio < 0 else Side.BUY
+
+
+@dataclass(slots=True)
+class MonitoredPosition:
+    workflow_id: int
+    symbol: str
+    strategy_name: str
+    legs: list[MonitoredLeg]
+    units: int
+    max_profit_per_unit: Decimal
+    max_loss_per_unit: Decimal
+    buying_power_per_unit: Decimal
+    rules: tuple[ManagementRule, ...]
+    opened_at: datetime
+    beta: float = 1.0
+    paused: bool = False
+    acting: bool = False  # an action (order) is in progress: one at a time
+    awaiting: set[int] = field(default_factory=set)  # rules waiting for the trader
+    alerted: set[int] = field(default_factory=set)
+    holds: list[HoldState] = field(default_factory=list)
+    statuses: list[RuleStatus] = field(default_factory=list)
+    spot: float | None = None
+    realised_pnl: Decimal = ZERO
+    today: date | None = None
+
+    def __post_init__(self) -> None:
+        if not self.holds:
+            self.holds = [HoldState() for _ in self.rules]
+
+    @property
+    def entry_price(self) -> Decimal:
+        """Signed per unit (credit +): what opening the spread brought in."""
+        return sum((-Decimal(leg.ratio) * leg.entry_price for leg in self.legs), ZERO)
+
+    def mark(self) -> float | None:
+        """Signed value per unit at mid (credit +); None while any leg lacks a quote."""
+        total = 0.0
+        for leg in self.legs:
+            if leg.mid is None:
+                return None
+            total -= leg.ratio * leg.mid
+        return total
+
+    def natural_close(self) -> Decimal | None:
+        """Signed price per unit to close by crossing every spread."""
+        total = ZERO
+        for leg in self.legs:
+            if leg.bid is None or leg.ask is None:
+                return None
+            # closing a short leg buys at the ask (pay), closing a long sells at the bid (receive)
+            total += (-Decimal(str(leg.ask)) if leg.ratio < 0 else Decimal(str(leg.bid))) * abs(
+                leg.ratio)
+        return total
+
+    def dte(self, today: date) -> int:
+        return min((leg.expiry - today).days for leg in self.legs)
+
+    def state(self, today: date, now: datetime, max_age_s: float) -> PositionState:
+        short_delta = 0.0
+        pos_delta = 0.0
+        quote_ok = True
+        for leg in self.legs:
+            if leg.delta is not None:
+                if leg.ratio < 0:
+                    short_delta = max(short_delta, abs(leg.delta))
+                pos_delta += leg.ratio * leg.delta
+            if leg.quote_time is None or (now - leg.quote_time).total_seconds() > max_age_s:
+                quote_ok = False
+        mark = self.mark()
+        return PositionState(
+            entry_price=float(self.entry_price),
+            mark=mark,
+            max_profit_per_unit=float(self.max_profit_per_unit),
+            dte=self.dte(today),
+            short_leg_delta=short_delta,
+            position_delta=pos_delta,
+            quote_ok=quote_ok,
+        )
+
+    def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
+        statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
+                                    paused=self.paused or self.acting)
+        self.statuses = statuses
+        return acting
+
+    def greeks(self) -> tuple[float, float, float]:
+        """Position delta (shares), theta ($/day) and vega ($/vol point) for all units."""
+        delta = theta = vega = 0.0
+        for leg in self.legs:
+            n = leg.quantity * 100
+            delta += (leg.delta or 0.0) * n
+            theta += (leg.theta or 0.0) * n
+            vega += (leg.vega or 0.0) * n
+        return delta, theta, vega
+
+    def view(self, state_name: object, today: date) -> PositionView:
+        mark = self.mark()
+        entry = self.entry_price
+        pnl = ZERO if mark is None else (entry - Decimal(str(round(mark, 4)))) * 100 * self.units
+        max_profit = self.max_profit_per_unit * self.units
+        if pnl >= 0 and max_profit > 0:
+            pnl_pct = float(pnl / max_profit * 100)
+        else:
+            basis = abs(entry) * 100 * self.units
+            pnl_pct = float(pnl / basis * 100) if basis else 0.0
+        delta, theta, vega = self.greeks()
+        legs = tuple(
+            PositionLegView(
+                symbol=leg.symbol, option_type=leg.option_type, strike=leg.strike,
+                expiry=leg.expiry, quantity=leg.quantity, entry_price=leg.entry_price,
+                mark=None if leg.mid is None else Decimal(str(round(leg.mid, 2))),
+                delta=leg.delta,
+            )
+            for leg in self.legs
+        )
+        return PositionView(
+            workflow_id=self.workflow_id, symbol=self.symbol, strategy_name=self.strategy_name,
+            state=state_name,  # type: ignore[arg-type]
+            quantity=self.units, entry_price=entry,
+            mark=None if mark is None else Decimal(str(round(mark, 2))),
+            pnl=pnl.quantize(Decimal("0.01")), pnl_pct=pnl_pct,
+            max_profit=max_profit, max_loss=self.max_loss_per_unit * self.units,
+            dte=self.dte(today), delta=delta, theta=theta, vega=vega, legs=legs,
+            rules=tuple(self.statuses), health=health(self.statuses), rules_paused=self.paused,
+            opened_at=self.opened_at, realised_pnl=self.realised_pnl,
+        )

@@ -1,0 +1,173 @@
+"""Management-rule evaluation: pure functions over a position's current state.
+
+The engine calls :func:`evaluate` on every market event that touches a monitored position (a leg's
+quote or greeks, or the underlying's quote), so this stays allocation-light: no I/O, no logging.
+A rule acts only after its condition has held for ``hold_evaluations`` consecutive evaluations and
+``hold_seconds`` of clock time, so a single bad tick never closes a position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from tastydesk.engine.domain.enums import DeltaScope, RuleAction, RuleType
+from tastydesk.engine.domain.strategy import ManagementRule
+from tastydesk.engine.domain.views import RuleStatus
+
+
+@dataclass(slots=True)
+class PositionState:
+    """Mutable per-position facts the rules read; updated in place by market events."""
+
+    entry_price: float  # signed per spread unit: credit +, debit -
+    mark: float | None  # signed value of the open spread per unit, same convention (credit +)
+    max_profit_per_unit: float  # $ per spread unit, > 0
+    dte: int
+    short_leg_delta: float  # largest absolute delta among short legs
+    position_delta: float  # per spread unit, in delta units (shares / 100)
+    quote_ok: bool = True  # every leg has a fresh quote
+
+    @property
+    def pnl_per_unit(self) -> float | None:
+        """$ P&L per spread unit (x100): entry credit minus cost to close."""
+        if self.mark is None:
+            return None
+        return (self.entry_price - self.mark) * 100.0
+
+
+@dataclass(slots=True)
+class HoldState:
+    count: int = 0
+    since: datetime | None = None
+
+
+def measure(rule: ManagementRule, state: PositionState) -> float | None:
+    """The rule's current measure, in the unit of its threshold."""
+    kind = rule.rule_type
+    if kind in (RuleType.PROFIT_TARGET, RuleType.PARTIAL_CLOSE):
+        pnl = state.pnl_per_unit
+        if pnl is None or state.max_profit_per_unit <= 0:
+            return None
+        return pnl / state.max_profit_per_unit * 100.0
+    if kind is RuleType.STOP_LOSS:
+        pnl = state.pnl_per_unit
+        basis = abs(state.entry_price) * 100.0
+        if pnl is None or basis == 0:
+            return None
+        return -pnl / basis * 100.0
+    if kind in (RuleType.TIME_EXIT, RuleType.ROLL):
+        return float(state.dte)
+    if kind is RuleType.DELTA_BREACH:
+        if rule.delta_scope is DeltaScope.SHORT_LEG:
+            return abs(state.short_leg_delta)
+        return abs(state.position_delta)
+    return None
+
+
+def distance(rule: ManagementRule, value: float | None) -> float | None:
+    """Distance to trigger: > 0 not yet, <= 0 the condition holds."""
+    if value is None:
+        return None
+    threshold = float(rule.threshold)
+    if rule.rule_type in (RuleType.TIME_EXIT, RuleType.ROLL):
+        return value - threshold
+    return threshold - value
+
+
+def evaluate(
+    rules: tuple[ManagementRule, ...],
+    state: PositionState,
+    holds: list[HoldState],
+    now: datetime,
+    paused: bool = False,
+) -> tuple[list[RuleStatus], int | None]:
+    """Evaluate every rule; returns the statuses and the index of the rule that should act now.
+
+    ``holds`` (one per rule) is updated in place. The acting rule is the triggered rule with the
+    lowest priority number (ties: table order). Paused positions report but never act.
+    """
+    statuses: list[RuleStatus] = []
+    best: int | None = None
+    best_priority = 1 << 30
+    for i, rule in enumerate(rules):
+        value = measure(rule, state)
+        dist = distance(rule, value)
+        holds_now = dist is not None and dist <= 0 and rule.enabled and state.quote_ok
+        hold = holds[i]
+        if holds_now:
+            hold.count += 1
+            if hold.since is None:
+                hold.since = now
+        else:
+            hold.count = 0
+            hold.since = None
+        triggered = (
+            holds_now
+            and hold.count >= rule.hold_evaluations
+            and hold.since is not None
+            and (now - hold.since).total_seconds() >= rule.hold_seconds
+        )
+        statuses.append(
+            RuleStatus(
+                index=i,
+                rule_type=rule.rule_type,
+                action=rule.action,
+                threshold=rule.threshold,
+                current=value,
+                distance=dist,
+                triggered=triggered,
+                enabled=rule.enabled,
+                auto=rule.auto,
+                description=describe(rule),
+            )
+        )
+        if triggered and not paused and rule.priority < best_priority:
+            best, best_priority = i, rule.priority
+    return statuses, best
+
+
+def describe(rule: ManagementRule) -> str:
+    t = rule.threshold
+    match rule.rule_type:
+        case RuleType.PROFIT_TARGET:
+            text = f"take profit at {t}% of max profit"
+        case RuleType.STOP_LOSS:
+            text = f"stop at a loss of {t}% of the entry price"
+        case RuleType.TIME_EXIT:
+            text = f"exit at {t} DTE"
+        case RuleType.DELTA_BREACH:
+            text = f"{rule.delta_scope.value.replace('_', ' ')} |delta| >= {t}"
+        case RuleType.PARTIAL_CLOSE:
+            text = f"close {rule.close_pct}% at {t}% of max profit"
+        case RuleType.ROLL:
+            text = f"roll at {t} DTE"
+    if rule.action is RuleAction.ALERT:
+        text += " (alert only)"
+    return text
+
+
+def health(statuses: list[RuleStatus]) -> str:
+    """Position health colour: danger when a protective rule holds or is within 10 % of firing."""
+    level = "ok"
+    for s in statuses:
+        if not s.enabled or s.distance is None:
+            continue
+        protective = s.rule_type in (RuleType.STOP_LOSS, RuleType.DELTA_BREACH, RuleType.TIME_EXIT)
+        if not protective:
+            continue
+        threshold = abs(float(s.threshold)) or 1.0
+        if s.distance <= 0:
+            return "danger"
+        if s.distance / threshold < 0.25:
+            level = "warn"
+    return level
+
+
+def close_quantity(rule: ManagementRule, open_units: int) -> int:
+    """Spread units a rule closes: all, or its percentage (at least one, never more than open)."""
+    if rule.action is RuleAction.PARTIAL_CLOSE or rule.rule_type is RuleType.PARTIAL_CLOSE:
+        units = int(Decimal(open_units) * Decimal(rule.close_pct) / 100)
+        return max(1, min(open_units, units))
+    return open_units
