@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--speed", type=float, default=None)
         parser.add_argument("--seed", type=int, default=None)
         args = parser.parse_args(argv)
+        if args.self_test:
+            from tastydesk.selftest import run_self_test
+
+            return run_self_test(args)
         from tastydesk.app import run_app
 
         return run_app(args)
