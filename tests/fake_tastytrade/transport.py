@@ -2,8 +2,9 @@
 
 ``httpx2.websockets.ASGIWebSocketTransport`` keeps one task group per ``__aenter__``; when a
 session client and two reconnecting streamers share it, a client leaving would close the task
-group another one entered. Here the websocket tasks live in one task group owned by a background
-task that runs until :meth:`aclose`.
+group another one entered, and two concurrent handshakes race on a shared ``self.scope``. Here
+the websocket tasks live in one task group owned by a background task that runs until
+:meth:`aclose`, and each handshake carries its own scope.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from types import TracebackType
 from typing import Any, Self
 
 import anyio
+from httpx2 import Request, Response
 from httpx2.websockets import ASGIWebSocketTransport
+from httpx2.websockets._transport import ASGIWebSocketAsyncNetworkStream
 
 
 class InProcessTransport(ASGIWebSocketTransport):
@@ -50,3 +53,15 @@ class InProcessTransport(ASGIWebSocketTransport):
                         exc_val: BaseException | None = None,
                         exc_tb: TracebackType | None = None) -> None:
         return None
+
+    async def _handle_ws_request(self, request: Request, scope: Any) -> Response:
+        async def open_stream(*, task_status: Any) -> None:
+            stream = ASGIWebSocketAsyncNetworkStream(self.app, scope, self._task_group,
+                                                     self._initial_receive_timeout)
+            task_status.started(await self._exit_stack.enter_async_context(stream))
+
+        stream, accept = await self._task_group.start(open_stream)
+        lines = accept.decode("utf-8").splitlines()
+        headers = [tuple(line.split(": ", 1)) for line in lines[1:] if line.strip()]
+        return Response(status_code=101, headers=headers,
+                        extensions={"network_stream": stream})

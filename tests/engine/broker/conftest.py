@@ -151,3 +151,16 @@ async def tt_harness(tt_fake: FakeTastytrade) -> AsyncIterator[TastytradeHarness
     await broker.connect()
     yield TastytradeHarness(tt_fake, broker, bus, recorder)
     await broker.close()
+
+
+@pytest.fixture
+def tt_factory(tt_fake: FakeTastytrade) -> Callable[..., TastytradeHarness]:
+    """Build (not connect) a harness around a new broker on the fake, with overrides."""
+
+    def build(**overrides: Any) -> TastytradeHarness:
+        bus = EventBus()
+        recorder = Recorder().attach(bus)
+        return TastytradeHarness(tt_fake, make_tt_broker(tt_fake, bus, **overrides), bus,
+                                 recorder)
+
+    return build
