@@ -214,9 +214,8 @@ class StrategyBuilderDock(QDockWidget):
         layout.setSpacing(3)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._build_general_tab(), "Strategy && legs")
+        self.tabs.addTab(self._build_general_tab(), "Strategy, legs && rules")
         self.tabs.addTab(self._build_entry_tab(), "Entry, sizing && pricing")
-        self.tabs.addTab(self._build_rules_tab(), "Management rules")
         self.tabs.addTab(self._build_preview_tab(), "Preview")
         layout.addWidget(self.tabs, 1)
 
@@ -298,19 +297,29 @@ class StrategyBuilderDock(QDockWidget):
         for b in (self.add_leg_button, self.remove_leg_button, self.leg_up_button,
                   self.leg_down_button):
             legs_bar.addWidget(b)
-        layout.addLayout(legs_bar)
+        legs_panel = QWidget()
+        legs_layout = QVBoxLayout(legs_panel)
+        legs_layout.setContentsMargins(0, 0, 0, 0)
+        legs_layout.setSpacing(3)
+        legs_layout.addLayout(legs_bar)
         self.legs_model = LegTableModel(parent=self)
         self.legs_view = QTableView()
         self.legs_view.setModel(self.legs_model)
         self.legs_view.setItemDelegate(LegDelegate(self.legs_view))
-        self._setup_table(self.legs_view)
+        self._setup_table(self.legs_view, stretch=L.COL_METHOD)
         self.legs_view.setDragEnabled(True)
         self.legs_view.setAcceptDrops(True)
         self.legs_view.setDropIndicatorShown(True)
         self.legs_view.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.legs_view.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.legs_view.setDragDropOverwriteMode(False)
-        layout.addWidget(self.legs_view, 1)
+        legs_layout.addWidget(self.legs_view, 1)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.setChildrenCollapsible(False)
+        split.addWidget(legs_panel)
+        split.addWidget(self._build_rules_panel())
+        split.setSizes([200, 180])
+        layout.addWidget(split, 1)
         self.legs_model.legs_changed.connect(self._on_edited)
         self.add_leg_button.clicked.connect(self._on_add_leg)
         self.remove_leg_button.clicked.connect(self._on_remove_leg)
@@ -388,14 +397,14 @@ class StrategyBuilderDock(QDockWidget):
         self.limit_check.toggled.connect(self._on_limit_toggled)
         return tab
 
-    def _build_rules_tab(self) -> QWidget:
+    def _build_rules_panel(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         bar = QHBoxLayout()
-        bar.addWidget(QLabel("<b>Rules</b> <span style='color:gray'>(first row wins when "
-                             "several trigger)</span>"))
+        bar.addWidget(QLabel("<b>Management rules</b> <span style='color:gray'>(first row "
+                             "wins when several trigger)</span>"))
         bar.addStretch(1)
         self.add_rule_button = _tool("Add rule", "Append a management rule")
         self.add_rule_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -415,7 +424,7 @@ class StrategyBuilderDock(QDockWidget):
         self.rules_view = QTableView()
         self.rules_view.setModel(self.rules_model)
         self.rules_view.setItemDelegate(RuleDelegate(self.rules_view))
-        self._setup_table(self.rules_view)
+        self._setup_table(self.rules_view, stretch=R.COL_TYPE)
         layout.addWidget(self.rules_view, 1)
         self.rules_model.rules_changed.connect(self._on_edited)
         self.remove_rule_button.clicked.connect(self._on_remove_rule)
@@ -483,7 +492,7 @@ class StrategyBuilderDock(QDockWidget):
         return tab
 
     @staticmethod
-    def _setup_table(view: QTableView) -> None:
+    def _setup_table(view: QTableView, stretch: int | None = None) -> None:
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         view.setAlternatingRowColors(True)
@@ -491,7 +500,10 @@ class StrategyBuilderDock(QDockWidget):
         view.verticalHeader().setVisible(False)
         header = view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        if stretch is None:
+            header.setStretchLastSection(True)
+        else:
+            header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
         view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                              | QAbstractItemView.EditTrigger.SelectedClicked
                              | QAbstractItemView.EditTrigger.EditKeyPressed
