@@ -1,0 +1,172 @@
+"""The workflow engine end to end on the real paper market and broker, on real SQLite files."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tastydesk.engine.bootstrap import open_paper_engine
+from tastydesk.engine.config import EngineConfig
+from tastydesk.engine.domain.enums import CommandOutcome, OrderStatus, WorkflowState
+from tastydesk.engine.domain.orders import CommandResult
+from tastydesk.engine.engine import EngineError
+from tastydesk.engine.simulation import SIM_START, run_simulation
+from tastydesk.engine.store.service import Store
+from tastydesk.paths import db_path
+
+
+async def paper(tmp_path: Path, **config: Any) -> tuple[Any, Any]:
+    engine, driver = await open_paper_engine(tmp_path, seed=3, start=SIM_START + timedelta(hours=1))
+    await engine.start(start_driver=False)
+    engine.update_config(EngineConfig.from_dict({**engine.config().to_dict(), "min_confidence": 0.0,
+                                                 **config}), "test")
+    return engine, driver
+
+
+async def until_pending(engine: Any, driver: Any) -> list[Any]:
+    for _ in range(20):
+        await engine.scan_now()
+        await engine.tasks.drain()
+        if engine.pending():
+            return engine.pending()
+        driver.advance(1800)
+        await engine.tasks.drain()
+    raise AssertionError("no proposal reached approval")
+
+
+async def test_scan_proposes_with_a_full_risk_report(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path)
+    pending = await until_pending(engine, driver)
+    p = pending[0].proposal
+    assert p.legs and p.max_loss > 0 and p.max_profit > 0
+    assert p.rationale, "the proposal says why this strategy was chosen"
+    wf = next(w for w in engine.workflows() if w.workflow_id == pending[0].workflow_id)
+    assert wf.state is WorkflowState.PENDING_APPROVAL
+    await engine.stop()
+
+
+async def test_double_approval_sends_exactly_one_order(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path)
+    wid = (await until_pending(engine, driver))[0].workflow_id
+    placed: list[str] = []
+    original = engine.broker.place
+
+    async def counting(order: Any) -> CommandResult:
+        placed.append(order.external_id)
+        return await original(order)
+
+    engine.broker.place = counting
+    results = await asyncio.gather(engine.approve(wid, "alice"), engine.approve(wid, "alice"))
+    await engine.tasks.drain()
+    assert sorted(results) == ["already in progress", "sent"]
+    assert len(placed) == 1
+    assert await engine.approve(wid, "alice") == "not pending"
+    assert len(placed) == 1
+    store = engine.store.store
+    decisions = store.decisions()
+    assert [d.user for d in decisions] == ["alice"]
+    assert all(o.workflow_id == wid for o in store.orders())
+    await engine.stop()
+
+
+async def test_reject_needs_a_reason_and_restarts_after_cool_down(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path, reject_cooldown_minutes=30)
+    wid = (await until_pending(engine, driver))[0].workflow_id
+    with pytest.raises(EngineError, match="reason"):
+        await engine.reject(wid, "bob", "  ")
+    assert engine.pending()
+    await engine.reject(wid, "bob", "too close to earnings")
+    wf = {w.workflow_id: w for w in engine.workflows()}[wid]
+    assert wf.state is WorkflowState.REJECTED
+    assert engine.decisions()[0].reason == "too close to earnings"
+    driver.advance(31 * 60)
+    await engine.tasks.drain()
+    wf = {w.workflow_id: w for w in engine.workflows()}[wid]
+    assert wf.state in (WorkflowState.SCANNING, WorkflowState.EVALUATING,
+                        WorkflowState.PENDING_APPROVAL)
+    await engine.stop()
+
+
+async def test_unknown_outcome_is_looked_up_never_resent(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path)
+    wid = (await until_pending(engine, driver))[0].workflow_id
+    calls = 0
+    original = engine.broker.place
+
+    async def lost_response(order: Any) -> CommandResult:
+        nonlocal calls
+        calls += 1
+        await original(order)  # the broker took it, but the answer never came back
+        return CommandResult(CommandOutcome.UNKNOWN, reason="timeout after send")
+
+    engine.broker.place = lost_response
+    assert await engine.approve(wid, "carol") == "sent"
+    await engine.tasks.drain()
+    order = engine.store.store.orders(wid)[0]
+    assert order.status is OrderStatus.UNKNOWN
+    driver.advance(5)
+    await engine.tasks.drain()
+    order = engine.store.store.orders(wid)[0]
+    assert order.status in (OrderStatus.WORKING, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
+    assert order.broker_order_id is not None
+    assert calls == 1
+    live = [o for o in await engine.broker.live_orders() if o.external_id == order.external_id]
+    assert len(live) == 1
+    await engine.stop()
+
+
+async def test_restart_reconciles_an_intent_that_never_reached_the_broker(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path)
+    wid = (await until_pending(engine, driver))[0].workflow_id
+
+    async def crash(order: Any) -> CommandResult:
+        raise RuntimeError("process died before sending")
+
+    engine.broker.place = crash
+    with pytest.raises(RuntimeError):
+        await engine.approve(wid, "dave")
+    await engine.stop()
+    store = Store.open(db_path(tmp_path))
+    assert store.orders(wid)[0].status is OrderStatus.PENDING_SUBMIT
+    store.close()
+    # Restart on the same data: the intent is looked up, not found, and never sent.
+    engine2, _ = await open_paper_engine(tmp_path, seed=3)
+    await engine2.start(start_driver=False)
+    await engine2.tasks.drain()
+    order = engine2.store.store.orders(wid)[0]
+    assert order.status is OrderStatus.CANCELLED
+    assert "never reached the broker" in engine2.store.store.order_events(order.external_id)[-1].detail
+    wf = {w.workflow_id: w for w in engine2.workflows()}[wid]
+    assert wf.state is WorkflowState.SCANNING
+    assert engine2.health().reconciled
+    assert engine2.store.store.integrity_check() == []
+    await engine2.stop()
+
+
+async def test_kill_switch_pauses_scheduled_scans(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path, scan_interval_minutes=5)
+    engine.set_automation(False, "erin")
+    before = engine.counters["scans"]
+    driver.advance(3600)
+    await engine.tasks.drain()
+    assert engine.counters["scans"] == before
+    engine.set_automation(True, "erin")
+    driver.advance(3600)
+    await engine.tasks.drain()
+    assert engine.counters["scans"] > before
+    assert any(a.action == "automation" for a in engine.audit_log())
+    await engine.stop()
+
+
+async def test_simulation_runs_the_whole_cycle(tmp_path: Path) -> None:
+    summary = await run_simulation(tmp_path, days=60, seed=1, auto_approve=True)
+    assert summary["errors"] == 0, summary["error_messages"]
+    assert summary["integrity"] == []
+    assert summary["positions_closed"] >= 1
+    assert summary["fills"] > 0 and summary["orders"] >= summary["orders_filled"] > 0
+    assert Decimal(summary["realised_pnl"]) != 0
