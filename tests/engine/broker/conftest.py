@@ -164,3 +164,17 @@ def tt_factory(tt_fake: FakeTastytrade) -> Callable[..., TastytradeHarness]:
                                  recorder)
 
     return build
+
+
+FLOW_BROKERS = ["tastytrade"]
+
+
+@pytest.fixture(params=FLOW_BROKERS)
+async def flow(request: pytest.FixtureRequest, tt_fake: FakeTastytrade) -> AsyncIterator[Any]:
+    """One connected broker behind its harness, for every broker in ``FLOW_BROKERS``."""
+    bus = EventBus()
+    recorder = Recorder().attach(bus)
+    broker = make_tt_broker(tt_fake, bus)
+    await broker.connect()
+    yield TastytradeHarness(tt_fake, broker, bus, recorder)
+    await broker.close()
