@@ -20,6 +20,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from tastydesk.engine.store.errors import MigrationError
@@ -72,23 +73,35 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to ``revision`` with foreign keys off, then verify the database."""
+def migrate(engine: Engine, revision: str = "head") -> bool:
+    """Upgrade the schema to ``revision`` with foreign keys off; True when anything ran.
+
+    After a migration the database must pass SQLite's checks with no problem it did not already
+    have; otherwise :class:`MigrationError` is raised (and the transaction was rolled back).
+    """
+    script = ScriptDirectory.from_config(alembic_config())
     with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        conn.rollback()
+        wanted = script.get_revision(revision)
+        if wanted is not None and current == wanted.revision:
+            return False
         raw = conn.connection.driver_connection
         assert raw is not None
+        before = set(check_database(raw))
         raw.execute("PRAGMA foreign_keys=OFF")
         try:
             command.upgrade(alembic_config(conn), revision)
+            new_problems = set(check_database(raw)) - before
+            if new_problems:
+                raise MigrationError("database failed its checks after migrating to "
+                                     f"{revision}: {'; '.join(sorted(new_problems))}")
             conn.commit()
         finally:
             if conn.in_transaction():
                 conn.rollback()
             raw.execute("PRAGMA foreign_keys=ON")
-        problems = check_database(raw)
-    if problems:
-        raise MigrationError("database failed its checks after migrating to "
-                             f"{revision}: {'; '.join(problems)}")
+    return True
 
 
 def check_database(raw: sqlite3.Connection) -> list[str]:
