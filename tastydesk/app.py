@@ -1,0 +1,131 @@
+"""Composition root of the desktop app: Qt application, qasync loop, engine, main window.
+
+Start-up is kept short: the window is shown before the engine connects to its broker, and
+pyqtgraph (about half a second to import) is loaded only when a chart is first needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from tastydesk import paths
+
+log = logging.getLogger("tastydesk.app")
+
+STARTUP_PROBE_ENV = "TASTYDESK_STARTUP_PROBE"  # print time to first window and quit (benchmark)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the desktop app until its window closes; returns the process exit code."""
+    started = time.perf_counter()
+    if getattr(args, "self_test", False):
+        try:
+            from tastydesk import selftest  # type: ignore[attr-defined]
+        except ImportError:
+            print("tastydesk: --self-test is not available in this build", file=sys.stderr)
+            return 2
+        return int(selftest.run(args))
+
+    base = paths.data_dir(getattr(args, "data_dir", None))
+    paths.setup_logging(base)
+    import qasync
+    from PySide6.QtCore import QCoreApplication, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from tastydesk.ui.errors import ErrorReporter
+    from tastydesk.ui.single_instance import SingleInstance
+    from tastydesk.ui.theme import apply_theme
+
+    QCoreApplication.setOrganizationName(paths.ORG_NAME)
+    QCoreApplication.setApplicationName(paths.APP_NAME)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)
+    apply_theme(app, str(QSettings().value("window/theme", "light")))
+
+    guard = SingleInstance(base)
+    if not guard.acquire():
+        raised = guard.ask_running_instance_to_raise()
+        print("tastydesk is already running for this data directory"
+              + ("; its window was raised." if raised else "."), file=sys.stderr)
+        return 1
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    reporter = ErrorReporter(app)
+    reporter.install(loop)
+    try:
+        with loop:
+            return loop.run_until_complete(_main(args, base, guard, started))
+    finally:
+        reporter.uninstall()
+        guard.release()
+
+
+async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float) -> int:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from tastydesk.engine.bootstrap import open_engine
+    from tastydesk.ui.main_window import MainWindow
+
+    try:
+        engine = await open_engine(base, paper=True if getattr(args, "paper", False) else None,
+                                   seed=getattr(args, "seed", None),
+                                   speed=getattr(args, "speed", None))
+    except Exception as exc:
+        log.exception("could not open the engine")
+        if os.environ.get(STARTUP_PROBE_ENV) == "1" or not _has_display():
+            print(f"tastydesk: the engine could not be opened: {exc}", file=sys.stderr)
+            return 1
+        QMessageBox.critical(None, "tastydesk cannot start",
+                             f"The engine could not be opened:\n{type(exc).__name__}: {exc}\n\n"
+                             f"Data directory: {base}")
+        return 1
+
+    window = MainWindow(engine)
+    guard.activated.connect(lambda: window.focus_workflow(None))
+    closed = asyncio.Event()
+    window.closing.connect(closed.set)
+    window.show()
+    probe = os.environ.get(STARTUP_PROBE_ENV) == "1"
+    start_task: list[asyncio.Task[Any]] = []
+
+    def after_first_paint() -> None:
+        if probe:
+            print(f"first-window-s {time.perf_counter() - started:.4f}", flush=True)
+            window.close()
+            return
+        start_task.append(asyncio.ensure_future(_start_engine(engine, window)))
+
+    QTimer.singleShot(0, after_first_paint)
+    await closed.wait()
+    if start_task and not start_task[0].done():
+        await asyncio.wait(start_task, timeout=10)
+    try:
+        await asyncio.wait_for(engine.stop(), timeout=15)
+    except Exception:
+        log.exception("engine did not stop cleanly")
+    return 0
+
+
+async def _start_engine(engine: Any, window: Any) -> None:
+    try:
+        await engine.start()
+    except Exception as exc:
+        log.exception("engine start failed")
+        window.toast_message(f"Engine could not start: {type(exc).__name__}: {exc}")
+        return
+    window.refresh_status()
+
+
+def _has_display() -> bool:
+    from PySide6.QtGui import QGuiApplication
+
+    return QGuiApplication.platformName() not in ("offscreen", "minimal")

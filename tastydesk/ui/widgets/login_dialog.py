@@ -1,0 +1,170 @@
+"""Log in to tastytrade: environment, OAuth provider secret and refresh token, then an account.
+
+Secrets are handed straight to the credentials store (the OS keyring); the dialog keeps them only
+in its password fields and clears those when it closes. The chosen account number is not a
+secret and is remembered in QSettings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tastydesk.engine.domain.account import AccountInfo
+from tastydesk.ui.widgets.dialogs import no_default_button
+
+log = logging.getLogger(__name__)
+
+ENVIRONMENTS = (("Production (real money)", "production"), ("Sandbox (test account)", "sandbox"))
+ACCOUNT_KEY = "tastytrade/account/{env}"
+
+
+def credential_store() -> Any:
+    """The keyring-backed store; raises RuntimeError with a readable reason when unusable."""
+    try:
+        from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+    except ImportError as exc:
+        raise RuntimeError(f"tastytrade support is not available: {exc}") from exc
+    store = KeyringCredentialStore()
+    store.check_backend()
+    return store
+
+
+class LoginDialog(QDialog):
+    logged_in = Signal(str, str)  # env, account number
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("loginDialog")
+        self.setWindowTitle("Log in to tastytrade")
+        self.setMinimumWidth(460)
+        layout = QVBoxLayout(self)
+        intro = QLabel("Create an OAuth application at my.tastytrade.com (API access) and paste "
+                       "its provider secret and a refresh token. They are stored only in your "
+                       "system keyring.")
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        form = QFormLayout()
+        self.env_combo = QComboBox()
+        self.env_combo.setObjectName("login.env")
+        for text, env in ENVIRONMENTS:
+            self.env_combo.addItem(text, env)
+        self.env_combo.setCurrentIndex(1)
+        self.secret_edit = QLineEdit()
+        self.secret_edit.setObjectName("login.secret")
+        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token_edit = QLineEdit()
+        self.token_edit.setObjectName("login.token")
+        self.token_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.account_combo = QComboBox()
+        self.account_combo.setObjectName("login.account")
+        self.account_combo.setEnabled(False)
+        form.addRow("Environment", self.env_combo)
+        form.addRow("Provider secret", self.secret_edit)
+        form.addRow("Refresh token", self.token_edit)
+        form.addRow("Account", self.account_combo)
+        layout.addLayout(form)
+        self.message = QLabel()
+        self.message.setObjectName("fieldError")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.buttons = QDialogButtonBox()
+        self.login_button = self.buttons.addButton("Verify && log in",
+                                                   QDialogButtonBox.ButtonRole.ActionRole)
+        self.use_button = self.buttons.addButton("Use this account",
+                                                 QDialogButtonBox.ButtonRole.AcceptRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        no_default_button(self.buttons)
+        self.use_button.setEnabled(False)
+        self.login_button.clicked.connect(self.start_login)
+        self.buttons.accepted.connect(self.use_account)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._task: asyncio.Task[Any] | None = None
+
+    @property
+    def env(self) -> str:
+        return str(self.env_combo.currentData())
+
+    def start_login(self) -> None:
+        """Verify the credentials with tastytrade (async); guarded against double clicks."""
+        if self._task is not None and not self._task.done():
+            return
+        secret = self.secret_edit.text().strip()
+        token = self.token_edit.text().strip()
+        missing = [name for name, value in (("provider secret", secret),
+                                            ("refresh token", token)) if not value]
+        if missing:
+            self.message.setText(" and ".join(missing) + ": required")
+            return
+        try:
+            store = credential_store()
+        except Exception as exc:
+            self.message.setText(f"Cannot store credentials safely: {exc}")
+            return
+        self.login_button.setEnabled(False)
+        self.message.setText("Verifying with tastytrade\u2026")
+        self._task = asyncio.ensure_future(self._login(store, self.env, secret, token))
+
+    async def _login(self, store: Any, env: str, secret: str, token: str) -> None:
+        try:
+            accounts: list[AccountInfo] = await store.login(env, secret, token)
+            store.save(env, secret, token)
+        except Exception as exc:
+            log.warning("tastytrade login failed: %s", type(exc).__name__)
+            self.message.setText(f"Login failed: {exc}")
+            self.login_button.setEnabled(True)
+            return
+        self.show_accounts(accounts)
+
+    def show_accounts(self, accounts: list[AccountInfo]) -> None:
+        self.secret_edit.clear()
+        self.token_edit.clear()
+        self.login_button.setEnabled(True)
+        self.account_combo.clear()
+        for acc in accounts:
+            label = acc.account_number + (f" ({acc.nickname})" if acc.nickname else "")
+            label += "" if acc.margin else " cash"
+            self.account_combo.addItem(label, acc.account_number)
+        self.account_combo.setEnabled(bool(accounts))
+        self.use_button.setEnabled(bool(accounts))
+        self.message.setText("Logged in. Pick the account to trade." if accounts
+                             else "Logged in, but no account is available to this login.")
+
+    def use_account(self) -> None:
+        account = self.account_combo.currentData()
+        if not account:
+            return
+        QSettings().setValue(ACCOUNT_KEY.format(env=self.env), account)
+        self.logged_in.emit(self.env, account)
+        self.accept()
+
+    def done(self, result: int) -> None:
+        self.secret_edit.clear()
+        self.token_edit.clear()
+        super().done(result)
+
+
+def log_out() -> list[str]:
+    """Delete stored credentials for every environment; returns the environments cleared."""
+    store = credential_store()
+    cleared = []
+    for _text, env in ENVIRONMENTS:
+        if store.load(env) is not None:
+            store.delete(env)
+            cleared.append(env)
+        QSettings().remove(ACCOUNT_KEY.format(env=env))
+    return cleared
