@@ -1,0 +1,328 @@
+"""``tastydesk doctor``: everything a support request needs, in one paste, without a secret.
+
+Sections: versions, platform, data directory, database (integrity and migration level), keyring,
+stored credentials (yes/no only), Qt platform plugin and broker mode. The database is inspected
+read-only first, so a database that is behind its schema is reported, not silently migrated.
+Problems are marked ``!!`` and make the exit code 1; warnings are marked ``??``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import platform
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tastydesk import __version__, paths
+
+OK, WARN, PROBLEM = "ok", "??", "!!"
+
+DISTRIBUTIONS = (
+    ("PySide6", "PySide6-Essentials"),
+    ("pyqtgraph", "pyqtgraph"),
+    ("tastytrade SDK", "tastytrade"),
+    ("SQLAlchemy", "SQLAlchemy"),
+    ("alembic", "alembic"),
+    ("numpy", "numpy"),
+    ("scipy", "scipy"),
+    ("qasync", "qasync"),
+    ("keyring", "keyring"),
+)
+
+
+@dataclass(slots=True)
+class Report:
+    """Lines grouped by section; ``problems`` counts the lines marked as problems."""
+
+    sections: list[tuple[str, list[tuple[str, str, str]]]] = field(default_factory=list)
+    problems: int = 0
+
+    def section(self, title: str) -> Callable[[str, str, str], None]:
+        lines: list[tuple[str, str, str]] = []
+        self.sections.append((title, lines))
+
+        def add(key: str, value: str, mark: str = OK) -> None:
+            lines.append((mark, key, value))
+            if mark == PROBLEM:
+                self.problems += 1
+
+        return add
+
+    def render(self) -> str:
+        width = max((len(k) for _t, lines in self.sections for _m, k, _v in lines), default=0)
+        out: list[str] = []
+        for title, lines in self.sections:
+            out.append(f"[{title}]")
+            for mark, key, value in lines:
+                prefix = "  " if mark == OK else mark
+                out.append(f"{prefix} {key.ljust(width)}  {value}")
+            out.append("")
+        return "\n".join(out)
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-qt", action="store_true",
+                        help="skip starting Qt to find the platform plugin")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = collect(getattr(args, "data_dir", None), probe_qt=not getattr(args, "no_qt", False))
+    print(paths.redact(report.render()), flush=True)
+    if report.problems:
+        print(f"doctor: {report.problems} problem(s) found", flush=True)
+        return 1
+    print("doctor: no problems found", flush=True)
+    return 0
+
+
+def collect(data_dir: str | os.PathLike[str] | None, probe_qt: bool = True) -> Report:
+    """Build the whole report; each section is isolated so one failure never hides the rest."""
+    report = Report()
+    _versions(report.section("versions"))
+    _platform(report.section("platform"))
+    base = _data_dir(report.section("data"), data_dir)
+    if base is not None:
+        _database(report.section("database"), paths.db_path(base))
+    secure = _keyring(report.section("keyring"))
+    stored = _credentials(report.section("credentials"))
+    _qt(report.section("qt"), probe_qt)
+    _broker(report.section("broker"), stored, secure)
+    return report
+
+
+def _error(exc: BaseException) -> str:
+    return paths.redact(f"{type(exc).__name__}: {exc}")
+
+
+def _versions(add: Callable[..., None]) -> None:
+    add("tastydesk", __version__)
+    add("Python", f"{platform.python_version()} ({platform.python_implementation()}, "
+                  f"{sys.executable})")
+    for label, dist in DISTRIBUTIONS:
+        try:
+            add(label, importlib.metadata.version(dist))
+        except importlib.metadata.PackageNotFoundError:
+            # A frozen bundle carries no dist-info for some packages; the module may still know.
+            module = {"PySide6-Essentials": "PySide6"}.get(dist, dist)
+            version = _module_version(module) if dist != "tastytrade" else None
+            if version:
+                add(label, version)
+            else:
+                add(label, "not installed (no package metadata)", WARN)
+    try:
+        from PySide6.QtCore import qVersion
+
+        add("Qt runtime", qVersion())
+    except ImportError as exc:
+        add("Qt runtime", f"unavailable: {_error(exc)}", PROBLEM)
+
+
+def _module_version(name: str) -> str | None:
+    try:
+        module = __import__(name)
+    except ImportError:
+        return None
+    return getattr(module, "__version__", None)
+
+
+def _platform(add: Callable[..., None]) -> None:
+    add("system", platform.platform())
+    add("machine", platform.machine() or "unknown")
+    frozen = getattr(sys, "frozen", False)
+    add("bundle", f"frozen ({getattr(sys, '_MEIPASS', '?')})" if frozen else "not frozen")
+
+
+def _data_dir(add: Callable[..., None], override: str | os.PathLike[str] | None) -> Path | None:
+    source = ("--data-dir" if override else
+              "TASTYDESK_DATA_DIR" if os.environ.get("TASTYDESK_DATA_DIR") else "platform default")
+    try:
+        base = paths.data_dir(override)
+    except OSError as exc:
+        add("data directory", f"unusable ({source}): {_error(exc)}", PROBLEM)
+        return None
+    writable = os.access(base, os.W_OK)
+    add("data directory", f"{base} ({source})", OK if writable else PROBLEM)
+    if not writable:
+        add("writable", "no: the app cannot save its state here", PROBLEM)
+    add("log directory", str(base / "logs"))
+    return base
+
+
+def _database(add: Callable[..., None], path: Path) -> None:
+    add("path", str(path))
+    if not path.exists():
+        add("status", "not created yet (created on first start)")
+        return
+    add("size", f"{path.stat().st_size / 1024:.0f} KiB")
+    try:
+        current, head = _revisions(path)
+    except Exception as exc:
+        add("migration", f"unreadable: {_error(exc)}", PROBLEM)
+        return
+    if current == head:
+        add("migration", f"{current} (head)")
+    elif current is None:
+        add("migration", f"none, head is {head}: not a tastydesk database or never migrated", PROBLEM)
+    else:
+        add("migration", f"{current}, head is {head}: upgraded on the next start", WARN)
+    try:
+        problems = _integrity(path, at_head=current == head)
+    except Exception as exc:
+        add("integrity", f"check failed: {_error(exc)}", PROBLEM)
+        return
+    if problems:
+        add("integrity", f"{len(problems)} problem(s)", PROBLEM)
+        for problem in problems[:20]:
+            add("", problem, PROBLEM)
+    else:
+        add("integrity", "ok")
+
+
+def _revisions(path: Path) -> tuple[str | None, str | None]:
+    """(current, head) read without writing: the file is opened read-only."""
+    from alembic.script import ScriptDirectory
+
+    from tastydesk.engine.store.database import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with _read_only(path) as raw:
+        has_table = raw.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                                "AND name='alembic_version'").fetchone()
+        row = raw.execute("SELECT version_num FROM alembic_version").fetchone() if has_table else None
+    return (row[0] if row else None), head
+
+
+def _integrity(path: Path, at_head: bool) -> list[str]:
+    """The store's full check at the current schema, SQLite's own checks otherwise."""
+    if at_head:
+        from tastydesk.engine.store.service import Store
+
+        with Store.open(path) as store:
+            return store.integrity_check()
+    from tastydesk.engine.store.database import check_database
+
+    with _read_only(path) as raw:
+        return check_database(raw)
+
+
+class _read_only:
+    def __init__(self, path: Path) -> None:
+        self._raw = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self._raw
+
+    def __exit__(self, *exc: object) -> None:
+        self._raw.close()
+
+
+def _keyring(add: Callable[..., None]) -> bool:
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception as exc:
+        add("backend", f"unavailable: {_error(exc)}", WARN)
+        return False
+    cls = type(backend)
+    add("backend", f"{cls.__module__}.{cls.__qualname__}")
+    inner = getattr(backend, "backends", None)
+    if inner is not None:
+        names = ", ".join(f"{type(b).__module__}.{type(b).__qualname__}" for b in inner) or "none"
+        add("chained", names)
+    try:
+        from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+    except ImportError as exc:
+        add("secure", f"cannot check: {_error(exc)}", WARN)
+        return False
+    try:
+        KeyringCredentialStore.check_backend(backend)
+    except Exception as exc:
+        add("secure", f"no: {_error(exc)}", WARN)
+        return False
+    add("secure", "yes")
+    return True
+
+
+def _credentials(add: Callable[..., None]) -> dict[str, bool]:
+    """Which environments hold a stored login; only yes/no ever leaves this function."""
+    try:
+        from tastydesk.engine.broker.tastytrade.credentials import (
+            ENVIRONMENTS,
+            KeyringCredentialStore,
+        )
+    except ImportError as exc:
+        add("stored", f"cannot check: {_error(exc)}", WARN)
+        return {}
+    store = KeyringCredentialStore()
+    stored: dict[str, bool] = {}
+    for env in ENVIRONMENTS:
+        try:
+            stored[env] = store.load(env) is not None
+        except Exception as exc:
+            if type(exc).__name__ == "NoKeyringError":
+                stored[env] = False
+                add(env, "no (no OS keyring available)")
+                continue
+            add(env, f"unknown: {_error(exc)}", WARN)
+            continue
+        add(env, "yes" if stored[env] else "no")
+    return stored
+
+
+def _qt(add: Callable[..., None], probe: bool) -> None:
+    try:
+        from PySide6.QtCore import QLibraryInfo
+        from PySide6.QtGui import QGuiApplication
+    except ImportError as exc:
+        add("platform plugin", f"Qt unavailable: {_error(exc)}", PROBLEM)
+        return
+    plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath)) / "platforms"
+    available = sorted(_plugin_name(p) for p in plugins.glob("*") if p.is_file()) if plugins.is_dir() else []
+    add("available plugins", ", ".join(available) or f"none found in {plugins}",
+        OK if available else PROBLEM)
+    requested = os.environ.get("QT_QPA_PLATFORM")
+    if requested:
+        add("QT_QPA_PLATFORM", requested)
+    app = QGuiApplication.instance()
+    if app is not None:
+        add("platform plugin", f"{QGuiApplication.platformName()} (in use)")
+        return
+    if not probe:
+        add("platform plugin", "not probed (--no-qt)")
+        return
+    if (sys.platform.startswith("linux") and not requested
+            and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))):
+        # Qt would abort the process; say why instead.
+        add("platform plugin", "none: no DISPLAY or WAYLAND_DISPLAY (set QT_QPA_PLATFORM=offscreen "
+                               "for headless use)", WARN)
+        return
+    app = QGuiApplication(sys.argv[:1])
+    add("platform plugin", QGuiApplication.platformName())
+    screen = QGuiApplication.primaryScreen()
+    if screen is not None:
+        size = screen.size()
+        add("primary screen", f"{size.width()}x{size.height()} @ {screen.devicePixelRatio():g}x")
+
+
+def _plugin_name(path: Path) -> str:
+    name = path.stem
+    for prefix in ("libq", "q"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _broker(add: Callable[..., None], stored: dict[str, bool], secure: bool) -> None:
+    logins = [env for env, yes in stored.items() if yes]
+    if logins:
+        add("mode", f"tastytrade: login stored for {', '.join(logins)}")
+        if not secure:
+            add("keyring", "the stored login sits in a keyring judged insecure", WARN)
+    else:
+        add("mode", "paper: no tastytrade login stored (log in from the app to trade live)")
