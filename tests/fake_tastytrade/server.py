@@ -47,6 +47,7 @@ class _Conn:
     fields: dict[str, list[str]] = field(default_factory=dict)  # event type -> requested order
     subs: set[tuple[str, str]] = field(default_factory=set)  # (event type, symbol)
     heartbeats: int = 0
+    added: list[int] = field(default_factory=list)  # entries per FEED_SUBSCRIPTION add
 
 
 class FakeTastytrade:
@@ -74,6 +75,7 @@ class FakeTastytrade:
         self.quote_tokens: set[str] = set()
         self.revoked = False
         self.calls: list[tuple[str, str]] = []
+        self.user_agents: set[str] = set()
         self.faults: dict[str, deque[str]] = defaultdict(deque)
         self.rejections: dict[str, deque[tuple[str, bool]]] = defaultdict(deque)
         self.refused: set[str] = set()  # stream kinds refusing connections
@@ -312,6 +314,7 @@ class FakeTastytrade:
     async def _pre(self, request: Request, op: str, auth: bool = True) -> Response | None:
         """Log the call, apply pre-request faults and the bearer check."""
         self.calls.append((request.method, request.url.path))
+        self.user_agents.add(request.headers.get("user-agent", ""))
         queue = self.faults[op]
         if queue and queue[0] in {"429", "500", "timeout", "bad_json"}:
             fault = queue.popleft()
@@ -715,6 +718,8 @@ class FakeTastytrade:
             return
 
     def _dx_subscription(self, conn: _Conn, msg: dict[str, Any]) -> None:
+        if msg.get("add"):
+            conn.added.append(len(msg["add"]))
         for entry in msg.get("remove") or []:
             conn.subs.discard((entry["type"], entry["symbol"]))
         snapshots: dict[str, list[dict[str, Any]]] = defaultdict(list)

@@ -1,0 +1,89 @@
+"""Market data through the adapter: DXLink quotes and greeks, chain, metrics."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tastydesk.engine.domain.enums import OptionType
+from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
+
+
+async def test_quotes_and_greeks_for_subscribed_symbols_only(tt_harness):
+    h = tt_harness
+    chain = await h.broker.option_chain("SPY", 7, 30)
+    contract = chain.expirations[0].strikes[12].call
+    await h.broker.subscribe(["SPY", contract.streamer_symbol])
+    await h.recorder.wait_for(lambda: h.recorder.of(GreeksReceived)
+                              and len({q.quote.symbol for q in h.recorder.of(QuoteReceived)}) == 2)
+    greeks = h.recorder.of(GreeksReceived)[-1].greeks
+    assert greeks.symbol == contract.streamer_symbol and 0 < greeks.delta < 1 and greeks.iv > 0
+    spy = next(q.quote for q in h.recorder.of(QuoteReceived) if q.quote.symbol == "SPY")
+    assert spy.bid < spy.ask and spy.bid_size == 10
+    h.fake.push_quote("AAPL", Decimal("1"), Decimal("2"))  # not subscribed: never delivered
+    await h.broker.unsubscribe(["SPY"])
+    await h.settle()
+    count = len(h.recorder.of(QuoteReceived))
+    h.fake.push_quote("SPY", Decimal("500"), Decimal("500.10"))
+    await h.settle()
+    assert len(h.recorder.of(QuoteReceived)) == count
+    assert all(q.quote.symbol != "AAPL" for q in h.recorder.of(QuoteReceived))
+    refreshed = await h.broker.option_chain("SPY", 7, 30)
+    cached = refreshed.contract(contract.symbol)
+    assert cached.quote is not None and cached.greeks is not None  # latest known values
+
+
+async def test_subscriptions_are_chunked(tt_factory):
+    from tastydesk.engine.broker.tastytrade.streams import StreamSettings
+
+    h = tt_factory(stream_settings=StreamSettings(backoff_initial=0.02, backoff_max=0.2,
+                                                  stale_after=2.0, heartbeat=0.5,
+                                                  chunk_size=7))
+    await h.broker.connect()
+    try:
+        chain = await h.broker.option_chain("SPY", 0, 60)
+        symbols = [s.call.streamer_symbol for e in chain.expirations for s in e.strikes][:30]
+        conn = next(c for c in h.fake._conns if c.kind == "dxlink")
+        await h.broker.subscribe(symbols)
+        await h.recorder.wait_for(lambda: len(h.recorder.of(GreeksReceived)) >= 30)
+        assert len(conn.subs) == 60  # Quote + Greeks per option symbol
+        assert max(conn.added) <= 7 and sum(conn.added) == 60
+        await h.broker.subscribe(symbols[:5])  # already subscribed: nothing is sent
+        await h.settle()
+        assert sum(conn.added) == 60
+    finally:
+        await h.broker.close()
+
+
+async def test_option_chain_window_and_shape(tt_harness):
+    h = tt_harness
+    chain = await h.broker.option_chain("spy", 5, 40)
+    assert chain.underlying.symbol == "SPY" and chain.underlying.price == Decimal("600.00")
+    assert chain.expirations and all(5 <= e.dte <= 40 for e in chain.expirations)
+    assert [e.date for e in chain.expirations] == sorted(e.date for e in chain.expirations)
+    exp = chain.expirations[0]
+    prices = [s.price for s in exp.strikes]
+    assert prices == sorted(prices)
+    strike = exp.strikes[0]
+    assert strike.call.option_type is OptionType.CALL and strike.put.option_type is OptionType.PUT
+    assert strike.call.symbol.startswith("SPY   ") and strike.call.streamer_symbol.startswith(".SPY")
+    assert any(e.monthly for e in chain.expirations) or len(chain.expirations) < 5
+
+
+async def test_market_metrics(tt_harness):
+    info = await tt_harness.broker.market_metrics(["SPY", "AAPL", "NOPE"])
+    assert set(info) == {"SPY", "AAPL"}
+    assert info["AAPL"].iv_rank == Decimal("34.500") and info["AAPL"].earnings is not None
+    assert info["SPY"].price == Decimal("600.00") and info["SPY"].liquidity == 4
+    assert abs(info["SPY"].beta - 1.05) < 1e-9 and info["SPY"].iv == 0.2
+
+
+async def test_user_agent_and_order_tags(tt_harness):
+    from tastydesk import __version__
+
+    h = tt_harness
+    request = h.spread()
+    await h.broker.place(request)
+    order = next(iter(h.fake.orders.values()))
+    assert order["external-identifier"] == request.external_id
+    assert order["source"] == "tastydesk"
+    assert h.fake.user_agents == {f"tastydesk/{__version__}"}
