@@ -1,0 +1,98 @@
+"""Shared fixtures: offscreen Qt, a qasync loop usable from pytest-qt, isolated QSettings and an
+in-memory keyring. Qt and keyring are imported inside the fixtures so engine-only test runs never
+load them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(name="isolated_settings")
+def fixture_isolated_settings(tmp_path: Path) -> Iterator[Path]:
+    """Point QSettings (INI format, user scope) at ``tmp_path`` for the test."""
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    from tastydesk import paths
+
+    QCoreApplication.setOrganizationName(paths.ORG_NAME)
+    QCoreApplication.setApplicationName(paths.APP_NAME)
+    folder = tmp_path / "qsettings"
+    folder.mkdir()
+    previous_format = QSettings.defaultFormat()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    yield folder
+    QSettings.setDefaultFormat(previous_format)
+
+
+@pytest.fixture(name="memory_keyring")
+def fixture_memory_keyring() -> Iterator[Any]:
+    """Install an in-memory keyring backend for the test and restore the previous one after.
+
+    The backend class is defined here, not at import time: KeyringBackend subclasses with a
+    positive priority register themselves as soon as they are defined.
+    """
+    import keyring
+    from keyring.backend import KeyringBackend
+    from keyring.errors import PasswordDeleteError
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            if (service, username) not in self.store:
+                raise PasswordDeleteError(f"no password for {service}/{username}")
+            del self.store[(service, username)]
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(name="qloop")
+def fixture_qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+    """A qasync loop marked as running, so coroutines scheduled by Qt slots progress while
+    pytest-qt's ``qtbot.waitUntil``/``waitSignal`` spin the Qt event loop."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield loop
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        qapp.processEvents()
+        qapp.processEvents()
+        asyncio.events._set_running_loop(None)
+        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def run_coro(qtbot: Any, coro: Any, timeout_ms: int = 20000) -> Any:
+    """Run ``coro`` on the qasync loop of the ``qloop`` fixture, spinning Qt until it is done."""
+    future = asyncio.ensure_future(coro)
+    qtbot.waitUntil(future.done, timeout=timeout_ms)
+    return future.result()
