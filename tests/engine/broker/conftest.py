@@ -8,7 +8,6 @@ leave working, how to make it fill (fully or partly), how to provoke a definitiv
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -138,11 +137,6 @@ def _occ(root: str, expiry: Any, cp: str, strike: Decimal) -> str:
     return occ(root, expiry, cp, strike)
 
 
-def paper_available() -> bool:
-    return (importlib.util.find_spec("tastydesk.engine.broker.paper.broker") is not None
-            and importlib.util.find_spec("tastydesk.engine.broker.paper.market") is not None)
-
-
 @pytest.fixture
 async def tt_harness(tt_fake: FakeTastytrade) -> AsyncIterator[TastytradeHarness]:
     bus = EventBus()
@@ -166,6 +160,7 @@ def tt_factory(tt_fake: FakeTastytrade) -> Callable[..., TastytradeHarness]:
     return build
 
 
+# The paper broker joins once tastydesk.engine.broker.paper.market (PaperMarket) is in the tree.
 FLOW_BROKERS = ["tastytrade"]
 
 
