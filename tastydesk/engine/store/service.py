@@ -13,7 +13,6 @@ most recent ones.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import sqlite3
@@ -102,19 +101,34 @@ PRICE_PLACES = Decimal("0.000001")
 
 _WF_COLUMNS = ("id, symbol, strategy_name, state, version, created_at, updated_at, "
                "cooldown_until, rules_paused, rule_overrides, proposal_id, error")
+_SELECT_WF = f"SELECT {_WF_COLUMNS} FROM workflows WHERE id=?"
+_UPDATE_WF_STATE = ("UPDATE workflows SET state=?, version=?, updated_at=? "
+                    "WHERE id=? AND state=? AND version=?")
+_INSERT_TRANSITION = (
+    "INSERT INTO workflow_transitions (workflow_id, seq, from_state, to_state, trigger, actor, "
+    "reason, payload, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _TRANSITION_UPDATES = frozenset({"strategy_name", "proposal_id", "cooldown_until", "error"})
 _WORKFLOW_UPDATES = frozenset({"rules_paused", "rule_overrides", "cooldown_until"})
 
 R = TypeVar("R")
 
 
+def _decode_time(text: str) -> datetime:
+    value = decode_datetime(text)
+    assert value is not None
+    return value
+
+
+def _decode_overrides(text: str | None) -> dict[str, Any]:
+    return {} if text in (None, "{}") else decode_json(text)
+
+
 def _workflow(row: Sequence[Any]) -> WorkflowRecord:
     return WorkflowRecord(
         id=row[0], symbol=row[1], strategy_name=row[2], state=WorkflowState(row[3]),
-        version=row[4], created_at=decode_datetime(row[5]),  # type: ignore[arg-type]
-        updated_at=decode_datetime(row[6]),  # type: ignore[arg-type]
+        version=row[4], created_at=_decode_time(row[5]), updated_at=_decode_time(row[6]),
         cooldown_until=decode_datetime(row[7]), rules_paused=bool(row[8]),
-        rule_overrides=decode_json(row[9]) or {}, proposal_id=row[10], error=row[11],
+        rule_overrides=_decode_overrides(row[9]), proposal_id=row[10], error=row[11],
     )
 
 
@@ -393,32 +407,39 @@ class Store:
     def _apply(raw: sqlite3.Connection, req: TransitionRequest) -> WorkflowRecord:
         trigger = Trigger(req.trigger)
         _require_aware("now", req.now)
-        encoded = _encode_updates(req.updates, _TRANSITION_UPDATES)
-        row = raw.execute(f"SELECT {_WF_COLUMNS} FROM workflows WHERE id=?",
-                          (req.workflow_id,)).fetchone()
+        encoded = _encode_updates(req.updates, _TRANSITION_UPDATES) if req.updates else {}
+        row = raw.execute(_SELECT_WF, (req.workflow_id,)).fetchone()
         if row is None:
             raise NotFound(f"workflow {req.workflow_id} does not exist")
         current = WorkflowState(row[3])
         version = row[4]
         target = next_state(current, trigger)
         when = encode_datetime(req.now)
-        sets = "".join(f", {k}=?" for k in encoded)
-        cur = raw.execute(
-            f"UPDATE workflows SET state=?, version=?, updated_at=?{sets} "
-            "WHERE id=? AND state=? AND version=?",
-            (target.value, version + 1, when, *encoded.values(), req.workflow_id,
-             current.value, version))
+        if encoded:
+            sets = "".join(f", {k}=?" for k in encoded)
+            sql = (f"UPDATE workflows SET state=?, version=?, updated_at=?{sets} "
+                   "WHERE id=? AND state=? AND version=?")
+        else:
+            sql = _UPDATE_WF_STATE
+        cur = raw.execute(sql, (target.value, version + 1, when, *encoded.values(),
+                                req.workflow_id, current.value, version))
         if cur.rowcount != 1:
             raise ConcurrentTransition(f"workflow {req.workflow_id} changed while moving it from "
                                        f"{current.value} by {trigger.value}")
-        raw.execute(
-            "INSERT INTO workflow_transitions (workflow_id, seq, from_state, to_state, trigger, "
-            "actor, reason, payload, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (req.workflow_id, version + 1, current.value, target.value, trigger.value,
-             Actor(req.actor).value, req.reason, encode_json(dict(req.payload or {})), when))
-        record = _workflow(row)
-        return dataclasses.replace(record, state=target, version=version + 1,
-                                   updated_at=req.now, **_decoded_updates(encoded))
+        payload = encode_json(dict(req.payload)) if req.payload else "{}"
+        raw.execute(_INSERT_TRANSITION, (req.workflow_id, version + 1, current.value,
+                                         target.value, trigger.value, Actor(req.actor).value,
+                                         req.reason, payload, when))
+        changed = _decoded_updates(encoded) if encoded else {}
+        return WorkflowRecord(
+            id=row[0], symbol=row[1], strategy_name=changed.get("strategy_name", row[2]),
+            state=target, version=version + 1, created_at=_decode_time(row[5]),
+            updated_at=req.now,
+            cooldown_until=changed["cooldown_until"] if "cooldown_until" in changed
+            else decode_datetime(row[7]),
+            rules_paused=bool(row[8]), rule_overrides=_decode_overrides(row[9]),
+            proposal_id=changed.get("proposal_id", row[10]), error=changed.get("error", row[11]),
+        )
 
     def get_workflow(self, workflow_id: int) -> WorkflowRecord:
         with self._raw_read() as raw:
