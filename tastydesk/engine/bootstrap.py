@@ -155,7 +155,7 @@ def _has_credentials() -> bool:
         return False
     try:
         creds = KeyringCredentialStore()
-        return any(creds.load(env) is not None for env in ("production", "sandbox"))
+        return any(creds.load(env) is not None for env in ("live", "sandbox"))
     except Exception:
         return False
 
@@ -167,7 +167,7 @@ async def _open_live_engine(data_dir: Path) -> Engine | None:
     from tastydesk.paths import db_path
 
     creds_store = KeyringCredentialStore()
-    for env in ("production", "sandbox"):
+    for env in ("live", "sandbox"):
         creds = creds_store.load(env)
         if creds is None:
             continue
