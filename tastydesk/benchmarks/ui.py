@@ -1,0 +1,169 @@
+"""Desktop benchmarks: start-up to the first window, and UI responsiveness under a quote storm.
+
+``ui_startup`` launches the real app in a subprocess (offscreen, paper mode) and reads the time
+from process start to the first painted window. ``ui_stream_lag`` builds a paper engine holding
+open positions, shows the main window over it, then publishes 10,000 quotes per second for the
+legs of every monitored position on the engine's bus and measures how late a 10 ms Qt timer
+fires (event-loop lag) and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+STARTUP_TARGET_S = 1.0
+LAG_TARGET_MS = 50.0
+RSS_TARGET_MB = 400.0
+QUOTES_PER_S = 10_000
+TARGET_POSITIONS = 500
+STREAM_SECONDS = 5.0
+
+
+def _launch(data_dir: Path) -> float:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TASTYDESK_STARTUP_PROBE": "1"}
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "tastydesk", "--data-dir", str(data_dir),
+                           "--paper"], env=env, capture_output=True, text=True, timeout=120)
+    wall = time.perf_counter() - started
+    for line in proc.stdout.splitlines():
+        if line.startswith("first-window-s "):
+            return float(line.split()[1])
+    raise RuntimeError(f"app did not report its first window (exit {proc.returncode}, "
+                       f"{wall:.1f} s): {proc.stderr.strip()[-400:]}")
+
+
+def bench_startup() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp:
+        base = Path(tmp)
+        first = _launch(base)  # creates the database and caches the exchange calendar
+        warm = sorted(_launch(base) for _ in range(3))
+    median = warm[1]
+    return {"first_run_s": round(first, 3), "warm_median_s": round(median, 3),
+            "warm_max_s": round(warm[-1], 3), "target": f"<= {STARTUP_TARGET_S} s",
+            "ok": median <= STARTUP_TARGET_S}
+
+
+def bench_stream_lag() -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp, loop:
+        return loop.run_until_complete(_stream_lag(Path(tmp), app))
+
+
+async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
+    from datetime import UTC, datetime
+
+    from tastydesk.engine.bootstrap import open_paper_engine
+    from tastydesk.engine.config import EngineConfig
+    from tastydesk.engine.store.service import Store
+    from tastydesk.paths import db_path
+
+    store = Store.open(db_path(base))
+    symbols = ["SPY", "QQQ", "IWM", "DIA", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "GLD",
+               "TLT", "META", "GOOGL", "AMD", "NFLX", "JPM", "XLE", "XLF", "SMH", "EEM",
+               "KRE", "BA", "DIS", "COST", "UBER"]
+    config = EngineConfig.from_dict({
+        "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 20,
+        "scan_interval_minutes": 5, "auto_approve": True, "max_allocation_pct": "100",
+        "max_portfolio_bwd": "1000000", "min_confidence": 0.0, "paper_seed": 3})
+    store.set_config("engine", config.to_dict())
+    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    engine, driver = await open_paper_engine(base, seed=3, start=start, store=store)
+    await engine.start(start_driver=False)
+    for _ in range(2000):
+        if engine.health().open_positions >= want:
+            break
+        driver.advance(300.0)
+        await engine.tasks.drain()
+    return engine, driver
+
+
+async def _stream_lag(base: Path, app: Any) -> dict[str, Any]:
+    from decimal import Decimal
+
+    from PySide6.QtCore import QTimer
+
+    from tastydesk.engine.domain.chain import Quote, parse_occ, streamer_symbol
+    from tastydesk.engine.domain.events import QuoteReceived
+    from tastydesk.ui.main_window import MainWindow
+
+    build_started = time.perf_counter()
+    engine, _driver = await _open_with_positions(base, TARGET_POSITIONS)
+    build_s = time.perf_counter() - build_started
+    positions = engine.positions()
+    legs = [(leg.symbol, leg.mark or leg.entry_price) for p in positions for leg in p.legs]
+    if not legs:
+        await engine.stop()
+        return {"error": "no open positions could be built", "ok": False}
+    symbols = []
+    for occ, mark in legs:
+        root, expiry, option_type, strike = parse_occ(occ)
+        symbols.append((streamer_symbol(root, expiry, option_type, strike), mark))
+    window = MainWindow(engine, tray_available=False)
+    window.resize(1600, 1000)
+    window.show()
+    for _ in range(10):
+        app.processEvents()
+        await asyncio.sleep(0.01)
+
+    lags: list[float] = []
+    expected = [time.perf_counter() + 0.01]
+    timer = QTimer()
+    timer.setInterval(10)
+
+    def on_timer() -> None:
+        now = time.perf_counter()
+        lags.append(max(0.0, now - expected[0]) * 1000)
+        expected[0] = now + 0.01
+
+    timer.timeout.connect(on_timer)
+    timer.start()
+    bus = engine.bus
+    clock = engine.clock
+    batch = QUOTES_PER_S // 100  # published every 10 ms
+    sent = 0
+    i = 0
+    started = time.perf_counter()
+    tick = Decimal("0.01")
+    while time.perf_counter() - started < STREAM_SECONDS:
+        now = clock.now()
+        for _ in range(batch):
+            symbol, mark = symbols[i % len(symbols)]
+            i += 1
+            bid = max(tick, mark - tick * (1 + i % 3))
+            bus.publish(QuoteReceived(Quote(symbol, bid, bid + tick * 4, now)))
+        sent += batch
+        await asyncio.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    window.close()
+    await engine.stop()
+    lags.sort()
+    p99 = lags[int(len(lags) * 0.99) - 1] if lags else float("nan")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "positions": len(positions), "legs": len(symbols), "build_s": round(build_s, 1),
+        "quotes_per_s": round(sent / elapsed), "lag_p50_ms": round(lags[len(lags) // 2], 2),
+        "lag_p99_ms": round(p99, 2), "lag_max_ms": round(lags[-1], 2),
+        "peak_rss_mb": round(rss_mb, 1),
+        "target": f"p99 <= {LAG_TARGET_MS} ms, RSS <= {RSS_TARGET_MB} MB, "
+                  f"{TARGET_POSITIONS} positions",
+        "ok": (p99 <= LAG_TARGET_MS and rss_mb <= RSS_TARGET_MB
+               and len(positions) >= TARGET_POSITIONS),
+    }
+
+
+BENCHMARKS = [("ui_startup", bench_startup), ("ui_stream_lag", bench_stream_lag)]
