@@ -1,0 +1,95 @@
+"""Helpers for UI tests on the REAL engine in paper mode: open it fast, wait, answer dialogs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QPushButton
+
+from tastydesk.ui.widgets.dialogs import ReasonDialog
+from tests.conftest import run_coro
+
+
+@cache
+def _holidays(years: tuple[int, int]) -> list[str]:
+    from tastydesk.engine.clock import load_nyse_holidays
+
+    return [d.isoformat() for d in load_nyse_holidays(*years)]
+
+
+def seed_calendar(data_dir: Path) -> None:
+    """Store the exchange calendar once computed, so each test skips importing pandas."""
+    from tastydesk.engine.bootstrap import HOLIDAYS_KEY
+    from tastydesk.engine.store.service import Store
+    from tastydesk.paths import db_path
+
+    now = datetime.now(UTC)
+    years = (now.year - 1, now.year + 2)
+    store = Store.open(db_path(data_dir))
+    try:
+        store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years)})
+    finally:
+        store.close()
+
+
+def open_paper_engine(qtbot: Any, data_dir: Path, speed: float = 3000.0, seed: int = 7) -> Any:
+    from tastydesk.engine.bootstrap import open_engine
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    seed_calendar(data_dir)
+    engine = run_coro(qtbot, open_engine(data_dir, paper=True, seed=seed, speed=speed))
+    run_coro(qtbot, engine.start())
+    return engine
+
+
+def wait_for(qtbot: Any, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
+    qtbot.waitUntil(condition, timeout=int(timeout_s * 1000))
+
+
+class DialogAnswerer:
+    """Answers every modal dialog that opens by clicking the button labelled ``button``."""
+
+    def __init__(self, button: str, reason: str | None = None) -> None:
+        self.button = button
+        self.reason = reason
+        self.seen: list[str] = []
+        self._timer = QTimer()
+        self._timer.setInterval(10)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start()
+
+    def _poll(self) -> None:
+        dialog = QApplication.activeModalWidget()
+        if dialog is None or not dialog.isVisible():
+            return
+        if isinstance(dialog, ReasonDialog) and self.reason is not None:
+            dialog.reason_edit.setPlainText(self.reason)
+        for b in dialog.findChildren(QPushButton):
+            if b.text().replace("&&", "&").replace("&", "") == self.button.replace("&", "") \
+                    and b.isEnabled():
+                self.seen.append(dialog.windowTitle())
+                b.click()
+                return
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def __enter__(self) -> DialogAnswerer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def settle(qtbot: Any, seconds: float = 0.05) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QApplication.processEvents()
+        run_coro(qtbot, asyncio.sleep(0.005))
