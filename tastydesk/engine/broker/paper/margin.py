@@ -105,10 +105,8 @@ def _with_quantity(h: Holding, quantity: int) -> Holding:
 def _naked_requirement(naked: list[Holding], spot: Decimal) -> Decimal:
     total = ZERO
     for h in naked:
-        if h.option_type is OptionType.CALL:
-            otm = max(ZERO, h.strike - spot)
-        else:
-            otm = max(ZERO, spot - h.strike)
+        otm = h.strike - spot if h.option_type is OptionType.CALL else spot - h.strike
+        otm = max(ZERO, otm)
         per_share = max(NAKED_UNDERLYING_PCT * spot - otm, NAKED_MIN_STRIKE_PCT * h.strike) + h.mark
         total += per_share * MULTIPLIER * -h.quantity
     return total
