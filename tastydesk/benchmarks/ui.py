@@ -1,10 +1,10 @@
 """Desktop benchmarks: start-up to the first window, and UI responsiveness under a quote storm.
 
 ``ui_startup`` launches the real app in a subprocess (offscreen, paper mode) and reads the time
-from process start to the first painted window. ``ui_stream_lag`` builds a paper engine holding
-open positions, shows the main window over it, then publishes 10,000 quotes per second for the
-legs of every monitored position on the engine's bus and measures how late a 10 ms Qt timer
-fires (event-loop lag) and the process's peak RSS.
+from process start to the first painted window (the splash) and to the painted main window.
+``ui_stream_lag`` builds a paper engine holding open positions, shows the main window over it,
+then publishes 10,000 quotes per second for the legs of every monitored position on the engine's
+bus and measures how late a 10 ms Qt timer fires (event-loop lag) and the peak RSS.
 """
 
 from __future__ import annotations
@@ -27,15 +27,19 @@ TARGET_POSITIONS = 500
 STREAM_SECONDS = 5.0
 
 
-def _launch(data_dir: Path) -> float:
+def _launch(data_dir: Path) -> tuple[float, float]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TASTYDESK_STARTUP_PROBE": "1"}
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "tastydesk", "--data-dir", str(data_dir),
                            "--paper"], env=env, capture_output=True, text=True, timeout=120)
     wall = time.perf_counter() - started
+    figures = {}
     for line in proc.stdout.splitlines():
-        if line.startswith("first-window-s "):
-            return float(line.split()[1])
+        key, _, value = line.partition(" ")
+        if key in ("first-window-s", "main-window-s"):
+            figures[key] = float(value)
+    if len(figures) == 2:
+        return figures["first-window-s"], figures["main-window-s"]
     raise RuntimeError(f"app did not report its first window (exit {proc.returncode}, "
                        f"{wall:.1f} s): {proc.stderr.strip()[-400:]}")
 
@@ -43,12 +47,15 @@ def _launch(data_dir: Path) -> float:
 def bench_startup() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp:
         base = Path(tmp)
-        first = _launch(base)  # creates the database and caches the exchange calendar
-        warm = sorted(_launch(base) for _ in range(3))
-    median = warm[1]
-    return {"first_run_s": round(first, 3), "warm_median_s": round(median, 3),
-            "warm_max_s": round(warm[-1], 3), "target": f"<= {STARTUP_TARGET_S} s",
-            "ok": median <= STARTUP_TARGET_S}
+        cold = _launch(base)  # creates the database and caches the exchange calendar
+        warm = [_launch(base) for _ in range(3)]
+    first = sorted(w[0] for w in warm)
+    main = sorted(w[1] for w in warm)
+    return {"first_window_s": round(first[1], 3), "main_window_s": round(main[1], 3),
+            "first_run_first_window_s": round(cold[0], 3),
+            "first_run_main_window_s": round(cold[1], 3),
+            "target": f"first window <= {STARTUP_TARGET_S} s",
+            "ok": first[1] <= STARTUP_TARGET_S}
 
 
 def bench_stream_lag() -> dict[str, Any]:
