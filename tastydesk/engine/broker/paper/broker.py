@@ -520,7 +520,14 @@ class PaperBroker(BrokerPort):
                 if record.status in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
                     changed |= self._match(record, now)
         changed |= self._expire_day_orders(now)
-        for expiry in self._market.expired(self._last_step, now):
+        due = set(self._market.expired(self._last_step, now))
+        # Positions whose expiration passed while disconnected settle at the first step back.
+        calendar = self._market.calendar
+        due.update(
+            p.expiry for p in self._positions.values()
+            if p.quantity and calendar.session_close(p.expiry) <= now
+        )
+        for expiry in sorted(due):
             changed |= self._settle(expiry, now)
         self._last_step = max(self._last_step, now)
         if changed or any(p.quantity for p in self._positions.values()):

@@ -508,6 +508,25 @@ async def test_expiration_settles_itm_at_intrinsic_and_otm_worthless() -> None:
     assert zeroed == {itm.symbol, otm.symbol, short_itm.symbol}
 
 
+async def test_expiration_missed_while_disconnected_settles_on_reconnect() -> None:
+    world = await make_world()
+    exp = expiration(world, 0, 7)
+    call = world.contract(strike_near(exp, world.market.spot("SPY") * D("0.90")).call.symbol)
+    assert call.quote is not None
+    await world.broker.place(OrderRequest(
+        "SPY", (OrderLeg(call.symbol, OrderAction.BUY_TO_OPEN, 1),), -(call.quote.ask + 1), "i"))
+    world.step(1)
+    await world.broker.close()
+    after_expiry = datetime.combine(exp.date, datetime.min.time(), NEW_YORK).replace(hour=17)
+    world.step_to(after_expiry.astimezone(UTC), minutes=120)
+    assert len(await world.broker.positions()) == 1
+    await world.broker.connect()
+    world.step(10)
+    assert await world.broker.positions() == []
+    [settled] = [e.fill for e in world.of(FillReceived) if e.fill.fill_id.startswith("X")]
+    assert settled.price == world.market.settlement_price("SPY", exp.date) - call.strike
+
+
 # -- determinism --------------------------------------------------------------------------
 
 
