@@ -1,0 +1,1 @@
+"""Paper trading: a simulated market and a broker that trades against it."""

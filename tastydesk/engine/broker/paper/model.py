@@ -1,0 +1,157 @@
+"""The paper market's underlying model: per-symbol profiles and seeded price/volatility paths.
+
+Each underlying follows geometric Brownian motion whose volatility is an exponential
+Ornstein-Uhlenbeck factor (mean-reverting, negatively correlated with returns, so volatility rises
+when price drops), driven partly by one common market factor (so betas are real), plus rare
+jumps and earnings gaps. Every piece has a closed-form transition over any interval, so stepping
+by a minute or by a day are both exact in distribution; time only runs while the market is open
+(an overnight share of the daily variance is released as a gap at the open).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+TRADING_DAYS = 252
+SESSION_SECONDS = 6.5 * 3600
+OVERNIGHT_VARIANCE_SHARE = 0.2  # of a day's variance, released as a gap at the open
+REALIZED_TO_IMPLIED = 0.9  # realized volatility runs below implied (variance risk premium)
+VOL_MEAN_REVERSION = 4.0  # per year of trading time: vol shocks half-life about two months
+VOL_OF_VOL = 0.9  # of the log-vol factor
+SPOT_VOL_CORRELATION = -0.7
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """Static character of one underlying."""
+
+    symbol: str
+    price: float  # starting price
+    vol: float  # long-run 30-day implied volatility
+    beta: float
+    liquidity: int  # 0..4
+    dividend_yield: float
+    etf: bool
+    skew: float  # vol change per standard deviation of moneyness (negative: puts richer)
+    smile: float  # curvature per squared standard deviation
+    jumps_per_year: float
+    jump_mean: float
+    jump_sd: float
+    earnings_move: float  # standard deviation of the earnings gap; 0 for ETFs
+    penny: bool  # quoted in pennies at every price (penny-pilot ETFs)
+
+
+PROFILES: dict[str, Profile] = {
+    p.symbol: p
+    for p in (
+        Profile("SPY", 590.0, 0.16, 1.00, 4, 0.012, True, -0.14, 0.025, 1.0, -0.03, 0.03, 0.0,
+                True),
+        Profile("QQQ", 510.0, 0.20, 1.15, 4, 0.006, True, -0.13, 0.025, 1.0, -0.035, 0.035, 0.0,
+                True),
+        Profile("IWM", 225.0, 0.22, 1.20, 4, 0.012, True, -0.11, 0.025, 1.0, -0.035, 0.035,
+                0.0, True),
+        Profile("AAPL", 230.0, 0.26, 1.15, 4, 0.005, False, -0.08, 0.03, 2.0, -0.01, 0.04, 0.045,
+                False),
+        Profile("MSFT", 420.0, 0.24, 0.95, 4, 0.008, False, -0.08, 0.03, 2.0, -0.01, 0.04, 0.045,
+                False),
+        Profile("NVDA", 135.0, 0.50, 1.80, 4, 0.0003, False, -0.06, 0.03, 3.0, -0.01, 0.06,
+                0.08, False),
+        Profile("AMZN", 200.0, 0.32, 1.25, 4, 0.0, False, -0.07, 0.03, 2.0, -0.01, 0.05, 0.065,
+                False),
+        Profile("TSLA", 340.0, 0.60, 2.00, 4, 0.0, False, -0.04, 0.03, 3.0, 0.0, 0.07, 0.09,
+                False),
+        Profile("GLD", 245.0, 0.15, 0.10, 3, 0.0, True, 0.02, 0.02, 0.5, 0.0, 0.03, 0.0, False),
+        Profile("TLT", 92.0, 0.16, -0.20, 3, 0.04, True, -0.02, 0.02, 0.5, 0.0, 0.025, 0.0,
+                False),
+    )
+}
+
+MARKET_VOL = PROFILES["SPY"].vol * REALIZED_TO_IMPLIED
+
+
+def _unit(text: str) -> float:
+    """A stable pseudo-random number in [0, 1) from text (Python's hash() is salted per run)."""
+    return zlib.crc32(text.encode()) / 2**32
+
+
+def profile_for(symbol: str) -> Profile:
+    """The profile of a known underlying, or a stable synthetic one for any other ticker."""
+    known = PROFILES.get(symbol)
+    if known is not None:
+        return known
+    u = [_unit(f"{symbol}:{i}") for i in range(4)]
+    vol = 0.22 + 0.4 * u[1]
+    return Profile(symbol, round(20 + 380 * u[0], 2), vol, round(0.6 + 1.2 * u[2], 2),
+                   1 + int(3 * u[3]), 0.0, False, -0.07, 0.03, 2.0, -0.01, 0.05, vol / 6, False)
+
+
+class UnderlyingModel:
+    """Vectorised state of every underlying: log price and log-vol factor, one seeded stream."""
+
+    def __init__(self, profiles: list[Profile], rate: float, rng: np.random.Generator) -> None:
+        self.profiles = profiles
+        self.rate = rate
+        self.rng = rng
+        self.n = len(profiles)
+        self.base_vol = np.array([p.vol for p in profiles])
+        self.div = np.array([p.dividend_yield for p in profiles])
+        corr = np.array([p.beta * MARKET_VOL / (p.vol * REALIZED_TO_IMPLIED) for p in profiles])
+        self.market_corr = np.clip(corr, -0.95, 0.97)
+        self.idio_weight = np.sqrt(1.0 - self.market_corr**2)
+        self.jump_rate = np.array([p.jumps_per_year for p in profiles])
+        self.jump_mean = np.array([p.jump_mean for p in profiles])
+        self.jump_sd = np.array([p.jump_sd for p in profiles])
+        self.jump_comp = self.jump_rate * (np.exp(self.jump_mean + 0.5 * self.jump_sd**2) - 1.0)
+        self.log_spot = np.log([p.price for p in profiles])
+        self.vol_factor = np.zeros(self.n)
+
+    def implied_atm(self) -> np.ndarray:
+        """30-day at-the-money implied volatility, earnings excluded."""
+        return self.base_vol * np.exp(self.vol_factor)
+
+    def realized(self) -> np.ndarray:
+        """Instantaneous volatility of the diffusion (annualised over trading time)."""
+        return self.implied_atm() * REALIZED_TO_IMPLIED
+
+    def advance(self, tau: float) -> None:
+        """Move every path forward by ``tau`` years of trading time (exact for the OU factor)."""
+        if tau <= 0.0:
+            return
+        n = self.n
+        z = self.rng.standard_normal(2 * n + 1)
+        shock = self.market_corr * z[0] + self.idio_weight * z[1:n + 1]
+        vol_shock = SPOT_VOL_CORRELATION * shock + math.sqrt(1 - SPOT_VOL_CORRELATION**2) * z[n + 1:]
+        sigma = self.realized()
+        drift = (self.rate - self.div - 0.5 * sigma * sigma - self.jump_comp) * tau
+        self.log_spot += drift + sigma * math.sqrt(tau) * shock
+        decay = math.exp(-VOL_MEAN_REVERSION * tau)
+        spread = VOL_OF_VOL * math.sqrt((1.0 - decay * decay) / (2.0 * VOL_MEAN_REVERSION))
+        self.vol_factor = self.vol_factor * decay + spread * vol_shock
+        counts = self.rng.poisson(self.jump_rate * tau)
+        if counts.any():
+            size = counts * self.jump_mean + np.sqrt(counts) * self.jump_sd * self.rng.standard_normal(n)
+            self.log_spot += size
+            # A jump scares the market: implied vol spikes, then mean-reverts.
+            self.vol_factor += 0.25 * counts
+
+    def gap(self, earnings_moves: np.ndarray) -> None:
+        """The opening gap: the overnight share of a day's variance plus any earnings surprise."""
+        tau = OVERNIGHT_VARIANCE_SHARE / TRADING_DAYS
+        self.advance(tau)
+        if earnings_moves.any():
+            surprise = earnings_moves * self.rng.standard_normal(self.n)
+            self.log_spot += surprise - 0.5 * earnings_moves**2
+            # Implied volatility is crushed once the event is out.
+            self.vol_factor -= 0.5 * (earnings_moves > 0) * np.maximum(self.vol_factor, 0.0)
+
+    def spots(self) -> np.ndarray:
+        return np.exp(self.log_spot)
+
+
+def intraday_tau(seconds: float) -> float:
+    """Trading-time years for ``seconds`` of an open session (the overnight share excluded)."""
+    return seconds / SESSION_SECONDS * (1.0 - OVERNIGHT_VARIANCE_SHARE) / TRADING_DAYS

@@ -1,0 +1,77 @@
+"""The paper market's implied-volatility surface and how it turns theoretical values into quotes.
+
+Surface: the 30-day at-the-money level mean-reverts towards the long-run level along the term
+structure (contango when calm, backwardation when stressed), an earnings event adds its variance
+to every expiry after the report, and a skew/smile in standardised moneyness makes puts richer.
+Beyond +-3.5 standard deviations the smile is flat, which keeps call prices falling and put prices
+rising with strike.
+
+Quotes: the half-spread is a function of the contract's own theoretical value (plus per-expiry
+and per-name constants), so rounding bids down and asks up keeps them monotone in strike; cheap
+out-of-the-money contracts carry the widest spread relative to their value, and far expiries and
+illiquid names are wider still.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Z_MAX = 3.5
+TERM_REVERSION = 4.0
+T30 = 30.0 / 365.0
+_MIN_T = 1.0 / (365.0 * 24.0 * 60.0)
+_LIQUIDITY_WIDTH = {4: 1.0, 3: 1.8, 2: 3.0, 1: 5.0, 0: 8.0}
+_LIQUIDITY_SIZE = {4: 400, 3: 120, 2: 40, 1: 15, 0: 5}
+NICKEL_ABOVE_CENTS = 300  # non-penny names quote in $0.05 at or above $3
+
+
+def _term_weight(t: np.ndarray) -> np.ndarray:
+    kt = TERM_REVERSION * t
+    return -np.expm1(-kt) / kt
+
+
+_W30 = float(_term_weight(np.array(T30)))
+
+
+def atm_vol(iv30: float, base: float, t: np.ndarray) -> np.ndarray:
+    """At-the-money vol by expiry: expected average variance of a mean-reverting variance."""
+    te = np.maximum(t, _MIN_T)
+    var = base * base + (iv30 * iv30 - base * base) * _term_weight(te) / _W30
+    return np.sqrt(np.maximum(var, (0.25 * base) ** 2))
+
+
+def surface_vol(fwd: np.ndarray | float, strike: np.ndarray, t: np.ndarray, iv30: float,
+                base: float, skew: float, smile: float, event_var: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Implied vol per contract and its standardised log-moneyness ``z``."""
+    te = np.maximum(t, _MIN_T)
+    atm = atm_vol(iv30, base, te)
+    total = np.sqrt(atm * atm * te + event_var)
+    z = np.log(strike / fwd) / total
+    zc = np.clip(z, -Z_MAX, Z_MAX)
+    vol = total / np.sqrt(te) * (1.0 + skew * zc + smile * zc * zc)
+    return vol, z
+
+
+def quote_cents(theo: np.ndarray, t: np.ndarray, liquidity: int, penny: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Bid and ask in integer cents: bid >= 0, ask > bid, both on the right tick."""
+    width = _LIQUIDITY_WIDTH.get(liquidity, 8.0) * (0.01 + 0.004 * theo) * (1.0 + 0.5 * t)
+    bid = np.floor((theo - 0.5 * width) * 100.0 + 1e-7).astype(np.int64)
+    ask = np.ceil((theo + 0.5 * width) * 100.0 - 1e-7).astype(np.int64)
+    np.maximum(bid, 0, out=bid)
+    if not penny:
+        bid = np.where(bid >= NICKEL_ABOVE_CENTS, bid // 5 * 5, bid)
+        tick = np.where(bid >= NICKEL_ABOVE_CENTS, 5, 1)
+    else:
+        tick = 1
+    ask = np.maximum(ask, bid + tick)
+    if not penny:
+        ask = np.where(ask >= NICKEL_ABOVE_CENTS, (ask + 4) // 5 * 5, ask)
+    return bid, ask
+
+
+def quote_sizes(theo: np.ndarray, liquidity: int) -> np.ndarray:
+    """Displayed size in contracts: deeper books on cheap, liquid contracts."""
+    base = _LIQUIDITY_SIZE.get(liquidity, 5)
+    return np.maximum(1, (base * (0.2 + 2.0 / (1.0 + theo))).astype(np.int64))
