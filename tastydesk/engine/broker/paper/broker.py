@@ -10,6 +10,8 @@ Behaviour that mirrors tastytrade, because the engine relies on it:
   prevents duplicates and resolves ambiguous outcomes with :meth:`PaperBroker.find_order`.
 * ``replace`` cancels the old order (status REPLACED, ``replacing_order_id`` set) and creates a new
   order id for the unfilled remainder; replacing a finished order is rejected and changes nothing.
+* Working orders hold buying power: a new order must fit in what open positions and the unfilled
+  part of working orders leave (the balance itself reports NLV - requirement of positions).
 * Day orders still working at the session close expire.
 * Commission is charged per contract on opening legs only, capped at ten contracts' worth per leg
   and order; closing trades and expirations are free.
@@ -323,7 +325,7 @@ class PaperBroker(BrokerPort):
             external_id=old.request.external_id,
             source=old.request.source,
         )
-        checked = self._check(request, now)
+        checked = self._check(request, now, replacing=old.order_id)
         reasons = list(checked.errors)
         if MARKET_CLOSED in checked.warnings:
             reasons.append(MARKET_CLOSED)
@@ -388,7 +390,7 @@ class PaperBroker(BrokerPort):
 
     # -- validation ------------------------------------------------------------------------
 
-    def _check(self, order: OrderRequest, now: datetime) -> _Checked:
+    def _check(self, order: OrderRequest, now: datetime, replacing: str | None = None) -> _Checked:
         errors: list[str] = []
         warnings: list[str] = []
         if not self._market.calendar.is_open(now):
@@ -437,13 +439,35 @@ class PaperBroker(BrokerPort):
             ZERO,
         )
         effect = self._buying_power_effect(order, [c for c in contracts if c is not None])
-        available = self.current_balance().buying_power
+        available = self.current_balance().buying_power - self._reserved(exclude=replacing)
         if effect < 0 and available + effect - fees < 0:
             errors.append(
                 f"buying power: order needs ${-effect + fees:,.2f}, "
-                f"only ${available:,.2f} available"
+                f"only ${max(available, ZERO):,.2f} available after working orders"
             )
         return _Checked(tuple(errors), tuple(warnings), effect, fees)
+
+    def _reserved(self, exclude: str | None) -> Decimal:
+        """Buying power held by working orders (their unfilled part), as tastytrade holds it."""
+        total = ZERO
+        for record in self._orders.values():
+            if record.order_id == exclude or record.status not in (
+                OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED
+            ):
+                continue
+            contracts = [self._market.contract(leg.symbol) for leg in record.request.legs]
+            if any(c is None or c.quote is None for c in contracts):
+                continue
+            remaining = OrderRequest(
+                record.request.underlying,
+                tuple(OrderLeg(leg.symbol, leg.action, record.remaining * ratio)
+                      for leg, ratio in zip(record.request.legs, record.ratios, strict=True)),
+                record.request.price,
+                record.request.external_id,
+            )
+            effect = self._buying_power_effect(remaining, [c for c in contracts if c is not None])
+            total += max(ZERO, -effect)
+        return total
 
     def _buying_power_effect(self, order: OrderRequest, contracts: list[OptionContract]) -> Decimal:
         """Change of NLV - requirement if the order filled now at its limit (fees excluded)."""

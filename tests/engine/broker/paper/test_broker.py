@@ -283,6 +283,23 @@ async def test_insufficient_buying_power_is_rejected() -> None:
     assert (await world.broker.balance()).cash == D("2000")
 
 
+async def test_working_orders_hold_buying_power() -> None:
+    world = await make_world(cash=D("100000"))
+    short, long = put_vertical(world)
+    need = (short.strike - long.strike - D("0.05")) * 100
+    world = await make_world(cash=(need * D("1.5")).quantize(D("0.01")))
+    first = await world.broker.place(vertical_order(short, long, D("0.05"), external_id="a"))
+    assert first.outcome is CommandOutcome.ACCEPTED and first.order is not None
+    second = await world.broker.place(vertical_order(short, long, D("0.05"), external_id="b"))
+    assert second.outcome is CommandOutcome.REJECTED and "buying power" in second.reason
+    # A replace is checked without the order it replaces.
+    replaced = await world.broker.replace(first.order.order_id, D("0.06"))
+    assert replaced.outcome is CommandOutcome.ACCEPTED and replaced.order is not None
+    await world.broker.cancel(replaced.order.order_id)
+    third = await world.broker.place(vertical_order(short, long, D("0.05"), external_id="c"))
+    assert third.outcome is CommandOutcome.ACCEPTED
+
+
 async def test_closed_market_warns_on_dry_run_and_rejects_place() -> None:
     saturday = datetime(2026, 1, 10, 11, 0, tzinfo=NEW_YORK).astimezone(UTC)
     world = await make_world(start=saturday)
