@@ -10,13 +10,14 @@ Units: ``t`` in years; theta per calendar day, vega per vol point (0.01), rho pe
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
-_INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _MIN_T = 1e-8
 _MIN_STDDEV = 1e-12
 _DAYS_PER_YEAR = 365.0
@@ -31,20 +32,39 @@ class BsmResult(NamedTuple):
     rho: np.ndarray
 
 
+class BsmScalar(NamedTuple):
+    """One contract's price and greeks as plain floats (same units as :class:`BsmResult`)."""
+
+    price: float
+    delta: float
+    gamma: float
+    theta: float
+    vega: float
+    rho: float
+
+
 def _as_arrays(
     spot: ArrayLike, strike: ArrayLike, t: ArrayLike, rate: ArrayLike, div: ArrayLike,
     vol: ArrayLike, is_call: ArrayLike,
 ) -> tuple[np.ndarray, ...]:
-    arrays = np.broadcast_arrays(
-        np.asarray(spot, dtype=np.float64), np.asarray(strike, dtype=np.float64),
-        np.asarray(t, dtype=np.float64), np.asarray(rate, dtype=np.float64),
-        np.asarray(div, dtype=np.float64), np.asarray(vol, dtype=np.float64),
-        np.asarray(is_call, dtype=bool),
-    )
-    if arrays[0].ndim == 0:
-        # Arithmetic on 0-d arrays yields numpy scalars, which in-place ufuncs cannot write to.
-        arrays = [a.reshape(1) for a in arrays]
-    return tuple(arrays)
+    s = np.asarray(spot, dtype=np.float64)
+    k = np.asarray(strike, dtype=np.float64)
+    tt = np.asarray(t, dtype=np.float64)
+    r = np.asarray(rate, dtype=np.float64)
+    q = np.asarray(div, dtype=np.float64)
+    v = np.asarray(vol, dtype=np.float64)
+    c = np.asarray(is_call, dtype=bool)
+    shapes = {a.shape for a in (s, k, tt, r, q, v, c)} - {()}
+    shape = np.broadcast_shapes(*shapes) if len(shapes) > 1 else next(iter(shapes), ())
+    # Every intermediate derives from ``t`` or ``is_call``; giving those two the full shape makes
+    # every result a full array (0-d operands alone would yield numpy scalars, which in-place
+    # ufuncs cannot write to). Views, no copies.
+    shape = shape or (1,)
+    if tt.shape != shape:
+        tt = np.broadcast_to(tt, shape)
+    if c.shape != shape:
+        c = np.broadcast_to(c, shape)
+    return s, k, tt, r, q, v, c
 
 
 def _scalar_shape(*inputs: ArrayLike) -> bool:
@@ -160,3 +180,43 @@ def bsm_greeks(
     if _scalar_shape(spot, strike, t, rate, div, vol, is_call):
         return BsmResult(*(a.reshape(()) for a in (price, delta, gamma, theta, vega, rho)))
     return BsmResult(price, delta, gamma, theta, vega, rho)
+
+
+_SQRT1_2 = math.sqrt(0.5)
+
+
+def bsm_greeks_scalar(spot: float, strike: float, t: float, rate: float, div: float,
+                      vol: float, is_call: bool) -> BsmScalar:
+    """:func:`bsm_greeks` for one contract in plain floats.
+
+    Numpy's per-call overhead dominates below a few dozen contracts; streaming quotes for a
+    handful of subscribed options goes through here instead (same formulas, same conventions).
+    """
+    if not spot > 0:
+        raise ValueError(f"spot: must be > 0, got {spot!r}")
+    if not strike > 0:
+        raise ValueError(f"strike: must be > 0, got {strike!r}")
+    if not vol >= 0:
+        raise ValueError(f"vol: must be >= 0, got {vol!r}")
+    sign = 1.0 if is_call else -1.0
+    if t <= 0:
+        diff = sign * (spot - strike)
+        step = sign if diff > 0 else (0.5 * sign if diff == 0 else 0.0)
+        return BsmScalar(max(diff, 0.0), step, 0.0, 0.0, 0.0, 0.0)
+    te = max(t, _MIN_T)
+    sqt = math.sqrt(te)
+    stddev = max(vol * sqt, _MIN_STDDEV)
+    dfq = math.exp(-div * te)
+    dfr = math.exp(-rate * te)
+    sq = spot * dfq
+    kr = strike * dfr
+    d1 = math.log(sq / kr) / stddev + 0.5 * stddev
+    nd1 = 0.5 * math.erfc(-sign * d1 * _SQRT1_2)
+    nd2 = 0.5 * math.erfc(-sign * (d1 - stddev) * _SQRT1_2)
+    sq_pdf = sq * math.exp(-0.5 * d1 * d1) * _INV_SQRT_2PI
+    sq_nd1 = sq * nd1
+    kr_nd2 = kr * nd2
+    price = max(sign * (sq_nd1 - kr_nd2), 0.0)
+    theta = (-0.5 * sq_pdf * stddev / te + sign * (div * sq_nd1 - rate * kr_nd2)) / _DAYS_PER_YEAR
+    return BsmScalar(price, sign * dfq * nd1, sq_pdf / (stddev * spot * spot),
+                     theta, sq_pdf * sqt * 0.01, sign * kr_nd2 * te * 0.01)

@@ -16,7 +16,7 @@ from tastydesk.engine.clock import MarketCalendar
 
 MAX_DTE = 400
 _LADDER = (0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0)
-_MAX_INNER = 60  # strikes in the fine band around the money
+_MAX_INNER = 80  # strikes in the fine band around the money
 _MAX_OUTER = 60  # strikes in the coarse wings
 
 

@@ -2,14 +2,14 @@
 
 The market owns seeded underlying paths (:mod:`.model`), lists weekly and monthly series
 (:mod:`.listing`) and quotes them off an implied-volatility surface (:mod:`.quotes`) with the same
-Black-Scholes-Merton code the engine uses. Time moves only through :meth:`PaperMarket.step`; while
-the exchange is closed nothing moves (options keep their last-close values and the overnight move
-arrives as a gap at the open), so the same seed and the same sequence of step times always give
-the same prices.
+Black-Scholes-Merton formulas the engine uses. Time moves only through :meth:`PaperMarket.step`;
+while the exchange is closed nothing moves (options keep their last-close values and the overnight
+move arrives as a gap at the open), so the same seed and the same sequence of step times always
+give the same prices.
 
-Cost model: the chain structure (series, symbols, open interest) is built once per symbol per day;
-quotes are repriced, vectorised, on demand. A step advances ten paths in a few numpy operations and
-reprices only subscribed options.
+Cost model: a series (strikes, symbols, open interest) is built once and kept until it expires;
+chain quotes are repriced, vectorised, on demand. A step advances the paths in plain floats and
+reprices only the subscribed options, one by one (numpy's per-call overhead would dominate there).
 """
 
 from __future__ import annotations
@@ -39,7 +39,14 @@ from tastydesk.engine.broker.paper.model import (
     intraday_tau,
     profile_for,
 )
-from tastydesk.engine.broker.paper.quotes import quote_cents, quote_sizes, surface_vol
+from tastydesk.engine.broker.paper.quotes import (
+    quote_cents,
+    quote_cents_scalar,
+    quote_size_scalar,
+    quote_sizes,
+    surface_vol,
+    surface_vol_scalar,
+)
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import NEW_YORK, Clock, MarketCalendar
 from tastydesk.engine.domain.chain import (
@@ -56,7 +63,7 @@ from tastydesk.engine.domain.chain import (
 )
 from tastydesk.engine.domain.enums import OptionType
 from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
-from tastydesk.engine.pricing.bsm import bsm_greeks
+from tastydesk.engine.pricing.bsm import bsm_greeks, bsm_greeks_scalar
 
 DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "GLD", "TLT")
 
@@ -66,15 +73,36 @@ _EARNINGS_EVERY = 91
 _EARNINGS_ANCHOR = date(2024, 1, 22)
 _STREAMER_RE = re.compile(r"^\.([A-Z0-9/]{1,6})(\d{6})([CP])(\d+(?:\.\d+)?)$")
 _CENTS: dict[int, Decimal] = {}
+_STRIKES: dict[float, Decimal] = {}
+_CALL = OptionType.CALL
+_PUT = OptionType.PUT
 
 
 def _cents(value: int) -> Decimal:
     dec = _CENTS.get(value)
     if dec is None:
         dec = Decimal(value).scaleb(-2)
-        if len(_CENTS) < 200_000:
+        if len(_CENTS) < 500_000:
             _CENTS[value] = dec
     return dec
+
+
+def _strike_decimal(value: float) -> Decimal:
+    """A strike as the exchange writes it: ``590``, ``602.5``, ``92.25`` (never ``5.9E+2``)."""
+    dec = _STRIKES.get(value)
+    if dec is None:
+        dec = _plain(Decimal(f"{value:.2f}"))
+        _STRIKES[value] = dec
+    return dec
+
+
+def _plain(dec: Decimal) -> Decimal:
+    return dec.quantize(Decimal(1)) if dec == dec.to_integral_value() else dec.normalize()
+
+
+def _unit(text: str) -> float:
+    """A stable pseudo-random number in [0, 1) from text (Python's hash() is salted per run)."""
+    return zlib.crc32(text.encode()) / 2**32
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,50 +121,37 @@ class _Key:
     expiry: date
     option_type: OptionType
     strike: Decimal
+    strike_f: float
     occ: str
     streamer: str
 
 
 @dataclass(slots=True)
 class _Series:
-    """One expiration of one underlying's listing: everything that stays fixed for the day."""
+    """One expiration of one underlying: strikes, symbols and open interest.
+
+    Built on first use and kept until expiry, like a real listing: strikes are only ever added
+    (when the underlying drifts away from the grid's centre, the grid is widened around the new
+    price).
+    """
 
     expiry: date
-    dte: int
     monthly: bool
     close_ts: float
+    center: float
+    band: float  # recentre when the reference price moves further than this
     strikes: np.ndarray
     strike_decs: list[Decimal]
     occ_call: list[str]
     occ_put: list[str]
     streamer_call: list[str]
     streamer_put: list[str]
-    oi_call: np.ndarray
-    oi_put: np.ndarray
+    oi_call: list[int]
+    oi_put: list[int]
     volume_call: np.ndarray  # whole-day volume; scaled by the session's elapsed share
     volume_put: np.ndarray
-
-
-@dataclass(slots=True)
-class _Listing:
-    day: date
-    series: list[_Series]
-
-
-@dataclass(slots=True)
-class _Priced:
-    """Vectorised quote and greeks for a batch of contracts of one underlying."""
-
-    theo: np.ndarray
-    vol: np.ndarray
-    delta: np.ndarray
-    gamma: np.ndarray
-    theta: np.ndarray
-    vega: np.ndarray
-    rho: np.ndarray
-    bid: np.ndarray
-    ask: np.ndarray
-    size: np.ndarray
+    strikes2: np.ndarray  # calls then puts, for one vectorised pricing call
+    is_call2: np.ndarray
 
 
 class PaperMarket:
@@ -162,11 +177,11 @@ class PaperMarket:
         self._index = {s: i for i, s in enumerate(self.symbols)}
         self._profiles: list[Profile] = [profile_for(s) for s in self.symbols]
         self._model = UnderlyingModel(self._profiles, rate, np.random.default_rng([seed, 0]))
-        self._earn_move = np.array([p.earnings_move for p in self._profiles])
         self._earn_anchor = [
             _EARNINGS_ANCHOR + timedelta(days=int(_unit(f"earn:{p.symbol}") * _EARNINGS_EVERY))
             for p in self._profiles
         ]
+        self._earn_cache: dict[tuple[int, date], date | None] = {}
         start = clock.now()
         self._t = start.timestamp()
         self._now = start
@@ -179,12 +194,12 @@ class PaperMarket:
         opened = self._session.open_ts <= self._t
         self._gap_pending = not opened
         previous = self._previous_session(self._session.day)
-        self._last_close_day = previous.day
         self._eff = self._t if opened else previous.close_ts
         self._released_from = self._session.day if opened else previous.day
         self._backfill(previous.day)
-        self._listings: dict[int, _Listing] = {}
-        self._contract_cache: dict[str, tuple[int, OptionContract]] = {}
+        self._series: dict[tuple[int, date], _Series] = {}
+        self._schedule: dict[tuple[date, int], list[tuple[date, bool]]] = {}
+        self._contracts: dict[str, tuple[int, OptionContract]] = {}
         self._keys: dict[str, _Key | None] = {}
         self._subs_under: dict[str, int] = {}
         self._subs_opt: dict[str, _Key] = {}
@@ -203,21 +218,21 @@ class PaperMarket:
             day -= timedelta(days=1)
         days.reverse()
         hist = UnderlyingModel(self._profiles, self._rate, np.random.default_rng([self._seed, 1]))
-        logs = np.empty((len(days), hist.n))
-        ivs = np.empty((len(days), hist.n))
         session_tau = intraday_tau(6.5 * 3600)
-        no_earnings = np.zeros(hist.n)
-        for k in range(len(days)):
+        no_earnings = [0.0] * hist.n
+        logs, ivs = [], []
+        for _ in days:
             hist.gap(no_earnings)
             hist.advance(session_tau)
-            logs[k] = hist.log_spot
-            ivs[k] = hist.implied_atm()
-        self._model.vol_factor = hist.vol_factor.copy()
-        closes = np.exp(self._model.log_spot + logs - logs[-1])
+            logs.append(list(hist.log_spot))
+            ivs.append([hist.implied_atm(i) for i in range(hist.n)])
+        self._model.vol_factor = list(hist.vol_factor)
         for i in range(hist.n):
-            self._closes[i].update(zip(days, closes[:, i].tolist(), strict=True))
-            self._recent[i].extend(closes[-50:, i].tolist())
-            self._iv_hist[i].extend(ivs[-TRADING_DAYS:, i].tolist())
+            shift = self._model.log_spot[i] - logs[-1][i]
+            closes = [math.exp(row[i] + shift) for row in logs]
+            self._closes[i].update(zip(days, closes, strict=True))
+            self._recent[i].extend(closes[-50:])
+            self._iv_hist[i].extend(row[i] for row in ivs[-TRADING_DAYS:])
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -259,17 +274,25 @@ class PaperMarket:
     # -- earnings --------------------------------------------------------------------------
 
     def _earnings_on_or_after(self, i: int, day: date) -> date | None:
-        if self._profiles[i].etf or self._profiles[i].earnings_move <= 0:
-            return None
-        anchor = self._earn_anchor[i]
-        k = max(0, (day - anchor).days // _EARNINGS_EVERY - 1)
-        while True:
-            d = anchor + timedelta(days=_EARNINGS_EVERY * k)
-            while not self.calendar.is_trading_day(d):
-                d += timedelta(days=1)
-            if d >= day:
-                return d
-            k += 1
+        cached = self._earn_cache.get((i, day), day)
+        if cached is not day:
+            return cached
+        found = None
+        p = self._profiles[i]
+        if not p.etf and p.earnings_move > 0:
+            anchor = self._earn_anchor[i]
+            k = max(0, (day - anchor).days // _EARNINGS_EVERY - 1)
+            while found is None:
+                d = anchor + timedelta(days=_EARNINGS_EVERY * k)
+                while not self.calendar.is_trading_day(d):
+                    d += timedelta(days=1)
+                if d >= day:
+                    found = d
+                k += 1
+        if len(self._earn_cache) > 50_000:
+            self._earn_cache.clear()
+        self._earn_cache[(i, day)] = found
+        return found
 
     def _pending_earnings(self, i: int) -> date | None:
         """The next report not yet in the price (reports come after the close)."""
@@ -281,18 +304,19 @@ class PaperMarket:
         """Advance to ``to``, publish subscribed quotes/greeks, then call the step listeners.
 
         A ``to`` not later than the last step is a no-op. While the market is closed nothing
-        moves, so only newly subscribed symbols get a first quote.
+        moves, so nothing is republished then, except a first quote for new subscriptions.
         """
         ts = to.timestamp()
         if ts <= self._t:
             return
-        moved = self._advance(ts)
+        moved = self._advance(ts) if ts >= self._session.open_ts else False
         self._t = ts
         self._now = to
         if moved:
             self._version += 1
-        self._publish(to, moved)
-        for listener in tuple(self._listeners):
+        if moved or self._fresh:
+            self._publish(to, moved)
+        for listener in self._listeners:
             listener(to)
 
     def _advance(self, ts: float) -> bool:
@@ -322,23 +346,22 @@ class PaperMarket:
             self._gap_pending = True
         return moved
 
-    def _earnings_moves(self, open_day: date) -> np.ndarray:
-        moves = np.zeros(len(self.symbols))
-        for i in range(len(self.symbols)):
-            if self._earn_move[i] <= 0:
+    def _earnings_moves(self, open_day: date) -> list[float]:
+        moves = [0.0] * len(self.symbols)
+        for i, p in enumerate(self._profiles):
+            if p.etf or p.earnings_move <= 0:
                 continue
             report = self._earnings_on_or_after(i, self._released_from)
             if report is not None and report < open_day:
-                moves[i] = self._earn_move[i]
+                moves[i] = p.earnings_move
         return moves
 
     def _record_close(self, day: date) -> None:
-        spots = self._model.spots().tolist()
-        for i, spot in enumerate(spots):
+        for i in range(len(self.symbols)):
+            spot = self._model.spot(i)
             self._closes[i][day] = spot
             self._recent[i].append(spot)
             self._iv_hist[i].append(self._iv_index(i))
-        self._last_close_day = day
 
     # -- subscriptions and publishing ------------------------------------------------------
 
@@ -368,35 +391,15 @@ class PaperMarket:
     def _publish(self, when: datetime, moved: bool) -> None:
         publish = self._bus.publish
         fresh = self._fresh
-        if self._subs_under:
-            spots = self._model.spots()
-            for sym, i in self._subs_under.items():
-                if moved or sym in fresh:
-                    publish(QuoteReceived(self._underlying_quote(i, float(spots[i]), sym, when)))
-        if self._subs_opt:
-            wanted = [(s, k) for s, k in self._subs_opt.items() if moved or s in fresh]
-            if wanted:
-                for _, quote, greeks in self._price_keys(wanted, when):
-                    publish(QuoteReceived(quote))
-                    publish(GreeksReceived(greeks))
+        for sym, i in self._subs_under.items():
+            if moved or sym in fresh:
+                publish(QuoteReceived(self._underlying_quote(i, sym, when)))
+        for sym, key in self._subs_opt.items():
+            if moved or sym in fresh:
+                quote, greeks = self._price_one(key, sym, when)
+                publish(QuoteReceived(quote))
+                publish(GreeksReceived(greeks))
         fresh.clear()
-
-    def _price_keys(self, items: list[tuple[str, _Key]], when: datetime
-                    ) -> list[tuple[str, Quote, Greeks]]:
-        """Price arbitrary option keys, grouped by underlying (one vectorised call per group)."""
-        out: list[tuple[str, Quote, Greeks]] = []
-        groups: dict[int, list[tuple[str, _Key]]] = {}
-        for sym, key in items:
-            groups.setdefault(key.index, []).append((sym, key))
-        for i, group in groups.items():
-            strikes = np.array([float(k.strike) for _, k in group])
-            close_ts = np.array([self._expiry_close(k.expiry) for _, k in group])
-            is_call = np.array([k.option_type is OptionType.CALL for _, k in group])
-            event = self._event_flags(i, [k.expiry for _, k in group])
-            p = self._price(i, strikes, close_ts, is_call, event)
-            for j, (sym, _) in enumerate(group):
-                out.append((sym, *self._quote_greeks(sym, p, j, when)))
-        return out
 
     # -- pricing ---------------------------------------------------------------------------
 
@@ -406,51 +409,63 @@ class PaperMarket:
             return s.close_ts
         return self.calendar.session_close(expiry).timestamp()
 
-    def _event_flags(self, i: int, expiries: Sequence[date]) -> np.ndarray:
+    def _event_var(self, i: int, expiry: date) -> float:
         report = self._pending_earnings(i)
-        if report is None:
-            return np.zeros(len(expiries), dtype=bool)
-        return np.array([e > report for e in expiries], dtype=bool)
+        if report is None or expiry <= report:
+            return 0.0
+        return self._profiles[i].earnings_move ** 2
 
-    def _price(self, i: int, strikes: np.ndarray, close_ts: np.ndarray, is_call: np.ndarray,
-               event: np.ndarray) -> _Priced:
+    def _price_one(self, key: _Key, symbol: str, when: datetime) -> tuple[Quote, Greeks]:
+        """One contract in plain floats; the same numbers :meth:`_price_many` gives."""
+        i = key.index
         p = self._profiles[i]
         model = self._model
-        spot = float(math.exp(model.log_spot[i]))
+        spot = model.spot(i)
+        q = p.dividend_yield
+        t = (self._expiry_close(key.expiry) - self._eff) / _YEAR_SECONDS
+        fwd = spot * math.exp((self._rate - q) * max(t, 0.0))
+        vol = surface_vol_scalar(fwd, key.strike_f, t, model.implied_atm(i), p.vol, p.skew,
+                                 p.smile, self._event_var(i, key.expiry))
+        g = bsm_greeks_scalar(spot, key.strike_f, t, self._rate, q, vol,
+                              key.option_type is _CALL)
+        bid, ask = quote_cents_scalar(g.price, max(t, 0.0), p.liquidity, p.penny)
+        size = quote_size_scalar(g.price, p.liquidity)
+        quote = Quote(symbol, _cents(bid), _cents(ask), when, size, size)
+        greeks = Greeks(symbol, g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, when)
+        return quote, greeks
+
+    def _price_many(self, i: int, strikes: np.ndarray, close_ts: np.ndarray,
+                    is_call: np.ndarray, event_var: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Vectorised quotes and greeks for many contracts of underlying ``i``."""
+        p = self._profiles[i]
+        model = self._model
+        spot = model.spot(i)
         q = p.dividend_yield
         t = (close_ts - self._eff) / _YEAR_SECONDS
-        fwd = spot * np.exp((self._rate - q) * np.maximum(t, 0.0))
-        iv30 = float(model.base_vol[i] * math.exp(model.vol_factor[i]))
-        event_var = np.where(event, p.earnings_move**2, 0.0)
-        vol, _ = surface_vol(fwd, strikes, t, iv30, p.vol, p.skew, p.smile, event_var)
+        tpos = np.maximum(t, 0.0)
+        fwd = spot * np.exp((self._rate - q) * tpos)
+        vol, _ = surface_vol(fwd, strikes, t, model.implied_atm(i), p.vol, p.skew, p.smile,
+                             event_var)
         g = bsm_greeks(spot, strikes, t, self._rate, q, vol, is_call)
-        bid, ask = quote_cents(g.price, np.maximum(t, 0.0), p.liquidity, p.penny)
+        bid, ask = quote_cents(g.price, tpos, p.liquidity, p.penny)
         size = quote_sizes(g.price, p.liquidity)
-        return _Priced(g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, bid, ask, size)
-
-    def _quote_greeks(self, symbol: str, p: _Priced, j: int, when: datetime
-                      ) -> tuple[Quote, Greeks]:
-        size = int(p.size[j])
-        quote = Quote(symbol, _cents(int(p.bid[j])), _cents(int(p.ask[j])), when, size, size)
-        greeks = Greeks(symbol, float(p.theo[j]), float(p.vol[j]), float(p.delta[j]),
-                        float(p.gamma[j]), float(p.theta[j]), float(p.vega[j]), float(p.rho[j]),
-                        when)
-        return quote, greeks
+        return g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, bid, ask, size
 
     def _iv_index(self, i: int) -> float:
         """30-day implied volatility, including a pending earnings event inside 30 days."""
         p = self._profiles[i]
-        iv30 = float(self._model.base_vol[i] * math.exp(self._model.vol_factor[i]))
+        iv30 = self._model.implied_atm(i)
         report = self._pending_earnings(i)
         today = datetime.fromtimestamp(self._eff, NEW_YORK).date()
         if report is not None and (report - today).days < 30:
             return math.sqrt(iv30 * iv30 + p.earnings_move**2 * 365.0 / 30.0)
         return iv30
 
-    def _underlying_quote(self, i: int, spot: float, symbol: str, when: datetime) -> Quote:
-        cents = round(spot * 100)
-        half = 1 if self._profiles[i].liquidity >= 4 else 2
-        size = 100 * (1 + self._profiles[i].liquidity)
+    def _underlying_quote(self, i: int, symbol: str, when: datetime) -> Quote:
+        cents = round(self._model.spot(i) * 100)
+        liquidity = self._profiles[i].liquidity
+        half = 1 if liquidity >= 4 else 2
+        size = 100 * (1 + liquidity)
         return Quote(symbol, _cents(cents - half), _cents(cents + half), when, size, size)
 
     # -- symbols ---------------------------------------------------------------------------
@@ -459,8 +474,9 @@ class PaperMarket:
         if symbol in self._keys:
             return self._keys[symbol]
         key = self._parse(symbol)
-        if len(self._keys) < 100_000:
-            self._keys[symbol] = key
+        if len(self._keys) > 200_000:
+            self._keys.clear()
+        self._keys[symbol] = key
         return key
 
     def _parse(self, symbol: str) -> _Key | None:
@@ -475,7 +491,7 @@ class PaperMarket:
                 expiry = datetime.strptime(ymd, "%y%m%d").date()
             except ValueError:
                 return None
-            option_type = OptionType.CALL if cp == "C" else OptionType.PUT
+            option_type = _CALL if cp == "C" else _PUT
             strike = Decimal(strike_txt)
         else:
             try:
@@ -485,10 +501,10 @@ class PaperMarket:
         i = self._index.get(root)
         if i is None or strike <= 0 or not is_expiration_day(self.calendar, expiry):
             return None
-        strike = strike.quantize(Decimal("0.001")).normalize()
         if strike != strike.quantize(Decimal("0.01")):
-            return None
-        return _Key(i, root, expiry, option_type, strike,
+            return None  # strikes are quoted to the cent
+        strike = _plain(strike)
+        return _Key(i, root, expiry, option_type, strike, float(strike),
                     occ_symbol(root, expiry, option_type, strike),
                     streamer_symbol(root, expiry, option_type, strike))
 
@@ -497,38 +513,63 @@ class PaperMarket:
     def _today(self) -> date:
         return self._now.astimezone(NEW_YORK).date()
 
-    def _listing(self, i: int) -> _Listing:
+    def _expirations_of(self, i: int) -> list[tuple[date, bool]]:
         today = self._today()
-        cached = self._listings.get(i)
-        if cached is not None and cached.day == today:
-            return cached
-        p = self._profiles[i]
-        ref = self._recent[i][-1]
-        ref_vol = max(p.vol, self._iv_hist[i][-1])
-        weeklies = 12 if p.liquidity >= 4 else 8
-        series = []
-        for expiry, monthly in listed_expirations(self.calendar, today, weeklies):
-            dte = (expiry - today).days
-            if dte > MAX_DTE:
-                continue
-            close_ts = self._expiry_close(expiry)
-            t = max(dte, 1) / 365.0
-            strikes = strike_grid(ref, ref_vol, t, p.liquidity, p.penny and p.etf)
-            decs = [Decimal(f"{k:.2f}").normalize() for k in strikes.tolist()]
-            occ_c = [occ_symbol(p.symbol, expiry, OptionType.CALL, d) for d in decs]
-            occ_p = [occ_symbol(p.symbol, expiry, OptionType.PUT, d) for d in decs]
-            st_c = [streamer_symbol(p.symbol, expiry, OptionType.CALL, d) for d in decs]
-            st_p = [streamer_symbol(p.symbol, expiry, OptionType.PUT, d) for d in decs]
-            z = np.log(strikes / ref) / (ref_vol * math.sqrt(t))
-            oi_c, vol_c = self._activity(occ_c, z, dte, monthly, p.liquidity, call=True)
-            oi_p, vol_p = self._activity(occ_p, z, dte, monthly, p.liquidity, call=False)
-            series.append(_Series(expiry, dte, monthly, close_ts, strikes, decs, occ_c, occ_p,
-                                  st_c, st_p, oi_c, oi_p, vol_c, vol_p))
-        listing = _Listing(today, series)
-        self._listings[i] = listing
-        return listing
+        weeklies = 12 if self._profiles[i].liquidity >= 4 else 8
+        key = (today, weeklies)
+        listed = self._schedule.get(key)
+        if listed is None:
+            if len(self._schedule) > 64:
+                self._schedule.clear()
+            listed = [(d, m) for d, m in listed_expirations(self.calendar, today, weeklies)
+                      if (d - today).days <= MAX_DTE]
+            self._schedule[key] = listed
+            self._drop_expired_series(today)
+        return listed
 
-    def _activity(self, occ: list[str], z: np.ndarray, dte: int, monthly: bool, liquidity: int,
+    def _drop_expired_series(self, today: date) -> None:
+        for k in [k for k in self._series if k[1] < today]:
+            del self._series[k]
+
+    def _series_for(self, i: int, expiry: date, monthly: bool) -> _Series:
+        existing = self._series.get((i, expiry))
+        ref = self._recent[i][-1]
+        if existing is not None and abs(ref - existing.center) <= existing.band:
+            return existing
+        p = self._profiles[i]
+        ref_vol = max(p.vol, self._iv_hist[i][-1])
+        t = max((expiry - self._today()).days, 1) / 365.0
+        strikes = strike_grid(ref, ref_vol, t, p.liquidity, p.penny and p.etf)
+        if existing is not None:
+            strikes = np.union1d(existing.strikes, strikes)
+        series = self._build_series(i, expiry, monthly, ref, ref_vol, t, strikes)
+        self._series[(i, expiry)] = series
+        return series
+
+    def _build_series(self, i: int, expiry: date, monthly: bool, ref: float, ref_vol: float,
+                      t: float, strikes: np.ndarray) -> _Series:
+        p = self._profiles[i]
+        root = p.symbol
+        decs = [_strike_decimal(k) for k in strikes.tolist()]
+        ymd = f"{expiry:%y%m%d}"
+        occ_c = [occ_symbol(root, expiry, _CALL, d) for d in decs]
+        occ_p = [occ_symbol(root, expiry, _PUT, d) for d in decs]
+        txt = [format(d, "f") for d in decs]
+        st_c = [f".{root}{ymd}C{x}" for x in txt]
+        st_p = [f".{root}{ymd}P{x}" for x in txt]
+        stddev = ref_vol * math.sqrt(t)
+        z = np.log(strikes / ref) / stddev
+        oi_c, vol_c = self._activity(occ_c, z, t, monthly, p.liquidity, call=True)
+        oi_p, vol_p = self._activity(occ_p, z, t, monthly, p.liquidity, call=False)
+        n = len(strikes)
+        return _Series(
+            expiry, monthly, self._expiry_close(expiry), ref, 0.5 * ref * max(stddev, 0.02),
+            strikes, decs, occ_c, occ_p, st_c, st_p, oi_c.tolist(), oi_p.tolist(), vol_c, vol_p,
+            np.concatenate([strikes, strikes]),
+            np.concatenate([np.ones(n, dtype=bool), np.zeros(n, dtype=bool)]),
+        )
+
+    def _activity(self, occ: list[str], z: np.ndarray, t: float, monthly: bool, liquidity: int,
                   call: bool) -> tuple[np.ndarray, np.ndarray]:
         """Open interest and whole-day volume: concentrated near the money and in monthlies."""
         noise = np.array([_unit(f"{self._seed}:{s}") for s in occ])
@@ -537,6 +578,7 @@ class PaperMarket:
         shape = np.exp(-0.5 * (z / 1.3) ** 2) * np.where(otm, 1.0, 0.5)
         if not call:
             shape = shape * 1.2  # protective puts carry more open interest
+        dte = t * 365.0
         factor = (1.8 if monthly else 1.0) / (1.0 + dte / 150.0)
         oi = np.floor(base * shape * factor * (0.4 + 1.2 * noise)).astype(np.int64)
         turnover = 0.05 + 0.4 * math.exp(-dte / 10.0)
@@ -558,12 +600,17 @@ class PaperMarket:
                              f"({', '.join(self.symbols)})")
         return i
 
+    @property
+    def now(self) -> datetime:
+        """The time of the last step: the market's own clock."""
+        return self._now
+
     def spot(self, symbol: str) -> Decimal:
         """Last price, to the cent."""
-        i = self._require(symbol)
-        return _cents(round(math.exp(self._model.log_spot[i]) * 100))
+        return _cents(round(self._model.spot(self._require(symbol)) * 100))
 
     def underlying(self, symbol: str) -> UnderlyingInfo:
+        """Price, IV index and its rank over the trailing year, beta, earnings, trend."""
         i = self._require(symbol)
         p = self._profiles[i]
         iv = self._iv_index(i)
@@ -571,7 +618,7 @@ class PaperMarket:
         lo, hi = min(min(hist), iv), max(max(hist), iv)
         rank = 0.0 if hi <= lo else (iv - lo) / (hi - lo) * 100.0
         recent = list(self._recent[i])
-        spot = math.exp(self._model.log_spot[i])
+        spot = self._model.spot(i)
         ma20 = (sum(recent[-19:]) + spot) / (len(recent[-19:]) + 1)
         ma50 = (sum(recent[-49:]) + spot) / (len(recent[-49:]) + 1)
         trend = math.tanh((ma20 - ma50) / ma50 / (0.25 * p.vol))
@@ -589,101 +636,97 @@ class PaperMarket:
 
     def expirations(self, symbol: str) -> list[Expiration]:
         """Listed expirations (ascending) without strikes; :meth:`chain` has the strikes."""
-        listing = self._listing(self._require(symbol))
-        return [Expiration(s.expiry, s.dte, s.monthly) for s in listing.series]
+        i = self._require(symbol)
+        today = self._today()
+        return [Expiration(d, (d - today).days, m) for d, m in self._expirations_of(i)]
 
     def chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
-        """Quotes and greeks for expirations with ``min_dte <= DTE <= max_dte``."""
+        """Quotes and greeks at the last step for expirations with ``min_dte <= DTE <= max_dte``.
+
+        Strikes ascend within each expiration and expirations ascend by date.
+        """
         if min_dte < 0 or max_dte < min_dte:
             raise ValueError(f"min_dte/max_dte: need 0 <= min_dte <= max_dte, got "
                              f"{min_dte}..{max_dte}")
         i = self._require(symbol)
-        listing = self._listing(i)
-        chosen = [s for s in listing.series if min_dte <= s.dte <= max_dte]
+        today = self._today()
         when = self._now
         info = self.underlying(symbol)
+        chosen = [self._series_for(i, d, m) for d, m in self._expirations_of(i)
+                  if min_dte <= (d - today).days <= max_dte]
         if not chosen:
             return OptionChain(info, (), when, self._rate)
-        strikes = np.concatenate([np.concatenate([s.strikes, s.strikes]) for s in chosen])
-        close_ts = np.concatenate([np.full(2 * len(s.strikes), s.close_ts) for s in chosen])
-        is_call = np.concatenate(
-            [np.repeat(np.array([True, False]), len(s.strikes)) for s in chosen])
-        flags = self._event_flags(i, [s.expiry for s in chosen])
-        event = np.concatenate([np.full(2 * len(s.strikes), f) for s, f in zip(chosen, flags,
-                                                                              strict=True)])
-        p = self._price(i, strikes, close_ts, is_call, event)
+        strikes = np.concatenate([s.strikes2 for s in chosen])
+        is_call = np.concatenate([s.is_call2 for s in chosen])
+        close_ts = np.concatenate([np.full(len(s.strikes2), s.close_ts) for s in chosen])
+        event_var = np.concatenate(
+            [np.full(len(s.strikes2), self._event_var(i, s.expiry)) for s in chosen])
+        theo, vol, delta, gamma, theta, vega, rho, bid, ask, size = (
+            a.tolist() for a in self._price_many(i, strikes, close_ts, is_call, event_var))
         share = self._session_share()
-        theo, vol = p.theo.tolist(), p.vol.tolist()
-        delta, gamma, theta = p.delta.tolist(), p.gamma.tolist(), p.theta.tolist()
-        vega, rho = p.vega.tolist(), p.rho.tolist()
-        bid, ask, size = p.bid.tolist(), p.ask.tolist(), p.size.tolist()
+        cents = _CENTS
         expirations = []
-        by_symbol: dict[str, OptionContract] = {}
-        base = 0
+        lo = 0
         for s in chosen:
             n = len(s.strikes)
-            oi_c, oi_p = s.oi_call.tolist(), s.oi_put.tolist()
-            vc = np.floor(s.volume_call * share).astype(np.int64).tolist()
-            vp = np.floor(s.volume_put * share).astype(np.int64).tolist()
-            rows = []
-            for j in range(n):
-                contracts = []
-                for side, occ, stream, oi, vlm in (
-                    (OptionType.CALL, s.occ_call, s.streamer_call, oi_c, vc),
-                    (OptionType.PUT, s.occ_put, s.streamer_put, oi_p, vp),
-                ):
-                    k = base + j if side is OptionType.CALL else base + n + j
-                    st = stream[j]
-                    contract = OptionContract(
-                        occ[j], st, symbol, s.expiry, s.strike_decs[j], side,
-                        Quote(st, _cents(bid[k]), _cents(ask[k]), when, size[k], size[k]),
-                        Greeks(st, theo[k], vol[k], delta[k], gamma[k], theta[k], vega[k],
-                               rho[k], when),
-                        oi[j], vlm[j],
+            mid, hi = lo + n, lo + 2 * n
+            sides = []
+            for occ, streamer, oi, day_volume, a, b, side in (
+                (s.occ_call, s.streamer_call, s.oi_call, s.volume_call, lo, mid, _CALL),
+                (s.occ_put, s.streamer_put, s.oi_put, s.volume_put, mid, hi, _PUT),
+            ):
+                volume = np.floor(day_volume * share).astype(np.int64).tolist()
+                sides.append([
+                    OptionContract(
+                        o, st, symbol, s.expiry, k, side,
+                        Quote(st, cents.get(bd) or _cents(bd), cents.get(ak) or _cents(ak),
+                              when, sz, sz),
+                        Greeks(st, th, iv, de, ga, tht, ve, rh, when),
+                        op, vo,
                     )
-                    by_symbol[occ[j]] = contract
-                    contracts.append(contract)
-                rows.append(Strike(s.strike_decs[j], contracts[0], contracts[1]))
-            expirations.append(Expiration(s.expiry, s.dte, s.monthly, "PM", tuple(rows)))
-            base += 2 * n
-        return OptionChain(info, tuple(expirations), when, self._rate, by_symbol)
+                    for o, st, k, bd, ak, sz, th, iv, de, ga, tht, ve, rh, op, vo in zip(
+                        occ, streamer, s.strike_decs, bid[a:b], ask[a:b], size[a:b], theo[a:b],
+                        vol[a:b], delta[a:b], gamma[a:b], theta[a:b], vega[a:b], rho[a:b], oi,
+                        volume, strict=True)
+                ])
+            rows = tuple(map(Strike, s.strike_decs, sides[0], sides[1]))
+            expirations.append(Expiration(s.expiry, (s.expiry - today).days, s.monthly, "PM",
+                                          rows))
+            lo = hi
+        return OptionChain(info, tuple(expirations), when, self._rate)
 
     def contract(self, symbol: str) -> OptionContract | None:
-        """One option by OCC or streamer symbol, with its current quote and greeks."""
-        cached = self._contract_cache.get(symbol)
-        if cached is not None and cached[0] == self._version and cached[1].quote is not None \
-                and cached[1].quote.time == self._now:
-            return cached[1]
+        """One option by OCC or streamer symbol, with its quote and greeks at the last step."""
+        cached = self._contracts.get(symbol)
+        if cached is not None and cached[0] == self._version:
+            contract = cached[1]
+            if contract.quote is not None and contract.quote.time == self._now:
+                return contract
         key = self._key(symbol)
         if key is None:
             return None
-        i = key.index
-        listing = self._listing(i)
         oi = volume = 0
-        for s in listing.series:
-            if s.expiry == key.expiry:
-                j = int(np.searchsorted(s.strikes, float(key.strike)))
-                if j < len(s.strikes) and s.strike_decs[j] == key.strike:
-                    call = key.option_type is OptionType.CALL
-                    oi = int((s.oi_call if call else s.oi_put)[j])
-                    day_volume = (s.volume_call if call else s.volume_put)[j]
-                    volume = int(day_volume * self._session_share())
-                break
-        priced = self._price_keys([(key.streamer, key)], self._now)
-        _, quote, greeks = priced[0]
+        series = self._series.get((key.index, key.expiry))
+        if series is not None:
+            j = int(np.searchsorted(series.strikes, key.strike_f))
+            if j < len(series.strikes) and series.strike_decs[j] == key.strike:
+                call = key.option_type is _CALL
+                oi = (series.oi_call if call else series.oi_put)[j]
+                day_volume = (series.volume_call if call else series.volume_put)[j]
+                volume = int(day_volume * self._session_share())
+        quote, greeks = self._price_one(key, key.streamer, self._now)
         contract = OptionContract(key.occ, key.streamer, key.root, key.expiry, key.strike,
                                   key.option_type, quote, greeks, oi, volume)
-        if len(self._contract_cache) > 20_000:
-            self._contract_cache.clear()
-        self._contract_cache[symbol] = (self._version, contract)
+        if len(self._contracts) > 20_000:
+            self._contracts.clear()
+        self._contracts[symbol] = (self._version, contract)
         return contract
 
     def quote(self, symbol: str) -> Quote | None:
         """Quote for an underlying ticker, OCC or streamer symbol (labelled as asked)."""
         i = self._index.get(symbol)
         if i is not None:
-            return self._underlying_quote(i, math.exp(self._model.log_spot[i]), symbol,
-                                          self._now)
+            return self._underlying_quote(i, symbol, self._now)
         contract = self.contract(symbol)
         if contract is None or contract.quote is None:
             return None
@@ -723,13 +766,3 @@ class PaperMarket:
             d for d in expiration_days(self.calendar, first, last)
             if since < self.calendar.session_close(d) <= until
         ]
-
-    @property
-    def now(self) -> datetime:
-        """The time of the last step (the market's own clock)."""
-        return self._now
-
-
-def _unit(text: str) -> float:
-    return zlib.crc32(text.encode()) / 2**32
-

@@ -90,66 +90,89 @@ def profile_for(symbol: str) -> Profile:
 
 
 class UnderlyingModel:
-    """Vectorised state of every underlying: log price and log-vol factor, one seeded stream."""
+    """State of every underlying (log price, log-vol factor) advanced from one seeded stream.
+
+    Plain floats rather than numpy arrays: with ten names, a minute step costs a few
+    microseconds this way, where numpy's per-call overhead would cost tens.
+    """
 
     def __init__(self, profiles: list[Profile], rate: float, rng: np.random.Generator) -> None:
         self.profiles = profiles
         self.rate = rate
         self.rng = rng
         self.n = len(profiles)
-        self.base_vol = np.array([p.vol for p in profiles])
-        self.div = np.array([p.dividend_yield for p in profiles])
-        corr = np.array([p.beta * MARKET_VOL / (p.vol * REALIZED_TO_IMPLIED) for p in profiles])
-        self.market_corr = np.clip(corr, -0.95, 0.97)
-        self.idio_weight = np.sqrt(1.0 - self.market_corr**2)
-        self.jump_rate = np.array([p.jumps_per_year for p in profiles])
-        self.jump_mean = np.array([p.jump_mean for p in profiles])
-        self.jump_sd = np.array([p.jump_sd for p in profiles])
-        self.jump_comp = self.jump_rate * (np.exp(self.jump_mean + 0.5 * self.jump_sd**2) - 1.0)
-        self.log_spot = np.log([p.price for p in profiles])
-        self.vol_factor = np.zeros(self.n)
+        self.base_vol = [p.vol for p in profiles]
+        self.div = [p.dividend_yield for p in profiles]
+        self.market_corr = [
+            min(max(p.beta * MARKET_VOL / (p.vol * REALIZED_TO_IMPLIED), -0.95), 0.97)
+            for p in profiles
+        ]
+        self.idio_weight = [math.sqrt(1.0 - c * c) for c in self.market_corr]
+        self.jump_rate = [p.jumps_per_year for p in profiles]
+        self.jump_mean = [p.jump_mean for p in profiles]
+        self.jump_sd = [p.jump_sd for p in profiles]
+        self.jump_comp = [
+            p.jumps_per_year * (math.exp(p.jump_mean + 0.5 * p.jump_sd**2) - 1.0) for p in profiles
+        ]
+        self.log_spot = [math.log(p.price) for p in profiles]
+        self.vol_factor = [0.0] * self.n
+        self._vol_indep = math.sqrt(1.0 - SPOT_VOL_CORRELATION**2)
 
-    def implied_atm(self) -> np.ndarray:
-        """30-day at-the-money implied volatility, earnings excluded."""
-        return self.base_vol * np.exp(self.vol_factor)
+    def implied_atm(self, i: int) -> float:
+        """30-day at-the-money implied volatility of underlying ``i``, earnings excluded."""
+        return self.base_vol[i] * math.exp(self.vol_factor[i])
 
-    def realized(self) -> np.ndarray:
-        """Instantaneous volatility of the diffusion (annualised over trading time)."""
-        return self.implied_atm() * REALIZED_TO_IMPLIED
+    def spot(self, i: int) -> float:
+        return math.exp(self.log_spot[i])
 
     def advance(self, tau: float) -> None:
         """Move every path forward by ``tau`` years of trading time (exact for the OU factor)."""
         if tau <= 0.0:
             return
         n = self.n
-        z = self.rng.standard_normal(2 * n + 1)
-        shock = self.market_corr * z[0] + self.idio_weight * z[1:n + 1]
-        vol_shock = SPOT_VOL_CORRELATION * shock + math.sqrt(1 - SPOT_VOL_CORRELATION**2) * z[n + 1:]
-        sigma = self.realized()
-        drift = (self.rate - self.div - 0.5 * sigma * sigma - self.jump_comp) * tau
-        self.log_spot += drift + sigma * math.sqrt(tau) * shock
+        z = self.rng.standard_normal(2 * n + 1).tolist()
+        u = self.rng.random(n).tolist()
+        market = z[0]
+        sqrt_tau = math.sqrt(tau)
         decay = math.exp(-VOL_MEAN_REVERSION * tau)
         spread = VOL_OF_VOL * math.sqrt((1.0 - decay * decay) / (2.0 * VOL_MEAN_REVERSION))
-        self.vol_factor = self.vol_factor * decay + spread * vol_shock
-        counts = self.rng.poisson(self.jump_rate * tau)
-        if counts.any():
-            size = counts * self.jump_mean + np.sqrt(counts) * self.jump_sd * self.rng.standard_normal(n)
-            self.log_spot += size
-            # A jump scares the market: implied vol spikes, then mean-reverts.
-            self.vol_factor += 0.25 * counts
+        log_spot, vol_factor = self.log_spot, self.vol_factor
+        for i in range(n):
+            shock = self.market_corr[i] * market + self.idio_weight[i] * z[1 + i]
+            vol_shock = SPOT_VOL_CORRELATION * shock + self._vol_indep * z[1 + n + i]
+            sigma = self.base_vol[i] * math.exp(vol_factor[i]) * REALIZED_TO_IMPLIED
+            drift = self.rate - self.div[i] - 0.5 * sigma * sigma - self.jump_comp[i]
+            log_spot[i] += drift * tau + sigma * sqrt_tau * shock
+            vol_factor[i] = vol_factor[i] * decay + spread * vol_shock
+            jumps = _poisson(self.jump_rate[i] * tau, u[i])
+            if jumps:
+                size = self.rng.standard_normal()
+                log_spot[i] += jumps * self.jump_mean[i] + math.sqrt(jumps) * self.jump_sd[i] * size
+                # A jump scares the market: implied vol spikes, then mean-reverts.
+                vol_factor[i] += 0.25 * jumps
 
-    def gap(self, earnings_moves: np.ndarray) -> None:
+    def gap(self, earnings_moves: list[float]) -> None:
         """The opening gap: the overnight share of a day's variance plus any earnings surprise."""
-        tau = OVERNIGHT_VARIANCE_SHARE / TRADING_DAYS
-        self.advance(tau)
-        if earnings_moves.any():
-            surprise = earnings_moves * self.rng.standard_normal(self.n)
-            self.log_spot += surprise - 0.5 * earnings_moves**2
-            # Implied volatility is crushed once the event is out.
-            self.vol_factor -= 0.5 * (earnings_moves > 0) * np.maximum(self.vol_factor, 0.0)
+        self.advance(OVERNIGHT_VARIANCE_SHARE / TRADING_DAYS)
+        if any(earnings_moves):
+            surprise = self.rng.standard_normal(self.n).tolist()
+            for i, move in enumerate(earnings_moves):
+                if move > 0:
+                    self.log_spot[i] += move * surprise[i] - 0.5 * move * move
+                    # Implied volatility is crushed once the event is out.
+                    self.vol_factor[i] -= 0.5 * max(self.vol_factor[i], 0.0)
 
-    def spots(self) -> np.ndarray:
-        return np.exp(self.log_spot)
+
+def _poisson(mean: float, u: float) -> int:
+    """Inverse-CDF Poisson draw from one uniform (exact; the loop rarely runs for small means)."""
+    p = math.exp(-mean)
+    cdf = p
+    k = 0
+    while u > cdf and k < 100:
+        k += 1
+        p *= mean / k
+        cdf += p
+    return k
 
 
 def intraday_tau(seconds: float) -> float:

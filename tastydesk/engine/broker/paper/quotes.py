@@ -14,6 +14,8 @@ illiquid names are wider still.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 Z_MAX = 3.5
@@ -75,3 +77,37 @@ def quote_sizes(theo: np.ndarray, liquidity: int) -> np.ndarray:
     """Displayed size in contracts: deeper books on cheap, liquid contracts."""
     base = _LIQUIDITY_SIZE.get(liquidity, 5)
     return np.maximum(1, (base * (0.2 + 2.0 / (1.0 + theo))).astype(np.int64))
+
+
+# Plain-float twins of the functions above, for the handful of contracts a step streams (numpy's
+# per-call overhead would dominate there). Tests hold both paths to the same numbers.
+
+def surface_vol_scalar(fwd: float, strike: float, t: float, iv30: float, base: float,
+                       skew: float, smile: float, event_var: float) -> float:
+    te = max(t, _MIN_T)
+    kt = TERM_REVERSION * te
+    weight = -math.expm1(-kt) / kt
+    var = base * base + (iv30 * iv30 - base * base) * weight / _W30
+    atm = math.sqrt(max(var, (0.25 * base) ** 2))
+    total = math.sqrt(atm * atm * te + event_var)
+    zc = min(max(math.log(strike / fwd) / total, -Z_MAX), Z_MAX)
+    return total / math.sqrt(te) * (1.0 + skew * zc + smile * zc * zc)
+
+
+def quote_cents_scalar(theo: float, t: float, liquidity: int, penny: bool) -> tuple[int, int]:
+    width = _LIQUIDITY_WIDTH.get(liquidity, 8.0) * (0.01 + 0.004 * theo) * (1.0 + 0.5 * t)
+    bid = max(math.floor((theo - 0.5 * width) * 100.0 + 1e-7), 0)
+    ask = math.ceil((theo + 0.5 * width) * 100.0 - 1e-7)
+    tick = 1
+    if not penny and bid >= NICKEL_ABOVE_CENTS:
+        bid = bid // 5 * 5
+        tick = 5
+    ask = max(ask, bid + tick)
+    if not penny and ask >= NICKEL_ABOVE_CENTS:
+        ask = (ask + 4) // 5 * 5
+    return bid, ask
+
+
+def quote_size_scalar(theo: float, liquidity: int) -> int:
+    base = _LIQUIDITY_SIZE.get(liquidity, 5)
+    return max(1, int(base * (0.2 + 2.0 / (1.0 + theo))))
