@@ -92,6 +92,8 @@ def _run(args: argparse.Namespace, base: Path, checks: Checks) -> None:
     QCoreApplication.setOrganizationName(paths.ORG_NAME)
     QCoreApplication.setApplicationName(paths.APP_NAME)
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    quit_on_close = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)  # closing the window is a check, not the end of the run
     checks.add(isinstance(app, QApplication), "Qt application",
                f"platform {QApplication.platformName()}")
     loop = qasync.QEventLoop(app)
@@ -111,6 +113,7 @@ def _run(args: argparse.Namespace, base: Path, checks: Checks) -> None:
     finally:
         sys.excepthook = previous_hook
         asyncio.set_event_loop(previous_loop)
+        app.setQuitOnLastWindowClosed(quit_on_close)
 
 
 def _current_loop() -> asyncio.AbstractEventLoop | None:
