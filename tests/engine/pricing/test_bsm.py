@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tastydesk.engine.pricing.bsm import BsmResult, bsm_greeks, bsm_price
+from tastydesk.engine.pricing.bsm import BsmResult, bsm_greeks, bsm_greeks_scalar, bsm_price
 
 
 def test_hull_textbook_values() -> None:
@@ -130,3 +130,24 @@ def test_prices_within_arbitrage_bounds(p: dict) -> None:
     fwd_s, disc_k = s * np.exp(-q * t), k * np.exp(-r * t)
     assert max(fwd_s - disc_k, 0.0) - 1e-9 * s <= call <= fwd_s + 1e-9 * s
     assert max(disc_k - fwd_s, 0.0) - 1e-9 * s <= put <= disc_k + 1e-9 * s
+
+
+@settings(max_examples=300, deadline=None)
+@given(params)
+def test_scalar_path_matches_the_vectorised_one(p: dict) -> None:
+    args = (p["spot"], p["spot"] * p["moneyness"], p["t"], p["rate"], p["div"], p["vol"],
+            p["is_call"])
+    vec = bsm_greeks(*args)
+    one = bsm_greeks_scalar(*args)
+    for a, b in zip(vec, one, strict=True):
+        assert isinstance(b, float)
+        assert b == pytest.approx(float(a), rel=1e-9, abs=1e-12 * p["spot"])
+
+
+def test_scalar_path_expiry_and_errors() -> None:
+    assert bsm_greeks_scalar(110.0, 100.0, 0.0, 0.05, 0.0, 0.3, True) == (10.0, 1.0, 0, 0, 0, 0)
+    assert bsm_greeks_scalar(100.0, 100.0, -1.0, 0.05, 0.0, 0.3, False).delta == -0.5
+    with pytest.raises(ValueError, match="spot"):
+        bsm_greeks_scalar(0.0, 100.0, 0.5, 0.0, 0.0, 0.2, True)
+    with pytest.raises(ValueError, match="vol"):
+        bsm_greeks_scalar(100.0, 100.0, 0.5, 0.0, 0.0, -0.2, True)

@@ -92,8 +92,8 @@ def strike_grid(price: float, vol: float, t: float, liquidity: int, penny_etf: b
     coarse = _rung(_LADDER[min(_LADDER.index(fine) + 1, len(_LADDER) - 1)], 2 * outer, _MAX_OUTER)
     lo_fine = math.ceil((price - inner) / fine) * fine
     hi_fine = math.floor((price + inner) / fine) * fine
-    lo = math.ceil((price - outer) / coarse) * coarse
-    hi = math.floor((price + outer) / coarse) * coarse
+    lo = math.floor((price - outer) / coarse) * coarse
+    hi = math.ceil((price + outer) / coarse) * coarse
     below = np.arange(lo, lo_fine - 1e-9, coarse)
     band = np.arange(lo_fine, hi_fine + fine / 2, fine)
     first_above = (math.floor(hi_fine / coarse) + 1) * coarse

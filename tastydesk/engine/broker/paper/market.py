@@ -63,7 +63,7 @@ from tastydesk.engine.domain.chain import (
 )
 from tastydesk.engine.domain.enums import OptionType
 from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
-from tastydesk.engine.pricing.bsm import bsm_greeks, bsm_greeks_scalar
+from tastydesk.engine.pricing.bsm import BsmScalar, bsm_greeks, bsm_greeks_scalar
 
 DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "GLD", "TLT")
 
@@ -200,6 +200,8 @@ class PaperMarket:
         self._series: dict[tuple[int, date], _Series] = {}
         self._schedule: dict[tuple[date, int], list[tuple[date, bool]]] = {}
         self._contracts: dict[str, tuple[int, OptionContract]] = {}
+        self._numbers: dict[str, tuple[int, Decimal, Decimal, int, float, BsmScalar]] = {}
+        self._spots: dict[int, tuple[int, Decimal]] = {}
         self._keys: dict[str, _Key | None] = {}
         self._subs_under: dict[str, int] = {}
         self._subs_opt: dict[str, _Key] = {}
@@ -314,6 +316,8 @@ class PaperMarket:
         self._now = to
         if moved:
             self._version += 1
+            if len(self._numbers) > 50_000:
+                self._numbers.clear()
         if moved or self._fresh:
             self._publish(to, moved)
         for listener in self._listeners:
@@ -416,7 +420,21 @@ class PaperMarket:
         return self._profiles[i].earnings_move ** 2
 
     def _price_one(self, key: _Key, symbol: str, when: datetime) -> tuple[Quote, Greeks]:
-        """One contract in plain floats; the same numbers :meth:`_price_many` gives."""
+        """One contract in plain floats; the same numbers :meth:`_price_many` gives.
+
+        The numbers only change when the model moves, so they are kept per model version: the
+        stream, the broker's order matching and position marks all ask for the same legs.
+        """
+        cached = self._numbers.get(key.streamer)
+        if cached is None or cached[0] != self._version:
+            cached = (self._version, *self._compute_one(key))
+            self._numbers[key.streamer] = cached
+        _, bid, ask, size, vol, g = cached
+        quote = Quote(symbol, bid, ask, when, size, size)
+        greeks = Greeks(symbol, g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, when)
+        return quote, greeks
+
+    def _compute_one(self, key: _Key) -> tuple[Decimal, Decimal, int, float, BsmScalar]:
         i = key.index
         p = self._profiles[i]
         model = self._model
@@ -429,10 +447,7 @@ class PaperMarket:
         g = bsm_greeks_scalar(spot, key.strike_f, t, self._rate, q, vol,
                               key.option_type is _CALL)
         bid, ask = quote_cents_scalar(g.price, max(t, 0.0), p.liquidity, p.penny)
-        size = quote_size_scalar(g.price, p.liquidity)
-        quote = Quote(symbol, _cents(bid), _cents(ask), when, size, size)
-        greeks = Greeks(symbol, g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, when)
-        return quote, greeks
+        return _cents(bid), _cents(ask), quote_size_scalar(g.price, p.liquidity), vol, g
 
     def _price_many(self, i: int, strikes: np.ndarray, close_ts: np.ndarray,
                     is_call: np.ndarray, event_var: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -607,7 +622,12 @@ class PaperMarket:
 
     def spot(self, symbol: str) -> Decimal:
         """Last price, to the cent."""
-        return _cents(round(self._model.spot(self._require(symbol)) * 100))
+        i = self._require(symbol)
+        cached = self._spots.get(i)
+        if cached is None or cached[0] != self._version:
+            cached = (self._version, _cents(round(self._model.spot(i) * 100)))
+            self._spots[i] = cached
+        return cached[1]
 
     def underlying(self, symbol: str) -> UnderlyingInfo:
         """Price, IV index and its rank over the trailing year, beta, earnings, trend."""
