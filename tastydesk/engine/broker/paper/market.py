@@ -14,6 +14,7 @@ reprices only the subscribed options, one by one (numpy's per-call overhead woul
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import zlib
@@ -64,6 +65,8 @@ from tastydesk.engine.domain.chain import (
 from tastydesk.engine.domain.enums import OptionType
 from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
 from tastydesk.engine.pricing.bsm import BsmScalar, bsm_greeks, bsm_greeks_scalar
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA", "GLD", "TLT")
 
@@ -308,6 +311,8 @@ class PaperMarket:
         A ``to`` not later than the last step is a no-op. While the market is closed nothing
         moves, so nothing is republished then, except a first quote for new subscriptions.
         """
+        if to.tzinfo is None:
+            raise ValueError(f"to: must be timezone-aware, got {to!r}")
         ts = to.timestamp()
         if ts <= self._t:
             return
@@ -370,16 +375,22 @@ class PaperMarket:
     # -- subscriptions and publishing ------------------------------------------------------
 
     def subscribe(self, symbols: Iterable[str]) -> None:
-        """Stream quotes (and greeks, for options) for tickers, OCC or streamer symbols."""
+        """Stream quotes (and greeks, for options) for tickers, OCC or streamer symbols.
+
+        Like the real quote feed, a symbol this market does not list is accepted and simply
+        never produces events (the engine subscribes its whole watchlist plus SPY, whatever the
+        paper market was built with).
+        """
         for sym in symbols:
             if sym in self._index:
                 self._subs_under[sym] = self._index[sym]
-            else:
-                key = self._key(sym)
-                if key is None:
-                    raise ValueError(f"symbols: {sym!r} is neither a listed underlying nor an "
-                                     f"option on one ({', '.join(self.symbols)})")
-                self._subs_opt[sym] = key
+                self._fresh.add(sym)
+                continue
+            key = self._key(sym)
+            if key is None:
+                log.debug("paper market: no data for %r; subscription ignored", sym)
+                continue
+            self._subs_opt[sym] = key
             self._fresh.add(sym)
 
     def unsubscribe(self, symbols: Iterable[str]) -> None:

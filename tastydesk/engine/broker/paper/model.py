@@ -21,7 +21,7 @@ SESSION_SECONDS = 6.5 * 3600
 OVERNIGHT_VARIANCE_SHARE = 0.2  # of a day's variance, released as a gap at the open
 REALIZED_TO_IMPLIED = 0.9  # realized volatility runs below implied (variance risk premium)
 VOL_MEAN_REVERSION = 4.0  # per year of trading time: vol shocks half-life about two months
-VOL_OF_VOL = 0.9  # of the log-vol factor
+VOL_OF_VOL = 0.75  # of the log-vol factor (stationary sd about 0.27)
 SPOT_VOL_CORRELATION = -0.7
 
 
