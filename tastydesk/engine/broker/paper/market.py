@@ -203,6 +203,7 @@ class PaperMarket:
         self._series: dict[tuple[int, date], _Series] = {}
         self._schedule: dict[tuple[date, int], list[tuple[date, bool]]] = {}
         self._contracts: dict[str, tuple[int, OptionContract]] = {}
+        self._chains: dict[tuple[int, int, int], tuple[int, OptionChain]] = {}
         self._numbers: dict[str, tuple[int, Decimal, Decimal, int, float, BsmScalar]] = {}
         self._spots: dict[int, tuple[int, Decimal]] = {}
         self._keys: dict[str, _Key | None] = {}
@@ -680,6 +681,17 @@ class PaperMarket:
             raise ValueError(f"min_dte/max_dte: need 0 <= min_dte <= max_dte, got "
                              f"{min_dte}..{max_dte}")
         i = self._require(symbol)
+        memo_key = (i, min_dte, max_dte)
+        memo = self._chains.get(memo_key)
+        if memo is not None and memo[0] == self._version and memo[1].as_of == self._now:
+            return memo[1]  # immutable: several scans in one step share it
+        chain = self._build_chain(i, symbol, min_dte, max_dte)
+        if len(self._chains) > 256:
+            self._chains.clear()
+        self._chains[memo_key] = (self._version, chain)
+        return chain
+
+    def _build_chain(self, i: int, symbol: str, min_dte: int, max_dte: int) -> OptionChain:
         today = self._today()
         when = self._now
         info = self.underlying(symbol)

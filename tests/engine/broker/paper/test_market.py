@@ -412,3 +412,17 @@ def test_volume_accumulates_through_the_session() -> None:
     late = m.contract(strike.call.symbol).volume
     assert late > early >= 0
     assert m.contract(strike.call.symbol).open_interest == strike.call.open_interest > 0
+
+
+def test_chain_is_shared_within_a_step_and_repriced_after_it() -> None:
+    start = ny(2026, 3, 2, 10)
+    m, _, _ = make(start)
+    first = m.chain("SPY", 20, 40)
+    assert m.chain("SPY", 20, 40) is first
+    m.step(start + timedelta(minutes=5))
+    second = m.chain("SPY", 20, 40)
+    assert second is not first and second.as_of == start + timedelta(minutes=5)
+    assert [e.date for e in second.expirations] == [e.date for e in first.expirations]
+    assert any(a.call.quote != b.call.quote
+               for ea, eb in zip(first.expirations, second.expirations, strict=True)
+               for a, b in zip(ea.strikes, eb.strikes, strict=True))
