@@ -24,9 +24,13 @@ def _holidays(years: tuple[int, int]) -> list[str]:
     return [d.isoformat() for d in load_nyse_holidays(*years)]
 
 
-def seed_calendar(data_dir: Path) -> None:
-    """Store the exchange calendar once computed, so each test skips importing pandas."""
-    from tastydesk.engine.bootstrap import HOLIDAYS_KEY
+PAPER_START = datetime(2026, 1, 5, 14, 35, tzinfo=UTC)  # a Monday, just after the open
+
+
+def seed_store(data_dir: Path) -> None:
+    """Store the exchange calendar once computed (so each test skips importing pandas) and start
+    the paper clock at a Monday open, so a test never races the close of the session."""
+    from tastydesk.engine.bootstrap import HOLIDAYS_KEY, PAPER_CLOCK_KEY
     from tastydesk.engine.store.service import Store
     from tastydesk.paths import db_path
 
@@ -35,6 +39,7 @@ def seed_calendar(data_dir: Path) -> None:
     store = Store.open(db_path(data_dir))
     try:
         store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years)})
+        store.set_config(PAPER_CLOCK_KEY, PAPER_START.isoformat())
     finally:
         store.close()
 
@@ -43,7 +48,7 @@ def open_paper_engine(qtbot: Any, data_dir: Path, speed: float = 3000.0, seed: i
     from tastydesk.engine.bootstrap import open_engine
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    seed_calendar(data_dir)
+    seed_store(data_dir)
     engine = run_coro(qtbot, open_engine(data_dir, paper=True, seed=seed, speed=speed))
     run_coro(qtbot, engine.start())
     return engine

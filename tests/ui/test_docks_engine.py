@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,16 @@ from tastydesk.engine.domain.enums import OrderPurpose
 from tastydesk.ui.main_window import MainWindow
 from tastydesk.ui.widgets.settings_dialog import SettingsDialog
 from tests.conftest import run_coro
-from tests.ui.engine_kit import DialogAnswerer, open_paper_engine, settle, wait_for
+from tests.ui.engine_kit import DialogAnswerer, open_paper_engine, wait_for
 
 
 @pytest.fixture(name="engine")
 def fixture_engine(qloop: Any, qtbot: Any, tmp_path: Path) -> Any:
     engine = open_paper_engine(qtbot, tmp_path / "data")
+    # The fast paper clock moves mids between proposal and click; a wide tolerance lets the
+    # approval go through instead of being re-priced (re-pricing has its own engine tests).
+    engine.update_config(dataclasses.replace(engine.config(), reprice_tolerance=Decimal("5")),
+                         "tester")
     yield engine
     run_coro(qtbot, engine.stop())
 
@@ -32,8 +38,15 @@ def fixture_window(engine: Any, qtbot: Any) -> MainWindow:
     return window
 
 
+def _set_speed(engine: Any, speed: float) -> None:
+    engine.update_config(dataclasses.replace(engine.config(), paper_speed=speed), "tester")
+
+
 def _wait_pending(qtbot: Any, engine: Any, n: int = 1) -> None:
+    """Run the fast paper market until ``n`` trades wait, then slow it to real time so their
+    quotes hold still while the test decides (a moved mid is re-priced, not sent)."""
     wait_for(qtbot, lambda: len(engine.pending()) >= n, timeout_s=90)
+    _set_speed(engine, 1.0)
 
 
 def _select(window: MainWindow, workflow_ids: list[int]) -> None:
@@ -69,7 +82,7 @@ def test_double_click_approve_sends_one_order_and_records_the_decision(
     wait_for(qtbot, lambda: not dock.runner.busy_keys)
     approvals = [d for d in engine.decisions()
                  if d.proposal_id == view.proposal_id and d.decision == "approve"]
-    assert len(approvals) == 1
+    assert len(approvals) == 1, dock.status_label.text()
     assert len(_entry_orders(engine, view.workflow_id)) == 1
     assert view.workflow_id not in [v.workflow_id for v in engine.pending()]
 
@@ -197,17 +210,29 @@ def test_kill_switch_pauses_at_once_and_asks_before_rearming(
 
 def test_position_monitor_shows_live_positions_after_a_fill(
         window: MainWindow, engine: Any, qtbot: Any) -> None:
+    engine.update_config(dataclasses.replace(engine.config(), reprice_tolerance=Decimal("0.05")),
+                         "tester")
     _wait_pending(qtbot, engine)
     view = engine.pending()[0]
-    run_coro(qtbot, engine.approve(view.workflow_id, "tester"))
+    outcome = ""
+    for _ in range(5):  # a stale proposal is re-priced first; approve the fresh one
+        outcome = run_coro(qtbot, engine.approve(view.workflow_id, "tester"))
+        if outcome == "sent":
+            break
+        wait_for(qtbot, lambda: any(v.workflow_id == view.workflow_id
+                                    for v in engine.pending()), timeout_s=30)
+    assert outcome == "sent"
+    _set_speed(engine, 3000.0)
     wait_for(qtbot, lambda: any(p.workflow_id == view.workflow_id for p in engine.positions()),
              timeout_s=90)
+    wait_for(qtbot, lambda: any(p.workflow_id == view.workflow_id and p.rules
+                                for p in engine.positions()), timeout_s=30)
     dock = window.position_dock
     wait_for(qtbot, lambda: dock.model.position(view.workflow_id) is not None, timeout_s=5)
     assert dock.focus_workflow(view.workflow_id)
-    settle(qtbot)
+    # the bridge's 5 Hz flush brings the rule distances in
+    wait_for(qtbot, lambda: dock.rules.rowCount() >= 1, timeout_s=5)
     assert dock.legs.rowCount() >= 1
-    assert dock.rules.rowCount() >= 1
     assert dock._figures["open"].text() != "\u2014"
     window.focus_workflow(view.workflow_id)
     assert QApplication.activeModalWidget() is None
