@@ -56,17 +56,21 @@ def _initial_guess(x: np.ndarray, b: np.ndarray, fwd: np.ndarray, strike: np.nda
     diff = fwd - strike
     half = b + np.maximum(diff, 0.0) - 0.5 * diff
     disc = half * half - diff * diff / np.pi
-    s_cm = _SQRT_2PI / (fwd + strike) * (half + np.sqrt(np.maximum(disc, 0.0)))
-    # Far from the money b / sqrt(F K) ~ phi(x / s) * s^3 / x^2 (Mills ratio): solve that by
-    # fixed point, starting from the bound that ignores the polynomial factor.
-    beta = b / np.sqrt(fwd * strike)
-    ax = np.abs(x)
-    s_far = ax / np.sqrt(-2.0 * np.log(np.minimum(beta, 0.5)))
-    scale = beta * _SQRT_2PI * x * x
-    for _ in range(3):
-        arg = scale / (s_far * s_far * s_far)
-        s_far = np.where(arg < 0.5, ax / np.sqrt(-2.0 * np.log(arg)), s_far)
-    return np.where(disc >= 0.0, s_cm, s_far)
+    far = disc < 0.0
+    guess = _SQRT_2PI / (fwd + strike) * (half + np.sqrt(np.maximum(disc, 0.0)))
+    if far.any():
+        # Far from the money b / sqrt(F K) ~ phi(x / s) * s^3 / x^2 (Mills ratio): solve that
+        # by fixed point, starting from the bound that ignores the polynomial factor.
+        idx = np.flatnonzero(far)
+        ax = np.abs(x[idx])
+        beta = b[idx] / np.sqrt(fwd[idx] * strike[idx])
+        s_far = ax / np.sqrt(-2.0 * np.log(np.minimum(beta, 0.5)))
+        scale = beta * _SQRT_2PI * ax * ax
+        for _ in range(3):
+            arg = scale / (s_far * s_far * s_far)
+            s_far = np.where(arg < 0.5, ax / np.sqrt(-2.0 * np.log(arg)), s_far)
+        guess[idx] = s_far
+    return guess
 
 
 def _solve(x: np.ndarray, target: np.ndarray, fwd: np.ndarray, strike: np.ndarray,
