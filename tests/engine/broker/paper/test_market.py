@@ -426,3 +426,18 @@ def test_chain_is_shared_within_a_step_and_repriced_after_it() -> None:
     assert any(a.call.quote != b.call.quote
                for ea, eb in zip(first.expirations, second.expirations, strict=True)
                for a, b in zip(ea.strikes, eb.strikes, strict=True))
+
+
+def test_a_new_subscription_gets_one_quote_even_while_closed() -> None:
+    saturday = ny(2026, 3, 7, 12)
+    m, bus, _ = make(saturday)
+    got: list[QuoteReceived] = []
+    bus.subscribe(QuoteReceived, got.append)
+    option = m.chain("IWM", 10, 20).expirations[0].strikes[5].put.symbol
+    m.subscribe(["IWM", option])
+    m.step(saturday + timedelta(hours=1))
+    assert sorted(q.quote.symbol for q in got) == sorted(["IWM", option])
+    m.step(saturday + timedelta(hours=2))
+    assert len(got) == 2
+    # The weekend quote is Friday's close.
+    assert m.settlement_price("IWM", date(2026, 3, 6)) == m.spot("IWM")
