@@ -34,7 +34,7 @@ def _chain(seed: int = 42) -> dict[str, np.ndarray]:
             "is_call": is_call}
 
 
-def _time(func: Callable[[], object]) -> float:
+def _time(func: Callable[[], object]) -> list[float]:
     for _ in range(3):
         func()
     samples = []
@@ -42,28 +42,31 @@ def _time(func: Callable[[], object]) -> float:
         start = time.perf_counter()
         func()
         samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    return samples
 
 
-def _figures(seconds: float, target: int) -> dict[str, object]:
+def _figures(samples: list[float], target: int) -> dict[str, object]:
+    """Median decides; the best run shows what a quiet machine does (others may share it)."""
+    seconds = statistics.median(samples)
     rate = CHAIN_SIZE / seconds
     return {"contracts_per_s": round(rate), "ms_per_chain": round(seconds * 1e3, 3),
+            "best_ms_per_chain": round(min(samples) * 1e3, 3),
             "target_contracts_per_s": target, "ok": rate >= target}
 
 
 def greeks_10k_chain() -> dict[str, object]:
     c = _chain()
-    seconds = _time(lambda: bsm_greeks(c["spot"], c["strike"], c["t"], 0.04, 0.013, c["vol"],
+    samples = _time(lambda: bsm_greeks(c["spot"], c["strike"], c["t"], 0.04, 0.013, c["vol"],
                                        c["is_call"]))
-    return _figures(seconds, GREEKS_TARGET)
+    return _figures(samples, GREEKS_TARGET)
 
 
 def implied_vol_10k_chain() -> dict[str, object]:
     c = _chain()
     price = bsm_price(c["spot"], c["strike"], c["t"], 0.04, 0.013, c["vol"], c["is_call"])
-    seconds = _time(lambda: implied_vol(price, c["spot"], c["strike"], c["t"], 0.04, 0.013,
+    samples = _time(lambda: implied_vol(price, c["spot"], c["strike"], c["t"], 0.04, 0.013,
                                         c["is_call"]))
-    figures = _figures(seconds, IV_TARGET)
+    figures = _figures(samples, IV_TARGET)
     iv = implied_vol(price, c["spot"], c["strike"], c["t"], 0.04, 0.013, c["is_call"])
     solved = ~np.isnan(iv)
     figures["no_iv_fraction"] = round(float(1.0 - solved.mean()), 4)
