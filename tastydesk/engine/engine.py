@@ -98,6 +98,7 @@ SEARCHING = frozenset({WorkflowState.SCANNING, WorkflowState.EVALUATING,
 ENDED = frozenset({WorkflowState.CANCELLED, WorkflowState.ERROR})
 HOLDING = frozenset({WorkflowState.MONITORING, WorkflowState.CLOSING})
 UNKNOWN_LOOKUP_DELAYS = (2.0, 10.0, 30.0, 120.0)  # seconds of clock time between look-ups
+CLOSE_RETRY_MINUTES = 15  # a failed closing order is retried by its rule after this pause
 
 
 @dataclass(slots=True)
@@ -114,6 +115,7 @@ class WorkingOrder:
     max_attempts: int
     units: int
     attempts: int = 1
+    filled_before: int = 0  # units filled on orders this one replaced
     timer: TimerHandle | None = None
     rule_type: str = ""
     lookups: int = 0
@@ -164,6 +166,9 @@ class Engine(EngineFacade):
         self._scan_timer: TimerHandle | None = None
         self._portfolio_dirty = False
         self._started = False
+        self._dirty: dict[int, MonitoredPosition] = {}
+        self._flush_scheduled = False
+        self._seen_fills: set[str] = set()
         self.counters: Counter[str] = Counter()
         self.driver: Any = None  # paper-time driver with start()/stop(), paper mode only
         self._fee_per_contract = Decimal("1.00")
@@ -427,6 +432,9 @@ class Engine(EngineFacade):
         return "; ".join(reasons) or "no candidate"
 
     async def _check_proposal(self, proposal: TradeProposal, strategy: Strategy) -> str | None:
+        conflict = self._netting_conflict(proposal)
+        if conflict:
+            return conflict
         if strategy.filters.min_credit > 0 and proposal.mid_price < strategy.filters.min_credit:
             return f"credit {proposal.mid_price} below minimum {strategy.filters.min_credit}"
         if proposal.buying_power > strategy.sizing.max_buying_power:
@@ -443,6 +451,23 @@ class Engine(EngineFacade):
         dry = await self.broker.dry_run(self._order_request(proposal, proposal.mid_price, "dry"))
         if dry.errors:
             return "dry run: " + "; ".join(dry.errors)
+        return None
+
+    def _netting_conflict(self, proposal: TradeProposal) -> str | None:
+        """Brokers net positions per contract: a leg opposite to another workflow's would cancel
+        it out at the broker and leave both workflows unable to close, so it is refused."""
+        held: dict[str, tuple[int, int]] = {}
+        for mon in self._monitored.values():
+            for leg in mon.legs:
+                held[leg.symbol] = (leg.quantity, mon.workflow_id)
+        for leg in proposal.legs:
+            other = held.get(leg.symbol)
+            if other is None:
+                continue
+            sign = -1 if leg.side is Side.SELL else 1
+            if other[0] * sign < 0:
+                return (f"{leg.symbol.split()[0]} {leg.strike} {leg.option_type.value} would net "
+                        f"against workflow {other[1]}'s position")
         return None
 
     async def _propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
@@ -702,6 +727,7 @@ class Engine(EngineFacade):
             result = await self.broker.replace(working.broker_order_id, new_price)
             if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
                 old = working.broker_order_id
+                working.filled_before = self._orders[external_id].filled_quantity
                 working.broker_order_id = result.order.order_id
                 working.price = new_price
                 working.attempts += 1
@@ -770,10 +796,12 @@ class Engine(EngineFacade):
                                    cooldown_until=cooldown)
         elif state is WorkflowState.CLOSING:
             await self._transition(wid, Trigger.CLOSE_FAILED, Actor.ENGINE, reason)
+            await self._load_monitored(wid)  # fills before the end may have reduced the position
             mon = self._monitored.get(wid)
             if mon:
                 mon.acting = False
                 mon.holds = [type(h)() for h in mon.holds]
+                mon.retry_after = self.clock.now() + timedelta(minutes=CLOSE_RETRY_MINUTES)
 
     # ------------------------------------------------------------------ broker events
     def _on_order_updated(self, event: OrderUpdated) -> None:
@@ -809,6 +837,9 @@ class Engine(EngineFacade):
         now = self.clock.now()
         new_fills = 0
         for fill in snap.fills:
+            if fill.fill_id in self._seen_fills:
+                continue
+            self._seen_fills.add(fill.fill_id)
             if await self.store.add_fill(external_id, fill):
                 new_fills += 1
                 signed = fill.quantity if fill.action in (OrderAction.BUY_TO_OPEN,
@@ -828,9 +859,11 @@ class Engine(EngineFacade):
         if (status is order.status and snap.filled_quantity == order.filled_quantity
                 and not new_fills):
             return
+        filled = (working.filled_before if working else 0) + snap.filled_quantity
+        filled = max(filled, order.filled_quantity)
         rec = await self.store.update_order(external_id, status, now,
                                             broker_order_id=snap.order_id,
-                                            filled_quantity=snap.filled_quantity,
+                                            filled_quantity=filled,
                                             detail=cancel_reason or snap.reject_reason or
                                             f"broker status {status.value}")
         self._orders[external_id] = rec
@@ -844,8 +877,8 @@ class Engine(EngineFacade):
             if working and working.timer:
                 working.timer.cancel()
             self._working.pop(external_id, None)
-            if snap.filled_quantity > 0:
-                await self._on_filled(rec, snap, partial_units=snap.filled_quantity)
+            if filled > 0:
+                await self._on_filled(rec, snap, partial_units=filled)
             else:
                 reason = cancel_reason or snap.reject_reason or f"order {status.value.lower()}"
                 await self._after_order_ended(rec, reason)
@@ -899,8 +932,7 @@ class Engine(EngineFacade):
         await self.store.add_journal(
             workflow_id=workflow_id, strategy=wf.strategy_name or "", symbol=wf.symbol,
             entry_price=entry, exit_price=exit_, fees=fees, realised_pnl=gross - fees,
-            opened_at=cycle_start, closed_at=now,
-            duration_s=int((now - cycle_start).total_seconds()), closing_rule=rule or reason)
+            opened_at=cycle_start, closed_at=now, closing_rule=rule or reason)
         cooldown = now + timedelta(minutes=self._config.restart_cooldown_minutes)
         await self._transition(workflow_id, Trigger.CLOSED, Actor.ENGINE, reason,
                                cooldown_until=cooldown)
@@ -948,8 +980,17 @@ class Engine(EngineFacade):
             beta=1.0)
         if mon.max_profit_per_unit <= 0 and mon.entry_price > 0:
             mon.max_profit_per_unit = mon.entry_price * 100
-        if old is not None:
+        if old is None:
+            opened = mon.opened_at
+            for action in await self.store.rule_actions(workflow_id):
+                if action.time >= opened and action.status == "acting automatically":
+                    for i, r in enumerate(rules):
+                        if r.rule_type.value == action.rule_type and \
+                                r.rule_type is RuleType.PARTIAL_CLOSE:
+                            mon.spent.add(i)
+        else:
             mon.alerted = old.alerted
+            mon.spent = old.spent
             for leg in mon.legs:
                 prev = next((x for x in old.legs if x.symbol == leg.symbol), None)
                 if prev:
@@ -1014,7 +1055,7 @@ class Engine(EngineFacade):
             for leg in mon.legs:
                 if leg.streamer_symbol == q.symbol:
                     leg.bid, leg.ask, leg.mid, leg.quote_time = bid, ask, mid, q.time
-            self._check(mon)
+            self._mark_dirty(mon)
         self._portfolio_dirty = True
 
     def _on_greeks(self, event: GreeksReceived) -> None:
@@ -1027,13 +1068,35 @@ class Engine(EngineFacade):
             for leg in mon.legs:
                 if leg.streamer_symbol == g.symbol:
                     leg.delta, leg.theta, leg.vega = g.delta, g.theta, g.vega
-            self._check(mon)
+            if mon.delta_rules:  # only delta-breach rules read greeks; quotes drive the rest
+                self._mark_dirty(mon)
+
+    def _mark_dirty(self, mon: MonitoredPosition) -> None:
+        """Queue a rule check for this loop turn.
+
+        Quotes for a position's legs arrive as separate events, often in one burst (one stream
+        message, one paper step). Checking once after the burst means the rules never see a
+        spread priced from one fresh leg and one stale leg, which would fake a profit or a loss.
+        """
+        self._dirty[mon.workflow_id] = mon
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_checks)
+
+    def _flush_checks(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, {}
+        for mon in dirty.values():
+            if self._monitored.get(mon.workflow_id) is mon:
+                self._check(mon)
 
     def _check(self, mon: MonitoredPosition) -> None:
         """Evaluate a position's rules now; hand a triggered action to a task."""
-        acting = mon.evaluate(self.clock.today(), self.clock.now(),
-                              self._config.max_quote_age_seconds)
+        now = self.clock.now()
+        acting = mon.evaluate(self.clock.today(), now, self._config.max_quote_age_seconds)
         if acting is None or acting in mon.awaiting:
+            return
+        if mon.retry_after is not None and now < mon.retry_after:
             return
         rule = mon.rules[acting]
         if rule.action is RuleAction.ALERT:
@@ -1081,6 +1144,8 @@ class Engine(EngineFacade):
                                                rule.rule_type.value)
                 else:
                     units = close_quantity(rule, mon.units)
+                    if rule.rule_type is RuleType.PARTIAL_CLOSE:
+                        mon.spent.add(rule_index)
                     outcome = await self._close(mon, units, f"rule {rule.rule_type.value}",
                                                 rule.rule_type.value)
                 if outcome != "sent":

@@ -8,6 +8,7 @@ same data directory continues where the last durable state left it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,7 @@ SIM_END_KEY = "simulation_end"
 async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[str] | None = None,
                          auto_approve: bool = False, step_minutes: float = 5.0) -> dict[str, Any]:
     wall = time.perf_counter()
-    store = Store.open(db_path(data_dir))
+    store = Store.open(db_path(data_dir), synchronous="NORMAL")
     config = EngineConfig.from_dict(store.get_config("engine", None) or {})
     overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
     if symbols:
@@ -47,6 +48,7 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     try:
         while engine.clock.now() < end:
             driver.advance(step)
+            await asyncio.sleep(0)  # let the per-turn rule checks run
             await engine.tasks.drain()
             steps += 1
             if steps % 50 == 0:

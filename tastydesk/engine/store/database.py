@@ -30,7 +30,7 @@ BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "tastydesk_read_only"
 
 
-def create_sqlite_engine(path: Path) -> Engine:
+def create_sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
     """An engine on ``path`` with the durability pragmas and BEGIN IMMEDIATE transactions."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def create_sqlite_engine(path: Path) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
         dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         dbapi_conn.execute("PRAGMA journal_mode=WAL")
-        dbapi_conn.execute("PRAGMA synchronous=FULL")
+        dbapi_conn.execute(f"PRAGMA synchronous={synchronous}")
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
     @event.listens_for(engine, "begin")
@@ -113,9 +113,16 @@ def check_database(raw: sqlite3.Connection) -> list[str]:
     return problems
 
 
-def open_database(path: Path) -> Engine:
-    """Create or open ``path`` and bring it to the newest schema."""
-    engine = create_sqlite_engine(path)
+def open_database(path: Path, synchronous: str = "FULL") -> Engine:
+    """Create or open ``path`` and bring it to the newest schema.
+
+    ``synchronous="NORMAL"`` (headless simulation) keeps WAL's guarantee that a killed process
+    loses no committed transaction; only an operating-system crash or power loss may drop the
+    last few. The desktop keeps FULL.
+    """
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError(f"synchronous: must be FULL or NORMAL, got {synchronous!r}")
+    engine = create_sqlite_engine(path, synchronous)
     try:
         migrate(engine)
     except Exception:

@@ -235,9 +235,9 @@ def _decoded_updates(encoded: Mapping[str, Any]) -> dict[str, Any]:
 class Store:
     """Synchronous repository over one SQLite file. Thread-safe; writes are serialised."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
         self.path = Path(path)
-        self._engine: Engine = open_database(self.path)
+        self._engine: Engine = open_database(self.path, synchronous)
         self._reader: Engine = self._engine.execution_options(**{READ_ONLY: True})
         self._lock = threading.RLock()
         self._closed = False
@@ -247,8 +247,8 @@ class Store:
             self.set_config(DEFAULTS_INSTALLED_KEY, True)
 
     @classmethod
-    def open(cls, path: Path) -> Store:
-        return cls(path)
+    def open(cls, path: Path, synchronous: str = "FULL") -> Store:
+        return cls(path, synchronous)
 
     def close(self) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from tastydesk.engine.domain.strategy import (
     DteRange,
     EntryFilters,
     ManagementRule,
+    Sizing,
     Strategy,
     StrategyLeg,
     StrikeSelection,
@@ -77,14 +78,16 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
     Strategy(
         name="Iron Condor - 45 DTE",
         description="A put credit spread and a call credit spread around the price, $10 wings: "
-                    "neutral, defined risk. Takes half off at 35 % of max profit.",
+                    "neutral, defined risk. Two lots: takes half off at 15 % of max profit, the "
+                    "rest at 25 %.",
         legs=(_delta(PUT, SELL, "0.16"), _wing(PUT, "10", 0),
               _delta(CALL, SELL, "0.16"), _wing(CALL, "10", 2)),
         dte=DteRange(40, 45, 50),
         biases=frozenset({Bias.NEUTRAL}),
         filters=_filters("1.00"),
+        sizing=Sizing(quantity=2, max_buying_power=D("5000")),
         rules=(*_exits("25", "200", 21),
-               ManagementRule(RuleType.PARTIAL_CLOSE, D("35"), action=RuleAction.PARTIAL_CLOSE,
+               ManagementRule(RuleType.PARTIAL_CLOSE, D("15"), action=RuleAction.PARTIAL_CLOSE,
                               priority=4, close_pct=50)),
     ),
     Strategy(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from tastydesk.engine.domain.enums import OptionType, Side
+from tastydesk.engine.domain.enums import OptionType, RuleType, Side
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
@@ -58,10 +58,16 @@ class MonitoredPosition:
     spot: float | None = None
     realised_pnl: Decimal = ZERO
     today: date | None = None
+    retry_after: datetime | None = None  # after a failed close, rules wait before acting again
+    spent: set[int] = field(default_factory=set)  # one-shot rules (partial close) already acted
 
     def __post_init__(self) -> None:
         if not self.holds:
             self.holds = [HoldState() for _ in self.rules]
+
+    @property
+    def delta_rules(self) -> bool:
+        return any(r.rule_type is RuleType.DELTA_BREACH and r.enabled for r in self.rules)
 
     @property
     def entry_price(self) -> Decimal:
@@ -115,7 +121,7 @@ class MonitoredPosition:
 
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
         statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
-                                    paused=self.paused or self.acting)
+                                    paused=self.paused or self.acting, spent=self.spent)
         self.statuses = statuses
         return acting
 

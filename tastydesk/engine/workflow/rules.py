@@ -82,11 +82,13 @@ def evaluate(
     holds: list[HoldState],
     now: datetime,
     paused: bool = False,
+    spent: frozenset[int] | set[int] = frozenset(),
 ) -> tuple[list[RuleStatus], int | None]:
     """Evaluate every rule; returns the statuses and the index of the rule that should act now.
 
     ``holds`` (one per rule) is updated in place. The acting rule is the triggered rule with the
-    lowest priority number (ties: table order). Paused positions report but never act.
+    lowest priority number (ties: table order). Paused positions report but never act; rules in
+    ``spent`` (one-shot rules such as a partial close that already ran) report but never act.
     """
     statuses: list[RuleStatus] = []
     best: int | None = None
@@ -123,7 +125,7 @@ def evaluate(
                 description=describe(rule),
             )
         )
-        if triggered and not paused and rule.priority < best_priority:
+        if triggered and not paused and i not in spent and rule.priority < best_priority:
             best, best_priority = i, rule.priority
     return statuses, best
 

@@ -79,6 +79,7 @@ def filter_failures(strategy: Strategy, info: UnderlyingInfo, today: date) -> li
 
 
 def candidate_strategies(strategies: list[Strategy], bias: Bias) -> list[Strategy]:
-    """Enabled strategies serving ``bias``, by priority then name (deterministic)."""
+    """Enabled strategies serving ``bias``: by priority, then the most specific first (a strategy
+    made only for this bias before one that also serves another), then by name."""
     return sorted((s for s in strategies if s.enabled and bias in s.biases),
-                  key=lambda s: (s.priority, s.name))
+                  key=lambda s: (s.priority, len(s.biases), s.name))
