@@ -103,7 +103,8 @@ class PaperDriver:
 
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
                             speed: float | None = None, start: datetime | None = None,
-                            store: Store | None = None) -> tuple[Engine, PaperDriver]:
+                            store: Store | None = None,
+                            inline_store: bool = False) -> tuple[Engine, PaperDriver]:
     from tastydesk.engine.broker.paper.broker import PaperBroker
     from tastydesk.engine.broker.paper.market import PaperMarket
     from tastydesk.paths import db_path
@@ -124,8 +125,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist)
     market.step(start)
     broker = PaperBroker(market, bus, clock, seed=seed)
-    engine = Engine(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
-                    calendar=calendar, config=config)
+    engine = Engine(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
+                    clock=clock, calendar=calendar, config=config)
     driver = PaperDriver(engine, clock, market, calendar, store)
     engine.driver = driver
     return engine, driver

@@ -41,7 +41,8 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     start = datetime.fromisoformat(store.get_config(PAPER_CLOCK_KEY)) if resumed else SIM_START
     end = datetime.fromisoformat(saved_end) if resumed else SIM_START + timedelta(days=days)
     store.set_config(SIM_END_KEY, end.isoformat())
-    engine, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store)
+    engine, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
+                                            inline_store=True)
     await engine.start(start_driver=False)
     step = step_minutes * 60.0
     steps = 0

@@ -883,12 +883,19 @@ class AsyncStore:
     one at a time, so the single-writer rule holds without extra locking.
     """
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, inline: bool = False) -> None:
         self.store = store
+        self.inline = inline
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tastydesk-store")
 
     async def run(self, func: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-        """Run any callable on the writer thread (for multi-step work that belongs together)."""
+        """Run any callable on the writer thread (for multi-step work that belongs together).
+
+        ``inline`` stores (headless simulation, where no UI shares the loop) run the call on the
+        loop thread instead: same order, no thread hop.
+        """
+        if self.inline:
+            return func(*args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor,
                                           functools.partial(func, *args, **kwargs))

@@ -8,6 +8,7 @@ A rule acts only after its condition has held for ``hold_evaluations`` consecuti
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -130,6 +131,7 @@ def evaluate(
     return statuses, best
 
 
+@functools.lru_cache(maxsize=4096)
 def describe(rule: ManagementRule) -> str:
     t = rule.threshold
     match rule.rule_type:
