@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from legs_kit import BUY, SELL, C, P, leg
+from tests.engine.proposals.legs_kit import BUY, SELL, C, P, leg
 
 from tastydesk.engine.pricing.bsm import bsm_price
 from tastydesk.engine.proposals import curve_vol, expiry_payoff, pnl_at, pnl_curve

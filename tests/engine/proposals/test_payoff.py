@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from legs_kit import BUY, SELL, C, P, leg
+from tests.engine.proposals.legs_kit import BUY, SELL, C, P, leg
 
 from tastydesk.engine.pricing.probability import prob_above, prob_below
 from tastydesk.engine.proposals.metrics import (
