@@ -25,7 +25,7 @@ from typing import Any
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
 from tastydesk.engine.config import ConfigChange, EngineConfig
-from tastydesk.engine.domain.account import Balance
+from tastydesk.engine.domain.account import Balance, BrokerPosition
 from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import (
     Actor,
@@ -1002,6 +1002,7 @@ class Engine(EngineFacade):
             self._seed_leg(leg)
         await self.broker.subscribe([leg.streamer_symbol for leg in mon.legs])
         self._portfolio_dirty = True
+        self._mark_dirty(mon)  # statuses for the views at once; acts if a rule already holds
 
     def _seed_leg(self, leg: MonitoredLeg) -> None:
         """Initial mark from the paper market or the last known quote, before the stream ticks."""
@@ -1246,6 +1247,61 @@ class Engine(EngineFacade):
             else:
                 mon.awaiting.clear()
             return outcome
+
+    async def external_positions(self) -> list[BrokerPosition]:
+        """Broker positions no workflow manages: candidates for adoption."""
+        held: Counter[str] = Counter()
+        for mon in self._monitored.values():
+            for leg in mon.legs:
+                held[leg.symbol] += leg.quantity
+        out = []
+        for pos in await self.broker.positions():
+            rest = pos.quantity - held.get(pos.symbol, 0)
+            if rest != 0 and len(pos.symbol) == 21:
+                out.append(dataclasses.replace(pos, quantity=rest))
+        return out
+
+    async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
+        """Take option legs opened outside the app into monitoring under a strategy's rules.
+
+        The legs keep the broker's quantities and average open prices; max profit and loss come
+        from the structure's payoff at expiry.
+        """
+        strategy = self._strategies.get(strategy_name)
+        if strategy is None:
+            raise EngineError(f"strategy: no strategy named {strategy_name!r}")
+        if not symbols:
+            raise EngineError("symbols: choose at least one leg to adopt")
+        available = {p.symbol: p for p in await self.external_positions()}
+        legs = []
+        for sym in symbols:
+            if sym not in available:
+                raise EngineError(f"symbols: {sym.strip()} is not an unmanaged broker position")
+            legs.append(available[sym])
+        roots = {parse_occ(p.symbol)[0] for p in legs}
+        if len(roots) != 1:
+            raise EngineError("symbols: adopted legs must share one underlying")
+        underlying = roots.pop()
+        now = self.clock.now()
+        rec = await self.store.create_workflow(underlying, Actor.USER, f"adopted by {user}", now,
+                                               strategy_name=strategy_name)
+        self._workflows[rec.id] = rec
+        for p in legs:
+            await self.store.apply_position_fill(rec.id, p.symbol, p.quantity,
+                                                 p.average_open_price, now)
+        profit, loss = _payoff_extremes(legs)
+        await self._transition(rec.id, Trigger.ADOPT, Actor.USER,
+                               f"adopted {len(legs)} legs under {strategy_name} by {user}",
+                               payload={"symbols": list(symbols), "max_profit": str(profit),
+                                        "max_loss": str(loss)})
+        await self.store.audit(user, "adopt", ", ".join(s.strip() for s in symbols), now, rec.id)
+        await self._load_monitored(rec.id)
+        mon = self._monitored.get(rec.id)
+        if mon is not None and mon.units:
+            mon.max_profit_per_unit = profit / mon.units
+            mon.max_loss_per_unit = loss / mon.units
+            mon.buying_power_per_unit = loss / mon.units
+        return rec.id
 
     async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
         if not reason.strip():
@@ -1534,3 +1590,26 @@ class Engine(EngineFacade):
         self.store.store.restore_default_strategies()
         self._strategies = {s.name: s for s in self.store.store.list_strategies()}
         self.store.store.audit(user, "strategies_restored", "defaults restored", self.clock.now())
+
+
+def _payoff_extremes(legs: Sequence[BrokerPosition]) -> tuple[Decimal, Decimal]:
+    """Max profit and max loss ($, positive numbers) of option legs held to expiry.
+
+    The payoff is piecewise linear with kinks at the strikes, so its extremes lie at a strike,
+    at zero, or at infinity (an unbounded side is reported at five times the highest strike).
+    """
+    parsed = [(parse_occ(p.symbol), p) for p in legs]
+    strikes = sorted({k for (_, _, _, k), _ in parsed})
+    entry = sum((-Decimal(p.quantity) * p.average_open_price for _, p in parsed), ZERO) * 100
+
+    def value(price: Decimal) -> Decimal:
+        total = entry
+        for (_, _, kind, strike), p in parsed:
+            intrinsic = max(ZERO, price - strike) if kind.value == "call" else max(
+                ZERO, strike - price)
+            total += Decimal(p.quantity) * intrinsic * 100
+        return total
+
+    points = [ZERO, *strikes, strikes[-1] * 5 if strikes else ZERO]
+    values = [value(x) for x in points]
+    return max(max(values), ZERO), max(-min(values), ZERO)

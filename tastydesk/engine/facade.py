@@ -15,6 +15,7 @@ from decimal import Decimal
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.config import EngineConfig
+from tastydesk.engine.domain.account import BrokerPosition
 from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
@@ -123,6 +124,14 @@ class EngineFacade(ABC):
 
     @abstractmethod
     async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal: ...
+
+    @abstractmethod
+    async def external_positions(self) -> list[BrokerPosition]:
+        """Broker positions that no workflow manages (opened outside the app)."""
+
+    @abstractmethod
+    async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
+        """Monitor legs opened outside the app with a strategy's rules; returns the workflow id."""
 
     @abstractmethod
     def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None: ...

@@ -36,12 +36,17 @@ class TaskSupervisor:
         return len(self._tasks)
 
     async def drain(self, exclude: set[asyncio.Task[Any]] | None = None) -> None:
-        """Wait until every task spawned so far, and every task they spawn, has finished."""
+        """Wait until every task spawned so far, and every task they spawn, has finished.
+
+        Callbacks already scheduled on the loop (coalesced rule checks) run first.
+        """
+        await asyncio.sleep(0)
         while True:
             pending = self._tasks - (exclude or set())
             if not pending:
                 return
             await asyncio.wait(pending)
+            await asyncio.sleep(0)
 
     async def cancel_all(self, timeout: float = 5.0) -> None:
         tasks = list(self._tasks)

@@ -171,3 +171,39 @@ async def test_simulation_runs_the_whole_cycle(tmp_path: Path) -> None:
     assert summary["positions_closed"] >= 1
     assert summary["fills"] > 0 and summary["orders"] >= summary["orders_filled"] > 0
     assert Decimal(summary["realised_pnl"]) != 0
+
+
+async def test_positions_opened_outside_the_app_can_be_adopted(tmp_path: Path) -> None:
+    from tastydesk.engine.domain.enums import OrderAction
+    from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
+
+    engine, driver = await paper(tmp_path)
+    chain = await engine.broker.option_chain("SPY", 25, 40)
+    exp = chain.expirations[0]
+    puts = [s.put for s in exp.strikes if s.put.greeks and 0.1 < abs(s.put.greeks.delta) < 0.3]
+    short, long_ = puts[-1], next(p for p in reversed(puts) if p.strike <= puts[-1].strike - 5)
+    # A put spread placed directly at the broker, as if from the tastytrade website.
+    natural = (short.quote.bid - long_.quote.ask - Decimal("0.10")).quantize(Decimal("0.01"))
+    order = OrderRequest("SPY", (OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, 1),
+                                 OrderLeg(long_.symbol, OrderAction.BUY_TO_OPEN, 1)),
+                         natural, "outside-1")
+    assert (await engine.broker.place(order)).outcome is CommandOutcome.ACCEPTED
+    for _ in range(12):
+        driver.advance(300)
+        await engine.tasks.drain()
+        if await engine.broker.positions():
+            break
+    outside = {p.symbol for p in await engine.external_positions()}
+    assert {short.symbol, long_.symbol} <= outside
+    with pytest.raises(EngineError, match="strategy"):
+        await engine.adopt_position([short.symbol], "No Such Strategy", "frank")
+    wid = await engine.adopt_position([short.symbol, long_.symbol],
+                                      "Put Credit Spread - 30 DTE", "frank")
+    await engine.tasks.drain()
+    view = next(p for p in engine.positions() if p.workflow_id == wid)
+    width = (short.strike - long_.strike) * 100
+    assert view.max_loss + view.max_profit == width
+    assert {r.rule_type.value for r in view.rules} >= {"profit_target", "stop_loss"}
+    assert not {p.symbol for p in await engine.external_positions()} & {short.symbol, long_.symbol}
+    assert engine.store.store.integrity_check() == []
+    await engine.stop()

@@ -99,6 +99,7 @@ class Trigger(StrEnum):
     CANCEL = "cancel"  # user cancels the workflow
     FAIL = "fail"  # unrecoverable error
     RECOVER = "recover"  # user/engine resumes an errored workflow
+    ADOPT = "adopt"  # a position opened outside the app is taken into monitoring
 
 
 class OrderStatus(StrEnum):

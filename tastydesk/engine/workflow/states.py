@@ -35,6 +35,7 @@ INITIAL_STATE: WorkflowState = S.SCANNING
 
 _LIFECYCLE: dict[tuple[WorkflowState, Trigger], WorkflowState] = {
     (S.SCANNING, T.SCAN): S.EVALUATING,
+    (S.SCANNING, T.ADOPT): S.MONITORING,  # a position opened outside the app, now managed
     (S.EVALUATING, T.NO_CANDIDATE): S.SCANNING,
     (S.EVALUATING, T.PROPOSE): S.PENDING_APPROVAL,
     (S.PENDING_APPROVAL, T.APPROVE): S.EXECUTING,
