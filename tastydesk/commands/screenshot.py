@@ -22,7 +22,7 @@ WINDOW_SIZE = (1680, 1020)
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="directory for the PNG files")
     parser.add_argument("--seed", type=int, default=7, help="paper market seed")
-    parser.add_argument("--speed", type=float, default=3000.0,
+    parser.add_argument("--speed", type=float, default=600.0,
                         help="paper clock speed while the market runs up")
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
     parser.add_argument("--timeout", type=float, default=150.0,
@@ -57,11 +57,28 @@ def _run_app(args: argparse.Namespace, base: Path, out: Path) -> int:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(base / "qt"))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop early
     apply_theme(app, args.theme)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with loop:
-        return loop.run_until_complete(_capture(args, base, out, app))
+    try:
+        with loop:
+            return loop.run_until_complete(_capture(args, base, out, app))
+    finally:
+        _close_log_files()
+
+
+def _close_log_files() -> None:
+    """Release the log file before a temporary data directory is deleted."""
+    import logging
+
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_tastydesk", False):
+            root.removeHandler(handler)
+            handler.close()
+    if hasattr(root, "_tastydesk_configured"):
+        del root._tastydesk_configured
 
 
 async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) -> int:
@@ -70,6 +87,7 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
     from tastydesk.engine.bootstrap import open_engine
     from tastydesk.ui.main_window import MainWindow
 
+    _start_at_monday_open(base)
     engine = await open_engine(base, paper=True, seed=args.seed, speed=args.speed)
     window = MainWindow(engine, tray_available=False)
     window.resize(*WINDOW_SIZE)
@@ -78,7 +96,6 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
     await engine.start()
     user = "screenshot"
     deadline = time.monotonic() + args.timeout
-    approved: set[int] = set()
     ok = False
     while time.monotonic() < deadline:
         await asyncio.sleep(0.25)
@@ -86,13 +103,10 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
         pending = sorted(engine.pending(), key=lambda v: v.created_at)
         if health.open_positions < args.positions and len(pending) >= 2:
             # Approve the oldest and keep the others waiting for the queue's picture.
-            view = pending[0]
-            if view.workflow_id not in approved:
-                approved.add(view.workflow_id)
-                await engine.approve(view.workflow_id, user)
+            await _approve(engine, pending[0].workflow_id, user)
         if health.open_positions >= args.positions and pending:
             if not engine.orders(open_only=True) and len(pending) >= 2:
-                await engine.approve(pending[0].workflow_id, user)
+                await _approve(engine, pending[0].workflow_id, user)
             if engine.orders(open_only=True):
                 ok = True
                 break
@@ -125,6 +139,29 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
               + (", ".join(missing) or "working orders"), file=sys.stderr)
         return 1
     return 0
+
+
+def _start_at_monday_open(base: Path) -> None:
+    """Start the paper clock at a Monday open so a run never begins at a session's close."""
+    from datetime import UTC, datetime
+
+    from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY
+    from tastydesk.engine.store.service import Store
+    from tastydesk.paths import db_path
+
+    store = Store.open(db_path(base))
+    try:
+        if store.get_config(PAPER_CLOCK_KEY, None) is None:
+            store.set_config(PAPER_CLOCK_KEY, datetime(2026, 1, 5, 14, 35, tzinfo=UTC).isoformat())
+    finally:
+        store.close()
+
+
+async def _approve(engine: Any, workflow_id: int, user: str) -> None:
+    try:
+        await asyncio.wait_for(engine.approve(workflow_id, user), timeout=15)
+    except Exception as exc:  # a refused or re-priced approval is retried on the next pass
+        print(f"approval of #{workflow_id} not sent: {exc}", file=sys.stderr)
 
 
 def _missing(engine: Any, positions: int) -> list[str]:

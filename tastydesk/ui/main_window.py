@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -108,7 +108,8 @@ class MainWindow(QMainWindow):
 
         self._default_state = self.saveState(STATE_VERSION)
         self._default_views = self._view_states()
-        self.restore_layout()
+        self._shown_once = False
+        self._restored = self.restore_layout()
         self.refresh_status()
 
     # ---- Docks and layout
@@ -140,9 +141,16 @@ class MainWindow(QMainWindow):
         self.addDockWidget(bottom, self.activity_dock)
         self.resizeDocks([self.approval_dock, self.workflow_dock], [900, 650],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.approval_dock, self.position_dock], [460, 420],
+        self.resizeDocks([self.approval_dock, self.position_dock], [560, 330],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.activity_dock], [150], Qt.Orientation.Vertical)
+        self.resizeDocks([self.activity_dock], [120], Qt.Orientation.Vertical)
+        self._size_splitters()
+
+    def _size_splitters(self) -> None:
+        # Tables first: the detail panes get what is left.
+        self.approval_dock.splitter.setSizes([500, 330])
+        self.position_dock.splitter.setSizes([600, 220])
+        self.workflow_dock.splitter.setSizes([600, 300])
 
     def _tables(self) -> list[QHeaderView]:
         return [h for h in self.findChildren(QHeaderView)
@@ -257,9 +265,7 @@ class MainWindow(QMainWindow):
         bar.addAction(self.scan_action)
         bar.addSeparator()
         self.chips: dict[str, QLabel] = {}
-        for key, tip in (("broker", "Broker connection (REST)"),
-                         ("stream", "Market data stream"),
-                         ("account", "Account stream"),
+        for key, tip in (("streams", "Broker streams: market data and account"),
                          ("quote_age", "Age of the newest quote"),
                          ("clock", "Engine clock (paper time runs faster) and speed"),
                          ("pending", "Trades waiting for approval"),
@@ -279,10 +285,9 @@ class MainWindow(QMainWindow):
         frame.setObjectName("paperBanner")
         layout = QHBoxLayout(frame)
         layout.setContentsMargins(8, 3, 8, 3)
-        text = QLabel("<b>Paper mode.</b> You are trading a simulated market with simulated "
-                      "money: nothing reaches tastytrade. Time runs faster than real time. Log "
-                      "in to trade a sandbox or live account.")
-        text.setWordWrap(True)
+        text = QLabel("<b>Paper mode:</b> a simulated market and simulated money; nothing "
+                      "reaches tastytrade and time runs faster than real time.")
+        text.setToolTip("Log in to trade a tastytrade sandbox (test) or live account.")
         layout.addWidget(text, 1)
         login = QPushButton("Log in to tastytrade\u2026")
         login.setObjectName("banner.login")
@@ -481,10 +486,12 @@ class MainWindow(QMainWindow):
         """Update toolbar chips and the kill switch from the engine's health snapshot."""
         h: HealthView = self.engine.health()
         chips = self.chips
-        for key, stream in (("broker", "rest"), ("stream", "market"), ("account", "account")):
-            health = h.streams.get(stream)
-            chips[key].setText(f"{key.title()} {_STREAM_MARK.get(health, '?')} "
-                               f"{health or 'n/a'}")
+        chips["streams"].setText("  ".join(
+            f"{name.title()} {_STREAM_MARK.get(health, '?')}"
+            for name, health in sorted(h.streams.items())) or "Streams \u2014")
+        chips["streams"].setToolTip("\n".join(f"{name}: {health}" for name, health
+                                              in sorted(h.streams.items()))
+                                    or "No broker stream yet")
         chips["quote_age"].setText(f"Quotes {fmt.age(h.quote_age_s)}")
         chips["clock"].setText(f"{fmt.clock_time(h.clock_now)} \u00d7{h.clock_speed:g}"
                                + ("" if h.market_open else " (closed)"))
@@ -499,6 +506,13 @@ class MainWindow(QMainWindow):
             self.toast_message("tastytrade login required: File \u2192 Log in")
 
     # ---- Qt overrides
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._restored:
+                QTimer.singleShot(0, self._size_splitters)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:
             self._closed = True

@@ -228,13 +228,13 @@ class ApprovalQueueDock(QDockWidget):
         self._facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100))
         self._facts["Greeks"].setText(
             f"\u0394 {fmt.number(g.delta, 1)}  \u0398 {fmt.number(g.theta, 2)}  "
-            f"vega {fmt.number(g.vega, 2)}  \u03b2\u0394 {fmt.number(g.beta_weighted_delta, 1)}")
+            f"V {fmt.number(g.vega, 1)}  \u03b2\u0394 {fmt.number(g.beta_weighted_delta, 1)}")
         self._facts["Fees"].setText(fmt.money(p.fees))
         self._facts["IV rank"].setText(f"{p.iv_rank:.0f}")
         self._facts["Bias"].setText(str(p.bias))
         self._facts["Confidence"].setText(fmt.pct(p.confidence * 100))
-        self._facts["Rationale"].setText("\n".join(f"\u2022 {r}" for r in p.rationale) or "\u2014")
-        self._facts["Warnings"].setText("\n".join(f"\u26a0 {w}" for w in p.warnings) or "none")
+        self._facts["Rationale"].setText("; ".join(p.rationale) or "\u2014")
+        self._facts["Warnings"].setText("; ".join(f"\u26a0 {w}" for w in p.warnings) or "none")
         chart = self._ensure_chart()
         if chart is not None:
             chart.set_proposal(p)

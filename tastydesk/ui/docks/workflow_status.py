@@ -27,6 +27,7 @@ from tastydesk.engine.domain.views import AnalyticsView, HealthView, WorkflowVie
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.bridge import EngineBridge
+from tastydesk.ui.models.activity import activity_model, from_error
 from tastydesk.ui.models.workflows import (
     journal_model,
     stats_model,
@@ -135,13 +136,13 @@ class WorkflowStatusDock(QDockWidget):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.timeline_title)
         tl.addWidget(self.timeline_table)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.setObjectName("workflow.splitter")
-        splitter.addWidget(self.workflow_table)
-        splitter.addWidget(timeline_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
-        layout.addWidget(splitter, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("workflow.splitter")
+        self.splitter.addWidget(self.workflow_table)
+        self.splitter.addWidget(timeline_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        layout.addWidget(self.splitter, 1)
         self._apply_state_filter(self.state_combo.currentText())
         return page
 
@@ -169,9 +170,12 @@ class WorkflowStatusDock(QDockWidget):
     # ---- Health
     def _build_health(self) -> QWidget:
         page = QWidget()
-        form = QFormLayout(page)
-        form.setContentsMargins(10, 8, 10, 8)
-        form.setVerticalSpacing(4)
+        outer = QVBoxLayout(page)
+        outer.setContentsMargins(4, 4, 4, 4)
+        form = QFormLayout()
+        form.setContentsMargins(6, 4, 6, 4)
+        form.setVerticalSpacing(3)
+        outer.addLayout(form)
         self._health: dict[str, QLabel] = {}
         for key, title in (("mode", "Mode"), ("automation", "Automation"),
                            ("reconciled", "Reconciliation"), ("streams", "Streams"),
@@ -185,6 +189,11 @@ class WorkflowStatusDock(QDockWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(title, label)
             self._health[key] = label
+        outer.addWidget(QLabel("Recent errors"))
+        self.errors = activity_model(self)
+        self.errors_table = KeyedTableView(self.errors, "workflow.errors", sort_column="time",
+                                           sort_order=Qt.SortOrder.DescendingOrder)
+        outer.addWidget(self.errors_table, 1)
         return page
 
     def _show_health(self, h: HealthView) -> None:
@@ -203,6 +212,7 @@ class WorkflowStatusDock(QDockWidget):
         s["errors"].setText(", ".join(f"{k}: {v}" for k, v in
                                       sorted(h.errors_by_category.items())) or "none")
         s["login"].setText("required" if h.login_required else "ok")
+        self.errors.sync([from_error(r) for r in self.engine.errors(limit=200)])
 
     # ---- Analytics
     def _build_analytics(self) -> QWidget:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from tastydesk.ui.theme import plot_colours, pnl_colour
@@ -27,8 +28,8 @@ class EquityChart(QWidget):
         self.plot.setLabel("left", "Realised P&L ($)", color=foreground)
         self.plot.setTitle("Equity curve", color=foreground, size="9pt")
         self.plot.getPlotItem().setClipToView(True)
-        self.plot.addItem(pg.InfiniteLine(0, angle=0, pen=pg.mkPen(foreground, width=1,
-                                                                    style=2)))
+        zero_pen = pg.mkPen(foreground, width=1, style=Qt.PenStyle.DashLine)
+        self.plot.addItem(pg.InfiniteLine(0, angle=0, pen=zero_pen))
         self.curve = self.plot.plot([], [], pen=pg.mkPen("#5b9bff", width=2))
         self.points = 0
         layout = QVBoxLayout(self)
