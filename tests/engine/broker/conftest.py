@@ -3,6 +3,7 @@
 A harness exposes what differs between brokers behind one interface, so the order-flow suite
 (``test_order_flows.py``) runs unchanged on every broker: how to build an order the broker will
 leave working, how to make it fill (fully or partly), how to provoke a definitive rejection.
+The tastytrade harness drives the fake server; the paper harness steps a seeded paper market.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,13 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tastydesk.engine.broker.paper.broker import PaperBroker  # noqa: E402
+from tastydesk.engine.broker.paper.market import PaperMarket  # noqa: E402
 from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker  # noqa: E402
 from tastydesk.engine.broker.tastytrade.streams import StreamSettings  # noqa: E402
 from tastydesk.engine.bus import EventBus  # noqa: E402
-from tastydesk.engine.clock import RealClock  # noqa: E402
+from tastydesk.engine.clock import MarketCalendar, RealClock, SimClock  # noqa: E402
+from tastydesk.engine.domain.chain import OptionContract  # noqa: E402
 from tastydesk.engine.domain.enums import OrderAction  # noqa: E402
 from tastydesk.engine.domain.events import (  # noqa: E402
     BalanceUpdated,
@@ -37,6 +42,7 @@ from tastydesk.engine.domain.events import (  # noqa: E402
     QuoteReceived,
     StreamGap,
 )
+from tastydesk.engine.domain.money import CENT, MULTIPLIER  # noqa: E402
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest  # noqa: E402
 from tests.fake_tastytrade import FakeTastytrade, InProcessTransport  # noqa: E402
 
@@ -160,16 +166,122 @@ def tt_factory(tt_fake: FakeTastytrade) -> Callable[..., TastytradeHarness]:
     return build
 
 
-# The paper broker joins once tastydesk.engine.broker.paper.market (PaperMarket) is in the tree.
-FLOW_BROKERS = ["tastytrade"]
+PAPER_START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # Monday 5 January 2026, 10:00 New York
+PAPER_STEP = timedelta(minutes=1)
+# Two hours of one-minute steps: a resting order three quarters of the way from the far side to
+# the natural price trades within a few minutes, so running out of steps means a broken fill model.
+PAPER_MAX_FILL_STEPS = 120
+
+
+class PaperHarness:
+    """The paper broker on a seeded paper market whose time moves only when the harness steps it.
+
+    Orders never trade between steps, so every order is left working until :meth:`make_fill`
+    steps the market. The spread is a deep in-the-money SPY call credit vertical: both deltas are
+    close to one, so its value barely moves with the market while its quotes are wide. Priced a
+    quarter of the way from the natural price to the far side, it rests (far from marketable)
+    and trades passively within a few steps, and a passive paper fill never takes more than half
+    of an order's units, which gives exact partial fills.
+    """
+
+    name = "paper"
+
+    def __init__(self, market: PaperMarket, broker: PaperBroker, clock: SimClock, bus: EventBus,
+                 recorder: Recorder) -> None:
+        self.market = market
+        self.broker = broker
+        self.clock = clock
+        self.bus = bus
+        self.recorder = recorder
+
+    def step(self) -> None:
+        """One market step, in the order the paper driver uses: market first, then the clock."""
+        to = self.clock.now() + PAPER_STEP
+        self.market.step(to)
+        self.clock.advance(to)
+
+    def _deep_calls(self) -> tuple[OptionContract, OptionContract]:
+        chain = self.market.chain("SPY", min_dte=7, max_dte=60)
+        expiration = chain.expirations[0]
+        low, high = expiration.strikes[0].call, expiration.strikes[1].call
+        for contract in (low, high):
+            assert contract.greeks is not None and contract.greeks.delta > 0.95, contract
+        return low, high
+
+    def spread(self, quantity: int = 1) -> OrderRequest:
+        """A deep in-the-money SPY call credit vertical resting between natural and far."""
+        short, long = self._deep_calls()
+        assert short.quote is not None and long.quote is not None
+        natural = short.quote.bid - long.quote.ask
+        far = short.quote.ask - long.quote.bid
+        price = (natural + (far - natural) / 4).quantize(CENT, rounding=ROUND_CEILING)
+        assert natural < price < far, (natural, price, far)
+        return OrderRequest(
+            underlying="SPY",
+            legs=(OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, quantity),
+                  OrderLeg(long.symbol, OrderAction.BUY_TO_OPEN, quantity)),
+            price=price, external_id=new_external_id())
+
+    async def make_fill(self, order_id: str, quantity: int | None = None) -> None:
+        """Step the market until exactly ``quantity`` more units (default: all) have traded."""
+        order = await self.broker.get_order(order_id)
+        assert order is not None, f"order_id: unknown paper order {order_id!r}"
+        start = order.filled_quantity
+        target = order.quantity if quantity is None else start + quantity
+        if not start < target <= order.quantity:
+            raise ValueError(f"quantity: {quantity} does not fit the {order.quantity - start} "
+                             f"unfilled units of order {order_id}")
+        for _ in range(PAPER_MAX_FILL_STEPS):
+            self.step()
+            order = await self.broker.get_order(order_id)
+            assert order is not None
+            if order.filled_quantity >= target or order.status.is_terminal:
+                break
+        if order.filled_quantity != target:
+            raise AssertionError(
+                f"order {order_id}: {order.filled_quantity - start} units traded "
+                f"(status {order.status.value}), wanted {target - start}")
+
+    async def prepare_rejection(self, reason: str) -> OrderRequest:
+        """An order the paper broker rejects for ``reason``: buying power or an absent position."""
+        short, _ = self._deep_calls()
+        assert short.quote is not None
+        text = reason.lower()
+        if "buying power" in text:
+            balance = await self.broker.balance()
+            cost = short.quote.ask * MULTIPLIER
+            lots = int(balance.buying_power * 4 / cost) + 1
+            leg = OrderLeg(short.symbol, OrderAction.BUY_TO_OPEN, lots)
+            return OrderRequest("SPY", (leg,), -short.quote.ask, new_external_id())
+        if "position" in text:
+            held = {p.symbol: p.quantity for p in await self.broker.positions()}
+            long_held = max(held.get(short.symbol, 0), 0)
+            leg = OrderLeg(short.symbol, OrderAction.SELL_TO_CLOSE, long_held + 1)
+            return OrderRequest("SPY", (leg,), short.quote.bid, new_external_id())
+        raise ValueError(f"reason: the paper broker has no definite rejection for {reason!r}")
+
+    async def settle(self) -> None:
+        """Nothing to wait for: the paper broker publishes every change before it returns."""
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def paper_harness() -> AsyncIterator[PaperHarness]:
+    clock = SimClock(PAPER_START)
+    bus = EventBus()
+    recorder = Recorder().attach(bus)
+    market = PaperMarket(bus, clock, MarketCalendar([]), seed=7, symbols=("SPY",))
+    broker = PaperBroker(market, bus, clock, seed=3)
+    await broker.connect()
+    yield PaperHarness(market, broker, clock, bus, recorder)
+    await broker.close()
+
+
+FLOW_BROKERS = ["tastytrade", "paper"]
+_HARNESS_FIXTURES = {"tastytrade": "tt_harness", "paper": "paper_harness"}
 
 
 @pytest.fixture(params=FLOW_BROKERS)
-async def flow(request: pytest.FixtureRequest, tt_fake: FakeTastytrade) -> AsyncIterator[Any]:
+def flow(request: pytest.FixtureRequest) -> Any:
     """One connected broker behind its harness, for every broker in ``FLOW_BROKERS``."""
-    bus = EventBus()
-    recorder = Recorder().attach(bus)
-    broker = make_tt_broker(tt_fake, bus)
-    await broker.connect()
-    yield TastytradeHarness(tt_fake, broker, bus, recorder)
-    await broker.close()
+    return request.getfixturevalue(_HARNESS_FIXTURES[request.param])

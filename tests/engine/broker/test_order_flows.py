@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from tastydesk.engine.domain.enums import CommandOutcome, OrderAction, OrderStatus
 from tastydesk.engine.domain.events import FillReceived, OrderUpdated
 
@@ -35,10 +37,11 @@ async def test_find_order_by_external_id(flow):
 async def test_replace_gives_new_id_and_cancels_old(flow):
     placed = await flow.broker.place(flow.spread())
     old_id = placed.order.order_id
-    result = await flow.broker.replace(old_id, Decimal("8.80"))
+    price = placed.order.price - Decimal("0.20")
+    result = await flow.broker.replace(old_id, price)
     assert result.outcome is CommandOutcome.ACCEPTED, result.reason
     new = result.order
-    assert new.order_id != old_id and new.price == Decimal("8.80")
+    assert new.order_id != old_id and new.price == price
     assert new.status is OrderStatus.WORKING
     assert new.external_id == placed.order.external_id
     await flow.settle()
@@ -71,25 +74,27 @@ async def test_fill_arrives_on_the_bus(flow):
 
 
 async def test_partial_fill_keeps_the_rest_working(flow):
-    placed = await flow.broker.place(flow.spread(quantity=3))
+    placed = await flow.broker.place(flow.spread(quantity=2))
     order_id = placed.order.order_id
-    assert placed.order.quantity == 3
+    assert placed.order.quantity == 2
     await flow.make_fill(order_id, 1)
     await flow.recorder.wait_for(lambda: any(
         e.order.order_id == order_id and e.order.status is OrderStatus.PARTIALLY_FILLED
         for e in flow.recorder.of(OrderUpdated)))
     current = await flow.broker.get_order(order_id)
     assert current.status is OrderStatus.PARTIALLY_FILLED
-    assert current.filled_quantity == 1 and current.quantity == 3
+    assert current.filled_quantity == 1 and current.quantity == 2
     await flow.make_fill(order_id)
     await flow.recorder.wait_for(lambda: any(
         e.order.order_id == order_id and e.order.status is OrderStatus.FILLED
         for e in flow.recorder.of(OrderUpdated)))
-    assert (await flow.broker.get_order(order_id)).filled_quantity == 3
+    assert (await flow.broker.get_order(order_id)).filled_quantity == 2
 
 
-async def test_rejection_is_classified_with_reason(flow):
-    request = await flow.prepare_rejection("Not enough buying power")
+@pytest.mark.parametrize("reason", ["Not enough buying power",
+                                    "Closing quantity exceeds the position held"])
+async def test_rejection_is_classified_with_reason(flow, reason):
+    request = await flow.prepare_rejection(reason)
     result = await flow.broker.place(request)
     assert result.outcome is CommandOutcome.REJECTED
     assert result.reason
