@@ -98,6 +98,9 @@ async def test_rejection_is_classified_with_reason(flow, reason):
     result = await flow.broker.place(request)
     assert result.outcome is CommandOutcome.REJECTED
     assert result.reason
+    assert result.order is None or result.order.status is OrderStatus.REJECTED
+    found = await flow.broker.find_order(request.external_id)
+    assert found is None or found.status is OrderStatus.REJECTED
 
 
 async def test_live_orders_lists_todays_orders(flow):
