@@ -24,12 +24,11 @@ liquidation of the shares at the settlement price, which nets to the same cash a
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
 
@@ -77,6 +76,7 @@ _OPENING = frozenset({OrderAction.BUY_TO_OPEN, OrderAction.SELL_TO_OPEN})
 _SELLING = frozenset({OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE})
 _PRICE_PLACES = Decimal("0.0001")
 MARKET_CLOSED = "market closed"
+BALANCE_EVERY = timedelta(minutes=15)  # balance stream cadence while nothing changes
 
 
 @dataclass(slots=True)
@@ -170,10 +170,18 @@ class PaperBroker(BrokerPort):
         self._cash = starting_cash
         self._fees_paid = ZERO
         self._orders: dict[str, _Order] = {}
-        self._positions: dict[str, _Position] = {}
-        self._marks: dict[str, Decimal] = {}
-        self._order_ids = itertools.count(1)
-        self._fill_ids = itertools.count(1)
+        self._positions: dict[str, _Position] = {}  # open positions only
+        self._realized_closed = ZERO  # realised P&L of positions since closed out
+        self._marks: dict[str, Decimal] = {}  # last known mark per open position
+        self._live: dict[str, _Order] = {}  # working and partially filled orders
+        self._next_order_id = 1
+        self._next_fill_id = 1
+        self._mark_cache: dict[str, Decimal] = {}
+        self._mark_version = -1
+        self._requirement_cache: tuple[int, int, Decimal] | None = None
+        self._positions_rev = 0
+        self._balance_sent_at: datetime | None = None
+        self._state = None
         self._health = {"market": StreamHealth.DISCONNECTED, "account": StreamHealth.DISCONNECTED}
         self._connected = False
         self._listening = False
@@ -219,7 +227,7 @@ class PaperBroker(BrokerPort):
 
     def current_balance(self) -> Balance:
         """Balance marked at the current quotes (synchronous, for simulations and reports)."""
-        req = self._requirement(self._holdings())
+        req = self._positions_requirement()
         nlv = self._cash + self._position_value()
         return Balance(
             account_number=self.account_number,
@@ -233,7 +241,8 @@ class PaperBroker(BrokerPort):
     @property
     def realized_pnl(self) -> Decimal:
         """Realised P&L of closed quantity, before fees."""
-        return sum((p.realized_pnl for p in self._positions.values()), ZERO)
+        return self._realized_closed + sum(
+            (p.realized_pnl for p in self._positions.values()), ZERO)
 
     @property
     def fees_paid(self) -> Decimal:
@@ -282,7 +291,7 @@ class PaperBroker(BrokerPort):
             reasons.append(MARKET_CLOSED)
         units, ratios = _units(order.legs) if not _bad_quantities(order.legs) else (0, ())
         record = _Order(
-            order_id=str(next(self._order_ids)),
+            order_id=self._new_order_id(),
             request=order,
             units=units,
             ratios=ratios,
@@ -296,8 +305,11 @@ class PaperBroker(BrokerPort):
         if reasons:
             record.status = OrderStatus.REJECTED
             record.reject_reason = "; ".join(reasons)
+            self._save()
             self._publish_order(record)
             return CommandResult(CommandOutcome.REJECTED, record.snapshot(), record.reject_reason)
+        self._live[record.order_id] = record
+        self._save()
         self._publish_order(record)
         return CommandResult(CommandOutcome.ACCEPTED, record.snapshot())
 
@@ -332,7 +344,7 @@ class PaperBroker(BrokerPort):
         if reasons:
             return CommandResult(CommandOutcome.REJECTED, old.snapshot(), "; ".join(reasons))
         new = _Order(
-            order_id=str(next(self._order_ids)),
+            order_id=self._new_order_id(),
             request=request,
             units=old.remaining,
             ratios=old.ratios,
@@ -344,9 +356,12 @@ class PaperBroker(BrokerPort):
             replaces_order_id=old.order_id,
         )
         self._orders[new.order_id] = new
+        self._live[new.order_id] = new
+        self._live.pop(old.order_id, None)
         old.status = OrderStatus.REPLACED
         old.replacing_order_id = new.order_id
         old.updated_at = now
+        self._save()
         self._publish_order(old)
         self._publish_order(new)
         return CommandResult(CommandOutcome.ACCEPTED, new.snapshot())
@@ -365,6 +380,8 @@ class PaperBroker(BrokerPort):
             )
         record.status = OrderStatus.CANCELLED
         record.updated_at = self._clock.now()
+        self._live.pop(order_id, None)
+        self._save()
         self._publish_order(record)
         return CommandResult(CommandOutcome.ACCEPTED, record.snapshot())
 
@@ -450,10 +467,8 @@ class PaperBroker(BrokerPort):
     def _reserved(self, exclude: str | None) -> Decimal:
         """Buying power held by working orders (their unfilled part), as tastytrade holds it."""
         total = ZERO
-        for record in self._orders.values():
-            if record.order_id == exclude or record.status not in (
-                OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED
-            ):
+        for record in self._live.values():
+            if record.order_id == exclude:
                 continue
             contracts = [self._market.contract(leg.symbol) for leg in record.request.legs]
             if any(c is None or c.quote is None for c in contracts):
@@ -487,7 +502,7 @@ class PaperBroker(BrokerPort):
         units, _ = _units(order.legs)
         cash_change = order.price * units * MULTIPLIER
         nlv_change = cash_change + value_change
-        req_change = self._requirement(list(by_symbol.values())) - self._requirement(before)
+        req_change = self._requirement(list(by_symbol.values())) - self._positions_requirement()
         return (nlv_change - req_change).quantize(CENT)
 
     # -- holdings and marks ----------------------------------------------------------------
@@ -497,30 +512,50 @@ class PaperBroker(BrokerPort):
             Holding(p.symbol, p.underlying, p.option_type, p.strike, p.expiry, p.quantity,
                     self._mark(p.symbol))
             for p in self._positions.values()
-            if p.quantity != 0
         ]
 
     def _requirement(self, holdings: list[Holding]) -> Decimal:
         spots = {h.underlying: self._market.spot(h.underlying) for h in holdings if h.quantity}
         return requirement(holdings, spots).quantize(CENT)
 
+    def _positions_requirement(self) -> Decimal:
+        """Requirement of the open positions; kept until the marks or the positions change."""
+        version, rev = self._market.version, self._positions_rev
+        cached = self._requirement_cache
+        if cached is not None and cached[0] == version and cached[1] == rev:
+            return cached[2]
+        req = self._requirement(self._holdings())
+        self._requirement_cache = (version, rev, req)
+        return req
+
     def _position_value(self) -> Decimal:
         return sum(
-            (self._mark(p.symbol) * MULTIPLIER * p.quantity for p in self._positions.values()
-             if p.quantity != 0),
+            (self._mark(p.symbol) * MULTIPLIER * p.quantity for p in self._positions.values()),
             ZERO,
         )
 
     def _mark(self, symbol: str) -> Decimal:
+        """Mid at the last step; marks only move when the market does, so they are kept per
+        market version (a step asks for the same legs from balances, margin and positions)."""
+        version = self._market.version
+        if version != self._mark_version:
+            self._mark_cache.clear()
+            self._mark_version = version
+        mark = self._mark_cache.get(symbol)
+        if mark is not None:
+            return mark
         contract = self._market.contract(symbol)
+        held = self._positions.get(symbol)
         if contract is not None and contract.quote is not None:
             mark = _mid(contract)
-            self._marks[symbol] = mark
-            return mark
-        if symbol in self._marks:
-            return self._marks[symbol]
-        held = self._positions.get(symbol)
-        return ZERO if held is None else held.average_open_price
+            if held is not None:
+                self._marks[symbol] = mark
+        elif symbol in self._marks:
+            mark = self._marks[symbol]
+        else:
+            return ZERO if held is None else held.average_open_price
+        self._mark_cache[symbol] = mark
+        return mark
 
     def _broker_position(self, p: _Position) -> BrokerPosition:
         return BrokerPosition(
@@ -539,22 +574,26 @@ class PaperBroker(BrokerPort):
         if not self._connected:
             return
         changed = False
-        if self._market.calendar.is_open(now):
-            for record in list(self._orders.values()):
-                if record.status in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
-                    changed |= self._match(record, now)
-        changed |= self._expire_day_orders(now)
+        if self._live and self._market.calendar.is_open(now):
+            for record in list(self._live.values()):
+                changed |= self._match(record, now)
+        if self._live:
+            changed |= self._expire_day_orders(now)
         due = set(self._market.expired(self._last_step, now))
         # Positions whose expiration passed while disconnected settle at the first step back.
-        calendar = self._market.calendar
-        due.update(
-            p.expiry for p in self._positions.values()
-            if p.quantity and calendar.session_close(p.expiry) <= now
-        )
+        if self._positions:
+            today = _ny_date(now)
+            closed_today = now >= self._market.calendar.session_close(today)
+            due.update(p.expiry for p in self._positions.values()
+                       if p.expiry < today or (p.expiry == today and closed_today))
         for expiry in sorted(due):
             changed |= self._settle(expiry, now)
         self._last_step = max(self._last_step, now)
-        if changed or any(p.quantity for p in self._positions.values()):
+        if changed:
+            self._save()
+        sent = self._balance_sent_at
+        if changed or (self._positions and (sent is None or now - sent >= BALANCE_EVERY)):
+            self._balance_sent_at = now
             self._bus.publish(BalanceUpdated(self.current_balance()))
 
     def _match(self, record: _Order, now: datetime) -> bool:
@@ -603,7 +642,7 @@ class PaperBroker(BrokerPort):
                                          record.commission_by_leg[i])
                 record.commission_by_leg[i] += fee
                 fees += fee
-            fill = Fill(f"F{next(self._fill_ids)}", record.order_id, leg.symbol, leg.action,
+            fill = Fill(self._new_fill_id("F"), record.order_id, leg.symbol, leg.action,
                         contracts, price, now)
             record.fills.append(fill)
             delta = -contracts if leg.action in _SELLING else contracts
@@ -615,6 +654,8 @@ class PaperBroker(BrokerPort):
         record.status = (
             OrderStatus.FILLED if record.remaining == 0 else OrderStatus.PARTIALLY_FILLED
         )
+        if record.status is OrderStatus.FILLED:
+            self._live.pop(record.order_id, None)
         record.updated_at = now
         for position in touched:
             self._bus.publish(PositionUpdated(self._broker_position(position)))
@@ -645,15 +686,21 @@ class PaperBroker(BrokerPort):
             elif (new > 0) != (old > 0):
                 position.average_open_price = price
         position.quantity = new
+        self._positions_rev += 1
+        if new == 0:
+            # Closed out: only its realised P&L lives on (keeps per-step scans and snapshots to
+            # what is open).
+            del self._positions[symbol]
+            self._realized_closed += position.realized_pnl
+            self._marks.pop(symbol, None)
         return position
 
     def _expire_day_orders(self, now: datetime) -> bool:
         changed = False
-        for record in self._orders.values():
-            if record.status not in (OrderStatus.WORKING, OrderStatus.PARTIALLY_FILLED):
-                continue
+        for record in list(self._live.values()):
             close = self._market.calendar.session_close(_ny_date(record.placed_at))
             if now >= close:
+                del self._live[record.order_id]
                 record.status = OrderStatus.EXPIRED
                 record.updated_at = now
                 self._publish_order(record)
@@ -673,7 +720,7 @@ class PaperBroker(BrokerPort):
             quantity = position.quantity
             action = OrderAction.SELL_TO_CLOSE if quantity > 0 else OrderAction.BUY_TO_CLOSE
             fill = Fill(
-                f"X{next(self._fill_ids)}",
+                self._new_fill_id("X"),
                 f"EXPIRATION-{position.underlying}-{expiry:%Y%m%d}",
                 position.symbol,
                 action,
@@ -683,11 +730,24 @@ class PaperBroker(BrokerPort):
             )
             self._apply(position.symbol, -quantity, intrinsic)
             self._cash += intrinsic * MULTIPLIER * quantity
-            self._marks[position.symbol] = intrinsic
             self._bus.publish(FillReceived(fill))
             self._bus.publish(PositionUpdated(self._broker_position(position)))
             changed = True
         return changed
+
+    def _new_order_id(self) -> str:
+        order_id = str(self._next_order_id)
+        self._next_order_id += 1
+        return order_id
+
+    def _new_fill_id(self, prefix: str) -> str:
+        fill_id = f"{prefix}{self._next_fill_id}"
+        self._next_fill_id += 1
+        return fill_id
+
+    def _save(self) -> None:
+        if self._state is not None:
+            self._state.save_broker(self.snapshot())
 
     def _publish_order(self, record: _Order) -> None:
         self._bus.publish(OrderUpdated(record.snapshot()))

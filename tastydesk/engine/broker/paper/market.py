@@ -9,7 +9,8 @@ give the same prices.
 
 Cost model: a series (strikes, symbols, open interest) is built once and kept until it expires;
 chain quotes are repriced, vectorised, on demand. A step advances the paths in plain floats and
-reprices only the subscribed options, one by one (numpy's per-call overhead would dominate there).
+reprices the subscribed options of every underlying in one vectorised pass; the numbers are kept
+per model version, so the stream, order matching and position marks of a step share them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ from tastydesk.engine.broker.paper.model import (
     profile_for,
 )
 from tastydesk.engine.broker.paper.quotes import (
+    liquidity_size,
+    liquidity_width,
+    quote_book,
     quote_cents,
     quote_cents_scalar,
     quote_size_scalar,
@@ -78,6 +82,7 @@ _STREAMER_RE = re.compile(r"^\.([A-Z0-9/]{1,6})(\d{6})([CP])(\d+(?:\.\d+)?)$")
 _CENTS: dict[int, Decimal] = {}
 _STRIKES: dict[float, Decimal] = {}
 _CALL = OptionType.CALL
+_BATCH_MIN = 6  # below this many contracts, pricing one by one is cheaper than one numpy pass
 _PUT = OptionType.PUT
 
 
@@ -127,6 +132,31 @@ class _Key:
     strike_f: float
     occ: str
     streamer: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Constants:
+    """Per-underlying constants as arrays, gathered per contract by the batch pricer."""
+
+    div: np.ndarray
+    base: np.ndarray
+    skew: np.ndarray
+    smile: np.ndarray
+    width: np.ndarray
+    size_base: np.ndarray
+    penny: np.ndarray
+
+    @staticmethod
+    def of(profiles: list[Profile]) -> _Constants:
+        return _Constants(
+            np.array([p.dividend_yield for p in profiles]),
+            np.array([p.vol for p in profiles]),
+            np.array([p.skew for p in profiles]),
+            np.array([p.smile for p in profiles]),
+            np.array([liquidity_width(p.liquidity) for p in profiles]),
+            np.array([liquidity_size(p.liquidity) for p in profiles], dtype=np.int64),
+            np.array([p.penny for p in profiles], dtype=np.bool_),
+        )
 
 
 @dataclass(slots=True)
@@ -179,6 +209,7 @@ class PaperMarket:
         self._rate = rate
         self._index = {s: i for i, s in enumerate(self.symbols)}
         self._profiles: list[Profile] = [profile_for(s) for s in self.symbols]
+        self._consts = _Constants.of(self._profiles)
         self._model = UnderlyingModel(self._profiles, rate, np.random.default_rng([seed, 0]))
         self._earn_anchor = [
             _EARNINGS_ANCHOR + timedelta(days=int(_unit(f"earn:{p.symbol}") * _EARNINGS_EVERY))
@@ -410,11 +441,17 @@ class PaperMarket:
         for sym, i in self._subs_under.items():
             if moved or sym in fresh:
                 publish(QuoteReceived(self._underlying_quote(i, sym, when)))
-        for sym, key in self._subs_opt.items():
-            if moved or sym in fresh:
-                quote, greeks = self._price_one(key, sym, when)
-                publish(QuoteReceived(quote))
-                publish(GreeksReceived(greeks))
+        if moved:
+            targets = list(self._subs_opt.items())
+        else:
+            targets = [(sym, key) for sym, key in self._subs_opt.items() if sym in fresh]
+        if targets:
+            numbers = self._price_batch([key for _, key in targets])
+            for sym, key in targets:
+                _, bid, ask, size, vol, g = numbers[key.streamer]
+                publish(QuoteReceived(Quote(sym, bid, ask, when, size, size)))
+                publish(GreeksReceived(Greeks(sym, g.price, vol, g.delta, g.gamma, g.theta,
+                                              g.vega, g.rho, when)))
         fresh.clear()
 
     # -- pricing ---------------------------------------------------------------------------
@@ -460,6 +497,55 @@ class PaperMarket:
                               key.option_type is _CALL)
         bid, ask = quote_cents_scalar(g.price, max(t, 0.0), p.liquidity, p.penny)
         return _cents(bid), _cents(ask), quote_size_scalar(g.price, p.liquidity), vol, g
+
+    def _price_batch(self, keys: list[_Key]
+                     ) -> dict[str, tuple[int, Decimal, Decimal, int, float, BsmScalar]]:
+        """Bring the per-version numbers of ``keys`` up to date in one vectorised pass.
+
+        A step streams every subscribed leg of every open position; one numpy pass over all of
+        them (several underlyings at once) costs about as much as pricing three contracts one by
+        one. A handful of contracts still goes through the scalar path.
+        """
+        numbers = self._numbers
+        version = self._version
+        todo: list[_Key] = []
+        seen: set[str] = set()
+        for key in keys:
+            cached = numbers.get(key.streamer)
+            if (cached is None or cached[0] != version) and key.streamer not in seen:
+                seen.add(key.streamer)
+                todo.append(key)
+        if len(todo) < _BATCH_MIN:
+            for key in todo:
+                numbers[key.streamer] = (version, *self._compute_one(key))
+            return numbers
+        n = len(todo)
+        c = self._consts
+        idx = np.fromiter((k.index for k in todo), np.intp, n)
+        strikes = np.fromiter((k.strike_f for k in todo), np.float64, n)
+        close_ts = np.fromiter((self._expiry_close(k.expiry) for k in todo), np.float64, n)
+        is_call = np.fromiter((k.option_type is _CALL for k in todo), np.bool_, n)
+        events: dict[tuple[int, date], float] = {}
+        for k in todo:
+            if (k.index, k.expiry) not in events:
+                events[(k.index, k.expiry)] = self._event_var(k.index, k.expiry)
+        event_var = np.fromiter((events[(k.index, k.expiry)] for k in todo), np.float64, n)
+        model = self._model
+        spot = np.array([model.spot(i) for i in range(model.n)])[idx]
+        iv30 = np.array([model.implied_atm(i) for i in range(model.n)])[idx]
+        q = c.div[idx]
+        t = (close_ts - self._eff) / _YEAR_SECONDS
+        tpos = np.maximum(t, 0.0)
+        fwd = spot * np.exp((self._rate - q) * tpos)
+        vol, _ = surface_vol(fwd, strikes, t, iv30, c.base[idx], c.skew[idx], c.smile[idx],
+                             event_var)
+        g = bsm_greeks(spot, strikes, t, self._rate, q, vol, is_call)
+        bid, ask, size = quote_book(g.price, tpos, c.width[idx], c.size_base[idx], c.penny[idx])
+        for key, bd, ak, sz, iv, row in zip(
+                todo, bid.tolist(), ask.tolist(), size.tolist(), vol.tolist(),
+                zip(*(a.tolist() for a in g), strict=True), strict=True):
+            numbers[key.streamer] = (version, _cents(bd), _cents(ak), sz, iv, BsmScalar(*row))
+        return numbers
 
     def _price_many(self, i: int, strikes: np.ndarray, close_ts: np.ndarray,
                     is_call: np.ndarray, event_var: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -626,6 +712,11 @@ class PaperMarket:
             raise ValueError(f"symbol: {symbol!r} is not in the paper market "
                              f"({', '.join(self.symbols)})")
         return i
+
+    @property
+    def version(self) -> int:
+        """Bumped whenever prices move: anything derived from quotes may be kept until then."""
+        return self._version
 
     @property
     def now(self) -> datetime:

@@ -111,3 +111,34 @@ def quote_cents_scalar(theo: float, t: float, liquidity: int, penny: bool) -> tu
 def quote_size_scalar(theo: float, liquidity: int) -> int:
     base = _LIQUIDITY_SIZE.get(liquidity, 5)
     return max(1, int(base * (0.2 + 2.0 / (1.0 + theo))))
+
+
+def liquidity_width(liquidity: int) -> float:
+    """Spread scale of a name with this liquidity score (what :func:`quote_cents` applies)."""
+    return _LIQUIDITY_WIDTH.get(liquidity, 8.0)
+
+
+def liquidity_size(liquidity: int) -> int:
+    """Base displayed size of a name with this liquidity score (what :func:`quote_sizes` uses)."""
+    return _LIQUIDITY_SIZE.get(liquidity, 5)
+
+
+def quote_book(theo: np.ndarray, t: np.ndarray, width: np.ndarray, size_base: np.ndarray,
+               penny: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bid and ask cents and sizes for contracts of several names at once.
+
+    ``width``, ``size_base`` and ``penny`` are per contract (from :func:`liquidity_width`,
+    :func:`liquidity_size` and the name's tick rule); every element gets exactly the numbers
+    :func:`quote_cents` and :func:`quote_sizes` give it on its own, so one call can reprice every
+    streamed option of a step.
+    """
+    spread = width * (0.01 + 0.004 * theo) * (1.0 + 0.5 * t)
+    bid = np.floor((theo - 0.5 * spread) * 100.0 + 1e-7).astype(np.int64)
+    ask = np.ceil((theo + 0.5 * spread) * 100.0 - 1e-7).astype(np.int64)
+    np.maximum(bid, 0, out=bid)
+    nickel = ~penny & (bid >= NICKEL_ABOVE_CENTS)
+    bid = np.where(nickel, bid // 5 * 5, bid)
+    ask = np.maximum(ask, bid + np.where(nickel, 5, 1))
+    ask = np.where(~penny & (ask >= NICKEL_ABOVE_CENTS), (ask + 4) // 5 * 5, ask)
+    size = np.maximum(1, (size_base * (0.2 + 2.0 / (1.0 + theo))).astype(np.int64))
+    return bid, ask, size
