@@ -66,7 +66,8 @@ def test_iron_condor_with_partial_close() -> None:
     assert s.is_neutral
     partial = next(r for r in s.rules if r.rule_type is RuleType.PARTIAL_CLOSE)
     assert (partial.threshold, partial.close_pct, partial.action, partial.enabled) == (
-        Decimal("35"), 50, RuleAction.PARTIAL_CLOSE, True)
+        Decimal("15"), 50, RuleAction.PARTIAL_CLOSE, True)
+    assert s.sizing.quantity == 2  # a partial close needs more than one lot
     assert rules(s)[RuleType.PROFIT_TARGET] == 25
 
 
