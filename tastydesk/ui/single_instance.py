@@ -64,11 +64,14 @@ class SingleInstance(QObject):
             self._lock.unlock()
 
     def _on_connection(self) -> None:
-        assert self._server is not None
+        if self._server is None:
+            return
         while (socket := self._server.nextPendingConnection()) is not None:
-            socket.readyRead.connect(lambda s=socket: self._on_read(s))
-            socket.disconnected.connect(socket.deleteLater)
-
-    def _on_read(self, socket: QLocalSocket) -> None:
-        if b"raise" in bytes(socket.readAll().data()):
-            self.activated.emit()
+            # The message is one short line sent right after connecting: read it here rather
+            # than keep the socket alive across event-loop turns.
+            data = bytes(socket.readAll().data())
+            if b"raise" not in data and socket.waitForReadyRead(500):
+                data += bytes(socket.readAll().data())
+            socket.abort()
+            if b"raise" in data:
+                self.activated.emit()
