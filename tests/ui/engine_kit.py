@@ -27,10 +27,9 @@ def _holidays(years: tuple[int, int]) -> list[str]:
 PAPER_START = datetime(2026, 1, 5, 14, 35, tzinfo=UTC)  # a Monday, just after the open
 
 
-def seed_store(data_dir: Path) -> None:
-    """Store the exchange calendar once computed (so each test skips importing pandas) and start
-    the paper clock at a Monday open, so a test never races the close of the session."""
-    from tastydesk.engine.bootstrap import HOLIDAYS_KEY, PAPER_CLOCK_KEY
+def seed_calendar(data_dir: Path) -> None:
+    """Store the exchange calendar once computed, so each test skips importing pandas."""
+    from tastydesk.engine.bootstrap import HOLIDAYS_KEY
     from tastydesk.engine.store.service import Store
     from tastydesk.paths import db_path
 
@@ -39,6 +38,20 @@ def seed_store(data_dir: Path) -> None:
     store = Store.open(db_path(data_dir))
     try:
         store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years)})
+    finally:
+        store.close()
+
+
+def seed_store(data_dir: Path) -> None:
+    """Seed the calendar and start the paper clock at a Monday open, so a test never races the
+    close of the session."""
+    from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY
+    from tastydesk.engine.store.service import Store
+    from tastydesk.paths import db_path
+
+    seed_calendar(data_dir)
+    store = Store.open(db_path(data_dir))
+    try:
         store.set_config(PAPER_CLOCK_KEY, PAPER_START.isoformat())
     finally:
         store.close()
