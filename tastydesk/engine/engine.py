@@ -169,6 +169,7 @@ class Engine(EngineFacade):
         self._dirty: dict[int, MonitoredPosition] = {}
         self._flush_scheduled = False
         self._seen_fills: set[str] = set()
+        self._pending_quotes: dict[str, Any] = {}  # streamer symbol -> latest Quote, pending legs
         self.counters: Counter[str] = Counter()
         self.driver: Any = None  # paper-time driver with start()/stop(), paper mode only
         self._fee_per_contract = Decimal("1.00")
@@ -310,11 +311,22 @@ class Engine(EngineFacade):
         self._last_reason[workflow_id] = reason
         self.counters[f"transition:{trigger.value}"] += 1
         if rec.state is not WorkflowState.PENDING_APPROVAL:
-            self._pending.pop(workflow_id, None)
+            gone = self._pending.pop(workflow_id, None)
+            if gone is not None:
+                self._release_pending_quotes(gone.proposal)
         self.bus.publish(WorkflowChanged(workflow_id, rec.symbol, rec.state,
                                          previous.state if previous else None, reason,
                                          self.clock.now()))
         return rec
+
+    def _release_pending_quotes(self, proposal: TradeProposal) -> None:
+        still = {leg.streamer_symbol for p in self._pending.values() for leg in p.proposal.legs}
+        drop = [leg.streamer_symbol for leg in proposal.legs if leg.streamer_symbol not in still]
+        for sym in drop:
+            self._pending_quotes.pop(sym, None)
+        unused = [sym for sym in drop if sym not in self._by_symbol]
+        if unused:
+            self.spawn(self.broker.unsubscribe(unused), "unsubscribe-pending")
 
     def _alert(self, level: str, category: str, title: str, message: str,
                workflow_id: int | None = None) -> None:
@@ -481,6 +493,10 @@ class Engine(EngineFacade):
                                proposal_id=proposal_id, strategy_name=strategy.name)
         self._pending[workflow_id] = PendingView(workflow_id, proposal_id, proposal, now, expires)
         self.counters["proposals"] += 1
+        for leg in proposal.legs:  # stream the legs so approval re-checks against live quotes
+            self._pending_quotes.setdefault(leg.streamer_symbol, None)
+        self.spawn(self.broker.subscribe([leg.streamer_symbol for leg in proposal.legs]),
+                   "subscribe-pending")
         self._set_timer(("expire", workflow_id), (expires - now).total_seconds(),
                         lambda: self.spawn(self._expire(workflow_id), "expire"))
         self._alert("info", "pending", f"New trade: {proposal.underlying}",
@@ -590,20 +606,33 @@ class Engine(EngineFacade):
                                        "cool-down over: scanning again", cooldown_until=None)
 
     async def _current_prices(self, proposal: TradeProposal) -> tuple[Decimal, Decimal] | None:
-        """Mid and natural per spread from the broker's latest quotes for the proposal's legs."""
+        """Mid and natural per spread from the latest quotes for the proposal's legs.
+
+        Streamed quotes are used when every leg has a fresh one; otherwise the chain is fetched.
+        """
+        now = self.clock.now()
+        streamed = [self._pending_quotes.get(leg.streamer_symbol) for leg in proposal.legs]
+        if all(q is not None and (now - q.time).total_seconds() <= self._config.max_quote_age_seconds
+               for q in streamed):
+            return self._price_legs(proposal, streamed)
         max_dte = (max(leg.expiry for leg in proposal.legs) - self.clock.today()).days
         min_dte = (min(leg.expiry for leg in proposal.legs) - self.clock.today()).days
         chain = await self.broker.option_chain(proposal.underlying, max(0, min_dte), max_dte)
-        mid = natural = ZERO
-        now = self.clock.now()
-        unit = proposal.quantity
+        quotes = []
         for leg in proposal.legs:
             contract = chain.contract(leg.symbol)
             if contract is None or contract.quote is None:
                 return None
-            q = contract.quote
-            if (now - q.time).total_seconds() > self._config.max_quote_age_seconds:
+            if (now - contract.quote.time).total_seconds() > self._config.max_quote_age_seconds:
                 return None
+            quotes.append(contract.quote)
+        return self._price_legs(proposal, quotes)
+
+    @staticmethod
+    def _price_legs(proposal: TradeProposal, quotes: Sequence[Any]) -> tuple[Decimal, Decimal]:
+        mid = natural = ZERO
+        unit = proposal.quantity
+        for leg, q in zip(proposal.legs, quotes, strict=True):
             ratio = Decimal(leg.quantity // unit)
             sign = 1 if leg.side is Side.SELL else -1
             mid += sign * q.mid * ratio
@@ -1045,6 +1074,8 @@ class Engine(EngineFacade):
         self._event_count += 1
         q = event.quote
         self._quote_time = q.time
+        if q.symbol in self._pending_quotes:
+            self._pending_quotes[q.symbol] = q
         mons = self._by_symbol.get(q.symbol)
         if mons is None:
             if not q.symbol.startswith("."):
