@@ -544,10 +544,9 @@ class PaperBroker(BrokerPort):
         mark = self._mark_cache.get(symbol)
         if mark is not None:
             return mark
-        contract = self._market.contract(symbol)
+        mark = self._market.mid(symbol)
         held = self._positions.get(symbol)
-        if contract is not None and contract.quote is not None:
-            mark = _mid(contract)
+        if mark is not None:
             if held is not None:
                 self._marks[symbol] = mark
         elif symbol in self._marks:

@@ -57,19 +57,91 @@ def requirement(holdings: Iterable[Holding], spots: dict[str, Decimal]) -> Decim
 
 def underlying_requirement(lines: list[Holding], spot: Decimal) -> Decimal:
     """Requirement in dollars of the option lines of one underlying."""
-    calls = [h for h in lines if h.option_type is OptionType.CALL and h.quantity != 0]
-    puts = [h for h in lines if h.option_type is OptionType.PUT and h.quantity != 0]
+    active = [h for h in lines if h.quantity != 0]
+    key = tuple((h.option_type, h.strike, h.quantity) for h in active)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _plan(active)
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    if not plan.naked_calls and not plan.naked_puts:
+        return _risk_from_plan(active, plan.all_lines, plan.worst_all)
+    call_req = (_naked_from_plan(active, plan.naked_calls, spot)
+                + _risk_from_plan(active, plan.covered_calls, plan.worst_calls))
+    put_req = (_naked_from_plan(active, plan.naked_puts, spot)
+               + _risk_from_plan(active, plan.covered_puts, plan.worst_puts))
+    if plan.naked_calls and plan.naked_puts:
+        if call_req >= put_req:
+            return call_req + _premium_from_plan(active, plan.naked_puts)
+        return put_req + _premium_from_plan(active, plan.naked_calls)
+    return max(call_req, put_req)
+
+
+_Lines = tuple[tuple[int, int], ...]  # (index into the active lines, signed quantity)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What a requirement depends on besides marks and spot: which contracts are naked and the
+    worst expiry payoff of each covered group. Positions change far less often than marks, so a
+    plan is kept per shape (types, strikes, quantities) and re-evaluated at new marks."""
+
+    all_lines: _Lines
+    worst_all: Decimal
+    naked_calls: _Lines
+    covered_calls: _Lines
+    worst_calls: Decimal
+    naked_puts: _Lines
+    covered_puts: _Lines
+    worst_puts: Decimal
+
+
+_PLANS: dict[tuple[tuple[OptionType, Decimal, int], ...], _Plan] = {}
+_MAX_PLANS = 4096
+
+
+def _plan(active: list[Holding]) -> _Plan:
+    # Index-tagged copies with a zero mark: the existing pairing logic then yields the structure.
+    tagged = [Holding(str(i), h.underlying, h.option_type, h.strike, h.expiry, h.quantity, ZERO)
+              for i, h in enumerate(active)]
+    calls = [h for h in tagged if h.option_type is OptionType.CALL]
+    puts = [h for h in tagged if h.option_type is OptionType.PUT]
     naked_calls, covered_calls = _split_naked(calls, highest_risk_first=False)
     naked_puts, covered_puts = _split_naked(puts, highest_risk_first=True)
-    if not naked_calls and not naked_puts:
-        return _defined_risk(calls + puts)
-    call_req = _naked_requirement(naked_calls, spot) + _defined_risk(covered_calls)
-    put_req = _naked_requirement(naked_puts, spot) + _defined_risk(covered_puts)
-    if naked_calls and naked_puts:
-        if call_req >= put_req:
-            return call_req + _premium(naked_puts)
-        return put_req + _premium(naked_calls)
-    return max(call_req, put_req)
+
+    def lines(group: list[Holding]) -> _Lines:
+        return tuple((int(h.symbol), h.quantity) for h in group)
+
+    return _Plan(lines(tagged), _worst(tagged), lines(naked_calls), lines(covered_calls),
+                 _worst(covered_calls), lines(naked_puts), lines(covered_puts),
+                 _worst(covered_puts))
+
+
+def _worst(group: list[Holding]) -> Decimal:
+    """Lowest payoff at expiry over zero and the strikes.
+
+    Above the highest strike the payoff moves with the net call quantity, which is never short
+    in a group measured this way, so zero and the strikes bound the minimum.
+    """
+    if not group:
+        return ZERO
+    return min(_payoff(group, price) for price in {ZERO, *(h.strike for h in group)})
+
+
+def _risk_from_plan(active: list[Holding], group: _Lines, worst: Decimal) -> Decimal:
+    if not group:
+        return ZERO
+    value_now = sum((active[i].mark * MULTIPLIER * q for i, q in group), ZERO)
+    return max(ZERO, value_now - worst)
+
+
+def _naked_from_plan(active: list[Holding], group: _Lines, spot: Decimal) -> Decimal:
+    return _naked_requirement([_with_quantity(active[i], q) for i, q in group], spot)
+
+
+def _premium_from_plan(active: list[Holding], group: _Lines) -> Decimal:
+    return sum((active[i].mark * MULTIPLIER * -q for i, q in group), ZERO)
 
 
 def _split_naked(
@@ -110,22 +182,6 @@ def _naked_requirement(naked: list[Holding], spot: Decimal) -> Decimal:
         per_share = max(NAKED_UNDERLYING_PCT * spot - otm, NAKED_MIN_STRIKE_PCT * h.strike) + h.mark
         total += per_share * MULTIPLIER * -h.quantity
     return total
-
-
-def _premium(naked: list[Holding]) -> Decimal:
-    return sum((h.mark * MULTIPLIER * -h.quantity for h in naked), ZERO)
-
-
-def _defined_risk(lines: list[Holding]) -> Decimal:
-    """Worst loss at expiry relative to today's marked value (both sides at once)."""
-    if not lines:
-        return ZERO
-    value_now = sum((h.mark * MULTIPLIER * h.quantity for h in lines), ZERO)
-    prices = {ZERO, *(h.strike for h in lines)}
-    worst = min(_payoff(lines, price) for price in prices)
-    # Above the highest strike the payoff moves with the net call quantity, which is not short
-    # here, so the strikes and zero bound the minimum.
-    return max(ZERO, value_now - worst)
 
 
 def _payoff(lines: list[Holding], price: Decimal) -> Decimal:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,12 @@ from tastydesk.engine.broker.paper.quotes import (
     surface_vol,
     surface_vol_scalar,
 )
+from tastydesk.engine.broker.paper.state import (
+    MARKET_CORE,
+    MARKET_HISTORY,
+    MARKET_SERIES,
+    PaperState,
+)
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import NEW_YORK, Clock, MarketCalendar
 from tastydesk.engine.domain.chain import (
@@ -76,6 +83,10 @@ DEFAULT_WATCHLIST = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "AMZN", "TSLA"
 
 _YEAR_SECONDS = 365.0 * 86400.0
 _HISTORY_DAYS = 260
+# Closes are kept for settlement: longer than any listed expiry (MAX_DTE) can stay open.
+_KEEP_CLOSES_DAYS = 420
+_SAVE_EVERY_SECONDS = 60.0  # simulated time between two saves of a moving market
+_STATE_FORMAT = 1
 _EARNINGS_EVERY = 91
 _EARNINGS_ANCHOR = date(2024, 1, 22)
 _STREAMER_RE = re.compile(r"^\.([A-Z0-9/]{1,6})(\d{6})([CP])(\d+(?:\.\d+)?)$")
@@ -159,6 +170,44 @@ class _Constants:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """The fixed inputs of one set of streamed contracts, gathered once per subscription set."""
+
+    keys: tuple[_Key, ...]
+    index: np.ndarray
+    strikes: np.ndarray
+    close_ts: np.ndarray
+    is_call: np.ndarray
+    pairs: tuple[tuple[int, date], ...]  # distinct (underlying, expiry)
+    pair_of: np.ndarray  # per contract: its position in ``pairs``
+    div: np.ndarray
+    base: np.ndarray
+    skew: np.ndarray
+    smile: np.ndarray
+    width: np.ndarray
+    size_base: np.ndarray
+    penny: np.ndarray
+
+    @staticmethod
+    def of(keys: list[_Key], c: _Constants, expiry_close: Callable[[date], float]) -> _Batch:
+        n = len(keys)
+        idx = np.fromiter((k.index for k in keys), np.intp, n)
+        pair_pos: dict[tuple[int, date], int] = {}
+        for k in keys:
+            pair_pos.setdefault((k.index, k.expiry), len(pair_pos))
+        return _Batch(
+            tuple(keys), idx,
+            np.fromiter((k.strike_f for k in keys), np.float64, n),
+            np.fromiter((expiry_close(k.expiry) for k in keys), np.float64, n),
+            np.fromiter((k.option_type is _CALL for k in keys), np.bool_, n),
+            tuple(pair_pos),
+            np.fromiter((pair_pos[(k.index, k.expiry)] for k in keys), np.intp, n),
+            c.div[idx], c.base[idx], c.skew[idx], c.smile[idx], c.width[idx], c.size_base[idx],
+            c.penny[idx],
+        )
+
+
 @dataclass(slots=True)
 class _Series:
     """One expiration of one underlying: strikes, symbols and open interest.
@@ -173,6 +222,8 @@ class _Series:
     close_ts: float
     center: float
     band: float  # recentre when the reference price moves further than this
+    ref_vol: float  # the volatility and years to expiry the grid and activity were built with
+    years: float
     strikes: np.ndarray
     strike_decs: list[Decimal]
     occ_call: list[str]
@@ -191,7 +242,8 @@ class PaperMarket:
     """Seeded simulated market for the paper broker; see the module docstring."""
 
     def __init__(self, bus: EventBus, clock: Clock, calendar: MarketCalendar, seed: int = 1,
-                 symbols: Sequence[str] = DEFAULT_WATCHLIST, rate: float = 0.04) -> None:
+                 symbols: Sequence[str] = DEFAULT_WATCHLIST, rate: float = 0.04,
+                 state: PaperState | None = None) -> None:
         if not symbols:
             raise ValueError("symbols: the paper market needs at least one underlying")
         for s in symbols:
@@ -236,12 +288,26 @@ class PaperMarket:
         self._contracts: dict[str, tuple[int, OptionContract]] = {}
         self._chains: dict[tuple[int, int, int], tuple[int, OptionChain]] = {}
         self._numbers: dict[str, tuple[int, Decimal, Decimal, int, float, BsmScalar]] = {}
+        self._batch: _Batch | None = None
         self._spots: dict[int, tuple[int, Decimal]] = {}
         self._keys: dict[str, _Key | None] = {}
         self._subs_under: dict[str, int] = {}
         self._subs_opt: dict[str, _Key] = {}
         self._fresh: set[str] = set()
         self._listeners: list[Callable[[datetime], None]] = []
+        self._state = state
+        self._history_dirty = True
+        self._dirty_series: set[tuple[int, date]] = set()
+        self._dropped_series: set[tuple[int, date]] = set()
+        self._saved_version = -1
+        self._saved_t = -math.inf
+        saved = state.load_market() if state is not None else None
+        if saved is not None:
+            try:
+                self.restore(saved)
+            except ValueError as exc:
+                log.warning("paper market: saved state in %s not restored (%s); starting afresh",
+                            state.path if state else "", exc)
 
     # -- history ---------------------------------------------------------------------------
 
@@ -357,6 +423,8 @@ class PaperMarket:
                 self._numbers.clear()
         if moved or self._fresh:
             self._publish(to, moved)
+        if self._state is not None and ts - self._saved_t >= _SAVE_EVERY_SECONDS:
+            self._persist()
         for listener in self._listeners:
             listener(to)
 
@@ -398,11 +466,16 @@ class PaperMarket:
         return moves
 
     def _record_close(self, day: date) -> None:
+        cutoff = day - timedelta(days=_KEEP_CLOSES_DAYS)
         for i in range(len(self.symbols)):
             spot = self._model.spot(i)
-            self._closes[i][day] = spot
+            closes = self._closes[i]
+            closes[day] = spot
+            while (oldest := next(iter(closes))) < cutoff:
+                del closes[oldest]
             self._recent[i].append(spot)
             self._iv_hist[i].append(self._iv_index(i))
+        self._history_dirty = True
 
     # -- subscriptions and publishing ------------------------------------------------------
 
@@ -474,14 +547,17 @@ class PaperMarket:
         The numbers only change when the model moves, so they are kept per model version: the
         stream, the broker's order matching and position marks all ask for the same legs.
         """
+        _, bid, ask, size, vol, g = self._numbers_of(key)
+        quote = Quote(symbol, bid, ask, when, size, size)
+        greeks = Greeks(symbol, g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, when)
+        return quote, greeks
+
+    def _numbers_of(self, key: _Key) -> tuple[int, Decimal, Decimal, int, float, BsmScalar]:
         cached = self._numbers.get(key.streamer)
         if cached is None or cached[0] != self._version:
             cached = (self._version, *self._compute_one(key))
             self._numbers[key.streamer] = cached
-        _, bid, ask, size, vol, g = cached
-        quote = Quote(symbol, bid, ask, when, size, size)
-        greeks = Greeks(symbol, g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, when)
-        return quote, greeks
+        return cached
 
     def _compute_one(self, key: _Key) -> tuple[Decimal, Decimal, int, float, BsmScalar]:
         i = key.index
@@ -519,28 +595,23 @@ class PaperMarket:
             for key in todo:
                 numbers[key.streamer] = (version, *self._compute_one(key))
             return numbers
-        n = len(todo)
-        c = self._consts
-        idx = np.fromiter((k.index for k in todo), np.intp, n)
-        strikes = np.fromiter((k.strike_f for k in todo), np.float64, n)
-        close_ts = np.fromiter((self._expiry_close(k.expiry) for k in todo), np.float64, n)
-        is_call = np.fromiter((k.option_type is _CALL for k in todo), np.bool_, n)
-        events: dict[tuple[int, date], float] = {}
-        for k in todo:
-            if (k.index, k.expiry) not in events:
-                events[(k.index, k.expiry)] = self._event_var(k.index, k.expiry)
-        event_var = np.fromiter((events[(k.index, k.expiry)] for k in todo), np.float64, n)
+        batch = self._batch
+        if batch is None or batch.keys != tuple(todo):
+            batch = self._batch = _Batch.of(todo, self._consts, self._expiry_close)
+        pairs = batch.pairs
+        event_var = np.array([self._event_var(i, expiry) for i, expiry in pairs])[batch.pair_of]
         model = self._model
+        idx, strikes = batch.index, batch.strikes
         spot = np.array([model.spot(i) for i in range(model.n)])[idx]
         iv30 = np.array([model.implied_atm(i) for i in range(model.n)])[idx]
-        q = c.div[idx]
-        t = (close_ts - self._eff) / _YEAR_SECONDS
+        q = batch.div
+        t = (batch.close_ts - self._eff) / _YEAR_SECONDS
         tpos = np.maximum(t, 0.0)
         fwd = spot * np.exp((self._rate - q) * tpos)
-        vol, _ = surface_vol(fwd, strikes, t, iv30, c.base[idx], c.skew[idx], c.smile[idx],
+        vol, _ = surface_vol(fwd, strikes, t, iv30, batch.base, batch.skew, batch.smile,
                              event_var)
-        g = bsm_greeks(spot, strikes, t, self._rate, q, vol, is_call)
-        bid, ask, size = quote_book(g.price, tpos, c.width[idx], c.size_base[idx], c.penny[idx])
+        g = bsm_greeks(spot, strikes, t, self._rate, q, vol, batch.is_call)
+        bid, ask, size = quote_book(g.price, tpos, batch.width, batch.size_base, batch.penny)
         for key, bd, ak, sz, iv, row in zip(
                 todo, bid.tolist(), ask.tolist(), size.tolist(), vol.tolist(),
                 zip(*(a.tolist() for a in g), strict=True), strict=True):
@@ -643,6 +714,8 @@ class PaperMarket:
     def _drop_expired_series(self, today: date) -> None:
         for k in [k for k in self._series if k[1] < today]:
             del self._series[k]
+            self._dirty_series.discard(k)
+            self._dropped_series.add(k)
 
     def _series_for(self, i: int, expiry: date, monthly: bool) -> _Series:
         existing = self._series.get((i, expiry))
@@ -657,6 +730,7 @@ class PaperMarket:
             strikes = np.union1d(existing.strikes, strikes)
         series = self._build_series(i, expiry, monthly, ref, ref_vol, t, strikes)
         self._series[(i, expiry)] = series
+        self._dirty_series.add((i, expiry))
         return series
 
     def _build_series(self, i: int, expiry: date, monthly: bool, ref: float, ref_vol: float,
@@ -677,6 +751,7 @@ class PaperMarket:
         n = len(strikes)
         return _Series(
             expiry, monthly, self._expiry_close(expiry), ref, 0.5 * ref * max(stddev, 0.02),
+            ref_vol, t,
             strikes, decs, occ_c, occ_p, st_c, st_p, oi_c.tolist(), oi_p.tolist(), vol_c, vol_p,
             np.concatenate([strikes, strikes]),
             np.concatenate([np.ones(n, dtype=bool), np.zeros(n, dtype=bool)]),
@@ -856,6 +931,18 @@ class PaperMarket:
         self._contracts[symbol] = (self._version, contract)
         return contract
 
+    def mid(self, symbol: str) -> Decimal | None:
+        """Mid price of an option (OCC or streamer symbol) at the last step, or None if unknown.
+
+        The same number as ``contract(symbol).quote.mid`` without building the contract: marks
+        of open positions are read far more often than contracts are looked at.
+        """
+        key = self._key(symbol)
+        if key is None:
+            return None
+        numbers = self._numbers_of(key)
+        return (numbers[1] + numbers[2]) / 2
+
     def quote(self, symbol: str) -> Quote | None:
         """Quote for an underlying ticker, OCC or streamer symbol (labelled as asked)."""
         i = self._index.get(symbol)
@@ -879,6 +966,151 @@ class PaperMarket:
             return g
         return Greeks(symbol, g.price, g.iv, g.delta, g.gamma, g.theta, g.vega, g.rho, g.time)
 
+    # -- durable state ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this market is (JSON-serialisable).
+
+        ``{"core": paths, random state and clock, "history": closes and the IV history,
+        "series": listed strike grids}``. Subscriptions are not part of it: subscribers
+        subscribe again when they start.
+        """
+        return {
+            "core": self._core_state(),
+            "history": self._history_state(),
+            "series": {self._series_name(k): _series_state(s) for k, s in self._series.items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`snapshot`; stepping on gives the same prices as never stopping.
+
+        Raises ValueError naming the field when the snapshot is malformed or was taken of a
+        market with another seed, rate or set of symbols.
+        """
+        try:
+            core, history, series = state["core"], state["history"], state["series"]
+            if core.get("format") != _STATE_FORMAT:
+                raise ValueError(f"state.core.format: {core.get('format')!r} is not "
+                                 f"{_STATE_FORMAT}")
+            for name, mine in (("seed", self._seed), ("rate", self._rate),
+                               ("symbols", list(self.symbols))):
+                if core[name] != mine:
+                    raise ValueError(f"state.core.{name}: {core[name]!r} does not match this "
+                                     f"market's {mine!r}")
+            session = self._session_of(date.fromisoformat(core["session"]))
+            if session is None:
+                raise ValueError(f"state.core.session: {core['session']} is not a trading day")
+            now = datetime.fromisoformat(core["now"])
+            if now.tzinfo is None:
+                raise ValueError(f"state.core.now: {core['now']!r} has no time zone")
+            n = len(self.symbols)
+            log_spot = [float(x) for x in core["log_spot"]]
+            vol_factor = [float(x) for x in core["vol_factor"]]
+            closes = [{date.fromisoformat(d): float(v) for d, v in c.items()}
+                      for c in history["closes"]]
+            recent = [[float(x) for x in r] for r in history["recent"]]
+            iv_hist = [[float(x) for x in h] for h in history["iv_hist"]]
+            if {len(log_spot), len(vol_factor), len(closes), len(recent), len(iv_hist)} != {n}:
+                raise ValueError(f"state: per-symbol lists must all hold {n} entries")
+            grids = {}
+            for name, body in series.items():
+                symbol, _, day = name.partition(" ")
+                if symbol not in self._index:
+                    raise ValueError(f"state.series: {name!r} is not a series of this market")
+                grids[(self._index[symbol], date.fromisoformat(day))] = body
+            rng = np.random.default_rng([self._seed, 0])
+            rng.bit_generator.state = core["rng"]
+            t, eff = float(core["t"]), float(core["eff"])
+            gap_pending = bool(core["gap_pending"])
+            released_from = date.fromisoformat(core["released_from"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"state: malformed paper market snapshot ({exc!r})") from exc
+        self._model.rng = rng
+        self._model.log_spot[:] = log_spot
+        self._model.vol_factor[:] = vol_factor
+        self._t, self._now, self._eff = t, now, eff
+        self._session = session
+        self._gap_pending = gap_pending
+        self._released_from = released_from
+        for i in range(n):
+            self._closes[i] = closes[i]
+            self._recent[i] = deque(recent[i], maxlen=50)
+            self._iv_hist[i] = deque(iv_hist[i], maxlen=TRADING_DAYS)
+        self._series = {}
+        for (i, expiry), body in sorted(grids.items()):
+            self._series[(i, expiry)] = self._build_series(
+                i, expiry, bool(body["monthly"]), float(body["ref"]), float(body["ref_vol"]),
+                float(body["years"]), np.array(body["strikes"], dtype=np.float64))
+        # Everything derived from prices is recomputed.
+        self._version += 1
+        self._numbers.clear()
+        self._contracts.clear()
+        self._chains.clear()
+        self._spots.clear()
+        self._schedule.clear()
+        self._batch = None
+        self._fresh.update(self._subs_under)
+        self._fresh.update(self._subs_opt)
+        self._history_dirty = False
+        self._dirty_series.clear()
+        self._dropped_series.clear()
+        self._saved_version = self._version
+        self._saved_t = self._t
+
+    def save_state(self) -> None:
+        """Write the latest state to the state file now (on shutdown; steps save on their own)."""
+        if self._state is not None:
+            self._persist(force=True)
+
+    def _persist(self, force: bool = False) -> None:
+        """Save what changed since the last save: the core always, history and series if dirty."""
+        if not force and not (self._version != self._saved_version or self._history_dirty
+                              or self._dirty_series or self._dropped_series):
+            return
+        assert self._state is not None
+        parts: dict[str, Any] = {MARKET_CORE: self._core_state()}
+        if self._history_dirty:
+            parts[MARKET_HISTORY] = self._history_state()
+        for k in self._dirty_series:
+            series = self._series.get(k)
+            if series is not None:
+                parts[MARKET_SERIES + self._series_name(k)] = _series_state(series)
+        drop = [MARKET_SERIES + self._series_name(k) for k in self._dropped_series]
+        self._state.save(parts, drop)
+        self._history_dirty = False
+        self._dirty_series.clear()
+        self._dropped_series.clear()
+        self._saved_version = self._version
+        self._saved_t = self._t
+
+    def _core_state(self) -> dict[str, Any]:
+        model = self._model
+        return {
+            "format": _STATE_FORMAT,
+            "seed": self._seed,
+            "rate": self._rate,
+            "symbols": list(self.symbols),
+            "t": self._t,
+            "now": self._now.isoformat(),
+            "eff": self._eff,
+            "session": self._session.day.isoformat(),
+            "gap_pending": self._gap_pending,
+            "released_from": self._released_from.isoformat(),
+            "log_spot": list(model.log_spot),
+            "vol_factor": list(model.vol_factor),
+            "rng": model.rng.bit_generator.state,
+        }
+
+    def _history_state(self) -> dict[str, Any]:
+        return {
+            "closes": [{d.isoformat(): v for d, v in c.items()} for c in self._closes],
+            "recent": [list(r) for r in self._recent],
+            "iv_hist": [list(h) for h in self._iv_hist],
+        }
+
+    def _series_name(self, key: tuple[int, date]) -> str:
+        return f"{self.symbols[key[0]]} {key[1].isoformat()}"
+
     # -- expiry ----------------------------------------------------------------------------
 
     def settlement_price(self, symbol: str, expiry: date) -> Decimal:
@@ -900,3 +1132,8 @@ class PaperMarket:
             d for d in expiration_days(self.calendar, first, last)
             if since < self.calendar.session_close(d) <= until
         ]
+
+
+def _series_state(series: _Series) -> dict[str, Any]:
+    return {"monthly": series.monthly, "ref": series.center, "ref_vol": series.ref_vol,
+            "years": series.years, "strikes": series.strikes.tolist()}
