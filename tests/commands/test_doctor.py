@@ -18,6 +18,13 @@ SECRET = "prov-SECRET-4f1d9c77"
 TOKEN = "refresh-TOKEN-8a2e6b31"
 
 
+@pytest.fixture(autouse=True)
+def _shared_qapp(qapp: Any) -> Any:
+    """Doctor reports the running Qt application; without one it would create a bare
+    QGuiApplication, which would then break every widget test that runs after it."""
+    return qapp
+
+
 @pytest.fixture
 def memory_keyring() -> Iterator[Any]:
     import keyring
