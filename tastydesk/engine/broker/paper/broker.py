@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import reduce
+from typing import Any
 
 from tastydesk.engine.broker.paper.fills import (
     LegMarket,
@@ -42,6 +43,7 @@ from tastydesk.engine.broker.paper.fills import (
 )
 from tastydesk.engine.broker.paper.margin import Holding, opening_commission, requirement
 from tastydesk.engine.broker.paper.market import PaperMarket
+from tastydesk.engine.broker.paper.state import PaperState
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import NEW_YORK, Clock
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
@@ -77,6 +79,7 @@ _SELLING = frozenset({OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE})
 _PRICE_PLACES = Decimal("0.0001")
 MARKET_CLOSED = "market closed"
 BALANCE_EVERY = timedelta(minutes=15)  # balance stream cadence while nothing changes
+_STATE_FORMAT = 1
 
 
 @dataclass(slots=True)
@@ -156,6 +159,7 @@ class PaperBroker(BrokerPort):
         starting_cash: Decimal = Decimal("100000"),
         account_number: str = "PAPER-1",
         fees_per_contract: Decimal = Decimal("1.00"),
+        state: PaperState | None = None,
     ) -> None:
         if starting_cash < 0:
             raise ValueError(f"starting_cash: must not be negative, got {starting_cash}")
@@ -181,7 +185,10 @@ class PaperBroker(BrokerPort):
         self._requirement_cache: tuple[int, int, Decimal] | None = None
         self._positions_rev = 0
         self._balance_sent_at: datetime | None = None
-        self._state = None
+        self._state = state
+        saved = state.load_broker() if state is not None else None
+        if saved is not None:
+            self.restore(saved)
         self._health = {"market": StreamHealth.DISCONNECTED, "account": StreamHealth.DISCONNECTED}
         self._connected = False
         self._listening = False
@@ -255,6 +262,85 @@ class PaperBroker(BrokerPort):
             if p.quantity != 0:
                 total += (self._mark(p.symbol) - p.average_open_price) * MULTIPLIER * p.quantity
         return total
+
+    # -- durable state ---------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The paper account as JSON-serialisable data: cash, fees, open positions, the orders
+        still working plus today's orders (so :meth:`find_order` answers after a restart), the
+        id counters and the fill model's random state."""
+        today = self._clock.today()
+        orders = [
+            _order_state(r) for r in self._orders.values()
+            if not r.status.is_terminal or _ny_date(r.updated_at) == today
+            or _ny_date(r.placed_at) == today
+        ]
+        version, internal, gauss = self._rng.getstate()
+        return {
+            "format": _STATE_FORMAT,
+            "account_number": self.account_number,
+            "cash": str(self._cash),
+            "fees_paid": str(self._fees_paid),
+            "realized_closed": str(self._realized_closed),
+            "positions": [_position_state(p) for p in self._positions.values()],
+            "marks": {s: str(m) for s, m in self._marks.items() if s in self._positions},
+            "orders": orders,
+            "next_order_id": self._next_order_id,
+            "next_fill_id": self._next_fill_id,
+            "rng": [version, list(internal), gauss],
+            "last_step": self._last_step.isoformat(),
+            "balance_sent_at": (None if self._balance_sent_at is None
+                                else self._balance_sent_at.isoformat()),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`snapshot` (replaces the whole account).
+
+        Raises ValueError naming the field when the snapshot is malformed.
+        """
+        try:
+            if state.get("format") != _STATE_FORMAT:
+                raise ValueError(f"state.format: {state.get('format')!r} is not {_STATE_FORMAT}")
+            cash = Decimal(state["cash"])
+            fees_paid = Decimal(state["fees_paid"])
+            realized_closed = Decimal(state["realized_closed"])
+            positions = [_position_from(body) for body in state["positions"]]
+            marks = {s: Decimal(m) for s, m in state["marks"].items()}
+            orders = [_order_from(body) for body in state["orders"]]
+            next_order_id = int(state["next_order_id"])
+            next_fill_id = int(state["next_fill_id"])
+            version, internal, gauss = state["rng"]
+            rng_state = (int(version), tuple(int(x) for x in internal), gauss)
+            last_step = datetime.fromisoformat(state["last_step"])
+            sent = state["balance_sent_at"]
+            balance_sent_at = None if sent is None else datetime.fromisoformat(sent)
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(f"state: malformed paper broker snapshot ({exc})") from exc
+        rng = random.Random()
+        try:
+            rng.setstate(rng_state)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"state.rng: not a random generator state ({exc})") from exc
+        self._rng = rng
+        self._cash = cash
+        self._fees_paid = fees_paid
+        self._realized_closed = realized_closed
+        self._positions = {p.symbol: p for p in positions if p.quantity != 0}
+        self._marks = {s: m for s, m in marks.items() if s in self._positions}
+        self._orders = {r.order_id: r for r in orders}
+        self._live = {r.order_id: r for r in orders if not r.status.is_terminal}
+        self._next_order_id = next_order_id
+        self._next_fill_id = next_fill_id
+        self._last_step = last_step
+        self._balance_sent_at = balance_sent_at
+        self._positions_rev += 1
+        self._requirement_cache = None
+        self._mark_cache.clear()
+        self._mark_version = -1
+
+    def save_state(self) -> None:
+        """Write the account to the state file now (commands and fills save on their own)."""
+        self._save()
 
     # -- market data -----------------------------------------------------------------------
 
@@ -801,3 +887,77 @@ def _price_errors(order: OrderRequest) -> list[str]:
             "the paper broker needs one to split the price across legs"
         )
     return errors
+
+
+# -- snapshot encoding ---------------------------------------------------------------------
+
+
+def _position_state(p: _Position) -> dict[str, Any]:
+    return {"symbol": p.symbol, "underlying": p.underlying, "quantity": p.quantity,
+            "average_open_price": str(p.average_open_price),
+            "realized_pnl": str(p.realized_pnl)}
+
+
+def _position_from(body: dict[str, Any]) -> _Position:
+    _, expiry, option_type, strike = parse_occ(body["symbol"])
+    return _Position(body["symbol"], body["underlying"], option_type, strike, expiry,
+                     int(body["quantity"]), Decimal(body["average_open_price"]),
+                     Decimal(body["realized_pnl"]))
+
+
+def _fill_state(f: Fill) -> list[Any]:
+    return [f.fill_id, f.order_id, f.symbol, f.action.value, f.quantity, str(f.price),
+            f.time.isoformat()]
+
+
+def _fill_from(row: list[Any]) -> Fill:
+    fill_id, order_id, symbol, action, quantity, price, at = row
+    return Fill(fill_id, order_id, symbol, OrderAction(action), int(quantity), Decimal(price),
+                datetime.fromisoformat(at))
+
+
+def _order_state(r: _Order) -> dict[str, Any]:
+    req = r.request
+    return {
+        "order_id": r.order_id,
+        "underlying": req.underlying,
+        "legs": [[leg.symbol, leg.action.value, leg.quantity] for leg in req.legs],
+        "price": str(req.price),
+        "external_id": req.external_id,
+        "source": req.source,
+        "units": r.units,
+        "ratios": list(r.ratios),
+        "status": r.status.value,
+        "placed_at": r.placed_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(),
+        "last_evaluated": r.last_evaluated.isoformat(),
+        "filled_units": r.filled_units,
+        "fills": [_fill_state(f) for f in r.fills],
+        "commission_by_leg": [str(c) for c in r.commission_by_leg],
+        "reject_reason": r.reject_reason,
+        "replaces_order_id": r.replaces_order_id,
+        "replacing_order_id": r.replacing_order_id,
+    }
+
+
+def _order_from(body: dict[str, Any]) -> _Order:
+    legs = tuple(OrderLeg(symbol, OrderAction(action), int(qty))
+                 for symbol, action, qty in body["legs"])
+    request = OrderRequest(body["underlying"], legs, Decimal(body["price"]),
+                           body["external_id"], body["source"])
+    return _Order(
+        order_id=body["order_id"],
+        request=request,
+        units=int(body["units"]),
+        ratios=tuple(int(x) for x in body["ratios"]),
+        status=OrderStatus(body["status"]),
+        placed_at=datetime.fromisoformat(body["placed_at"]),
+        updated_at=datetime.fromisoformat(body["updated_at"]),
+        last_evaluated=datetime.fromisoformat(body["last_evaluated"]),
+        filled_units=int(body["filled_units"]),
+        fills=[_fill_from(row) for row in body["fills"]],
+        commission_by_leg=[Decimal(c) for c in body["commission_by_leg"]],
+        reject_reason=body["reject_reason"],
+        replaces_order_id=body["replaces_order_id"],
+        replacing_order_id=body["replacing_order_id"],
+    )

@@ -91,3 +91,71 @@ def test_opening_commission_is_capped_per_leg() -> None:
     assert opening_commission(15, fee, D("0")) == D("10.00")
     assert opening_commission(5, fee, D("8.00")) == D("2.00")
     assert opening_commission(5, fee, D("10.00")) == D("0")
+
+
+def _reference(lines: list[Holding], spot: Decimal) -> Decimal:
+    """The margin rules written out directly, line by line, for one underlying."""
+    def payoff(group: list[Holding], price: Decimal) -> Decimal:
+        total = D(0)
+        for x in group:
+            intrinsic = max(D(0), price - x.strike if x.option_type is CALL else x.strike - price)
+            total += intrinsic * 100 * x.quantity
+        return total
+
+    def defined(group: list[Holding]) -> Decimal:
+        if not group:
+            return D(0)
+        value = sum((x.mark * 100 * x.quantity for x in group), D(0))
+        return max(D(0), value - min(payoff(group, p) for p in {D(0), *(x.strike for x in group)}))
+
+    def split(side: list[Holding], puts: bool) -> tuple[list[Holding], list[Holding]]:
+        excess = -sum(x.quantity for x in side)
+        if excess <= 0:
+            return [], side
+        left = {id(x): x.quantity for x in side}
+        naked = []
+        for x in sorted((x for x in side if x.quantity < 0),
+                        key=lambda x: -x.strike if puts else x.strike):
+            take = min(excess, -x.quantity)
+            if take:
+                naked.append(Holding(x.symbol, x.underlying, x.option_type, x.strike, x.expiry,
+                                     -take, x.mark))
+                left[id(x)] += take
+                excess -= take
+        covered = [Holding(x.symbol, x.underlying, x.option_type, x.strike, x.expiry,
+                           left[id(x)], x.mark) for x in side if left[id(x)]]
+        return naked, covered
+
+    def naked_req(group: list[Holding]) -> Decimal:
+        total = D(0)
+        for x in group:
+            otm = max(D(0), x.strike - spot if x.option_type is CALL else spot - x.strike)
+            total += (max(D("0.20") * spot - otm, D("0.10") * x.strike) + x.mark) * 100 * -x.quantity
+        return total
+
+    live = [x for x in lines if x.quantity]
+    nc, cc = split([x for x in live if x.option_type is CALL], puts=False)
+    np_, cp = split([x for x in live if x.option_type is PUT], puts=True)
+    if not nc and not np_:
+        return defined(live)
+    call_req, put_req = naked_req(nc) + defined(cc), naked_req(np_) + defined(cp)
+    if nc and np_:
+        if call_req >= put_req:
+            return call_req + sum((x.mark * 100 * -x.quantity for x in np_), D(0))
+        return put_req + sum((x.mark * 100 * -x.quantity for x in nc), D(0))
+    return max(call_req, put_req)
+
+
+def test_requirement_matches_the_rules_for_random_portfolios_and_new_marks() -> None:
+    import random
+
+    rng = random.Random(4)
+    strikes = [str(s) for s in range(80, 125, 5)]
+    for _ in range(300):
+        shape = [(rng.choice((CALL, PUT)), strike, rng.choice((-3, -2, -1, 1, 2, 3)))
+                 for strike in rng.sample(strikes, rng.randint(1, 5))]
+        spot = D(rng.randint(85, 120))
+        # The same shape at two sets of marks: the second evaluation reuses the first's plan.
+        for _ in range(2):
+            lines = [h(t, k, q, f"{rng.uniform(0.05, 12):.2f}") for t, k, q in shape]
+            assert requirement(lines, {"SPY": spot}) == _reference(lines, spot)

@@ -9,6 +9,9 @@ from tastydesk.engine.broker.paper.listing import strike_grid
 from tastydesk.engine.broker.paper.quotes import (
     NICKEL_ABOVE_CENTS,
     atm_vol,
+    liquidity_size,
+    liquidity_width,
+    quote_book,
     quote_cents,
     quote_cents_scalar,
     quote_size_scalar,
@@ -85,3 +88,19 @@ def test_strike_grid_is_sorted_positive_and_centred(price: float, vol: float, t:
     assert grid[0] < price < grid[-1]
     assert 10 <= len(grid) <= 200
     assert grid[0] <= price * 0.9 and grid[-1] >= price * 1.1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 400.0), st.floats(0.0, 1.2), st.integers(0, 4),
+                          st.booleans()), min_size=1, max_size=30))
+def test_mixed_book_gives_every_contract_its_own_quote(rows: list[tuple]) -> None:
+    theo = np.array([r[0] for r in rows])
+    t = np.array([r[1] for r in rows])
+    width = np.array([liquidity_width(r[2]) for r in rows])
+    size_base = np.array([liquidity_size(r[2]) for r in rows], dtype=np.int64)
+    penny = np.array([r[3] for r in rows], dtype=np.bool_)
+    bid, ask, size = quote_book(theo, t, width, size_base, penny)
+    for k, (th, tt, liquidity, pen) in enumerate(rows):
+        one_bid, one_ask = quote_cents(np.array([th]), np.array([tt]), liquidity, pen)
+        assert (int(bid[k]), int(ask[k])) == (int(one_bid[0]), int(one_ask[0]))
+        assert int(size[k]) == int(quote_sizes(np.array([th]), liquidity)[0])
