@@ -22,6 +22,7 @@ from tastydesk.engine.store.service import AsyncStore, Store
 log = logging.getLogger(__name__)
 
 PAPER_CLOCK_KEY = "paper_clock"
+PAPER_STATE_FILE = "paper.db"
 HOLIDAYS_KEY = "nyse_holidays"
 
 
@@ -107,6 +108,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
                             inline_store: bool = False) -> tuple[Engine, PaperDriver]:
     from tastydesk.engine.broker.paper.broker import PaperBroker
     from tastydesk.engine.broker.paper.market import PaperMarket
+    from tastydesk.engine.broker.paper.state import PaperState
     from tastydesk.paths import db_path
 
     store = store or Store.open(db_path(data_dir))
@@ -122,9 +124,15 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     clock = SimClock(start)
     clock.set_speed(config.paper_speed)
     bus = EventBus()
-    market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist)
-    market.step(start)
-    broker = PaperBroker(market, bus, clock, seed=seed)
+    # The paper account and market live in their own journal next to the database, so they
+    # survive a restart (or a kill) and the engine can reconcile against them.
+    paper_state = PaperState(data_dir / PAPER_STATE_FILE)
+    market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist,
+                         state=paper_state)
+    resume = max(start, market.now) if market.now is not None else start
+    market.step(resume)
+    clock.advance(resume)
+    broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state)
     engine = Engine(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
                     clock=clock, calendar=calendar, config=config)
     driver = PaperDriver(engine, clock, market, calendar, store)

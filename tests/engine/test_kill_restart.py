@@ -57,9 +57,11 @@ def test_sigkill_at_random_moments_then_restart(tmp_path: Path) -> None:
         assert len({o.external_id for o in orders}) == len(orders)
         from tastydesk.engine.broker.paper.state import PaperState
 
-        state = PaperState(tmp_path / "paper.db").load()
-        assert state is not None
-        broker_orders = state["broker"]["orders"]
+        paper = PaperState(tmp_path / "paper.db")
+        broker_state = paper.load_broker()
+        paper.close()
+        assert broker_state is not None
+        broker_orders = broker_state["orders"]
         live_per_intent = Counter(o.get("external_id") for o in broker_orders
                                   if o.get("status") not in ("REPLACED", "CANCELLED", "REJECTED",
                                                              "EXPIRED"))
