@@ -186,6 +186,7 @@ class PaperBroker(BrokerPort):
         self._positions_rev = 0
         self._balance_sent_at: datetime | None = None
         self._state = state
+        self._unsaved = False  # booked in memory, not yet in the state file
         saved = state.load_broker() if state is not None else None
         if saved is not None:
             self.restore(saved)
@@ -659,23 +660,27 @@ class PaperBroker(BrokerPort):
         if not self._connected:
             return
         changed = False
-        if self._live and self._market.calendar.is_open(now):
-            for record in list(self._live.values()):
-                changed |= self._match(record, now)
-        if self._live:
-            changed |= self._expire_day_orders(now)
-        due = set(self._market.expired(self._last_step, now))
-        # Positions whose expiration passed while disconnected settle at the first step back.
-        if self._positions:
-            today = _ny_date(now)
-            closed_today = now >= self._market.calendar.session_close(today)
-            due.update(p.expiry for p in self._positions.values()
-                       if p.expiry < today or (p.expiry == today and closed_today))
-        for expiry in sorted(due):
-            changed |= self._settle(expiry, now)
-        self._last_step = max(self._last_step, now)
-        if changed:
-            self._save()
+        try:
+            if self._live and self._market.calendar.is_open(now):
+                for record in list(self._live.values()):
+                    changed |= self._match(record, now)
+            if self._live:
+                changed |= self._expire_day_orders(now)
+            due = set(self._market.expired(self._last_step, now))
+            # Positions whose expiration passed while disconnected settle at the first step back.
+            if self._positions:
+                today = _ny_date(now)
+                closed_today = now >= self._market.calendar.session_close(today)
+                due.update(p.expiry for p in self._positions.values()
+                           if p.expiry < today or (p.expiry == today and closed_today))
+            for expiry in sorted(due):
+                changed |= self._settle(expiry, now)
+            self._last_step = max(self._last_step, now)
+        finally:
+            # Whatever was booked is saved before anyone acts on the events, even when a later
+            # part of the step failed.
+            if changed or self._unsaved:
+                self._save()
         sent = self._balance_sent_at
         if changed or (self._positions and (sent is None or now - sent >= BALANCE_EVERY)):
             self._balance_sent_at = now
@@ -772,6 +777,7 @@ class PaperBroker(BrokerPort):
                 position.average_open_price = price
         position.quantity = new
         self._positions_rev += 1
+        self._unsaved = True
         if new == 0:
             # Closed out: only its realised P&L lives on (keeps per-step scans and snapshots to
             # what is open).
@@ -786,6 +792,7 @@ class PaperBroker(BrokerPort):
             close = self._market.calendar.session_close(_ny_date(record.placed_at))
             if now >= close:
                 del self._live[record.order_id]
+                self._unsaved = True
                 record.status = OrderStatus.EXPIRED
                 record.updated_at = now
                 self._publish_order(record)
@@ -833,6 +840,7 @@ class PaperBroker(BrokerPort):
     def _save(self) -> None:
         if self._state is not None:
             self._state.save_broker(self.snapshot())
+        self._unsaved = False
 
     def _publish_order(self, record: _Order) -> None:
         self._bus.publish(OrderUpdated(record.snapshot()))
