@@ -16,6 +16,11 @@ Behaviour that mirrors tastytrade, because the engine relies on it:
 * Commission is charged per contract on opening legs only, capped at ten contracts' worth per leg
   and order; closing trades and expirations are free.
 
+Durability: with a :class:`~tastydesk.engine.broker.paper.state.PaperState` the account is saved
+inside ``place``/``replace``/``cancel`` before they return and after every step that booked
+fills, expirations or settlements, so an order the broker accepted survives a killed process;
+construction restores the last saved account.
+
 Expiration: out-of-the-money options expire worthless; in-the-money options are cash-settled at
 intrinsic value against the market's settlement price. Equity options are physically settled at a
 real broker; the paper broker books that as assignment/exercise followed by an immediate
