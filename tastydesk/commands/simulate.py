@@ -17,7 +17,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--symbols", nargs="*", default=None, help="watchlist (default: config)")
     parser.add_argument("--auto-approve", action="store_true",
                         help="approve every proposal and rule action by policy")
-    parser.add_argument("--step-minutes", type=float, default=5.0,
+    parser.add_argument("--step-minutes", type=float, default=15.0,
                         help="simulated minutes per step")
     parser.add_argument("--json", action="store_true", help="print JSON")
 

@@ -170,6 +170,7 @@ class Engine(EngineFacade):
         self._flush_scheduled = False
         self._seen_fills: set[str] = set()
         self._pending_quotes: dict[str, Any] = {}  # streamer symbol -> latest Quote, pending legs
+        self._proposals: dict[int, TradeProposal] = {}  # proposal id -> proposal (read-mostly)
         self.counters: Counter[str] = Counter()
         self.driver: Any = None  # paper-time driver with start()/stop(), paper mode only
         self._fee_per_contract = Decimal("1.00")
@@ -486,6 +487,7 @@ class Engine(EngineFacade):
         now = self.clock.now()
         expires = now + timedelta(minutes=self._config.approval_expiry_minutes)
         proposal_id = await self.store.save_proposal(workflow_id, proposal, expires)
+        self._proposals[proposal_id] = proposal
         await self._transition(workflow_id, Trigger.PROPOSE, Actor.ENGINE,
                                f"{strategy.name}: {proposal.bias.value}, credit "
                                f"{proposal.mid_price}, POP {proposal.pop:.0%}",
@@ -981,8 +983,7 @@ class Engine(EngineFacade):
         self._drop_monitored(workflow_id)
         if not legs_rec:
             return
-        proposal = (await self.store.get_proposal(wf.proposal_id)).proposal if wf.proposal_id \
-            else None
+        proposal = await self._proposal(wf.proposal_id) if wf.proposal_id else None
         strategy = self._strategies.get(wf.strategy_name or "")
         rules = self._effective_rules(wf, strategy)
         base = min(abs(p.quantity) for p in legs_rec)
@@ -1032,6 +1033,13 @@ class Engine(EngineFacade):
         await self.broker.subscribe([leg.streamer_symbol for leg in mon.legs])
         self._portfolio_dirty = True
         self._mark_dirty(mon)  # statuses for the views at once; acts if a rule already holds
+
+    async def _proposal(self, proposal_id: int) -> TradeProposal:
+        cached = self._proposals.get(proposal_id)
+        if cached is None:
+            cached = (await self.store.get_proposal(proposal_id)).proposal
+            self._proposals[proposal_id] = cached
+        return cached
 
     def _seed_leg(self, leg: MonitoredLeg) -> None:
         """Initial mark from the paper market or the last known quote, before the stream ticks."""
@@ -1232,6 +1240,7 @@ class Engine(EngineFacade):
         mid = (Decimal(str(round(-mark, 2))) + proposal.mid_price).quantize(CENT)
         natural = (natural_close + proposal.natural_price).quantize(CENT)
         proposal_id = await self.store.save_proposal(mon.workflow_id, proposal, None)
+        self._proposals[proposal_id] = proposal
         await self._transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
                                f"{reason}: roll to {proposal.expiry.isoformat()}",
                                payload={"rule": rule, "roll_proposal": proposal_id},
@@ -1370,17 +1379,26 @@ class Engine(EngineFacade):
 
     # ------------------------------------------------------------------ portfolio
     def _schedule_portfolio(self) -> None:
+        """Refresh the portfolio figures once a minute while the market is open (greeks and
+        marks move only then); the first refresh of a session also re-checks time rules, since
+        DTE changes overnight."""
+        now = self.clock.now()
+        at = now + timedelta(seconds=60)
+        if not self.calendar.is_open(at):
+            at = self.calendar.next_open(at)
+
         def fire() -> None:
             if self._portfolio_dirty:
                 self._refresh_portfolio()
             today = self.clock.today()
             for mon in list(self._monitored.values()):
-                if mon.today != today:  # DTE moves at the day boundary: re-check time rules
+                if mon.today != today:
                     mon.today = today
                     self._check(mon)
             self._schedule_portfolio()
 
-        self._set_timer(("portfolio", 0), 60.0, fire)
+        self._timers.pop(("portfolio", 0), None)
+        self._timers[("portfolio", 0)] = self.clock.call_at(at, fire)
 
     def _symbol_bwd(self, symbol: str) -> float:
         spy = self._spots.get("SPY") or 1.0

@@ -27,7 +27,7 @@ SIM_END_KEY = "simulation_end"
 
 
 async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[str] | None = None,
-                         auto_approve: bool = False, step_minutes: float = 5.0) -> dict[str, Any]:
+                         auto_approve: bool = False, step_minutes: float = 15.0) -> dict[str, Any]:
     wall = time.perf_counter()
     store = Store.open(db_path(data_dir), synchronous="NORMAL")
     config = EngineConfig.from_dict(store.get_config("engine", None) or {})
