@@ -73,6 +73,17 @@ def run_app(args: argparse.Namespace) -> int:
 
 async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float,
                 splash: Any) -> int:
+
+
+    ticker = asyncio.ensure_future(keep_loop_turning())
+    try:
+        return await _run_window(args, base, guard, started, splash)
+    finally:
+        ticker.cancel()
+
+
+async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: float,
+                      splash: Any) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
@@ -119,6 +130,17 @@ async def _main(args: argparse.Namespace, base: Any, guard: Any, started: float,
     except Exception:
         log.exception("engine did not stop cleanly")
     return 0
+
+
+async def keep_loop_turning(interval_s: float = 0.05) -> None:
+    """Run for as long as the app runs, waking the loop every ``interval_s``.
+
+    Under qasync a ready callback (a task wake-up) can sit unprocessed until the next timer
+    event fires: shutdown, with the window closed and no other timer left, then stalls inside
+    ``engine.stop()``. A periodic asyncio timer bounds every such wait to one interval.
+    """
+    while True:
+        await asyncio.sleep(interval_s)
 
 
 def _show_splash(app: Any) -> Any:

@@ -63,7 +63,7 @@ def _run_app(args: argparse.Namespace, base: Path, out: Path) -> int:
     asyncio.set_event_loop(loop)
     try:
         with loop:
-            return loop.run_until_complete(_capture(args, base, out, app))
+            return loop.run_until_complete(_capture_with_ticker(args, base, out, app))
     finally:
         _close_log_files()
 
@@ -79,6 +79,17 @@ def _close_log_files() -> None:
             handler.close()
     if hasattr(root, "_tastydesk_configured"):
         del root._tastydesk_configured
+
+
+async def _capture_with_ticker(args: argparse.Namespace, base: Path, out: Path,
+                               app: Any) -> int:
+    from tastydesk.app import keep_loop_turning
+
+    ticker = asyncio.ensure_future(keep_loop_turning())
+    try:
+        return await _capture(args, base, out, app)
+    finally:
+        ticker.cancel()
 
 
 async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) -> int:
@@ -131,7 +142,10 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
         window.workflow_dock.grab().save(str(out / f"workflow_status_{title}.png"))
     window.workflow_dock.tabs.setCurrentIndex(0)
     window.close()
-    await engine.stop()
+    try:
+        await asyncio.wait_for(engine.stop(), timeout=20)
+    except Exception as exc:  # the pictures are written; a slow shutdown must not hide them
+        print(f"warning: engine did not stop cleanly: {exc!r}", file=sys.stderr)
     written = sorted(p.name for p in out.glob("*.png"))
     print(f"wrote {len(written)} PNG files to {out}: {', '.join(written)}")
     if not ok or missing:

@@ -141,15 +141,15 @@ class MainWindow(QMainWindow):
         self.addDockWidget(bottom, self.activity_dock)
         self.resizeDocks([self.approval_dock, self.workflow_dock], [900, 650],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.approval_dock, self.position_dock], [560, 330],
+        self.resizeDocks([self.approval_dock, self.position_dock], [500, 400],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.activity_dock], [120], Qt.Orientation.Vertical)
         self._size_splitters()
 
     def _size_splitters(self) -> None:
         # Tables first: the detail panes get what is left.
-        self.approval_dock.splitter.setSizes([500, 330])
-        self.position_dock.splitter.setSizes([600, 220])
+        self.approval_dock.splitter.setSizes([330, 270])
+        self.position_dock.splitter.setSizes([300, 150])
         self.workflow_dock.splitter.setSizes([600, 300])
 
     def _tables(self) -> list[QHeaderView]:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -168,6 +169,7 @@ class ApprovalQueueDock(QDockWidget):
         self.legs_table = KeyedTableView(self.legs, "approval.legs")
         self.legs_table.setSortingEnabled(False)
         left_layout.addWidget(self.legs_table, 1)
+        self.legs_table.setMinimumHeight(70)
         facts = QFrame()
         facts.setObjectName("summaryHeader")
         grid = QHBoxLayout(facts)
@@ -190,7 +192,13 @@ class ApprovalQueueDock(QDockWidget):
                 form.addRow(name, label)
         grid.addLayout(self.risk_form, 1)
         grid.addLayout(self.why_form, 1)
-        left_layout.addWidget(facts)
+        facts_scroll = QScrollArea()
+        facts_scroll.setObjectName("approval.facts")
+        facts_scroll.setWidgetResizable(True)
+        facts_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        facts_scroll.setWidget(facts)
+        facts_scroll.setMinimumHeight(90)
+        left_layout.addWidget(facts_scroll, 1)
         detail.addWidget(left)
         self.chart_holder = QWidget()
         self.chart_holder.setObjectName("approval.chart_holder")
