@@ -516,6 +516,10 @@ class Engine(EngineFacade):
     # ------------------------------------------------------------------ approval
     async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
                       quantity: int | None = None) -> str:
+        if quantity is not None and quantity < 1:
+            raise EngineError("quantity: must be at least 1")
+        if price is not None and price == 0:
+            raise EngineError("price: must not be zero (credit positive, debit negative)")
         if workflow_id in self._in_flight:
             return "already in progress"
         self._in_flight.add(workflow_id)
@@ -533,8 +537,6 @@ class Engine(EngineFacade):
             return "not pending"
         if not self._reconciled:
             raise EngineError("the broker is not reconciled; approvals wait for it")
-        if quantity is not None and quantity < 1:
-            raise EngineError("quantity must be at least 1")
         proposal = pending.proposal
         strategy = self._strategies.get(proposal.strategy_name)
         if strategy is None:

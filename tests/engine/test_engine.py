@@ -207,3 +207,64 @@ async def test_positions_opened_outside_the_app_can_be_adopted(tmp_path: Path) -
     assert not {p.symbol for p in await engine.external_positions()} & {short.symbol, long_.symbol}
     assert engine.store.store.integrity_check() == []
     await engine.stop()
+
+
+async def test_a_moved_market_is_repriced_and_shown_again_not_sent(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path, reprice_tolerance="0.00")
+    pending = (await until_pending(engine, driver))[0]
+    wid, first = pending.workflow_id, pending.proposal
+    placed: list[str] = []
+    original = engine.broker.place
+
+    async def counting(order: Any) -> CommandResult:
+        placed.append(order.external_id)
+        return await original(order)
+
+    engine.broker.place = counting
+    for _ in range(24):  # let the market move away from the proposal's mid
+        driver.advance(600)
+        await engine.tasks.drain()
+        fresh = await engine._current_prices(first)
+        if fresh is not None and fresh[0] != first.mid_price:
+            break
+    if not engine.pending():
+        pytest.skip("the proposal expired before the market moved")
+    outcome = await engine.approve(wid, "gina")
+    await engine.tasks.drain()
+    assert outcome.startswith(("repriced", "withdrawn")), outcome
+    assert placed == []
+    reasons = [t.reason for t in engine.transitions(wid)]
+    assert any(r.startswith("re-pricing before sending") for r in reasons)
+    if outcome.startswith("repriced"):
+        again = {p.workflow_id: p for p in engine.pending()}[wid]
+        assert again.proposal_id != pending.proposal_id
+    await engine.stop()
+
+
+async def test_pending_proposals_expire(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path, approval_expiry_minutes=10)
+    wid = (await until_pending(engine, driver))[0].workflow_id
+    driver.advance(11 * 60)
+    await engine.tasks.drain()
+    assert wid not in {p.workflow_id for p in engine.pending()}
+    assert any(t.reason == "approval window expired" for t in engine.transitions(wid))
+    await engine.stop()
+
+
+async def test_modified_approval_records_price_and_quantity(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path)
+    pending = (await until_pending(engine, driver))[0]
+    price = pending.proposal.mid_price + Decimal("0.05")
+    assert await engine.approve(pending.workflow_id, "hana", price=price, quantity=1) == "sent"
+    await engine.tasks.drain()
+    decision = engine.decisions()[-1]
+    assert (decision.decision, decision.user, decision.price, decision.quantity) == (
+        "modify", "hana", price, 1)
+    order = engine.store.store.orders(pending.workflow_id)[0]
+    assert order.price == price and order.quantity == 1
+    assert all(leg.quantity == q // pending.proposal.quantity
+               for leg, q in zip(order.legs, [x.quantity for x in pending.proposal.legs],
+                                 strict=True))
+    with pytest.raises(EngineError, match="quantity"):
+        await engine.approve(pending.workflow_id, "hana", quantity=0)
+    await engine.stop()
