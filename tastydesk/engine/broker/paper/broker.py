@@ -183,6 +183,8 @@ class PaperBroker(BrokerPort):
         self._realized_closed = ZERO  # realised P&L of positions since closed out
         self._marks: dict[str, Decimal] = {}  # last known mark per open position
         self._live: dict[str, _Order] = {}  # working and partially filled orders
+        self._touched: dict[str, _Order] = {}  # orders updated on ``_touched_day``
+        self._touched_day: date | None = None
         self._next_order_id = 1
         self._next_fill_id = 1
         self._mark_cache: dict[str, Decimal] = {}
@@ -275,12 +277,10 @@ class PaperBroker(BrokerPort):
         """The paper account as JSON-serialisable data: cash, fees, open positions, the orders
         still working plus today's orders (so :meth:`find_order` answers after a restart), the
         id counters and the fill model's random state."""
-        today = self._clock.today()
-        orders = [
-            _order_state(r) for r in self._orders.values()
-            if not r.status.is_terminal or _ny_date(r.updated_at) == today
-            or _ny_date(r.placed_at) == today
-        ]
+        # The latest day's orders (today's; during a step that crosses midnight, the new day's
+        # may already be there) and every order still working.
+        kept = {**self._touched, **self._live}
+        orders = [_order_state(r) for r in sorted(kept.values(), key=lambda r: int(r.order_id))]
         version, internal, gauss = self._rng.getstate()
         return {
             "format": _STATE_FORMAT,
@@ -335,6 +335,9 @@ class PaperBroker(BrokerPort):
         self._marks = {s: m for s, m in marks.items() if s in self._positions}
         self._orders = {r.order_id: r for r in orders}
         self._live = {r.order_id: r for r in orders if not r.status.is_terminal}
+        self._touched, self._touched_day = {}, None
+        for record in sorted(orders, key=lambda r: (r.updated_at, int(r.order_id))):
+            self._touch(record)
         self._next_order_id = next_order_id
         self._next_fill_id = next_fill_id
         self._last_step = last_step
@@ -394,6 +397,7 @@ class PaperBroker(BrokerPort):
             commission_by_leg=[ZERO] * len(order.legs),
         )
         self._orders[record.order_id] = record
+        self._touch(record)
         if reasons:
             record.status = OrderStatus.REJECTED
             record.reject_reason = "; ".join(reasons)
@@ -453,6 +457,8 @@ class PaperBroker(BrokerPort):
         old.status = OrderStatus.REPLACED
         old.replacing_order_id = new.order_id
         old.updated_at = now
+        self._touch(old)
+        self._touch(new)
         self._save()
         self._publish_order(old)
         self._publish_order(new)
@@ -472,6 +478,7 @@ class PaperBroker(BrokerPort):
             )
         record.status = OrderStatus.CANCELLED
         record.updated_at = self._clock.now()
+        self._touch(record)
         self._live.pop(order_id, None)
         self._save()
         self._publish_order(record)
@@ -483,19 +490,27 @@ class PaperBroker(BrokerPort):
 
     async def find_order(self, external_id: str) -> OrderSnapshot | None:
         """The most recent of today's orders with this external id (a replacement carries it on)."""
-        today = self._clock.today()
-        for record in reversed(self._orders.values()):
-            if record.request.external_id == external_id and _ny_date(record.updated_at) == today:
+        for record in reversed(self._orders_of_today()):
+            if record.request.external_id == external_id:
                 return record.snapshot()
         return None
 
     async def live_orders(self) -> list[OrderSnapshot]:
-        today = self._clock.today()
-        return [
-            r.snapshot()
-            for r in self._orders.values()
-            if _ny_date(r.placed_at) == today or _ny_date(r.updated_at) == today
-        ]
+        return [r.snapshot() for r in self._orders_of_today()]
+
+    def _orders_of_today(self) -> list[_Order]:
+        """Orders updated today (placed today implies that), oldest first; reads an index, not
+        the whole order history."""
+        if self._touched_day != self._clock.today():
+            return []
+        return sorted(self._touched.values(), key=lambda r: int(r.order_id))
+
+    def _touch(self, record: _Order) -> None:
+        day = _ny_date(record.updated_at)
+        if day != self._touched_day:
+            self._touched = {}
+            self._touched_day = day
+        self._touched[record.order_id] = record
 
     # -- validation ------------------------------------------------------------------------
 
@@ -752,6 +767,7 @@ class PaperBroker(BrokerPort):
         if record.status is OrderStatus.FILLED:
             self._live.pop(record.order_id, None)
         record.updated_at = now
+        self._touch(record)
         for position in touched:
             self._bus.publish(PositionUpdated(self._broker_position(position)))
         self._publish_order(record)
@@ -800,6 +816,7 @@ class PaperBroker(BrokerPort):
                 self._unsaved = True
                 record.status = OrderStatus.EXPIRED
                 record.updated_at = now
+                self._touch(record)
                 self._publish_order(record)
                 changed = True
         return changed
