@@ -122,9 +122,7 @@ async def _stream_lag(base: Path, app: Any) -> dict[str, Any]:
     window = MainWindow(engine, tray_available=False)
     window.resize(1600, 1000)
     window.show()
-    for _ in range(10):
-        app.processEvents()
-        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.3)  # let the window paint (never processEvents() inside a coroutine)
 
     lags: list[float] = []
     expected = [time.perf_counter() + 0.01]

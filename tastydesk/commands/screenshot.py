@@ -103,7 +103,6 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
     window = MainWindow(engine, tray_available=False)
     window.resize(*WINDOW_SIZE)
     window.show()
-    app.processEvents()
     await engine.start()
     user = "screenshot"
     deadline = time.monotonic() + args.timeout
@@ -196,7 +195,6 @@ def _select_first_rows(window: Any) -> None:
 
 
 async def _settle(app: Any, seconds: float = 0.2) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        await asyncio.sleep(0.02)
+    # Sleeping lets the Qt loop paint; calling processEvents() from inside a coroutine would
+    # re-enter qasync's dispatcher and can wedge the loop.
+    await asyncio.sleep(seconds)
