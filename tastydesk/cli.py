@@ -40,8 +40,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _take_data_dir(argv: list[str]) -> tuple[list[str], str | None]:
+    """``--data-dir`` is accepted anywhere on the line, also after nested sub-commands."""
+    rest: list[str] = []
+    value: str | None = None
+    it = iter(argv)
+    for arg in it:
+        if arg == "--data-dir":
+            value = next(it, None)
+            if value is None:
+                raise SystemExit("tastydesk: error: --data-dir needs a directory")
+        elif arg.startswith("--data-dir="):
+            value = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return rest, value
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    argv, data_dir = _take_data_dir(list(argv))
+    if data_dir is not None:
+        argv = ["--data-dir", data_dir, *argv]
     if not any(a in COMMANDS for a in argv) and "-h" not in argv and "--help" not in argv:
         # Fast path: the desktop app, without importing every command module.
         parser = argparse.ArgumentParser(prog="tastydesk")
@@ -59,5 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_app(args)
     args = build_parser().parse_args(argv)
+    if data_dir is not None:
+        args.data_dir = data_dir
     module = importlib.import_module(f"tastydesk.commands.{args._module}")
     return int(module.run(args) or 0)
