@@ -868,17 +868,12 @@ class Engine(EngineFacade):
         """Fold a broker snapshot of one of our orders into the store and the workflow."""
         order = self._orders[external_id]
         now = self.clock.now()
+        unseen = [f for f in snap.fills if f.fill_id not in self._seen_fills]
         new_fills = 0
-        for fill in snap.fills:
-            if fill.fill_id in self._seen_fills:
-                continue
-            self._seen_fills.add(fill.fill_id)
-            if await self.store.add_fill(external_id, fill):
-                new_fills += 1
-                signed = fill.quantity if fill.action in (OrderAction.BUY_TO_OPEN,
-                                                          OrderAction.BUY_TO_CLOSE) else -fill.quantity
-                await self.store.apply_position_fill(order.workflow_id, fill.symbol, signed,
-                                                     fill.price, now)
+        if unseen:
+            # Fill rows and the position they move are written in one transaction.
+            new_fills = len(await self.store.record_fills(external_id, unseen, now))
+            self._seen_fills.update(f.fill_id for f in unseen)
         working = self._working.get(external_id)
         current = working.broker_order_id if working else order.broker_order_id
         if snap.order_id != current and snap.status in (OrderStatus.CANCELLED,

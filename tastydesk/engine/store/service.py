@@ -645,15 +645,38 @@ class Store:
     def add_fill(self, external_id: str, fill: Fill) -> bool:
         """Store a fill once; a replayed fill (same fill_id) is ignored and returns False."""
         with self._write() as s:
-            order = s.scalars(select(OrderRow).where(OrderRow.external_id == external_id)).first()
-            if order is None:
-                raise NotFound(f"order {external_id!r} does not exist")
-            stmt = sqlite_insert(FillRow).values(
-                fill_id=fill.fill_id, order_id=order.id, workflow_id=order.workflow_id,
-                symbol=fill.symbol, action=OrderAction(fill.action).value,
-                quantity=fill.quantity, price=fill.price, time=fill.time,
-            ).on_conflict_do_nothing(index_elements=["fill_id"])
-            return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            return self._insert_fill(s, external_id, fill)[0]
+
+    def record_fills(self, external_id: str, fills: Sequence[Fill], now: datetime) -> list[Fill]:
+        """Store fills and fold each new one into its workflow's position, in ONE transaction.
+
+        A crash can therefore never leave a fill recorded but its position unchanged (after a
+        restart the fill would be skipped as a duplicate and the position would stay wrong).
+        Returns the fills that were new.
+        """
+        new: list[Fill] = []
+        with self._write() as s:
+            for fill in fills:
+                inserted, workflow_id = self._insert_fill(s, external_id, fill)
+                if not inserted:
+                    continue
+                buy = OrderAction(fill.action) in (OrderAction.BUY_TO_OPEN, OrderAction.BUY_TO_CLOSE)
+                self._fold_position(s, workflow_id, fill.symbol,
+                                    fill.quantity if buy else -fill.quantity, fill.price, now)
+                new.append(fill)
+        return new
+
+    @staticmethod
+    def _insert_fill(s: Session, external_id: str, fill: Fill) -> tuple[bool, int]:
+        order = s.scalars(select(OrderRow).where(OrderRow.external_id == external_id)).first()
+        if order is None:
+            raise NotFound(f"order {external_id!r} does not exist")
+        stmt = sqlite_insert(FillRow).values(
+            fill_id=fill.fill_id, order_id=order.id, workflow_id=order.workflow_id,
+            symbol=fill.symbol, action=OrderAction(fill.action).value,
+            quantity=fill.quantity, price=fill.price, time=fill.time,
+        ).on_conflict_do_nothing(index_elements=["fill_id"])
+        return bool(s.execute(stmt).rowcount), order.workflow_id  # type: ignore[attr-defined]
 
     def fills(self, workflow_id: int | None = None) -> list[FillRecord]:
         stmt = select(FillRow).order_by(FillRow.id)
@@ -672,42 +695,47 @@ class Store:
         ``(exit - open) x quantity x 100`` (sign-adjusted for shorts); crossing through zero
         closes the old row and opens a new one at the fill price.
         """
+        with self._write() as s:
+            self._require_workflow(s, workflow_id)
+            return self._fold_position(s, workflow_id, symbol, signed_quantity, price, now)
+
+    @staticmethod
+    def _fold_position(s: Session, workflow_id: int, symbol: str, signed_quantity: int,
+                       price: Decimal, now: datetime) -> PositionRecord:
         if signed_quantity == 0:
             raise ValueError("signed_quantity must not be zero")
         if not isinstance(price, Decimal) or not price.is_finite() or price < 0:
             raise ValueError(f"price must be a non-negative Decimal, got {price!r}")
-        with self._write() as s:
-            self._require_workflow(s, workflow_id)
-            row = s.scalars(select(PositionRow).where(
-                PositionRow.workflow_id == workflow_id, PositionRow.symbol == symbol,
-                PositionRow.closed_at.is_(None)).order_by(PositionRow.id.desc())).first()
-            if row is None:
-                row = PositionRow(workflow_id=workflow_id, symbol=symbol,
-                                  quantity=signed_quantity, avg_open_price=price, opened_at=now,
-                                  realised_pnl=Decimal("0"))
-                s.add(row)
-            elif (row.quantity > 0) == (signed_quantity > 0):
-                held, added = abs(row.quantity), abs(signed_quantity)
-                avg = (row.avg_open_price * held + price * added) / (held + added)
-                row.avg_open_price = avg.quantize(PRICE_PLACES).normalize()
-                row.quantity += signed_quantity
+        row = s.scalars(select(PositionRow).where(
+            PositionRow.workflow_id == workflow_id, PositionRow.symbol == symbol,
+            PositionRow.closed_at.is_(None)).order_by(PositionRow.id.desc())).first()
+        if row is None:
+            row = PositionRow(workflow_id=workflow_id, symbol=symbol,
+                              quantity=signed_quantity, avg_open_price=price, opened_at=now,
+                              realised_pnl=Decimal("0"))
+            s.add(row)
+        elif (row.quantity > 0) == (signed_quantity > 0):
+            held, added = abs(row.quantity), abs(signed_quantity)
+            avg = (row.avg_open_price * held + price * added) / (held + added)
+            row.avg_open_price = avg.quantize(PRICE_PLACES).normalize()
+            row.quantity += signed_quantity
+        else:
+            closing = min(abs(row.quantity), abs(signed_quantity))
+            direction = 1 if row.quantity > 0 else -1
+            row.realised_pnl += (price - row.avg_open_price) * closing * direction * MULTIPLIER
+            remainder = row.quantity + signed_quantity
+            if remainder == 0 or (remainder > 0) != (row.quantity > 0):
+                row.quantity = 0
+                row.closed_at = now
+                if remainder != 0:
+                    row = PositionRow(workflow_id=workflow_id, symbol=symbol,
+                                      quantity=remainder, avg_open_price=price,
+                                      opened_at=now, realised_pnl=Decimal("0"))
+                    s.add(row)
             else:
-                closing = min(abs(row.quantity), abs(signed_quantity))
-                direction = 1 if row.quantity > 0 else -1
-                row.realised_pnl += (price - row.avg_open_price) * closing * direction * MULTIPLIER
-                remainder = row.quantity + signed_quantity
-                if remainder == 0 or (remainder > 0) != (row.quantity > 0):
-                    row.quantity = 0
-                    row.closed_at = now
-                    if remainder != 0:
-                        row = PositionRow(workflow_id=workflow_id, symbol=symbol,
-                                          quantity=remainder, avg_open_price=price,
-                                          opened_at=now, realised_pnl=Decimal("0"))
-                        s.add(row)
-                else:
-                    row.quantity = remainder
-            s.flush()
-            return _position(row)
+                row.quantity = remainder
+        s.flush()
+        return _position(row)
 
     def positions(self, workflow_id: int | None = None,
                   open_only: bool = True) -> list[PositionRecord]:

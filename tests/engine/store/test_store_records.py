@@ -215,3 +215,21 @@ async def test_async_store_runs_on_one_writer_thread(store: Store) -> None:
     with pytest.raises(AttributeError):
         astore._lock  # noqa: B018
     await astore.close()
+
+
+def test_record_fills_moves_the_position_in_the_same_transaction(store: Store) -> None:
+    wf = store.create_workflow("SPY", Actor.ENGINE, "t", NOW)
+    store.create_order_intent(wf.id, OrderPurpose.OPEN, request(), 2, NOW)
+    sell = Fill("F1", "B77", LEGS[0].symbol, OrderAction.SELL_TO_OPEN, 2, Decimal("1.45"), NOW)
+    buy = Fill("F2", "B77", LEGS[1].symbol, OrderAction.BUY_TO_OPEN, 2, Decimal("0.95"), NOW)
+    assert store.record_fills("td-1", [sell, buy], NOW) == [sell, buy]
+    assert store.record_fills("td-1", [sell, buy], NOW) == []  # replayed: nothing moves twice
+    held = {p.symbol: p.quantity for p in store.positions(wf.id)}
+    assert held == {LEGS[0].symbol: -2, LEGS[1].symbol: 2}
+    # A failure part-way leaves neither the fill nor the position behind.
+    third = Fill("F3", "B77", LEGS[0].symbol, OrderAction.BUY_TO_CLOSE, 1, Decimal("1.00"), NOW)
+    bad = Fill("F4", "B77", LEGS[1].symbol, OrderAction.SELL_TO_CLOSE, 1, Decimal("-1"), NOW)
+    with pytest.raises(ValueError):
+        store.record_fills("td-1", [third, bad], NOW)
+    assert {f.fill_id for f in store.fills(wf.id)} == {"F1", "F2"}
+    assert {p.symbol: p.quantity for p in store.positions(wf.id)} == held
