@@ -62,6 +62,11 @@ class PaperDriver:
                 await self._task
             except asyncio.CancelledError:
                 pass
+        # A clean shutdown keeps the very latest paper prices and account, not the last periodic save.
+        self.market.save_state()
+        broker = getattr(self.engine, "broker", None)
+        if broker is not None and hasattr(broker, "save_state"):
+            broker.save_state()
         self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
 
     def advance(self, seconds: float) -> None:
