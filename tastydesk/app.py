@@ -129,6 +129,10 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
         await asyncio.wait_for(engine.stop(), timeout=15)
     except Exception:
         log.exception("engine did not stop cleanly")
+    if window.switch_requested:
+        # After a login: reopen on the stored tastytrade login (paper only if it is unusable).
+        args.paper = False
+        return await _run_window(args, base, guard, started, splash)
     return 0
 
 

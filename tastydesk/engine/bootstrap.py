@@ -146,15 +146,17 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
 
 
 async def open_engine(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
-                      speed: float | None = None) -> Engine:
+                      speed: float | None = None,
+                      client_kwargs: dict[str, Any] | None = None) -> Engine:
     """Build the engine for the desktop: paper unless a tastytrade login is stored.
 
-    In paper mode ``engine.start()`` also starts the real-time paper driver.
+    In paper mode ``engine.start()`` also starts the real-time paper driver. ``client_kwargs``
+    reach the tastytrade SDK's HTTP client (tests pass an in-process transport).
     """
     if paper is None:
         paper = not _has_credentials()
     if not paper:
-        engine = await _open_live_engine(data_dir)
+        engine = await _open_live_engine(data_dir, client_kwargs)
         if engine is not None:
             return engine
         log.warning("stored tastytrade login unusable; starting in paper mode")
@@ -174,7 +176,8 @@ def _has_credentials() -> bool:
         return False
 
 
-async def _open_live_engine(data_dir: Path) -> Engine | None:
+async def _open_live_engine(data_dir: Path,
+                            client_kwargs: dict[str, Any] | None = None) -> Engine | None:
     from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker
     from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
     from tastydesk.engine.clock import RealClock
@@ -194,7 +197,7 @@ async def _open_live_engine(data_dir: Path) -> Engine | None:
         account = store.get_config(f"account:{env}", None)
         broker = TastytradeBroker(bus, clock, provider_secret=creds.provider_secret,
                                   refresh_token=creds.refresh_token, sandbox=env == "sandbox",
-                                  account_number=account)
+                                  account_number=account, client_kwargs=client_kwargs)
         return Engine(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
                       calendar=calendar, config=config)
     return None

@@ -1622,6 +1622,15 @@ class Engine(EngineFacade):
             self.spawn(self.broker.subscribe(sorted({*config.watchlist, "SPY"})), "subscribe")
         self.bus.publish(ConfigChange(config, changed))
 
+    def remember_account(self, env: str, account_number: str, user: str) -> None:
+        if env not in ("live", "sandbox"):
+            raise EngineError(f"env: must be live or sandbox, got {env!r}")
+        if not account_number.strip():
+            raise EngineError("account_number: required")
+        self.store.store.set_config(f"account:{env}", account_number.strip())
+        self.store.store.audit(user, "account", f"{env} account {account_number.strip()}",
+                               self.clock.now())
+
     def save_strategy(self, strategy: Strategy, user: str) -> None:
         self.store.store.save_strategy(strategy)
         self._strategies[strategy.name] = strategy

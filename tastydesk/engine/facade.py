@@ -148,6 +148,10 @@ class EngineFacade(ABC):
     def update_config(self, config: EngineConfig, user: str) -> None: ...
 
     @abstractmethod
+    def remember_account(self, env: str, account_number: str, user: str) -> None:
+        """Keep the account chosen at login (not a secret) for the next live engine."""
+
+    @abstractmethod
     def save_strategy(self, strategy: Strategy, user: str) -> None: ...
 
     @abstractmethod

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.engine = engine
+        self.switch_requested = False  # closed to reopen on another broker (after a login)
         self.settings = settings or QSettings()
         self.setWindowTitle(f"tastydesk \u2014 {engine.mode}")
         self.setWindowIcon(icon("tastydesk"))
@@ -430,8 +431,19 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def _on_logged_in(self, env: str, account: str) -> None:
-        self.toast_message(f"Logged in to tastytrade {env}, account {account}. Restart "
-                           "tastydesk to trade it.")
+        try:
+            self.engine.remember_account(env, account, "user")
+        except Exception as exc:
+            self.toast_message(f"Could not keep the account choice: {exc}")
+            return
+        if ask_confirm(self, "Switch to tastytrade", f"Logged in to tastytrade {env}, account "
+                       f"{account}.\n\nSwitch to live data now? The paper session stops; "
+                       "automation starts paused until the broker is reconciled.", "Switch now"):
+            self.switch_requested = True
+            self.close()
+        else:
+            self.toast_message(f"Logged in to tastytrade {env}, account {account}. tastydesk "
+                               "uses it from the next start.")
 
     def log_out(self) -> None:
         from tastydesk.ui.widgets.login_dialog import log_out

@@ -28,7 +28,7 @@ from tastydesk.ui.widgets.dialogs import no_default_button
 
 log = logging.getLogger(__name__)
 
-ENVIRONMENTS = (("Production (real money)", "production"), ("Sandbox (test account)", "sandbox"))
+ENVIRONMENTS = (("Production (real money)", "live"), ("Sandbox (test account)", "sandbox"))
 ACCOUNT_KEY = "tastytrade/account/{env}"
 
 

@@ -95,6 +95,7 @@ def make_tt_broker(fake: FakeTastytrade, bus: EventBus, **overrides: Any) -> Tas
         "client_kwargs": {"transport": fake.transport},  # type: ignore[attr-defined]
         "request_timeout": 0.5, "stream_settings": FAST_STREAMS, "retry_backoff": 0.01,
         "stream_connect_timeout": 3.0, "seed": 1,
+        "chain_wait_s": 0.0,  # these flows manage subscriptions themselves
     }
     kwargs.update(overrides)
     return TastytradeBroker(bus, RealClock(), **kwargs)

@@ -110,7 +110,8 @@ class TastytradeBroker(BrokerPort):
                  client_kwargs: dict[str, Any] | None = None, request_timeout: float = 10.0,
                  stream_settings: StreamSettings | None = None, rate_limit: float = 10.0,
                  rate_burst: int = 10, read_retries: int = 3, retry_backoff: float = 0.5,
-                 stream_connect_timeout: float = 10.0, seed: int | None = None) -> None:
+                 stream_connect_timeout: float = 10.0, seed: int | None = None,
+                 chain_wait_s: float = 3.0) -> None:
         if not provider_secret or not provider_secret.strip():
             raise ValueError("provider_secret: must not be empty")
         if not refresh_token or not refresh_token.strip():
@@ -120,6 +121,8 @@ class TastytradeBroker(BrokerPort):
         if read_retries < 0:
             raise ValueError(f"read_retries: must not be negative, got {read_retries}")
         self.mode = Mode.SANDBOX if sandbox else Mode.LIVE
+        # How long a chain request waits for streamed greeks (0: return cached values only).
+        self.chain_wait_s = chain_wait_s
         self._bus = bus
         self._clock = clock
         self._secret = provider_secret
@@ -412,8 +415,24 @@ class TastytradeBroker(BrokerPort):
         info = (await self.market_metrics([symbol])).get(symbol)
         if info is None:
             raise BrokerUnavailable(f"option chain {symbol}: no underlying price available")
-        return mapping.option_chain(nested, info, self._clock.today(), min_dte, max_dte,
-                                    self.quotes, self.greeks, self._clock.now())
+        chain = mapping.option_chain(nested, info, self._clock.today(), min_dte, max_dte,
+                                     self.quotes, self.greeks, self._clock.now())
+        # Greeks exist only on the DXLink stream: stream the strikes near the money in the
+        # window (not the whole chain) and give the first events a moment to arrive.
+        wanted = _near_money(chain, CHAIN_STREAM_BAND)
+        missing = [sym for sym in wanted if sym not in self.greeks or sym not in self.quotes]
+        if missing and self._market is not None and self.chain_wait_s > 0:
+            await self.subscribe(missing)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.chain_wait_s
+            while loop.time() < deadline:
+                have = sum(1 for sym in missing if sym in self.greeks and sym in self.quotes)
+                if have >= CHAIN_READY_SHARE * len(missing):
+                    break
+                await asyncio.sleep(0.05)
+            chain = mapping.option_chain(nested, info, self._clock.today(), min_dte, max_dte,
+                                         self.quotes, self.greeks, self._clock.now())
+        return chain
 
     async def subscribe(self, symbols: Iterable[str]) -> None:
         if self._market is None:
@@ -631,3 +650,17 @@ def _failed(failure: Failure) -> CommandResult:
     if failure.kind is FailureKind.REJECTED:
         return CommandResult(CommandOutcome.REJECTED, None, failure.reason)
     return CommandResult(CommandOutcome.UNKNOWN, None, failure.reason)
+
+
+CHAIN_STREAM_BAND = 0.25  # stream strikes within +-25 % of spot when a chain is requested
+CHAIN_READY_SHARE = 0.95  # share of streamed strikes with greeks before the chain is returned
+
+
+def _near_money(chain: OptionChain, band: float) -> list[str]:
+    spot = float(chain.underlying.price)
+    out = []
+    for exp in chain.expirations:
+        for strike in exp.strikes:
+            if abs(float(strike.price) - spot) <= band * spot:
+                out.extend((strike.call.streamer_symbol, strike.put.streamer_symbol))
+    return out
