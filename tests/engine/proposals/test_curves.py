@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from tests.engine.proposals.legs_kit import BUY, SELL, C, P, leg
 
 from tastydesk.engine.pricing.bsm import bsm_price
 from tastydesk.engine.proposals import curve_vol, expiry_payoff, pnl_at, pnl_curve
 from tastydesk.engine.proposals.valuation import expiry_close, years_to_expiry
+from tests.engine.proposals.legs_kit import BUY, SELL, C, P, leg
 
 D = Decimal
 NOW = datetime(2026, 11, 18, 21, 0, tzinfo=UTC)  # 30 days before the 12-18 close

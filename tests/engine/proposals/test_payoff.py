@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from tests.engine.proposals.legs_kit import BUY, SELL, C, P, leg
 
 from tastydesk.engine.pricing.probability import prob_above, prob_below
 from tastydesk.engine.proposals.metrics import (
@@ -18,6 +17,7 @@ from tastydesk.engine.proposals.metrics import (
     touch_probability,
 )
 from tastydesk.engine.proposals.payoff import expiry_payoff
+from tests.engine.proposals.legs_kit import BUY, SELL, C, P, leg
 
 D = Decimal
 
