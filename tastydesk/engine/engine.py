@@ -137,7 +137,8 @@ class Engine(EngineFacade):
         self.user = user
         self._config = config
         self.tasks = TaskSupervisor(on_error=self._task_failed)
-        self._strategies: dict[str, Strategy] = {}
+        # The library is there before start(): the desktop builds its docks first.
+        self._strategies: dict[str, Strategy] = {s.name: s for s in store.store.list_strategies()}
         self._workflows: dict[int, WorkflowRecord] = {}
         self._last_reason: dict[int, str] = {}
         self._pending: dict[int, PendingView] = {}

@@ -165,7 +165,7 @@ class StrategyBuilderDock(QDockWidget):
         splitter.addWidget(self._build_editor())
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([190, 760])
+        splitter.setSizes([210, 740])
         layout = QVBoxLayout(root)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -181,6 +181,7 @@ class StrategyBuilderDock(QDockWidget):
         layout.setSpacing(3)
         layout.addWidget(QLabel("<b>Library</b>"))
         self.library = QListWidget()
+        self.library.setMinimumWidth(200)  # the default names fit without clipping
         self.library.setAlternatingRowColors(True)
         self.library.currentItemChanged.connect(self._on_library_current_changed)
         layout.addWidget(self.library, 1)
