@@ -13,6 +13,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -40,16 +41,16 @@ class TimerHandle:
         return self._cancelled
 
 
-class Clock:
+class Clock(ABC):
     """Base clock. ``now()`` is timezone-aware UTC."""
 
     speed: float = 1.0
 
-    def now(self) -> datetime:
-        raise NotImplementedError  # pragma: no cover - abstract
+    @abstractmethod
+    def now(self) -> datetime: ...
 
-    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle:
-        raise NotImplementedError  # pragma: no cover - abstract
+    @abstractmethod
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> TimerHandle: ...
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> TimerHandle:
         return self.call_at(self.now() + timedelta(seconds=seconds), callback)

@@ -52,16 +52,16 @@ class CommandRunner(QObject):
         Pass ``claimed=True`` when the caller already holds the key through :meth:`claim`.
         """
         if claimed:
-            placeholder = self._in_flight.get(key)
-            if placeholder is None:
+            reserved = self._in_flight.get(key)
+            if reserved is None:
                 raise RuntimeError(f"key {key!r} was not claimed")
         elif key in self._in_flight:
             return False
         else:
-            placeholder = None
+            reserved = None
         task = asyncio.ensure_future(command())
-        if placeholder is not None and not placeholder.done():
-            placeholder.cancel()
+        if reserved is not None and not reserved.done():
+            reserved.cancel()
         self._in_flight[key] = task
         task.add_done_callback(lambda t: self._done(key, t))
         self.started.emit(key)
