@@ -1027,8 +1027,9 @@ class Engine(EngineFacade):
         self._monitored[workflow_id] = mon
         for leg in mon.legs:
             self._by_symbol[leg.streamer_symbol].append(mon)
-            self._seed_leg(leg)
         await self.broker.subscribe([leg.streamer_symbol for leg in mon.legs])
+        if any(leg.mid is None for leg in mon.legs):
+            await self._refresh_leg_quotes(mon)
         self._portfolio_dirty = True
         self._mark_dirty(mon)  # statuses for the views at once; acts if a rule already holds
 
@@ -1039,18 +1040,23 @@ class Engine(EngineFacade):
             self._proposals[proposal_id] = cached
         return cached
 
-    def _seed_leg(self, leg: MonitoredLeg) -> None:
-        """Initial mark from the paper market or the last known quote, before the stream ticks."""
-        market = getattr(self.broker, "market", None)
-        if market is None:
-            return
-        q = market.quote(leg.streamer_symbol)
-        g = market.greeks(leg.streamer_symbol)
-        if q is not None:
-            leg.bid, leg.ask, leg.mid, leg.quote_time = (float(q.bid), float(q.ask),
-                                                         float(q.mid), q.time)
-        if g is not None:
-            leg.delta, leg.theta, leg.vega = g.delta, g.theta, g.vega
+    async def _refresh_leg_quotes(self, mon: MonitoredPosition) -> None:
+        """Quotes and greeks for every leg from the broker's chain, for a position whose stream
+        has not ticked yet (just loaded, or just subscribed)."""
+        today = self.clock.today()
+        dtes = [(leg.expiry - today).days for leg in mon.legs]
+        chain = await self.broker.option_chain(mon.symbol, max(0, min(dtes)), max(0, max(dtes)))
+        for leg in mon.legs:
+            contract = chain.contract(leg.symbol)
+            if contract is None:
+                continue
+            if contract.quote is not None and leg.mid is None:
+                q = contract.quote
+                leg.bid, leg.ask, leg.mid, leg.quote_time = (float(q.bid), float(q.ask),
+                                                             float(q.mid), q.time)
+            if contract.greeks is not None and leg.delta is None:
+                g = contract.greeks
+                leg.delta, leg.theta, leg.vega = g.delta, g.theta, g.vega
 
     def _drop_monitored(self, workflow_id: int) -> None:
         mon = self._monitored.pop(workflow_id, None)
@@ -1193,6 +1199,8 @@ class Engine(EngineFacade):
             raise
 
     async def _close(self, mon: MonitoredPosition, units: int, reason: str, rule: str) -> str:
+        if mon.natural_close() is None:
+            await self._refresh_leg_quotes(mon)
         natural = mon.natural_close()
         mark = mon.mark()
         if natural is None or mark is None:
@@ -1214,6 +1222,8 @@ class Engine(EngineFacade):
 
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> str:
         strategy = self._strategies.get(mon.strategy_name)
+        if mon.natural_close() is None:
+            await self._refresh_leg_quotes(mon)
         natural_close = mon.natural_close()
         mark = mon.mark()
         if strategy is None or natural_close is None or mark is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -267,4 +268,53 @@ async def test_modified_approval_records_price_and_quantity(tmp_path: Path) -> N
                                  strict=True))
     with pytest.raises(EngineError, match="quantity"):
         await engine.approve(pending.workflow_id, "hana", quantity=0)
+    await engine.stop()
+
+
+async def until_position(engine: Any, driver: Any) -> Any:
+    pending = await until_pending(engine, driver)
+    wid = pending[0].workflow_id
+    assert await engine.approve(wid, "ivan") == "sent"
+    for _ in range(60):
+        driver.advance(300)
+        await engine.tasks.drain()
+        mine = [p for p in engine.positions() if p.workflow_id == wid]
+        if mine:
+            return mine[0]
+    raise AssertionError("the entry order never filled")
+
+
+async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
+    engine, driver = await paper(tmp_path, auto_manage=[])
+    # Two lots, so a partial close leaves one.
+    ic = next(s for s in engine.strategies() if s.name == "Iron Condor - 45 DTE")
+    assert ic.sizing.quantity == 2
+    for s in engine.strategies():
+        if s.name != ic.name:
+            engine.save_strategy(dataclasses.replace(s, enabled=False), "test")
+    pos = await until_position(engine, driver)
+    wid = pos.workflow_id
+    with pytest.raises(EngineError, match="25, 50, 75 or 100"):
+        await engine.close_position(wid, "ivan", pct=33)
+    assert await engine.close_position(wid, "ivan", pct=50) == "sent"
+    for _ in range(60):
+        driver.advance(300)
+        await engine.tasks.drain()
+        view = next((p for p in engine.positions() if p.workflow_id == wid), None)
+        if view is not None and view.quantity == 1 and view.state is WorkflowState.MONITORING:
+            break
+    assert view is not None and view.quantity == 1
+    old_expiry = min(leg.expiry for leg in view.legs)
+    assert await engine.roll_position(wid, "ivan") == "sent"
+    for _ in range(80):
+        driver.advance(300)
+        await engine.tasks.drain()
+        view = next((p for p in engine.positions() if p.workflow_id == wid), None)
+        if view is not None and min(leg.expiry for leg in view.legs) > old_expiry:
+            break
+    assert view is not None and min(leg.expiry for leg in view.legs) > old_expiry
+    roll = [o for o in engine.store.store.orders(wid) if o.purpose.value == "roll"]
+    assert len(roll) == 1 and len(roll[0].legs) == 8  # closes four legs, opens four: one order
+    assert {a.action for a in engine.audit_log()} >= {"close", "roll"}
+    assert engine.store.store.integrity_check() == []
     await engine.stop()
