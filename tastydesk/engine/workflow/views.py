@@ -115,7 +115,11 @@ class QueriesMixin:
             self._events_per_s = (self._event_count - count) / (now_wall - start)
             self._event_window = (now_wall, self._event_count)
         now = self.clock.now()
-        errors: Counter[str] = Counter(e.category for e in self.store.store.errors(limit=1000))
+        cached = getattr(self, "_error_counts", None)
+        if cached is None or now_wall - cached[0] > 5.0:  # a database read: at most every 5 s
+            cached = (now_wall, Counter(e.category for e in self.store.store.errors(limit=1000)))
+            self._error_counts = cached
+        errors: Counter[str] = cached[1]
         return HealthView(
             mode=self.mode, automation_armed=self._armed, reconciled=self._reconciled,
             reconcile_detail=self._reconcile_detail, streams=self.broker.health(),

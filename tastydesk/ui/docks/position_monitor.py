@@ -175,9 +175,10 @@ class PositionMonitorDock(QDockWidget):
         layout.addWidget(self.status_label)
         self.setWidget(body)
 
+        self._actions_dirty = True
+        bridge.rule_triggered.connect(self._on_rule_triggered)
         bridge.market_changed.connect(self._schedule_refresh)
         bridge.workflow_changed.connect(lambda _e: self._schedule_refresh())
-        bridge.rule_triggered.connect(lambda _e: self._schedule_refresh())
         bridge.portfolio_changed.connect(lambda _e: self._schedule_refresh())
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
@@ -245,6 +246,10 @@ class PositionMonitorDock(QDockWidget):
                                   if p.breached else "")
 
     # ---- Refresh
+    def _on_rule_triggered(self, *_args: object) -> None:
+        self._actions_dirty = True
+        self._schedule_refresh()
+
     def _schedule_refresh(self) -> None:
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
@@ -253,7 +258,9 @@ class PositionMonitorDock(QDockWidget):
         """Pull positions, portfolio and rule actions; only changed rows repaint."""
         self.model.sync(self.engine.positions())
         self._show_portfolio(self.engine.portfolio())
-        self.actions_model.sync(self.engine.rule_actions())
+        if self._actions_dirty:  # a database read: only after a rule fired, not per tick
+            self._actions_dirty = False
+            self.actions_model.sync(self.engine.rule_actions())
         self._show_detail(self.table.current_row())
 
     def _on_selection(self, *_args: object) -> None:
