@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,36 +24,6 @@ def _shared_qapp(qapp: Any) -> Any:
     return qapp
 
 
-@pytest.fixture
-def memory_keyring() -> Iterator[Any]:
-    import keyring
-    from keyring.backend import KeyringBackend
-    from keyring.errors import PasswordDeleteError
-
-    class DoctorMemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.store: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.store.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            if self.store.pop((service, username), None) is None:
-                raise PasswordDeleteError(username)
-
-    previous = keyring.get_keyring()
-    backend = DoctorMemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
 def _run(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data-dir")
@@ -75,7 +44,7 @@ def test_fresh_data_dir_reports_every_section(tmp_path, capsys, memory_keyring):
     assert "not created yet" in out
     assert not (tmp_path / "tastydesk.db").exists()  # diagnosing never creates a database
     assert "tastytrade SDK" in out and "Qt runtime" in out and "SQLAlchemy" in out
-    assert "DoctorMemoryKeyring" in _line(out, "backend")
+    assert "MemoryKeyring" in _line(out, "backend")
     assert _line(out, "secure").endswith("yes")
     assert _line(out, "live").endswith("no") and _line(out, "sandbox").endswith("no")
     assert "paper" in _line(out, "mode")

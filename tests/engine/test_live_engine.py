@@ -6,7 +6,7 @@ store; start-up reconciles before anything runs, and a proposal is built on the 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,34 +16,6 @@ from tastydesk.engine.bootstrap import open_engine
 from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.store.service import Store
 from tests.fake_tastytrade import FakeTastytrade, InProcessTransport
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[Any]:
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class LiveTestKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.items: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.items.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.items[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.items.pop((service, username), None)
-
-    previous = keyring.get_keyring()
-    backend = LiveTestKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

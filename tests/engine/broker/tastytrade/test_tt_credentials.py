@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -15,38 +13,6 @@ from tastydesk.engine.broker.tastytrade.credentials import (
 )
 from tastydesk.engine.domain.events import FillReceived
 from tastydesk.paths import setup_logging
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[Any]:
-    """An in-memory keyring, defined here: defining a backend class registers it globally."""
-    import keyring
-    from keyring.backend import KeyringBackend
-    from keyring.errors import PasswordDeleteError
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.store: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.store.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.store[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            if (service, username) not in self.store:
-                raise PasswordDeleteError(f"{username} not found")
-            del self.store[(service, username)]
-
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 def test_save_load_delete_round_trip(memory_keyring):
