@@ -95,7 +95,7 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
                "TLT", "META", "GOOGL", "AMD", "NFLX", "JPM", "XLE", "XLF", "SMH", "EEM",
                "KRE", "BA", "DIS", "COST", "UBER"]
     config = EngineConfig.from_dict({
-        "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 50,
+        "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 20,
         "max_allocation_pct": "100", "max_portfolio_bwd": "1000000", "paper_seed": 3,
         "scan_interval_minutes": 1440})
     store.set_config("engine", config.to_dict())
