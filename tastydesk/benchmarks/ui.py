@@ -100,28 +100,35 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
         "scan_interval_minutes": 1440})
     store.set_config("engine", config.to_dict())
     start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
-    engine, driver = await open_paper_engine(base, seed=3, start=start, store=store)
+    engine, driver = await open_paper_engine(base, seed=3, start=start, store=store,
+                                             starting_cash=Decimal("2000000"))
     await engine.start(start_driver=False)
     engine.set_automation(False, "benchmark")  # positions are watched; nothing acts on them
     broker = engine.broker
-    per_symbol = -(-want // len(symbols))
+    per_symbol = -(-want // len(symbols)) + 3  # spare: not every symbol lists enough strikes
     spreads: list[tuple[str, str]] = []
     for symbol in symbols:
         chain = await broker.option_chain(symbol, 7, 400)
-        for exp in chain.expirations[:per_symbol]:
+        placed = 0
+        for exp in chain.expirations:
+            if placed >= per_symbol:
+                break
             puts = [s.put for s in exp.strikes if s.put.quote is not None
                     and s.put.greeks is not None and 0.15 <= abs(s.put.greeks.delta) <= 0.35]
-            if len(puts) < 2:
-                continue
-            short, long_ = puts[-1], puts[-2]
-            price = (short.quote.bid - long_.quote.ask - Decimal("0.05")).quantize(Decimal("0.01"))
-            if price <= 0:
-                continue
-            order = OrderRequest(symbol, (OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, 1),
-                                          OrderLeg(long_.symbol, OrderAction.BUY_TO_OPEN, 1)),
-                                 price, f"bench-{symbol}-{exp.date}")
-            await broker.place(order)
-            spreads.append((short.symbol, long_.symbol))
+            for k in range(0, len(puts) - 1, 2):  # disjoint pairs: (1st, 2nd), (3rd, 4th), ...
+                if placed >= per_symbol:
+                    break
+                short, long_ = puts[-1 - k], puts[-2 - k]
+                price = (short.quote.bid - long_.quote.ask - Decimal("0.05")).quantize(
+                    Decimal("0.01"))
+                if price <= 0:
+                    continue
+                order = OrderRequest(symbol, (OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, 1),
+                                              OrderLeg(long_.symbol, OrderAction.BUY_TO_OPEN, 1)),
+                                     price, f"bench-{symbol}-{exp.date}-{k}")
+                await broker.place(order)
+                spreads.append((short.symbol, long_.symbol))
+                placed += 1
     deadline = time.monotonic() + BUILD_BUDGET_S
     held: set[str] = set()
     for _ in range(30):

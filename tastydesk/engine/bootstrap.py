@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,9 @@ class PaperDriver:
 
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
                             speed: float | None = None, start: datetime | None = None,
-                            store: Store | None = None,
-                            inline_store: bool = False) -> tuple[Engine, PaperDriver]:
+                            store: Store | None = None, inline_store: bool = False,
+                            starting_cash: Decimal = Decimal("100000")
+                            ) -> tuple[Engine, PaperDriver]:
     from tastydesk.engine.broker.paper.broker import PaperBroker
     from tastydesk.engine.broker.paper.market import PaperMarket
     from tastydesk.engine.broker.paper.state import PaperState
@@ -137,7 +139,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     resume = max(start, market.now) if market.now is not None else start
     market.step(resume)
     clock.advance(resume)
-    broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state)
+    broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
+                         starting_cash=starting_cash)
     engine = Engine(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
                     clock=clock, calendar=calendar, config=config)
     driver = PaperDriver(engine, clock, market, calendar, store)

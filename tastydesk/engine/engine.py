@@ -127,6 +127,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
         self._dirty: dict[int, MonitoredPosition] = {}
         self._flush_scheduled = False
         self._seen_fills: set[str] = set()
+        self._views_wanted = False  # set once a reader asks for position views
         self._pending_quotes: dict[str, Any] = {}  # streamer symbol -> latest Quote, pending legs
         self._proposals: dict[int, TradeProposal] = {}  # proposal id -> proposal (read-mostly)
         self.counters: Counter[str] = Counter()
@@ -710,6 +711,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
         mon = self._monitored.get(workflow_id)
         if mon is not None:
             mon.paused = paused
+            mon.cached_view = None
         self._workflows[workflow_id] = self.store.store.update_workflow(workflow_id,
                                                                         rules_paused=paused)
         self.store.store.audit(user, "rules_paused" if paused else "rules_resumed", "",
@@ -734,6 +736,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
         if mon is not None:
             mon.rules = self._effective_rules(self._workflows[workflow_id], strategy)
             mon.awaiting.discard(rule_index)
+            mon.cached_view = None
         self.store.store.audit(user, "rule_threshold", f"rules[{rule_index}] = {threshold}",
                                self.clock.now(), workflow_id)
 

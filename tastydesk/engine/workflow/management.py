@@ -211,12 +211,18 @@ class ManagementMixin:
     def _flush_checks(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, {}
+        today = self.clock.today()
         for mon in dirty.values():
             if self._monitored.get(mon.workflow_id) is mon:
                 self._check(mon)
+                if self._views_wanted:
+                    # Rebuilt here, a few at a time as quotes arrive, so a view refresh never
+                    # has to rebuild hundreds of positions in one go.
+                    mon.cached_view = mon.view(self._workflows[mon.workflow_id].state, today)
 
     def _check(self, mon: MonitoredPosition) -> None:
         """Evaluate a position's rules now; hand a triggered action to a task."""
+        mon.cached_view = None
         now = self.clock.now()
         acting = mon.evaluate(self.clock.today(), now, self._config.max_quote_age_seconds)
         if acting is None or acting in mon.awaiting:

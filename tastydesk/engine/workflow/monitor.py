@@ -60,6 +60,7 @@ class MonitoredPosition:
     today: date | None = None
     retry_after: datetime | None = None  # after a failed close, rules wait before acting again
     spent: set[int] = field(default_factory=set)  # one-shot rules (partial close) already acted
+    cached_view: PositionView | None = None  # the latest view, rebuilt when checked
 
     def __post_init__(self) -> None:
         if not self.holds:

@@ -69,9 +69,19 @@ class QueriesMixin:
                 for p in sorted(self._pending.values(), key=lambda p: p.created_at)]
 
     def positions(self) -> list[PositionView]:
+        """Views of the monitored positions; from the first call on, the engine keeps them
+        current incrementally as market events are checked."""
+        self._views_wanted = True
         today = self.clock.today()
-        return [mon.view(self._workflows[wid].state, today)
-                for wid, mon in sorted(self._monitored.items())]
+        out = []
+        for wid, mon in sorted(self._monitored.items()):
+            state = self._workflows[wid].state
+            view = mon.cached_view
+            if view is None or view.state is not state or view.dte != mon.dte(today):
+                view = mon.view(state, today)
+                mon.cached_view = view
+            out.append(view)
+        return out
 
     def orders(self, open_only: bool = False) -> list[OrderView]:
         out = []
