@@ -70,7 +70,17 @@ def _combo(parent: QWidget, items: list[tuple[str, Any]]) -> QComboBox:
     return combo
 
 
-class LegDelegate(QStyledItemDelegate):
+class _EditRoleDelegate(QStyledItemDelegate):
+    """Editors read and write the model's EditRole value (the same for legs and rules)."""
+
+    def setEditorData(self, editor: QWidget, index: _Index) -> None:
+        _set_editor(editor, index.data(Qt.ItemDataRole.EditRole))
+
+    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:
+        model.setData(index, _editor_value(editor), Qt.ItemDataRole.EditRole)
+
+
+class LegDelegate(_EditRoleDelegate):
     """Editors for :class:`~tastydesk.ui.models.legs.LegTableModel` cells."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
@@ -115,14 +125,8 @@ class LegDelegate(QStyledItemDelegate):
             return spin
         return None
 
-    def setEditorData(self, editor: QWidget, index: _Index) -> None:
-        _set_editor(editor, index.data(Qt.ItemDataRole.EditRole))
 
-    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:
-        model.setData(index, _editor_value(editor), Qt.ItemDataRole.EditRole)
-
-
-class RuleDelegate(QStyledItemDelegate):
+class RuleDelegate(_EditRoleDelegate):
     """Editors for :class:`~tastydesk.ui.models.rules.RuleTableModel` cells."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: _Index) -> None:
@@ -169,12 +173,6 @@ class RuleDelegate(QStyledItemDelegate):
                 spin.setSuffix(" s")
             return spin
         return None
-
-    def setEditorData(self, editor: QWidget, index: _Index) -> None:
-        _set_editor(editor, index.data(Qt.ItemDataRole.EditRole))
-
-    def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: _Index) -> None:
-        model.setData(index, _editor_value(editor), Qt.ItemDataRole.EditRole)
 
 
 def _set_editor(editor: QWidget, value: Any) -> None:
