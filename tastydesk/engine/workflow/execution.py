@@ -334,7 +334,7 @@ class ExecutionMixin:
                 await self._after_order_ended(rec, reason)
         elif new_fills and rec.purpose is OrderPurpose.OPEN:
             self._alert("info", "fill", f"Partial fill: {rec.underlying}",
-                        f"{snap.filled_quantity}/{rec.quantity} filled; the rest keeps working",
+                        f"{filled}/{rec.quantity} filled; the rest keeps working",
                         rec.workflow_id)
 
     async def _on_filled(self, rec: OrderRecord, snap: OrderSnapshot,
@@ -355,15 +355,12 @@ class ExecutionMixin:
             return
         await self._load_monitored(wid)
         if wid not in self._monitored:
-            rule = next((w.rule_type for w in [self._working.get(rec.external_id)] if w), "")
-            await self._finish_closed(wid, f"closed at {price}", rule or self._closing_rule(wid))
+            # The CLOSE transition's reason names the rule (or the trader) that started it.
+            await self._finish_closed(wid, f"closed at {price}", self._last_reason.get(wid, ""))
         else:
             what = "rolled" if rec.purpose is OrderPurpose.ROLL else "partially closed"
             await self._transition(wid, Trigger.PARTIAL, Actor.ENGINE, f"{what} at {price}")
             self._monitored[wid].acting = False
-
-    def _closing_rule(self, workflow_id: int) -> str:
-        return self._last_reason.get(workflow_id, "")
 
     async def _finish_closed(self, workflow_id: int, reason: str, rule: str = "") -> None:
         """CLOSING -> COMPLETED: write the journal entry for this cycle, then schedule the restart."""

@@ -160,9 +160,6 @@ class ManagementMixin:
                 rules[idx] = dataclasses.replace(rules[idx], threshold=Decimal(str(value)))
         return tuple(rules)
 
-    def _count_event(self) -> None:
-        self._event_count += 1
-
     def _on_quote(self, event: QuoteReceived) -> None:
         self._event_count += 1
         q = event.quote

@@ -140,6 +140,15 @@ class QueriesMixin:
             login_required=self._login_required)
 
     def analytics(self) -> AnalyticsView:
+        """Figures over the whole history; several database reads, so reused for 5 s."""
+        cached = getattr(self, "_analytics", None)
+        if cached is not None and time.monotonic() - cached[0] < 5.0:
+            return cached[1]
+        view = self._compute_analytics()
+        self._analytics = (time.monotonic(), view)
+        return view
+
+    def _compute_analytics(self) -> AnalyticsView:
         store = self.store.store
         orders = store.orders()
         sent = [o for o in orders if o.broker_order_id]
