@@ -9,6 +9,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -29,12 +30,40 @@ def _simulate(data_dir: Path) -> subprocess.Popen[str]:
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
 
 
+def _paper_clock(data_dir: Path) -> str | None:
+    """The simulation's saved clock, read without taking part in the writer's transactions."""
+    db = data_dir / "tastydesk.db"
+    if not db.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+        try:
+            row = conn.execute("SELECT value FROM config WHERE key = 'paper_clock'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return None if row is None else str(row[0])
+
+
+def _wait_until_stepping(proc: subprocess.Popen[str], data_dir: Path, before: str | None) -> None:
+    """Wait until the run has moved the paper clock, so the kill lands mid-simulation."""
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        now = _paper_clock(data_dir)
+        if now is not None and now != before:
+            return
+        time.sleep(0.05)
+
+
 def test_sigkill_at_random_moments_then_restart(tmp_path: Path) -> None:
     rng = random.Random(11)
     kills = 0
     for _ in range(TRIALS):
+        before = _paper_clock(tmp_path)
         proc = _simulate(tmp_path)
-        time.sleep(rng.uniform(2.0, 5.0))
+        _wait_until_stepping(proc, tmp_path, before)
+        time.sleep(rng.uniform(0.05, 1.2))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1
