@@ -286,7 +286,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
             self._pending_quotes.pop(sym, None)
         unused = [sym for sym in drop if sym not in self._by_symbol]
         if unused:
-            self.spawn(self.broker.unsubscribe(unused), "unsubscribe-pending")
+            self.spawn(self._unsubscribe_idle(unused), "unsubscribe-pending")
 
     def _alert(self, level: str, category: str, title: str, message: str,
                workflow_id: int | None = None) -> None:
@@ -392,7 +392,8 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
             try:
                 proposal = build_proposal(
                     strategy, chain, now, bias=assessment.bias, confidence=assessment.confidence,
-                    rationale=assessment.reasons, max_quote_age_s=self._config.max_quote_age_seconds)
+                    rationale=assessment.reasons, max_quote_age_s=self._config.max_quote_age_seconds,
+                    enforce_min_credit=True)
             except SelectionError as exc:
                 reasons.append(f"{strategy.name}: {exc}")
                 continue

@@ -73,6 +73,7 @@ def build_proposal(
     fees_per_contract: Decimal = Decimal("1.00"),
     max_quote_age_s: float = 120.0,
     beta_reference_price: Decimal | None = None,
+    enforce_min_credit: bool = False,
 ) -> TradeProposal:
     """Resolve every leg of ``strategy`` on ``chain`` and measure the resulting trade.
 
@@ -81,6 +82,8 @@ def build_proposal(
     ``max_quote_age_s`` seconds reject the leg; quotes past half that age only warn.
     ``beta_reference_price`` (e.g. SPY's price) turns the beta-weighted delta into shares of the
     reference. Raises :class:`SelectionError` naming the leg and the reason when no trade fits.
+    With ``enforce_min_credit`` a mid price below the strategy's minimum credit is such a reason,
+    raised before any of the costlier measurements (a scan rejects most candidates this way).
     """
     qty = strategy.sizing.quantity if quantity is None else quantity
     if qty <= 0:
@@ -130,6 +133,10 @@ def build_proposal(
          for r, n in zip(resolved, ratios, strict=True)),
         Decimal(0),
     ))
+
+    min_credit = strategy.filters.min_credit
+    if enforce_min_credit and min_credit > 0 and mid < min_credit:
+        raise SelectionError(f"credit {mid} below minimum {min_credit}")
 
     front = min(r.expiry for r in resolved)
     t = years_to_expiry(front, now)
@@ -189,7 +196,6 @@ def build_proposal(
         warnings.append(
             f"earnings on {under.earnings:%Y-%m-%d}, before expiration {front:%Y-%m-%d}"
         )
-    min_credit = strategy.filters.min_credit
     if min_credit > 0 and mid < min_credit:
         warnings.append(f"price {mid} is below the strategy's minimum credit {min_credit}")
     if buying_power > strategy.sizing.max_buying_power:

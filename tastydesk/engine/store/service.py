@@ -25,9 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tastydesk.engine.domain.enums import (
@@ -39,7 +38,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.money import MULTIPLIER
-from tastydesk.engine.domain.orders import Fill, OrderRequest
+from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -70,14 +69,10 @@ from tastydesk.engine.store.models import (
     ConfigRow,
     DecisionRow,
     ErrorRow,
-    FillRow,
     JournalRow,
     MetricRow,
     OrderEventRow,
     OrderRow,
-    PositionRow,
-    ProposalRow,
-    RuleActionRow,
     StrategyRow,
     WorkflowRow,
 )
@@ -85,6 +80,7 @@ from tastydesk.engine.store.types import (
     decode_datetime,
     decode_json,
     encode_datetime,
+    encode_decimal,
     encode_json,
 )
 from tastydesk.engine.strategies.codec import strategy_to_dict
@@ -142,29 +138,12 @@ def _transition(row: Sequence[Any]) -> TransitionRecord:
     )
 
 
-def _order(row: OrderRow) -> OrderRecord:
-    return OrderRecord(
-        id=row.id, workflow_id=row.workflow_id, proposal_id=row.proposal_id,
-        purpose=OrderPurpose(row.purpose), external_id=row.external_id,
-        broker_order_id=row.broker_order_id, status=OrderStatus(row.status), price=row.price,
-        quantity=row.quantity, filled_quantity=row.filled_quantity, attempt=row.attempt,
-        underlying=row.underlying, legs=codec.legs_from_json(row.legs),
-        created_at=row.created_at, updated_at=row.updated_at, reject_reason=row.reject_reason,
-    )
 
 
-def _position(row: PositionRow) -> PositionRecord:
-    return PositionRecord(id=row.id, workflow_id=row.workflow_id, symbol=row.symbol,
-                          quantity=row.quantity, avg_open_price=row.avg_open_price,
-                          opened_at=row.opened_at, closed_at=row.closed_at,
-                          realised_pnl=row.realised_pnl)
 
 
-def _fill(row: FillRow) -> FillRecord:
-    return FillRecord(id=row.id, fill_id=row.fill_id, order_id=row.order_id,
-                      workflow_id=row.workflow_id, symbol=row.symbol,
-                      action=OrderAction(row.action), quantity=row.quantity, price=row.price,
-                      time=row.time)
+
+
 
 
 def _decision(row: DecisionRow) -> DecisionRecord:
@@ -181,10 +160,96 @@ def _journal(row: JournalRow) -> JournalRecord:
                          duration_s=row.duration_s, closing_rule=row.closing_rule)
 
 
-def _rule_action(row: RuleActionRow) -> RuleActionRecord:
-    return RuleActionRecord(id=row.id, workflow_id=row.workflow_id, rule_type=row.rule_type,
-                            action=row.action, detail=row.detail, status=row.status,
-                            time=row.time)
+
+
+_ORDER_FIELDS = ("id", "workflow_id", "proposal_id", "purpose", "external_id", "broker_order_id",
+                 "status", "underlying", "price", "quantity", "filled_quantity", "attempt", "legs",
+                 "created_at", "updated_at", "reject_reason")
+_ORDER_COLUMNS = ", ".join(_ORDER_FIELDS)
+_SELECT_ORDER_BY_EXTERNAL = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE external_id=?"
+_INSERT_ORDER = (
+    "INSERT INTO orders (workflow_id, proposal_id, purpose, external_id, status, underlying, "
+    "price, quantity, filled_quantity, attempt, legs, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)")
+_INSERT_ORDER_EVENT = (
+    "INSERT INTO order_events (order_id, status, broker_order_id, price, filled_quantity, "
+    "detail, time) VALUES (?, ?, ?, ?, ?, ?, ?)")
+_INSERT_FILL = (
+    "INSERT INTO fills (fill_id, order_id, workflow_id, symbol, action, quantity, price, time) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fill_id) DO NOTHING")
+_SELECT_OPEN_POSITION = (
+    "SELECT id, quantity, avg_open_price, opened_at, realised_pnl FROM positions "
+    "WHERE workflow_id=? AND symbol=? AND closed_at IS NULL ORDER BY id DESC LIMIT 1")
+_INSERT_POSITION = (
+    "INSERT INTO positions (workflow_id, symbol, quantity, avg_open_price, opened_at, "
+    "closed_at, realised_pnl) VALUES (?, ?, ?, ?, ?, NULL, '0')")
+
+
+def _require_workflow_raw(raw: sqlite3.Connection, workflow_id: int) -> None:
+    if raw.execute("SELECT 1 FROM workflows WHERE id=?", (workflow_id,)).fetchone() is None:
+        raise NotFound(f"workflow {workflow_id} does not exist")
+
+
+def _order_ids(raw: sqlite3.Connection, external_id: str) -> tuple[int, int]:
+    row = raw.execute("SELECT id, workflow_id FROM orders WHERE external_id=?",
+                      (external_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"order {external_id!r} does not exist")
+    return row[0], row[1]
+
+
+def _insert_fill(raw: sqlite3.Connection, order_id: int, workflow_id: int, fill: Fill) -> bool:
+    cur = raw.execute(_INSERT_FILL, (
+        fill.fill_id, order_id, workflow_id, fill.symbol, OrderAction(fill.action).value,
+        fill.quantity, encode_decimal(fill.price), encode_datetime(fill.time)))
+    return cur.rowcount == 1
+
+
+def _fold_position(raw: sqlite3.Connection, workflow_id: int, symbol: str, signed_quantity: int,
+                   price: Decimal, now: datetime) -> PositionRecord:
+    if signed_quantity == 0:
+        raise ValueError("signed_quantity must not be zero")
+    if not isinstance(price, Decimal) or not price.is_finite() or price < 0:
+        raise ValueError(f"price must be a non-negative Decimal, got {price!r}")
+    when = encode_datetime(now)
+    row = raw.execute(_SELECT_OPEN_POSITION, (workflow_id, symbol)).fetchone()
+
+    def opened(quantity: int) -> PositionRecord:
+        cur = raw.execute(_INSERT_POSITION, (workflow_id, symbol, quantity,
+                                             encode_decimal(price), when))
+        assert cur.lastrowid is not None
+        return PositionRecord(id=cur.lastrowid, workflow_id=workflow_id, symbol=symbol,
+                              quantity=quantity, avg_open_price=price, opened_at=now,
+                              closed_at=None, realised_pnl=Decimal("0"))
+
+    if row is None:
+        return opened(signed_quantity)
+    pos_id, quantity, avg = row[0], row[1], Decimal(row[2])
+    opened_at, realised = _decode_time(row[3]), Decimal(row[4])
+    closed_at: datetime | None = None
+    if (quantity > 0) == (signed_quantity > 0):
+        held, added = abs(quantity), abs(signed_quantity)
+        avg = ((avg * held + price * added) / (held + added)).quantize(PRICE_PLACES).normalize()
+        quantity += signed_quantity
+        remainder = 0
+    else:
+        closing = min(abs(quantity), abs(signed_quantity))
+        direction = 1 if quantity > 0 else -1
+        realised += (price - avg) * closing * direction * MULTIPLIER
+        remainder = quantity + signed_quantity
+        if remainder == 0 or (remainder > 0) != (quantity > 0):
+            quantity, closed_at = 0, now
+        else:
+            quantity, remainder = remainder, 0
+    raw.execute("UPDATE positions SET quantity=?, avg_open_price=?, realised_pnl=?, "
+                "closed_at=? WHERE id=?",
+                (quantity, encode_decimal(avg), encode_decimal(realised),
+                 encode_datetime(closed_at), pos_id))
+    if remainder != 0:
+        return opened(remainder)
+    return PositionRecord(id=pos_id, workflow_id=workflow_id, symbol=symbol, quantity=quantity,
+                          avg_open_price=avg, opened_at=opened_at, closed_at=closed_at,
+                          realised_pnl=realised)
 
 
 def _require_aware(name: str, value: object) -> None:
@@ -242,6 +307,7 @@ class Store:
         self._lock = threading.RLock()
         self._closed = False
         self._hot: Any = self._engine.raw_connection()  # pooled, pragmas applied on connect
+        self._legs: dict[int, tuple[OrderLeg, ...]] = {}
         if not self.get_config(DEFAULTS_INSTALLED_KEY, False):
             self.restore_default_strategies()
             self.set_config(DEFAULTS_INSTALLED_KEY, True)
@@ -501,29 +567,32 @@ class Store:
     def save_proposal(self, workflow_id: int, proposal: TradeProposal,
                       expires_at: datetime | None) -> int:
         _require_aware("expires_at", expires_at)
-        with self._write() as s:
-            self._require_workflow(s, workflow_id)
-            row = ProposalRow(workflow_id=workflow_id, body=codec.proposal_to_json(proposal),
-                              status="pending", created_at=proposal.created_at,
-                              expires_at=expires_at)
-            s.add(row)
-            s.flush()
-            return row.id
+        body = encode_json(codec.proposal_to_json(proposal))
+        with self._raw_write() as raw:
+            _require_workflow_raw(raw, workflow_id)
+            cur = raw.execute(
+                "INSERT INTO proposals (workflow_id, body, status, created_at, expires_at) "
+                "VALUES (?, ?, 'pending', ?, ?)",
+                (workflow_id, body, encode_datetime(proposal.created_at),
+                 encode_datetime(expires_at)))
+            assert cur.lastrowid is not None
+            return cur.lastrowid
 
     def get_proposal(self, proposal_id: int) -> ProposalRecord:
-        with self._read() as s:
-            row = s.get(ProposalRow, proposal_id)
-            if row is None:
-                raise NotFound(f"proposal {proposal_id} does not exist")
-            return ProposalRecord(id=row.id, workflow_id=row.workflow_id,
-                                  proposal=codec.proposal_from_json(row.body), status=row.status,
-                                  created_at=row.created_at, expires_at=row.expires_at)
+        with self._raw_read() as raw:
+            row = raw.execute("SELECT id, workflow_id, body, status, created_at, expires_at "
+                              "FROM proposals WHERE id=?", (proposal_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"proposal {proposal_id} does not exist")
+        return ProposalRecord(id=row[0], workflow_id=row[1],
+                              proposal=codec.proposal_from_json(decode_json(row[2])),
+                              status=row[3], created_at=_decode_time(row[4]),
+                              expires_at=decode_datetime(row[5]))
 
     def set_proposal_status(self, proposal_id: int, status: str) -> None:
-        with self._write() as s:
-            result = s.execute(update(ProposalRow).where(ProposalRow.id == proposal_id)
-                               .values(status=status))
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+        with self._raw_write() as raw:
+            cur = raw.execute("UPDATE proposals SET status=? WHERE id=?", (status, proposal_id))
+            if cur.rowcount != 1:
                 raise NotFound(f"proposal {proposal_id} does not exist")
 
     def record_decision(self, proposal_id: int, decision: str, user: str, reason: str,
@@ -534,14 +603,18 @@ class Store:
                              f"got {decision!r}")
         if quantity is not None and quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
-        with self._write() as s:
-            if s.get(ProposalRow, proposal_id) is None:
+        values = (proposal_id, decision, user, reason, encode_decimal(price), quantity,
+                  encode_datetime(now))
+        with self._raw_write() as raw:
+            if raw.execute("SELECT 1 FROM proposals WHERE id=?", (proposal_id,)).fetchone() is None:
                 raise NotFound(f"proposal {proposal_id} does not exist")
-            row = DecisionRow(proposal_id=proposal_id, decision=decision, user=user,
-                              reason=reason, price=price, quantity=quantity, time=now)
-            s.add(row)
-            s.flush()
-            return _decision(row)
+            cur = raw.execute(
+                "INSERT INTO decisions (proposal_id, decision, user, reason, price, quantity, "
+                "time) VALUES (?, ?, ?, ?, ?, ?, ?)", values)
+            assert cur.lastrowid is not None
+        return DecisionRecord(id=cur.lastrowid, proposal_id=proposal_id, decision=decision,
+                              user=user, reason=reason, time=now, price=price,
+                              quantity=quantity)
 
     def decisions(self, limit: int | None = None) -> list[DecisionRecord]:
         return self._log(DecisionRow, _decision, limit)
@@ -558,79 +631,116 @@ class Store:
         """
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
+        purpose = OrderPurpose(purpose)
+        status = OrderStatus.PENDING_SUBMIT.value
+        when = encode_datetime(now)
+        price = encode_decimal(request.price)
+        legs = encode_json(codec.legs_to_json(request.legs))
         try:
-            with self._write() as s:
-                self._require_workflow(s, workflow_id)
-                row = OrderRow(
-                    workflow_id=workflow_id, proposal_id=proposal_id,
-                    purpose=OrderPurpose(purpose).value, external_id=request.external_id,
-                    status=OrderStatus.PENDING_SUBMIT.value, underlying=request.underlying,
-                    price=request.price, quantity=quantity, filled_quantity=0, attempt=attempt,
-                    legs=codec.legs_to_json(request.legs), created_at=now, updated_at=now)
-                s.add(row)
-                s.flush()
-                s.add(OrderEventRow(order_id=row.id, status=row.status, price=request.price,
-                                    filled_quantity=0, detail="intent recorded", time=now))
-                return _order(row)
-        except IntegrityError as exc:
-            text = str(exc.orig)
+            with self._raw_write() as raw:
+                _require_workflow_raw(raw, workflow_id)
+                cur = raw.execute(_INSERT_ORDER, (
+                    workflow_id, proposal_id, purpose.value, request.external_id, status,
+                    request.underlying, price, quantity, attempt, legs, when, when))
+                order_id = cur.lastrowid
+                raw.execute(_INSERT_ORDER_EVENT, (order_id, status, None, price, 0,
+                                                  "intent recorded", when))
+        except sqlite3.IntegrityError as exc:
+            text = str(exc)
             if "external_id" in text:
                 raise DuplicateOrderIntent(
                     f"an order with external id {request.external_id!r} already exists") from None
             if "UNIQUE" in text:
                 raise DuplicateOrderIntent(
-                    f"proposal {proposal_id} already has a {OrderPurpose(purpose).value} order "
+                    f"proposal {proposal_id} already has a {purpose.value} order "
                     f"for attempt {attempt}") from None
             raise StoreError(f"order intent refused: {text}") from exc
+        assert order_id is not None
+        self._legs[order_id] = request.legs
+        return OrderRecord(
+            id=order_id, workflow_id=workflow_id, proposal_id=proposal_id, purpose=purpose,
+            external_id=request.external_id, broker_order_id=None,
+            status=OrderStatus.PENDING_SUBMIT, price=request.price, quantity=quantity,
+            filled_quantity=0, attempt=attempt, underlying=request.underlying, legs=request.legs,
+            created_at=now, updated_at=now, reject_reason=None)
 
     def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                      broker_order_id: str | None = None, price: Decimal | None = None,
                      filled_quantity: int | None = None, detail: str = "") -> OrderRecord:
         """Record a status change and append it to the order's event history."""
         status = OrderStatus(status)
-        with self._write() as s:
-            row = s.scalars(select(OrderRow).where(OrderRow.external_id == external_id)).first()
+        when = encode_datetime(now)
+        encoded_price = encode_decimal(price)
+        with self._raw_write() as raw:
+            row = raw.execute(_SELECT_ORDER_BY_EXTERNAL, (external_id,)).fetchone()
             if row is None:
                 raise NotFound(f"order {external_id!r} does not exist")
-            if filled_quantity is not None and not 0 <= filled_quantity <= row.quantity:
-                raise ValueError(f"filled_quantity must be between 0 and {row.quantity}, "
+            values = dict(zip(_ORDER_FIELDS, row, strict=True))
+            if filled_quantity is not None and not 0 <= filled_quantity <= values["quantity"]:
+                raise ValueError(f"filled_quantity must be between 0 and {values['quantity']}, "
                                  f"got {filled_quantity}")
-            row.status = status.value
-            row.updated_at = now
+            sets: dict[str, Any] = {"status": status.value, "updated_at": when}
             if broker_order_id is not None:
-                row.broker_order_id = broker_order_id
+                sets["broker_order_id"] = broker_order_id
             if price is not None:
-                row.price = price
+                sets["price"] = encoded_price
             if filled_quantity is not None:
-                row.filled_quantity = filled_quantity
+                sets["filled_quantity"] = filled_quantity
             if status is OrderStatus.REJECTED and detail:
-                row.reject_reason = detail
-            s.add(OrderEventRow(order_id=row.id, status=status.value,
-                                broker_order_id=broker_order_id, price=price,
-                                filled_quantity=filled_quantity, detail=detail, time=now))
-            s.flush()
-            return _order(row)
+                sets["reject_reason"] = detail
+            raw.execute(f"UPDATE orders SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?",
+                        (*sets.values(), values["id"]))
+            raw.execute(_INSERT_ORDER_EVENT, (values["id"], status.value, broker_order_id,
+                                              encoded_price, filled_quantity, detail, when))
+        values.update(sets)
+        return self._order_record(values)
+
+    def _order_record(self, values: dict[str, Any]) -> OrderRecord:
+        # An order's legs never change after its intent is written, so they are decoded once.
+        order_id = values["id"]
+        legs = self._legs.get(order_id)
+        if legs is None:
+            legs = codec.legs_from_json(decode_json(values["legs"]))
+            if len(self._legs) > 4096:
+                self._legs.clear()
+            self._legs[order_id] = legs
+        return OrderRecord(
+            id=order_id, workflow_id=values["workflow_id"], proposal_id=values["proposal_id"],
+            purpose=OrderPurpose(values["purpose"]), external_id=values["external_id"],
+            broker_order_id=values["broker_order_id"], status=OrderStatus(values["status"]),
+            price=Decimal(values["price"]), quantity=values["quantity"],
+            filled_quantity=values["filled_quantity"], attempt=values["attempt"],
+            underlying=values["underlying"], legs=legs,
+            created_at=_decode_time(values["created_at"]),
+            updated_at=_decode_time(values["updated_at"]),
+            reject_reason=values["reject_reason"])
 
     def get_order(self, external_id: str) -> OrderRecord | None:
-        with self._read() as s:
-            row = s.scalars(select(OrderRow).where(OrderRow.external_id == external_id)).first()
-            return None if row is None else _order(row)
+        return self._first_order("external_id=?", external_id)
 
     def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
-        with self._read() as s:
-            row = s.scalars(select(OrderRow).where(OrderRow.broker_order_id == broker_order_id)
-                            .order_by(OrderRow.id.desc())).first()
-            return None if row is None else _order(row)
+        return self._first_order("broker_order_id=? ORDER BY id DESC", broker_order_id)
+
+    def _first_order(self, where: str, value: object) -> OrderRecord | None:
+        with self._raw_read() as raw:
+            row = raw.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE {where} LIMIT 1",
+                              (value,)).fetchone()
+        return None if row is None else self._order_record(dict(zip(_ORDER_FIELDS, row,
+                                                                    strict=True)))
 
     def orders(self, workflow_id: int | None = None, open_only: bool = False) -> list[OrderRecord]:
-        stmt = select(OrderRow).order_by(OrderRow.id)
+        sql = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE 1=1"
+        params: list[Any] = []
         if workflow_id is not None:
-            stmt = stmt.where(OrderRow.workflow_id == workflow_id)
+            sql += " AND workflow_id=?"
+            params.append(workflow_id)
         if open_only:
             terminal = [st.value for st in OrderStatus if st.is_terminal]
-            stmt = stmt.where(OrderRow.status.not_in(terminal))
-        with self._read() as s:
-            return [_order(r) for r in s.scalars(stmt).all()]
+            sql += f" AND status NOT IN ({', '.join('?' * len(terminal))})"
+            params.extend(terminal)
+        with self._raw_read() as raw:
+            rows = raw.execute(sql + " ORDER BY id", params).fetchall()
+        return [self._order_record(dict(zip(_ORDER_FIELDS, r, strict=True))) for r in rows]
 
     def order_events(self, external_id: str) -> list[OrderEventRecord]:
         stmt = (select(OrderEventRow).join(OrderRow, OrderRow.id == OrderEventRow.order_id)
@@ -644,8 +754,9 @@ class Store:
 
     def add_fill(self, external_id: str, fill: Fill) -> bool:
         """Store a fill once; a replayed fill (same fill_id) is ignored and returns False."""
-        with self._write() as s:
-            return self._insert_fill(s, external_id, fill)[0]
+        with self._raw_write() as raw:
+            order_id, workflow_id = _order_ids(raw, external_id)
+            return _insert_fill(raw, order_id, workflow_id, fill)
 
     def record_fills(self, external_id: str, fills: Sequence[Fill], now: datetime) -> list[Fill]:
         """Store fills and fold each new one into its workflow's position, in ONE transaction.
@@ -655,35 +766,29 @@ class Store:
         Returns the fills that were new.
         """
         new: list[Fill] = []
-        with self._write() as s:
+        with self._raw_write() as raw:
+            order_id, workflow_id = _order_ids(raw, external_id)
             for fill in fills:
-                inserted, workflow_id = self._insert_fill(s, external_id, fill)
-                if not inserted:
+                if not _insert_fill(raw, order_id, workflow_id, fill):
                     continue
                 buy = OrderAction(fill.action) in (OrderAction.BUY_TO_OPEN, OrderAction.BUY_TO_CLOSE)
-                self._fold_position(s, workflow_id, fill.symbol,
-                                    fill.quantity if buy else -fill.quantity, fill.price, now)
+                _fold_position(raw, workflow_id, fill.symbol,
+                               fill.quantity if buy else -fill.quantity, fill.price, now)
                 new.append(fill)
         return new
 
-    @staticmethod
-    def _insert_fill(s: Session, external_id: str, fill: Fill) -> tuple[bool, int]:
-        order = s.scalars(select(OrderRow).where(OrderRow.external_id == external_id)).first()
-        if order is None:
-            raise NotFound(f"order {external_id!r} does not exist")
-        stmt = sqlite_insert(FillRow).values(
-            fill_id=fill.fill_id, order_id=order.id, workflow_id=order.workflow_id,
-            symbol=fill.symbol, action=OrderAction(fill.action).value,
-            quantity=fill.quantity, price=fill.price, time=fill.time,
-        ).on_conflict_do_nothing(index_elements=["fill_id"])
-        return bool(s.execute(stmt).rowcount), order.workflow_id  # type: ignore[attr-defined]
-
     def fills(self, workflow_id: int | None = None) -> list[FillRecord]:
-        stmt = select(FillRow).order_by(FillRow.id)
+        sql = ("SELECT id, fill_id, order_id, workflow_id, symbol, action, quantity, price, time "
+               "FROM fills")
+        params: tuple[Any, ...] = ()
         if workflow_id is not None:
-            stmt = stmt.where(FillRow.workflow_id == workflow_id)
-        with self._read() as s:
-            return [_fill(r) for r in s.scalars(stmt).all()]
+            sql += " WHERE workflow_id=?"
+            params = (workflow_id,)
+        with self._raw_read() as raw:
+            rows = raw.execute(sql + " ORDER BY id", params).fetchall()
+        return [FillRecord(id=r[0], fill_id=r[1], order_id=r[2], workflow_id=r[3], symbol=r[4],
+                           action=OrderAction(r[5]), quantity=r[6], price=Decimal(r[7]),
+                           time=_decode_time(r[8])) for r in rows]
 
     # -- positions ------------------------------------------------------------------------------
 
@@ -695,57 +800,26 @@ class Store:
         ``(exit - open) x quantity x 100`` (sign-adjusted for shorts); crossing through zero
         closes the old row and opens a new one at the fill price.
         """
-        with self._write() as s:
-            self._require_workflow(s, workflow_id)
-            return self._fold_position(s, workflow_id, symbol, signed_quantity, price, now)
-
-    @staticmethod
-    def _fold_position(s: Session, workflow_id: int, symbol: str, signed_quantity: int,
-                       price: Decimal, now: datetime) -> PositionRecord:
-        if signed_quantity == 0:
-            raise ValueError("signed_quantity must not be zero")
-        if not isinstance(price, Decimal) or not price.is_finite() or price < 0:
-            raise ValueError(f"price must be a non-negative Decimal, got {price!r}")
-        row = s.scalars(select(PositionRow).where(
-            PositionRow.workflow_id == workflow_id, PositionRow.symbol == symbol,
-            PositionRow.closed_at.is_(None)).order_by(PositionRow.id.desc())).first()
-        if row is None:
-            row = PositionRow(workflow_id=workflow_id, symbol=symbol,
-                              quantity=signed_quantity, avg_open_price=price, opened_at=now,
-                              realised_pnl=Decimal("0"))
-            s.add(row)
-        elif (row.quantity > 0) == (signed_quantity > 0):
-            held, added = abs(row.quantity), abs(signed_quantity)
-            avg = (row.avg_open_price * held + price * added) / (held + added)
-            row.avg_open_price = avg.quantize(PRICE_PLACES).normalize()
-            row.quantity += signed_quantity
-        else:
-            closing = min(abs(row.quantity), abs(signed_quantity))
-            direction = 1 if row.quantity > 0 else -1
-            row.realised_pnl += (price - row.avg_open_price) * closing * direction * MULTIPLIER
-            remainder = row.quantity + signed_quantity
-            if remainder == 0 or (remainder > 0) != (row.quantity > 0):
-                row.quantity = 0
-                row.closed_at = now
-                if remainder != 0:
-                    row = PositionRow(workflow_id=workflow_id, symbol=symbol,
-                                      quantity=remainder, avg_open_price=price,
-                                      opened_at=now, realised_pnl=Decimal("0"))
-                    s.add(row)
-            else:
-                row.quantity = remainder
-        s.flush()
-        return _position(row)
+        with self._raw_write() as raw:
+            _require_workflow_raw(raw, workflow_id)
+            return _fold_position(raw, workflow_id, symbol, signed_quantity, price, now)
 
     def positions(self, workflow_id: int | None = None,
                   open_only: bool = True) -> list[PositionRecord]:
-        stmt = select(PositionRow).order_by(PositionRow.id)
+        sql = ("SELECT id, workflow_id, symbol, quantity, avg_open_price, opened_at, closed_at, "
+               "realised_pnl FROM positions WHERE 1=1")
+        params: list[Any] = []
         if workflow_id is not None:
-            stmt = stmt.where(PositionRow.workflow_id == workflow_id)
+            sql += " AND workflow_id=?"
+            params.append(workflow_id)
         if open_only:
-            stmt = stmt.where(PositionRow.closed_at.is_(None))
-        with self._read() as s:
-            return [_position(r) for r in s.scalars(stmt).all()]
+            sql += " AND closed_at IS NULL"
+        with self._raw_read() as raw:
+            rows = raw.execute(sql + " ORDER BY id", params).fetchall()
+        return [PositionRecord(id=r[0], workflow_id=r[1], symbol=r[2], quantity=r[3],
+                               avg_open_price=Decimal(r[4]), opened_at=_decode_time(r[5]),
+                               closed_at=decode_datetime(r[6]), realised_pnl=Decimal(r[7]))
+                for r in rows]
 
     # -- journal, rule actions, audit, errors, metrics, config ---------------------------------
 
@@ -772,20 +846,27 @@ class Store:
 
     def add_rule_action(self, workflow_id: int, rule_type: str, action: str, detail: str,
                         status: str, now: datetime) -> RuleActionRecord:
-        with self._write() as s:
-            self._require_workflow(s, workflow_id)
-            row = RuleActionRow(workflow_id=workflow_id, rule_type=str(rule_type),
-                                action=str(action), detail=detail, status=status, time=now)
-            s.add(row)
-            s.flush()
-            return _rule_action(row)
+        values = (workflow_id, str(rule_type), str(action), detail, status, encode_datetime(now))
+        with self._raw_write() as raw:
+            _require_workflow_raw(raw, workflow_id)
+            cur = raw.execute("INSERT INTO rule_actions (workflow_id, rule_type, action, detail, "
+                              "status, time) VALUES (?, ?, ?, ?, ?, ?)", values)
+        assert cur.lastrowid is not None
+        return RuleActionRecord(id=cur.lastrowid, workflow_id=workflow_id,
+                                rule_type=str(rule_type), action=str(action), detail=detail,
+                                status=status, time=now)
 
     def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
-        stmt = select(RuleActionRow).order_by(RuleActionRow.id)
+        sql = "SELECT id, workflow_id, rule_type, action, detail, status, time FROM rule_actions"
+        params: tuple[Any, ...] = ()
         if workflow_id is not None:
-            stmt = stmt.where(RuleActionRow.workflow_id == workflow_id)
-        with self._read() as s:
-            return [_rule_action(r) for r in s.scalars(stmt)]
+            sql += " WHERE workflow_id=?"
+            params = (workflow_id,)
+        with self._raw_read() as raw:
+            rows = raw.execute(sql + " ORDER BY id", params).fetchall()
+        return [RuleActionRecord(id=r[0], workflow_id=r[1], rule_type=r[2], action=r[3],
+                                 detail=r[4], status=r[5], time=_decode_time(r[6]))
+                for r in rows]
 
     def audit(self, actor: Actor | str, action: str, detail: str, now: datetime,
               workflow_id: int | None = None) -> None:

@@ -143,13 +143,27 @@ class ManagementMixin:
         mon = self._monitored.pop(workflow_id, None)
         if mon is None:
             return
+        idle: list[str] = []
         for leg in mon.legs:
             lst = self._by_symbol.get(leg.streamer_symbol)
             if lst is not None:
                 lst[:] = [m for m in lst if m is not mon]
                 if not lst:
                     del self._by_symbol[leg.streamer_symbol]
+                    idle.append(leg.streamer_symbol)
+        # A closed position's legs stop streaming unless a pending proposal still shows them:
+        # otherwise every contract ever held would keep ticking for the rest of the session.
+        if idle:
+            self.spawn(self._unsubscribe_idle(idle), "unsubscribe-closed")
         self._portfolio_dirty = True
+
+    async def _unsubscribe_idle(self, symbols: list[str]) -> None:
+        # Decided when the task runs, not when it was queued: a position or proposal taking the
+        # same contract in between keeps its stream.
+        pending = {leg.streamer_symbol for p in self._pending.values() for leg in p.proposal.legs}
+        unused = [sym for sym in symbols if sym not in self._by_symbol and sym not in pending]
+        if unused:
+            await self.broker.unsubscribe(unused)
 
     def _effective_rules(self, wf: WorkflowRecord,
                          strategy: Strategy | None) -> tuple[ManagementRule, ...]:
