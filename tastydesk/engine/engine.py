@@ -23,6 +23,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
 from tastydesk.engine.config import ConfigChange, EngineConfig
 from tastydesk.engine.domain.account import Balance
+from tastydesk.engine.domain.chain import OptionChain
 from tastydesk.engine.domain.enums import (
     Actor,
     Mode,
@@ -61,7 +62,7 @@ from tastydesk.engine.errors import EngineError
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.proposals.builder import build_proposal
-from tastydesk.engine.selection import SelectionError
+from tastydesk.engine.selection import SelectionError, chain_window
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.tasks import TaskSupervisor
 from tastydesk.engine.workflow.common import (
@@ -386,9 +387,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
             if failures and only is None:
                 reasons.append(f"{strategy.name}: " + "; ".join(failures))
                 continue
-            max_dte = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs),
-                                             default=0)
-            chain = await self.broker.option_chain(symbol, strategy.dte.min, max_dte)
+            chain = await self._strategy_chain(symbol, strategy)
             try:
                 proposal = build_proposal(
                     strategy, chain, now, bias=assessment.bias, confidence=assessment.confidence,
@@ -403,6 +402,21 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
                 continue
             return proposal, strategy
         return "; ".join(reasons) or "no candidate"
+
+    async def _strategy_chain(self, symbol: str, strategy: Strategy) -> OptionChain:
+        """The part of the chain the strategy's legs can use: its chosen expirations only.
+
+        A DTE range spans several weeklies but a trade uses one or two of them; building (and,
+        live, streaming) just those makes a scan several times cheaper. When no expiration
+        qualifies, the whole range is fetched so selection reports why in its own words.
+        """
+        try:
+            low, high = chain_window(await self.broker.expirations(symbol), strategy)
+        except SelectionError:
+            low = strategy.dte.min
+            high = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs),
+                                          default=0)
+        return await self.broker.option_chain(symbol, low, max(low, high))
 
     async def _check_proposal(self, proposal: TradeProposal, strategy: Strategy) -> str | None:
         conflict = self._netting_conflict(proposal)
@@ -699,9 +713,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
     # ------------------------------------------------------------------ settings commands
     async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal:
         symbol = symbol.upper()
-        max_dte = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs),
-                                         default=0)
-        chain = await self.broker.option_chain(symbol, strategy.dte.min, max_dte)
+        chain = await self._strategy_chain(symbol, strategy)
         info = chain.underlying
         assessment = assess_bias(info, self._symbol_bwd(symbol), self._config, self.clock.today())
         return build_proposal(strategy, chain, self.clock.now(), bias=assessment.bias,

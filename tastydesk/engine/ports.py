@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
-from tastydesk.engine.domain.chain import OptionChain, UnderlyingInfo
+from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import Mode, StreamHealth
 from tastydesk.engine.domain.orders import CommandResult, DryRunResult, OrderRequest, OrderSnapshot
 
@@ -52,6 +53,16 @@ class BrokerPort(ABC):
     @abstractmethod
     async def option_chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
         """Chain with the latest known quotes and greeks for expirations in the DTE window."""
+
+    async def expirations(self, symbol: str) -> list[Expiration]:
+        """Listed expirations, ascending, without strikes or quotes.
+
+        Far cheaper than :meth:`option_chain`: the engine picks a strategy's expirations from it
+        and then asks for just that slice of the chain. This default reads the whole chain;
+        brokers with a cheaper listing override it.
+        """
+        chain = await self.option_chain(symbol, 0, 2000)
+        return [replace(e, strikes=()) for e in chain.expirations]
 
     @abstractmethod
     async def market_metrics(self, symbols: Iterable[str]) -> dict[str, UnderlyingInfo]:

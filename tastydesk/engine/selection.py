@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from tastydesk.engine.domain.chain import Expiration, OptionChain, OptionContract
-from tastydesk.engine.domain.enums import OptionType, SelectionMethod, Side
+from tastydesk.engine.domain.enums import ExpiryChoice, OptionType, SelectionMethod, Side
 from tastydesk.engine.domain.proposal import ResolvedLeg
-from tastydesk.engine.domain.strategy import DteRange, StrategyLeg
+from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg
 
 DELTA_TOLERANCE = 0.10
 _HUNDRED = Decimal("100")
@@ -60,22 +60,7 @@ def select_expiration(chain: OptionChain, dte: DteRange, offset_days: int = 0) -
     ``offset_days != 0`` first picks the base expiration by the range, then returns
     :func:`select_offset_expiration` of it (a calendar's far leg).
     """
-    if dte.min < 0:
-        raise SelectionError(f"dte.min: must be >= 0, got {dte.min}")
-    if dte.min > dte.max:
-        raise SelectionError(f"dte: min {dte.min} is above max {dte.max}")
-    symbol = chain.underlying.symbol
-    if not chain.expirations:
-        raise SelectionError(f"chain for {symbol} has no expirations")
-    in_range = [e for e in chain.expirations if dte.min <= e.dte <= dte.max]
-    if not in_range:
-        raise SelectionError(f"no expiration between {dte.min} and {dte.max} DTE for {symbol}")
-    pool = in_range
-    if dte.prefer_monthly:
-        monthlies = [e for e in in_range if e.monthly]
-        if monthlies:
-            pool = monthlies
-    base = min(pool, key=lambda e: (abs(e.dte - dte.target), e.date))
+    base = _base_expiration(chain.expirations, dte, chain.underlying.symbol)
     if offset_days == 0:
         return base
     return select_offset_expiration(chain, base, offset_days)
@@ -89,13 +74,55 @@ def select_offset_expiration(
     A calendar needs a different expiry from its base, so ``base`` itself never qualifies; equal
     distances go to the earlier date.
     """
+    return _offset_expiration(chain.expirations, base, offset_days)
+
+
+def chain_window(listed: Sequence[Expiration], strategy: Strategy) -> tuple[int, int]:
+    """The DTE range (min, max) that a strategy's legs resolve to on the listed expirations.
+
+    ``listed`` needs no strikes. Asking the broker for just this slice of the chain, instead of
+    the whole DTE range, prices and streams only the expirations the trade can use. Selection on
+    the slice picks the same expirations as on the full chain: every pick is the best of a pool
+    that the slice still holds. Raises :class:`SelectionError` when no expiration qualifies.
+    """
+    top = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs), default=0)
+    pool = [e for e in listed if strategy.dte.min <= e.dte <= top]
+    base = _base_expiration(pool, strategy.dte, strategy.name)
+    chosen = [base]
+    for leg in strategy.legs:
+        if leg.expiry is ExpiryChoice.OFFSET:
+            chosen.append(_offset_expiration(pool, base, leg.expiry_offset_days))
+    return min(e.dte for e in chosen), max(e.dte for e in chosen)
+
+
+def _base_expiration(expirations: Sequence[Expiration], dte: DteRange,
+                     symbol: str) -> Expiration:
+    if dte.min < 0:
+        raise SelectionError(f"dte.min: must be >= 0, got {dte.min}")
+    if dte.min > dte.max:
+        raise SelectionError(f"dte: min {dte.min} is above max {dte.max}")
+    if not expirations:
+        raise SelectionError(f"chain for {symbol} has no expirations")
+    in_range = [e for e in expirations if dte.min <= e.dte <= dte.max]
+    if not in_range:
+        raise SelectionError(f"no expiration between {dte.min} and {dte.max} DTE for {symbol}")
+    pool = in_range
+    if dte.prefer_monthly:
+        monthlies = [e for e in in_range if e.monthly]
+        if monthlies:
+            pool = monthlies
+    return min(pool, key=lambda e: (abs(e.dte - dte.target), e.date))
+
+
+def _offset_expiration(expirations: Sequence[Expiration], base: Expiration,
+                       offset_days: int) -> Expiration:
     if offset_days == 0:
         return base
     target = base.date + timedelta(days=offset_days)
     if offset_days > 0:
-        pool = [e for e in chain.expirations if e.date > base.date]
+        pool = [e for e in expirations if e.date > base.date]
     else:
-        pool = [e for e in chain.expirations if e.date < base.date]
+        pool = [e for e in expirations if e.date < base.date]
     if not pool:
         side = "after" if offset_days > 0 else "before"
         raise SelectionError(

@@ -24,7 +24,7 @@ TRIALS = 6
 
 def _simulate(data_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tastydesk", "simulate", "--days", "25", "--seed", "4",
+        [sys.executable, "-m", "tastydesk", "simulate", "--days", "90", "--seed", "4",
          "--auto-approve", "--json", "--data-dir", str(data_dir)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
@@ -63,7 +63,7 @@ def test_sigkill_at_random_moments_then_restart(tmp_path: Path) -> None:
         before = _paper_clock(tmp_path)
         proc = _simulate(tmp_path)
         _wait_until_stepping(proc, tmp_path, before)
-        time.sleep(rng.uniform(0.05, 1.2))
+        time.sleep(rng.uniform(0.05, 0.8))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             kills += 1

@@ -333,7 +333,7 @@ class ManagementMixin:
                        max=max(strategy.dte.max, current + 14), prefer_monthly=False)
         rolled = dataclasses.replace(strategy, dte=dte,
                                      sizing=dataclasses.replace(strategy.sizing, quantity=mon.units))
-        chain = await self.broker.option_chain(mon.symbol, dte.min, dte.max)
+        chain = await self._strategy_chain(mon.symbol, rolled)
         try:
             proposal = build_proposal(rolled, chain, self.clock.now(),
                                       max_quote_age_s=self._config.max_quote_age_seconds)

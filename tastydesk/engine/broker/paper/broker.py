@@ -52,7 +52,7 @@ from tastydesk.engine.broker.paper.state import PaperState
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import NEW_YORK, Clock
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
-from tastydesk.engine.domain.chain import OptionChain, OptionContract, UnderlyingInfo, parse_occ
+from tastydesk.engine.domain.chain import Expiration, OptionChain, OptionContract, UnderlyingInfo, parse_occ
 from tastydesk.engine.domain.enums import (
     CommandOutcome,
     Mode,
@@ -355,6 +355,9 @@ class PaperBroker(BrokerPort):
 
     async def option_chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
         return self._market.chain(symbol, min_dte, max_dte)
+
+    async def expirations(self, symbol: str) -> list[Expiration]:
+        return self._market.expirations(symbol)
 
     async def market_metrics(self, symbols: Iterable[str]) -> dict[str, UnderlyingInfo]:
         return {s: self._market.underlying(s) for s in symbols}

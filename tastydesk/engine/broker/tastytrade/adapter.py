@@ -40,7 +40,7 @@ from tastydesk.engine.broker.tastytrade.streams import (
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
-from tastydesk.engine.domain.chain import Greeks, OptionChain, Quote, UnderlyingInfo
+from tastydesk.engine.domain.chain import Expiration, Greeks, OptionChain, Quote, UnderlyingInfo
 from tastydesk.engine.domain.enums import CommandOutcome, Mode, StreamHealth
 from tastydesk.engine.domain.events import (
     BalanceUpdated,
@@ -400,6 +400,16 @@ class TastytradeBroker(BrokerPort):
                 except BrokerPayloadError as exc:
                     log.error("%s (skipped)", exc)
         return out
+
+    async def expirations(self, symbol: str) -> list[Expiration]:
+        from tastytrade.instruments import NestedOptionChain
+
+        if not symbol or not symbol.strip():
+            raise ValueError("symbol: must not be empty")
+        symbol = symbol.strip().upper()
+        nested = await self._read("option chain",
+                                  lambda: NestedOptionChain.get(self._session, symbol))
+        return mapping.expirations(nested, symbol, self._clock.today())
 
     async def option_chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
         from tastytrade.instruments import NestedOptionChain

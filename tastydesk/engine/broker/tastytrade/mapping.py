@@ -257,15 +257,28 @@ def underlying_info(metric: Any, price: Decimal) -> UnderlyingInfo:
         dividend_yield=float(getattr(metric, "dividend_yield", None) or 0))
 
 
+def _standard_chain(nested: Iterable[Any], symbol: str) -> Any:
+    items = list(nested)
+    if not items:
+        raise BrokerPayloadError(f"option chain {symbol}", "items", "empty")
+    return next((c for c in items if c.root_symbol == symbol
+                 and str(c.option_chain_type) == "Standard"), items[0])
+
+
+def expirations(nested: Iterable[Any], symbol: str, today: date) -> list[Expiration]:
+    """The listed expirations of the SDK's nested chain, ascending, without strikes."""
+    chain = _standard_chain(nested, symbol)
+    return sorted((Expiration(date=exp.expiration_date, dte=(exp.expiration_date - today).days,
+                              monthly=str(exp.expiration_type) == "Regular",
+                              settlement=str(exp.settlement_type or "PM"))
+                   for exp in chain.expirations), key=lambda e: e.date)
+
+
 def option_chain(nested: Iterable[Any], underlying: UnderlyingInfo, today: date,
                  min_dte: int, max_dte: int, quotes: Mapping[str, Quote],
                  greeks_by_symbol: Mapping[str, Greeks], as_of: datetime) -> OptionChain:
     """Build an :class:`OptionChain` from the SDK's nested chain, with cached quotes/greeks."""
-    items = list(nested)
-    if not items:
-        raise BrokerPayloadError(f"option chain {underlying.symbol}", "items", "empty")
-    chain = next((c for c in items if c.root_symbol == underlying.symbol
-                  and str(c.option_chain_type) == "Standard"), items[0])
+    chain = _standard_chain(nested, underlying.symbol)
     expirations = []
     for exp in chain.expirations:
         dte = (exp.expiration_date - today).days
