@@ -87,7 +87,7 @@ def chain_window(listed: Sequence[Expiration], strategy: Strategy) -> tuple[int,
     """
     top = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs), default=0)
     pool = [e for e in listed if strategy.dte.min <= e.dte <= top]
-    base = _base_expiration(pool, strategy.dte, strategy.name)
+    base = _base_expiration(listed, strategy.dte, strategy.name)
     chosen = [base]
     for leg in strategy.legs:
         if leg.expiry is ExpiryChoice.OFFSET:

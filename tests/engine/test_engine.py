@@ -318,3 +318,25 @@ async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
     assert {a.action for a in engine.audit_log()} >= {"close", "roll"}
     assert engine.store.store.integrity_check() == []
     await engine.stop()
+
+
+async def test_a_closed_position_stops_streaming_its_legs(tmp_path: Path) -> None:
+    from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
+
+    engine, driver = await paper(tmp_path, auto_manage=[])
+    pos = await until_position(engine, driver)
+    wid = pos.workflow_id
+    streamed = {streamer_symbol(*parse_occ(leg.symbol)) for leg in pos.legs}
+    market = engine.broker._market
+    assert streamed <= set(market._subs_opt)
+    assert await engine.close_position(wid, "ivan") == "sent"
+    for _ in range(80):
+        driver.advance(300)
+        await engine.tasks.drain()
+        if all(p.workflow_id != wid for p in engine.positions()):
+            break
+    assert all(p.workflow_id != wid for p in engine.positions())
+    held = {streamer_symbol(*parse_occ(leg.symbol)) for p in engine.positions() for leg in p.legs}
+    shown = {leg.streamer_symbol for v in engine.pending() for leg in v.proposal.legs}
+    assert not (streamed - held - shown) & set(market._subs_opt)
+    await engine.stop()

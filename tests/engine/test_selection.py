@@ -16,11 +16,12 @@ from tastydesk.engine.domain.chain import (
     occ_symbol,
     streamer_symbol,
 )
-from tastydesk.engine.domain.enums import OptionType, SelectionMethod, Side
-from tastydesk.engine.domain.strategy import DteRange, StrategyLeg, StrikeSelection
+from tastydesk.engine.domain.enums import ExpiryChoice, OptionType, SelectionMethod, Side
+from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg, StrikeSelection
 from tastydesk.engine.selection import (
     DELTA_TOLERANCE,
     SelectionError,
+    chain_window,
     select_expiration,
     select_offset_expiration,
     select_strike,
@@ -149,6 +150,52 @@ def test_offset_expiration_missing() -> None:
     last = CHAIN.expirations[-1]
     with pytest.raises(SelectionError, match="no expiration after 2027-01-15"):
         select_offset_expiration(CHAIN, last, 30)
+
+
+def _strategy(dte: DteRange, *offsets: int) -> Strategy:
+    legs = [_leg(OptionType.PUT, SelectionMethod.ATM)]
+    legs += [StrategyLeg(OptionType.PUT, Side.BUY, StrikeSelection(SelectionMethod.ATM, D(0)),
+                         expiry=ExpiryChoice.OFFSET, expiry_offset_days=o) for o in offsets]
+    return Strategy(name="window", legs=tuple(legs), dte=dte, biases=frozenset())
+
+
+@pytest.mark.parametrize(("dte", "offsets"), [
+    (DteRange(20, 30, 60), ()),                       # monthly 12-18 preferred: only it
+    (DteRange(20, 45, 60, prefer_monthly=False), ()),  # 12-31 nearest the target
+    (DteRange(20, 21, 22), (14,)),                    # calendar: 12-11 and 12-24
+    (DteRange(20, 21, 22), (35,)),
+    (DteRange(30, 34, 45), (-6,)),                    # before the range: not fetched
+    (DteRange(30, 41, 45), (-6,)),                    # a far leg before the base
+])
+def test_chain_window_holds_exactly_what_selection_picks(dte: DteRange,
+                                                         offsets: tuple[int, ...]) -> None:
+    strategy = _strategy(dte, *offsets)
+    # What selection sees when the whole DTE range (plus the calendar offset) is fetched.
+    top = dte.max + max((0, *offsets))
+    whole = OptionChain(CHAIN.underlying, tuple(e for e in CHAIN.expirations
+                                                if dte.min <= e.dte <= top), NOW)
+    try:
+        base = select_expiration(whole, dte)
+        picks = [base] + [select_offset_expiration(whole, base, o) for o in offsets]
+    except SelectionError:
+        with pytest.raises(SelectionError):
+            chain_window(CHAIN.expirations, strategy)
+        return
+    low, high = chain_window(CHAIN.expirations, strategy)
+    assert (low, high) == (min(e.dte for e in picks), max(e.dte for e in picks))
+    # Selection on the slice agrees with selection on the whole range.
+    sliced = OptionChain(CHAIN.underlying, tuple(e for e in CHAIN.expirations
+                                                 if low <= e.dte <= high), NOW)
+    sliced_base = select_expiration(sliced, dte)
+    assert sliced_base == base
+    assert [select_offset_expiration(sliced, sliced_base, o) for o in offsets] == picks[1:]
+
+
+def test_chain_window_without_a_qualifying_expiration() -> None:
+    with pytest.raises(SelectionError, match="no expiration between 60 and 90 DTE"):
+        chain_window(CHAIN.expirations, _strategy(DteRange(60, 75, 90)))
+    with pytest.raises(SelectionError, match="no expiration after 2027-01-15"):
+        chain_window(CHAIN.expirations, _strategy(DteRange(50, 56, 60), 30))
 
 
 # --- strikes: every method -----------------------------------------------------------------------

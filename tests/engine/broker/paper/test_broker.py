@@ -151,6 +151,22 @@ async def test_connect_marks_streams_connected_and_serves_market_data() -> None:
     assert set(world.broker.health().values()) == {StreamHealth.DISCONNECTED}
 
 
+async def test_listed_expirations_match_the_chain_and_the_port_default() -> None:
+    from tastydesk.engine.ports import BrokerPort
+
+    world = await make_world()
+    listed = await world.broker.expirations("SPY")
+    assert listed and all(not e.strikes for e in listed)
+    assert [e.date for e in listed] == sorted(e.date for e in listed)
+    chain = await world.broker.option_chain("SPY", 0, 2000)
+    key = [(e.date, e.dte, e.monthly) for e in chain.expirations]
+    assert [(e.date, e.dte, e.monthly) for e in listed] == key
+    # The port's default (for brokers without a cheap listing) reads the same from the chain.
+    fallback = await BrokerPort.expirations(world.broker, "SPY")
+    assert [(e.date, e.dte, e.monthly) for e in fallback] == key
+    assert all(not e.strikes for e in fallback)
+
+
 async def test_orders_rejected_before_connect() -> None:
     world = await make_world(connect=False)
     short, long = put_vertical(world)

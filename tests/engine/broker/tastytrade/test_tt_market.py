@@ -69,6 +69,15 @@ async def test_option_chain_window_and_shape(tt_harness):
     assert any(e.monthly for e in chain.expirations) or len(chain.expirations) < 5
 
 
+async def test_listed_expirations_without_strikes(tt_harness):
+    h = tt_harness
+    listed = await h.broker.expirations(" spy ")
+    chain = await h.broker.option_chain("SPY", 0, 2000)
+    assert listed and all(not e.strikes for e in listed)
+    assert [(e.date, e.dte, e.monthly, e.settlement) for e in listed] == \
+        [(e.date, e.dte, e.monthly, e.settlement) for e in chain.expirations]
+
+
 async def test_market_metrics(tt_harness):
     info = await tt_harness.broker.market_metrics(["SPY", "AAPL", "NOPE"])
     assert set(info) == {"SPY", "AAPL"}
