@@ -142,7 +142,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(bottom, self.activity_dock)
         self.resizeDocks([self.approval_dock, self.workflow_dock], [900, 650],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.approval_dock, self.position_dock], [500, 400],
+        self.resizeDocks([self.approval_dock, self.position_dock], [460, 440],
                          Qt.Orientation.Vertical)
         self.resizeDocks([self.activity_dock], [120], Qt.Orientation.Vertical)
         self._size_splitters()
@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
     def _size_splitters(self) -> None:
         # Tables first: the detail panes get what is left.
         self.approval_dock.splitter.setSizes([330, 270])
-        self.position_dock.splitter.setSizes([300, 150])
+        self.position_dock.splitter.setSizes([340, 110])
         self.workflow_dock.splitter.setSizes([600, 300])
 
     def _tables(self) -> list[QHeaderView]:

@@ -232,7 +232,11 @@ def test_position_monitor_shows_live_positions_after_a_fill(
     assert dock.focus_workflow(view.workflow_id)
     # the bridge's 5 Hz flush brings the rule distances in
     wait_for(qtbot, lambda: dock.rules.rowCount() >= 1, timeout_s=5)
-    assert dock.legs.rowCount() >= 1
+    # The position row carries its legs as children, shown expanded.
+    parent = dock.model.index(dock.model.position(view.workflow_id), 0)
+    legs = next(p for p in engine.positions() if p.workflow_id == view.workflow_id).legs
+    assert dock.model.rowCount(parent) == len(legs) >= 1
+    assert dock.table.isExpanded(dock.table.proxy.mapFromSource(parent))
     assert dock._figures["open"].text() != "\u2014"
     window.focus_workflow(view.workflow_id)
     assert QApplication.activeModalWidget() is None

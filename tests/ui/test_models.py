@@ -22,7 +22,6 @@ from tastydesk.engine.domain.views import StrategyStats
 from tastydesk.ui.models.activity import activity_model, from_alert, from_audit, from_error
 from tastydesk.ui.models.base import Column, KeyedTableModel, TableFilterProxy
 from tastydesk.ui.models.positions import (
-    position_legs_model,
     positions_model,
     progress,
     rule_actions_model,
@@ -118,14 +117,13 @@ def test_proxy_sorts_decimals_numerically_and_filters_text_and_predicate(qtbot: 
 
 def test_every_model_passes_qtmodeltester(qtmodeltester: Any) -> None:
     now = f.T0
-    models: list[tuple[KeyedTableModel[Any], list[Any]]] = [
+    models: list[tuple[Any, list[Any]]] = [
         (pending_model(lambda: now), [f.pending(1), f.pending(2, "QQQ", warnings=("wide",))]),
         (legs_model(), list(f.proposal().legs)),
         (decisions_model(lambda pid: f"proposal {pid}"),
          [DecisionRecord(1, 101, "approve", "me", "ok", now, Decimal("0.85"), 1),
           DecisionRecord(2, 102, "reject", "me", "too wide", now)]),
         (positions_model(), [f.position(1), f.position(2, pnl="-3")]),
-        (position_legs_model(), list(f.position(1).legs)),
         (rules_model(), list(f.position(1).rules)),
         (rule_actions_model(), [RuleActionRecord(1, 1, "stop_loss", "close", "hit", "done",
                                                  now)]),

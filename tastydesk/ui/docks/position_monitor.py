@@ -1,4 +1,4 @@
-"""Position Monitor dock: portfolio risk header, live positions, legs, rules and manual actions."""
+"""Position Monitor dock: portfolio risk header, positions with their legs, rules, manual actions."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
 from tastydesk.ui.models.positions import (
-    position_legs_model,
     positions_model,
     rule_actions_model,
     rules_model,
@@ -43,6 +42,7 @@ from tastydesk.ui.theme import pnl_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, ProgressDelegate
 from tastydesk.ui.widgets.dialogs import ask_confirm, no_default_button
 from tastydesk.ui.widgets.table import KeyedTableView
+from tastydesk.ui.widgets.tree import KeyedTreeView
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class PositionMonitorDock(QDockWidget):
         layout.addWidget(self._build_header())
 
         self.model = positions_model(self)
-        self.table = KeyedTableView(self.model, "positions.table", sort_column="id")
+        self.table = KeyedTreeView(self.model, "positions.table", sort_column="id")
         self.table.setItemDelegateForColumn(self.model.column_index("pnl"), PnlDelegate(self.table))
         self.table.setItemDelegateForColumn(self.model.column_index("pnl_pct"),
                                             PnlDelegate(self.table))
@@ -146,8 +146,6 @@ class PositionMonitorDock(QDockWidget):
             bar.addWidget(w)
         layout.addLayout(bar)
 
-        self.legs = position_legs_model(self)
-        self.legs_table = KeyedTableView(self.legs, "positions.legs")
         self.rules = rules_model(self)
         self.rules_table = KeyedTableView(self.rules, "positions.rules")
         self.rules_table.selectionModel().selectionChanged.connect(
@@ -159,7 +157,6 @@ class PositionMonitorDock(QDockWidget):
         self.detail_tabs = QTabWidget()
         self.detail_tabs.setObjectName("positions.detail_tabs")
         self.detail_tabs.setDocumentMode(True)
-        self.detail_tabs.addTab(self.legs_table, "Legs")
         self.detail_tabs.addTab(self.rules_table, "Rules")
         self.detail_tabs.addTab(self.actions_table, "Action history")
 
@@ -267,12 +264,7 @@ class PositionMonitorDock(QDockWidget):
         self._show_detail(self.table.current_row())
 
     def _show_detail(self, view: PositionView | None) -> None:
-        if view is None:
-            self.legs.sync([])
-            self.rules.sync([])
-        else:
-            self.legs.sync(view.legs)
-            self.rules.sync(view.rules)
+        self.rules.sync([] if view is None else view.rules)
         self._update_buttons()
 
     def _update_buttons(self) -> None:

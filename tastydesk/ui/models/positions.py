@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import RuleType
+from tastydesk.engine.domain.money import MULTIPLIER
 from tastydesk.engine.domain.records import RuleActionRecord
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
+from tastydesk.engine.selection import display_symbol
 from tastydesk.ui import format as fmt
 from tastydesk.ui.models.base import CENTER, RIGHT, Column, KeyedTableModel
+from tastydesk.ui.models.tree import KeyedTreeModel
 
 HEALTH_TEXT = {"ok": "\u25cf OK", "warn": "\u25b2 Watch", "danger": "\u25a0 Danger"}
 
@@ -94,26 +98,59 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
 ]
 
 
-def positions_model(parent: Any = None) -> KeyedTableModel[PositionView]:
-    return KeyedTableModel(POSITION_COLUMNS, key=lambda v: v.workflow_id, parent=parent)
+LegOf = tuple[PositionView, PositionLegView]
 
 
-POSITION_LEG_COLUMNS: list[Column[PositionLegView]] = [
-    Column("symbol", "Option", lambda leg: leg.symbol.strip(), width=170),
-    Column("type", "Type", lambda leg: str(leg.option_type), width=40),
-    Column("expiry", "Expiry", lambda leg: leg.expiry, lambda d: d.isoformat(),
-           sort_key=lambda leg: leg.expiry.toordinal(), width=80),
-    Column("strike", "Strike", lambda leg: leg.strike, lambda s: f"{s:,.2f}", align=RIGHT),
-    Column("quantity", "Qty", lambda leg: leg.quantity, lambda q: f"{q:+d}", align=RIGHT),
-    Column("entry", "Entry", lambda leg: leg.entry_price, lambda x: f"{x:.2f}", align=RIGHT),
-    Column("mark", "Mark", lambda leg: leg.mark,
-           lambda x: "\u2014" if x is None else f"{x:.2f}", align=RIGHT),
-    Column("delta", "\u0394", lambda leg: leg.delta, lambda x: fmt.number(x, 3), align=RIGHT),
-]
+def _leg_pnl(pair: LegOf) -> Decimal | None:
+    _, leg = pair
+    if leg.mark is None:
+        return None
+    return (leg.mark - leg.entry_price) * leg.quantity * MULTIPLIER
 
 
-def position_legs_model(parent: Any = None) -> KeyedTableModel[PositionLegView]:
-    return KeyedTableModel(POSITION_LEG_COLUMNS, key=lambda leg: leg.symbol, parent=parent)
+def _leg_dte(pair: LegOf) -> int:
+    # The position's DTE is its front leg's; later legs (calendars) add their distance to it.
+    view, leg = pair
+    front = min(x.expiry for x in view.legs)
+    return view.dte + (leg.expiry - front).days
+
+
+def _leg_delta(pair: LegOf) -> float | None:
+    _, leg = pair
+    return None if leg.delta is None else leg.delta * leg.quantity * float(MULTIPLIER)
+
+
+def _leg_tip(pair: LegOf) -> str:
+    _, leg = pair
+    return (f"{leg.quantity:+d} {leg.option_type} {leg.strike:,.2f} expiring "
+            f"{leg.expiry.isoformat()}; delta per contract {fmt.number(leg.delta, 3)}")
+
+
+#: What a leg shows under its position's columns (the rest stay empty on leg rows).
+POSITION_LEG_CHILD_COLUMNS: dict[str, Column[LegOf]] = {
+    "symbol": Column("symbol", "Symbol",
+                     lambda p: f"{format(p[1].strike.normalize(), ',f')} "
+                               f"{str(p[1].option_type)[:1].upper()}",
+                     sort_key=lambda p: (p[1].strike, str(p[1].option_type)), tooltip=_leg_tip),
+    "strategy": Column("strategy", "Strategy", lambda p: display_symbol(p[1].symbol),
+                       tooltip=_leg_tip),
+    "quantity": Column("quantity", "Qty", lambda p: p[1].quantity, lambda q: f"{q:+d}",
+                       align=RIGHT),
+    "entry": Column("entry", "Entry", lambda p: p[1].entry_price, lambda x: f"{x:.2f}",
+                    align=RIGHT),
+    "mark": Column("mark", "Mark", lambda p: p[1].mark,
+                   lambda x: "\u2014" if x is None else f"{x:.2f}", align=RIGHT),
+    "pnl": Column("pnl", "P&L", _leg_pnl, lambda x: fmt.money(x, signed=True), align=RIGHT),
+    "dte": Column("dte", "DTE", _leg_dte, align=RIGHT),
+    "delta": Column("delta", "\u0394", _leg_delta, lambda x: fmt.number(x, 1), align=RIGHT),
+}
+
+
+def positions_model(parent: Any = None) -> KeyedTreeModel[PositionView, PositionLegView]:
+    """Positions by workflow, each with its legs as child rows."""
+    return KeyedTreeModel(POSITION_COLUMNS, key=lambda v: v.workflow_id,
+                          children=lambda v: v.legs, child_columns=POSITION_LEG_CHILD_COLUMNS,
+                          parent=parent)
 
 
 RULE_COLUMNS: list[Column[RuleStatus]] = [

@@ -64,6 +64,8 @@ class ProgressDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget is not None else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         value: Any = index.data(ValueRole)
+        if value is None and not text:
+            return  # a row without this figure (a leg under its position): no empty bar
         rect = opt.rect.adjusted(3, 4, -3, -4)
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
@@ -77,5 +79,6 @@ class ProgressDelegate(QStyledItemDelegate):
             painter.setBrush(colour)
             painter.drawRoundedRect(fill, 2, 2)
         painter.setPen(opt.palette.color(QPalette.ColorRole.Text))
-        painter.drawText(rect, int(Qt.AlignmentFlag.AlignCenter), text)
+        # The text uses the full cell height: a tight row (a tree's) must not clip it.
+        painter.drawText(opt.rect.adjusted(3, 0, -3, 0), int(Qt.AlignmentFlag.AlignCenter), text)
         painter.restore()

@@ -1,0 +1,286 @@
+"""KeyedTreeModel: keyed frozen rows, each with its own child rows (a position and its legs).
+
+Top-level rows behave like :class:`KeyedTableModel` rows: ``upsert`` signals only what really
+changed. Children are derived from their parent row by a function, so they can never disagree
+with it; a child's column may differ from the parent's (a leg has no rule distance) and then
+reads as empty.
+
+Children of a parent no view shows (a collapsed position) change without a signal: a quote
+storm over hundreds of positions would otherwise cost the proxy and the tree one mapping pass
+per parent per refresh. A view marks the parents it shows with :meth:`KeyedTreeModel.watch`;
+watching a parent signals its children at once, so nothing on screen is ever stale.
+
+Each child index carries a serial number of its parent key rather than the parent's position:
+positions shift when rows are removed, serials never do, so persistent indexes of children stay
+valid across removals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+
+from tastydesk.ui.models.base import AnyIndex, Column, _runs
+from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole, ValueRole
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+#: Role on a child index: the parent's row object (a leg's position).
+ParentObjectRole = int(Qt.ItemDataRole.UserRole) + 40
+
+_TOP = 0  # internal id of top-level indexes; children carry their parent's serial (>= 1)
+
+
+class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
+    """Two-level read-only tree: rows keyed by ``key(row)``, children from ``children(row)``.
+
+    ``child_columns`` maps a column key of ``columns`` to the column a child shows there;
+    columns without an entry are empty on child rows. Child columns read ``(parent, child)``.
+    """
+
+    def __init__(self, columns: Sequence[Column[T]], key: Callable[[T], Hashable],
+                 children: Callable[[T], Sequence[C]],
+                 child_columns: dict[str, Column[tuple[T, C]]],
+                 parent: Any = None) -> None:
+        super().__init__(parent)
+        if not columns:
+            raise ValueError("columns: a tree needs at least one column")
+        unknown = set(child_columns) - {c.key for c in columns}
+        if unknown:
+            raise ValueError(f"child_columns: no parent column {sorted(unknown)}")
+        self._columns = tuple(columns)
+        self._child_columns = tuple(child_columns.get(c.key) for c in self._columns)
+        self._key = key
+        self._children_of = children
+        self._keys: list[Hashable] = []
+        self._rows: dict[Hashable, T] = {}
+        self._children: dict[Hashable, tuple[C, ...]] = {}
+        self._pos: dict[Hashable, int] = {}
+        self._serial: dict[Hashable, int] = {}
+        self._by_serial: dict[int, Hashable] = {}
+        self._next_serial = 1
+        self._watched: set[Hashable] = set()
+
+    # ---- Qt overrides
+    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:
+        if column < 0 or column >= len(self._columns) or row < 0:
+            return QModelIndex()
+        if not parent.isValid():
+            if row >= len(self._keys):
+                return QModelIndex()
+            return self.createIndex(row, column, _TOP)
+        if parent.internalId() != _TOP or parent.row() >= len(self._keys):
+            return QModelIndex()  # children have no children
+        key = self._keys[parent.row()]
+        if row >= len(self._children[key]):
+            return QModelIndex()
+        return self.createIndex(row, column, self._serial[key])
+
+    def parent(self, index: AnyIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid() or index.internalId() == _TOP:
+            return QModelIndex()
+        key = self._by_serial.get(index.internalId())
+        if key is None or key not in self._pos:
+            return QModelIndex()
+        return self.createIndex(self._pos[key], 0, _TOP)
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        if not parent.isValid():
+            return len(self._keys)
+        if parent.internalId() != _TOP or parent.column() != 0:
+            return 0
+        if parent.row() >= len(self._keys):
+            return 0
+        return len(self._children[self._keys[parent.row()]])
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        return len(self._columns)
+
+    def hasChildren(self, parent: AnyIndex = QModelIndex()) -> bool:
+        return self.rowCount(parent) > 0
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if index.internalId() == _TOP:
+            if index.row() >= len(self._keys):
+                return None
+            key = self._keys[index.row()]
+            return self._cell(self._columns[index.column()], self._rows[key], key, role)
+        key = self._by_serial.get(index.internalId())
+        if key is None or key not in self._rows:
+            return None
+        parent_row = self._rows[key]
+        kids = self._children[key]
+        if index.row() >= len(kids):
+            return None
+        if role == RowObjectRole:
+            return kids[index.row()]
+        if role == ParentObjectRole:
+            return parent_row
+        if role == KeyRole:
+            return key
+        column = self._child_columns[index.column()]
+        if column is None:
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(self._columns[index.column()].align)
+            return None
+        return self._cell(column, (parent_row, kids[index.row()]), None, role,
+                          object_roles=False)
+
+    @staticmethod
+    def _cell(column: Column[Any], row: Any, key: Hashable, role: int,
+              object_roles: bool = True) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.fmt(column.value(row))
+        if role == SortRole:
+            return column.sort_key(row) if column.sort_key is not None else column.value(row)
+        if role == ValueRole:
+            return column.value(row)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(column.align)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return column.tooltip(row) if column.tooltip is not None else None
+        if object_roles and role == RowObjectRole:
+            return row
+        if object_roles and role == KeyRole:
+            return key
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].header
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._columns[section].header_tip or None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(self._columns[section].align)
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # ---- Public API (the same as KeyedTableModel's, so views and docks treat both alike)
+    @property
+    def columns(self) -> tuple[Column[T], ...]:
+        return self._columns
+
+    def column_index(self, key: str) -> int:
+        for i, column in enumerate(self._columns):
+            if column.key == key:
+                return i
+        raise KeyError(f"no column {key!r}")
+
+    def keys(self) -> list[Hashable]:
+        return list(self._keys)
+
+    def rows(self) -> list[T]:
+        return [self._rows[k] for k in self._keys]
+
+    def row(self, key: Hashable) -> T | None:
+        return self._rows.get(key)
+
+    def children(self, key: Hashable) -> tuple[C, ...]:
+        return self._children.get(key, ())
+
+    def position(self, key: Hashable) -> int | None:
+        return self._pos.get(key)
+
+    def upsert(self, rows: Iterable[T]) -> int:
+        """Insert new rows, replace changed ones (and their children); returns how many."""
+        changed: list[int] = []
+        new: dict[Hashable, T] = {}
+        last = len(self._columns) - 1
+        for row in rows:
+            key = self._key(row)
+            pos = self._pos.get(key)
+            if pos is None:
+                new[key] = row
+                continue
+            if self._rows[key] == row:
+                continue
+            self._rows[key] = row
+            changed.append(pos)
+            self._replace_children(key, pos, tuple(self._children_of(row)))
+        for start, end in _runs(sorted(changed)):
+            self.dataChanged.emit(self.index(start, 0), self.index(end, last))
+        if new:
+            first = len(self._keys)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for key, row in new.items():
+                self._pos[key] = len(self._keys)
+                self._keys.append(key)
+                self._rows[key] = row
+                self._children[key] = tuple(self._children_of(row))
+                self._serial[key] = self._next_serial
+                self._by_serial[self._next_serial] = key
+                self._next_serial += 1
+            self.endInsertRows()
+        return len(changed) + len(new)
+
+    def watch(self, key: Hashable, shown: bool) -> None:
+        """Mark whether a view shows ``key``'s children (only those are signalled on change)."""
+        if not shown:
+            self._watched.discard(key)
+            return
+        if key in self._watched:
+            return
+        self._watched.add(key)
+        pos = self._pos.get(key)
+        kids = self._children.get(key, ())
+        if pos is not None and kids:  # they may have changed silently while hidden
+            parent = self.createIndex(pos, 0, _TOP)
+            self.dataChanged.emit(self.index(0, 0, parent),
+                                  self.index(len(kids) - 1, len(self._columns) - 1, parent))
+
+    def _replace_children(self, key: Hashable, pos: int, kids: tuple[C, ...]) -> None:
+        old = self._children[key]
+        parent = self.createIndex(pos, 0, _TOP)
+        if len(old) == len(kids):
+            self._children[key] = kids
+            if key in self._watched and kids and old != kids:
+                self.dataChanged.emit(self.index(0, 0, parent),
+                                      self.index(len(kids) - 1, len(self._columns) - 1, parent))
+            return
+        if old:
+            self.beginRemoveRows(parent, 0, len(old) - 1)
+            self._children[key] = ()
+            self.endRemoveRows()
+        if kids:
+            self.beginInsertRows(parent, 0, len(kids) - 1)
+            self._children[key] = kids
+            self.endInsertRows()
+
+    def remove(self, keys: Iterable[Hashable]) -> int:
+        """Remove rows (and their children) by key; unknown keys are ignored."""
+        positions = sorted({self._pos[k] for k in keys if k in self._pos})
+        for start, end in reversed(list(_runs(positions))):
+            self.beginRemoveRows(QModelIndex(), start, end)
+            for key in self._keys[start:end + 1]:
+                del self._rows[key]
+                del self._children[key]
+                del self._by_serial[self._serial.pop(key)]
+                self._watched.discard(key)
+            del self._keys[start:end + 1]
+            self._pos = {k: i for i, k in enumerate(self._keys)}
+            self.endRemoveRows()
+        return len(positions)
+
+    def sync(self, rows: Iterable[T]) -> None:
+        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
+        rows = list(rows)
+        wanted = {self._key(r) for r in rows}
+        self.remove([k for k in self._keys if k not in wanted])
+        self.upsert(rows)
+
+
+def is_child(index: QModelIndex | QPersistentModelIndex) -> bool:
+    """True for a child row's index (through any proxy: it has a valid parent)."""
+    return index.isValid() and index.parent().isValid()

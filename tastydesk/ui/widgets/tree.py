@@ -1,0 +1,171 @@
+"""A compact, sortable tree view over a KeyedTreeModel: parent rows with their children."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTreeView,
+    QWidget,
+)
+
+from tastydesk.ui.models.base import TableFilterProxy
+from tastydesk.ui.models.roles import RowObjectRole, SortRole
+from tastydesk.ui.models.tree import KeyedTreeModel, ParentObjectRole
+
+
+class TreeFilterProxy(TableFilterProxy):
+    """Filters parents by their text; a parent that matches keeps all its children, and a
+    parent with a matching child stays visible (recursive filtering)."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setRecursiveFilteringEnabled(True)
+
+    def filterAcceptsRow(self, source_row: int,
+                         source_parent: QModelIndex | QPersistentModelIndex) -> bool:
+        if source_parent.isValid() and super().filterAcceptsRow(source_parent.row(),
+                                                                source_parent.parent()):
+            return True
+        return super().filterAcceptsRow(source_row, source_parent)
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex,
+                 right: QModelIndex | QPersistentModelIndex) -> bool:
+        # Children without a value in the sort column (legs under a rule-distance sort) keep
+        # their own order, whichever way the parents are sorted.
+        if left.parent().isValid() and left.data(SortRole) is None \
+                and right.data(SortRole) is None:
+            ascending = self.sortOrder() == Qt.SortOrder.AscendingOrder
+            return (left.row() < right.row()) == ascending
+        return super().lessThan(left, right)
+
+
+class _RowHeightDelegate(QStyledItemDelegate):
+    """Rows as tall as the tables' (font height + 6 px), so docks side by side line up."""
+
+    def sizeHint(self, option: QStyleOptionViewItem,
+                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(hint.width(), max(hint.height(), option.fontMetrics.height() + 6))
+
+
+class KeyedTreeView(QTreeView):
+    """Tree over ``model`` through its own :class:`TreeFilterProxy`; one parent per selection.
+
+    Selecting a child selects within its parent: :meth:`current_row` is the parent's row object
+    either way, :meth:`current_child` the child's. New parents open expanded while the tree holds
+    at most ``auto_expand`` of them (a large book opens collapsed, one line per parent); a parent
+    the trader collapsed stays collapsed while it updates. The view tells the model which parents
+    it shows expanded, so only their children are signalled on change.
+    """
+
+    def __init__(self, model: KeyedTreeModel[Any, Any], object_name: str,
+                 parent: QWidget | None = None, sort_column: str | None = None,
+                 sort_order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
+                 auto_expand: int = 30) -> None:
+        super().__init__(parent)
+        self.auto_expand = auto_expand
+        self.setObjectName(object_name)
+        self.source = model
+        self.proxy = TreeFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setUniformRowHeights(True)
+        self.setAllColumnsShowFocus(True)
+        self.setIndentation(14)
+        self.setItemDelegate(_RowHeightDelegate(self))
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        header = self.header()
+        header.setObjectName(f"{object_name}.header")
+        header.setHighlightSections(False)
+        header.setSectionsMovable(True)
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.apply_default_widths()
+        self.proxy.rowsInserted.connect(self._expand_new)
+        self.expanded.connect(lambda index: self._watch(index, True))
+        self.collapsed.connect(lambda index: self._watch(index, False))
+        if sort_column is not None:
+            self.sortByColumn(model.column_index(sort_column), sort_order)
+        else:
+            header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+
+    def _expand_new(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid() and self.proxy.rowCount() <= self.auto_expand:
+            for row in range(first, last + 1):
+                self.expand(self.proxy.index(row, 0))
+
+    def _watch(self, index: QModelIndex, shown: bool) -> None:
+        source = self.proxy.mapToSource(index)
+        if source.isValid() and not source.parent().isValid():
+            self.source.watch(self.source.keys()[source.row()], shown)
+
+    def horizontalHeader(self) -> QHeaderView:
+        """The column header, named as on the table views so layouts treat both alike."""
+        return self.header()
+
+    def apply_default_widths(self) -> None:
+        for i, column in enumerate(self.source.columns):
+            if column.width:
+                self.setColumnWidth(i, column.width)
+
+    def _selected(self) -> QModelIndex | None:
+        rows = self.selectionModel().selectedRows()
+        return rows[0] if rows else None
+
+    def current_row(self) -> Any:
+        """The selected parent's row object (also when one of its children is selected)."""
+        index = self._selected()
+        if index is None:
+            return None
+        if index.parent().isValid():
+            return index.data(ParentObjectRole)
+        return index.data(RowObjectRole)
+
+    def current_child(self) -> Any:
+        """The selected child's row object, or None when a parent (or nothing) is selected."""
+        index = self._selected()
+        if index is None or not index.parent().isValid():
+            return None
+        return index.data(RowObjectRole)
+
+    def selected_rows(self) -> list[Any]:
+        row = self.current_row()
+        return [] if row is None else [row]
+
+    def selectRow(self, row: int) -> None:
+        """Select the parent at view row ``row``."""
+        index = self.proxy.index(row, 0)
+        if index.isValid():
+            self._select(index)
+
+    def select_key(self, key: Hashable) -> bool:
+        """Select and scroll to the parent with ``key``; False if it is not visible."""
+        pos = self.source.position(key)
+        if pos is None:
+            return False
+        index = self.proxy.mapFromSource(self.source.index(pos, 0))
+        if not index.isValid():
+            return False
+        self._select(index)
+        return True
+
+    def _select(self, index: QModelIndex) -> None:
+        self.selectionModel().select(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+        self.setCurrentIndex(index)
+        self.scrollTo(index)
