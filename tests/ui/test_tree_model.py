@@ -142,3 +142,16 @@ def test_large_book_opens_collapsed_and_only_shown_legs_are_signalled(qtbot: Any
     view.collapse(proxy.index(1, 0))
     model.upsert([marks_moved(condor(k), "0.15") for k in (1, 2, 3)])
     assert child_signals == [1, 1]
+
+
+def test_a_changed_position_signals_its_figures_not_its_key(qtbot: Any) -> None:
+    model = positions_model()
+    model.upsert([condor(1), condor(2)])
+    ranges: list[tuple[int, int, int, int]] = []
+    model.dataChanged.connect(lambda a, b, _roles=(): ranges.append(
+        (a.row(), a.column(), b.row(), b.column())))
+    model.upsert([replace(condor(1), pnl=Decimal("5")), replace(condor(2), pnl=Decimal("6"))])
+    last = model.columnCount() - 1
+    # The "#" column (the workflow id) cannot change: the tree need not re-check children.
+    assert ranges == [(0, 1, 1, last)]
+    assert model.index(0, model.column_index("pnl")).data(ValueRole) == Decimal("5")

@@ -256,12 +256,14 @@ class TableFilterProxy(QSortFilterProxyModel):
         return False
 
     def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
-        a = left.data(SortRole)
-        b = right.data(SortRole)
-        # None sorts first; mismatched types fall back to their text.
-        if a is None or b is None:
-            return a is None and b is not None
-        try:
-            return bool(a < b)
-        except TypeError:
-            return str(a) < str(b)
+        return sort_less(left.data(SortRole), right.data(SortRole))
+
+
+def sort_less(a: Any, b: Any) -> bool:
+    """Python ordering for sort values: None first; mismatched types fall back to their text."""
+    if a is None or b is None:
+        return a is None and b is not None
+    try:
+        return bool(a < b)
+    except TypeError:
+        return str(a) < str(b)

@@ -196,21 +196,32 @@ class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
     def upsert(self, rows: Iterable[T]) -> int:
         """Insert new rows, replace changed ones (and their children); returns how many."""
         changed: list[int] = []
+        whole: list[int] = []  # rows whose first column changed too
         new: dict[Hashable, T] = {}
         last = len(self._columns) - 1
+        first = self._columns[0]
         for row in rows:
             key = self._key(row)
             pos = self._pos.get(key)
             if pos is None:
                 new[key] = row
                 continue
-            if self._rows[key] == row:
+            previous = self._rows[key]
+            if previous == row:
                 continue
             self._rows[key] = row
+            if first.value(previous) != first.value(row):
+                whole.append(pos)
             changed.append(pos)
             self._replace_children(key, pos, tuple(self._children_of(row)))
+        # The first column usually holds the key, which never changes: leaving it out of the
+        # signal spares the tree re-checking every changed parent's children and the proxy
+        # re-sorting when that column is the sort column.
+        skip = 0 if len(self._columns) == 1 else 1
         for start, end in _runs(sorted(changed)):
-            self.dataChanged.emit(self.index(start, 0), self.index(end, last))
+            self.dataChanged.emit(self.index(start, skip), self.index(end, last))
+        for start, end in _runs(sorted(whole)):
+            self.dataChanged.emit(self.index(start, 0), self.index(end, 0))
         if new:
             first = len(self._keys)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)

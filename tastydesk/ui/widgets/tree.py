@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tastydesk.ui.models.base import TableFilterProxy
+from tastydesk.ui.models.base import TableFilterProxy, sort_less
 from tastydesk.ui.models.roles import RowObjectRole, SortRole
 from tastydesk.ui.models.tree import KeyedTreeModel, ParentObjectRole
 
@@ -39,11 +39,12 @@ class TreeFilterProxy(TableFilterProxy):
                  right: QModelIndex | QPersistentModelIndex) -> bool:
         # Children without a value in the sort column (legs under a rule-distance sort) keep
         # their own order, whichever way the parents are sorted.
-        if left.parent().isValid() and left.data(SortRole) is None \
-                and right.data(SortRole) is None:
+        a = left.data(SortRole)
+        b = right.data(SortRole)
+        if a is None and b is None and left.parent().isValid():
             ascending = self.sortOrder() == Qt.SortOrder.AscendingOrder
             return (left.row() < right.row()) == ascending
-        return super().lessThan(left, right)
+        return sort_less(a, b)
 
 
 class _RowHeightDelegate(QStyledItemDelegate):
