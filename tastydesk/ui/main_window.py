@@ -140,16 +140,21 @@ class MainWindow(QMainWindow):
             self.tabifyDockWidget(self.workflow_dock, self.builder_dock)
             self.workflow_dock.raise_()
         self.addDockWidget(bottom, self.activity_dock)
-        self.resizeDocks([self.approval_dock, self.workflow_dock], [900, 650],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.approval_dock, self.position_dock], [460, 440],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.activity_dock], [120], Qt.Orientation.Vertical)
+        self._size_docks()
         self._size_splitters()
+
+    def _size_docks(self) -> None:
+        # In proportion to the window, so it also holds once the window has its real size.
+        width, height = max(self.width(), 1200), max(self.height(), 800)
+        self.resizeDocks([self.approval_dock, self.workflow_dock],
+                         [int(width * 0.56), int(width * 0.44)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.approval_dock, self.position_dock],
+                         [int(height * 0.42), int(height * 0.42)], Qt.Orientation.Vertical)
+        self.resizeDocks([self.activity_dock], [120], Qt.Orientation.Vertical)
 
     def _size_splitters(self) -> None:
         # Tables first: the detail panes get what is left.
-        self.approval_dock.splitter.setSizes([330, 270])
+        self.approval_dock.splitter.setSizes([170, 430])
         self.position_dock.splitter.setSizes([340, 110])
         self.workflow_dock.splitter.setSizes([600, 300])
 
@@ -523,7 +528,11 @@ class MainWindow(QMainWindow):
         if not self._shown_once:
             self._shown_once = True
             if not self._restored:
-                QTimer.singleShot(0, self._size_splitters)
+                QTimer.singleShot(0, self._first_layout)
+
+    def _first_layout(self) -> None:
+        self._size_docks()
+        self._size_splitters()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:

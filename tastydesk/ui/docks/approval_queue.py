@@ -202,11 +202,11 @@ class ApprovalQueueDock(QDockWidget):
         detail.addWidget(left)
         self.chart_holder = QWidget()
         self.chart_holder.setObjectName("approval.chart_holder")
-        self.chart_holder.setMinimumWidth(240)
+        self.chart_holder.setMinimumWidth(300)
         QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
         detail.addWidget(self.chart_holder)
-        detail.setStretchFactor(0, 3)
-        detail.setStretchFactor(1, 2)
+        detail.setStretchFactor(0, 1)
+        detail.setStretchFactor(1, 1)
         return detail
 
     def _show_detail(self, view: PendingView | None) -> None:

@@ -425,7 +425,7 @@ class StrategyBuilderDock(QDockWidget):
         self.rules_view = QTableView()
         self.rules_view.setModel(self.rules_model)
         self.rules_view.setItemDelegate(RuleDelegate(self.rules_view))
-        self._setup_table(self.rules_view, stretch=R.COL_TYPE)
+        self._setup_table(self.rules_view)
         layout.addWidget(self.rules_view, 1)
         self.rules_model.rules_changed.connect(self._on_edited)
         self.remove_rule_button.clicked.connect(self._on_remove_rule)

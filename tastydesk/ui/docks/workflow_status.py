@@ -98,13 +98,15 @@ class WorkflowStatusDock(QDockWidget):
         grid.setContentsMargins(8, 3, 8, 3)
         grid.setVerticalSpacing(0)
         self._counts: dict[WorkflowState, QLabel] = {}
-        for col, state in enumerate(PIPELINE):
+        per_row = (len(PIPELINE) + 1) // 2  # two rows: the dock stays narrow enough to share
+        for i, state in enumerate(PIPELINE):
             caption = QLabel(state.value.replace("_", " ").title())
             caption.setObjectName("statusChip")
             value = _figure_label(f"workflow.count.{state.value}")
             value.setText("0")
-            grid.addWidget(caption, 0, col)
-            grid.addWidget(value, 1, col)
+            row, col = 2 * (i // per_row), i % per_row
+            grid.addWidget(caption, row, col)
+            grid.addWidget(value, row + 1, col)
             self._counts[state] = value
         layout.addWidget(counts)
 
@@ -254,6 +256,11 @@ class WorkflowStatusDock(QDockWidget):
         self.equity_holder.setObjectName("workflow.equity_holder")
         QVBoxLayout(self.equity_holder).setContentsMargins(0, 0, 0, 0)
         splitter.addWidget(self.equity_holder)
+        # The chart arrives lazily (pyqtgraph loads on first view): reserve its half now.
+        self.equity_holder.setMinimumWidth(280)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([420, 420])
         layout.addWidget(splitter, 1)
         return page
 

@@ -45,9 +45,9 @@ def transitions_model(parent: Any = None) -> KeyedTableModel[TransitionRecord]:
 
 
 STATS_COLUMNS: list[Column[StrategyStats]] = [
-    Column("strategy", "Strategy", lambda s: s.strategy_name, width=180),
-    Column("trades", "Trades", lambda s: s.trades, align=RIGHT),
-    Column("win_rate", "Win rate", lambda s: s.win_rate * 100, fmt.pct, align=RIGHT),
+    Column("strategy", "Strategy", lambda s: s.strategy_name, width=170),
+    Column("trades", "Trades", lambda s: s.trades, align=RIGHT, width=60),
+    Column("win_rate", "Win rate", lambda s: s.win_rate * 100, fmt.pct, align=RIGHT, width=70),
     Column("pnl", "Realised P&L", lambda s: s.realised_pnl, lambda x: fmt.money(x, signed=True),
            align=RIGHT),
 ]

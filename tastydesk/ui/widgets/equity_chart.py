@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from tastydesk.ui.theme import plot_colours, pnl_colour
 
+EMPTY_TITLE = "Equity curve: no closed trades yet"
+
 
 class EquityChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -26,7 +28,9 @@ class EquityChart(QWidget):
         self.plot.setObjectName("equityChart.plot")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("left", "Realised P&L ($)", color=foreground)
-        self.plot.setTitle("Equity curve", color=foreground, size="9pt")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # dollars, never "x0.001"
+        self._foreground = foreground
+        self.plot.setTitle(EMPTY_TITLE, color=foreground, size="9pt")
         self.plot.getPlotItem().setClipToView(True)
         zero_pen = pg.mkPen(foreground, width=1, style=Qt.PenStyle.DashLine)
         self.plot.addItem(pg.InfiniteLine(0, angle=0, pen=zero_pen))
@@ -45,3 +49,5 @@ class EquityChart(QWidget):
         colour = pnl_colour(last)
         self.curve.setPen(pg.mkPen(colour.name() if colour is not None else "#5b9bff", width=2))
         self.curve.setData(xs, ys)
+        self.plot.setTitle("Equity curve" if xs else EMPTY_TITLE, color=self._foreground,
+                           size="9pt")

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
 from tastydesk.engine.domain.proposal import PnlCurve, TradeProposal
 
+HOVER_HINT = "Hover over the chart to read the P&L at a price"
+
 
 def chart_colors(palette: QPalette) -> dict[str, QColor]:
     """Colours for the current light or dark palette; profit/loss stay distinguishable on both."""
@@ -86,7 +88,7 @@ class PnlChart(QWidget):
 
         self.summary = QLabel(self)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout = QLabel("Move the mouse over the chart to read P&L", self)
+        self.readout = QLabel(HOVER_HINT, self)
         self.plot_widget = pg.PlotWidget(parent=self)
         self.plot_widget.setMenuEnabled(False)
         self.plot_widget.setMinimumHeight(160)
@@ -132,6 +134,7 @@ class PnlChart(QWidget):
         layout.setSpacing(2)
         for label in (self.summary, self.readout):
             label.setContentsMargins(6, 0, 6, 0)
+            label.setWordWrap(True)  # a narrow pane wraps the legend instead of clipping it
         layout.addWidget(self.summary)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.readout)
@@ -237,6 +240,7 @@ class PnlChart(QWidget):
             if i < len(self._breakevens):
                 label.setText(f"BE {self._breakevens[i]:,.2f}")
                 label.setPos(self._breakevens[i], 0.0)
+                label.setAnchor((self._breakeven_anchor(i), -0.4))
                 label.setVisible(True)
             else:
                 label.setVisible(False)
@@ -246,7 +250,7 @@ class PnlChart(QWidget):
             lo = _plateau_middle(self._expiry, float(self._expiry.min()))
             top.setText(f"Max profit {_signed_money(float(self._expiry[hi]))}")
             top.setPos(float(self._x[hi]), float(self._expiry[hi]))
-            top.setAnchor((self._anchor_x(hi), 1.2))
+            top.setAnchor((self._anchor_x(hi), -0.25))  # under the plateau: never off the top
             bottom.setText(f"Max loss {_signed_money(float(self._expiry[lo]))}")
             bottom.setPos(float(self._x[lo]), float(self._expiry[lo]))
             bottom.setAnchor((self._anchor_x(lo), 1.2))
@@ -255,9 +259,17 @@ class PnlChart(QWidget):
         for line in (self.cross_v, self.cross_h):
             line.setVisible(False)
         self.summary.setText(self._summary_text(curve))
-        self.readout.setText("Move the mouse over the chart to read P&L" if has else "")
+        self.readout.setText(HOVER_HINT if has else "")
         if has:
             self.plot_widget.getPlotItem().enableAutoRange()
+
+    def _breakeven_anchor(self, i: int) -> float:
+        """Outer breakevens label outward (left of the lowest, right of the highest), so two
+        breakevens close together on a narrow chart never print over each other."""
+        n = len(self._breakevens)
+        if n < 2:
+            return 0.5
+        return 1.04 if i == 0 else (-0.04 if i == n - 1 else 0.5)
 
     def _anchor_x(self, i: int) -> float:
         """Keep a label inside the plot: left-aligned near the left edge, right near the right."""
@@ -270,8 +282,6 @@ class PnlChart(QWidget):
         c = self._colors
         parts = [f"<span style='color:{c['foreground'].name()}'>━ at expiry</span>",
                  f"<span style='color:{c['today'].name()}'>╌ today</span>"]
-        if self._spot is not None:
-            parts.append(f"Spot {self._spot:,.2f}")
         parts.append(f"1σ {curve.one_sd_low:,.2f} – {curve.one_sd_high:,.2f}")
         if self._breakevens:
             parts.append("Breakeven " + ", ".join(f"{b:,.2f}" for b in self._breakevens))

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPalette, QPen
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 MAX_DTE = 730
 HANDLES = ("min", "target", "max")
@@ -138,17 +146,23 @@ class DteRangeEditor(QWidget):
         self.slider = DteRangeSlider(parent=self)
         self.prefer_monthly = QCheckBox("Prefer monthly", self)
         self.prefer_monthly.setToolTip("Pick the monthly expiration when one lies in the range")
-        layout = QHBoxLayout(self)
+        # Spin boxes above, the slider under them at full width: the editor (and the Strategy
+        # Builder dock) stays narrow enough to share a screen with the other docks.
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(4)
+        layout.setSpacing(2)
+        row = QHBoxLayout()
+        row.setSpacing(4)
         for label, spin in (("min", self.min_spin), ("target", self.target_spin),
                             ("max", self.max_spin)):
             caption = QLabel(label, self)
             caption.setBuddy(spin)
-            layout.addWidget(caption)
-            layout.addWidget(spin)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.prefer_monthly)
+            row.addWidget(caption)
+            row.addWidget(spin)
+        row.addStretch(1)
+        row.addWidget(self.prefer_monthly)
+        layout.addLayout(row)
+        layout.addWidget(self.slider)
         for spin in (self.min_spin, self.target_spin, self.max_spin):
             spin.valueChanged.connect(self._on_spin_changed)
         self.slider.values_changed.connect(self._on_slider_changed)
