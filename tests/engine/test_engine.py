@@ -320,7 +320,7 @@ async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
     await engine.stop()
 
 
-async def test_a_closed_position_stops_streaming_its_legs(tmp_path: Path) -> None:
+async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_path: Path) -> None:
     from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 
     engine, driver = await paper(tmp_path, auto_manage=[])
@@ -339,4 +339,12 @@ async def test_a_closed_position_stops_streaming_its_legs(tmp_path: Path) -> Non
     held = {streamer_symbol(*parse_occ(leg.symbol)) for p in engine.positions() for leg in p.legs}
     shown = {leg.streamer_symbol for v in engine.pending() for leg in v.proposal.legs}
     assert not (streamed - held - shown) & set(market._subs_opt)
+    # The journal charges what the broker charged (its dry-run figure per order), not a flat
+    # per-contract estimate: the paper broker bills opening contracts only.
+    entry = engine.store.store.journal()[-1]
+    orders = [o for o in engine.store.store.orders(wid) if o.filled_quantity > 0]
+    assert all(o.fees is not None for o in orders)
+    assert entry.fees == engine.broker._fees_paid > 0
+    opened = sum(leg.quantity for o in orders if o.purpose.value == "open" for leg in o.legs)
+    assert entry.fees != opened * 2 * Decimal("1.00")  # the old estimate billed the close too
     await engine.stop()

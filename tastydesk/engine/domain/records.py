@@ -109,6 +109,7 @@ class OrderRecord:
     created_at: datetime
     updated_at: datetime
     reject_reason: str | None = None
+    fees: Decimal | None = None  # the broker's fee figure for the whole order (dry run)
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,7 @@ class OrderRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     reject_reason: Mapped[str | None]
+    fees: Mapped[Decimal | None]  # the broker's dry-run figure for the whole order
 
 
 class OrderEventRow(Base):

@@ -164,7 +164,7 @@ def _journal(row: JournalRow) -> JournalRecord:
 
 _ORDER_FIELDS = ("id", "workflow_id", "proposal_id", "purpose", "external_id", "broker_order_id",
                  "status", "underlying", "price", "quantity", "filled_quantity", "attempt", "legs",
-                 "created_at", "updated_at", "reject_reason")
+                 "created_at", "updated_at", "reject_reason", "fees")
 _ORDER_COLUMNS = ", ".join(_ORDER_FIELDS)
 _SELECT_ORDER_BY_EXTERNAL = f"SELECT {_ORDER_COLUMNS} FROM orders WHERE external_id=?"
 _INSERT_ORDER = (
@@ -666,8 +666,15 @@ class Store:
 
     def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                      broker_order_id: str | None = None, price: Decimal | None = None,
-                     filled_quantity: int | None = None, detail: str = "") -> OrderRecord:
-        """Record a status change and append it to the order's event history."""
+                     filled_quantity: int | None = None, detail: str = "",
+                     fees: Decimal | None = None) -> OrderRecord:
+        """Record a status change and append it to the order's event history.
+
+        ``fees`` (the broker's figure for the whole order) is kept when given.
+        """
+        if fees is not None and (not isinstance(fees, Decimal) or not fees.is_finite()
+                                 or fees < 0):
+            raise ValueError(f"fees must be a non-negative Decimal, got {fees!r}")
         status = OrderStatus(status)
         when = encode_datetime(now)
         encoded_price = encode_decimal(price)
@@ -688,6 +695,8 @@ class Store:
                 sets["filled_quantity"] = filled_quantity
             if status is OrderStatus.REJECTED and detail:
                 sets["reject_reason"] = detail
+            if fees is not None:
+                sets["fees"] = encode_decimal(fees)
             raw.execute(f"UPDATE orders SET {', '.join(f'{k}=?' for k in sets)} WHERE id=?",
                         (*sets.values(), values["id"]))
             raw.execute(_INSERT_ORDER_EVENT, (values["id"], status.value, broker_order_id,
@@ -713,7 +722,8 @@ class Store:
             underlying=values["underlying"], legs=legs,
             created_at=_decode_time(values["created_at"]),
             updated_at=_decode_time(values["updated_at"]),
-            reject_reason=values["reject_reason"])
+            reject_reason=values["reject_reason"],
+            fees=None if values["fees"] is None else Decimal(values["fees"]))
 
     def get_order(self, external_id: str) -> OrderRecord | None:
         return self._first_order("external_id=?", external_id)

@@ -25,10 +25,11 @@ from tastydesk.engine.domain.events import (
     FillReceived,
     OrderUpdated,
 )
-from tastydesk.engine.domain.money import ZERO
+from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
+    FillRecord,
     OrderRecord,
 )
 from tastydesk.engine.domain.strategy import Strategy
@@ -112,7 +113,8 @@ class ExecutionMixin:
             self._by_broker_id[result.order.order_id] = external_id
             rec = await self.store.update_order(external_id, OrderStatus.WORKING, self.clock.now(),
                                                 broker_order_id=result.order.order_id,
-                                                price=price, detail=f"placed at {price}")
+                                                price=price, detail=f"placed at {price}",
+                                                fees=dry.fees)
             self._orders[external_id] = rec
             self._arm_walk(working)
             await self._apply_snapshot(external_id, result.order)
@@ -120,7 +122,8 @@ class ExecutionMixin:
             await self._order_failed(external_id, f"rejected by the broker: {result.reason}")
         else:
             rec = await self.store.update_order(external_id, OrderStatus.UNKNOWN, self.clock.now(),
-                                                detail=f"outcome unknown: {result.reason}")
+                                                detail=f"outcome unknown: {result.reason}",
+                                                fees=dry.fees)
             self._orders[external_id] = rec
             self._alert("warning", "error", "Order outcome unknown",
                         f"{underlying}: {result.reason}. Looking it up; it will not be re-sent.",
@@ -362,6 +365,21 @@ class ExecutionMixin:
             await self._transition(wid, Trigger.PARTIAL, Actor.ENGINE, f"{what} at {price}")
             self._monitored[wid].acting = False
 
+    def _cycle_fees(self, orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:
+        """What the cycle's orders cost in fees: each filled order's broker figure (from its dry
+        run), pro rata to the part that filled; an order without one (written before fees were
+        kept) is charged the per-contract estimate on its fills."""
+        total = ZERO
+        for order in orders:
+            if order.filled_quantity <= 0:
+                continue
+            if order.fees is not None:
+                total += order.fees * order.filled_quantity / order.quantity
+            else:
+                contracts = sum(f.quantity for f in fills if f.order_id == order.id)
+                total += Decimal(contracts) * self._fee_per_contract
+        return total.quantize(CENT)
+
     async def _finish_closed(self, workflow_id: int, reason: str, rule: str = "") -> None:
         """CLOSING -> COMPLETED: write the journal entry for this cycle, then schedule the restart."""
         now = self.clock.now()
@@ -372,7 +390,7 @@ class ExecutionMixin:
         fills = [f for f in await self.store.fills(workflow_id) if f.time >= cycle_start]
         gross = sum(((f.price if f.action in (OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE)
                       else -f.price) * f.quantity * 100 for f in fills), ZERO)
-        fees = sum((Decimal(f.quantity) for f in fills), ZERO) * self._fee_per_contract
+        fees = self._cycle_fees([o for o in orders if o.created_at >= cycle_start], fills)
         entry = opens[-1].price if opens else ZERO
         exit_ = next((o.price for o in reversed(orders) if o.purpose is not OrderPurpose.OPEN
                       and o.filled_quantity > 0), ZERO)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_upgrade_keeps_data_and_foreign_keys(tmp_path: Path) -> None:
     _seed(engine)
     before = _counts(path)
     assert migrate(engine) is True
-    assert current_revision(engine) == "0002_order_checks"
+    assert current_revision(engine) == "0003_order_fees"
     assert migrate(engine) is False
     engine.dispose()
     assert _counts(path) == before == {"workflows": 1, "workflow_transitions": 2, "orders": 1,
@@ -91,6 +92,10 @@ def test_upgrade_keeps_data_and_foreign_keys(tmp_path: Path) -> None:
         assert moved.version == 3
         order = store.get_order("td-1")
         assert order is not None and order.purpose is OrderPurpose.OPEN
+        assert order.fees is None  # written before fees were kept: the journal estimates them
+        later = store.update_order("td-1", OrderStatus.FILLED, order.updated_at,
+                                   fees=Decimal("4.00"))
+        assert later.fees == Decimal("4.00") == store.get_order("td-1").fees
 
 
 def test_the_same_rebuild_with_foreign_keys_on_would_lose_child_rows(tmp_path: Path) -> None:

@@ -64,11 +64,16 @@ def test_order_lifecycle_and_events(store: Store) -> None:
     assert (order.status, order.legs, order.price, order.filled_quantity) == (
         OrderStatus.PENDING_SUBMIT, LEGS, Decimal("0.35"), 0)
     later = NOW + timedelta(seconds=3)
-    store.update_order("td-1", OrderStatus.WORKING, later, broker_order_id="B77")
+    working = store.update_order("td-1", OrderStatus.WORKING, later, broker_order_id="B77",
+                                 fees=Decimal("2.00"))
+    assert working.fees == Decimal("2.00")
+    with pytest.raises(ValueError, match="fees must be a non-negative Decimal"):
+        store.update_order("td-1", OrderStatus.FILLED, later, fees=Decimal("-1"))
+    assert store.get_order("td-1") == working  # refused: nothing changed
     done = store.update_order("td-1", OrderStatus.FILLED, later, price=Decimal("0.34"),
                               filled_quantity=2, detail="filled")
-    assert (done.status, done.broker_order_id, done.price, done.filled_quantity) == (
-        OrderStatus.FILLED, "B77", Decimal("0.34"), 2)
+    assert (done.status, done.broker_order_id, done.price, done.filled_quantity, done.fees) == (
+        OrderStatus.FILLED, "B77", Decimal("0.34"), 2, Decimal("2.00"))  # fees kept
     assert store.get_order("td-1") == done == store.order_by_broker_id("B77")
     assert [e.status for e in store.order_events("td-1")] == [
         OrderStatus.PENDING_SUBMIT, OrderStatus.WORKING, OrderStatus.FILLED]
