@@ -211,10 +211,11 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
             for wf in list(self._workflows.values()):
                 await self._restore_workflow(wf)
             broker_positions = {p.symbol: p.quantity for p in await self.broker.positions()}
+            # Every leg the store holds, not only monitored positions': an entry order that
+            # part-filled keeps its workflow EXECUTING, yet its contracts are already held.
             held: Counter[str] = Counter()
-            for mon in self._monitored.values():
-                for leg in mon.legs:
-                    held[leg.symbol] += leg.quantity
+            for pos in await self.store.positions(open_only=True):
+                held[pos.symbol] += pos.quantity
             for symbol, qty in held.items():
                 if broker_positions.get(symbol, 0) != qty:
                     msg = f"{symbol}: store {qty}, broker {broker_positions.get(symbol, 0)}"

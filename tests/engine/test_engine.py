@@ -172,6 +172,15 @@ async def test_simulation_runs_the_whole_cycle(tmp_path: Path) -> None:
     assert summary["positions_closed"] >= 1
     assert summary["fills"] > 0 and summary["orders"] >= summary["orders_filled"] > 0
     assert Decimal(summary["realised_pnl"]) != 0
+    triggers = summary["rule_triggers"]
+    assert triggers.get("profit_target", 0) > 0
+    assert triggers.get("stop_loss", 0) + triggers.get("time_exit", 0) > 0
+    assert triggers.get("partial_close", 0) + triggers.get("roll", 0) > 0
+    # A partial close never takes a whole position off ("close 1 of 1").
+    for reason in summary["closed_by"]:
+        if "partial_close" in reason:
+            done, _, held = reason.rpartition("close ")[2].partition(" of ")
+            assert int(done) < int(held), reason
 
 
 async def test_positions_opened_outside_the_app_can_be_adopted(tmp_path: Path) -> None:
@@ -329,6 +338,9 @@ async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_pa
     streamed = {streamer_symbol(*parse_occ(leg.symbol)) for leg in pos.legs}
     market = engine.broker._market
     assert streamed <= set(market._subs_opt)
+    assert pos.quantity == 1  # a one-lot: a partial close would take all of it
+    with pytest.raises(EngineError, match="one unit is open"):
+        await engine.close_position(wid, "ivan", pct=50)
     assert await engine.close_position(wid, "ivan") == "sent"
     for _ in range(80):
         driver.advance(300)
@@ -348,3 +360,59 @@ async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_pa
     opened = sum(leg.quantity for o in orders if o.purpose.value == "open" for leg in o.legs)
     assert entry.fees != opened * 2 * Decimal("1.00")  # the old estimate billed the close too
     await engine.stop()
+
+
+async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
+        tmp_path: Path) -> None:
+    from tastydesk.engine.domain.enums import OrderAction
+    from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
+
+    engine, driver = await paper(tmp_path, auto_manage=[])
+    for s in engine.strategies():
+        if s.name != "Iron Condor - 45 DTE":  # two lots: an entry can fill one of them
+            engine.save_strategy(dataclasses.replace(s, enabled=False), "test")
+    pending = (await until_pending(engine, driver))[0]
+    wid = pending.workflow_id
+    legs = pending.proposal.legs
+    short = next(leg for leg in legs if leg.side.value == "sell" and leg.option_type.value == "put")
+    long_ = next(leg for leg in legs if leg.side.value == "buy" and leg.option_type.value == "put")
+    # The same put spread, one lot, opened outside the app and adopted: a monitored position
+    # sharing contracts with the condor about to be entered.
+    outside = OrderRequest(pending.proposal.underlying,
+                           (OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, 1),
+                            OrderLeg(long_.symbol, OrderAction.BUY_TO_OPEN, 1)),
+                           Decimal("0.05"), "outside-1")
+    assert (await engine.broker.place(outside)).outcome is CommandOutcome.ACCEPTED
+    for _ in range(12):
+        driver.advance(60)
+        await engine.tasks.drain()
+        if await engine.broker.positions():
+            break
+    adopted = await engine.adopt_position([short.symbol, long_.symbol],
+                                          "Put Credit Spread - 30 DTE", "frank")
+    if {w.workflow_id: w for w in engine.workflows()}[wid].state \
+            is not WorkflowState.PENDING_APPROVAL:
+        wid = (await until_pending(engine, driver))[0].workflow_id
+    assert await engine.approve(wid, "ivan") == "sent"
+    part_filled = None
+    for _ in range(120):
+        driver.advance(60)
+        await engine.tasks.drain()
+        orders = engine.store.store.orders(wid)
+        part_filled = next((o for o in orders if 0 < o.filled_quantity < o.quantity), None)
+        if part_filled is not None or any(o.filled_quantity == o.quantity for o in orders):
+            break
+    assert part_filled is not None, "the entry never part-filled"
+    assert {w.workflow_id: w for w in engine.workflows()}[wid].state is WorkflowState.EXECUTING
+    shared = {p.symbol for p in engine.store.store.positions(wid)} & \
+        {p.symbol for p in engine.store.store.positions(adopted)}
+    assert shared
+    await engine.stop()
+    # Restart: the broker holds the adopted lot plus the condor's filled lot. Both are the
+    # app's; counting only monitored positions against the broker reported a mismatch.
+    engine2, _ = await open_paper_engine(tmp_path, seed=3)
+    await engine2.start(start_driver=False)
+    await engine2.tasks.drain()
+    assert engine2.health().reconciled
+    assert [e.detail for e in engine2.store.store.errors() if "mismatch" in e.message] == []
+    await engine2.stop()

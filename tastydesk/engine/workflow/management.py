@@ -46,6 +46,9 @@ from tastydesk.engine.workflow.rules import close_quantity
 
 log = logging.getLogger(__name__)
 
+#: Rule-action statuses that spend a one-shot partial close (also after a restart).
+ACTING = "acting automatically"
+ONE_UNIT = "not acted on: one unit open, a partial close would close all of it"
 
 
 class ManagementMixin:
@@ -92,7 +95,7 @@ class ManagementMixin:
         if old is None:
             opened = mon.opened_at
             for action in await self.store.rule_actions(workflow_id):
-                if action.time >= opened and action.status == "acting automatically":
+                if action.time >= opened and action.status in (ACTING, ONE_UNIT):
                     for i, r in enumerate(rules):
                         if r.rule_type.value == action.rule_type and \
                                 r.rule_type is RuleType.PARTIAL_CLOSE:
@@ -275,17 +278,22 @@ class ManagementMixin:
                 if self._workflows[workflow_id].state is not WorkflowState.MONITORING:
                     mon.acting = False
                     return
+                units = close_quantity(rule, mon.units)
+                if units == 0:  # a partial close of a single unit: nothing to take off
+                    mon.spent.add(rule_index)
+                    mon.acting = False
+                    self._rule_fired(mon, rule, "alert", ONE_UNIT)
+                    return
                 if not self._may_act_unattended(rule):
                     mon.awaiting.add(rule_index)
                     mon.acting = False
                     self._rule_fired(mon, rule, rule.action.value, "awaiting the trader's approval")
                     return
-                self._rule_fired(mon, rule, rule.action.value, "acting automatically")
+                self._rule_fired(mon, rule, rule.action.value, ACTING)
                 if rule.action is RuleAction.ROLL or rule.rule_type is RuleType.ROLL:
                     outcome = await self._roll(mon, f"rule {rule.rule_type.value}",
                                                rule.rule_type.value)
                 else:
-                    units = close_quantity(rule, mon.units)
                     if rule.rule_type is RuleType.PARTIAL_CLOSE:
                         mon.spent.add(rule_index)
                     outcome = await self._close(mon, units, f"rule {rule.rule_type.value}",
@@ -364,11 +372,15 @@ class ManagementMixin:
             raise EngineError("no open position for that workflow")
         if not self._reconciled:
             raise EngineError("the broker is not reconciled yet")
+        if pct != 100 and mon.units < 2:
+            raise EngineError("one unit is open: a partial close would close all of it; "
+                              "close 100% instead")
         async with self._locks[workflow_id]:
             if self._workflows[workflow_id].state is not WorkflowState.MONITORING or mon.acting:
                 return "an action is already in progress for this position"
             mon.acting = True
-            units = mon.units if pct == 100 else max(1, mon.units * pct // 100)
+            units = mon.units if pct == 100 else min(mon.units - 1,
+                                                     max(1, mon.units * pct // 100))
             await self.store.audit(user, "close", f"{pct}% ({units} units)", self.clock.now(),
                                    workflow_id)
             outcome = await self._close(mon, units, f"closed by {user}", "")

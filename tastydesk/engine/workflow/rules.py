@@ -170,8 +170,14 @@ def health(statuses: list[RuleStatus]) -> str:
 
 
 def close_quantity(rule: ManagementRule, open_units: int) -> int:
-    """Spread units a rule closes: all, or its percentage (at least one, never more than open)."""
+    """Spread units a rule closes: all, or its percentage (at least one).
+
+    A partial close always leaves part of the position open, so on a single unit it closes
+    nothing (0): taking the whole position off is a close rule's decision, not this one's.
+    """
     if rule.action is RuleAction.PARTIAL_CLOSE or rule.rule_type is RuleType.PARTIAL_CLOSE:
+        if open_units < 2:
+            return 0
         units = int(Decimal(open_units) * Decimal(rule.close_pct) / 100)
-        return max(1, min(open_units, units))
+        return max(1, min(open_units - 1, units))
     return open_units

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -82,7 +83,9 @@ def test_distance_to_trigger_and_health() -> None:
 def test_partial_close_quantity() -> None:
     partial = rule(RuleType.PARTIAL_CLOSE, "35", action=RuleAction.PARTIAL_CLOSE, close_pct=50)
     assert close_quantity(partial, 4) == 2
-    assert close_quantity(partial, 1) == 1
+    assert close_quantity(partial, 2) == 1
+    assert close_quantity(partial, 1) == 0  # never the whole position
+    assert close_quantity(replace(partial, close_pct=75), 2) == 1  # leaves one open
     assert close_quantity(rule(RuleType.PROFIT_TARGET, "50"), 4) == 4
 
 
