@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from tastydesk.benchmarks.timing import warm_up
 from tastydesk.engine.pricing.bsm import bsm_greeks, bsm_price
 from tastydesk.engine.pricing.iv import implied_vol
 
@@ -35,8 +36,7 @@ def _chain(seed: int = 42) -> dict[str, np.ndarray]:
 
 
 def _time(func: Callable[[], object]) -> list[float]:
-    for _ in range(3):
-        func()
+    warm_up(func)
     samples = []
     for _ in range(_REPEATS):
         start = time.perf_counter()
