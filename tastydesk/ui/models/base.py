@@ -48,7 +48,98 @@ class Column(Generic[T]):
     width: int = 0  # preferred initial width in pixels (0: let the view decide)
 
 
-class KeyedTableModel(QAbstractTableModel, Generic[T]):
+def column_data(column: Column[Any], row: Any, role: int) -> Any:
+    """A cell's display text, sort key, value, alignment or tooltip (None for other roles)."""
+    if role == Qt.ItemDataRole.DisplayRole:
+        return column.fmt(column.value(row))
+    if role == SortRole:
+        return column.sort_key(row) if column.sort_key is not None else column.value(row)
+    if role == ValueRole:
+        return column.value(row)
+    if role == Qt.ItemDataRole.TextAlignmentRole:
+        return int(column.align)
+    if role == Qt.ItemDataRole.ToolTipRole:
+        return column.tooltip(row) if column.tooltip is not None else None
+    return None
+
+
+class KeyedColumns(Generic[T]):
+    """What a keyed model over :class:`Column` definitions answers the same way, table or tree:
+    headers, flags and the key/row lookups. Mixed into both models ahead of their Qt base."""
+
+    _columns: tuple[Column[T], ...]
+    _keys: list[Hashable]
+    _rows: dict[Hashable, T]
+    _pos: dict[Hashable, int]
+    _key: Callable[[T], Hashable]
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._columns[section].header
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._columns[section].header_tip or None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(self._columns[section].align)
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    @property
+    def columns(self) -> tuple[Column[T], ...]:
+        return self._columns
+
+    def column_index(self, key: str) -> int:
+        for i, column in enumerate(self._columns):
+            if column.key == key:
+                return i
+        raise KeyError(f"no column {key!r}")
+
+    def keys(self) -> list[Hashable]:
+        return list(self._keys)
+
+    def rows(self) -> list[T]:
+        return [self._rows[k] for k in self._keys]
+
+    def row(self, key: Hashable) -> T | None:
+        return self._rows.get(key)
+
+    def position(self, key: Hashable) -> int | None:
+        return self._pos.get(key)
+
+    def sync(self, rows: Iterable[T]) -> None:
+        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
+        rows = list(rows)
+        wanted = {self._key(r) for r in rows}
+        self.remove([k for k in self._keys if k not in wanted])
+        self.upsert(rows)
+
+    def upsert(self, rows: Iterable[T]) -> int:
+        raise NotImplementedError  # each model signals its own changes
+
+    def remove(self, keys: Iterable[Hashable]) -> int:
+        """Remove rows by key (unknown keys are ignored); returns how many were removed."""
+        positions = sorted({self._pos[k] for k in keys if k in self._pos})
+        for start, end in reversed(list(_runs(positions))):
+            self.beginRemoveRows(QModelIndex(), start, end)  # type: ignore[attr-defined]
+            for key in self._keys[start:end + 1]:
+                self._forget(key)
+            del self._keys[start:end + 1]
+            # Positions are right before the view hears of the removal (a tree's children ask).
+            self._pos = {k: i for i, k in enumerate(self._keys)}
+            self.endRemoveRows()  # type: ignore[attr-defined]
+        return len(positions)
+
+    def _forget(self, key: Hashable) -> None:
+        del self._rows[key]
+
+
+class KeyedTableModel(KeyedColumns[T], QAbstractTableModel):
     """Read-only table over frozen rows; rows are identified by ``key(row)``."""
 
     def __init__(self, columns: Sequence[Column[T]], key: Callable[[T], Hashable],
@@ -73,65 +164,15 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
         if not index.isValid() or index.row() >= len(self._keys):
             return None
         row = self._rows[self._keys[index.row()]]
-        column = self._columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.fmt(column.value(row))
-        if role == SortRole:
-            return column.sort_key(row) if column.sort_key is not None else column.value(row)
-        if role == ValueRole:
-            return column.value(row)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(column.align)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tooltip(row) if column.tooltip is not None else None
         if role == RowObjectRole:
             return row
         if role == KeyRole:
             return self._keys[index.row()]
-        return None
+        return column_data(self._columns[index.column()], row, role)
 
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._columns[section].header
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._columns[section].header_tip or None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(self._columns[section].align)
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    # ---- Public API
-    @property
-    def columns(self) -> tuple[Column[T], ...]:
-        return self._columns
-
-    def column_index(self, key: str) -> int:
-        for i, column in enumerate(self._columns):
-            if column.key == key:
-                return i
-        raise KeyError(f"no column {key!r}")
-
-    def keys(self) -> list[Hashable]:
-        return list(self._keys)
-
-    def rows(self) -> list[T]:
-        return [self._rows[k] for k in self._keys]
-
-    def row(self, key: Hashable) -> T | None:
-        return self._rows.get(key)
-
+    # ---- Public API (the rest comes from KeyedColumns)
     def row_at(self, position: int) -> T:
         return self._rows[self._keys[position]]
-
-    def position(self, key: Hashable) -> int | None:
-        return self._pos.get(key)
 
     def upsert(self, rows: Iterable[T]) -> int:
         """Insert new rows, replace changed ones; returns how many rows changed or were added."""
@@ -160,26 +201,6 @@ class KeyedTableModel(QAbstractTableModel, Generic[T]):
             self.endInsertRows()
             return len(changed) + len(unique)
         return len(changed)
-
-    def remove(self, keys: Iterable[Hashable]) -> int:
-        """Remove rows by key (unknown keys are ignored); returns how many were removed."""
-        positions = sorted({self._pos[k] for k in keys if k in self._pos})
-        for start, end in reversed(list(_runs(positions))):
-            self.beginRemoveRows(QModelIndex(), start, end)
-            for key in self._keys[start:end + 1]:
-                del self._rows[key]
-            del self._keys[start:end + 1]
-            self.endRemoveRows()
-        if positions:
-            self._pos = {k: i for i, k in enumerate(self._keys)}
-        return len(positions)
-
-    def sync(self, rows: Iterable[T]) -> None:
-        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
-        rows = list(rows)
-        wanted = {self._key(r) for r in rows}
-        self.remove([k for k in self._keys if k not in wanted])
-        self.upsert(rows)
 
     def reset(self, rows: Iterable[T]) -> None:
         """Replace everything (a full resync, e.g. after a reconnect)."""

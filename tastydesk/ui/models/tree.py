@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 
-from tastydesk.ui.models.base import AnyIndex, Column, _runs
-from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole, ValueRole
+from tastydesk.ui.models.base import AnyIndex, Column, KeyedColumns, _runs, column_data
+from tastydesk.ui.models.roles import KeyRole, RowObjectRole
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -34,7 +34,7 @@ ParentObjectRole = int(Qt.ItemDataRole.UserRole) + 40
 _TOP = 0  # internal id of top-level indexes; children carry their parent's serial (>= 1)
 
 
-class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
+class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
     """Two-level read-only tree: rows keyed by ``key(row)``, children from ``children(row)``.
 
     ``child_columns`` maps a column key of ``columns`` to the column a child shows there;
@@ -109,7 +109,11 @@ class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
             if index.row() >= len(self._keys):
                 return None
             key = self._keys[index.row()]
-            return self._cell(self._columns[index.column()], self._rows[key], key, role)
+            if role == RowObjectRole:
+                return self._rows[key]
+            if role == KeyRole:
+                return key
+            return column_data(self._columns[index.column()], self._rows[key], role)
         key = self._by_serial.get(index.internalId())
         if key is None or key not in self._rows:
             return None
@@ -128,70 +132,11 @@ class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(self._columns[index.column()].align)
             return None
-        return self._cell(column, (parent_row, kids[index.row()]), None, role,
-                          object_roles=False)
+        return column_data(column, (parent_row, kids[index.row()]), role)
 
-    @staticmethod
-    def _cell(column: Column[Any], row: Any, key: Hashable, role: int,
-              object_roles: bool = True) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            return column.fmt(column.value(row))
-        if role == SortRole:
-            return column.sort_key(row) if column.sort_key is not None else column.value(row)
-        if role == ValueRole:
-            return column.value(row)
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(column.align)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return column.tooltip(row) if column.tooltip is not None else None
-        if object_roles and role == RowObjectRole:
-            return row
-        if object_roles and role == KeyRole:
-            return key
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._columns[section].header
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._columns[section].header_tip or None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(self._columns[section].align)
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-
-    # ---- Public API (the same as KeyedTableModel's, so views and docks treat both alike)
-    @property
-    def columns(self) -> tuple[Column[T], ...]:
-        return self._columns
-
-    def column_index(self, key: str) -> int:
-        for i, column in enumerate(self._columns):
-            if column.key == key:
-                return i
-        raise KeyError(f"no column {key!r}")
-
-    def keys(self) -> list[Hashable]:
-        return list(self._keys)
-
-    def rows(self) -> list[T]:
-        return [self._rows[k] for k in self._keys]
-
-    def row(self, key: Hashable) -> T | None:
-        return self._rows.get(key)
-
+    # ---- Public API (headers, flags and lookups come from KeyedColumns)
     def children(self, key: Hashable) -> tuple[C, ...]:
         return self._children.get(key, ())
-
-    def position(self, key: Hashable) -> int | None:
-        return self._pos.get(key)
 
     def upsert(self, rows: Iterable[T]) -> int:
         """Insert new rows, replace changed ones (and their children); returns how many."""
@@ -269,29 +214,9 @@ class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
             self._children[key] = kids
             self.endInsertRows()
 
-    def remove(self, keys: Iterable[Hashable]) -> int:
-        """Remove rows (and their children) by key; unknown keys are ignored."""
-        positions = sorted({self._pos[k] for k in keys if k in self._pos})
-        for start, end in reversed(list(_runs(positions))):
-            self.beginRemoveRows(QModelIndex(), start, end)
-            for key in self._keys[start:end + 1]:
-                del self._rows[key]
-                del self._children[key]
-                del self._by_serial[self._serial.pop(key)]
-                self._watched.discard(key)
-            del self._keys[start:end + 1]
-            self._pos = {k: i for i, k in enumerate(self._keys)}
-            self.endRemoveRows()
-        return len(positions)
+    def _forget(self, key: Hashable) -> None:
+        del self._rows[key]
+        del self._children[key]
+        del self._by_serial[self._serial.pop(key)]
+        self._watched.discard(key)
 
-    def sync(self, rows: Iterable[T]) -> None:
-        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
-        rows = list(rows)
-        wanted = {self._key(r) for r in rows}
-        self.remove([k for k in self._keys if k not in wanted])
-        self.upsert(rows)
-
-
-def is_child(index: QModelIndex | QPersistentModelIndex) -> bool:
-    """True for a child row's index (through any proxy: it has a valid parent)."""
-    return index.isValid() and index.parent().isValid()

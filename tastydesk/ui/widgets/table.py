@@ -12,6 +12,24 @@ from tastydesk.ui.models.base import KeyedTableModel, TableFilterProxy
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole
 
 
+def setup_keyed_view(view: QAbstractItemView, header: QHeaderView, object_name: str,
+                     multi_select: bool = False) -> None:
+    """The look and behaviour every keyed view shares (table or tree): read-only rows selected
+    whole, sortable, movable columns; the header is named so layouts save its state."""
+    view.setObjectName(object_name)
+    view.setAlternatingRowColors(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if multi_select
+                          else QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+    header.setObjectName(f"{object_name}.header")
+    header.setHighlightSections(False)
+    header.setSectionsMovable(True)
+    header.setStretchLastSection(True)
+    header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+
 class KeyedTableView(QTableView):
     """Table over ``model`` (via its own :class:`TableFilterProxy`), one row per selection."""
 
@@ -20,30 +38,19 @@ class KeyedTableView(QTableView):
                  sort_column: str | None = None,
                  sort_order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         super().__init__(parent)
-        self.setObjectName(object_name)
         self.source = model
         self.proxy = TableFilterProxy(self)
         self.proxy.setSourceModel(model)
         self.setModel(self.proxy)
         self.setSortingEnabled(True)
-        self.setAlternatingRowColors(True)
         self.setWordWrap(False)
         self.setShowGrid(False)
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection if multi_select
-                              else QAbstractItemView.SelectionMode.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        setup_keyed_view(self, self.horizontalHeader(), object_name, multi_select)
         vertical = self.verticalHeader()
         vertical.setVisible(False)
         vertical.setDefaultSectionSize(self.fontMetrics().height() + 6)
         vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.horizontalHeader()
-        header.setObjectName(f"{object_name}.header")
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setStretchLastSection(True)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.apply_default_widths()
         if sort_column is not None:
             self.sortByColumn(model.column_index(sort_column), sort_order)
@@ -73,15 +80,20 @@ class KeyedTableView(QTableView):
 
     def select_key(self, key: Hashable) -> bool:
         """Select and scroll to the row with ``key``; False if it is not visible."""
-        pos = self.source.position(key)
-        if pos is None:
-            return False
-        index = self.proxy.mapFromSource(self.source.index(pos, 0))
-        if not index.isValid():
-            return False
-        self.selectionModel().select(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows)
-        self.setCurrentIndex(index)
-        self.scrollTo(index)
-        return True
+        return select_keyed(self, key)
+
+
+def select_keyed(view: Any, key: Hashable) -> bool:
+    """Select and scroll to ``view``'s row for ``key`` (through its proxy); False if hidden."""
+    pos = view.source.position(key)
+    if pos is None:
+        return False
+    index = view.proxy.mapFromSource(view.source.index(pos, 0))
+    if not index.isValid():
+        return False
+    view.selectionModel().select(
+        index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        | QItemSelectionModel.SelectionFlag.Rows)
+    view.setCurrentIndex(index)
+    view.scrollTo(index)
+    return True

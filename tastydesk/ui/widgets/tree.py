@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHeaderView,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -16,8 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.ui.models.base import TableFilterProxy, sort_less
-from tastydesk.ui.models.roles import RowObjectRole, SortRole
+from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole
 from tastydesk.ui.models.tree import KeyedTreeModel, ParentObjectRole
+from tastydesk.ui.widgets.table import select_keyed, setup_keyed_view
 
 
 class TreeFilterProxy(TableFilterProxy):
@@ -72,29 +72,19 @@ class KeyedTreeView(QTreeView):
                  auto_expand: int = 30) -> None:
         super().__init__(parent)
         self.auto_expand = auto_expand
-        self.setObjectName(object_name)
         self.source = model
         self.proxy = TreeFilterProxy(self)
         self.proxy.setSourceModel(model)
         self.setModel(self.proxy)
         self.setSortingEnabled(True)
-        self.setAlternatingRowColors(True)
         self.setWordWrap(False)
         self.setUniformRowHeights(True)
         self.setAllColumnsShowFocus(True)
         self.setIndentation(14)
         self.setItemDelegate(_RowHeightDelegate(self))
-        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         header = self.header()
-        header.setObjectName(f"{object_name}.header")
-        header.setHighlightSections(False)
-        header.setSectionsMovable(True)
-        header.setStretchLastSection(True)
+        setup_keyed_view(self, header, object_name)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.apply_default_widths()
         self.proxy.rowsInserted.connect(self._expand_new)
         self.expanded.connect(lambda index: self._watch(index, True))
@@ -151,22 +141,8 @@ class KeyedTreeView(QTreeView):
         """Select the parent at view row ``row``."""
         index = self.proxy.index(row, 0)
         if index.isValid():
-            self._select(index)
+            select_keyed(self, index.data(KeyRole))
 
     def select_key(self, key: Hashable) -> bool:
         """Select and scroll to the parent with ``key``; False if it is not visible."""
-        pos = self.source.position(key)
-        if pos is None:
-            return False
-        index = self.proxy.mapFromSource(self.source.index(pos, 0))
-        if not index.isValid():
-            return False
-        self._select(index)
-        return True
-
-    def _select(self, index: QModelIndex) -> None:
-        self.selectionModel().select(
-            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows)
-        self.setCurrentIndex(index)
-        self.scrollTo(index)
+        return select_keyed(self, key)
