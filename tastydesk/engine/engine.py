@@ -62,7 +62,7 @@ from tastydesk.engine.errors import EngineError
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.proposals.builder import build_proposal
-from tastydesk.engine.selection import SelectionError, chain_window
+from tastydesk.engine.selection import SelectionError, chain_window, dte_span
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.tasks import TaskSupervisor
 from tastydesk.engine.workflow.common import (
@@ -286,9 +286,8 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
         drop = [leg.streamer_symbol for leg in proposal.legs if leg.streamer_symbol not in still]
         for sym in drop:
             self._pending_quotes.pop(sym, None)
-        unused = [sym for sym in drop if sym not in self._by_symbol]
-        if unused:
-            self.spawn(self._unsubscribe_idle(unused), "unsubscribe-pending")
+        if drop:
+            self.spawn(self._unsubscribe_idle(drop), "unsubscribe-pending")
 
     def _alert(self, level: str, category: str, title: str, message: str,
                workflow_id: int | None = None) -> None:
@@ -414,9 +413,7 @@ class Engine(ExecutionMixin, ManagementMixin, QueriesMixin, EngineFacade):
         try:
             low, high = chain_window(await self.broker.expirations(symbol), strategy)
         except SelectionError:
-            low = strategy.dte.min
-            high = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs),
-                                          default=0)
+            low, high = dte_span(strategy)
         return await self.broker.option_chain(symbol, low, max(low, high))
 
     async def _check_proposal(self, proposal: TradeProposal, strategy: Strategy) -> str | None:

@@ -77,6 +77,12 @@ def select_offset_expiration(
     return _offset_expiration(chain.expirations, base, offset_days)
 
 
+def dte_span(strategy: Strategy) -> tuple[int, int]:
+    """Every DTE the strategy's legs could land on: its range, widened by calendar offsets."""
+    offset = max((leg.expiry_offset_days for leg in strategy.legs), default=0)
+    return strategy.dte.min, strategy.dte.max + offset
+
+
 def chain_window(listed: Sequence[Expiration], strategy: Strategy) -> tuple[int, int]:
     """The DTE range (min, max) that a strategy's legs resolve to on the listed expirations.
 
@@ -85,8 +91,8 @@ def chain_window(listed: Sequence[Expiration], strategy: Strategy) -> tuple[int,
     the slice picks the same expirations as on the full chain: every pick is the best of a pool
     that the slice still holds. Raises :class:`SelectionError` when no expiration qualifies.
     """
-    top = strategy.dte.max + max((leg.expiry_offset_days for leg in strategy.legs), default=0)
-    pool = [e for e in listed if strategy.dte.min <= e.dte <= top]
+    low, top = dte_span(strategy)
+    pool = [e for e in listed if low <= e.dte <= top]
     base = _base_expiration(listed, strategy.dte, strategy.name)
     chosen = [base]
     for leg in strategy.legs:

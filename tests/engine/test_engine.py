@@ -40,6 +40,19 @@ async def until_pending(engine: Any, driver: Any) -> list[Any]:
     raise AssertionError("no proposal reached approval")
 
 
+def count_placed(engine: Any) -> list[str]:
+    """External ids of every order the engine hands to the broker from now on."""
+    placed: list[str] = []
+    original = engine.broker.place
+
+    async def counting(order: Any) -> CommandResult:
+        placed.append(order.external_id)
+        return await original(order)
+
+    engine.broker.place = counting
+    return placed
+
+
 async def test_scan_proposes_with_a_full_risk_report(tmp_path: Path) -> None:
     engine, driver = await paper(tmp_path)
     pending = await until_pending(engine, driver)
@@ -54,14 +67,7 @@ async def test_scan_proposes_with_a_full_risk_report(tmp_path: Path) -> None:
 async def test_double_approval_sends_exactly_one_order(tmp_path: Path) -> None:
     engine, driver = await paper(tmp_path)
     wid = (await until_pending(engine, driver))[0].workflow_id
-    placed: list[str] = []
-    original = engine.broker.place
-
-    async def counting(order: Any) -> CommandResult:
-        placed.append(order.external_id)
-        return await original(order)
-
-    engine.broker.place = counting
+    placed = count_placed(engine)
     results = await asyncio.gather(engine.approve(wid, "alice"), engine.approve(wid, "alice"))
     await engine.tasks.drain()
     assert sorted(results) == ["already in progress", "sent"]
@@ -223,14 +229,7 @@ async def test_a_moved_market_is_repriced_and_shown_again_not_sent(tmp_path: Pat
     engine, driver = await paper(tmp_path, reprice_tolerance="0.00")
     pending = (await until_pending(engine, driver))[0]
     wid, first = pending.workflow_id, pending.proposal
-    placed: list[str] = []
-    original = engine.broker.place
-
-    async def counting(order: Any) -> CommandResult:
-        placed.append(order.external_id)
-        return await original(order)
-
-    engine.broker.place = counting
+    placed = count_placed(engine)
     for _ in range(24):  # let the market move away from the proposal's mid
         driver.advance(600)
         await engine.tasks.drain()

@@ -72,6 +72,7 @@ class KeyedColumns(Generic[T]):
     _rows: dict[Hashable, T]
     _pos: dict[Hashable, int]
     _key: Callable[[T], Hashable]
+    upsert: Callable[[Iterable[T]], int]  # each model signals its own changes
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -118,9 +119,6 @@ class KeyedColumns(Generic[T]):
         wanted = {self._key(r) for r in rows}
         self.remove([k for k in self._keys if k not in wanted])
         self.upsert(rows)
-
-    def upsert(self, rows: Iterable[T]) -> int:
-        raise NotImplementedError  # each model signals its own changes
 
     def remove(self, keys: Iterable[Hashable]) -> int:
         """Remove rows by key (unknown keys are ignored); returns how many were removed."""

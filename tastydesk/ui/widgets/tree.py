@@ -102,7 +102,7 @@ class KeyedTreeView(QTreeView):
     def _watch(self, index: QModelIndex, shown: bool) -> None:
         source = self.proxy.mapToSource(index)
         if source.isValid() and not source.parent().isValid():
-            self.source.watch(self.source.keys()[source.row()], shown)
+            self.source.watch(source.data(KeyRole), shown)
 
     def horizontalHeader(self) -> QHeaderView:
         """The column header, named as on the table views so layouts treat both alike."""

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -123,6 +124,7 @@ class TastytradeBroker(BrokerPort):
         self.mode = Mode.SANDBOX if sandbox else Mode.LIVE
         # How long a chain request waits for streamed greeks (0: return cached values only).
         self.chain_wait_s = chain_wait_s
+        self._nested: dict[str, tuple[float, Any]] = {}
         self._bus = bus
         self._clock = clock
         self._secret = provider_secret
@@ -401,27 +403,34 @@ class TastytradeBroker(BrokerPort):
                     log.error("%s (skipped)", exc)
         return out
 
-    async def expirations(self, symbol: str) -> list[Expiration]:
+    async def _nested_chain(self, symbol: str) -> tuple[str, Any]:
+        """The SDK's nested chain for ``symbol``, fetched at most once a minute.
+
+        A scan reads the listing (:meth:`expirations`) and then the chain for the same symbol;
+        the listing changes a few times a day at most, so both share one request.
+        """
         from tastytrade.instruments import NestedOptionChain
 
         if not symbol or not symbol.strip():
             raise ValueError("symbol: must not be empty")
         symbol = symbol.strip().upper()
+        cached = self._nested.get(symbol)
+        if cached is not None and time.monotonic() - cached[0] < NESTED_CHAIN_TTL_S:
+            return symbol, cached[1]
         nested = await self._read("option chain",
                                   lambda: NestedOptionChain.get(self._session, symbol))
+        self._nested[symbol] = (time.monotonic(), nested)
+        return symbol, nested
+
+    async def expirations(self, symbol: str) -> list[Expiration]:
+        symbol, nested = await self._nested_chain(symbol)
         return mapping.expirations(nested, symbol, self._clock.today())
 
     async def option_chain(self, symbol: str, min_dte: int = 0, max_dte: int = 400) -> OptionChain:
-        from tastytrade.instruments import NestedOptionChain
-
-        if not symbol or not symbol.strip():
-            raise ValueError("symbol: must not be empty")
         if min_dte < 0 or max_dte < min_dte:
             raise ValueError(f"min_dte/max_dte: need 0 <= min_dte <= max_dte, got "
                              f"{min_dte}, {max_dte}")
-        symbol = symbol.strip().upper()
-        nested = await self._read("option chain",
-                                  lambda: NestedOptionChain.get(self._session, symbol))
+        symbol, nested = await self._nested_chain(symbol)
         info = (await self.market_metrics([symbol])).get(symbol)
         if info is None:
             raise BrokerUnavailable(f"option chain {symbol}: no underlying price available")
@@ -664,6 +673,7 @@ def _failed(failure: Failure) -> CommandResult:
 
 CHAIN_STREAM_BAND = 0.25  # stream strikes within +-25 % of spot when a chain is requested
 CHAIN_READY_SHARE = 0.95  # share of streamed strikes with greeks before the chain is returned
+NESTED_CHAIN_TTL_S = 60.0  # how long a fetched chain listing (expirations, strikes) is reused
 
 
 def _near_money(chain: OptionChain, band: float) -> list[str]:

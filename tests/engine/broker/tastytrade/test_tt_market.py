@@ -76,6 +76,8 @@ async def test_listed_expirations_without_strikes(tt_harness):
     assert listed and all(not e.strikes for e in listed)
     assert [(e.date, e.dte, e.monthly, e.settlement) for e in listed] == \
         [(e.date, e.dte, e.monthly, e.settlement) for e in chain.expirations]
+    # A scan reads the listing, then the chain: one request serves both.
+    assert h.fake.count("GET", "/option-chains/SPY/nested") == 1
 
 
 async def test_market_metrics(tt_harness):
