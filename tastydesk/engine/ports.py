@@ -22,11 +22,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import Mode, StreamHealth
+from tastydesk.engine.domain.instruments import TradingRules
+from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import CommandResult, DryRunResult, OrderRequest, OrderSnapshot
 
 
@@ -97,6 +100,17 @@ class BrokerPort(ABC):
     @abstractmethod
     async def live_orders(self) -> list[OrderSnapshot]:
         """Orders created or updated today, any status (tastytrade's live-orders semantics)."""
+
+    async def trading_rules(self, symbol: str) -> TradingRules:
+        """Tick tables, legs per order and multiplier for ``symbol``'s options, as the broker
+        enforces them. The default is the exchange convention for penny-program names."""
+        return TradingRules(symbol.upper())
+
+    async def lifecycle_events(self, since: datetime | None) -> list[LifecycleEvent]:
+        """Expirations, exercises, assignments, deliveries and dividends after ``since`` (all
+        known ones when None), oldest first. Start-up reconciliation reads them to book what
+        happened while the app was closed; live ones also arrive as ``LifecycleOccurred``."""
+        return []
 
     @abstractmethod
     def health(self) -> dict[str, StreamHealth]:

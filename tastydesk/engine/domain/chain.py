@@ -114,6 +114,8 @@ class UnderlyingInfo:
     earnings: date | None = None
     dividend_yield: float = 0.0
     trend: float = 0.0  # signed strength in -1..1 (e.g. 20d vs 50d moving-average spread)
+    ex_dividend_date: date | None = None  # next ex-dividend date, when announced or modelled
+    dividend_amount: Decimal = Decimal("0")  # per share, paid on that date
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import CommandOutcome, OrderAction, OrderStatus
+from tastydesk.engine.domain.instruments import TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,13 +19,14 @@ class OrderLeg:
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
-    """A day limit order for a multi-leg option trade. ``price`` is signed: credit +, debit -."""
+    """A limit order for a multi-leg option trade. ``price`` is signed: credit +, debit -."""
 
     underlying: str
     legs: tuple[OrderLeg, ...]
     price: Decimal
     external_id: str
     source: str = "tastydesk"
+    time_in_force: TimeInForce = TimeInForce.DAY
 
 
 @dataclass(frozen=True, slots=True)
