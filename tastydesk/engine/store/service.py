@@ -56,6 +56,7 @@ from tastydesk.engine.domain.records import (
     WorkflowRecord,
 )
 from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.domain.workflow_fsm import INITIAL_STATE, TRANSITIONS, InvalidTransition, next_state
 from tastydesk.engine.store import codec
 from tastydesk.engine.store.database import READ_ONLY, check_database, open_database
 from tastydesk.engine.store.errors import (
@@ -86,8 +87,6 @@ from tastydesk.engine.store.types import (
 from tastydesk.engine.strategies.codec import strategy_to_dict
 from tastydesk.engine.strategies.defaults import DEFAULT_STRATEGIES
 from tastydesk.engine.strategies.validation import StrategyValidationError, parse_strategy
-from tastydesk.engine.workflow.fsm import InvalidTransition, next_state
-from tastydesk.engine.workflow.states import INITIAL_STATE, TRANSITIONS
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import pytest
 
 from tastydesk.engine.domain.enums import Bias, OptionType, Side, Trigger, WorkflowState
 from tastydesk.engine.domain.proposal import PnlCurve, PositionGreeks, ResolvedLeg, TradeProposal
+from tastydesk.engine.domain.workflow_fsm import INITIAL_STATE, TRANSITIONS
 from tastydesk.engine.store.service import Store
-from tastydesk.engine.workflow.states import INITIAL_STATE, TRANSITIONS
 
 NOW = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)
 

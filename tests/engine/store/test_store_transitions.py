@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
 from tastydesk.engine.domain.records import TransitionRequest, WorkflowRecord
+from tastydesk.engine.domain.workflow_fsm import TRANSITIONS, InvalidTransition, allowed_triggers, replay
 from tastydesk.engine.store.errors import NotFound
 from tastydesk.engine.store.service import Store
-from tastydesk.engine.workflow.fsm import InvalidTransition, allowed_triggers, replay
-from tastydesk.engine.workflow.states import TRANSITIONS
 from tests.engine.store.conftest import NOW, path_to
 
 LEGAL = sorted(TRANSITIONS.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value))

@@ -7,12 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tastydesk.engine.domain.enums import Trigger, WorkflowState
-from tastydesk.engine.workflow.fsm import InvalidTransition, allowed_triggers, next_state, replay
-from tastydesk.engine.workflow.states import (
+from tastydesk.engine.domain.workflow_fsm import (
     ACTIVE_STATES,
     FINAL_STATES,
     INITIAL_STATE,
     TRANSITIONS,
+    InvalidTransition,
+    allowed_triggers,
+    next_state,
+    replay,
 )
 
 S, T = WorkflowState, Trigger
