@@ -183,9 +183,11 @@ def _log_exception(exc: BaseException, argv: list[str]) -> Path | None:
         record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0,
                                    "unexpected error running: tastydesk %s", (" ".join(argv),),
                                    (type(exc), exc, exc.__traceback__))
-        files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+        log_file = paths.log_dir(base) / "tastydesk.log"
+        files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)
+                 and Path(h.baseFilename) == log_file.absolute()]
         for handler in files:
             handler.handle(record)
         if files:
-            return Path(files[0].baseFilename)
+            return log_file
     return None
