@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
     # ---- Docks and layout
     def _make_builder_dock(self) -> QDockWidget | None:
         try:
-            from tastydesk.ui.docks.strategy_builder import StrategyBuilderDock
+            from tastydesk.ui.builder import StrategyBuilderDock
         except ImportError as exc:
             log.warning("Strategy Builder unavailable: %s", exc)
             return None
