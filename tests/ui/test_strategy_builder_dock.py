@@ -112,14 +112,15 @@ def test_editing_every_field_updates_strategy_and_saves(dock, engine, qloop) -> 
                        (L.COL_VALUE, 4.5), (L.COL_RATIO, 2), (L.COL_EXPIRY, "offset"),
                        (L.COL_OFFSET, 30)):
         assert m.setData(m.index(2, col), value)
-    for spin, value in ((dock.field_widget("filters.min_credit"), 0.4), (dock.field_widget("filters.min_underlying_price"), 25),
-                        (dock.field_widget("filters.iv_rank_min"), 10), (dock.field_widget("filters.iv_rank_max"), 90),
-                        (dock.field_widget("filters.min_liquidity"), 3), (dock.field_widget("filters.max_spread_pct"), 12.5),
-                        (dock.field_widget("filters.min_open_interest"), 250), (dock.field_widget("filters.earnings_blackout_days"), 5),
-                        (dock.field_widget("sizing.quantity"), 2), (dock.field_widget("sizing.max_buying_power"), 3000),
-                        (dock.field_widget("pricing.start_offset"), 0.05), (dock.field_widget("pricing.step"), 0.02),
-                        (dock.field_widget("pricing.interval_seconds"), 300), (dock.field_widget("pricing.max_attempts"), 5)):
-        spin.setValue(value)
+    for path, value in (("filters.min_credit", 0.4), ("filters.min_underlying_price", 25),
+                        ("filters.iv_rank_min", 10), ("filters.iv_rank_max", 90),
+                        ("filters.min_liquidity", 3), ("filters.max_spread_pct", 12.5),
+                        ("filters.min_open_interest", 250),
+                        ("filters.earnings_blackout_days", 5), ("sizing.quantity", 2),
+                        ("sizing.max_buying_power", 3000), ("pricing.start_offset", 0.05),
+                        ("pricing.step", 0.02), ("pricing.interval_seconds", 300),
+                        ("pricing.max_attempts", 5)):
+        dock.field_widget(path).setValue(value)
     dock.field_widget("pricing.limit_price").check.setChecked(True)
     dock.field_widget("pricing.limit_price").spin.setValue(0.8)
     dock.field_widget("rules").model.add_rule(RuleType.PROFIT_TARGET)

@@ -22,15 +22,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QGridLayout,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSplitter,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -47,10 +43,10 @@ from tastydesk.engine.strategies.validation import (
 )
 from tastydesk.ui.actions import CommandRunner, settle
 from tastydesk.ui.builder.chain_check import chain_error
-from tastydesk.ui.builder.fields import Section
 from tastydesk.ui.builder.form import FieldSet
+from tastydesk.ui.builder.layout import builder_body, fill_tabs
 from tastydesk.ui.builder.library import LibraryPanel
-from tastydesk.ui.builder.marks import INVALID_STYLE, ErrorMarks
+from tastydesk.ui.builder.marks import ErrorMarks
 from tastydesk.ui.builder.preview import IDLE_TEXT, PreviewPanel
 from tastydesk.ui.errors import EXPECTED_ERRORS, CommandFailure
 from tastydesk.ui.models.legs import default_leg
@@ -101,68 +97,14 @@ class StrategyBuilderDock(QDockWidget):
         self.save_button.setToolTip("Check the strategy on the symbol's chain, then save it to "
                                     "the library")
         self.tabs = QTabWidget()
-        self._build()
+        fill_tabs(self.tabs, self.fields, self.preview)
+        self.setWidget(builder_body(self.library, self.tabs, self.problems, self.status,
+                                    (self.revert_button, self.save_button)))
         self._connect()
         self.refresh_library()
         self._show_first_or_new()
 
     # ==== construction ========================================================================
-    def _build(self) -> None:
-        root = QWidget(self)
-        root.setStyleSheet(INVALID_STYLE)
-        editor = QWidget()
-        layout = QVBoxLayout(editor)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(3)
-        self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self._general_tab(), "Strategy, legs && rules")
-        self.tabs.addTab(self._entry_tab(), "Entry, sizing && pricing")
-        self.tabs.addTab(self.preview, "Preview")
-        layout.addWidget(self.tabs, 1)
-        layout.addWidget(self.problems)
-        bar = QHBoxLayout()
-        bar.addWidget(self.status, 1)
-        bar.addWidget(self.revert_button)
-        bar.addWidget(self.save_button)
-        layout.addLayout(bar)
-        splitter = QSplitter(Qt.Orientation.Horizontal, root)
-        splitter.addWidget(self.library)
-        splitter.addWidget(editor)
-        splitter.setStretchFactor(0, 0)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([210, 740])
-        outer = QVBoxLayout(root)
-        outer.setContentsMargins(4, 4, 4, 4)
-        outer.addWidget(splitter)
-        self.setWidget(root)
-
-    def _general_tab(self) -> QWidget:
-        tab = QWidget()
-        layout = QVBoxLayout(tab)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.setSpacing(4)
-        layout.addLayout(self.fields.general_grid())
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.setChildrenCollapsible(False)
-        split.addWidget(self.fields.widget("legs"))
-        split.addWidget(self.fields.widget("rules"))
-        split.setSizes([200, 180])
-        layout.addWidget(split, 1)
-        return tab
-
-    def _entry_tab(self) -> QWidget:
-        tab = QWidget()
-        grid = QGridLayout(tab)
-        grid.setContentsMargins(4, 4, 4, 4)
-        grid.setSpacing(6)
-        grid.addWidget(self.fields.group(Section.FILTERS, "Entry filters"), 0, 0, 2, 1)
-        grid.addWidget(self.fields.group(Section.SIZING, "Sizing"), 0, 1)
-        grid.addWidget(self.fields.group(Section.PRICING, "Smart pricing"), 1, 1)
-        grid.setRowStretch(2, 1)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        return tab
-
     def _connect(self) -> None:
         lib = self.library
         lib.list.currentItemChanged.connect(self._on_library_current_changed)
