@@ -32,8 +32,20 @@ def current_theme() -> str:
     return _current
 
 
-def pnl_colour(value: object) -> QColor | None:
-    """Gain/loss colour for ``value`` in the current theme; None for zero or no value."""
+def pnl_colour(value: object, text: str | None = None) -> QColor | None:
+    """Gain/loss colour for ``value`` in the current theme; None for zero or no value.
+
+    With the displayed ``text`` the colour follows what the reader sees: a figure shown as zero
+    ("0%", "$0.00") stays neutral even when the value behind it is a hair off zero, and an
+    explicit sign in the text decides the direction.
+    """
+    if text:
+        digits = [c for c in text if c.isdigit()]
+        if digits and all(c == "0" for c in digits):
+            return None
+        if text[0] in "+-\u2212":
+            gain, loss = _PNL[_current]
+            return gain if text[0] == "+" else loss
     if value is None:
         return None
     try:
