@@ -47,11 +47,11 @@ def _order_ids(raw: sqlite3.Connection, external_id: str) -> tuple[int, int]:
 
 
 def _insert_fill(raw: sqlite3.Connection, order_id: int, workflow_id: int, fill: Fill) -> bool:
-    cur = raw.execute(_INSERT_FILL, {
-        "fill_id": fill.fill_id, "order_id": order_id, "workflow_id": workflow_id,
-        "symbol": fill.symbol, "action": OrderAction(fill.action).value,
-        "quantity": fill.quantity, "price": encode_decimal(fill.price),
-        "time": encode_datetime(fill.time)})
+    cur = raw.execute(_INSERT_FILL, FILLS.params(
+        fill_id=fill.fill_id, order_id=order_id, workflow_id=workflow_id,
+        symbol=fill.symbol, action=OrderAction(fill.action).value,
+        quantity=fill.quantity, price=encode_decimal(fill.price),
+        time=encode_datetime(fill.time)))
     return cur.rowcount == 1
 
 
@@ -91,19 +91,19 @@ class OrderRepository:
         try:
             with self._db.raw_write() as raw:
                 require_workflow(raw, workflow_id)
-                cur = raw.execute(ORDERS.insert, {
-                    "workflow_id": workflow_id, "proposal_id": proposal_id,
-                    "purpose": purpose.value, "external_id": request.external_id,
-                    "broker_order_id": None, "status": status, "underlying": request.underlying,
-                    "price": price, "quantity": quantity, "filled_quantity": 0,
-                    "attempt": attempt, "legs": encode_json(codec.legs_to_json(request.legs)),
-                    "created_at": when, "updated_at": when, "reject_reason": None,
-                    "fees": None})
+                cur = raw.execute(ORDERS.insert, ORDERS.params(
+                    workflow_id=workflow_id, proposal_id=proposal_id,
+                    purpose=purpose.value, external_id=request.external_id,
+                    broker_order_id=None, status=status, underlying=request.underlying,
+                    price=price, quantity=quantity, filled_quantity=0,
+                    attempt=attempt, legs=encode_json(codec.legs_to_json(request.legs)),
+                    created_at=when, updated_at=when, reject_reason=None,
+                    fees=None))
                 order_id = cur.lastrowid
-                raw.execute(ORDER_EVENTS.insert, {
-                    "order_id": order_id, "status": status, "broker_order_id": None,
-                    "price": price, "filled_quantity": 0, "detail": "intent recorded",
-                    "time": when})
+                raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
+                    order_id=order_id, status=status, broker_order_id=None,
+                    price=price, filled_quantity=0, detail="intent recorded",
+                    time=when))
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if "external_id" in text:
@@ -153,10 +153,10 @@ class OrderRepository:
             if fees is not None:
                 sets["fees"] = encode_decimal(fees)
             raw.execute(ORDERS.update(sets, "id=?"), (*sets.values(), current.id))
-            raw.execute(ORDER_EVENTS.insert, {
-                "order_id": current.id, "status": status.value,
-                "broker_order_id": broker_order_id, "price": encoded_price,
-                "filled_quantity": filled_quantity, "detail": detail, "time": when})
+            raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
+                order_id=current.id, status=status.value,
+                broker_order_id=broker_order_id, price=encoded_price,
+                filled_quantity=filled_quantity, detail=detail, time=when))
         return self._order_record(current._replace(**sets))
 
     def _order_record(self, o: Any) -> OrderRecord:

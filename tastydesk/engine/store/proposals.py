@@ -50,10 +50,10 @@ class ProposalRepository:
         body = encode_json(codec.proposal_to_json(proposal))
         with self._db.raw_write() as raw:
             require_workflow(raw, workflow_id)
-            cur = raw.execute(PROPOSALS.insert, {
-                "workflow_id": workflow_id, "body": body, "status": "pending",
-                "created_at": encode_datetime(proposal.created_at),
-                "expires_at": encode_datetime(expires_at)})
+            cur = raw.execute(PROPOSALS.insert, PROPOSALS.params(
+                workflow_id=workflow_id, body=body, status="pending",
+                created_at=encode_datetime(proposal.created_at),
+                expires_at=encode_datetime(expires_at)))
             assert cur.lastrowid is not None
             return cur.lastrowid
 
@@ -82,9 +82,9 @@ class ProposalRepository:
                              f"got {decision!r}")
         if quantity is not None and quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
-        values = {"proposal_id": proposal_id, "decision": decision, "user": user,
-                  "reason": reason, "price": encode_decimal(price), "quantity": quantity,
-                  "time": encode_datetime(now)}
+        values = DECISIONS.params(proposal_id=proposal_id, decision=decision, user=user,
+                                  reason=reason, price=encode_decimal(price), quantity=quantity,
+                                  time=encode_datetime(now))
         with self._db.raw_write() as raw:
             if raw.execute("SELECT 1 FROM proposals WHERE id=?", (proposal_id,)).fetchone() is None:
                 raise NotFound(f"proposal {proposal_id} does not exist")

@@ -5,12 +5,15 @@ thousands of statements a second use plain ``sqlite3`` for speed, but every colu
 send (SELECT, INSERT) comes from ``Table.c`` here, and every column they SET is checked against
 it, so a column added to a model can never be silently missing from the SQL.
 
-Inserts use named parameters (``:column``): a value the caller forgot fails loudly
-(``sqlite3.ProgrammingError``) instead of shifting the others by one.
+Insert values are passed by column name to :meth:`TableSql.params`, a keyword-only builder
+generated from the columns (as ``namedtuple`` builds its constructor): a value the caller forgot
+or misnamed fails loudly (``TypeError``) instead of shifting the others by one, and SQLite still
+binds a plain positional tuple, the cheapest form on the hot path.
 """
 
 from __future__ import annotations
 
+import keyword
 import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterable
@@ -53,6 +56,7 @@ class TableSql:
     select: str
     insert: str
     values: Callable[[Iterable[Any]], Any]
+    params: Callable[..., tuple[Any, ...]]
 
     @classmethod
     def of(cls, model: type[Base]) -> TableSql:
@@ -66,8 +70,9 @@ class TableSql:
             insert_columns=inserted,
             select=f"SELECT {', '.join(columns)} FROM {table.name}",  # type: ignore[attr-defined]
             insert=(f"INSERT INTO {table.name} ({', '.join(inserted)}) "  # type: ignore[attr-defined]
-                    f"VALUES ({', '.join(':' + c for c in inserted)})"),
+                    f"VALUES ({', '.join('?' * len(inserted))})"),
             values=namedtuple(f"{model.__name__}Values", columns)._make,  # type: ignore[misc]
+            params=_params_builder(inserted),
         )
 
     def where(self, condition: str) -> str:
@@ -81,6 +86,17 @@ class TableSql:
         if unknown:
             raise ValueError(f"{self.name} has no column {', '.join(unknown)}")
         return f"UPDATE {self.name} SET {', '.join(f'{c}=?' for c in names)} WHERE {where}"
+
+
+def _params_builder(columns: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
+    """``f(*, c1, c2, ...) -> (c1, c2, ...)``: insert values by name, bound by position."""
+    for name in columns:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"column {name!r} cannot be a parameter name")
+    names = ", ".join(columns)
+    namespace: dict[str, Any] = {}
+    exec(f"def params(*, {names}):\n    return ({names},)", namespace)
+    return namespace["params"]  # type: ignore[no-any-return]
 
 
 WORKFLOWS = TableSql.of(WorkflowRow)

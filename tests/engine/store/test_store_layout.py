@@ -103,3 +103,15 @@ def test_modules_and_classes_stay_small() -> None:
             if isinstance(node, ast.ClassDef):
                 assert node.end_lineno is not None
                 assert node.end_lineno - node.lineno < 400, f"{path.name}: {node.name}"
+
+
+def test_insert_values_are_given_by_column_name() -> None:
+    row = tables.RULE_ACTIONS.params(workflow_id=1, rule_type="stop", action="close",
+                                     detail="", status="sent", time="t")
+    assert row == (1, "stop", "close", "", "sent", "t")
+    with pytest.raises(TypeError, match="time"):
+        tables.RULE_ACTIONS.params(workflow_id=1, rule_type="stop", action="close", detail="",
+                                   status="sent")
+    with pytest.raises(TypeError, match="colour"):
+        tables.RULE_ACTIONS.params(workflow_id=1, rule_type="stop", action="close", detail="",
+                                   status="sent", time="t", colour="red")
