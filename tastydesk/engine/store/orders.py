@@ -34,13 +34,13 @@ _SELECT_BY_EXTERNAL = ORDERS.where("external_id=?")
 _SELECT_BY_BROKER = ORDERS.where("broker_order_id=? ORDER BY id DESC LIMIT 1")
 _SELECT_EVENTS = ORDER_EVENTS.where(
     "order_id = (SELECT id FROM orders WHERE external_id=?) ORDER BY id")
+_IDS_BY_EXTERNAL = ORDERS.pick(("id", "workflow_id"), "WHERE external_id=?")
 _INSERT_FILL = FILLS.insert + " ON CONFLICT (fill_id) DO NOTHING"
 _BUYS = (OrderAction.BUY_TO_OPEN, OrderAction.BUY_TO_CLOSE)
 
 
 def _order_ids(raw: sqlite3.Connection, external_id: str) -> tuple[int, int]:
-    row = raw.execute("SELECT id, workflow_id FROM orders WHERE external_id=?",
-                      (external_id,)).fetchone()
+    row = raw.execute(_IDS_BY_EXTERNAL, (external_id,)).fetchone()
     if row is None:
         raise NotFound(f"order {external_id!r} does not exist")
     return row[0], row[1]

@@ -30,6 +30,7 @@ from tastydesk.engine.store.types import (
 DECISION_VALUES = frozenset({"approve", "reject", "modify"})
 _SELECT_PROPOSAL = PROPOSALS.where("id=?")
 _SET_STATUS = PROPOSALS.update(("status",), "id=?")
+_PROPOSAL_EXISTS = PROPOSALS.pick(("id",), "WHERE id=?")
 
 
 def _decision(row: DecisionRow) -> DecisionRecord:
@@ -86,7 +87,7 @@ class ProposalRepository:
                                   reason=reason, price=encode_decimal(price), quantity=quantity,
                                   time=encode_datetime(now))
         with self._db.raw_write() as raw:
-            if raw.execute("SELECT 1 FROM proposals WHERE id=?", (proposal_id,)).fetchone() is None:
+            if raw.execute(_PROPOSAL_EXISTS, (proposal_id,)).fetchone() is None:
                 raise NotFound(f"proposal {proposal_id} does not exist")
             cur = raw.execute(DECISIONS.insert, values)
             assert cur.lastrowid is not None

@@ -79,13 +79,21 @@ class TableSql:
         """``SELECT <all columns> FROM <table> WHERE <condition>``."""
         return f"{self.select} WHERE {condition}"
 
+    def pick(self, columns: Iterable[str], rest: str = "") -> str:
+        """``SELECT c1, c2 FROM <table> <rest>`` for a few columns; every column must exist."""
+        return f"SELECT {', '.join(self._known(columns))} FROM {self.name} {rest}".rstrip()
+
     def update(self, columns: Iterable[str], where: str) -> str:
         """``UPDATE <table> SET c1=?, c2=? WHERE <where>``; every column must exist."""
+        names = self._known(columns)
+        return f"UPDATE {self.name} SET {', '.join(f'{c}=?' for c in names)} WHERE {where}"
+
+    def _known(self, columns: Iterable[str]) -> tuple[str, ...]:
         names = tuple(columns)
         unknown = [c for c in names if c not in self.columns]
         if unknown:
             raise ValueError(f"{self.name} has no column {', '.join(unknown)}")
-        return f"UPDATE {self.name} SET {', '.join(f'{c}=?' for c in names)} WHERE {where}"
+        return names
 
 
 def _params_builder(columns: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
@@ -100,7 +108,7 @@ def _params_builder(columns: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
 
 
 WORKFLOWS = TableSql.of(WorkflowRow)
-TRANSITIONS = TableSql.of(TransitionRow)
+TRANSITION_LOG = TableSql.of(TransitionRow)
 PROPOSALS = TableSql.of(ProposalRow)
 DECISIONS = TableSql.of(DecisionRow)
 ORDERS = TableSql.of(OrderRow)
@@ -122,8 +130,11 @@ def require_aware(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
 
 
+_WORKFLOW_EXISTS = WORKFLOWS.pick(("id",), "WHERE id=?")
+
+
 def require_workflow(raw: sqlite3.Connection, workflow_id: int) -> None:
-    if raw.execute("SELECT 1 FROM workflows WHERE id=?", (workflow_id,)).fetchone() is None:
+    if raw.execute(_WORKFLOW_EXISTS, (workflow_id,)).fetchone() is None:
         raise NotFound(f"workflow {workflow_id} does not exist")
 
 
