@@ -7,7 +7,7 @@ transaction, so a crash can never leave a fill recorded but its position unchang
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,10 @@ _SELECT_BY_BROKER = ORDERS.where("broker_order_id=? ORDER BY id DESC LIMIT 1")
 _SELECT_EVENTS = ORDER_EVENTS.where(
     "order_id = (SELECT id FROM orders WHERE external_id=?) ORDER BY id")
 _IDS_BY_EXTERNAL = ORDERS.pick(("id", "workflow_id"), "WHERE external_id=?")
+_SELECT_ALL_EVENTS = (
+    f"SELECT o.external_id, {', '.join('e.' + c for c in ORDER_EVENTS.columns)} "
+    "FROM order_events e JOIN orders o ON o.id = e.order_id")
+_IN_CHUNK = 500  # well under SQLite's bound-variable limit
 _INSERT_FILL = FILLS.insert + " ON CONFLICT (fill_id) DO NOTHING"
 _BUYS = (OrderAction.BUY_TO_OPEN, OrderAction.BUY_TO_CLOSE)
 
@@ -204,6 +208,24 @@ class OrderRepository:
         with self._db.raw_read() as raw:
             rows = raw.execute(_SELECT_EVENTS, (external_id,)).fetchall()
         return [_event_record(r) for r in rows]
+
+    def order_events_by_order(self, external_ids: Iterable[str] | None = None
+                              ) -> dict[str, list[OrderEventRecord]]:
+        wanted = None if external_ids is None else list(dict.fromkeys(external_ids))
+        queries: list[tuple[str, Sequence[str]]] = [(_SELECT_ALL_EVENTS, ())]
+        if wanted is not None:
+            queries = [(f"{_SELECT_ALL_EVENTS} WHERE o.external_id IN "
+                        f"({', '.join('?' * len(chunk))})", chunk)
+                       for chunk in (wanted[i:i + _IN_CHUNK]
+                                     for i in range(0, len(wanted), _IN_CHUNK))]
+        rows: list[Any] = []
+        with self._db.raw_read() as raw:
+            for sql, params in queries:
+                rows += raw.execute(sql, params).fetchall()
+        out: dict[str, list[OrderEventRecord]] = {ext: [] for ext in wanted or ()}
+        for row in sorted(rows, key=lambda r: r[1]):  # by event id: the order they happened
+            out.setdefault(row[0], []).append(_event_record(row[1:]))
+        return out
 
     def add_fill(self, external_id: str, fill: Fill) -> bool:
         with self._db.raw_write() as raw:

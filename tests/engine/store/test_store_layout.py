@@ -25,7 +25,8 @@ PUBLIC = {
     "list_workflows", "transitions", "update_workflow",
     "save_proposal", "get_proposal", "set_proposal_status", "record_decision", "decisions",
     "create_order_intent", "update_order", "get_order", "order_by_broker_id", "orders",
-    "order_events", "add_fill", "record_fills", "fills", "apply_position_fill", "positions",
+    "order_events", "order_events_by_order", "add_fill", "record_fills", "fills",
+    "apply_position_fill", "positions",
     "add_journal", "journal", "add_rule_action", "rule_actions", "record_metric", "metrics",
     "audit", "audit_log", "log_error", "errors", "get_config", "set_config", "integrity_check",
 }
