@@ -13,7 +13,12 @@ Behaviour that mirrors tastytrade, because the engine relies on it:
   order id for the unfilled remainder; replacing a finished order is rejected and changes nothing.
 * Working orders hold buying power: a new order must fit in what open positions and the unfilled
   part of working orders leave (the balance itself reports NLV - requirement of positions).
-* Day orders still working at the session close expire.
+* Day orders still working at the session close (an early close included) expire; GTC orders
+  keep working across sessions until filled or cancelled.
+* With ``strict_rules`` (the default) orders are held to tastytrade's rules (:mod:`.checks`,
+  :mod:`.rules`): four legs at most, prices on the instrument's tick, nothing while the
+  underlying is halted (halted orders also do not trade). Without it the broker accepts what
+  it accepted before those rules, for callers that do not round to ticks yet.
 * Commission is charged per contract on opening legs only, capped at ten contracts' worth per leg
   and order; closing trades and expirations are free.
 
@@ -42,6 +47,7 @@ from tastydesk.engine.broker.paper.checks import MARKET_CLOSED, OrderChecker, ba
 from tastydesk.engine.broker.paper.market import PaperMarket
 from tastydesk.engine.broker.paper.matching import Matcher
 from tastydesk.engine.broker.paper.orders import OrderBook, PaperOrder, ny_date, units_of
+from tastydesk.engine.broker.paper.rules import rules_for
 from tastydesk.engine.broker.paper.settlement import Settlement
 from tastydesk.engine.broker.paper.state import PaperState
 from tastydesk.engine.bus import EventBus
@@ -50,6 +56,7 @@ from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import CommandOutcome, Mode, OrderStatus, StreamHealth
 from tastydesk.engine.domain.events import BalanceUpdated, ConnectionChanged, OrderUpdated
+from tastydesk.engine.domain.instruments import TimeInForce, TradingRules
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import (
     CommandResult,
@@ -80,6 +87,7 @@ class PaperBroker(BrokerPort):
         account_number: str = "PAPER-1",
         fees_per_contract: Decimal = Decimal("1.00"),
         state: PaperState | None = None,
+        strict_rules: bool = True,
     ) -> None:
         if starting_cash < 0:
             raise ValueError(f"starting_cash: must not be negative, got {starting_cash}")
@@ -91,7 +99,9 @@ class PaperBroker(BrokerPort):
         self.account_number = account_number
         self._account = PaperAccount(market, starting_cash)
         self._book = OrderBook()
-        self._checker = OrderChecker(market, self._account, self._book, fees_per_contract)
+        self._strict = strict_rules
+        self._checker = OrderChecker(market, self._account, self._book, fees_per_contract,
+                                     strict_rules)
         self._matcher = Matcher(market, self._account, self._book, bus, clock, seed,
                                 fees_per_contract)
         self._settlement = Settlement(market, self._account, self._book, bus, clock)
@@ -307,19 +317,23 @@ class PaperBroker(BrokerPort):
         self._publish_order(record)
         return CommandResult(CommandOutcome.ACCEPTED, record.snapshot())
 
+    async def trading_rules(self, symbol: str) -> TradingRules:
+        """The exchange tick convention for ``symbol``'s class (:mod:`.rules`)."""
+        return rules_for(symbol)
+
     async def get_order(self, order_id: str) -> OrderSnapshot | None:
         record = self._book.get(order_id)
         return None if record is None else record.snapshot()
 
     async def find_order(self, external_id: str) -> OrderSnapshot | None:
         """The most recent of today's orders with this external id (a replacement carries it on)."""
-        for record in reversed(self._book.of_day(self._clock.today())):
+        for record in reversed(self._book.live_view(self._clock.today())):
             if record.request.external_id == external_id:
                 return record.snapshot()
         return None
 
     async def live_orders(self) -> list[OrderSnapshot]:
-        return [r.snapshot() for r in self._book.of_day(self._clock.today())]
+        return [r.snapshot() for r in self._book.live_view(self._clock.today())]
 
     # -- market steps ----------------------------------------------------------------------
 
@@ -331,7 +345,9 @@ class PaperBroker(BrokerPort):
         try:
             if self._book.has_working and self._market.calendar.is_open(now):
                 for record in self._book.working():
-                    changed |= self._matcher.match(record, now)
+                    if not (self._strict and self._market.halts.is_halted(
+                            record.request.underlying, now)):
+                        changed |= self._matcher.match(record, now)
             if self._book.has_working:
                 changed |= self._expire_day_orders(now)
             changed |= self._settlement.settle_due(self._last_step, now)
@@ -350,6 +366,8 @@ class PaperBroker(BrokerPort):
     def _expire_day_orders(self, now: datetime) -> bool:
         changed = False
         for record in self._book.working():
+            if record.request.time_in_force is not TimeInForce.DAY:
+                continue
             close = self._market.calendar.session_close(ny_date(record.placed_at))
             if now >= close:
                 self._book.finish(record, OrderStatus.EXPIRED, now)

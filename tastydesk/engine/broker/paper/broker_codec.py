@@ -12,6 +12,7 @@ from typing import Any
 from tastydesk.engine.broker.paper.account import PaperPosition
 from tastydesk.engine.broker.paper.orders import PaperOrder
 from tastydesk.engine.domain.enums import OrderAction, OrderStatus
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 
 STATE_FORMAT = 1
@@ -84,6 +85,7 @@ def order_state(r: PaperOrder) -> dict[str, Any]:
         "price": str(req.price),
         "external_id": req.external_id,
         "source": req.source,
+        "time_in_force": req.time_in_force.value,
         "units": r.units,
         "ratios": list(r.ratios),
         "status": r.status.value,
@@ -102,8 +104,10 @@ def order_state(r: PaperOrder) -> dict[str, Any]:
 def order_from(body: dict[str, Any]) -> PaperOrder:
     legs = tuple(OrderLeg(symbol, OrderAction(action), int(qty))
                  for symbol, action, qty in body["legs"])
+    # Worlds saved before time in force existed hold only Day orders.
     request = OrderRequest(body["underlying"], legs, Decimal(body["price"]),
-                           body["external_id"], body["source"])
+                           body["external_id"], body["source"],
+                           TimeInForce(body.get("time_in_force", TimeInForce.DAY.value)))
     return PaperOrder(
         order_id=body["order_id"],
         request=request,

@@ -3,6 +3,12 @@
 An order is checked against the market (known, quoted symbols of its underlying), the account
 (closing no more than is held, buying power after what working orders hold) and its own shape
 (positive quantities, a price that can be split across the legs). Errors name the field.
+
+With ``strict_rules`` the checker also enforces what tastytrade enforces (:mod:`.rules`): at most
+four legs, a price on the instrument's tick (single-leg table, or the spread table for
+multi-leg orders) and no order while the underlying is halted. A Day order outside the regular
+session is refused by ``place`` either way (a dry run warns); a GTC order is accepted then and
+works from the next open.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from tastydesk.engine.broker.paper.account import PaperAccount
 from tastydesk.engine.broker.paper.margin import Holding, opening_commission
 from tastydesk.engine.broker.paper.market import PaperMarket
 from tastydesk.engine.broker.paper.orders import OrderBook, units_of
+from tastydesk.engine.broker.paper.rules import rules_for
 from tastydesk.engine.domain.chain import OptionContract
 from tastydesk.engine.domain.enums import OrderAction
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.money import CENT, MULTIPLIER, ZERO
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 
@@ -33,11 +41,12 @@ class Checked:
     warnings: tuple[str, ...]
     buying_power_effect: Decimal
     fees: Decimal
+    day_order_when_closed: bool = False
 
     def reasons(self) -> list[str]:
-        """Why ``place`` refuses it: the errors, and a closed market."""
+        """Why ``place`` refuses it: the errors, and a Day order outside the session."""
         reasons = list(self.errors)
-        if MARKET_CLOSED in self.warnings:
+        if self.day_order_when_closed:
             reasons.append(MARKET_CLOSED)
         return reasons
 
@@ -46,24 +55,29 @@ class OrderChecker:
     """Checks orders for the paper broker; queries only, nothing changes."""
 
     def __init__(self, market: PaperMarket, account: PaperAccount, book: OrderBook,
-                 fees_per_contract: Decimal) -> None:
+                 fees_per_contract: Decimal, strict_rules: bool) -> None:
         self._market = market
         self._account = account
         self._book = book
         self._fees_per_contract = fees_per_contract
+        self._strict = strict_rules
 
     def check(self, order: OrderRequest, now: datetime, replacing: str | None = None) -> Checked:
         errors: list[str] = []
         warnings: list[str] = []
-        if not self._market.calendar.is_open(now):
+        closed = not self._market.calendar.is_open(now)
+        if closed:
             warnings.append(MARKET_CLOSED)
+        day_closed = closed and order.time_in_force is TimeInForce.DAY
         if not order.legs:
             errors.append("legs: an order needs at least one leg")
         errors.extend(bad_quantities(order.legs))
+        if self._strict:
+            errors.extend(self._rule_errors(order, now))
         contracts = self._leg_errors(order, errors)
         errors.extend(price_errors(order))
         if errors:
-            return Checked(tuple(errors), tuple(warnings), ZERO, ZERO)
+            return Checked(tuple(errors), tuple(warnings), ZERO, ZERO, day_closed)
         fees = sum(
             (opening_commission(leg.quantity, self._fees_per_contract, ZERO)
              for leg in order.legs if leg.action in OPENING),
@@ -77,7 +91,23 @@ class OrderChecker:
                 f"buying power: order needs ${-effect + fees:,.2f}, "
                 f"only ${max(available, ZERO):,.2f} available after working orders"
             )
-        return Checked(tuple(errors), tuple(warnings), effect, fees)
+        return Checked(tuple(errors), tuple(warnings), effect, fees, day_closed)
+
+    def _rule_errors(self, order: OrderRequest, now: datetime) -> list[str]:
+        """What tastytrade refuses whatever the account: legs, ticks, halts."""
+        errors = []
+        rules = rules_for(order.underlying)
+        count = len(order.legs)
+        if count > rules.max_legs:
+            errors.append(f"legs: Orders may have at most {rules.max_legs} legs (got {count})")
+        table = rules.ticks_for(count)
+        if count and not table.is_on_tick(order.price):
+            errors.append(f"price: {order.price} is not a multiple of the tick size "
+                          f"{table.tick_for(order.price)} for {order.underlying} "
+                          f"{'spreads' if count > 1 else 'options'}")
+        if self._market.halts.is_halted(order.underlying, now):
+            errors.append(f"underlying: trading in {order.underlying} is halted")
+        return errors
 
     def _leg_errors(self, order: OrderRequest, errors: list[str]
                     ) -> list[OptionContract | None]:

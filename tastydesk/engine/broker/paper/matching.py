@@ -26,7 +26,7 @@ from tastydesk.engine.broker.paper.fills import (
 )
 from tastydesk.engine.broker.paper.margin import opening_commission
 from tastydesk.engine.broker.paper.market import PaperMarket
-from tastydesk.engine.broker.paper.orders import OrderBook, PaperOrder
+from tastydesk.engine.broker.paper.orders import OrderBook, PaperOrder, ny_date
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.enums import OrderStatus
@@ -52,7 +52,10 @@ class Matcher:
     def match(self, record: PaperOrder, now: datetime) -> bool:
         """Trade what ``record`` trades in the step ending ``now``; True when it traded."""
         legs = self._leg_markets(record)
-        elapsed = (now - record.last_evaluated).total_seconds()
+        # Only open-market time counts: a GTC order resting overnight has not been working
+        # through the night.
+        since = max(record.last_evaluated, self._market.calendar.session_open(ny_date(now)))
+        elapsed = (now - since).total_seconds()
         record.last_evaluated = now
         if legs is None:
             return False
