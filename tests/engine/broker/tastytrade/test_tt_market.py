@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import OptionType
@@ -45,11 +46,13 @@ async def test_subscriptions_are_chunked(tt_factory):
         conn = next(c for c in h.fake._conns if c.kind == "dxlink")
         await h.broker.subscribe(symbols)
         await h.recorder.wait_for(lambda: len(h.recorder.of(GreeksReceived)) >= 30)
-        assert len(conn.subs) == 60  # Quote + Greeks per option symbol
-        assert max(conn.added) <= 7 and sum(conn.added) == 60
+        options = {sub for sub in conn.subs if sub[0] != "Candle"}  # the chain's trend: candles
+        assert len(options) == 90  # Quote, Greeks and Summary per option symbol
+        added = sum(conn.added) - len(conn.subs - options)
+        assert max(conn.added) <= 7 and added == 90
         await h.broker.subscribe(symbols[:5])  # already subscribed: nothing is sent
         await h.settle()
-        assert sum(conn.added) == 60
+        assert sum(conn.added) - len(conn.subs - options) == 90
     finally:
         await h.broker.close()
 
@@ -80,12 +83,19 @@ async def test_listed_expirations_without_strikes(tt_harness):
     assert h.fake.count("GET", "/option-chains/SPY/nested") == 1
 
 
-async def test_market_metrics(tt_harness):
-    info = await tt_harness.broker.market_metrics(["SPY", "AAPL", "NOPE"])
-    assert set(info) == {"SPY", "AAPL"}
+async def test_market_metrics_carry_real_beta_and_dividends(tt_harness):
+    info = await tt_harness.broker.market_metrics(["SPY", "AAPL", "TSLA", "TLT", "NOPE"])
+    today = tt_harness.fake.market.today
+    assert set(info) == {"SPY", "AAPL", "TSLA", "TLT"}
     assert info["AAPL"].iv_rank == Decimal("34.500") and info["AAPL"].earnings is not None
     assert info["SPY"].price == Decimal("600.00") and info["SPY"].liquidity == 4
-    assert abs(info["SPY"].beta - 1.05) < 1e-9 and info["SPY"].iv == 0.2
+    assert info["SPY"].iv == 0.16
+    assert info["TSLA"].beta == 2.05 and info["TLT"].beta == -0.27 and info["SPY"].beta == 1.0
+    # dividend-ex-date is the last (past) one; the coming one is dividend-next-date
+    assert info["SPY"].ex_dividend_date == today + timedelta(days=14)
+    assert info["SPY"].dividend_amount == Decimal("1.76")
+    assert info["TLT"].ex_dividend_date == today + timedelta(days=5)
+    assert info["TSLA"].ex_dividend_date is None and info["TSLA"].dividend_amount == 0
 
 
 async def test_user_agent_and_order_tags(tt_harness):
