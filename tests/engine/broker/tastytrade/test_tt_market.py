@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import pytest
+
 from tastydesk.engine.domain.enums import OptionType
 from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
 
@@ -108,3 +110,45 @@ async def test_user_agent_and_order_tags(tt_harness):
     assert order["external-identifier"] == request.external_id
     assert order["source"] == "tastydesk"
     assert h.fake.user_agents == {f"tastydesk/{__version__}"}
+
+
+async def test_a_live_chain_carries_streamed_open_interest(tt_factory):
+    h = tt_factory(chain_wait_s=3.0)
+    await h.broker.connect()
+    try:
+        chain = await h.broker.option_chain("SPY", 7, 40)
+        exp = chain.expirations[0]
+        spot = chain.underlying.price
+        atm = min(exp.strikes, key=lambda s: abs(s.price - spot))
+        far = exp.strikes[0]
+        assert atm.put.open_interest > 0 and atm.call.open_interest > 0
+        assert atm.put.open_interest > far.put.open_interest  # falls away from the money
+        listing = h.fake.market.listing(atm.put.symbol)
+        assert atm.put.open_interest == h.fake.market.open_interest(listing)
+        conn = next(c for c in h.fake._conns if c.kind == "dxlink")
+        assert ("Summary", atm.put.streamer_symbol) in conn.subs
+    finally:
+        await h.broker.close()
+
+
+async def test_trend_from_daily_candles_matches_the_shared_formula(tt_factory):
+    from tastydesk.engine.domain.trend import trend_signal
+    from tests.fake_tastytrade.instruments import daily_closes
+    from tests.fake_tastytrade.market import VOLS
+
+    h = tt_factory(chain_wait_s=3.0)
+    await h.broker.connect()
+    try:
+        info = await h.broker.market_metrics(["SPY", "TLT", "TSLA"])
+        assert info["SPY"].trend > 0.2 and info["TSLA"].trend > 0.2 and info["TLT"].trend < -0.2
+        market = h.fake.market
+        closes = [c for _, c in daily_closes("SPY", market.spots["SPY"], market.today)]
+        assert info["SPY"].trend == pytest.approx(trend_signal(closes[-50:], VOLS["SPY"]))
+        conn = next(c for c in h.fake._conns if c.kind == "dxlink")
+        assert ("Candle", "SPY{=1d,tho=true}") in conn.subs
+        again = await h.broker.market_metrics(["SPY"])
+        assert again["SPY"].trend == info["SPY"].trend
+        assert sum(1 for s in conn.subs if s[0] == "Candle") == 3  # subscribed once each
+    finally:
+        await h.broker.close()
+
