@@ -43,6 +43,7 @@ class AccountBook:
         self._positions: dict[str, BrokerPosition] = {}
         self._balance: Balance | None = None
         self._position_listeners: list[Callable[[BrokerPosition], None]] = []
+        self._cash_listeners: list[Callable[[Balance], None]] = []
 
     @property
     def account(self) -> Any:
@@ -56,6 +57,11 @@ class AccountBook:
     def on_position_change(self, listener: Callable[[BrokerPosition], None]) -> None:
         """Call ``listener`` with every position change the account stream reports."""
         self._position_listeners.append(listener)
+
+    def on_cash_change(self, listener: Callable[[Balance], None]) -> None:
+        """Call ``listener`` when the account stream reports a new cash balance (trades,
+        dividends, deposits move cash; marks do not)."""
+        self._cash_listeners.append(listener)
 
     def cached_order(self, order_id: str) -> OrderSnapshot | None:
         return self._orders.get(order_id)
@@ -177,9 +183,15 @@ class AccountBook:
 
     def on_balance_event(self, raw: Any) -> None:
         try:
-            self.apply_balance(mapping.balance(raw), publish=True)
+            bal = mapping.balance(raw)
         except BrokerPayloadError as exc:
             log.error("%s (skipped)", exc)
+            return
+        old = self._balance
+        self.apply_balance(bal, publish=True)
+        if old is not None and old.cash != bal.cash:
+            for listener in self._cash_listeners:
+                listener(bal)
 
     def on_position_event(self, raw: Any) -> None:
         try:

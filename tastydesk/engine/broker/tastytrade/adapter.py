@@ -138,7 +138,7 @@ class TastytradeBroker(BrokerPort):
         self._account_stream = AccountStream(
             session, self._book.account, self._settings, on_order=self._book.on_order_event,
             on_balance=self._book.on_balance_event, on_position=self._book.on_position_event,
-            **common)
+            on_transaction=self._lifecycle.check_soon, **common)
         self._tasks.spawn(self._market.run(), "tastytrade-market-stream")
         self._tasks.spawn(self._account_stream.run(), "tastytrade-account-stream")
         waits = [asyncio.ensure_future(s.connected.wait())

@@ -4,8 +4,9 @@ tastytrade reports them only in the transaction history: a ``Receive Deliver`` r
 removed (sub-type ``Expiration``, ``Assignment``, ``Exercise``, ``Cash Settled …``), a
 ``Receive Deliver`` row for the shares delivered at the strike, a ``Money Movement`` /
 ``Dividend`` row per dividend. The account streamer only shows their effect (position updates),
-so a position update makes :class:`LifecycleFeed` read the new transactions and publish each
-lifecycle one as ``LifecycleOccurred``; start-up reads those since the last one seen.
+so a position update (or a cash change, or a transaction notification) makes
+:class:`LifecycleFeed` read the new transactions and publish each lifecycle one as
+``LifecycleOccurred``; start-up reads those since the last one seen.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class LifecycleFeed:
         self._pending: asyncio.Task[Any] | None = None
         self._baseline = False  # the transactions present at connect are known
         book.on_position_change(lambda _pos: self.check_soon())
+        book.on_cash_change(lambda _bal: self.check_soon())  # a dividend moves cash only
 
     async def start(self) -> None:
         """Remember what exists at connect: only later transactions are published live (the
@@ -127,6 +129,8 @@ class LifecycleFeed:
     async def events(self, since: datetime | None) -> list[LifecycleEvent]:
         """Lifecycle transactions executed after ``since`` (the past year when None)."""
         today = self._clock.today()
+        if since is not None and since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
         start = since.astimezone(NEW_YORK).date() - timedelta(days=1) if since is not None \
             else today - timedelta(days=HISTORY_DAYS)
         out = [e for _, e in await self._read(start)

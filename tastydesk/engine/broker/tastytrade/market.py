@@ -19,6 +19,7 @@ from tastydesk.engine.broker.tastytrade import mapping
 from tastydesk.engine.broker.tastytrade.errors import (
     BrokerPayloadError,
     BrokerUnavailable,
+    LoginRequired,
     TastytradeAdapterError,
 )
 from tastydesk.engine.broker.tastytrade.session import RestClient
@@ -212,9 +213,10 @@ class MarketData:
         """Tick tables from the underlying's instrument (``option-tick-sizes`` for single-leg
         orders; ``spread-tick-sizes`` when published, else pennies for spreads), cached.
 
-        When the instrument read fails for a transient reason, the option chain's own
-        ``tick-sizes`` stand in for the single-leg table (not cached, so the next call tries
-        the instrument again); a definitive refusal (unknown symbol) is raised.
+        When the instrument read fails, the option chain's own ``tick-sizes`` stand in for the
+        single-leg table (not cached, so the next call tries the instrument again); when the
+        chain cannot be read either (an unknown symbol, an outage) the instrument's error is
+        raised.
         """
         if not symbol or not symbol.strip():
             raise ValueError("symbol: must not be empty")
@@ -227,11 +229,16 @@ class MarketData:
         model, session = self._rules_model, self._rest.session
         try:
             equity = await self._rest.read("instrument", lambda: model.get(session, symbol))
-        except BrokerUnavailable as exc:
-            log.warning("trading rules %s: %s; using the option chain's tick sizes", symbol, exc)
-            return await self._rules_from_chain(symbol)
+        except LoginRequired:
+            raise
         except TastytradeAdapterError as exc:
-            raise TastytradeAdapterError(f"trading rules {symbol}: {exc}") from None
+            log.warning("trading rules %s: %s; using the option chain's tick sizes", symbol, exc)
+            try:
+                return await self._rules_from_chain(symbol)
+            except LoginRequired:
+                raise
+            except TastytradeAdapterError:
+                raise TastytradeAdapterError(f"trading rules {symbol}: {exc}") from None
         option_ticks = mapping.tick_table(equity.option_tick_sizes)
         if option_ticks is None:  # no table on the instrument: the chain publishes one
             return await self._rules_from_chain(symbol)

@@ -267,7 +267,10 @@ class MarketStream(SupervisedStream):
                 if self.symbols:
                     await self._send(streamer, sorted(self.symbols), add=True)
                 if self.candles:
-                    await self._send_candles(streamer, sorted(self.candles))
+                    try:
+                        await self._send_candles(streamer, sorted(self.candles))
+                    except Exception as exc:  # quotes and greeks matter more than the trend
+                        log.warning("candle subscribe failed: %s", describe(exc))
                 self._streamer = streamer
                 handlers = self._handlers
                 async with asyncio.TaskGroup() as tg:
@@ -288,20 +291,25 @@ class MarketStream(SupervisedStream):
 
 
 class AccountStream(SupervisedStream):
-    """Order, balance and position notifications for one account, with a heartbeat."""
+    """Order, balance and position notifications for one account, with a heartbeat.
+
+    Transaction notifications (any type naming a transaction; the SDK has no model for most
+    and drops them) are passed on as a bare signal: the owner reads the history over REST.
+    """
 
     def __init__(self, session: Any, account: Any, settings: StreamSettings, *,
                  on_order: Callable[[Any], None], on_balance: Callable[[Any], None],
-                 on_position: Callable[[Any], None], **kwargs: Any) -> None:
+                 on_position: Callable[[Any], None], on_transaction: Callable[[], None],
+                 **kwargs: Any) -> None:
         super().__init__("account", settings, **kwargs)
         self._sdk_session = session
         self._account = account
         self._handlers = {"Order": on_order, "AccountBalance": on_balance,
                           "CurrentPosition": on_position}
+        self._on_transaction = on_transaction
         self.heartbeats = 0
 
-    @staticmethod
-    def _guard(data: Any) -> bool:
+    def _guard(self, data: Any) -> bool:
         """Drop (and report) a notification the SDK would fail to parse, keeping the stream."""
         from pydantic import ValidationError
         from tastytrade.streamer import MAP_ALERTS
@@ -309,6 +317,8 @@ class AccountStream(SupervisedStream):
         if not isinstance(data, dict):
             return False
         kind = data.get("type")
+        if isinstance(kind, str) and "Transaction" in kind:
+            self._on_transaction()
         if kind is None or kind not in MAP_ALERTS:
             return True
         try:

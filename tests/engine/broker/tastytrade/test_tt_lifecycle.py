@@ -134,3 +134,17 @@ def test_mapping_of_sub_types_without_actions_and_cash_settlement():
                                      "transaction-sub-type": "Deposit", "value": "100.0",
                                      "value-effect": "Credit"}))
     assert trade is None and deposit is None
+
+
+async def test_a_dividend_during_the_session_is_published_after_the_cash_change(tt_harness):
+    h = tt_harness
+    seen: list[LifecycleOccurred] = []
+    h.bus.subscribe(LifecycleOccurred, seen.append)
+    h.fake.add_position("TLT", -300, D("90"))
+    await h.recorder.wait_for(lambda: any(p.position.symbol == "TLT"
+                                          for p in h.recorder.of(PositionUpdated)))
+    h.fake.pay_dividend("TLT", D("0.31"))  # short shares: the dividend is charged
+    await h.recorder.wait_for(lambda: len(seen) == 1)
+    event = seen[0].event
+    assert event.kind is LifecycleKind.DIVIDEND and event.symbol == "TLT"
+    assert event.value == D("-93.00") and event.price == D("0.31")
