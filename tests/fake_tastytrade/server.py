@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.fake_tastytrade import dxevents as dx
 from tests.fake_tastytrade import instruments as ins
 from tests.fake_tastytrade import payloads as p
 from tests.fake_tastytrade.history import Ledger
@@ -34,8 +35,6 @@ DXLINK_URL = "wss://dxlink.fake-tastytrade.test/realtime"
 WORKING = {"Received", "Routed", "In Flight", "Live", "Contingent"}
 _CLOSE = object()
 
-SNAPSHOT_BEGIN = 0x04  # DXLink event flags
-SNAPSHOT_END = 0x08
 CHANNEL_TYPES = ("Candle", "Greeks", "Profile", "Quote", "Summary", "TheoPrice", "TimeAndSale",
                  "Trade", "Underlying")
 
@@ -377,56 +376,7 @@ class FakeTastytrade:
         return {"type": "FEED_DATA", "channel": channel, "data": [event_type, flat]}
 
     def _snapshot(self, event_type: str, symbol: str) -> dict[str, Any] | None:
-        try:
-            bid, ask = self.market.quote(symbol)
-        except KeyError:
-            return None
-        now_ms = int(self._now().timestamp() * 1000)
-        if event_type == "Quote":
-            return {"eventSymbol": symbol, "eventTime": 0, "sequence": 0, "timeNanoPart": 0,
-                    "bidTime": now_ms, "bidExchangeCode": "Q", "askTime": now_ms,
-                    "askExchangeCode": "Q", "bidPrice": float(bid), "askPrice": float(ask),
-                    "bidSize": 10.0, "askSize": 12.0}
-        listing = self.market.listing(symbol)
-        if event_type == "Greeks" and listing is not None:
-            pt = self.market.point(listing)
-            return {"eventSymbol": symbol, "eventTime": 0, "eventFlags": 0, "index": 0,
-                    "time": now_ms, "sequence": 0, "price": pt.price, "volatility": pt.iv,
-                    "delta": pt.delta, "gamma": pt.gamma, "theta": pt.theta, "rho": pt.rho,
-                    "vega": pt.vega}
-        if event_type == "Summary" and listing is not None:
-            day_id = (self.market.today - date(1970, 1, 1)).days
-            return {"eventSymbol": symbol, "eventTime": 0, "dayId": day_id,
-                    "dayClosePriceType": "REGULAR", "prevDayId": day_id - 1,
-                    "prevDayClosePriceType": "FINAL",
-                    "openInterest": self.market.open_interest(listing),
-                    "dayOpenPrice": "NaN", "dayHighPrice": "NaN", "dayLowPrice": "NaN",
-                    "dayClosePrice": "NaN", "prevDayClosePrice": float(ask),
-                    "prevDayVolume": 0}
-        return None
-
-    def _candles(self, candle_symbol: str, from_ms: int) -> list[dict[str, Any]]:
-        """Daily candles of ``SPY{=1d,...}`` since ``from_ms`` as DXLink sends a snapshot:
-        newest first, the first flagged SNAPSHOT_BEGIN, the last SNAPSHOT_END."""
-        ticker, _, spec = candle_symbol.partition("{")
-        if ticker not in self.market.spots or ("=1d" not in spec and "=d" not in spec):
-            return []
-        rows = []
-        for day, close in ins.daily_closes(ticker, self.market.spots[ticker], self.market.today):
-            start_ms = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
-            if start_ms < from_ms:
-                continue
-            rows.append({"eventSymbol": candle_symbol, "eventTime": 0, "eventFlags": 0,
-                         "index": start_ms << 22, "time": start_ms, "sequence": 0,
-                         "count": 1000, "volume": 1.0e6, "vwap": close, "bidVolume": "NaN",
-                         "askVolume": "NaN", "impVolatility": VOLS.get(ticker, 0.25),
-                         "openInterest": "NaN", "open": close, "high": close * 1.005,
-                         "low": close * 0.995, "close": close})
-        rows.reverse()
-        if rows:
-            rows[0]["eventFlags"] |= SNAPSHOT_BEGIN
-            rows[-1]["eventFlags"] |= SNAPSHOT_END
-        return rows
+        return dx.snapshot(self.market, event_type, symbol, int(self._now().timestamp() * 1000))
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _routes(self) -> list[Any]:
@@ -922,7 +872,7 @@ class FakeTastytrade:
             if entry["type"] == "Candle":
                 if "Candle" in conn.fields:
                     snapshots["Candle"].extend(
-                        self._candles(entry["symbol"], int(entry.get("fromTime", 0))))
+                        dx.candles(self.market, entry["symbol"], int(entry.get("fromTime", 0))))
                 continue
             snap = self._snapshot(*key)
             if snap is not None and entry["type"] in conn.fields:

@@ -55,7 +55,8 @@ class AccountBook:
         return self._account.account_number if self._account is not None else None
 
     def on_position_change(self, listener: Callable[[BrokerPosition], None]) -> None:
-        """Call ``listener`` with every position change the account stream reports."""
+        """Call ``listener`` when the account stream reports a position's quantity changed
+        (marks alone do not count)."""
         self._position_listeners.append(listener)
 
     def on_cash_change(self, listener: Callable[[Balance], None]) -> None:
@@ -199,9 +200,11 @@ class AccountBook:
         except BrokerPayloadError as exc:
             log.error("%s (skipped)", exc)
             return
+        old = self._positions.get(pos.symbol)
         self.apply_position(pos, publish=True)
-        for listener in self._position_listeners:
-            listener(pos)
+        if (old.quantity if old is not None else 0) != pos.quantity:
+            for listener in self._position_listeners:
+                listener(pos)
 
 
 def snapshots(raw: Iterable[Any]) -> list[OrderSnapshot]:
