@@ -31,10 +31,10 @@ class Profile:
 
 
 PROFILES = {
-    "SPY": Profile("SPDR S&P 500 ETF TRUST", "1.0", True, True, "1.76", 14, 0.0012),
+    "SPY": Profile("SPDR S&P 500 ETF TRUST", "1.0", True, True, "1.76", 14, 0.0020),
     "QQQ": Profile("INVESCO QQQ TRUST SERIES 1", "1.14", True, True, "0.72", 20, 0.0010),
     "AAPL": Profile("APPLE INC", "1.21", True, False, "0.26", 30, 0.0004),
-    "TSLA": Profile("TESLA INC", "2.05", True, False, None, None, 0.0030),
+    "TSLA": Profile("TESLA INC", "2.05", True, False, None, None, 0.0060),
     "TLT": Profile("ISHARES 20+ YEAR TREASURY BOND ETF", "-0.27", True, True, "0.31", 5,
                    -0.0015),
     "WDFC": Profile("WD-40 CO", "0.68", False, False, "0.94", 40, -0.0008),
