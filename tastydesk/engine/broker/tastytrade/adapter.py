@@ -112,11 +112,6 @@ class TastytradeBroker(BrokerPort):
     def login_required(self) -> bool:
         return self._rest.login_detail is not None
 
-    @property
-    def chain_wait_s(self) -> float:
-        """How long a chain or metrics request waits for streamed values (0: cached only)."""
-        return self._market_data.stream_wait_s
-
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> None:
         if self._rest.session is not None:

@@ -27,6 +27,7 @@ from tastydesk.engine.broker.tastytrade.streams import MarketHandlers, MarketStr
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.chain import Expiration, Greeks, OptionChain, Quote, UnderlyingInfo
+from tastydesk.engine.domain.enums import StreamHealth
 from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
 from tastydesk.engine.domain.instruments import TradingRules
 from tastydesk.engine.domain.trend import SLOW_DAYS, trend_signal
@@ -63,16 +64,17 @@ class MarketData:
         self._rest = rest
         self._bus = bus
         self._clock = clock
-        self.stream_wait_s = stream_wait_s  # 0: never wait for streamed values
+        self._stream_wait_s = stream_wait_s  # 0: never wait for streamed values
         self._stream: MarketStream | None = None
         self._nested: dict[str, tuple[float, Any]] = {}
         self._rules: dict[str, TradingRules] = {}
         self._rules_model: type | None = None
-        self.quotes: dict[str, Quote] = {}
-        self.greeks: dict[str, Greeks] = {}
-        self.open_interest: dict[str, int] = {}
+        self._quotes: dict[str, Quote] = {}
+        self._greeks: dict[str, Greeks] = {}
+        self._open_interest: dict[str, int] = {}
         self._candles: dict[str, dict[int, float]] = {}
         self._candles_done: set[str] = set()
+        self._candles_awaited: set[str] = set()  # waited for once: never block on them again
 
     def handlers(self) -> MarketHandlers:
         return MarketHandlers(quote=self._on_quote, greeks=self._on_greeks,
@@ -133,9 +135,11 @@ class MarketData:
             return
         since = self._clock.now() - timedelta(days=CANDLE_HISTORY_DAYS)
         await self._stream.add_candles(symbols, since)
-        if self.stream_wait_s > 0:
-            await self._wait(lambda: all(self._has_history(s) for s in symbols),
-                             self.stream_wait_s)
+        first = [s for s in symbols if s not in self._candles_awaited]
+        if first and self._stream_wait_s > 0 and self._stream.health is StreamHealth.CONNECTED:
+            await self._wait(lambda: all(self._has_history(s) for s in first),
+                             self._stream_wait_s)
+            self._candles_awaited.update(first)
 
     def _has_history(self, symbol: str) -> bool:
         return symbol in self._candles_done or len(self._candles.get(symbol, ())) >= SLOW_DAYS
@@ -185,15 +189,15 @@ class MarketData:
         # Greeks and open interest exist only on the DXLink stream: stream the strikes near the
         # money in the window (not the whole chain) and give the first events a moment.
         wanted = _near_money(chain, CHAIN_STREAM_BAND)
-        missing = [sym for sym in wanted if sym not in self.greeks or sym not in self.quotes
-                   or sym not in self.open_interest]
-        if missing and self._stream is not None and self.stream_wait_s > 0:
+        missing = [sym for sym in wanted if sym not in self._greeks or sym not in self._quotes
+                   or sym not in self._open_interest]
+        if missing and self._stream is not None and self._stream_wait_s > 0:
             await self.subscribe(missing)
             started = asyncio.get_running_loop().time()
-            await self._wait(lambda: self._share(missing, self.greeks, self.quotes)
-                             >= CHAIN_READY_SHARE, self.stream_wait_s)
-            left = self.stream_wait_s - (asyncio.get_running_loop().time() - started)
-            await self._wait(lambda: self._share(missing, self.open_interest)
+            await self._wait(lambda: self._share(missing, self._greeks, self._quotes)
+                             >= CHAIN_READY_SHARE, self._stream_wait_s)
+            left = self._stream_wait_s - (asyncio.get_running_loop().time() - started)
+            await self._wait(lambda: self._share(missing, self._open_interest)
                              >= CHAIN_READY_SHARE, min(SUMMARY_GRACE_S, max(0.0, left)))
             chain = self._build(nested, info, min_dte, max_dte)
         return chain
@@ -205,8 +209,8 @@ class MarketData:
 
     def _build(self, nested: Any, info: UnderlyingInfo, min_dte: int, max_dte: int) -> OptionChain:
         return mapping.option_chain(nested, info, self._clock.today(), min_dte, max_dte,
-                                    self.quotes, self.greeks, self._clock.now(),
-                                    self.open_interest)
+                                    self._quotes, self._greeks, self._clock.now(),
+                                    self._open_interest)
 
     # ------------------------------------------------------------------ trading rules
     async def trading_rules(self, symbol: str) -> TradingRules:
@@ -265,7 +269,7 @@ class MarketData:
         except (ArithmeticError, TypeError, ValueError) as exc:
             log.debug("quote for %s skipped: %s", getattr(event, "event_symbol", "?"), exc)
             return
-        self.quotes[quote.symbol] = quote
+        self._quotes[quote.symbol] = quote
         self._bus.publish(QuoteReceived(quote))
 
     def _on_greeks(self, event: Any) -> None:
@@ -274,14 +278,14 @@ class MarketData:
         except (ArithmeticError, TypeError, ValueError) as exc:
             log.debug("greeks for %s skipped: %s", getattr(event, "event_symbol", "?"), exc)
             return
-        self.greeks[greeks.symbol] = greeks
+        self._greeks[greeks.symbol] = greeks
         self._bus.publish(GreeksReceived(greeks))
 
     def _on_summary(self, event: Any) -> None:
         value = getattr(event, "open_interest", None)
         if value is None or value < 0:
             return
-        self.open_interest[event.event_symbol] = int(value)
+        self._open_interest[event.event_symbol] = int(value)
 
     def _on_candle(self, event: Any) -> None:
         symbol = str(event.event_symbol).split("{", 1)[0]
