@@ -2,7 +2,19 @@
 
 The real ``tastytrade`` SDK talks to it through ``InProcessTransport`` (ASGI websocket transport),
 so REST, the account streamer and DXLink all run in the test's event loop with production URLs.
-Control methods (``fill``, ``push_quote``, ``inject``, ``drop_stream`` ...) are plain Python calls.
+Control methods are plain Python calls:
+
+* orders and faults: ``fill``, ``add_order``, ``inject``, ``reject_next``, ``drop_stream``,
+  ``silence_stream``, ``expire_access_tokens``, ``revoke_refresh_token``;
+* market data: ``push_quote``, ``push_greeks``; DXLink answers Quote, Greeks, Summary (open
+  interest) and daily Candle subscriptions from the deterministic market;
+* market rules, enforced on dry run and place as tastytrade does: at most 4 legs, distinct leg
+  symbols, prices on the underlying's tick table (``option-tick-sizes`` for one leg, pennies for
+  spreads), Day orders only while the market is open; ``close_market`` expires working Day
+  orders (status Expired, pushed) and keeps GTC orders working; ``open_market``;
+* lifecycle, booked in the transaction history and pushed as position and balance updates:
+  ``add_position``, ``assign``, ``exercise``, ``expire``, ``pay_dividend`` (call them before
+  the broker connects for what happened while the app was closed).
 """
 
 from __future__ import annotations

@@ -65,13 +65,19 @@ def lifecycle_event(tx: Any, held: BrokerPosition | None = None) -> LifecycleEve
     action = _text(tx.action)
     kind: LifecycleKind | None = None
     sign = _DELIVERY_ACTIONS.get(action, 0)
-    if kind_text == RECEIVE_DELIVER and sub in _REMOVALS:
+    is_option = len(symbol) == 21
+    if kind_text == RECEIVE_DELIVER and sub in _REMOVALS and not is_option:
+        # shares delivered by an assignment or exercise, labelled with its sub-type
+        kind = LifecycleKind.SHARES_DELIVERED
+        if sign == 0:
+            sign = 1 if Decimal(tx.value) < 0 else -1  # paid for shares: received them
+    elif kind_text == RECEIVE_DELIVER and sub in _REMOVALS:
         kind = _REMOVALS[sub]
         if sign == 0:  # a removal without an action: assignments close shorts, exercises longs
             sign = {LifecycleKind.ASSIGNED: 1, LifecycleKind.EXERCISED: -1}.get(kind, 0)
             if sign == 0 and held is not None:
                 sign = 1 if held.quantity < 0 else -1
-    elif kind_text == RECEIVE_DELIVER and sub in _DELIVERY_ACTIONS and len(symbol) != 21:
+    elif kind_text == RECEIVE_DELIVER and sub in _DELIVERY_ACTIONS and not is_option:
         kind = LifecycleKind.SHARES_DELIVERED
     elif sub in _DIVIDENDS and kind_text in LIFECYCLE_TYPES:
         kind, sign = LifecycleKind.DIVIDEND, 0
@@ -84,7 +90,7 @@ def lifecycle_event(tx: Any, held: BrokerPosition | None = None) -> LifecycleEve
     underlying = tx.underlying_symbol or (symbol[:6].strip() if len(symbol) == 21 else symbol)
     executed = tx.executed_at if tx.executed_at.tzinfo else tx.executed_at.replace(tzinfo=UTC)
     early = False
-    if kind is LifecycleKind.ASSIGNED and len(symbol) == 21:
+    if kind is LifecycleKind.ASSIGNED and is_option:
         try:
             expiry = parse_occ(symbol)[1]
         except ValueError:

@@ -148,3 +148,13 @@ async def test_a_dividend_during_the_session_is_published_after_the_cash_change(
     event = seen[0].event
     assert event.kind is LifecycleKind.DIVIDEND and event.symbol == "TLT"
     assert event.value == D("-93.00") and event.price == D("0.31")
+
+
+def test_a_share_row_labelled_with_the_assignment_sub_type_is_a_delivery():
+    shares = lifecycle_event(_tx(**{
+        "transaction-type": "Receive Deliver", "transaction-sub-type": "Assignment",
+        "symbol": "SPY", "instrument-type": "Equity", "quantity": "100", "price": "590.0",
+        "value": "59000.0", "value-effect": "Debit"}))
+    assert shares is not None and shares.kind is LifecycleKind.SHARES_DELIVERED
+    assert shares.quantity == 100 and shares.price == D("590.0")
+    assert shares.value == D("-59000.0") and shares.underlying == "SPY"
