@@ -230,6 +230,7 @@ def _credentials(add: Callable[..., None]) -> dict[str, bool]:
     try:
         from tastydesk.engine.broker.tastytrade.credentials import (
             ENVIRONMENTS,
+            InsecureKeyringError,
             KeyringCredentialStore,
         )
     except ImportError as exc:
@@ -240,6 +241,10 @@ def _credentials(add: Callable[..., None]) -> dict[str, bool]:
     for env in ENVIRONMENTS:
         try:
             stored[env] = store.load(env) is not None
+        except InsecureKeyringError as exc:
+            stored[env] = False
+            add(env, f"refused: {_error(exc)}", PROBLEM)
+            continue
         except Exception as exc:
             if type(exc).__name__ == "NoKeyringError":
                 stored[env] = False
