@@ -10,6 +10,7 @@ a second writer, damaged state and unexpected errors are caught here, once for a
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import sys
@@ -36,7 +37,9 @@ class BadInput(ValueError):
     """Input refused before anything ran; the message is one line."""
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The full parser (every command module imported); built once per process."""
     parser = argparse.ArgumentParser(prog="tastydesk", description=__doc__.splitlines()[0],
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -10,6 +10,7 @@ shared by the commands and the command line.)
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -73,14 +74,15 @@ def _table_exists(raw: sqlite3.Connection, name: str) -> bool:
                        (name,)).fetchone() is not None
 
 
-def migration_head() -> tuple[str | None, set[str]]:
-    """The newest migration this tastydesk knows, and every revision it knows."""
+@functools.cache
+def migration_head() -> tuple[str | None, frozenset[str]]:
+    """The newest migration this tastydesk knows, and every revision it knows (read once)."""
     from alembic.script import ScriptDirectory
 
     from tastydesk.engine.store.database import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head(), {rev.revision for rev in script.walk_revisions()}
+    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
 
 
 def inspect_app_database(path: Path) -> AppDatabase:
