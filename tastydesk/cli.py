@@ -98,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"refusing to run on damaged state: {exc}", ExitCode.DAMAGED_STATE)
     except KeyboardInterrupt:
         return _fail("interrupted", ExitCode.INTERRUPTED)
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc, argv)
+        # An unusable path given on the command line (a file as --data-dir, no permission).
+        return _fail(f"cannot use {exc.filename}: {exc.strerror or exc}", ExitCode.BAD_INPUT)
     except Exception as exc:  # the last resort: one line here, the traceback in the log
         return _internal_error(exc, argv)
 

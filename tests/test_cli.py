@@ -43,3 +43,12 @@ def test_preview_answers_bad_input_and_damaged_state_in_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(tmp_path / "tastydesk.db") in err
     assert "Traceback" not in err
+
+
+def test_an_unusable_data_directory_is_one_line(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert main(["strategies", "restore-defaults", "--data-dir", str(not_a_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"tastydesk: cannot use {not_a_dir}")
