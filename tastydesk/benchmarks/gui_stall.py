@@ -84,7 +84,9 @@ class Trader:
         self._paused: dict[int, bool] = {}
         self.done: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
-        self._actions = [getattr(self, name) for name in actions]
+        by_name = {"approve": self.approve, "edit_settings": self.edit_settings,
+                   "pause_rules": self.pause_rules, "save_strategy": self.save_strategy}
+        self._actions = [by_name[name] for name in actions]
         for runner in (window.runner, window.approval_dock.runner, window.position_dock.runner):
             runner.finished.connect(lambda _k, _r: self.done.update(["command"]))
             runner.failed.connect(lambda _k, _m: self.failed.update(["command"]))
