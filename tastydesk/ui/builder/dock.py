@@ -370,6 +370,9 @@ class StrategyBuilderDock(QDockWidget):
                 return
             self.preview.show_proposal(None)
             self.preview.status.setText(f"No proposal on {symbol}: {failure.message}")
+            error = chain_error(failure.message, symbol)
+            if error is not None:  # what the chain refused is marked on its field, as on Save
+                self.marks.show([*self._errors, error])
 
         self.preview.button.setEnabled(False)
         self.preview.status.setText(f"Building a proposal on {symbol}…")
