@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from tastydesk.ui.errors import CommandFailure, describe_failure
+from tastydesk.ui.failures import CommandFailure, describe_failure
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QRegularExpression, QSettings, Qt
 from PySide6.QtWidgets import QApplication, QDockWidget, QHeaderView, QMainWindow, QSplitter
 
 from tastydesk.ui.theme import current_theme
@@ -19,6 +19,9 @@ KEY_STATE = "window/state"
 KEY_GEOMETRY = "window/geometry"
 KEY_VERSION = "window/version"
 KEY_THEME = "window/theme"
+# Only named views are kept; matching by name in Qt spares wrapping every unnamed header.
+_NAMED_HEADER = QRegularExpression(r"\.header$")
+_NAMED = QRegularExpression(r".")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,26 +134,19 @@ class WindowLayout:
         self._settings.remove(KEY_STATE)
         self._settings.remove("views")
 
-    def _tables(self) -> list[QHeaderView]:
-        return [h for h in self._window.findChildren(QHeaderView)
-                if h.objectName().endswith(".header")]
+    def _views(self) -> list[QHeaderView | QSplitter]:
+        """The table headers and splitters whose state is kept (the named ones)."""
+        return [*self._window.findChildren(QHeaderView, _NAMED_HEADER),
+                *self._window.findChildren(QSplitter, _NAMED)]
 
     def _view_states(self) -> dict[str, QByteArray]:
-        states = {h.objectName(): h.saveState() for h in self._tables()}
-        for splitter in self._window.findChildren(QSplitter):
-            if splitter.objectName():
-                states[splitter.objectName()] = splitter.saveState()
-        return states
+        return {view.objectName(): view.saveState() for view in self._views()}
 
     def _apply_view_states(self, states: dict[str, Any]) -> None:
-        for header in self._tables():
-            state = states.get(header.objectName())
+        for view in self._views():
+            state = states.get(view.objectName())
             if state:
-                header.restoreState(state)
-        for splitter in self._window.findChildren(QSplitter):
-            state = states.get(splitter.objectName()) if splitter.objectName() else None
-            if state:
-                splitter.restoreState(state)
+                view.restoreState(state)
 
     def _keep_on_screen(self) -> None:
         screen = self._window.screen() or QApplication.primaryScreen()

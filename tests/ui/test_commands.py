@@ -15,7 +15,7 @@ from tastydesk.engine.errors import EngineError
 from tastydesk.engine.strategies.validation import FieldError, StrategyValidationError
 from tastydesk.ui.actions import CommandRunner
 from tastydesk.ui.builder.chain_check import chain_error
-from tastydesk.ui.errors import CommandFailure, describe_failure
+from tastydesk.ui.failures import CommandFailure, describe_failure
 from tests.conftest import run_coro
 
 

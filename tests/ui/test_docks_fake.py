@@ -128,6 +128,7 @@ def test_builder_preview_failure_is_one_line(qtbot: Any, builder: StrategyBuilde
     assert builder.preview.status.text() == ("No proposal on SPY: no expiration between 25 "
                                              "and 35 DTE for SPY")
     assert builder.preview.button.isEnabled()
+    assert builder.is_flagged(builder.field_widget("dte"))  # marked on the field, as on Save
 
 
 def test_position_monitor_pauses_rules_through_its_runner(qtbot: Any, fake: FakeFacade) -> None:

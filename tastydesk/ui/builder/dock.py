@@ -48,7 +48,7 @@ from tastydesk.ui.builder.layout import builder_body, fill_tabs
 from tastydesk.ui.builder.library import LibraryPanel
 from tastydesk.ui.builder.marks import ErrorMarks
 from tastydesk.ui.builder.preview import IDLE_TEXT, PreviewPanel
-from tastydesk.ui.errors import EXPECTED_ERRORS, CommandFailure
+from tastydesk.ui.failures import EXPECTED_ERRORS, CommandFailure
 from tastydesk.ui.models.legs import default_leg
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class StrategyBuilderDock(QDockWidget):
                                     "the library")
         self.tabs = QTabWidget()
         fill_tabs(self.tabs, self.fields, self.preview)
-        self.setWidget(builder_body(self.library, self.tabs, self.problems, self.status,
+        self.setWidget(builder_body(self, self.library, self.tabs, self.problems, self.status,
                                     (self.revert_button, self.save_button)))
         self._connect()
         self.refresh_library()
@@ -370,6 +370,9 @@ class StrategyBuilderDock(QDockWidget):
                 return
             self.preview.show_proposal(None)
             self.preview.status.setText(f"No proposal on {symbol}: {failure.message}")
+            error = chain_error(failure.message, symbol)
+            if error is not None:  # what the chain refused is marked on its field, as on Save
+                self.marks.show([*self._errors, error])
 
         self.preview.button.setEnabled(False)
         self.preview.status.setText(f"Building a proposal on {symbol}…")

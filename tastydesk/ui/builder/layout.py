@@ -27,11 +27,14 @@ def fill_tabs(tabs: QTabWidget, fields: FieldSet, preview: QWidget) -> None:
     tabs.addTab(preview, "Preview")
 
 
-def builder_body(library: QWidget, tabs: QTabWidget, problems: QListWidget, status: QLabel,
-                 buttons: tuple[QPushButton, ...]) -> QWidget:
-    """The dock's widget: the library beside the editor (tabs, problem list, save bar)."""
-    root = QWidget()
-    root.setStyleSheet(INVALID_STYLE)
+def builder_body(parent: QWidget, library: QWidget, tabs: QTabWidget, problems: QListWidget,
+                 status: QLabel, buttons: tuple[QPushButton, ...]) -> QWidget:
+    """The dock's widget: the library beside the editor (tabs, problem list, save bar).
+
+    Built as a child of ``parent`` and styled once assembled: re-parenting or re-styling a
+    finished tree polishes every widget in it again, which is most of the builder's start-up.
+    """
+    root = QWidget(parent)
     editor = QWidget()
     layout = QVBoxLayout(editor)
     layout.setContentsMargins(0, 0, 0, 0)
@@ -52,6 +55,7 @@ def builder_body(library: QWidget, tabs: QTabWidget, problems: QListWidget, stat
     outer = QVBoxLayout(root)
     outer.setContentsMargins(4, 4, 4, 4)
     outer.addWidget(splitter)
+    root.setStyleSheet(INVALID_STYLE)
     return root
 
 
