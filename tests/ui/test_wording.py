@@ -69,6 +69,7 @@ def test_closing_a_credit_spread_is_a_debit_and_a_debit_spread_a_credit() -> Non
     assert "whole position (2 of 2)" in question
     assert "buy back at a limit near 3.26 db" in detail
     assert "$652.00 paid" in detail
+    assert "Legs held: -1 SPY 18 Dec 26 560 P" in detail
     assert "cr" not in detail.replace("credit", "")
     debit = replace(f.position(2), quantity=4, entry_price=Decimal("-1.50"),
                     mark=Decimal("-2.10"))
