@@ -134,7 +134,7 @@ def test_rules_table_in_the_builders_words_and_units(qtbot: Any) -> None:
     assert "stop_loss" not in " ".join(stop + target)
     position = f.position(1, pnl="-1.70", pnl_pct=-2.0)
     # Compared relative to their thresholds: 198/200 of the stop's way beats 52/50 of the target's.
-    assert nearest_text(position) == "Stop loss: 198.0 % of entry to go"
+    assert nearest_text(position) == "Stop loss: 198 % of entry to go"
 
 
 def test_times_show_new_york_with_the_zone_and_local_on_request() -> None:

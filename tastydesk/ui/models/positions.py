@@ -65,7 +65,7 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
            width=52),
     Column("theta", "\u0398", lambda v: v.theta, lambda x: fmt.number(x, 2), align=RIGHT,
            width=56),
-    Column("rules", "Nearest rule", nearest_text, width=230,
+    Column("rules", "Nearest rule", nearest_text, width=250,
            sort_key=lambda v: (relative_distance(r) if (r := nearest_rule(v)) else float("inf")),
            tooltip=rules_tip,
            header_tip="The rule closest to firing, relative to its own threshold"),
