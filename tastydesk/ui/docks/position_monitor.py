@@ -348,8 +348,8 @@ class PositionMonitorDock(QDockWidget):
                 + (" No rule will close or roll it until you resume." if pause else ""))
         if not ask_confirm(self, f"{verb} rules", text, verb):
             return
-        self.engine.set_rules_paused(view.workflow_id, pause, current_user())
-        self.refresh()
+        wid, user = view.workflow_id, current_user()
+        self.runner.run(("rules", wid), lambda: self.engine.set_rules_paused(wid, pause, user))
 
     def edit_threshold(self) -> None:
         view = self.table.current_row()
@@ -363,12 +363,9 @@ class PositionMonitorDock(QDockWidget):
         if not ask_confirm(self, "Change rule", f"Set {rule.rule_type} threshold of "
                            f"#{view.workflow_id} from {rule.threshold} to {value}?", "Change"):
             return
-        try:
-            self.engine.set_rule_threshold(view.workflow_id, rule.index, value, current_user())
-        except ValueError as exc:
-            self.status_label.setText(f"Rule not changed: {exc}")
-            return
-        self.refresh()
+        wid, index, user = view.workflow_id, rule.index, current_user()
+        self.runner.run(("rules", wid),
+                        lambda: self.engine.set_rule_threshold(wid, index, value, user))
 
     def focus_workflow(self, workflow_id: int) -> bool:
         self.filter_edit.clear()
@@ -376,10 +373,13 @@ class PositionMonitorDock(QDockWidget):
 
     # ---- Command results
     def _on_command_finished(self, key: Hashable, result: Any) -> None:
-        self.status_label.setText(f"#{key}: {result if isinstance(result, str) else 'done'}")
+        wid = key[1] if isinstance(key, tuple) else key  # ("rules", id): rule commands
+        text = result if isinstance(result, str) else "done"
+        self.status_label.setText(f"Workflow #{wid}: {text}")
         self.refresh()
 
     def _on_command_failed(self, key: Hashable, message: str) -> None:
+        wid = key[1] if isinstance(key, tuple) else key
         if message != "cancelled":
-            self.status_label.setText(f"#{key}: failed: {message}")
+            self.status_label.setText(f"Workflow #{wid}: not done: {message}")
         self.refresh()
