@@ -43,7 +43,7 @@ FLOOR_SHARE = 0.5
 CAP_MULTIPLE = 2.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compared and hashed by identity
 class Smile:
     """Implied volatility by strike for one expiration, from a few ``(strike, iv)`` points."""
 
