@@ -12,6 +12,6 @@ def test_data_dir_is_accepted_anywhere(tmp_path: Path, capsys: pytest.CaptureFix
     assert _take_data_dir(["a", f"--data-dir={tmp_path}", "b"]) == (["a", "b"], str(tmp_path))
 
 
-def test_data_dir_without_a_value_is_refused() -> None:
-    with pytest.raises(SystemExit, match="--data-dir needs a directory"):
-        main(["strategies", "list", "--data-dir"])
+def test_data_dir_without_a_value_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["strategies", "list", "--data-dir"]) == 2
+    assert capsys.readouterr().err == "tastydesk: error: --data-dir needs a directory\n"

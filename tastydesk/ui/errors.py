@@ -1,24 +1,84 @@
-"""Global exception surface: sys, threading and asyncio handlers log, then show one dialog.
+"""How errors reach the trader.
 
-Errors from other threads are marshalled to the GUI thread through a queued Qt signal; the app
-keeps running after showing them.
+Expected failures of a command (a refusal, a validation message) become a one-line
+:class:`CommandFailure` naming the field when the error names one; they are shown inline or on a
+status line, never as a traceback. Unexpected exceptions (defects) go through the global
+surface: sys, threading and asyncio handlers log, then show one dialog. Errors from other
+threads are marshalled to the GUI thread through a queued Qt signal; the app keeps running after
+showing them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from tastydesk.ui.widgets.error_dialog import ErrorDialog
+from tastydesk.engine.config import ConfigError
+from tastydesk.engine.errors import EngineError
+from tastydesk.engine.strategies.validation import StrategyValidationError
+
+if TYPE_CHECKING:
+    from tastydesk.ui.widgets.error_dialog import ErrorDialog
 
 log = logging.getLogger("tastydesk.errors")
+
+# "filters.min_credit: must be >= 0", "rules[2].threshold: must be positive"
+_FIELD_MESSAGE = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*): (.+)$",
+                            re.DOTALL)
+# Failures that are answers for the trader, not defects: shown as one line, never a traceback.
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (EngineError, ValueError, TimeoutError,
+                                                     ConnectionError)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandFailure:
+    """Why a command did not happen, as the trader reads it.
+
+    ``message`` is one line; ``fields`` lists (path, reason) for every field the error names
+    (validation errors name several); ``expected`` is False for defects (logged with their
+    traceback).
+    """
+
+    message: str
+    fields: tuple[tuple[str, str], ...] = ()
+    expected: bool = True
+    cancelled: bool = False
+
+    @property
+    def path(self) -> str | None:
+        """The first field the error names, if any."""
+        return self.fields[0][0] if self.fields else None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def describe_failure(exc: BaseException) -> CommandFailure:
+    """One line for ``exc``, with the field paths it names."""
+    if isinstance(exc, StrategyValidationError):
+        fields = tuple((e.path, e.message) for e in exc.errors)
+    elif isinstance(exc, ConfigError):
+        fields = tuple(exc.errors.items())
+    else:
+        text = " ".join(str(exc).split())
+        match = _FIELD_MESSAGE.match(text)
+        fields = ((match.group(1), match.group(2)),) if match else ()
+        if not isinstance(exc, EXPECTED_ERRORS):
+            return CommandFailure(f"Unexpected error ({type(exc).__name__}): {text or '?'}; "
+                                  "details are in the log", fields, expected=False)
+        return CommandFailure(text or type(exc).__name__, fields)
+    first = f"{fields[0][0]}: {fields[0][1]}" if fields else str(exc)
+    more = f" (and {len(fields) - 1} more)" if len(fields) > 1 else ""
+    return CommandFailure(first + more, fields)
 
 
 class ErrorReporter(QObject):
@@ -26,7 +86,7 @@ class ErrorReporter(QObject):
 
     def __init__(self, parent: QObject | None = None, show_dialog: bool = True) -> None:
         super().__init__(parent)
-        self._dialog: ErrorDialog | None = None
+        self._dialog: ErrorDialog | None = None  # built on the first error
         self._show_dialog = show_dialog
         self.reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
         self._previous: tuple[Any, Any] | None = None
@@ -82,5 +142,7 @@ class ErrorReporter(QObject):
         if not self._show_dialog:
             return
         if self._dialog is None:
+            from tastydesk.ui.widgets.error_dialog import ErrorDialog
+
             self._dialog = ErrorDialog()
         self._dialog.show_error(summary, details)

@@ -23,8 +23,7 @@ class PnlDelegate(QStyledItemDelegate):
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         super().initStyleOption(option, index)
-        value = index.data(ValueRole)
-        colour = pnl_colour(value)
+        colour = pnl_colour(index.data(ValueRole), option.text)
         if colour is not None:
             option.palette.setColor(QPalette.ColorRole.Text, colour)
             option.palette.setColor(QPalette.ColorRole.HighlightedText, colour.lighter(140))
