@@ -36,7 +36,7 @@ async def _rule_decision_latency() -> dict[str, Any]:
     from tastydesk.engine.domain.enums import OptionType, RuleType
     from tastydesk.engine.domain.events import QuoteReceived
     from tastydesk.engine.domain.strategy import ManagementRule
-    from tastydesk.engine.workflow.monitor import MonitoredLeg, MonitoredPosition
+    from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 
     with tempfile.TemporaryDirectory() as tmp:
         engine, _ = await _paper_engine(Path(tmp))
@@ -64,11 +64,10 @@ async def _rule_decision_latency() -> dict[str, Any]:
                                     max_loss_per_unit=Decimal("400"),
                                     buying_power_per_unit=Decimal("400"), rules=rules,
                                     opened_at=now)
-            for leg in legs:
-                engine._by_symbol[leg.streamer_symbol].append(mon)
+            engine.positions.track(mon)
         samples = []
         publish = engine.bus.publish
-        flush = engine._flush_checks
+        flush = engine.positions.flush_checks
         for n in range(20_000):
             sym = symbols[(n * 7919) % len(symbols)]
             event = QuoteReceived(Quote(sym, Decimal("0.98"), Decimal("1.04"), now))
@@ -94,8 +93,8 @@ async def _approval_latency() -> dict[str, Any]:
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         engine, driver = await _paper_engine(Path(tmp))
-        engine.update_config(EngineConfig.from_dict({
-            **engine.config().to_dict(), "max_workflows_total": 100, "max_workflows_per_symbol": 10,
+        await engine.facade.update_config(EngineConfig.from_dict({
+            **engine.settings.config.to_dict(), "max_workflows_total": 100, "max_workflows_per_symbol": 10,
             "min_confidence": 0.0}), "bench")
         broker = engine.broker
         original = broker.place
@@ -107,12 +106,12 @@ async def _approval_latency() -> dict[str, Any]:
 
         broker.place = timed_place
         for _ in range(6):
-            await engine.scan_now()
+            await engine.facade.scan_now()
             await engine.tasks.drain()
-            for pending in engine.pending():
+            for pending in engine.facade.pending():
                 t0 = time.perf_counter()
                 before = set(handed)
-                await engine.approve(pending.workflow_id, "bench")
+                await engine.facade.approve(pending.workflow_id, "bench")
                 new = set(handed) - before
                 if new:
                     samples.append(handed[new.pop()] - t0)

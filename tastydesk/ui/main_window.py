@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self.resize(1600, 980)
         self._closed = False
         self.runner = CommandRunner(self)
+        self.runner.finished.connect(lambda _key, _result: self.refresh_status())
+        self.runner.failed.connect(self._on_command_failed)
         self.bridge = EngineBridge(engine, self)
         self.notifier = Notifier(lambda: self.engine.config().notify, icon("tastydesk"), self,
                                  tray_available=tray_available)
@@ -407,17 +409,22 @@ class MainWindow(QMainWindow):
     def toggle_automation(self) -> None:
         """Kill switch: pausing is immediate; re-arming asks for confirmation."""
         armed = self.engine.health().automation_armed
+        user = current_user()
         if armed:
-            self.engine.set_automation(False, current_user())
+            self.runner.run("automation", lambda: self.engine.set_automation(False, user))
         elif ask_confirm(self, "Re-arm automation",
                          "Re-arm automation? Rules and scheduled scans may send orders again "
                          "without asking.", "Re-arm"):
-            self.engine.set_automation(True, current_user())
-        self.refresh_status()
+            self.runner.run("automation", lambda: self.engine.set_automation(True, user))
 
     def _on_kill_switch_clicked(self) -> None:
         # The button's checked state follows the engine, not the click.
         self.toggle_automation()
+
+    def _on_command_failed(self, key: object, message: str) -> None:
+        if message != "cancelled":
+            self.toast_message(f"{key}: {message}")
+        self.refresh_status()
 
     def scan_now(self) -> None:
         self.runner.run("scan", lambda: self.engine.scan_now())
@@ -425,7 +432,7 @@ class MainWindow(QMainWindow):
     def show_settings(self) -> None:
         from tastydesk.ui.widgets.settings_dialog import SettingsDialog
 
-        SettingsDialog(self.engine, self).exec()
+        SettingsDialog(self.engine, self, runner=self.runner).exec()
         self.refresh_status()
 
     def show_login(self) -> None:
@@ -436,11 +443,7 @@ class MainWindow(QMainWindow):
         dialog.exec()
 
     def _on_logged_in(self, env: str, account: str) -> None:
-        try:
-            self.engine.remember_account(env, account, "user")
-        except Exception as exc:
-            self.toast_message(f"Could not keep the account choice: {exc}")
-            return
+        self.runner.run("account", lambda: self.engine.remember_account(env, account, "user"))
         if ask_confirm(self, "Switch to tastytrade", f"Logged in to tastytrade {env}, account "
                        f"{account}.\n\nSwitch to live data now? The paper session stops; "
                        "automation starts paused until the broker is reconciled.", "Switch now"):

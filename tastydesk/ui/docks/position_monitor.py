@@ -92,6 +92,7 @@ class PositionMonitorDock(QDockWidget):
         self.setObjectName("dock.position_monitor")
         self.engine = engine
         self.runner = CommandRunner(self)
+        engine.watch_positions(True)  # the engine keeps the views current for this dock
         self.runner.finished.connect(self._on_command_finished)
         self.runner.failed.connect(self._on_command_failed)
 
@@ -327,8 +328,9 @@ class PositionMonitorDock(QDockWidget):
                 + (" No rule will close or roll it until you resume." if pause else ""))
         if not ask_confirm(self, f"{verb} rules", text, verb):
             return
-        self.engine.set_rules_paused(view.workflow_id, pause, current_user())
-        self.refresh()
+        wid = view.workflow_id
+        self.runner.run(("rules", wid),
+                        lambda: self.engine.set_rules_paused(wid, pause, current_user()))
 
     def edit_threshold(self) -> None:
         view = self.table.current_row()
@@ -342,12 +344,9 @@ class PositionMonitorDock(QDockWidget):
         if not ask_confirm(self, "Change rule", f"Set {rule.rule_type} threshold of "
                            f"#{view.workflow_id} from {rule.threshold} to {value}?", "Change"):
             return
-        try:
-            self.engine.set_rule_threshold(view.workflow_id, rule.index, value, current_user())
-        except ValueError as exc:
-            self.status_label.setText(f"Rule not changed: {exc}")
-            return
-        self.refresh()
+        wid, index = view.workflow_id, rule.index
+        self.runner.run(("threshold", wid),
+                        lambda: self.engine.set_rule_threshold(wid, index, value, current_user()))
 
     def focus_workflow(self, workflow_id: int) -> bool:
         self.filter_edit.clear()
@@ -355,7 +354,8 @@ class PositionMonitorDock(QDockWidget):
 
     # ---- Command results
     def _on_command_finished(self, key: Hashable, result: Any) -> None:
-        self.status_label.setText(f"#{key}: {result if isinstance(result, str) else 'done'}")
+        wid = key[1] if isinstance(key, tuple) else key
+        self.status_label.setText(f"#{wid}: {'done' if result is None else result}")
         self.refresh()
 
     def _on_command_failed(self, key: Hashable, message: str) -> None:

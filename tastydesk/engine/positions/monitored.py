@@ -10,7 +10,7 @@ from tastydesk.engine.domain.enums import OptionType, RuleType, Side
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
-from tastydesk.engine.workflow.rules import HoldState, PositionState, evaluate, health
+from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
 
 
 @dataclass(slots=True)
