@@ -37,17 +37,25 @@ def leg_sign(side: Side) -> int:
     return 1 if side is Side.SELL else -1
 
 
+def signed_mid(legs: Iterable[PricedLeg], mids: Iterable[Decimal] | None = None) -> Decimal:
+    """Signed mid per unit, unrounded (a position's mark: half-cents stay exact)."""
+    legs = list(legs)
+    mid_values = list(mids) if mids is not None else [leg.mid for leg in legs]
+    return sum((leg_sign(leg.side) * m * leg.ratio
+                for leg, m in zip(legs, mid_values, strict=True)), ZERO)
+
+
+def signed_natural(legs: Iterable[PricedLeg]) -> Decimal:
+    """Signed price per unit crossing every spread: sells at the bid, buys at the ask."""
+    return sum(((leg.bid if leg.side is Side.SELL else -leg.ask) * leg.ratio for leg in legs),
+               ZERO)
+
+
 def spread_price(legs: Iterable[PricedLeg], mids: Iterable[Decimal] | None = None
                  ) -> SpreadPrice:
     """Signed mid and natural per unit, rounded to cents.
 
-    ``mids`` overrides the legs' own mids (a proposal may carry a model mid for a one-sided
-    quote)."""
+    ``mids`` overrides the legs' own mids (a proposal carries each leg's model-checked mid)."""
     legs = list(legs)
-    mid_values = list(mids) if mids is not None else [leg.mid for leg in legs]
-    mid = natural = ZERO
-    for leg, leg_mid in zip(legs, mid_values, strict=True):
-        sign = leg_sign(leg.side)
-        mid += sign * leg_mid * leg.ratio
-        natural += (leg.bid if sign > 0 else -leg.ask) * leg.ratio
-    return SpreadPrice(mid.quantize(CENT), natural.quantize(CENT))
+    return SpreadPrice(signed_mid(legs, mids).quantize(CENT),
+                       signed_natural(legs).quantize(CENT))
