@@ -55,9 +55,9 @@ async def _rule_decision_latency() -> dict[str, Any]:
                 symbols.append(sym)
                 legs.append(MonitoredLeg(symbol=sym, streamer_symbol=sym, option_type=kind,
                                          strike=Decimal(100 + j), expiry=expiry, quantity=ratio,
-                                         ratio=ratio, entry_price=Decimal("1.00"), mid=1.0,
-                                         bid=0.95, ask=1.05, delta=0.1, theta=0.01, vega=0.05,
-                                         quote_time=now))
+                                         ratio=ratio, entry_price=Decimal("1.00"),
+                                         bid=Decimal("0.95"), ask=Decimal("1.05"), delta=0.1,
+                                         theta=0.01, vega=0.05, quote_time=now))
             mon = MonitoredPosition(workflow_id=10_000 + i, symbol=f"SYM{i % 10}",
                                     strategy_name="bench", legs=legs, units=1,
                                     max_profit_per_unit=Decimal("100"),

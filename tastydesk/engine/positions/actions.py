@@ -139,7 +139,7 @@ class PositionActions:
                                 "no quotes for every leg: cannot price the closing order")
         units = max(1, min(units, mon.units))
         purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
-        mid = Decimal(str(round(-mark, 2)))
+        mid = (-mark).quantize(CENT)
         await self._book.transition(mon.workflow_id, Trigger.CLOSE,
                                     Actor.ENGINE if rule else Actor.USER,
                                     f"{reason}: {purpose.value} {units} of {mon.units}",
@@ -171,7 +171,7 @@ class PositionActions:
         except SelectionError as exc:
             return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {exc}")
         legs = close_legs(mon, mon.units) + open_legs(proposal, mon.units)
-        mid = (Decimal(str(round(-mark, 2))) + proposal.mid_price).quantize(CENT)
+        mid = ((-mark).quantize(CENT) + proposal.mid_price).quantize(CENT)
         natural = (natural_close + proposal.natural_price).quantize(CENT)
         proposal_id = await self._store.save_proposal(mon.workflow_id, proposal, None)
         self._positions.remember_proposal(proposal_id, proposal)

@@ -155,7 +155,7 @@ class PositionBook:
             for leg in mon.legs:
                 prev = next((x for x in old.legs if x.symbol == leg.symbol), None)
                 if prev:
-                    leg.mid, leg.bid, leg.ask, leg.delta = prev.mid, prev.bid, prev.ask, prev.delta
+                    leg.bid, leg.ask, leg.delta = prev.bid, prev.ask, prev.delta
                     leg.theta, leg.vega, leg.quote_time = prev.theta, prev.vega, prev.quote_time
         self.track(mon)
         await self._broker.subscribe([leg.streamer_symbol for leg in mon.legs])
@@ -190,8 +190,7 @@ class PositionBook:
                 continue
             if contract.quote is not None and leg.mid is None:
                 q = contract.quote
-                leg.bid, leg.ask, leg.mid, leg.quote_time = (float(q.bid), float(q.ask),
-                                                             float(q.mid), q.time)
+                leg.quoted(q.bid, q.ask, q.time)
             if contract.greeks is not None and leg.delta is None:
                 g = contract.greeks
                 leg.delta, leg.theta, leg.vega = g.delta, g.theta, g.vega
@@ -258,12 +257,10 @@ class PositionBook:
         mons = self._by_symbol.get(q.symbol)
         if mons is None:
             return
-        bid, ask = float(q.bid), float(q.ask)
-        mid = (bid + ask) / 2
         for mon in mons:
             for leg in mon.legs:
                 if leg.streamer_symbol == q.symbol:
-                    leg.bid, leg.ask, leg.mid, leg.quote_time = bid, ask, mid, q.time
+                    leg.quoted(q.bid, q.ask, q.time)
             self._mark_dirty(mon)
         self._on_change()
 
