@@ -239,6 +239,10 @@ class PaperMarket:
         """The time of the last step: the market's own clock."""
         return self._now
 
+    def is_underlying(self, symbol: str) -> bool:
+        """Whether ``symbol`` is one of this market's underlyings (a ticker, not an option)."""
+        return symbol in self._index
+
     def implied_vol(self, symbol: str) -> float:
         """The underlying's 30-day at-the-money implied volatility, earnings excluded."""
         return self._model.implied_atm(self._require(symbol))
