@@ -21,7 +21,11 @@ Behaviour that mirrors tastytrade, because the engine relies on it:
   underlying is halted (halted orders also do not trade). Without it the broker accepts what
   it accepted before those rules, for callers that do not round to ticks yet.
 * Commission is charged per contract on opening legs only, capped at ten contracts' worth per leg
-  and order; closing trades and expirations are free.
+  and order; closing trades, share trades and expirations are free.
+* Expirations, exercises, assignments and dividends are not fills: they arrive as lifecycle
+  transactions (``LifecycleOccurred``, :meth:`PaperBroker.lifecycle_events`) with
+  ``PositionUpdated`` and ``BalanceUpdated``. Delivered shares are positions (the ticker,
+  multiplier 1), closed with a one-leg share order.
 
 Durability: with a :class:`~tastydesk.engine.broker.paper.state.PaperState` the account is saved
 inside ``place``/``replace``/``cancel`` before they return and after every step that booked
