@@ -66,7 +66,7 @@ def lifecycle_event(tx: Any, held: BrokerPosition | None = None) -> LifecycleEve
     kind: LifecycleKind | None = None
     sign = _DELIVERY_ACTIONS.get(action, 0)
     is_option = len(symbol) == 21
-    if kind_text == RECEIVE_DELIVER and sub in _REMOVALS and not is_option:
+    if kind_text == RECEIVE_DELIVER and sub in ("Assignment", "Exercise") and not is_option:
         # shares delivered by an assignment or exercise, labelled with its sub-type
         kind = LifecycleKind.SHARES_DELIVERED
         if sign == 0:
