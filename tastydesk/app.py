@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from tastydesk import paths
+from tastydesk.exit_codes import ExitCode
 
 log = logging.getLogger("tastydesk.app")
 
@@ -51,10 +52,13 @@ def run_app(args: argparse.Namespace) -> int:
 
     guard = SingleInstance(base)
     if not guard.acquire():
+        # Another writer holds the data directory: the app (raise its window) or a command.
         raised = guard.ask_running_instance_to_raise()
-        print("tastydesk is already running for this data directory"
-              + ("; its window was raised." if raised else "."), file=sys.stderr)
-        return 1
+        holder = guard.holder
+        who = holder.describe() if holder is not None else "another process"
+        print(f"tastydesk: {base} is in use by {who}"
+              + ("; its window was raised" if raised else ""), file=sys.stderr)
+        return int(ExitCode.LOCKED)
     splash = _show_splash(app)
     if os.environ.get(STARTUP_PROBE_ENV) == "1":
         print(f"first-window-s {time.perf_counter() - started:.4f}", flush=True)

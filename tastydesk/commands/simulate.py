@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import re
+import sys
 import tempfile
 from pathlib import Path
+
+from tastydesk.commands.writer import writing
+from tastydesk.exit_codes import ExitCode
+
+MAX_DAYS = 3660
+SYMBOL = re.compile(r"[A-Za-z0-9./]{1,12}")
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -23,15 +32,35 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = _bad_arguments(args)
+    if problem:
+        print(f"tastydesk simulate: error: {problem}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
+    explicit = getattr(args, "data_dir", None)
+    if not explicit:
+        # A fresh temporary directory: nobody else writes it, nothing in it to check.
+        return _simulate(args, Path(tempfile.mkdtemp(prefix="tastydesk-sim-")))
+    with writing(Path(explicit), paper_state=True) as base:
+        return _simulate(args, base)
+
+
+def _bad_arguments(args: argparse.Namespace) -> str | None:
+    if args.days < 1:
+        return f"--days must be at least 1, got {args.days}"
+    if args.days > MAX_DAYS:
+        return f"--days must be at most {MAX_DAYS}, got {args.days}"
+    if not (args.step_minutes > 0 and math.isfinite(args.step_minutes)):
+        return f"--step-minutes must be a positive number, got {args.step_minutes}"
+    for symbol in args.symbols or ():
+        if not SYMBOL.fullmatch(symbol):
+            return f"--symbols: {symbol!r} is not a ticker symbol (letters, digits, '.', '/')"
+    return None
+
+
+def _simulate(args: argparse.Namespace, base: Path) -> int:
     from tastydesk.engine.simulation import run_simulation
     from tastydesk.paths import setup_logging
 
-    if args.days < 1:
-        print("error: --days must be at least 1")
-        return 2
-    explicit = getattr(args, "data_dir", None)
-    base = Path(explicit) if explicit else Path(tempfile.mkdtemp(prefix="tastydesk-sim-"))
-    base.mkdir(parents=True, exist_ok=True)
     setup_logging(base, console=False)
     summary = asyncio.run(run_simulation(base, days=args.days, seed=args.seed,
                                          symbols=args.symbols, auto_approve=args.auto_approve,
@@ -42,4 +71,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         for key, value in summary.items():
             print(f"{key:>26}: {value}")
-    return 1 if summary["errors"] or summary["integrity"] else 0
+    return int(ExitCode.PROBLEMS if summary["errors"] or summary["integrity"] else ExitCode.OK)

@@ -1,7 +1,9 @@
 """One app instance per data directory: two instances would be two auto-traders on one account.
 
-A ``QLockFile`` next to the database holds the claim (stale locks from a crashed process are
-taken over); a ``QLocalServer`` lets a second launch ask the first to raise its window.
+The claim is the data directory's writer lock (:mod:`tastydesk.locking`), the same lock every
+writing command takes, so the app refuses to start beside ``simulate`` and the other way round;
+the operating system drops it when a process dies, so a crash leaves nothing stale. A
+``QLocalServer`` lets a second launch ask the first to raise its window.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import getpass
 import hashlib
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-LOCK_FILE = "instance.lock"
+from tastydesk.locking import Holder, LockHeld, WriterLock, lock_path
 
 
 def server_name(data_dir: Path) -> str:
@@ -30,14 +32,18 @@ class SingleInstance(QObject):
 
     def __init__(self, data_dir: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._lock = QLockFile(str(data_dir / LOCK_FILE))
-        self._lock.setStaleLockTime(0)
+        self._lock = WriterLock(lock_path(data_dir))
+        self._holder: Holder | None = None
         self._name = server_name(data_dir)
         self._server: QLocalServer | None = None
 
     def acquire(self) -> bool:
-        """Take the instance lock and start listening; False if another instance holds it."""
-        if not self._lock.tryLock(0):
+        """Take the writer lock and start listening; False if another process holds it
+        (:attr:`holder` then names it)."""
+        try:
+            self._lock.acquire()
+        except LockHeld as exc:
+            self._holder = exc.holder
             return False
         QLocalServer.removeServer(self._name)
         self._server = QLocalServer(self)
@@ -45,6 +51,11 @@ class SingleInstance(QObject):
         self._server.newConnection.connect(self._on_connection)
         self._server.listen(self._name)
         return True
+
+    @property
+    def holder(self) -> Holder | None:
+        """The process that held the lock when :meth:`acquire` failed, if it said who it is."""
+        return self._holder
 
     def ask_running_instance_to_raise(self, timeout_ms: int = 1000) -> bool:
         socket = QLocalSocket()
@@ -60,8 +71,7 @@ class SingleInstance(QObject):
         if self._server is not None:
             self._server.close()
             self._server = None
-        if self._lock.isLocked():
-            self._lock.unlock()
+        self._lock.release()
 
     def _on_connection(self) -> None:
         if self._server is None:

@@ -58,10 +58,11 @@ def test_bad_import_names_fields_and_changes_nothing(tmp_path: Path,
     doc["rules"][0]["threshold"] = "-1"
     file = tmp_path / "bad.json"
     file.write_text(json.dumps(doc))
-    assert run(tmp_path, "import", str(file)) == 1
+    assert run(tmp_path, "import", str(file)) == 2
     err = capsys.readouterr().err
     assert "legs[0].selection.value" in err and "rules[0].threshold" in err
-    assert run(tmp_path, "validate", str(file)) == 1
+    assert err.count("\n") == 1 and err.startswith(f"{file}: invalid strategy: ")
+    assert run(tmp_path, "validate", str(file)) == 2
     assert names(tmp_path) == before
 
 
@@ -73,14 +74,14 @@ def test_bad_json_and_newer_schema(tmp_path: Path, capsys: pytest.CaptureFixture
                                    content: str, message: str) -> None:
     file = tmp_path / "x.json"
     file.write_text(content)
-    assert run(tmp_path, "import", str(file)) == 1
+    assert run(tmp_path, "import", str(file)) == 2
     assert message in capsys.readouterr().err
 
 
 def test_missing_things(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(tmp_path, "show", "Nope") == 1
-    assert run(tmp_path, "export", "Nope") == 1
-    assert run(tmp_path, "validate", str(tmp_path / "absent.json")) == 1
+    assert run(tmp_path, "show", "Nope") == 2
+    assert run(tmp_path, "export", "Nope") == 2
+    assert run(tmp_path, "validate", str(tmp_path / "absent.json")) == 2
     err = capsys.readouterr().err
     assert "no strategy named 'Nope'" in err and "cannot read" in err
 

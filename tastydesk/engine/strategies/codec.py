@@ -14,6 +14,8 @@ from tastydesk.engine.strategies.validation import (
     parse_strategy,
 )
 
+MAX_FILE_BYTES = 1 << 20  # strategy files are a few KiB; anything this large is something else
+
 
 def _dec(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
@@ -90,17 +92,32 @@ def strategy_from_dict(d: object) -> Strategy:
 
 
 def export_json(s: Strategy) -> str:
-    return json.dumps(strategy_to_dict(s), indent=2, ensure_ascii=False) + "\n"
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
+    """The strategy as a JSON file's text; raises :class:`StrategyValidationError` naming the
+    field when it holds something a file cannot carry (text that is not valid UTF-8)."""
+    data = strategy_to_dict(s)
+    parse_strategy(data)  # a strategy that would not import back is never written
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def import_json(text: str | bytes) -> Strategy:
-    """Parse a strategy file; bad JSON and newer schema versions give a clear error."""
+    """Parse a strategy file's text or bytes (UTF-8, with or without a byte-order mark).
+
+    Bad JSON, text that is not UTF-8 and newer schema versions give a clear error; NaN and
+    Infinity, which JSON does not allow, are reported at the field that holds them.
+    """
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_FILE_BYTES:
+            raise StrategyValidationError([FieldError(
+                "$", f"larger than {MAX_FILE_BYTES // 1024} KiB: not a strategy file")])
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise StrategyValidationError([FieldError(
+                "$", f"not UTF-8 text (byte {exc.start + 1} is {text[exc.start]:#04x})")]) from None
+    text = text.removeprefix("\ufeff")
     try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+        data = json.loads(text, parse_float=Decimal, parse_constant=float)
     except (ValueError, RecursionError) as exc:
-        raise StrategyValidationError([FieldError("$", f"not valid JSON: {exc}")]) from None
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise StrategyValidationError([FieldError("$", f"not valid JSON: {message}")]) from None
     return parse_strategy(data)

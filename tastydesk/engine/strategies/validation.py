@@ -7,12 +7,9 @@ one pass so an editor can show them together. Arbitrary input never raises anyth
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from enum import StrEnum
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Any
 
 from tastydesk.engine.domain.enums import (
     Bias,
@@ -34,6 +31,17 @@ from tastydesk.engine.domain.strategy import (
     StrategyLeg,
     StrikeSelection,
 )
+from tastydesk.engine.strategies.fields import MISSING as _MISSING
+from tastydesk.engine.strategies.fields import (
+    FieldError,
+    FieldReader,
+    StrategyValidationError,
+)
+from tastydesk.engine.strategies.fields import at_least as _at_least
+from tastydesk.engine.strategies.fields import between_inclusive as _between_inclusive
+
+__all__ = ["SCHEMA_VERSION", "FieldError", "StrategyValidationError", "parse_strategy",
+           "validate_strategy_dict"]
 
 SCHEMA_VERSION = 1
 MAX_LEGS = 8
@@ -41,26 +49,6 @@ MAX_DTE = 730
 MAX_NAME = 80
 MAX_DESCRIPTION = 2000
 PARTIAL_PCTS = frozenset({25, 50, 75})
-
-E = TypeVar("E", bound=StrEnum)
-_MISSING: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class StrategyValidationError(ValueError):
-    """Raised with every problem found; ``errors`` lists them field by field."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        self.errors = list(errors)
-        super().__init__("invalid strategy: " + "; ".join(str(e) for e in self.errors))
 
 
 def validate_strategy_dict(data: object) -> list[FieldError]:
@@ -76,119 +64,18 @@ def parse_strategy(data: object) -> Strategy:
     return strategy
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
 class _Parser:
+    """The strategy's sections, read through one :class:`FieldReader`."""
+
     def __init__(self) -> None:
-        self.errors: list[FieldError] = []
+        self.fields = FieldReader()
+
+    @property
+    def errors(self) -> list[FieldError]:
+        return self.fields.errors
 
     def err(self, path: str, message: str) -> None:
-        self.errors.append(FieldError(path or "$", message))
-
-    # -- primitive fields -------------------------------------------------------------------
-
-    def mapping(self, obj: object, path: str, allowed: frozenset[str]) -> Mapping[str, Any] | None:
-        if not isinstance(obj, Mapping):
-            self.err(path, f"must be an object, got {type(obj).__name__}")
-            return None
-        for key in obj:
-            if not isinstance(key, str):
-                self.err(path, f"keys must be strings, got {key!r}")
-            elif key not in allowed:
-                self.err(_join(path, key), "unknown field")
-        return obj
-
-    def get(self, obj: Mapping[str, Any], key: str, path: str, default: Any) -> Any:
-        value = obj.get(key, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                self.err(_join(path, key), "is required")
-            return _MISSING if default is _MISSING else default
-        return value
-
-    def integer(self, obj: Mapping[str, Any], key: str, path: str, default: Any = _MISSING,
-                lo: int | None = None, hi: int | None = None) -> Any:
-        value = self.get(obj, key, path, default)
-        if value is _MISSING:
-            return _MISSING
-        p = _join(path, key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-                value = int(value)
-            else:
-                self.err(p, f"must be a whole number, got {value!r:.40}")
-                return _MISSING
-        if lo is not None and value < lo:
-            self.err(p, f"must be at least {lo}, got {value}")
-            return _MISSING
-        if hi is not None and value > hi:
-            self.err(p, f"must be at most {hi}, got {value}")
-            return _MISSING
-        return value
-
-    def decimal(self, obj: Mapping[str, Any], key: str, path: str, default: Any = _MISSING,
-                check: Callable[[Decimal], str | None] | None = None,
-                nullable: bool = False) -> Any:
-        value = self.get(obj, key, path, default)
-        if value is _MISSING or (nullable and value is None):
-            return value
-        p = _join(path, key)
-        number = _to_decimal(value)
-        if number is None:
-            self.err(p, f"must be a finite number (as a string or number), got {value!r:.40}")
-            return _MISSING
-        if check is not None:
-            problem = check(number)
-            if problem:
-                self.err(p, f"{problem}, got {number}")
-                return _MISSING
-        return number
-
-    def boolean(self, obj: Mapping[str, Any], key: str, path: str, default: Any = _MISSING) -> Any:
-        value = self.get(obj, key, path, default)
-        if value is _MISSING:
-            return _MISSING
-        if not isinstance(value, bool):
-            self.err(_join(path, key), f"must be true or false, got {value!r:.40}")
-            return _MISSING
-        return value
-
-    def string(self, obj: Mapping[str, Any], key: str, path: str, default: Any = _MISSING,
-               max_len: int = 1000, non_empty: bool = False) -> Any:
-        value = self.get(obj, key, path, default)
-        if value is _MISSING:
-            return _MISSING
-        p = _join(path, key)
-        if not isinstance(value, str):
-            self.err(p, f"must be text, got {type(value).__name__}")
-            return _MISSING
-        if non_empty and not value.strip():
-            self.err(p, "must not be empty")
-            return _MISSING
-        if len(value) > max_len:
-            self.err(p, f"must be at most {max_len} characters, got {len(value)}")
-            return _MISSING
-        return value
-
-    def enum(self, obj: Mapping[str, Any], key: str, path: str, kind: type[E],
-             default: Any = _MISSING) -> Any:
-        value = self.get(obj, key, path, default)
-        if value is _MISSING:
-            return _MISSING
-        return self.enum_value(value, _join(path, key), kind)
-
-    def enum_value(self, value: object, path: str, kind: type[E]) -> Any:
-        if isinstance(value, kind):
-            return value
-        if isinstance(value, str):
-            for member in kind:
-                if value == member.value:
-                    return member
-        choices = ", ".join(m.value for m in kind)
-        self.err(path, f"must be one of {choices}, got {value!r:.40}")
-        return _MISSING
+        self.fields.err(path, message)
 
     # -- sections ---------------------------------------------------------------------------
 
@@ -203,18 +90,18 @@ class _Parser:
     def _strategy(self, data: object) -> Strategy | None:
         allowed = frozenset({"schema_version", "name", "description", "legs", "dte", "biases",
                              "filters", "sizing", "pricing", "rules", "priority", "enabled"})
-        obj = self.mapping(data, "", allowed)
+        obj = self.fields.mapping(data, "", allowed)
         if obj is None:
             return None
-        version = self.integer(obj, "schema_version", "", SCHEMA_VERSION, lo=1)
+        version = self.fields.integer(obj, "schema_version", "", SCHEMA_VERSION, lo=1)
         if version is not _MISSING and version > SCHEMA_VERSION:
             self.err("schema_version", f"version {version} is newer than this tastydesk supports "
                                        f"({SCHEMA_VERSION}); update tastydesk to read it")
             return None
-        name = self.string(obj, "name", "", max_len=MAX_NAME, non_empty=True)
-        description = self.string(obj, "description", "", "", max_len=MAX_DESCRIPTION)
-        priority = self.integer(obj, "priority", "", 1, lo=1, hi=1000)
-        enabled = self.boolean(obj, "enabled", "", True)
+        name = self.fields.string(obj, "name", "", max_len=MAX_NAME, non_empty=True)
+        description = self.fields.string(obj, "description", "", "", max_len=MAX_DESCRIPTION)
+        priority = self.fields.integer(obj, "priority", "", 1, lo=1, hi=1000)
+        enabled = self.fields.boolean(obj, "enabled", "", True)
         biases = self.biases(obj.get("biases", _MISSING))
         dte = self.dte(obj.get("dte", _MISSING))
         legs = self.legs(obj.get("legs", _MISSING))
@@ -237,7 +124,7 @@ class _Parser:
             return _MISSING
         out: set[Bias] = set()
         for i, item in enumerate(value):
-            bias = self.enum_value(item, f"biases[{i}]", Bias)
+            bias = self.fields.enum_value(item, f"biases[{i}]", Bias)
             if bias is _MISSING:
                 continue
             if bias in out:
@@ -251,13 +138,13 @@ class _Parser:
         if value is _MISSING:
             self.err("dte", "is required")
             return _MISSING
-        obj = self.mapping(value, "dte", frozenset({"min", "target", "max", "prefer_monthly"}))
+        obj = self.fields.mapping(value, "dte", frozenset({"min", "target", "max", "prefer_monthly"}))
         if obj is None:
             return _MISSING
-        lo = self.integer(obj, "min", "dte", lo=0, hi=MAX_DTE)
-        target = self.integer(obj, "target", "dte", lo=0, hi=MAX_DTE)
-        hi = self.integer(obj, "max", "dte", lo=0, hi=MAX_DTE)
-        monthly = self.boolean(obj, "prefer_monthly", "dte", True)
+        lo = self.fields.integer(obj, "min", "dte", lo=0, hi=MAX_DTE)
+        target = self.fields.integer(obj, "target", "dte", lo=0, hi=MAX_DTE)
+        hi = self.fields.integer(obj, "max", "dte", lo=0, hi=MAX_DTE)
+        monthly = self.fields.boolean(obj, "prefer_monthly", "dte", True)
         if _MISSING in (lo, target, hi, monthly):
             return _MISSING
         if lo > target:
@@ -287,16 +174,16 @@ class _Parser:
 
     def leg(self, value: object, index: int, all_legs: list[Any] | tuple[Any, ...]) -> Any:
         path = f"legs[{index}]"
-        obj = self.mapping(value, path, frozenset({"option_type", "side", "selection", "ratio",
+        obj = self.fields.mapping(value, path, frozenset({"option_type", "side", "selection", "ratio",
                                                    "expiry", "expiry_offset_days"}))
         if obj is None:
             return _MISSING
         before = len(self.errors)
-        option_type = self.enum(obj, "option_type", path, OptionType)
-        side = self.enum(obj, "side", path, Side)
-        ratio = self.integer(obj, "ratio", path, 1, lo=1, hi=100)
-        expiry = self.enum(obj, "expiry", path, ExpiryChoice, ExpiryChoice.STRATEGY)
-        offset = self.integer(obj, "expiry_offset_days", path, 0, lo=0, hi=MAX_DTE)
+        option_type = self.fields.enum(obj, "option_type", path, OptionType)
+        side = self.fields.enum(obj, "side", path, Side)
+        ratio = self.fields.integer(obj, "ratio", path, 1, lo=1, hi=100)
+        expiry = self.fields.enum(obj, "expiry", path, ExpiryChoice, ExpiryChoice.STRATEGY)
+        offset = self.fields.integer(obj, "expiry_offset_days", path, 0, lo=0, hi=MAX_DTE)
         if expiry is ExpiryChoice.OFFSET and offset == 0:
             self.err(f"{path}.expiry_offset_days", "must be at least 1 when expiry is offset")
         elif expiry is ExpiryChoice.STRATEGY and offset not in (0, _MISSING):
@@ -312,10 +199,10 @@ class _Parser:
         if value is _MISSING:
             self.err(path, "is required")
             return _MISSING
-        obj = self.mapping(value, path, frozenset({"method", "value", "reference_leg"}))
+        obj = self.fields.mapping(value, path, frozenset({"method", "value", "reference_leg"}))
         if obj is None:
             return _MISSING
-        method = self.enum(obj, "method", path, SelectionMethod)
+        method = self.fields.enum(obj, "method", path, SelectionMethod)
         if method is _MISSING:
             return _MISSING
         checks: dict[SelectionMethod, Callable[[Decimal], str | None]] = {
@@ -329,7 +216,7 @@ class _Parser:
             "offset from the reference leg must not be zero",
         }
         needs_value = method is not SelectionMethod.ATM
-        number = self.decimal(obj, "value", path, _MISSING if needs_value else Decimal("0"),
+        number = self.fields.decimal(obj, "value", path, _MISSING if needs_value else Decimal("0"),
                               check=checks.get(method))
         ref = obj.get("reference_leg")
         ref_path = f"{path}.reference_leg"
@@ -384,25 +271,25 @@ class _Parser:
         keys = frozenset({"min_credit", "min_underlying_price", "iv_rank_min", "iv_rank_max",
                           "min_liquidity", "max_spread_pct", "min_open_interest",
                           "earnings_blackout_days"})
-        obj = self.mapping(value, path, keys)
+        obj = self.fields.mapping(value, path, keys)
         if obj is None:
             return _MISSING
         d = EntryFilters()
         non_negative = _at_least(Decimal("0"))
         rank = _between_inclusive(Decimal("0"), Decimal("100"), "IV rank")
         f = {
-            "min_credit": self.decimal(obj, "min_credit", path, d.min_credit, non_negative),
-            "min_underlying_price": self.decimal(obj, "min_underlying_price", path,
+            "min_credit": self.fields.decimal(obj, "min_credit", path, d.min_credit, non_negative),
+            "min_underlying_price": self.fields.decimal(obj, "min_underlying_price", path,
                                                  d.min_underlying_price, non_negative),
-            "iv_rank_min": self.decimal(obj, "iv_rank_min", path, d.iv_rank_min, rank),
-            "iv_rank_max": self.decimal(obj, "iv_rank_max", path, d.iv_rank_max, rank),
-            "min_liquidity": self.integer(obj, "min_liquidity", path, d.min_liquidity, 0, 4),
-            "max_spread_pct": self.decimal(
+            "iv_rank_min": self.fields.decimal(obj, "iv_rank_min", path, d.iv_rank_min, rank),
+            "iv_rank_max": self.fields.decimal(obj, "iv_rank_max", path, d.iv_rank_max, rank),
+            "min_liquidity": self.fields.integer(obj, "min_liquidity", path, d.min_liquidity, 0, 4),
+            "max_spread_pct": self.fields.decimal(
                 obj, "max_spread_pct", path, d.max_spread_pct,
                 lambda v: None if 0 < v <= 100 else "must be a positive percent up to 100"),
-            "min_open_interest": self.integer(obj, "min_open_interest", path,
+            "min_open_interest": self.fields.integer(obj, "min_open_interest", path,
                                               d.min_open_interest, 0),
-            "earnings_blackout_days": self.integer(obj, "earnings_blackout_days", path,
+            "earnings_blackout_days": self.fields.integer(obj, "earnings_blackout_days", path,
                                                    d.earnings_blackout_days, 0, 365),
         }
         if _MISSING in f.values():
@@ -415,12 +302,12 @@ class _Parser:
         return EntryFilters(**f)
 
     def sizing(self, value: object) -> Any:
-        obj = self.mapping(value, "sizing", frozenset({"quantity", "max_buying_power"}))
+        obj = self.fields.mapping(value, "sizing", frozenset({"quantity", "max_buying_power"}))
         if obj is None:
             return _MISSING
         d = Sizing()
-        quantity = self.integer(obj, "quantity", "sizing", d.quantity, 1, 10_000)
-        bp = self.decimal(obj, "max_buying_power", "sizing", d.max_buying_power,
+        quantity = self.fields.integer(obj, "quantity", "sizing", d.quantity, 1, 10_000)
+        bp = self.fields.decimal(obj, "max_buying_power", "sizing", d.max_buying_power,
                           lambda v: None if v > 0 else "must be positive")
         if _MISSING in (quantity, bp):
             return _MISSING
@@ -428,20 +315,20 @@ class _Parser:
 
     def pricing(self, value: object) -> Any:
         path = "pricing"
-        obj = self.mapping(value, path, frozenset({"start_offset", "step", "interval_seconds",
+        obj = self.fields.mapping(value, path, frozenset({"start_offset", "step", "interval_seconds",
                                                    "max_attempts", "limit_price"}))
         if obj is None:
             return _MISSING
         d = PricingSettings()
         p = {
-            "start_offset": self.decimal(obj, "start_offset", path, d.start_offset,
+            "start_offset": self.fields.decimal(obj, "start_offset", path, d.start_offset,
                                          _at_least(Decimal("0"))),
-            "step": self.decimal(obj, "step", path, d.step,
+            "step": self.fields.decimal(obj, "step", path, d.step,
                                  lambda v: None if v > 0 else "must be positive"),
-            "interval_seconds": self.integer(obj, "interval_seconds", path, d.interval_seconds,
+            "interval_seconds": self.fields.integer(obj, "interval_seconds", path, d.interval_seconds,
                                              1, 86_400),
-            "max_attempts": self.integer(obj, "max_attempts", path, d.max_attempts, 0, 20),
-            "limit_price": self.decimal(obj, "limit_price", path, None, nullable=True),
+            "max_attempts": self.fields.integer(obj, "max_attempts", path, d.max_attempts, 0, 20),
+            "limit_price": self.fields.decimal(obj, "limit_price", path, None, nullable=True),
         }
         if _MISSING in p.values():
             return _MISSING
@@ -469,27 +356,27 @@ class _Parser:
         path = f"rules[{index}]"
         keys = frozenset({"rule_type", "threshold", "action", "priority", "enabled", "close_pct",
                           "delta_scope", "hold_evaluations", "hold_seconds", "auto"})
-        obj = self.mapping(value, path, keys)
+        obj = self.fields.mapping(value, path, keys)
         if obj is None:
             return _MISSING
         before = len(self.errors)
-        rule_type = self.enum(obj, "rule_type", path, RuleType)
+        rule_type = self.fields.enum(obj, "rule_type", path, RuleType)
         d_action = RuleAction.CLOSE
         if rule_type is RuleType.PARTIAL_CLOSE:
             d_action = RuleAction.PARTIAL_CLOSE
         elif rule_type is RuleType.ROLL:
             d_action = RuleAction.ROLL
-        action = self.enum(obj, "action", path, RuleAction, d_action)
-        threshold = self.decimal(obj, "threshold", path,
+        action = self.fields.enum(obj, "action", path, RuleAction, d_action)
+        threshold = self.fields.decimal(obj, "threshold", path,
                                  check=_THRESHOLDS.get(rule_type) if rule_type else None)
-        priority = self.integer(obj, "priority", path, 1, 1, 1000)
-        enabled = self.boolean(obj, "enabled", path, True)
+        priority = self.fields.integer(obj, "priority", path, 1, 1, 1000)
+        enabled = self.fields.boolean(obj, "enabled", path, True)
         partial = rule_type is RuleType.PARTIAL_CLOSE or action is RuleAction.PARTIAL_CLOSE
-        close_pct = self.integer(obj, "close_pct", path, 50 if partial else 100, 1, 100)
-        scope = self.enum(obj, "delta_scope", path, DeltaScope, DeltaScope.SHORT_LEG)
-        holds = self.integer(obj, "hold_evaluations", path, 1, 1, 1000)
-        hold_s = self.integer(obj, "hold_seconds", path, 0, 0, 86_400)
-        auto = self.boolean(obj, "auto", path, False)
+        close_pct = self.fields.integer(obj, "close_pct", path, 50 if partial else 100, 1, 100)
+        scope = self.fields.enum(obj, "delta_scope", path, DeltaScope, DeltaScope.SHORT_LEG)
+        holds = self.fields.integer(obj, "hold_evaluations", path, 1, 1, 1000)
+        hold_s = self.fields.integer(obj, "hold_seconds", path, 0, 0, 86_400)
+        auto = self.fields.boolean(obj, "auto", path, False)
         if len(self.errors) > before:
             return _MISSING
         if rule_type is RuleType.PARTIAL_CLOSE and action is not RuleAction.PARTIAL_CLOSE:
@@ -510,35 +397,6 @@ class _Parser:
                               priority=priority, enabled=enabled, close_pct=close_pct,
                               delta_scope=scope, hold_evaluations=holds, hold_seconds=hold_s,
                               auto=auto)
-
-
-def _to_decimal(value: object) -> Decimal | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, int):
-            number = Decimal(value)
-        elif isinstance(value, float):
-            number = Decimal(repr(value))
-        elif isinstance(value, str) and len(value) <= 64:
-            number = Decimal(value.strip())
-        else:
-            return None
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite() or (number != 0 and number.adjusted() > 15):
-        return None  # infinities, NaN and absurd magnitudes are never meaningful here
-    return number
-
-
-def _at_least(lo: Decimal) -> Callable[[Decimal], str | None]:
-    return lambda v: None if v >= lo else f"must be at least {lo}"
-
-
-def _between_inclusive(lo: Decimal, hi: Decimal, what: str) -> Callable[[Decimal], str | None]:
-    return lambda v: None if lo <= v <= hi else f"{what} must be between {lo} and {hi}"
 
 
 def _percent(v: Decimal) -> str | None:

@@ -1,0 +1,40 @@
+"""Taking a data directory for writing: its writer lock first, then a check of its state files.
+
+Every command that writes a data directory goes through :func:`writing` after its input is
+validated and before it opens anything for writing, so a second writer is refused
+(:class:`~tastydesk.locking.LockHeld`) and damaged state stops the command
+(:class:`~tastydesk.commands.state_files.DamagedState`) with nothing written. The command line
+turns both into a one-line message and their exit codes. (Not a command.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tastydesk.locking import WriterLock, lock_path
+
+
+@contextmanager
+def writing(base: Path, *, paper_state: bool) -> Iterator[Path]:
+    """Hold ``base``'s writer lock for the block; refuse damaged state before it runs.
+
+    ``paper_state``: the command also opens the paper state (``simulate``, ``--self-test``), so
+    the app database and ``paper.db`` are checked as a pair; otherwise only the app database.
+    """
+    from tastydesk.commands.state_files import (
+        DamagedState,
+        check_state_files,
+        require_readable_app_database,
+    )
+
+    base = Path(base)
+    with WriterLock(lock_path(base)):
+        if paper_state:
+            problems = check_state_files(base)
+            if problems:
+                raise DamagedState(problems)
+        else:
+            require_readable_app_database(base)
+        yield base
