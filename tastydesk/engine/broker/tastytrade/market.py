@@ -123,7 +123,7 @@ class MarketData:
                     log.warning("no price for %s; left out of market metrics", metric.symbol)
                     continue
                 try:
-                    trend = self.trend(metric.symbol, mapping.trend_vol(metric))
+                    trend = self._trend(metric.symbol, mapping.trend_vol(metric))
                     out[metric.symbol] = mapping.underlying_info(metric, price, today, trend)
                 except BrokerPayloadError as exc:
                     log.error("%s (skipped)", exc)
@@ -144,7 +144,7 @@ class MarketData:
     def _has_history(self, symbol: str) -> bool:
         return symbol in self._candles_done or len(self._candles.get(symbol, ())) >= SLOW_DAYS
 
-    def trend(self, symbol: str, vol: float) -> float:
+    def _trend(self, symbol: str, vol: float) -> float:
         """The trend signal from the daily candles received so far (0 without any)."""
         candles = self._candles.get(symbol)
         if not candles:
