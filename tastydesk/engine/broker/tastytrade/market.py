@@ -44,7 +44,7 @@ _SNAPSHOT_END = 0x08
 _SNAPSHOT_SNIP = 0x10
 
 
-def _rules_equity() -> type:
+def equity_rules_model() -> type:
     """The SDK's ``Equity`` plus ``spread-tick-sizes``: SDK 13.2.3 declares that table on
     futures only and would drop it from an equity payload; tastytrade's equity payloads carry
     ``tick-sizes`` and ``option-tick-sizes``."""
@@ -229,7 +229,7 @@ class MarketData:
         if cached is not None:
             return cached
         if self._rules_model is None:
-            self._rules_model = _rules_equity()
+            self._rules_model = equity_rules_model()
         model, session = self._rules_model, self._rest.session
         try:
             equity = await self._rest.read("instrument", lambda: model.get(session, symbol))

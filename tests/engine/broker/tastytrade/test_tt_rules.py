@@ -110,3 +110,17 @@ async def test_day_orders_expire_at_the_close_gtc_orders_work_overnight(tt_harne
     filled = await h.broker.get_order(replaced.order.order_id)
     assert filled.status is OrderStatus.FILLED
     assert min(f.time for f in filled.fills) > replaced.order.updated_at + timedelta(hours=12)
+
+
+def test_a_published_spread_table_is_read_from_the_instrument():
+    from tastydesk.engine.broker.tastytrade import mapping
+    from tastydesk.engine.broker.tastytrade.market import equity_rules_model
+    from tests.fake_tastytrade.instruments import equity
+
+    plain = equity_rules_model()(**equity("WDFC", 7))
+    assert plain.spread_tick_sizes is None  # tastytrade's equities publish none: pennies
+    payload = equity("WDFC", 7) | {"spread-tick-sizes": [{"value": "0.05"}]}
+    model = equity_rules_model()(**payload)
+    assert mapping.tick_table(model.spread_tick_sizes).bands == (TickBand(D("0.05")),)
+    assert mapping.tick_table(model.option_tick_sizes).bands == \
+        (TickBand(D("0.05"), D("3")), TickBand(D("0.1")))
