@@ -96,3 +96,19 @@ def run_coro(qtbot: Any, coro: Any, timeout_ms: int = 20000) -> Any:
     future = asyncio.ensure_future(coro)
     qtbot.waitUntil(future.done, timeout=timeout_ms)
     return future.result()
+
+
+@pytest.fixture(name="store_loop_guard")
+def fixture_store_loop_guard() -> Iterator[None]:
+    """Switch the store's loop guard on for one test, and back to its previous setting after.
+
+    With it on, a synchronous ``Store`` call made on a thread that is running an asyncio loop
+    raises ``SyncCallOnEventLoop`` (code on the loop must await ``AsyncStore``). To run the whole
+    suite that way, set ``TASTYDESK_STORE_LOOP_GUARD=1`` in the environment instead.
+    """
+    from tastydesk.engine.store.guard import LOOP_GUARD
+
+    previous = LOOP_GUARD.enabled
+    LOOP_GUARD.enable()
+    yield
+    LOOP_GUARD.enable(previous)

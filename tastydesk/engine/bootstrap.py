@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import MarketCalendar, SimClock, load_nyse_holidays
+from tastydesk.engine.clock import (
+    MarketCalendar,
+    SimClock,
+    load_nyse_early_closes,
+    load_nyse_holidays,
+)
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.engine import Engine
 from tastydesk.engine.store.service import AsyncStore, Store
@@ -28,15 +33,22 @@ HOLIDAYS_KEY = "nyse_holidays"
 
 
 async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
-    """Exchange holidays, cached in the store: computing them imports pandas (about a second)."""
+    """Exchange holidays and early closes, cached in the store: computing them imports pandas
+    (about a second)."""
     cached = store.get_config(HOLIDAYS_KEY, None)
-    if cached and cached.get("years") == list(years):
-        from datetime import date
+    if cached and cached.get("years") == list(years) and "early" in cached:
+        from datetime import date, time
 
-        return MarketCalendar(date.fromisoformat(d) for d in cached["days"])
-    days = await asyncio.get_running_loop().run_in_executor(None, load_nyse_holidays, *years)
-    store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days]})
-    return MarketCalendar(days)
+        return MarketCalendar((date.fromisoformat(d) for d in cached["days"]),
+                              {date.fromisoformat(d): time.fromisoformat(t)
+                               for d, t in cached["early"].items()})
+    loop = asyncio.get_running_loop()
+    days = await loop.run_in_executor(None, load_nyse_holidays, *years)
+    early = await loop.run_in_executor(None, load_nyse_early_closes, *years)
+    store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
+                                    "early": {d.isoformat(): t.isoformat()
+                                              for d, t in early.items()}})
+    return MarketCalendar(days, early)
 
 
 class PaperDriver:
@@ -139,8 +151,10 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     resume = max(start, market.now) if market.now is not None else start
     market.step(resume)
     clock.advance(resume)
+    # strict_rules (four legs, ticks, halts) stays off until the engine rounds prices to the
+    # instrument's tick and rolls positions of more than four legs as several orders.
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
-                         starting_cash=starting_cash)
+                         starting_cash=starting_cash, strict_rules=False)
     engine = Engine(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
                     clock=clock, calendar=calendar, config=config)
     driver = PaperDriver(engine, clock, market, calendar, store)

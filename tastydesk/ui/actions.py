@@ -1,25 +1,45 @@
 """Running engine commands from the UI: one in-flight guard per key, errors surfaced, never lost.
 
-The guard is taken synchronously, before any coroutine is created, so two clicks in the same
-event-loop turn (a double click, a repeated shortcut) can never schedule the command twice.
+Every user action that asks the engine to change something goes through :class:`CommandRunner`,
+so every dock gets the same guard against double clicks and the same error reporting. The guard
+is taken synchronously, before any coroutine is created, so two clicks in the same event-loop
+turn (a double click, a repeated shortcut) can never schedule the command twice.
+
+A command is a callable returning either a coroutine or a plain value: engine commands that
+still answer synchronously and those that are coroutines run through the same path, and the
+call itself happens inside the task, never in the click handler.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from tastydesk.ui.failures import CommandFailure, describe_failure
+
 log = logging.getLogger(__name__)
+
+Command = Callable[[], Any]
+OnSuccess = Callable[[Any], None]
+OnFailure = Callable[[CommandFailure], None]
 
 
 class CommandRunner(QObject):
+    """Schedules commands on the event loop, one per key, and reports how each ended.
+
+    ``failed`` carries the one-line message (the field path first when the error names one);
+    ``failure`` carries the full :class:`CommandFailure` for views that mark fields.
+    """
+
     started = Signal(object)  # key
     finished = Signal(object, object)  # key, result
-    failed = Signal(object, str)  # key, message
+    failed = Signal(object, str)  # key, one-line message ("cancelled" when cancelled)
+    failure = Signal(object, object)  # key, CommandFailure
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -45,27 +65,37 @@ class CommandRunner(QObject):
         if future is not None and not future.done():
             future.cancel()
 
-    def run(self, key: Hashable, command: Callable[[], Awaitable[Any]],
-            claimed: bool = False) -> bool:
+    def run(self, key: Hashable, command: Command, claimed: bool = False, *,
+            on_success: OnSuccess | None = None,
+            on_failure: OnFailure | None = None) -> bool:
         """Schedule ``command()`` unless ``key`` is in flight; returns whether it was scheduled.
 
-        Pass ``claimed=True`` when the caller already holds the key through :meth:`claim`.
+        ``command`` may return a coroutine (awaited) or a plain value. ``on_success`` and
+        ``on_failure`` are called on the GUI thread when it ends, before the signals. Pass
+        ``claimed=True`` when the caller already holds the key through :meth:`claim`.
         """
+        return self.submit(key, command, claimed, on_success=on_success,
+                           on_failure=on_failure) is not None
+
+    def submit(self, key: Hashable, command: Command, claimed: bool = False, *,
+               on_success: OnSuccess | None = None,
+               on_failure: OnFailure | None = None) -> asyncio.Task[Any] | None:
+        """Like :meth:`run` but returns the task (None when refused), for callers that await."""
         if claimed:
             reserved = self._in_flight.get(key)
             if reserved is None:
                 raise RuntimeError(f"key {key!r} was not claimed")
         elif key in self._in_flight:
-            return False
+            return None
         else:
             reserved = None
-        task = asyncio.ensure_future(command())
+        task = asyncio.ensure_future(_call(command))
         if reserved is not None and not reserved.done():
             reserved.cancel()
         self._in_flight[key] = task
-        task.add_done_callback(lambda t: self._done(key, t))
+        task.add_done_callback(lambda t: self._done(key, t, on_success, on_failure))
         self.started.emit(key)
-        return True
+        return task
 
     async def drain(self) -> None:
         """Wait for every running command (used at shutdown and in tests)."""
@@ -73,18 +103,44 @@ class CommandRunner(QObject):
         if tasks:
             await asyncio.wait(tasks)
 
-    def _done(self, key: Hashable, task: asyncio.Future[Any]) -> None:
+    def _done(self, key: Hashable, task: asyncio.Future[Any], on_success: OnSuccess | None,
+              on_failure: OnFailure | None) -> None:
         if self._in_flight.get(key) is task:
             del self._in_flight[key]
         if task.cancelled():
-            self.failed.emit(key, "cancelled")
-            return
-        exc = task.exception()
-        if exc is not None:
-            log.error("command %r failed", key, exc_info=exc)
-            self.failed.emit(key, f"{type(exc).__name__}: {exc}")
-            return
-        self.finished.emit(key, task.result())
+            failure = CommandFailure("cancelled", cancelled=True)
+        else:
+            exc = task.exception()
+            if exc is None:
+                result = task.result()
+                if on_success is not None:
+                    on_success(result)
+                self.finished.emit(key, result)
+                return
+            failure = describe_failure(exc)
+            if failure.expected:
+                log.info("command %r refused: %s", key, failure.message)
+            else:
+                log.error("command %r failed", key, exc_info=exc)
+        if on_failure is not None:
+            on_failure(failure)
+        self.failure.emit(key, failure)
+        self.failed.emit(key, failure.message)
+
+
+async def settle(value: Any) -> Any:
+    """``value`` itself, or what it resolves to when it is awaitable.
+
+    Lets a command call engine methods that are coroutines on one facade and plain functions
+    on another (or before and after a method became a coroutine) in the same way.
+    """
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def _call(command: Command) -> Any:
+    return await settle(command())
 
 
 def current_user() -> str:

@@ -1,7 +1,10 @@
 """Global exception surface: sys, threading and asyncio handlers log, then show one dialog.
 
-Errors from other threads are marshalled to the GUI thread through a queued Qt signal; the app
-keeps running after showing them.
+This is for defects. A command's expected failure (a refusal, a validation message) never gets
+here: the command runner turns it into one line naming the field (``ui.failures``). Errors from
+other threads are marshalled to the GUI thread through a queued Qt signal; the app keeps running
+after showing them. Imported before the first window is painted, so it stays light: the dialog
+is built (and imported) on the first error.
 """
 
 from __future__ import annotations
@@ -12,21 +15,21 @@ import sys
 import threading
 import traceback
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from tastydesk.ui.widgets.error_dialog import ErrorDialog
+if TYPE_CHECKING:
+    from tastydesk.ui.widgets.error_dialog import ErrorDialog
 
 log = logging.getLogger("tastydesk.errors")
-
 
 class ErrorReporter(QObject):
     reported = Signal(str, str)  # summary, details
 
     def __init__(self, parent: QObject | None = None, show_dialog: bool = True) -> None:
         super().__init__(parent)
-        self._dialog: ErrorDialog | None = None
+        self._dialog: ErrorDialog | None = None  # built on the first error
         self._show_dialog = show_dialog
         self.reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
         self._previous: tuple[Any, Any] | None = None
@@ -82,5 +85,7 @@ class ErrorReporter(QObject):
         if not self._show_dialog:
             return
         if self._dialog is None:
+            from tastydesk.ui.widgets.error_dialog import ErrorDialog
+
             self._dialog = ErrorDialog()
         self._dialog.show_error(summary, details)

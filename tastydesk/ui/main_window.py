@@ -1,34 +1,36 @@
-"""The main window: docks, menus, toolbar with the kill switch, status bar, layout persistence."""
+"""The main window: docks, toolbar with the kill switch, status bar, command failures.
+
+The menus (``window_menus``), the dock layout and its persistence (``window_layout``) and the
+login flow (``account_flow``) live in their own modules. Every engine command started here runs
+through the window's command runner; a failed command of any dock's runner is reported in one
+place: the status line and an in-app alert.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
     QFrame,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
-    QSplitter,
     QTabWidget,
     QToolBar,
     QWidget,
 )
 
-from tastydesk import __version__
 from tastydesk.engine.domain.enums import Mode, StreamHealth
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.views import HealthView
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
+from tastydesk.ui.account_flow import AccountFlow
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
 from tastydesk.ui.docks.activity_log import ActivityLogDock
@@ -37,17 +39,15 @@ from tastydesk.ui.docks.position_monitor import PositionMonitorDock
 from tastydesk.ui.docks.workflow_status import WorkflowStatusDock
 from tastydesk.ui.notifications import Notifier
 from tastydesk.ui.resources import icon
-from tastydesk.ui.theme import MODE_COLOURS, THEMES, apply_theme, current_theme
+from tastydesk.ui.theme import MODE_COLOURS, apply_theme
 from tastydesk.ui.widgets.dialogs import ask_confirm
+from tastydesk.ui.window_layout import KEY_THEME, Docks, WindowLayout
+from tastydesk.ui.window_menus import MenuHandlers, build_menus
 
 log = logging.getLogger(__name__)
 
-STATE_VERSION = 3  # bump when docks are added/renamed: old saved layouts are then ignored
-KEY_STATE = "window/state"
-KEY_GEOMETRY = "window/geometry"
-KEY_VERSION = "window/version"
-KEY_THEME = "window/theme"
 KEY_BANNER = "window/paper_banner_dismissed"
+AUTOMATION = "automation"  # runner key of the kill switch
 
 _STREAM_MARK = {
     StreamHealth.CONNECTED: "\u25cf",
@@ -89,14 +89,19 @@ class MainWindow(QMainWindow):
         self.workflow_dock = WorkflowStatusDock(engine, self.bridge, self)
         self.activity_dock = ActivityLogDock(engine, self.bridge, self)
         self.builder_dock = self._make_builder_dock()
-        self.docks: list[QDockWidget] = [d for d in (
-            self.builder_dock, self.approval_dock, self.position_dock, self.workflow_dock,
-            self.activity_dock) if d is not None]
+        roles = Docks(self.approval_dock, self.position_dock, self.workflow_dock,
+                      self.activity_dock, self.builder_dock)
+        self.docks: list[QDockWidget] = roles.all()
         for dock in self.docks:
             dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
                              | QDockWidget.DockWidgetFeature.DockWidgetFloatable
                              | QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self._arrange_default()
+        for runner in (self.runner, self.approval_dock.runner, self.position_dock.runner):
+            self.watch(runner)
+        self.layout_keeper = WindowLayout(self, roles, self.settings)
+        self.layout_keeper.arrange_default()
+        self.account = AccountFlow(self, engine, self.runner, self.toast_message,
+                                   self._switch_broker)
 
         self._build_toolbar()
         self._build_banner()
@@ -107,8 +112,7 @@ class MainWindow(QMainWindow):
         self.bridge.config_changed.connect(lambda _e: self.refresh_status())
         self._ticks = 0
 
-        self._default_state = self.saveState(STATE_VERSION)
-        self._default_views = self._view_states()
+        self.layout_keeper.capture_defaults()
         self._shown_once = False
         self._restored = self.restore_layout()
         self.refresh_status()
@@ -116,123 +120,23 @@ class MainWindow(QMainWindow):
     # ---- Docks and layout
     def _make_builder_dock(self) -> QDockWidget | None:
         try:
-            from tastydesk.ui.docks.strategy_builder import StrategyBuilderDock
+            from tastydesk.ui.builder import StrategyBuilderDock
         except ImportError as exc:
             log.warning("Strategy Builder unavailable: %s", exc)
             return None
-        dock = StrategyBuilderDock(self.engine, self)
-        dock.setObjectName("dock.strategy_builder")
-        return dock
-
-    def _arrange_default(self) -> None:
-        left = Qt.DockWidgetArea.LeftDockWidgetArea
-        right = Qt.DockWidgetArea.RightDockWidgetArea
-        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
-        for dock in self.docks:
-            dock.setFloating(False)
-            dock.show()
-        self.addDockWidget(left, self.approval_dock)
-        self.addDockWidget(left, self.position_dock)
-        self.splitDockWidget(self.approval_dock, self.position_dock, Qt.Orientation.Vertical)
-        self.addDockWidget(right, self.workflow_dock)
-        if self.builder_dock is not None:
-            self.addDockWidget(right, self.builder_dock)
-            self.tabifyDockWidget(self.workflow_dock, self.builder_dock)
-            self.workflow_dock.raise_()
-        self.addDockWidget(bottom, self.activity_dock)
-        self._size_docks()
-        self._size_splitters()
-
-    def _size_docks(self) -> None:
-        # In proportion to the window, so it also holds once the window has its real size.
-        width, height = max(self.width(), 1200), max(self.height(), 800)
-        self.resizeDocks([self.approval_dock, self.workflow_dock],
-                         [int(width * 0.56), int(width * 0.44)], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.approval_dock, self.position_dock],
-                         [int(height * 0.42), int(height * 0.42)], Qt.Orientation.Vertical)
-        self.resizeDocks([self.activity_dock], [120], Qt.Orientation.Vertical)
-
-    def _size_splitters(self) -> None:
-        # Tables first: the detail panes get what is left.
-        self.approval_dock.splitter.setSizes([170, 430])
-        self.position_dock.splitter.setSizes([340, 110])
-        self.workflow_dock.splitter.setSizes([600, 300])
-
-    def _tables(self) -> list[QHeaderView]:
-        return [h for h in self.findChildren(QHeaderView)
-                if h.objectName().endswith(".header")]
-
-    def _view_states(self) -> dict[str, QByteArray]:
-        states = {h.objectName(): h.saveState() for h in self._tables()}
-        for splitter in self.findChildren(QSplitter):
-            if splitter.objectName():
-                states[splitter.objectName()] = splitter.saveState()
-        return states
-
-    def _apply_view_states(self, states: dict[str, Any]) -> None:
-        for header in self._tables():
-            state = states.get(header.objectName())
-            if state:
-                header.restoreState(state)
-        for splitter in self.findChildren(QSplitter):
-            state = states.get(splitter.objectName()) if splitter.objectName() else None
-            if state:
-                splitter.restoreState(state)
+        return StrategyBuilderDock(self.engine, self, user=current_user(), runner=self.runner)
 
     def save_layout(self) -> None:
         """Persist window geometry, dock layout, column widths and sort orders."""
-        s = self.settings
-        s.setValue(KEY_VERSION, STATE_VERSION)
-        s.setValue(KEY_STATE, self.saveState(STATE_VERSION))
-        s.setValue(KEY_GEOMETRY, self.saveGeometry())
-        s.beginGroup("views")
-        s.remove("")
-        for name, state in self._view_states().items():
-            s.setValue(name, state)
-        s.endGroup()
-        s.setValue(KEY_THEME, current_theme())
-        s.sync()
+        self.layout_keeper.save()
 
     def restore_layout(self) -> bool:
         """Restore the saved layout if it was written by this layout version."""
-        s = self.settings
-        try:
-            version = int(s.value(KEY_VERSION, 0))
-        except (TypeError, ValueError):
-            version = 0
-        if version != STATE_VERSION:
-            return False
-        geometry = s.value(KEY_GEOMETRY)
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-            self._keep_on_screen()
-        ok = False
-        state = s.value(KEY_STATE)
-        if isinstance(state, QByteArray):
-            ok = self.restoreState(state, STATE_VERSION)
-        s.beginGroup("views")
-        states = {k: s.value(k) for k in s.childKeys()}
-        s.endGroup()
-        self._apply_view_states(states)
-        return ok
+        return self.layout_keeper.restore()
 
     def reset_layout(self) -> None:
         """Back to the built-in layout, column widths and sort orders."""
-        for dock in self.docks:
-            dock.setFloating(False)
-            dock.show()
-        self.restoreState(self._default_state, STATE_VERSION)
-        self._apply_view_states(self._default_views)
-        self.settings.remove(KEY_STATE)
-        self.settings.remove("views")
-
-    def _keep_on_screen(self) -> None:
-        screen = self.screen() or QApplication.primaryScreen()
-        if screen is None:
-            return
-        available = screen.availableGeometry()
-        if not available.intersects(self.frameGeometry()):
-            self.move(available.topLeft())
+        self.layout_keeper.reset()
 
     # ---- Toolbar, banner, status bar
     def _build_toolbar(self) -> None:
@@ -336,44 +240,13 @@ class MainWindow(QMainWindow):
 
     # ---- Menus
     def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self.login_action = file_menu.addAction("Log &in to tastytrade\u2026", self.show_login)
-        self.logout_action = file_menu.addAction("Log &out", self.log_out)
-        file_menu.addSeparator()
-        self.settings_action = file_menu.addAction("&Settings\u2026", self.show_settings)
-        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
-        file_menu.addSeparator()
-        self.quit_action = file_menu.addAction("&Quit", self.close)
-        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
-
-        view = self.menuBar().addMenu("&View")
-        self.dock_actions: dict[str, QAction] = {}
-        for i, dock in enumerate(self.docks, start=1):
-            toggle = dock.toggleViewAction()
-            view.addAction(toggle)
-            focus = QAction(f"Go to {dock.windowTitle()}", self)
-            focus.setShortcut(QKeySequence(f"Ctrl+{i}"))
-            focus.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-            focus.triggered.connect(lambda _c=False, d=dock: self.focus_dock(d))
-            view.addAction(focus)
-            self.dock_actions[dock.objectName()] = focus
-        view.addSeparator()
-        theme_menu = view.addMenu("&Theme")
-        group = QActionGroup(self)
-        self.theme_actions: dict[str, QAction] = {}
-        for name in THEMES:
-            action = theme_menu.addAction(name.title())
-            action.setCheckable(True)
-            action.setChecked(name == current_theme())
-            action.triggered.connect(lambda _c=False, n=name: self.set_theme(n))
-            group.addAction(action)
-            self.theme_actions[name] = action
-        view.addSeparator()
-        self.reset_action = view.addAction("&Reset layout", self.reset_layout)
-
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("&Keyboard shortcuts", self.show_shortcuts)
-        help_menu.addAction("&About tastydesk", self.show_about)
+        menus = build_menus(self, self.docks, MenuHandlers(
+            login=self.account.show_login, logout=self.account.log_out,
+            settings=self.show_settings, quit=self.close, focus_dock=self.focus_dock,
+            set_theme=self.set_theme, reset_layout=self.reset_layout))
+        self.login_action = menus.login
+        self.dock_actions = menus.dock_actions
+        self.theme_actions = menus.theme_actions
 
     def focus_dock(self, dock: QDockWidget) -> None:
         dock.show()
@@ -390,30 +263,21 @@ class MainWindow(QMainWindow):
             for key, action in self.theme_actions.items():
                 action.setChecked(key == applied)
 
-    def show_shortcuts(self) -> None:
-        lines = [f"Ctrl+{i}: {d.windowTitle()}" for i, d in enumerate(self.docks, start=1)]
-        lines += ["Ctrl+Enter: approve selected trade(s) (asks first)",
-                  "Ctrl+M: modify price/quantity, then approve", "Ctrl+R: reject (reason)",
-                  "Ctrl+Shift+K: kill switch (pause automation / re-arm)", "F5: scan now",
-                  "Ctrl+,: settings", "Ctrl+Q: quit"]
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join(lines))
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About tastydesk",
-                          f"tastydesk {__version__}\nOptions-trading workstation for "
-                          "tastytrade: scan, select, approve, execute, monitor, close.")
-
     # ---- Commands
     def toggle_automation(self) -> None:
         """Kill switch: pausing is immediate; re-arming asks for confirmation."""
-        armed = self.engine.health().automation_armed
-        if armed:
-            self.engine.set_automation(False, current_user())
+        if self.engine.health().automation_armed:
+            self._set_automation(False)
         elif ask_confirm(self, "Re-arm automation",
                          "Re-arm automation? Rules and scheduled scans may send orders again "
                          "without asking.", "Re-arm"):
-            self.engine.set_automation(True, current_user())
+            self._set_automation(True)
         self.refresh_status()
+
+    def _set_automation(self, armed: bool) -> None:
+        user = current_user()
+        self.runner.run(AUTOMATION, lambda: self.engine.set_automation(armed, user),
+                        on_success=lambda _r: self.refresh_status())
 
     def _on_kill_switch_clicked(self) -> None:
         # The button's checked state follows the engine, not the click.
@@ -429,39 +293,22 @@ class MainWindow(QMainWindow):
         self.refresh_status()
 
     def show_login(self) -> None:
-        from tastydesk.ui.widgets.login_dialog import LoginDialog
+        self.account.show_login()
 
-        dialog = LoginDialog(self)
-        dialog.logged_in.connect(self._on_logged_in)
-        dialog.exec()
+    def _switch_broker(self) -> None:
+        self.switch_requested = True
+        self.close()
 
-    def _on_logged_in(self, env: str, account: str) -> None:
-        try:
-            self.engine.remember_account(env, account, "user")
-        except Exception as exc:
-            self.toast_message(f"Could not keep the account choice: {exc}")
+    def watch(self, runner: CommandRunner) -> None:
+        """Report every failed command of ``runner`` the same way: status line and alert."""
+        runner.failed.connect(self._on_command_failed)
+
+    def _on_command_failed(self, _key: object, message: str) -> None:
+        if message == "cancelled":
             return
-        if ask_confirm(self, "Switch to tastytrade", f"Logged in to tastytrade {env}, account "
-                       f"{account}.\n\nSwitch to live data now? The paper session stops; "
-                       "automation starts paused until the broker is reconciled.", "Switch now"):
-            self.switch_requested = True
-            self.close()
-        else:
-            self.toast_message(f"Logged in to tastytrade {env}, account {account}. tastydesk "
-                               "uses it from the next start.")
-
-    def log_out(self) -> None:
-        from tastydesk.ui.widgets.login_dialog import log_out
-
-        if not ask_confirm(self, "Log out", "Delete the stored tastytrade credentials from "
-                           "the system keyring?", "Log out"):
-            return
-        try:
-            cleared = log_out()
-        except Exception as exc:
-            self.toast_message(f"Log out failed: {exc}")
-            return
-        self.toast_message("Logged out: " + (", ".join(cleared) or "nothing was stored"))
+        alert = Alert("warning", "error", "Not done", message, self.engine.clock.now())
+        if not self.notifier.notify(alert):
+            self.toast_message(f"Not done: {message}")
 
     # ---- Notifications
     def _on_alert(self, alert: Alert) -> None:
@@ -531,8 +378,7 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, self._first_layout)
 
     def _first_layout(self) -> None:
-        self._size_docks()
-        self._size_splitters()
+        self.layout_keeper.size_default()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self._closed:

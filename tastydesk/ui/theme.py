@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Mapping
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from tastydesk.engine.domain.enums import StreamHealth
 from tastydesk.ui.resources import resource
 
 log = logging.getLogger(__name__)
@@ -27,13 +30,62 @@ MODE_COLOURS = {
 
 HEALTH_COLOURS = {"ok": "#2e7d32", "warn": "#ef8f00", "danger": "#c62828"}
 
+# Stream health: a mark that differs by shape (never colour alone) and a colour per theme.
+_STREAM_STYLE = {
+    StreamHealth.CONNECTED: ("\u25cf", "ok", "receiving data"),
+    StreamHealth.CONNECTING: ("\u25cc", "warn", "connecting"),
+    StreamHealth.STALE: ("\u25b2", "warn", "connected but nothing arrived lately"),
+    StreamHealth.DISCONNECTED: ("\u2716", "danger", "disconnected: data is not arriving"),
+}
+_LEVEL_COLOURS = {
+    "light": {"ok": "#2e7d32", "warn": "#c77700", "danger": "#c62828"},
+    "dark": {"ok": "#4fc76f", "warn": "#ffb74d", "danger": "#ff6f61"},
+}
+
 
 def current_theme() -> str:
     return _current
 
 
-def pnl_colour(value: object) -> QColor | None:
-    """Gain/loss colour for ``value`` in the current theme; None for zero or no value."""
+def level_colour(level: str) -> str:
+    """``ok`` / ``warn`` / ``danger`` as a colour readable on the current theme's background."""
+    return _LEVEL_COLOURS[_current].get(level, "#888888")
+
+
+def stream_chip(streams: Mapping[str, StreamHealth | str]) -> tuple[str, str]:
+    """(rich text, tooltip) for the stream-health chip: each stream's name and a mark coloured
+    green, amber or red by its health; the tooltip says what each state means."""
+    if not streams:
+        return "Streams \u2014", "No broker stream yet"
+    parts, tips = [], []
+    for name, value in sorted(streams.items()):
+        try:
+            health = StreamHealth(str(value))
+        except ValueError:
+            parts.append(f"{html.escape(name.title())} ?")
+            tips.append(f"{name}: {value}")
+            continue
+        mark, level, meaning = _STREAM_STYLE[health]
+        parts.append(f"{html.escape(name.title())} "
+                     f"<span style=\"color: {level_colour(level)}\">{mark}</span>")
+        tips.append(f"{name.title()}: {health.value} ({meaning})")
+    return "&nbsp;&nbsp;".join(parts), "\n".join(tips)
+
+
+def pnl_colour(value: object, text: str | None = None) -> QColor | None:
+    """Gain/loss colour for ``value`` in the current theme; None for zero or no value.
+
+    With the displayed ``text`` the colour follows what the reader sees: a figure shown as zero
+    ("0%", "$0.00") stays neutral even when the value behind it is a hair off zero, and an
+    explicit sign in the text decides the direction.
+    """
+    if text:
+        digits = [c for c in text if c.isdigit()]
+        if digits and all(c == "0" for c in digits):
+            return None
+        if text[0] in "+-\u2212":
+            gain, loss = _PNL[_current]
+            return gain if text[0] == "+" else loss
     if value is None:
         return None
     try:

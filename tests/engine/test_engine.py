@@ -336,7 +336,7 @@ async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_pa
     wid = pos.workflow_id
     streamed = {streamer_symbol(*parse_occ(leg.symbol)) for leg in pos.legs}
     market = engine.broker._market
-    assert streamed <= set(market._subs_opt)
+    assert streamed <= market.subscribed_options()
     assert pos.quantity == 1  # a one-lot: a partial close would take all of it
     with pytest.raises(EngineError, match="one unit is open"):
         await engine.close_position(wid, "ivan", pct=50)
@@ -349,13 +349,13 @@ async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_pa
     assert all(p.workflow_id != wid for p in engine.positions())
     held = {streamer_symbol(*parse_occ(leg.symbol)) for p in engine.positions() for leg in p.legs}
     shown = {leg.streamer_symbol for v in engine.pending() for leg in v.proposal.legs}
-    assert not (streamed - held - shown) & set(market._subs_opt)
+    assert not (streamed - held - shown) & market.subscribed_options()
     # The journal charges what the broker charged (its dry-run figure per order), not a flat
     # per-contract estimate: the paper broker bills opening contracts only.
     entry = engine.store.store.journal()[-1]
     orders = [o for o in engine.store.store.orders(wid) if o.filled_quantity > 0]
     assert all(o.fees is not None for o in orders)
-    assert entry.fees == engine.broker._fees_paid > 0
+    assert entry.fees == engine.broker.fees_paid > 0
     opened = sum(leg.quantity for o in orders if o.purpose.value == "open" for leg in o.legs)
     assert entry.fees != opened * 2 * Decimal("1.00")  # the old estimate billed the close too
     await engine.stop()

@@ -195,15 +195,17 @@ def test_layout_round_trip_and_reset(engine: Any, qtbot: Any) -> None:
 def test_kill_switch_pauses_at_once_and_asks_before_rearming(
         window: MainWindow, engine: Any, qtbot: Any) -> None:
     assert engine.health().automation_armed
-    window.kill_action.trigger()
+    window.kill_action.trigger()  # through the window's command runner, without asking
+    wait_for(qtbot, lambda: not window.runner.busy_keys)
     assert not engine.health().automation_armed
     assert window.kill_switch.text() == "Automation PAUSED"
     with DialogAnswerer("Cancel") as answerer:
         window.kill_action.trigger()
     assert answerer.seen == ["Re-arm automation"]
-    assert not engine.health().automation_armed
+    assert not window.runner.busy_keys and not engine.health().automation_armed
     with DialogAnswerer("Re-arm"):
         window.kill_switch.click()
+    wait_for(qtbot, lambda: not window.runner.busy_keys)
     assert engine.health().automation_armed
     assert window.kill_switch.isChecked()
 

@@ -93,9 +93,11 @@ def test_roles_expose_row_object_key_sort_and_value(qtbot: Any) -> None:
 
 
 def test_progress_is_signed_toward_target_or_stop() -> None:
-    assert progress(f.position(1, pnl_pct=25.0)) == 0.5  # 25 % of max profit of a 50 % target
-    assert progress(f.position(1, pnl_pct=-100.0)) == -0.5  # half-way to a 200 % stop
-    assert progress(f.position(1, pnl_pct=80.0)) == 1.0
+    # Max profit $85 with a 50 % target: the target fires at +$42.50; the 200 % stop on an entry
+    # of 0.85 at -$170.
+    assert progress(f.position(1, pnl="21.25", pnl_pct=25.0)) == 0.5
+    assert progress(f.position(1, pnl="-85", pnl_pct=-100.0)) == -0.5
+    assert progress(f.position(1, pnl="68", pnl_pct=80.0)) == 1.0
 
 
 def test_proxy_sorts_decimals_numerically_and_filters_text_and_predicate(qtbot: Any) -> None:

@@ -26,7 +26,7 @@ from tastydesk.engine.domain.enums import (
     Side,
 )
 from tastydesk.engine.domain.strategy import StrategyLeg, StrikeSelection
-from tastydesk.ui.docks.strategy_builder import StrategyBuilderDock
+from tastydesk.ui.builder import StrategyBuilderDock
 from tastydesk.ui.models import legs as L
 from tastydesk.ui.models import rules as R
 from tests.ui.engine_kit import seed_calendar
@@ -66,9 +66,16 @@ def problems(dock: StrategyBuilderDock) -> list[str]:
     return [dock.problems.item(i).text() for i in range(dock.problems.count())]
 
 
+def finish(qloop, task) -> object:
+    """Run a command the dock handed to its runner to its end; returns its result."""
+    assert task is not None
+    qloop.run_until_complete(asyncio.wait([task]))  # the dock's callbacks ran before this returns
+    return task.result()
+
+
 def select(dock: StrategyBuilderDock, name: str) -> None:
     row = dock.library_names().index(name)
-    dock.library.setCurrentRow(row)
+    dock.library.list.setCurrentRow(row)
 
 
 def test_dock_lists_engine_strategies_and_loads_first(dock, engine) -> None:
@@ -77,24 +84,24 @@ def test_dock_lists_engine_strategies_and_loads_first(dock, engine) -> None:
     assert sorted(dock.library_names()) == sorted(names)
     assert dock.current_strategy().name == dock.library_names()[0]
     assert not dock.save_button.isEnabled() and dock.errors() == []
-    assert dock.symbol_combo.count() == len(engine.config().watchlist)
+    assert dock.preview.symbol_combo.count() == len(engine.config().watchlist)
 
 
-def test_editing_every_field_updates_strategy_and_saves(dock, engine) -> None:
+def test_editing_every_field_updates_strategy_and_saves(dock, engine, qloop) -> None:
     dock.new_strategy()
-    dock.name_edit.setText("My condor")
-    dock.name_edit.textEdited.emit("My condor")
-    dock.description_edit.setText("A test")
-    dock.description_edit.textEdited.emit("A test")
-    dock.priority_spin.setValue(4)
-    dock.enabled_check.setChecked(False)
-    dock.bias_checks[Bias.BULLISH].setChecked(True)
-    dock.bias_checks[Bias.NEUTRAL].setChecked(False)
-    dock.dte_editor.min_spin.setValue(20)
-    dock.dte_editor.target_spin.setValue(35)
-    dock.dte_editor.max_spin.setValue(50)
-    dock.dte_editor.prefer_monthly.setChecked(False)
-    m = dock.legs_model
+    dock.field_widget("name").setText("My condor")
+    dock.field_widget("name").textEdited.emit("My condor")
+    dock.field_widget("description").setText("A test")
+    dock.field_widget("description").textEdited.emit("A test")
+    dock.field_widget("priority").setValue(4)
+    dock.field_widget("enabled").setChecked(False)
+    dock.field_widget("biases").checks[Bias.BULLISH].setChecked(True)
+    dock.field_widget("biases").checks[Bias.NEUTRAL].setChecked(False)
+    dock.field_widget("dte").min_spin.setValue(20)
+    dock.field_widget("dte").target_spin.setValue(35)
+    dock.field_widget("dte").max_spin.setValue(50)
+    dock.field_widget("dte").prefer_monthly.setChecked(False)
+    m = dock.field_widget("legs").model
     m.setData(m.index(0, L.COL_VALUE), 0.2)
     m.add_leg()
     for col, value in ((L.COL_TYPE, "put"), (L.COL_SIDE, "buy"), (L.COL_METHOD, "width"),
@@ -105,18 +112,19 @@ def test_editing_every_field_updates_strategy_and_saves(dock, engine) -> None:
                        (L.COL_VALUE, 4.5), (L.COL_RATIO, 2), (L.COL_EXPIRY, "offset"),
                        (L.COL_OFFSET, 30)):
         assert m.setData(m.index(2, col), value)
-    for spin, value in ((dock.min_credit_spin, 0.4), (dock.min_underlying_spin, 25),
-                        (dock.iv_rank_min_spin, 10), (dock.iv_rank_max_spin, 90),
-                        (dock.min_liquidity_spin, 3), (dock.max_spread_spin, 12.5),
-                        (dock.min_oi_spin, 250), (dock.earnings_spin, 5),
-                        (dock.quantity_spin, 2), (dock.max_bp_spin, 3000),
-                        (dock.start_offset_spin, 0.05), (dock.step_spin, 0.02),
-                        (dock.interval_spin, 300), (dock.max_attempts_spin, 5)):
-        spin.setValue(value)
-    dock.limit_check.setChecked(True)
-    dock.limit_spin.setValue(0.8)
-    dock.rules_model.add_rule(RuleType.PROFIT_TARGET)
-    dock.rules_model.add_rule(RuleType.TIME_EXIT)
+    for path, value in (("filters.min_credit", 0.4), ("filters.min_underlying_price", 25),
+                        ("filters.iv_rank_min", 10), ("filters.iv_rank_max", 90),
+                        ("filters.min_liquidity", 3), ("filters.max_spread_pct", 12.5),
+                        ("filters.min_open_interest", 250),
+                        ("filters.earnings_blackout_days", 5), ("sizing.quantity", 2),
+                        ("sizing.max_buying_power", 3000), ("pricing.start_offset", 0.05),
+                        ("pricing.step", 0.02), ("pricing.interval_seconds", 300),
+                        ("pricing.max_attempts", 5)):
+        dock.field_widget(path).setValue(value)
+    dock.field_widget("pricing.limit_price").check.setChecked(True)
+    dock.field_widget("pricing.limit_price").spin.setValue(0.8)
+    dock.field_widget("rules").model.add_rule(RuleType.PROFIT_TARGET)
+    dock.field_widget("rules").model.add_rule(RuleType.TIME_EXIT)
     s = dock.current_strategy()
     assert (s.name, s.description, s.priority, s.enabled) == ("My condor", "A test", 4, False)
     assert s.biases == frozenset({Bias.BULLISH})
@@ -137,7 +145,7 @@ def test_editing_every_field_updates_strategy_and_saves(dock, engine) -> None:
         Decimal("0.05"), Decimal("0.02"), 300, 5, Decimal("0.8"))
     assert [r.rule_type for r in s.rules] == [RuleType.PROFIT_TARGET, RuleType.TIME_EXIT]
     assert dock.errors() == [] and dock.save_button.isEnabled()
-    assert dock.save()
+    finish(qloop, dock.save())
     saved = next(x for x in engine.strategies() if x.name == "My condor")
     assert saved == s
     assert "My condor" in dock.library_names()
@@ -145,36 +153,36 @@ def test_editing_every_field_updates_strategy_and_saves(dock, engine) -> None:
 
 
 def test_validation_names_fields_and_disables_save(dock) -> None:
-    dock.name_edit.setText("  ")
-    dock.name_edit.textEdited.emit("  ")
-    dock.dte_editor.min_spin.setValue(dock.dte_editor.target_spin.value() + 10)
-    dock.iv_rank_min_spin.setValue(100)
-    dock.iv_rank_max_spin.setValue(10)
-    dock.legs_model.setData(dock.legs_model.index(0, L.COL_VALUE), 0.0)
+    dock.field_widget("name").setText("  ")
+    dock.field_widget("name").textEdited.emit("  ")
+    dock.field_widget("dte").min_spin.setValue(dock.field_widget("dte").target_spin.value() + 10)
+    dock.field_widget("filters.iv_rank_min").setValue(100)
+    dock.field_widget("filters.iv_rank_max").setValue(10)
+    dock.field_widget("legs").model.setData(dock.field_widget("legs").model.index(0, L.COL_VALUE), 0.0)
     paths = {e.path for e in dock.errors()}
     assert {"name", "dte.min", "filters.iv_rank_min", "legs[0].selection.value"} <= paths
     texts = problems(dock)
     assert any(t.startswith("✖ name: must not be empty") for t in texts)
     assert any(t.startswith("✖ dte.min:") for t in texts)
     assert not dock.save_button.isEnabled()
-    assert dock.is_flagged(dock.name_edit)
-    assert "name: must not be empty" in dock.name_edit.toolTip()
-    assert dock.is_flagged(dock.dte_editor.min_spin)
-    assert dock.is_flagged(dock.iv_rank_min_spin)
-    cell = dock.legs_model.index(0, L.COL_VALUE)
-    assert "delta must be between 0 and 1" in dock.legs_model.data(cell, L.ErrorRole)
-    assert dock.widget_for("filters.iv_rank_min") is dock.iv_rank_min_spin
-    assert dock.save() is False
+    assert dock.is_flagged(dock.field_widget("name"))
+    assert "name: must not be empty" in dock.field_widget("name").toolTip()
+    assert dock.is_flagged(dock.field_widget("dte").min_spin)
+    assert dock.is_flagged(dock.field_widget("filters.iv_rank_min"))
+    cell = dock.field_widget("legs").model.index(0, L.COL_VALUE)
+    assert "delta must be between 0 and 1" in dock.field_widget("legs").model.data(cell, L.ErrorRole)
+    assert dock.widget_for("filters.iv_rank_min") is dock.field_widget("filters.iv_rank_min")
+    assert dock.save() is None
     # Fix everything: flags clear, Save comes back.
-    dock.name_edit.setText("Fixed")
-    dock.name_edit.textEdited.emit("Fixed")
-    dock.dte_editor.min_spin.setValue(1)
-    dock.iv_rank_min_spin.setValue(0)
-    dock.iv_rank_max_spin.setValue(100)
-    dock.legs_model.setData(cell, 0.25)
+    dock.field_widget("name").setText("Fixed")
+    dock.field_widget("name").textEdited.emit("Fixed")
+    dock.field_widget("dte").min_spin.setValue(1)
+    dock.field_widget("filters.iv_rank_min").setValue(0)
+    dock.field_widget("filters.iv_rank_max").setValue(100)
+    dock.field_widget("legs").model.setData(cell, 0.25)
     assert dock.errors() == []
-    assert not dock.is_flagged(dock.name_edit) and dock.name_edit.toolTip() == ""
-    assert dock.legs_model.data(cell, L.ErrorRole) == ""
+    assert not dock.is_flagged(dock.field_widget("name")) and dock.field_widget("name").toolTip() == ""
+    assert dock.field_widget("legs").model.data(cell, L.ErrorRole) == ""
     assert dock.save_button.isEnabled()
 
 
@@ -182,15 +190,15 @@ def test_duplicate_name_is_flagged(dock, engine) -> None:
     names = dock.library_names()
     dock.duplicate_strategy()
     assert dock.current_strategy().name not in names
-    dock.name_edit.setText(names[1])
-    dock.name_edit.textEdited.emit(names[1])
+    dock.field_widget("name").setText(names[1])
+    dock.field_widget("name").textEdited.emit(names[1])
     assert any(e.path == "name" and "already called" in e.message for e in dock.errors())
     assert not dock.save_button.isEnabled()
 
 
 def test_leg_drag_and_drop_in_dock_remaps_or_flags_references(dock) -> None:
     select(dock, "Iron Condor - 45 DTE")
-    m = dock.legs_model
+    m = dock.field_widget("legs").model
     before = [(leg.option_type, leg.side) for leg in m.legs()]
     assert len(before) == 4
     # Drag the last two legs (a short leg and its wing) to the top: references follow the move.
@@ -212,20 +220,20 @@ def test_leg_drag_and_drop_in_dock_remaps_or_flags_references(dock) -> None:
     assert not dock.save_button.isEnabled()
 
 
-def test_rules_add_remove_reorder_enable_in_dock(dock, engine) -> None:
+def test_rules_add_remove_reorder_enable_in_dock(dock, engine, qloop) -> None:
     select(dock, "Put Credit Spread - 30 DTE")
-    r = dock.rules_model
+    r = dock.field_widget("rules").model
     start = [rule.rule_type for rule in r.rules()]
-    dock._on_add_rule(RuleType.DELTA_BREACH)
+    dock.field_widget("rules").add(RuleType.DELTA_BREACH)
     assert r.rules()[-1].rule_type is RuleType.DELTA_BREACH
-    dock.rules_view.selectRow(len(start))
-    dock._on_move_rule(-1)
+    dock.field_widget("rules").view.selectRow(len(start))
+    dock.field_widget("rules").move_selected(-1)
     assert r.rules()[len(start) - 1].rule_type is RuleType.DELTA_BREACH
     r.setData(r.index(0, R.COL_ENABLED), Qt.CheckState.Unchecked.value,
               Qt.ItemDataRole.CheckStateRole)
-    dock.rules_view.selectRow(1)
-    dock._on_remove_rule()
-    assert dock.save()
+    dock.field_widget("rules").view.selectRow(1)
+    dock.field_widget("rules").remove_selected()
+    finish(qloop, dock.save())
     saved = next(x for x in engine.strategies() if x.name == "Put Credit Spread - 30 DTE")
     assert saved.rules == r.rules()
     assert saved.rules[0].enabled is False
@@ -258,7 +266,7 @@ def test_import_bad_json_shows_field_errors_and_changes_nothing(dock, engine,
     assert any("cannot read the file" in t for t in problems(dock))
 
 
-def test_export_import_round_trip(dock, engine, tmp_path: Path) -> None:
+def test_export_import_round_trip(dock, engine, qloop, tmp_path: Path) -> None:
     select(dock, "Iron Condor - 45 DTE")
     original = dock.current_strategy()
     path = tmp_path / "condor.json"
@@ -269,69 +277,101 @@ def test_export_import_round_trip(dock, engine, tmp_path: Path) -> None:
     assert dock.current_strategy() == original
     assert "exists; rename" in dock.status.text()
     assert not dock.save_button.isEnabled()  # same name as the library copy
-    dock.name_edit.setText("Condor imported")
-    dock.name_edit.textEdited.emit("Condor imported")
-    assert dock.save()
+    dock.field_widget("name").setText("Condor imported")
+    dock.field_widget("name").textEdited.emit("Condor imported")
+    finish(qloop, dock.save())
     imported = next(s for s in engine.strategies() if s.name == "Condor imported")
     assert imported == dataclasses.replace(original, name="Condor imported")
 
 
-def test_delete_asks_and_restore_defaults(dock, engine) -> None:
+def test_delete_asks_and_restore_defaults(dock, engine, qloop) -> None:
     select(dock, "Short Strangle - 30 DTE")
     dock.confirm = lambda title, text, accept: False
-    assert dock.delete_strategy() is False
+    assert dock.delete_strategy() is None
     assert "Short Strangle - 30 DTE" in [s.name for s in engine.strategies()]
     asked: list[str] = []
     dock.confirm = lambda title, text, accept: asked.append(accept) or True
-    assert dock.delete_strategy()
+    finish(qloop, dock.delete_strategy())
     assert asked == ["Delete"]
     assert "Short Strangle - 30 DTE" not in [s.name for s in engine.strategies()]
     assert "Short Strangle - 30 DTE" not in dock.library_names()
-    assert dock.restore_defaults()
+    finish(qloop, dock.restore_defaults())
     assert "Short Strangle - 30 DTE" in dock.library_names()
 
 
-def test_rename_on_save_replaces_library_entry(dock, engine) -> None:
+def test_rename_on_save_replaces_library_entry(dock, engine, qloop) -> None:
     select(dock, "Cash Secured Put - 30 DTE")
-    dock.name_edit.setText("CSP renamed")
-    dock.name_edit.textEdited.emit("CSP renamed")
-    assert dock.save()
+    dock.field_widget("name").setText("CSP renamed")
+    dock.field_widget("name").textEdited.emit("CSP renamed")
+    finish(qloop, dock.save())
     names = [s.name for s in engine.strategies()]
     assert "CSP renamed" in names and "Cash Secured Put - 30 DTE" not in names
 
 
 def test_preview_on_paper_market_shows_proposal_and_chart(dock, qloop) -> None:
     select(dock, "Put Credit Spread - 30 DTE")
-    dock.symbol_combo.setCurrentText("SPY")
+    dock.preview.symbol_combo.setCurrentText("SPY")
     task = dock.start_preview()
     assert task is not None
     assert dock.start_preview() is None  # a double click does not start a second request
-    assert not dock.preview_button.isEnabled()
-    proposal = qloop.run_until_complete(task)
-    assert dock.preview_button.isEnabled()
-    assert proposal is not None and dock.proposal is proposal
+    assert not dock.preview.button.isEnabled()
+    proposal = finish(qloop, task)
+    assert dock.preview.button.isEnabled()
+    assert proposal is not None and dock.preview.proposal is proposal
     assert proposal.underlying == "SPY" and len(proposal.legs) == 2
-    assert dock.preview_legs.rowCount() == 2
-    assert dock.metric_labels["max_loss"].text().startswith("$")
-    assert dock.metric_labels["breakevens"].text() != "—"
-    assert dock.chart is not None
-    xs, _ys = dock.chart.expiry_item.getData()
+    assert dock.preview.legs.rowCount() == 2
+    assert dock.preview.metric_labels["max_loss"].text().startswith("$")
+    assert dock.preview.metric_labels["breakevens"].text() != "—"
+    assert dock.preview.chart is not None
+    xs, _ys = dock.preview.chart.expiry_item.getData()
     assert len(xs) > 10
-    assert len(dock.chart.breakeven_points()) == len(proposal.breakevens)
+    assert len(dock.preview.chart.breakeven_points()) == len(proposal.breakevens)
 
 
 def test_preview_error_is_shown_clearly(dock, qloop) -> None:
     select(dock, "Put Credit Spread - 30 DTE")
-    dock.symbol_combo.setCurrentText("NOSUCH")
+    dock.preview.symbol_combo.setCurrentText("NOSUCH")
     task = dock.start_preview()
     assert task is not None
-    assert qloop.run_until_complete(task) is None
-    assert dock.preview_status.text().startswith("No proposal on NOSUCH:")
-    assert dock.preview_button.isEnabled()
+    qloop.run_until_complete(dock.runner.drain())
+    assert dock.preview.proposal is None
+    assert dock.preview.status.text().startswith("No proposal on NOSUCH:")
+    assert dock.preview.button.isEnabled()
 
 
 def test_preview_refused_while_invalid(dock) -> None:
-    dock.name_edit.setText("")
-    dock.name_edit.textEdited.emit("")
+    dock.field_widget("name").setText("")
+    dock.field_widget("name").textEdited.emit("")
     assert dock.start_preview() is None
-    assert "fix the problems" in dock.preview_status.text()
+    assert "fix the problems" in dock.preview.status.text()
+
+
+def test_save_checks_the_chain_and_marks_the_field_it_names(dock, engine, qloop) -> None:
+    select(dock, "Put Credit Spread - 30 DTE")
+    before = next(s for s in engine.strategies() if s.name == "Put Credit Spread - 30 DTE")
+    dock.preview.symbol_combo.setCurrentText("SPY")
+    dte = dock.field_widget("dte")
+    dte.max_spin.setValue(720)
+    dte.target_spin.setValue(715)
+    dte.min_spin.setValue(710)
+    assert dock.errors() == []  # the static checks pass: only the chain can refuse this
+    task = dock.save()
+    assert dock.save() is None  # one save at a time
+    with pytest.raises(Exception, match="dte"):
+        finish(qloop, task)
+    assert dock.is_flagged(dte)
+    assert "on SPY" in dte.toolTip() and "expiration" in dte.toolTip()
+    assert dock.status.text().startswith("Not saved: dte: on SPY")
+    assert any(t.startswith("✖ dte: on SPY") for t in problems(dock))
+    assert next(s for s in engine.strategies() if s.name == before.name) == before
+    assert dock.save_button.isEnabled()  # another symbol may be tried
+    # Back in range: the chain check passes, the strategy is saved and previewed.
+    dte.min_spin.setValue(20)
+    dte.target_spin.setValue(30)
+    dte.max_spin.setValue(45)
+    assert not dock.is_flagged(dte)  # an edit re-runs the static checks and clears the mark
+    saved = finish(qloop, dock.save())
+    assert saved.proposal is not None and dock.preview.proposal is saved.proposal
+    stored = next(s for s in engine.strategies() if s.name == before.name)
+    assert (stored.dte.min, stored.dte.max) == (20, 45)
+    assert dock.status.text() == f"Saved {before.name!r}"

@@ -59,8 +59,9 @@ def test_leg_rows_read_under_the_position_columns() -> None:
     def cell(row: int, key: str, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         return model.index(row, model.column_index(key), parent).data(role)
 
-    assert cell(1, "symbol") == "560 P"
-    assert cell(1, "strategy") == "SPY 261218P00560000"
+    assert cell(1, "symbol") is None  # the leg's name says it all, under Strategy
+    assert cell(1, "strategy") == "SPY 18 Dec 26 560 P"
+    assert "SPY 261218P00560000" in cell(1, "strategy", Qt.ItemDataRole.ToolTipRole)
     assert cell(1, "quantity") == "-2"
     # Short put sold at 1.20, now 0.90: (0.90 - 1.20) x -2 x 100 = +60.
     assert cell(1, "pnl", ValueRole) == Decimal("60.00")
@@ -99,7 +100,7 @@ def test_view_filters_selects_and_keeps_legs_with_their_position(qtbot: Any) -> 
     assert view.isExpanded(first)  # new positions open with their legs shown
     view.proxy.set_text("iron condor")  # matches positions only: their legs stay with them
     assert proxy.rowCount() == 2 and proxy.rowCount(proxy.index(0, 0)) == 4
-    view.proxy.set_text("qqq 261218c00620000")  # one leg: its position stays visible
+    view.proxy.set_text("qqq 18 dec 26 620 c")  # one leg: its position stays visible
     assert proxy.rowCount() == 1 and proxy.index(0, 0).data(KeyRole) == 2
     view.proxy.set_text("")
     view.selectionModel().select(

@@ -1,13 +1,14 @@
 """Risk and reward figures of a resolved position: probabilities, expectation, greeks, margin.
 
-Probabilities use a lognormal terminal price with risk-neutral drift (``rate - div``), the same
-model the pricing package integrates, so probability of profit and expected value agree with the
-option prices they are computed from.
+Probability of profit and expected value use the terminal distribution the legs' own implied
+volatilities imply (:mod:`tastydesk.engine.pricing.smile`, Breeden-Litzenberger with risk-neutral
+drift ``rate - div``), so both agree with the prices of the very options the position holds: a
+spread opened at its fair mid has an expected value of zero less costs, on either side of a
+skew. Without a smile they fall back to one lognormal volatility.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -17,7 +18,8 @@ import numpy as np
 from tastydesk.engine.domain.enums import OptionType, Side
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.proposal import PositionGreeks, ResolvedLeg
-from tastydesk.engine.pricing.probability import prob_below, prob_touch
+from tastydesk.engine.pricing.probability import prob_touch
+from tastydesk.engine.pricing.smile import Smile, expected_linear_payoff, smile_prob_below
 from tastydesk.engine.proposals.payoff import MULTIPLIER, ExpiryPayoff
 from tastydesk.engine.proposals.valuation import signed_contracts, years_to_expiry
 
@@ -25,35 +27,54 @@ from tastydesk.engine.proposals.valuation import signed_contracts, years_to_expi
 #: the premium, at least 10 % of the underlying (calls) or of the strike (puts) plus the premium.
 REG_T_BASE = 0.20
 REG_T_FLOOR = 0.10
-_Z = np.linspace(-9.0, 9.0, 3601)
-_Z_WEIGHTS = np.exp(-0.5 * _Z * _Z)
-_Z_WEIGHTS /= _Z_WEIGHTS.sum()
+
+
+def _smile(vol: float, smile: Smile | None) -> Smile | None:
+    if smile is not None:
+        return smile
+    return Smile.flat(vol) if vol > 0 else None
 
 
 def probability_of_profit(
-    payoff: ExpiryPayoff, spot: float, t: float, vol: float, rate: float = 0.0, div: float = 0.0
+    payoff: ExpiryPayoff, spot: float, t: float, vol: float, rate: float = 0.0, div: float = 0.0,
+    *, smile: Smile | None = None,
 ) -> float:
-    """Probability that the expiry P&L is positive: the lognormal mass of its profit intervals."""
+    """Probability that the expiry P&L is positive: the mass of its profit intervals.
+
+    ``smile`` (see :func:`~tastydesk.engine.proposals.valuation.leg_smile`) gives each strike
+    its own volatility; without it every strike uses ``vol``.
+    """
     intervals = payoff.profit_intervals()
-    if t <= 0 or vol <= 0:
+    model = _smile(vol, smile)
+    if t <= 0 or model is None:
         return 1.0 if any(lo < spot < hi for lo, hi in intervals) else 0.0
-    total = 0.0
-    for low, high in intervals:
-        p_high = 1.0 if math.isinf(high) else float(prob_below(spot, high, t, vol, rate, div))
-        p_low = 0.0 if low <= 0 else float(prob_below(spot, low, t, vol, rate, div))
-        total += max(0.0, p_high - p_low)
+    if not intervals:
+        return 0.0
+    bounds = np.array([[lo, hi] for lo, hi in intervals], dtype=float)
+    inner = (bounds > 0) & np.isfinite(bounds)
+    below = np.where(bounds == 0, 0.0, 1.0)  # P(S_T < 0) = 0, P(S_T < inf) = 1
+    below[inner] = smile_prob_below(spot, bounds[inner], t, model, rate, div)
+    total = float(np.maximum(below[:, 1] - below[:, 0], 0.0).sum())
     return min(1.0, max(0.0, total))
 
 
 def expected_pnl(
-    payoff: ExpiryPayoff, spot: float, t: float, vol: float, rate: float = 0.0, div: float = 0.0
+    payoff: ExpiryPayoff, spot: float, t: float, vol: float, rate: float = 0.0, div: float = 0.0,
+    *, smile: Smile | None = None,
 ) -> float:
-    """Expected expiry P&L in dollars under the lognormal (before fees), by quadrature."""
-    if t <= 0 or vol <= 0:
+    """Expected expiry P&L in dollars (before fees), in closed form from call prices at the
+    payoff's kinks (see :mod:`tastydesk.engine.pricing.smile`).
+
+    With ``smile`` built from the legs the expected payoff of a single-expiration position is
+    exactly its legs' values at their own IVs grown to expiry, so the figure is the entry price
+    less the legs' fair value (plus the premium's carry).
+    """
+    model = _smile(vol, smile)
+    if t <= 0 or model is None:
         return float(payoff.value_at(spot)[0])
-    sd = vol * math.sqrt(t)
-    terminal = spot * np.exp((rate - div - 0.5 * vol * vol) * t + sd * _Z)
-    return float((payoff.value_at(terminal) * _Z_WEIGHTS).sum())
+    return expected_linear_payoff(
+        payoff.prices, payoff.values, payoff.upper_slope, spot, t, model, rate, div
+    )
 
 
 def touch_probability(

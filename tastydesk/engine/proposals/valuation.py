@@ -16,6 +16,7 @@ from tastydesk.engine.clock import MARKET_CLOSE, NEW_YORK
 from tastydesk.engine.domain.enums import OptionType, Side
 from tastydesk.engine.domain.proposal import ResolvedLeg
 from tastydesk.engine.pricing.bsm import bsm_price
+from tastydesk.engine.pricing.smile import Smile
 
 SECONDS_PER_YEAR = 365.0 * 86400.0
 _MIN_SPOT = 1e-9
@@ -44,6 +45,24 @@ def signed_contracts(legs: Sequence[ResolvedLeg]) -> np.ndarray:
 def leg_vols(legs: Sequence[ResolvedLeg], fallback_vol: float) -> np.ndarray:
     """Each leg's implied volatility, ``fallback_vol`` where the chain had none."""
     return np.array([leg.iv if leg.iv > 0 else fallback_vol for leg in legs], dtype=float)
+
+
+def leg_smile(
+    legs: Sequence[ResolvedLeg], fallback_vol: float, expiry: date | None = None
+) -> Smile:
+    """The smile through the IVs of the legs expiring at ``expiry`` (default: the front one).
+
+    Probabilities and expected value at that expiry price each strike with its own leg's IV
+    instead of one volatility for all; a call and a put on one strike share their mean IV.
+    Flat at ``fallback_vol`` when no such leg has an IV.
+    """
+    if not legs:
+        raise ValueError("legs: a smile needs at least one leg")
+    when = min(leg.expiry for leg in legs) if expiry is None else expiry
+    chosen = [leg for leg in legs if leg.expiry == when]
+    return Smile.from_points(
+        [float(leg.strike) for leg in chosen], [leg.iv for leg in chosen], fallback_vol
+    )
 
 
 def leg_values(

@@ -14,6 +14,9 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +25,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session
 
-from tastydesk.engine.store.errors import MigrationError
+from tastydesk.engine.store.errors import MigrationError, StoreError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
@@ -129,3 +133,66 @@ def open_database(path: Path, synchronous: str = "FULL") -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+class Database:
+    """One open SQLite file, shared by every repository of a store.
+
+    It holds the ORM engine (a pooled connection per transaction), a read-only view of it whose
+    transactions begin DEFERRED, and one raw connection reserved for the hot path. Writers are
+    serialised by one re-entrant lock, so the hot path and the ORM never contend for SQLite's
+    write lock; readers never take it (WAL lets them run beside a writer).
+    """
+
+    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self._engine: Engine = open_database(self.path, synchronous)
+        self._reader: Engine = self._engine.execution_options(**{READ_ONLY: True})
+        self._lock = threading.RLock()
+        self._closed = False
+        self._hot: Any = self._engine.raw_connection()  # pooled, pragmas applied on connect
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._hot.close()
+                self._engine.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """An ORM session in one BEGIN IMMEDIATE transaction, committed on exit."""
+        with self._lock, Session(self._engine, expire_on_commit=False) as session, \
+                session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """An ORM session on a read-only (DEFERRED) transaction."""
+        with Session(self._reader, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def raw_write(self) -> Iterator[sqlite3.Connection]:
+        """The hot-path connection in its own BEGIN IMMEDIATE transaction, committed on exit."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"store {self.path} is closed")
+            raw: sqlite3.Connection = self._hot.driver_connection
+            raw.execute("BEGIN IMMEDIATE")
+            try:
+                yield raw
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+
+    @contextmanager
+    def raw_read(self) -> Iterator[sqlite3.Connection]:
+        """A pooled plain connection on a read-only transaction, rolled back on exit."""
+        with self._reader.connect() as conn:
+            conn.begin()
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            yield raw
+            conn.rollback()

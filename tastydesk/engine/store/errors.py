@@ -21,3 +21,7 @@ class ConcurrentTransition(StoreError):
 
 class MigrationError(StoreError):
     """The schema could not be brought up to date, or the result failed its checks."""
+
+
+class SyncCallOnEventLoop(StoreError):
+    """A synchronous store call was made on a thread running an event loop (guard switched on)."""

@@ -401,5 +401,5 @@ class ApprovalQueueDock(QDockWidget):
     def _on_command_failed(self, key: Hashable, message: str) -> None:
         if message == "cancelled":
             return
-        self.status_label.setText(f"Workflow #{key}: failed: {message}")
+        self.status_label.setText(f"Workflow #{key}: not done: {message}")
         self.refresh()

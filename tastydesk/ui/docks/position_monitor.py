@@ -33,18 +33,46 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
+from tastydesk.ui.models.exits import rule_label
 from tastydesk.ui.models.positions import (
     positions_model,
     rule_actions_model,
     rules_model,
 )
+from tastydesk.ui.models.rules import THRESHOLD_UNITS, format_threshold
 from tastydesk.ui.theme import pnl_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, ProgressDelegate
-from tastydesk.ui.widgets.dialogs import ask_confirm, no_default_button
+from tastydesk.ui.widgets.dialogs import ask_close, ask_confirm, no_default_button
 from tastydesk.ui.widgets.table import KeyedTableView
 from tastydesk.ui.widgets.tree import KeyedTreeView
 
 log = logging.getLogger(__name__)
+
+HEADER_TIPS = {
+    "bwd": "Portfolio delta in SPY shares, each position weighted by its beta to SPY",
+    "theta": "Time decay of the open positions: dollars gained (+) or lost per day",
+    "vega": "Dollars gained or lost per one point rise in implied volatility",
+    "pnl_today": "P&L today: the change in the account's net liquidating value since today's "
+                 "session opened (New York time). It covers open and closed positions and fees, "
+                 "so it differs from the open positions' P&L column.",
+    "realised": "Realised P&L: what closed trades and partial closes made or lost after fees; "
+                "the closed trades are listed in Workflow Status \u2192 History.",
+    "open": "Positions being monitored",
+}
+
+
+def buying_power_text(p: PortfolioView) -> tuple[str, float, str]:
+    """(bar text, used fraction, tooltip); "not yet known" until an account balance arrives."""
+    used, limit = p.buying_power_used, p.buying_power_limit
+    if limit <= 0 and p.net_liquidating_value <= 0:
+        return (f"{fmt.money(used, places=0)} of \u2014 (limit not yet known)", 0.0,
+                "The limit comes from the account balance, which has not arrived yet")
+    ratio = float(used / limit) if limit > 0 else 0.0
+    return (f"{fmt.money(used, places=0)} of {fmt.money(limit, places=0)} "
+            f"({ratio * 100:.0f}%)", ratio,
+            f"Buying power held by open positions, against the allocation limit "
+            f"(net liquidating value {fmt.money(p.net_liquidating_value, places=0)} \u00d7 "
+            "max allocation %)")
 
 
 class ThresholdDialog(QDialog):
@@ -52,14 +80,14 @@ class ThresholdDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, rule: RuleStatus) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Edit {rule.rule_type} threshold")
+        self.setWindowTitle(f"Edit {rule_label(rule.rule_type)} threshold")
         layout = QFormLayout(self)
         self.edit = QLineEdit(f"{rule.threshold}")
         self.edit.setObjectName("threshold.edit")
         self.error = QLabel()
         self.error.setObjectName("fieldError")
         layout.addRow(QLabel(rule.description or str(rule.rule_type)))
-        layout.addRow("Threshold", self.edit)
+        layout.addRow(f"Threshold ({THRESHOLD_UNITS[rule.rule_type]})", self.edit)
         layout.addRow(self.error)
         self.buttons = QDialogButtonBox()
         self.ok_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -197,7 +225,9 @@ class PositionMonitorDock(QDockWidget):
         for col, (key, title) in enumerate(names):
             caption = QLabel(title)
             caption.setObjectName("statusChip")
+            caption.setToolTip(HEADER_TIPS.get(key, ""))
             value = QLabel("\u2014")
+            value.setToolTip(HEADER_TIPS.get(key, ""))
             value.setObjectName(f"positions.header.{key}")
             font = value.font()
             font.setBold(True)
@@ -230,14 +260,12 @@ class PositionMonitorDock(QDockWidget):
         f["realised"].setText(fmt.money(p.realised_pnl, signed=True))
         f["open"].setText(str(p.open_positions))
         for key, value in (("pnl_today", p.pnl_today), ("realised", p.realised_pnl)):
-            colour = pnl_colour(value)
+            colour = pnl_colour(value, f[key].text())
             f[key].setStyleSheet("" if colour is None else f"color: {colour.name()}")
-        limit = p.buying_power_limit
-        used = p.buying_power_used
-        ratio = float(used / limit) if limit > 0 else 0.0
+        text, ratio, tip = buying_power_text(p)
         self.bp_bar.setValue(int(min(1.0, ratio) * 1000))
-        self.bp_bar.setFormat(f"{fmt.money(used, places=0)} of {fmt.money(limit, places=0)} "
-                              f"({ratio * 100:.0f}%)")
+        self.bp_bar.setFormat(text)
+        self.bp_bar.setToolTip(tip)
         self.breach_label.setVisible(p.breached)
         self.breach_label.setText(f"\u26a0 Portfolio limit breached: {p.breach_reason}"
                                   if p.breached else "")
@@ -290,12 +318,7 @@ class PositionMonitorDock(QDockWidget):
         if view is None:
             return
         wid = view.workflow_id
-        what = "the whole position" if pct == 100 else f"{pct}% of the position"
-        text = (f"Close {what} in {view.symbol} {view.strategy_name} (#{wid}) with a limit "
-                f"order near {fmt.price(view.mark)}? Current P&L "
-                f"{fmt.money(view.pnl, signed=True)}.")
-        label = "Close" if pct == 100 else f"Close {pct}%"
-        if not ask_confirm(self, "Close position", text, label):
+        if not ask_close(self, view, pct):
             self.runner.release(wid)
             self._update_buttons()
             return
@@ -327,8 +350,8 @@ class PositionMonitorDock(QDockWidget):
                 + (" No rule will close or roll it until you resume." if pause else ""))
         if not ask_confirm(self, f"{verb} rules", text, verb):
             return
-        self.engine.set_rules_paused(view.workflow_id, pause, current_user())
-        self.refresh()
+        wid, user = view.workflow_id, current_user()
+        self.runner.run(("rules", wid), lambda: self.engine.set_rules_paused(wid, pause, user))
 
     def edit_threshold(self) -> None:
         view = self.table.current_row()
@@ -339,15 +362,14 @@ class PositionMonitorDock(QDockWidget):
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.value is None:
             return
         value = dialog.value
-        if not ask_confirm(self, "Change rule", f"Set {rule.rule_type} threshold of "
-                           f"#{view.workflow_id} from {rule.threshold} to {value}?", "Change"):
+        if not ask_confirm(self, "Change rule", f"Set {rule_label(rule.rule_type)} of "
+                           f"#{view.workflow_id} from "
+                           f"{format_threshold(rule.rule_type, rule.threshold)} to "
+                           f"{format_threshold(rule.rule_type, value)}?", "Change"):
             return
-        try:
-            self.engine.set_rule_threshold(view.workflow_id, rule.index, value, current_user())
-        except ValueError as exc:
-            self.status_label.setText(f"Rule not changed: {exc}")
-            return
-        self.refresh()
+        wid, index, user = view.workflow_id, rule.index, current_user()
+        self.runner.run(("rules", wid),
+                        lambda: self.engine.set_rule_threshold(wid, index, value, user))
 
     def focus_workflow(self, workflow_id: int) -> bool:
         self.filter_edit.clear()
@@ -355,10 +377,13 @@ class PositionMonitorDock(QDockWidget):
 
     # ---- Command results
     def _on_command_finished(self, key: Hashable, result: Any) -> None:
-        self.status_label.setText(f"#{key}: {result if isinstance(result, str) else 'done'}")
+        wid = key[1] if isinstance(key, tuple) else key  # ("rules", id): rule commands
+        text = result if isinstance(result, str) else "done"
+        self.status_label.setText(f"Workflow #{wid}: {text}")
         self.refresh()
 
     def _on_command_failed(self, key: Hashable, message: str) -> None:
+        wid = key[1] if isinstance(key, tuple) else key
         if message != "cancelled":
-            self.status_label.setText(f"#{key}: failed: {message}")
+            self.status_label.setText(f"Workflow #{wid}: not done: {message}")
         self.refresh()

@@ -34,6 +34,7 @@ from tastydesk.ui.models.workflows import (
     transitions_model,
     workflows_model,
 )
+from tastydesk.ui.theme import stream_chip
 from tastydesk.ui.widgets.delegates import PnlDelegate
 from tastydesk.ui.widgets.table import KeyedTableView
 
@@ -204,12 +205,15 @@ class WorkflowStatusDock(QDockWidget):
         s["automation"].setText("ARMED" if h.automation_armed else "PAUSED (kill switch)")
         s["reconciled"].setText(("OK" if h.reconciled else "NOT reconciled")
                                 + (f": {h.reconcile_detail}" if h.reconcile_detail else ""))
-        s["streams"].setText(", ".join(f"{k} {v}" for k, v in sorted(h.streams.items()))
-                             or "no streams")
+        text, tip = stream_chip(h.streams)
+        s["streams"].setText(text)
+        s["streams"].setToolTip(tip)
         s["quote_age"].setText(fmt.age(h.quote_age_s))
         s["events"].setText(f"{h.events_per_s:,.0f}")
         s["ui_events"].setText(f"{self.bridge.events_per_s:,.0f}")
-        s["clock"].setText(f"{fmt.clock_time(h.clock_now)} \u00d7{h.clock_speed:g}")
+        s["clock"].setText(f"{fmt.clock_time(h.clock_now)} \u00d7{h.clock_speed:g}"
+                           + ("" if h.clock_speed == 1 else " (paper clock: runs faster than "
+                                                            "real time)"))
         s["market"].setText("open" if h.market_open else "closed")
         s["errors"].setText(", ".join(f"{k}: {v}" for k, v in
                                       sorted(h.errors_by_category.items())) or "none")

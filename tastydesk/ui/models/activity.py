@@ -9,7 +9,7 @@ from typing import Any
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.base import RIGHT, Column, KeyedTableModel
+from tastydesk.ui.models.base import RIGHT, TIME_WIDTH, Column, KeyedTableModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ LEVEL_MARK = {"info": "\u2139 info", "warning": "\u26a0 warn", "error": "\u2716 
 
 ACTIVITY_COLUMNS: list[Column[ActivityEntry]] = [
     Column("time", "Time", lambda e: e.time, fmt.timestamp,
-           sort_key=lambda e: e.time.timestamp(), width=140),
+           sort_key=lambda e: e.time.timestamp(), width=TIME_WIDTH),
     Column("level", "Level", lambda e: e.level, lambda lv: LEVEL_MARK.get(lv, lv), width=70),
     Column("source", "Source", lambda e: e.source, width=56),
     Column("category", "Category", lambda e: e.category, width=80),

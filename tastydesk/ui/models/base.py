@@ -27,6 +27,7 @@ AnyIndex = QModelIndex | QPersistentModelIndex
 LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 CENTER = Qt.AlignmentFlag.AlignCenter
+TIME_WIDTH = 166  # a timestamp column: "2026-01-05 14:54:45 ET" and the sort arrow
 
 
 def _text(value: object) -> str:
@@ -46,11 +47,15 @@ class Column(Generic[T]):
     tooltip: Callable[[T], str] | None = None
     header_tip: str = ""
     width: int = 0  # preferred initial width in pixels (0: let the view decide)
+    # Display text from the whole row, when the text needs more than ``value`` (a bar's label).
+    text: Callable[[T], str] | None = None
 
 
 def column_data(column: Column[Any], row: Any, role: int) -> Any:
     """A cell's display text, sort key, value, alignment or tooltip (None for other roles)."""
     if role == Qt.ItemDataRole.DisplayRole:
+        if column.text is not None:
+            return column.text(row)
         return column.fmt(column.value(row))
     if role == SortRole:
         return column.sort_key(row) if column.sort_key is not None else column.value(row)

@@ -5,66 +5,38 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from tastydesk.engine.domain.enums import RuleType
+from tastydesk.engine.domain.enums import RuleAction, RuleType
 from tastydesk.engine.domain.money import MULTIPLIER
 from tastydesk.engine.domain.records import RuleActionRecord
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
 from tastydesk.engine.selection import display_symbol
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.base import CENTER, RIGHT, Column, KeyedTableModel
+from tastydesk.ui.models.base import CENTER, RIGHT, TIME_WIDTH, Column, KeyedTableModel
+from tastydesk.ui.models.exits import (
+    action_label,
+    exit_label,
+    exit_tip,
+    nearest_rule,
+    nearest_text,
+    progress,
+    relative_distance,
+    rule_distance,
+    rule_label,
+    rule_measure,
+    rules_tip,
+)
+from tastydesk.ui.models.rules import ACTION_LABELS, format_threshold
 from tastydesk.ui.models.tree import KeyedTreeModel
 
 HEALTH_TEXT = {"ok": "\u25cf OK", "warn": "\u25b2 Watch", "danger": "\u25a0 Danger"}
+HEALTH_TIPS = {"ok": "No protective rule (stop, delta, time exit) within 25 % of firing",
+               "warn": "A protective rule is within 25 % of its threshold",
+               "danger": "A protective rule's condition holds"}
 
 
-def progress(view: PositionView) -> float | None:
-    """Signed progress: 0..1 toward the profit target, 0..-1 toward the stop loss."""
-    target = _threshold(view, RuleType.PROFIT_TARGET)
-    stop = _threshold(view, RuleType.STOP_LOSS)
-    if view.pnl_pct >= 0:
-        return min(1.0, view.pnl_pct / target) if target else None
-    return max(-1.0, view.pnl_pct / stop) if stop else None
-
-
-def _threshold(view: PositionView, rule_type: RuleType) -> float | None:
-    for rule in view.rules:
-        if rule.rule_type is rule_type and rule.enabled and rule.threshold > 0:
-            return float(rule.threshold)
-    return None
-
-
-def _progress_label(value: float | None) -> str:
-    if value is None:
-        return "\u2014"
-    return f"{abs(value) * 100:.0f}% to {'target' if value >= 0 else 'stop'}"
-
-
-def _progress_text(view: PositionView) -> str:
-    value = progress(view)
-    if value is None:
-        return f"No profit target / stop rule; P&L {fmt.pct(view.pnl_pct, signed=True)}"
-    return (f"{_progress_label(value)} (P&L {fmt.pct(view.pnl_pct, signed=True)} "
-            "of max profit / entry)")
-
-
-def _nearest_rule(view: PositionView) -> RuleStatus | None:
-    live = [r for r in view.rules if r.enabled and r.distance is not None]
-    return min(live, key=lambda r: r.distance) if live else None
-
-
-def _nearest_text(view: PositionView) -> str:
-    rule = _nearest_rule(view)
-    if rule is None:
-        return "\u2014"
-    if rule.triggered:
-        return f"{rule.rule_type} TRIGGERED"
-    return f"{rule.rule_type} in {fmt.number(rule.distance, 1)}"
-
-
-def _rules_tip(view: PositionView) -> str:
-    lines = [f"{r.description or r.rule_type}: distance {fmt.number(r.distance, 2)}"
-             + (" (paused)" if view.rules_paused else "") for r in view.rules]
-    return "\n".join(lines) or "No management rules"
+def _health_tip(view: PositionView) -> str:
+    tip = HEALTH_TIPS.get(view.health, f"Health: {view.health}")
+    return tip + ("\nRules paused" if view.rules_paused else "")
 
 
 POSITION_COLUMNS: list[Column[PositionView]] = [
@@ -74,27 +46,33 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
     Column("quantity", "Qty", lambda v: v.quantity, align=RIGHT, width=36),
     Column("entry", "Entry", lambda v: v.entry_price, fmt.price, align=RIGHT, width=70),
     Column("mark", "Mark", lambda v: v.mark, fmt.price, align=RIGHT, width=70,
-           header_tip="Cost to close per spread, same sign convention as entry"),
+           header_tip="Value per spread at mid, in the entry's terms (cr / db); closing trades "
+                      "the other way",
+           tooltip=lambda v: f"Closing order near {fmt.closing_price(v.mark)} per spread"),
     Column("pnl", "P&L", lambda v: v.pnl, lambda x: fmt.money(x, signed=True), align=RIGHT,
-           width=80),
+           width=80, header_tip="Unrealised P&L of the open spreads at mid",
+           tooltip=lambda v: f"Unrealised {fmt.money(v.pnl, signed=True)} on {v.quantity} open; "
+                             f"realised on closed parts {fmt.money(v.realised_pnl, signed=True)}"),
     Column("pnl_pct", "P&L %", lambda v: v.pnl_pct, lambda x: fmt.pct(x, signed=True),
            align=RIGHT, width=56,
            header_tip="% of max profit captured; negative: loss as % of entry"),
-    Column("progress", "Target / stop", progress, lambda x: _progress_label(x), width=110,
-           sort_key=lambda v: progress(v) or 0.0,
-           tooltip=_progress_text),
+    Column("progress", "Target / stop", progress, width=180, text=exit_label,
+           sort_key=lambda v: progress(v) or 0.0, tooltip=exit_tip,
+           header_tip="The P&L at which the profit target or stop loss fires, and the share of "
+                      "the way from $0 still to go"),
     Column("dte", "DTE", lambda v: v.dte, align=RIGHT, width=40),
     Column("delta", "\u0394", lambda v: v.delta, lambda x: fmt.number(x, 1), align=RIGHT,
            width=52),
     Column("theta", "\u0398", lambda v: v.theta, lambda x: fmt.number(x, 2), align=RIGHT,
            width=56),
-    Column("rules", "Nearest rule", lambda v: _nearest_text(v), width=150,
-           sort_key=lambda v: (r.distance if (r := _nearest_rule(v)) else float("inf")),
-           tooltip=_rules_tip),
+    Column("rules", "Nearest rule", nearest_text, width=250,
+           sort_key=lambda v: (relative_distance(r) if (r := nearest_rule(v)) else float("inf")),
+           tooltip=rules_tip,
+           header_tip="The rule closest to firing, relative to its own threshold"),
     Column("health", "Health", lambda v: v.health, lambda h: HEALTH_TEXT.get(h, h),
-           align=CENTER, width=70,
+           align=CENTER, width=76,
            sort_key=lambda v: {"ok": 0, "warn": 1, "danger": 2}.get(v.health, 3),
-           tooltip=lambda v: "Rules paused" if v.rules_paused else f"Health: {v.health}"),
+           tooltip=_health_tip),
 ]
 
 
@@ -120,20 +98,23 @@ def _leg_delta(pair: LegOf) -> float | None:
     return None if leg.delta is None else leg.delta * leg.quantity * float(MULTIPLIER)
 
 
+def _leg_name(pair: LegOf) -> str:
+    view, leg = pair
+    return fmt.leg_name(view.symbol, leg.expiry, leg.option_type, leg.strike)
+
+
 def _leg_tip(pair: LegOf) -> str:
     _, leg = pair
-    return (f"{leg.quantity:+d} {leg.option_type} {leg.strike:,.2f} expiring "
-            f"{leg.expiry.isoformat()}; delta per contract {fmt.number(leg.delta, 3)}")
+    side = "Short" if leg.quantity < 0 else "Long"
+    return (f"{side} {abs(leg.quantity)} \u00d7 {_leg_name(pair)} "
+            f"(OCC {display_symbol(leg.symbol)}); delta per contract "
+            f"{fmt.number(leg.delta, 3)}")
 
 
 #: What a leg shows under its position's columns (the rest stay empty on leg rows).
 POSITION_LEG_CHILD_COLUMNS: dict[str, Column[LegOf]] = {
-    "symbol": Column("symbol", "Symbol",
-                     lambda p: f"{format(p[1].strike.normalize(), ',f')} "
-                               f"{str(p[1].option_type)[:1].upper()}",
-                     sort_key=lambda p: (p[1].strike, str(p[1].option_type)), tooltip=_leg_tip),
-    "strategy": Column("strategy", "Strategy", lambda p: display_symbol(p[1].symbol),
-                       tooltip=_leg_tip),
+    "strategy": Column("strategy", "Strategy", _leg_name, tooltip=_leg_tip,
+                       sort_key=lambda p: (p[1].expiry, p[1].strike, str(p[1].option_type))),
     "quantity": Column("quantity", "Qty", lambda p: p[1].quantity, lambda q: f"{q:+d}",
                        align=RIGHT),
     "entry": Column("entry", "Entry", lambda p: p[1].entry_price, lambda x: f"{x:.2f}",
@@ -153,17 +134,26 @@ def positions_model(parent: Any = None) -> KeyedTreeModel[PositionView, Position
                           parent=parent)
 
 
+def _rule_state(rule: RuleStatus) -> str:
+    state = "TRIGGERED" if rule.triggered else "on" if rule.enabled else "off"
+    return state + (" \u00b7 auto" if rule.auto else "")
+
+
 RULE_COLUMNS: list[Column[RuleStatus]] = [
-    Column("rule", "Rule", lambda r: str(r.rule_type), width=100,
+    Column("rule", "Rule", lambda r: rule_label(r.rule_type), width=100,
            tooltip=lambda r: r.description or None),
-    Column("action", "Action", lambda r: str(r.action), width=80),
-    Column("threshold", "Threshold", lambda r: r.threshold, lambda x: f"{x:g}", align=RIGHT),
-    Column("current", "Now", lambda r: r.current, lambda x: fmt.number(x, 2), align=RIGHT),
-    Column("distance", "Distance", lambda r: r.distance, lambda x: fmt.number(x, 2),
-           align=RIGHT, header_tip="How far from triggering (<= 0: the condition holds)"),
-    Column("state", "State", lambda r: ("TRIGGERED" if r.triggered else
-                                        "on" if r.enabled else "off")
-           + (" \u00b7 auto" if r.auto else ""), width=90),
+    Column("action", "Action", action_label, width=90),
+    Column("threshold", "Threshold", lambda r: r.threshold, align=RIGHT, width=130,
+           text=lambda r: format_threshold(r.rule_type, r.threshold)),
+    Column("current", "Now", lambda r: r.current, align=RIGHT, width=150,
+           text=lambda r: rule_measure(r.rule_type, r.current),
+           header_tip="The rule's measure now, in the threshold's unit (a stop loss measures "
+                      "the loss as % of the entry price)"),
+    Column("distance", "Distance", lambda r: r.distance, align=RIGHT, width=130,
+           text=rule_distance,
+           header_tip="How far the measure still has to move before the rule fires"),
+    Column("state", "State", _rule_state, width=90,
+           tooltip=lambda r: "Acts without asking" if r.auto else "Asks before acting"),
 ]
 
 
@@ -171,12 +161,26 @@ def rules_model(parent: Any = None) -> KeyedTableModel[RuleStatus]:
     return KeyedTableModel(RULE_COLUMNS, key=lambda r: r.index, parent=parent)
 
 
+def _rule_type_label(value: str) -> str:
+    try:
+        return rule_label(RuleType(value))
+    except ValueError:
+        return value
+
+
+def _action_text(value: str) -> str:
+    try:
+        return ACTION_LABELS[RuleAction(value)]
+    except ValueError:
+        return value
+
+
 RULE_ACTION_COLUMNS: list[Column[RuleActionRecord]] = [
     Column("time", "When", lambda a: a.time, fmt.timestamp,
-           sort_key=lambda a: a.time.timestamp(), width=140),
+           sort_key=lambda a: a.time.timestamp(), width=TIME_WIDTH),
     Column("workflow", "#", lambda a: a.workflow_id, align=RIGHT, width=36),
-    Column("rule", "Rule", lambda a: a.rule_type, width=100),
-    Column("action", "Action", lambda a: a.action, width=90),
+    Column("rule", "Rule", lambda a: _rule_type_label(a.rule_type), width=100),
+    Column("action", "Action", lambda a: _action_text(a.action), width=90),
     Column("status", "Status", lambda a: a.status, width=80),
     Column("detail", "Detail", lambda a: a.detail, tooltip=lambda a: a.detail or None),
 ]

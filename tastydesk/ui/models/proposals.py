@@ -6,11 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.proposal import ResolvedLeg
 from tastydesk.engine.domain.records import DecisionRecord
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.base import CENTER, RIGHT, Column, KeyedTableModel
+from tastydesk.ui.models.base import CENTER, RIGHT, TIME_WIDTH, Column, KeyedTableModel
 
 
 def _warnings_tip(view: PendingView) -> str:
@@ -64,12 +65,20 @@ def pending_model(now: Callable[[], datetime], parent: Any = None) -> KeyedTable
     return KeyedTableModel(pending_columns(now), key=lambda v: v.workflow_id, parent=parent)
 
 
+def _leg_name(leg: ResolvedLeg) -> str:
+    try:
+        root = parse_occ(leg.symbol)[0]
+    except ValueError:
+        root = leg.symbol.split()[0] if leg.symbol.split() else leg.symbol
+    return fmt.leg_name(root, leg.expiry, leg.option_type, leg.strike)
+
+
 LEG_COLUMNS: list[Column[ResolvedLeg]] = [
-    Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}"),
-    Column("type", "Type", lambda leg: str(leg.option_type)),
-    Column("expiry", "Expiry", lambda leg: leg.expiry, lambda d: d.isoformat(),
-           sort_key=lambda leg: leg.expiry.toordinal()),
-    Column("strike", "Strike", lambda leg: leg.strike, lambda s: f"{s:,.2f}", align=RIGHT),
+    Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}", width=56),
+    Column("leg", "Leg", _leg_name, width=170,
+           sort_key=lambda leg: (leg.expiry, leg.strike, str(leg.option_type)),
+           tooltip=lambda leg: f"OCC {' '.join(leg.symbol.split())}"
+                               + (f"; chosen by {leg.reason}" if leg.reason else "")),
     Column("bid", "Bid", lambda leg: leg.bid, lambda x: f"{x:.2f}", align=RIGHT),
     Column("ask", "Ask", lambda leg: leg.ask, lambda x: f"{x:.2f}", align=RIGHT),
     Column("mid", "Mid", lambda leg: leg.mid, lambda x: f"{x:.2f}", align=RIGHT),
@@ -92,7 +101,7 @@ def decision_columns(label: Callable[[int], str]) -> list[Column[DecisionRecord]
     """History columns; ``label`` names the trade behind a proposal id."""
     return [
         Column("time", "When", lambda d: d.time, fmt.timestamp,
-               sort_key=lambda d: d.time.timestamp(), width=140),
+               sort_key=lambda d: d.time.timestamp(), width=TIME_WIDTH),
         Column("trade", "Trade", lambda d: label(d.proposal_id), width=200),
         Column("decision", "Decision", lambda d: d.decision, width=70),
         Column("user", "Who", lambda d: d.user, width=70),

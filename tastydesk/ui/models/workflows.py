@@ -7,7 +7,7 @@ from typing import Any
 from tastydesk.engine.domain.records import JournalRecord, TransitionRecord
 from tastydesk.engine.domain.views import StrategyStats, WorkflowView
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.base import RIGHT, Column, KeyedTableModel
+from tastydesk.ui.models.base import RIGHT, TIME_WIDTH, Column, KeyedTableModel
 
 WORKFLOW_COLUMNS: list[Column[WorkflowView]] = [
     Column("id", "#", lambda w: w.workflow_id, align=RIGHT, width=40),
@@ -16,7 +16,7 @@ WORKFLOW_COLUMNS: list[Column[WorkflowView]] = [
     Column("state", "State", lambda w: str(w.state), width=130),
     Column("bias", "Bias", lambda w: "" if w.bias is None else str(w.bias), width=64),
     Column("updated", "Updated", lambda w: w.updated_at, fmt.timestamp,
-           sort_key=lambda w: w.updated_at.timestamp(), width=140),
+           sort_key=lambda w: w.updated_at.timestamp(), width=TIME_WIDTH),
     Column("reason", "Last reason", lambda w: w.last_reason,
            tooltip=lambda w: w.last_reason or None),
 ]
@@ -28,7 +28,7 @@ def workflows_model(parent: Any = None) -> KeyedTableModel[WorkflowView]:
 
 TRANSITION_COLUMNS: list[Column[TransitionRecord]] = [
     Column("time", "Time", lambda t: t.time, fmt.timestamp,
-           sort_key=lambda t: (t.time.timestamp(), t.seq), width=140),
+           sort_key=lambda t: (t.time.timestamp(), t.seq), width=TIME_WIDTH),
     Column("workflow", "#", lambda t: t.workflow_id, align=RIGHT, width=40),
     Column("from", "From", lambda t: "" if t.from_state is None else str(t.from_state),
            width=130),
@@ -59,7 +59,7 @@ def stats_model(parent: Any = None) -> KeyedTableModel[StrategyStats]:
 
 JOURNAL_COLUMNS: list[Column[JournalRecord]] = [
     Column("closed", "Closed", lambda j: j.closed_at, fmt.timestamp,
-           sort_key=lambda j: j.closed_at.timestamp(), width=140),
+           sort_key=lambda j: j.closed_at.timestamp(), width=TIME_WIDTH),
     Column("workflow", "#", lambda j: j.workflow_id, align=RIGHT, width=40),
     Column("symbol", "Symbol", lambda j: j.symbol, width=60),
     Column("strategy", "Strategy", lambda j: j.strategy, width=170),

@@ -22,6 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tastydesk.engine.domain.money import MULTIPLIER
+from tastydesk.engine.domain.views import PositionView
+from tastydesk.ui import format as fmt
+
 
 class ConfirmDialog(QDialog):
     def __init__(self, parent: QWidget | None, title: str, text: str, accept_text: str,
@@ -55,6 +59,51 @@ def ask_confirm(parent: QWidget | None, title: str, text: str, accept_text: str,
     """Modal confirmation; True only when the user pressed ``accept_text``."""
     dialog = ConfirmDialog(parent, title, text, accept_text, detail)
     return dialog.exec() == QDialog.DialogCode.Accepted
+
+
+def close_units(open_units: int, pct: int) -> int:
+    """Spreads a close of ``pct`` % takes off (the engine's rule: a partial close leaves at
+    least one open and closes at least one); 0 when a partial close is not possible."""
+    if pct >= 100:
+        return open_units
+    if open_units < 2:
+        return 0
+    return min(open_units - 1, max(1, open_units * pct // 100))
+
+
+def close_text(view: PositionView, pct: int) -> tuple[str, str]:
+    """(question, detail) for closing ``pct`` % of a position, naming the order's side right.
+
+    The mark is the spread's value in the entry's terms; the closing order trades the other way,
+    so a credit spread is bought back for a debit and a debit spread sold for a credit.
+    """
+    units = close_units(view.quantity, pct)
+    what = (f"the whole position ({units} of {view.quantity})" if pct >= 100
+            else f"{pct}% of the position ({units} of {view.quantity} spreads)")
+    question = f"Close {what} in {view.symbol} {view.strategy_name} (#{view.workflow_id})?"
+    if view.mark is None:
+        order = "No mark yet: the limit price is set from the first quote."
+    else:
+        paying = view.mark > 0
+        cash = abs(view.mark) * MULTIPLIER * units
+        order = (f"Closing order: {'buy back' if paying else 'sell'} at a limit near "
+                 f"{fmt.closing_price(view.mark)} per spread "
+                 f"({'about ' + fmt.money(cash) + (' paid' if paying else ' received')}), "
+                 "worked from the mid.")
+    legs = ", ".join(
+        f"{leg.quantity:+d} {fmt.leg_name(view.symbol, leg.expiry, leg.option_type, leg.strike)}"
+        for leg in view.legs)
+    detail = (f"{order}\nLegs held: {legs or 'none'}.\n"
+              f"Unrealised P&L of the position now {fmt.money(view.pnl, signed=True)}.")
+    return question, detail
+
+
+def ask_close(parent: QWidget | None, view: PositionView, pct: int) -> bool:
+    """Confirm closing ``pct`` % of ``view``; True only when the user pressed Close."""
+    question, detail = close_text(view, pct)
+    label = "Close" if pct >= 100 else f"Close {pct}%"
+    return ask_confirm(parent, "Close position" if pct >= 100 else "Partial close", question,
+                       label, detail)
 
 
 class ReasonDialog(QDialog):

@@ -11,13 +11,14 @@ import asyncio
 import logging
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QVBoxLayout,
     QWidget,
@@ -56,6 +57,7 @@ class LoginDialog(QDialog):
                        "its provider secret and a refresh token. They are stored only in your "
                        "system keyring.")
         intro.setWordWrap(True)
+        intro.setMinimumWidth(440)  # the layout sets the dialog's minimum size (see below)
         layout.addWidget(intro)
         form = QFormLayout()
         self.env_combo = QComboBox()
@@ -77,10 +79,17 @@ class LoginDialog(QDialog):
         form.addRow("Refresh token", self.token_edit)
         form.addRow("Account", self.account_combo)
         layout.addLayout(form)
+        for field in (self.env_combo, self.secret_edit, self.token_edit, self.account_combo):
+            field.setMinimumHeight(field.sizeHint().height())
         self.message = QLabel()
         self.message.setObjectName("fieldError")
         self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # Room for a three-line message from the start: an error makes the dialog no smaller
+        # elsewhere, and a longer one grows the dialog (below) instead of squashing the fields.
+        self.message.setMinimumHeight(3 * self.message.fontMetrics().lineSpacing())
         layout.addWidget(self.message)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
         self.buttons = QDialogButtonBox()
         self.login_button = self.buttons.addButton("Verify && log in",
                                                    QDialogButtonBox.ButtonRole.ActionRole)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from tastydesk.engine.config import ConfigError, EngineConfig
 from tastydesk.engine.domain.enums import RuleType
 from tastydesk.engine.facade import EngineFacade
+from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import current_user
 
 NOTIFY_CATEGORIES = ("pending", "fill", "rule", "error", "risk", "connection")
@@ -43,6 +44,8 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                   "restart_cooldown_minutes", "auto_approve")),
     ("Paper market", ("paper_speed", "paper_seed")),
 )
+
+WIDE_FIELDS = frozenset({"watchlist"})
 
 LABELS = {
     "watchlist": ("Watchlist", "Symbols to scan, separated by commas or spaces"),
@@ -77,7 +80,7 @@ class SettingsDialog(QDialog):
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.engine = engine
-        self.resize(720, 640)
+        self.resize(840, 660)
         self.edits: dict[str, QLineEdit | QCheckBox] = {}
         self.errors: dict[str, QLabel] = {}
         self.auto_manage: dict[RuleType, QCheckBox] = {}
@@ -87,13 +90,24 @@ class SettingsDialog(QDialog):
         content = QWidget()
         grid = QGridLayout(content)
         grid.setContentsMargins(6, 6, 6, 6)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         for i, (title, names) in enumerate(GROUPS):
             box = QGroupBox(title)
             form = QFormLayout(box)
             form.setVerticalSpacing(2)
+            # Fields take the group's width (some platform styles keep them at their hint).
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             for name in names:
                 self._add_field(form, name, getattr(config, name))
-            grid.addWidget(box, i // 2 if i < 4 else 2, i % 2 if i < 4 else 0)
+            if i < 4:
+                grid.addWidget(box, i // 2, i % 2)
+            else:
+                left = QVBoxLayout()
+                left.addWidget(box)
+                left.addWidget(self._build_display())
+                grid.addLayout(left, 2, 0)
+        self.edits["watchlist"].setMinimumWidth(240)
 
         auto_box = QGroupBox("Automatic management (act without approval)")
         auto_layout = QVBoxLayout(auto_box)
@@ -137,11 +151,32 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self.restore_button.clicked.connect(lambda: self.load(EngineConfig()))
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(content.minimumSizeHint().width()
+                               + scroll.verticalScrollBar().sizeHint().width() + 4)
         layout = QVBoxLayout(self)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
         self.saved: EngineConfig | None = None
+
+    def _build_display(self) -> QGroupBox:
+        """Display preferences of this computer (QSettings, not engine configuration)."""
+        box = QGroupBox("Display")
+        layout = QVBoxLayout(box)
+        layout.setSpacing(1)
+        self.local_time_check = QCheckBox("Show times in this computer's time zone")
+        self.local_time_check.setObjectName("settings.local_time")
+        self.local_time_check.setToolTip("Off: New York time (ET), the market's clock. On: the "
+                                         "zone this computer is set to, named next to each time.")
+        self.local_time_check.setChecked(fmt.local_time())
+        layout.addWidget(self.local_time_check)
+        return box
+
+    def accept(self) -> None:
+        """Keep the display preferences with the accepted settings (Cancel leaves them)."""
+        fmt.set_local_time(self.local_time_check.isChecked())
+        super().accept()
 
     def _error_label(self, name: str) -> QLabel:
         label = QLabel()
@@ -171,7 +206,11 @@ class SettingsDialog(QDialog):
         v.addWidget(error)
         label = QLabel(title)
         label.setToolTip(tip)
-        form.addRow(label, holder)
+        if name in WIDE_FIELDS:  # a list: its own line, the group's full width
+            form.addRow(label)
+            form.addRow(holder)
+        else:
+            form.addRow(label, holder)
         self.edits[name] = widget
         self.errors[name] = error
 

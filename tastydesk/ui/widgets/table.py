@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from tastydesk.ui.models.base import KeyedTableModel, TableFilterProxy
+from tastydesk.ui.models.base import Column, KeyedTableModel, TableFilterProxy
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole
 
 
@@ -58,9 +58,7 @@ class KeyedTableView(QTableView):
             header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
 
     def apply_default_widths(self) -> None:
-        for i, column in enumerate(self.source.columns):
-            if column.width:
-                self.setColumnWidth(i, column.width)
+        apply_widths(self, self.horizontalHeader(), self.source.columns)
 
     def selected_rows(self) -> list[Any]:
         """Row objects of the selected rows, in view order."""
@@ -81,6 +79,23 @@ class KeyedTableView(QTableView):
     def select_key(self, key: Hashable) -> bool:
         """Select and scroll to the row with ``key``; False if it is not visible."""
         return select_keyed(self, key)
+
+
+#: Room a header needs beside its text: the style sheet's padding (4 px left, 14 px right, where
+#: the sort arrow is drawn) and a little air.
+HEADER_ROOM = 24
+
+
+def header_width(header: QHeaderView, title: str) -> int:
+    """The narrowest section that shows ``title`` whole next to the sort arrow."""
+    return header.fontMetrics().horizontalAdvance(title) + HEADER_ROOM
+
+
+def apply_widths(view: Any, header: QHeaderView, columns: Sequence[Column[Any]]) -> None:
+    """Each column's preferred width, never narrower than its header title and sort arrow."""
+    for i, column in enumerate(columns):
+        if column.width:
+            view.setColumnWidth(i, max(column.width, header_width(header, column.header)))
 
 
 def select_keyed(view: Any, key: Hashable) -> bool:

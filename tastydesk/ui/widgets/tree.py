@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 from tastydesk.ui.models.base import TableFilterProxy, sort_less
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole
 from tastydesk.ui.models.tree import KeyedTreeModel, ParentObjectRole
-from tastydesk.ui.widgets.table import select_keyed, setup_keyed_view
+from tastydesk.ui.widgets.table import apply_widths, select_keyed, setup_keyed_view
 
 
 class TreeFilterProxy(TableFilterProxy):
@@ -109,9 +109,7 @@ class KeyedTreeView(QTreeView):
         return self.header()
 
     def apply_default_widths(self) -> None:
-        for i, column in enumerate(self.source.columns):
-            if column.width:
-                self.setColumnWidth(i, column.width)
+        apply_widths(self, self.header(), self.source.columns)
 
     def _selected(self) -> QModelIndex | None:
         rows = self.selectionModel().selectedRows()

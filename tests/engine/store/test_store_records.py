@@ -238,3 +238,21 @@ def test_record_fills_moves_the_position_in_the_same_transaction(store: Store) -
         store.record_fills("td-1", [third, bad], NOW)
     assert {f.fill_id for f in store.fills(wf.id)} == {"F1", "F2"}
     assert {p.symbol: p.quantity for p in store.positions(wf.id)} == held
+
+
+def test_order_events_by_order_matches_one_read_per_order(store: Store) -> None:
+    wf = store.create_workflow("SPY", Actor.ENGINE, "t", NOW)
+    store.create_order_intent(wf.id, OrderPurpose.OPEN, request("td-1"), 2, NOW)
+    store.create_order_intent(wf.id, OrderPurpose.CLOSE, request("td-2"), 2, NOW)
+    store.update_order("td-1", OrderStatus.WORKING, NOW, broker_order_id="B1")
+    store.update_order("td-2", OrderStatus.WORKING, NOW, broker_order_id="B2")
+    store.update_order("td-1", OrderStatus.WORKING, NOW, price=Decimal("0.36"),
+                       detail="price step 1")
+    one_by_one = {ext: store.order_events(ext) for ext in ("td-1", "td-2")}
+    assert store.order_events_by_order() == one_by_one
+    assert [e.detail for e in one_by_one["td-1"]] == ["intent recorded", "", "price step 1"]
+    # Filtered, in chunks past the bound-variable limit; an unknown order has no events.
+    wanted = ["td-2", *(f"none-{i}" for i in range(1200))]
+    picked = store.order_events_by_order(wanted)
+    assert picked["td-2"] == one_by_one["td-2"] and "td-1" not in picked
+    assert len(picked) == 1201 and picked["none-7"] == []

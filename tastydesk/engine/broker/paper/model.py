@@ -73,7 +73,7 @@ PROFILES: dict[str, Profile] = {
 MARKET_VOL = PROFILES["SPY"].vol * REALIZED_TO_IMPLIED
 
 
-def _unit(text: str) -> float:
+def stable_unit(text: str) -> float:
     """A stable pseudo-random number in [0, 1) from text (Python's hash() is salted per run)."""
     return zlib.crc32(text.encode()) / 2**32
 
@@ -83,7 +83,7 @@ def profile_for(symbol: str) -> Profile:
     known = PROFILES.get(symbol)
     if known is not None:
         return known
-    u = [_unit(f"{symbol}:{i}") for i in range(4)]
+    u = [stable_unit(f"{symbol}:{i}") for i in range(4)]
     vol = 0.22 + 0.4 * u[1]
     return Profile(symbol, round(20 + 380 * u[0], 2), vol, round(0.6 + 1.2 * u[2], 2),
                    1 + int(3 * u[3]), 0.0, False, -0.07, 0.03, 2.0, -0.01, 0.05, vol / 6, False)

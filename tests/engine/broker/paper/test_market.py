@@ -147,7 +147,7 @@ def test_market_minute_and_daily_returns_match_the_vol_and_vol_rises_on_drops() 
         if CALENDAR.is_trading_day(day):
             for k in range(1, 27):  # 15-minute steps through the session
                 prev = math.log(float(m.spot("QQQ")))
-                sigma = m._model.implied_atm(1) * REALIZED_TO_IMPLIED
+                sigma = m.implied_vol(m.symbols[1]) * REALIZED_TO_IMPLIED
                 m.step(ny(day.year, day.month, day.day, 9, 30) + timedelta(minutes=15 * k))
                 if k > 1:
                     minute_z.append((math.log(float(m.spot("QQQ"))) - prev)

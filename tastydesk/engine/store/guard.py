@@ -1,0 +1,65 @@
+"""A switch that makes synchronous store calls on an event-loop thread fail loudly.
+
+Under qasync the event loop is the GUI thread, so a synchronous :class:`Store` call made there
+freezes the window while SQLite fsyncs. Code on the loop must ``await`` the
+:class:`AsyncStore` instead, whose methods reach the repositories without passing through this
+check (on its writer thread, or inline in the headless simulation, where no UI shares the
+loop). A Store used outside any running loop (command-line tools, scripts, the writer thread)
+is never affected; opening and closing a store are allowed anywhere.
+
+The guard is off unless switched on: ``LOOP_GUARD.enable()`` in code, the ``store_loop_guard``
+test fixture, or ``TASTYDESK_STORE_LOOP_GUARD=1`` in the environment (read at import).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tastydesk.engine.store.errors import SyncCallOnEventLoop
+
+ENV_VAR = "TASTYDESK_STORE_LOOP_GUARD"
+
+
+class _Permits(threading.local):
+    def __init__(self) -> None:
+        self.depth = 0
+
+
+class LoopGuard:
+    """Raises :class:`SyncCallOnEventLoop` for a guarded call made on a running loop's thread."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._permits = _Permits()
+
+    def enable(self, on: bool = True) -> None:
+        self.enabled = on
+
+    @contextmanager
+    def permitted(self) -> Iterator[None]:
+        """Calls inside this block pass (AsyncStore.run executing inline on the loop)."""
+        depth = self._permits.depth
+        self._permits.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._permits.depth = depth
+
+    def check(self) -> None:
+        """Call first thing in a guarded method; cheap when the guard is off."""
+        if not self.enabled or asyncio._get_running_loop() is None:
+            return
+        if self._permits.depth:
+            return
+        method = sys._getframe(1).f_code.co_name
+        raise SyncCallOnEventLoop(
+            f"Store.{method} was called synchronously on the thread running the event loop; "
+            f"await AsyncStore.{method} instead so the loop never waits on SQLite")
+
+
+LOOP_GUARD = LoopGuard(os.environ.get(ENV_VAR, "").strip() not in ("", "0"))

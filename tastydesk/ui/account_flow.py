@@ -1,0 +1,71 @@
+"""Logging in to tastytrade from the paper desk, and logging out.
+
+After a login the chosen account is remembered through the engine (a command, run by the
+command runner) and the trader decides whether to switch to the live broker now or at the next
+start. Logging out deletes the stored credentials from the system keyring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QWidget
+
+from tastydesk.engine.facade import EngineFacade
+from tastydesk.ui.actions import CommandRunner, current_user
+from tastydesk.ui.widgets.dialogs import ask_confirm
+
+REMEMBER_ACCOUNT = "account.remember"
+
+
+class AccountFlow(QObject):
+    """The File menu's login and logout; ``switch`` is called when the trader switches now."""
+
+    def __init__(self, window: QWidget, engine: EngineFacade, runner: CommandRunner,
+                 tell: Callable[[str], None], switch: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._window = window
+        self._engine = engine
+        self._runner = runner
+        self._tell = tell
+        self._switch = switch
+
+    def show_login(self) -> None:
+        from tastydesk.ui.widgets.login_dialog import LoginDialog
+
+        dialog = LoginDialog(self._window)
+        dialog.logged_in.connect(self.logged_in)
+        dialog.exec()
+
+    def logged_in(self, env: str, account: str) -> None:
+        """Keep the account choice, then offer to switch to it now."""
+        user = current_user()
+
+        def kept(_result: object) -> None:
+            if ask_confirm(self._window, "Switch to tastytrade",
+                           f"Logged in to tastytrade {env}, account {account}.\n\nSwitch to live "
+                           "data now? The paper session stops; automation starts paused until "
+                           "the broker is reconciled.", "Switch now"):
+                self._switch()
+            else:
+                self._tell(f"Logged in to tastytrade {env}, account {account}. tastydesk uses "
+                           "it from the next start.")
+
+        # A failure is reported by the window, like every command's.
+        self._runner.run(REMEMBER_ACCOUNT,
+                         lambda: self._engine.remember_account(env, account, user),
+                         on_success=kept)
+
+    def log_out(self) -> None:
+        from tastydesk.ui.widgets.login_dialog import log_out
+
+        if not ask_confirm(self._window, "Log out", "Delete the stored tastytrade credentials "
+                           "from the system keyring?", "Log out"):
+            return
+        try:
+            cleared = log_out()
+        except Exception as exc:  # keyring back ends raise their own types: say it, keep going
+            self._tell(f"Log out failed: {exc}")
+            return
+        self._tell("Logged out: " + (", ".join(cleared) or "nothing was stored"))

@@ -1,0 +1,88 @@
+"""The loop guard: a synchronous Store call on a running loop's thread fails when switched on.
+
+The guard is off by default. ``store_loop_guard`` (tests/conftest.py) switches it on for a test;
+``TASTYDESK_STORE_LOOP_GUARD=1`` switches it on for a whole run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tastydesk.engine.domain.enums import Actor, Trigger
+from tastydesk.engine.store.errors import SyncCallOnEventLoop
+from tastydesk.engine.store.guard import ENV_VAR, LOOP_GUARD
+from tastydesk.engine.store.service import AsyncStore, Store
+
+NOW = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)
+
+
+@pytest.mark.usefixtures("store_loop_guard")
+async def test_sync_call_on_the_loop_raises_and_writes_nothing(store: Store) -> None:
+    with pytest.raises(SyncCallOnEventLoop, match=r"Store\.create_workflow .*await "
+                                                  r"AsyncStore\.create_workflow"):
+        store.create_workflow("SPY", Actor.ENGINE, "on the loop", NOW)
+    with pytest.raises(SyncCallOnEventLoop, match=r"Store\.set_config"):
+        store.set_config("automation_armed", True)
+    with pytest.raises(SyncCallOnEventLoop, match=r"Store\.list_workflows"):
+        store.list_workflows()
+    # Off the loop (a plain thread, as the writer thread is) the same store answers.
+    seen: list[int] = []
+    worker = threading.Thread(target=lambda: seen.append(len(store.list_workflows())))
+    worker.start()
+    worker.join()
+    assert seen == [0]
+
+
+@pytest.mark.usefixtures("store_loop_guard")
+@pytest.mark.parametrize("inline", [False, True], ids=["writer-thread", "inline"])
+async def test_async_store_calls_pass_the_guard(store: Store, inline: bool) -> None:
+    astore = AsyncStore(store, inline=inline)
+    wf = await astore.create_workflow("SPY", Actor.ENGINE, "async", NOW)
+    moved = await astore.transition(wf.id, Trigger.SCAN, Actor.ENGINE, "scan", NOW)
+    await astore.set_config("automation_armed", True)
+    assert moved.version == 2 and await astore.get_config("automation_armed") is True
+    assert [w.id for w in await astore.list_workflows()] == [wf.id]
+    # run() may call the synchronous Store: on the writer thread, or inline with permission.
+    assert await astore.run(lambda: store.get_workflow(wf.id).version) == 2
+    with pytest.raises(SyncCallOnEventLoop):
+        store.get_workflow(wf.id)  # still refused directly, after the permitted call
+    await astore.close()
+
+
+def test_guard_is_off_unless_the_environment_switches_it_on() -> None:
+    assert LOOP_GUARD.enabled == (os.environ.get(ENV_VAR, "").strip() not in ("", "0"))
+
+
+async def test_guard_switched_off_allows_sync_calls_on_the_loop(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LOOP_GUARD, "enabled", False)
+    wf = store.create_workflow("SPY", Actor.ENGINE, "guard off", NOW)
+    assert store.get_workflow(wf.id).symbol == "SPY"
+
+
+@pytest.mark.usefixtures("store_loop_guard")
+def test_sync_use_outside_any_loop_is_never_refused(tmp_path: Path) -> None:
+    # A command-line tool opens the store and calls it with no event loop running.
+    with Store.open(tmp_path / "cli.db") as store:
+        store.set_config("k", 1)
+        assert store.get_config("k") == 1
+        # asyncio.run() inside a synchronous program: only calls made on the loop are refused.
+        with pytest.raises(SyncCallOnEventLoop):
+            asyncio.run(_sync_read(store))
+        assert store.get_config("k") == 1
+
+
+async def _sync_read(store: Store) -> object:
+    return store.get_config("k")
+
+
+@pytest.mark.usefixtures("store_loop_guard")
+async def test_opening_and_closing_are_allowed_on_the_loop(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "opened-on-loop.db")
+    store.close()
