@@ -26,6 +26,8 @@ COMMANDS = {
     "bench": "Run the benchmarks and print their figures",
     "screenshot": "Run the app offscreen and save PNGs of the window and docks",
     "doctor": "Print diagnostics: versions, data directory, database, keyring, broker",
+    "orders": "Export every order: legs, prices, time in force, status history, fills, fees",
+    "journal": "Export every closed trade with its order chain's totals (CSV or JSON)",
 }
 # Commands that write the data directory they are given (strategies import/restore decide
 # for themselves); without --data-dir these run on a temporary directory of their own.

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import OrderAction, OrderPurpose, OrderStatus
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 from tastydesk.engine.domain.records import FillRecord, OrderEventRecord, OrderRecord
 from tastydesk.engine.store import codec
@@ -102,7 +103,7 @@ class OrderRepository:
                     price=price, quantity=quantity, filled_quantity=0,
                     attempt=attempt, legs=encode_json(codec.legs_to_json(request.legs)),
                     created_at=when, updated_at=when, reject_reason=None,
-                    fees=None))
+                    fees=None, time_in_force=TimeInForce(request.time_in_force).value))
                 order_id = cur.lastrowid
                 raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
                     order_id=order_id, status=status, broker_order_id=None,
@@ -125,7 +126,8 @@ class OrderRepository:
             external_id=request.external_id, broker_order_id=None,
             status=OrderStatus.PENDING_SUBMIT, price=request.price, quantity=quantity,
             filled_quantity=0, attempt=attempt, underlying=request.underlying, legs=request.legs,
-            created_at=now, updated_at=now, reject_reason=None)
+            created_at=now, updated_at=now, reject_reason=None,
+            time_in_force=TimeInForce(request.time_in_force))
 
     def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                      broker_order_id: str | None = None, price: Decimal | None = None,
@@ -177,7 +179,8 @@ class OrderRepository:
             price=Decimal(o.price), quantity=o.quantity, filled_quantity=o.filled_quantity,
             attempt=o.attempt, underlying=o.underlying, legs=legs,
             created_at=decode_time(o.created_at), updated_at=decode_time(o.updated_at),
-            reject_reason=o.reject_reason, fees=None if o.fees is None else Decimal(o.fees))
+            reject_reason=o.reject_reason, fees=None if o.fees is None else Decimal(o.fees),
+            time_in_force=TimeInForce(o.time_in_force))
 
     def _first_order(self, sql: str, value: object) -> OrderRecord | None:
         with self._db.raw_read() as raw:
