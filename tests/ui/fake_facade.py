@@ -62,6 +62,10 @@ class FakeFacade(EngineFacade):
         self.workflow_views: list[WorkflowView] = []
         self.pending_views: list[PendingView] = []
         self.position_views: list[PositionView] = []
+        self.watching_positions = False
+
+    def watch_positions(self, wanted: bool = True) -> None:
+        self.watching_positions = wanted
 
     # ---- lifecycle
     async def start(self) -> None:
