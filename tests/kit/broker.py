@@ -9,6 +9,7 @@ between a fill and a replace can be staged exactly.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import math
 from collections import deque
@@ -145,9 +146,11 @@ class ScriptedBroker(BrokerPort):
         self.subscribed.difference_update(symbols)
 
     async def dry_run(self, order: OrderRequest) -> DryRunResult:
+        await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         return DryRunResult(Decimal("-500"), self.fees, errors=self.dry_run_errors)
 
     async def place(self, order: OrderRequest) -> CommandResult:
+        await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.placed.append(order)
         script = self._next("place")
         if script is Script.REJECT:
@@ -164,6 +167,7 @@ class ScriptedBroker(BrokerPort):
         return CommandResult(CommandOutcome.ACCEPTED, snap)
 
     async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+        await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.replaced.append((order_id, price))
         old = self.orders[order_id]
         if self._next("replace") is not Script.ACCEPT or old.status.is_terminal:
@@ -177,6 +181,7 @@ class ScriptedBroker(BrokerPort):
         return CommandResult(CommandOutcome.ACCEPTED, new)
 
     async def cancel(self, order_id: str) -> CommandResult:
+        await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.cancelled.append(order_id)
         old = self.orders[order_id]
         if self._next("cancel") is not Script.ACCEPT or old.status.is_terminal:
@@ -185,9 +190,11 @@ class ScriptedBroker(BrokerPort):
         return CommandResult(CommandOutcome.ACCEPTED, snap)
 
     async def get_order(self, order_id: str) -> OrderSnapshot | None:
+        await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         return self.orders.get(order_id)
 
     async def find_order(self, external_id: str) -> OrderSnapshot | None:
+        await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         return self.live(external_id)
 
     async def live_orders(self) -> list[OrderSnapshot]:
