@@ -10,13 +10,14 @@ a second writer, damaged state and unexpected errors are caught here, once for a
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import sys
 from pathlib import Path
 
 from tastydesk.exit_codes import HELP as EXIT_CODES_HELP
-from tastydesk.exit_codes import ExitCode
+from tastydesk.exit_codes import CommandError, ExitCode
 
 COMMANDS = {
     "strategies": "Manage strategies: list, show, validate, import, export",
@@ -25,6 +26,8 @@ COMMANDS = {
     "bench": "Run the benchmarks and print their figures",
     "screenshot": "Run the app offscreen and save PNGs of the window and docks",
     "doctor": "Print diagnostics: versions, data directory, database, keyring, broker",
+    "orders": "Export every order: legs, prices, time in force, status history, fills, fees",
+    "journal": "Export every closed trade with its order chain's totals (CSV or JSON)",
 }
 # Commands that write the data directory they are given (strategies import/restore decide
 # for themselves); without --data-dir these run on a temporary directory of their own.
@@ -32,11 +35,15 @@ WRITES_GIVEN_DATA_DIR = frozenset({"screenshot"})
 MAX_MESSAGE = 400
 
 
-class BadInput(ValueError):
+class BadInput(CommandError):
     """Input refused before anything ran; the message is one line."""
 
+    exit_code = ExitCode.BAD_INPUT
 
+
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The full parser (every command module imported); built once per process."""
     parser = argparse.ArgumentParser(prog="tastydesk", description=__doc__.splitlines()[0],
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,20 +88,20 @@ def _take_data_dir(argv: list[str]) -> tuple[list[str], str | None]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command line; returns its exit code (see :mod:`tastydesk.exit_codes`)."""
-    from tastydesk.commands.state_files import DamagedState
-    from tastydesk.locking import LockHeld
-
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return _dispatch(argv)
     except BadInput as exc:
-        return _fail(f"error: {exc}", ExitCode.BAD_INPUT)
-    except LockHeld as exc:
-        return _fail(str(exc), ExitCode.LOCKED)
-    except DamagedState as exc:
-        return _fail(f"refusing to run on damaged state: {exc}", ExitCode.DAMAGED_STATE)
+        return _fail(f"error: {exc}", exc.exit_code)
+    except CommandError as exc:  # a second writer, damaged state
+        return _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _fail("interrupted", ExitCode.INTERRUPTED)
+    except OSError as exc:
+        if exc.filename is None:
+            return _internal_error(exc, argv)
+        # An unusable path given on the command line (a file as --data-dir, no permission).
+        return _fail(f"cannot use {exc.filename}: {exc.strerror or exc}", ExitCode.BAD_INPUT)
     except Exception as exc:  # the last resort: one line here, the traceback in the log
         return _internal_error(exc, argv)
 

@@ -7,6 +7,7 @@ damaged" and "another tastydesk process is writing this data directory" without 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import ClassVar
 
 
 class ExitCode(IntEnum):
@@ -17,6 +18,13 @@ class ExitCode(IntEnum):
     LOCKED = 4  # another process holds the data directory's writer lock (message names it)
     INTERNAL_ERROR = 5  # a bug: one line here, the traceback in the log file
     INTERRUPTED = 130  # Ctrl+C
+
+
+class CommandError(RuntimeError):
+    """A refusal that ends a command: ``str()`` is its one-line message, :attr:`exit_code` its
+    code. The command line catches these once for every command."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL_ERROR
 
 
 HELP = """exit codes:

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from tastydesk.exit_codes import CommandError, ExitCode
+
 LOCK_FILE = "writer.lock"
 _WINDOWS_LOCK_OFFSET = 1 << 20  # lock a byte past the holder text so readers can still read it
 
@@ -42,8 +44,10 @@ class Holder:
         return f"{pid} ({self.command or 'command unknown'})"
 
 
-class LockHeld(RuntimeError):
+class LockHeld(CommandError):
     """Another process holds the writer lock; the message names it in one line."""
+
+    exit_code = ExitCode.LOCKED
 
     def __init__(self, path: Path, holder: Holder | None) -> None:
         self.path = path

@@ -1,7 +1,9 @@
 """``tastydesk doctor``: everything a support request needs, in one paste, without a secret.
 
-Sections: versions, platform, data directory, database (integrity and migration level), keyring,
-stored credentials (yes/no only), Qt platform plugin and broker mode. The database is inspected
+Sections: versions, platform, data directory, database (integrity, migration level, history),
+paper state (readable, and present beside a database with paper history), the writer lock's
+holder, backups (when the folder exists), keyring, stored credentials (yes/no only), Qt platform
+plugin and broker mode. The database is inspected
 read-only first, so a database that is behind its schema is reported, not silently migrated.
 Problems are marked ``!!`` and make the exit code 1; warnings are marked ``??``.
 """
@@ -15,12 +17,11 @@ import platform
 import sqlite3
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from tastydesk import __version__, paths
-
-OK, WARN, PROBLEM = "ok", "??", "!!"
+from tastydesk.commands import doctor_state
+from tastydesk.commands.doctor_report import OK, PROBLEM, WARN, Report
 
 DISTRIBUTIONS = (
     ("PySide6", "PySide6-Essentials"),
@@ -33,36 +34,6 @@ DISTRIBUTIONS = (
     ("qasync", "qasync"),
     ("keyring", "keyring"),
 )
-
-
-@dataclass(slots=True)
-class Report:
-    """Lines grouped by section; ``problems`` counts the lines marked as problems."""
-
-    sections: list[tuple[str, list[tuple[str, str, str]]]] = field(default_factory=list)
-    problems: int = 0
-
-    def section(self, title: str) -> Callable[[str, str, str], None]:
-        lines: list[tuple[str, str, str]] = []
-        self.sections.append((title, lines))
-
-        def add(key: str, value: str, mark: str = OK) -> None:
-            lines.append((mark, key, value))
-            if mark == PROBLEM:
-                self.problems += 1
-
-        return add
-
-    def render(self) -> str:
-        width = max((len(k) for _t, lines in self.sections for _m, k, _v in lines), default=0)
-        out: list[str] = []
-        for title, lines in self.sections:
-            out.append(f"[{title}]")
-            for mark, key, value in lines:
-                prefix = "  " if mark == OK else mark
-                out.append(f"{prefix} {key.ljust(width)}  {value}")
-            out.append("")
-        return "\n".join(out)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -88,6 +59,10 @@ def collect(data_dir: str | os.PathLike[str] | None, probe_qt: bool = True) -> R
     base = _data_dir(report.section("data"), data_dir)
     if base is not None:
         _database(report.section("database"), paths.db_path(base))
+        doctor_state.paper_state(report.section("paper state"), base)
+        doctor_state.writer_lock(report.section("lock"), base)
+        if doctor_state.backups_folder(base).is_dir():
+            doctor_state.backups(report.section("backups"), base)
     secure = _keyring(report.section("keyring"))
     stored = _credentials(report.section("credentials"))
     _qt(report.section("qt"), probe_qt)
@@ -154,22 +129,37 @@ def _data_dir(add: Callable[..., None], override: str | os.PathLike[str] | None)
 
 
 def _database(add: Callable[..., None], path: Path) -> None:
+    from tastydesk.commands.state_files import inspect_app_database
+
     add("path", str(path))
     if not path.exists():
         add("status", "not created yet (created on first start)")
         return
-    add("size", f"{path.stat().st_size / 1024:.0f} KiB")
     try:
-        current, head = _revisions(path)
+        app = inspect_app_database(path)
     except Exception as exc:
         add("migration", f"unreadable: {_error(exc)}", PROBLEM)
+        return
+    add("size", f"{app.size / 1024:.0f} KiB")
+    current, head = app.revision, app.head
+    if app.size == 0:
+        add("status", "empty (0 bytes): the app would start a new account over it", PROBLEM)
+        return
+    if app.problem:
+        add("migration", f"unreadable: {app.problem}", PROBLEM)
         return
     if current == head:
         add("migration", f"{current} (head)")
     elif current is None:
         add("migration", f"none, head is {head}: not a tastydesk database or never migrated", PROBLEM)
+    elif not app.known_revision:
+        add("migration", f"{current} is newer than this tastydesk (head {head}): written by a "
+                         f"newer version; update tastydesk before opening it", PROBLEM)
+        return
     else:
         add("migration", f"{current}, head is {head}: upgraded on the next start", WARN)
+    add("history", f"{app.history} workflow(s) and order(s)"
+                   + ("; paper account in use" if app.paper_used else ""))
     try:
         problems = _integrity(path, at_head=current == head)
     except Exception as exc:
@@ -181,20 +171,6 @@ def _database(add: Callable[..., None], path: Path) -> None:
             add("", problem, PROBLEM)
     else:
         add("integrity", "ok")
-
-
-def _revisions(path: Path) -> tuple[str | None, str | None]:
-    """(current, head) read without writing: the file is opened read-only."""
-    from alembic.script import ScriptDirectory
-
-    from tastydesk.engine.store.database import alembic_config
-
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    with _read_only(path) as raw:
-        has_table = raw.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
-                                "AND name='alembic_version'").fetchone()
-        row = raw.execute("SELECT version_num FROM alembic_version").fetchone() if has_table else None
-    return (row[0] if row else None), head
 
 
 def _integrity(path: Path, at_head: bool) -> list[str]:
@@ -254,6 +230,7 @@ def _credentials(add: Callable[..., None]) -> dict[str, bool]:
     try:
         from tastydesk.engine.broker.tastytrade.credentials import (
             ENVIRONMENTS,
+            InsecureKeyringError,
             KeyringCredentialStore,
         )
     except ImportError as exc:
@@ -264,6 +241,10 @@ def _credentials(add: Callable[..., None]) -> dict[str, bool]:
     for env in ENVIRONMENTS:
         try:
             stored[env] = store.load(env) is not None
+        except InsecureKeyringError as exc:
+            stored[env] = False
+            add(env, f"refused: {_error(exc)}", PROBLEM)
+            continue
         except Exception as exc:
             if type(exc).__name__ == "NoKeyringError":
                 stored[env] = False

@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from tastydesk.exit_codes import ExitCode
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -19,17 +22,19 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tastydesk.commands.state_files import require_readable_app_database
     from tastydesk.paths import data_dir
 
     base = data_dir(getattr(args, "data_dir", None))
+    require_readable_app_database(base)  # damaged state: one line and exit code 3
     try:
         result = asyncio.run(_preview(base, args.strategy, args.symbol, args.seed))
     except LookupError as exc:
-        print(f"error: {exc.args[0]}")
-        return 2
+        print(f"tastydesk preview: error: {exc.args[0]}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
     except ValueError as exc:
-        print(f"error: {exc}")
-        return 2
+        print(f"tastydesk preview: error: {exc}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
@@ -53,7 +58,7 @@ async def _preview(base: Path, name: str, symbol: str, seed: int | None) -> dict
         engine, _ = await open_paper_engine(Path(tmp), seed=seed,
                                             start=_market_time(store))
         try:
-            proposal = await engine.preview(strategy, symbol)
+            proposal = await engine.facade.preview(strategy, symbol)
         finally:
             await engine.store.close()
     store.close()

@@ -5,17 +5,19 @@ garbled file, a database migrated by a newer tastydesk, or one file missing or e
 partner holds an account's history would otherwise be "repaired" by starting fresh over it.
 These checks open nothing for writing and create no file, so ``doctor`` runs them beside a
 writer and ``simulate`` / ``--self-test`` run them before they write anything. (Not a command:
-shared by the commands and the command line.)
+shared by the commands and the command line, which imports it on every start: the engine
+is imported only when a check runs.)
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, PAPER_STATE_FILE
+from tastydesk.exit_codes import CommandError, ExitCode
 from tastydesk.paths import db_path
 
 
@@ -55,6 +57,8 @@ class PaperStateFile:
 
 
 def paper_state_path(base: Path) -> Path:
+    from tastydesk.engine.bootstrap import PAPER_STATE_FILE  # the engine's name for it
+
     return Path(base) / PAPER_STATE_FILE
 
 
@@ -73,14 +77,15 @@ def _table_exists(raw: sqlite3.Connection, name: str) -> bool:
                        (name,)).fetchone() is not None
 
 
-def migration_head() -> tuple[str | None, set[str]]:
-    """The newest migration this tastydesk knows, and every revision it knows."""
+@functools.cache
+def migration_head() -> tuple[str | None, frozenset[str]]:
+    """The newest migration this tastydesk knows, and every revision it knows (read once)."""
     from alembic.script import ScriptDirectory
 
     from tastydesk.engine.store.database import alembic_config
 
     script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head(), {rev.revision for rev in script.walk_revisions()}
+    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
 
 
 def inspect_app_database(path: Path) -> AppDatabase:
@@ -90,6 +95,8 @@ def inspect_app_database(path: Path) -> AppDatabase:
     size = path.stat().st_size
     if size == 0:
         return AppDatabase(path, exists=True)
+    from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY  # set once a paper engine ran
+
     head, known = migration_head()
     try:
         with closing(read_only(path)) as raw:
@@ -170,12 +177,15 @@ def check_state_files(base: Path) -> list[StateProblem]:
 
 
 
-class DamagedState(RuntimeError):
+class DamagedState(CommandError):
     """State files a command must not write over; ``str()`` is one line naming each file."""
+
+    exit_code = ExitCode.DAMAGED_STATE
 
     def __init__(self, problems: list[StateProblem]) -> None:
         self.problems = list(problems)
-        super().__init__("; ".join(str(p) for p in self.problems))
+        super().__init__("refusing to run on damaged state: "
+                         + "; ".join(str(p) for p in self.problems))
 
 
 def require_readable_app_database(base: Path) -> None:

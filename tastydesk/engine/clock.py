@@ -14,7 +14,7 @@ import heapq
 import itertools
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
@@ -54,6 +54,10 @@ class Clock(ABC):
 
     def call_later(self, seconds: float, callback: Callable[[], None]) -> TimerHandle:
         return self.call_at(self.now() + timedelta(seconds=seconds), callback)
+
+    @abstractmethod
+    def set_speed(self, speed: float) -> None:
+        """How many simulated seconds pass per real second (1 for live trading)."""
 
     def today(self) -> date:
         return self.now().astimezone(NEW_YORK).date()
@@ -130,20 +134,60 @@ class SimClock(Clock):
 
 
 class MarketCalendar:
-    """US equity market sessions: weekdays 9:30-16:00 New York, minus exchange holidays."""
+    """US equity market sessions: weekdays 9:30-16:00 New York, minus exchange holidays, with
+    early closes (13:00 on the day after Thanksgiving, Christmas Eve, some July 3rds).
 
-    def __init__(self, holidays: Iterable[date] = ()) -> None:
+    Built from plain data (holidays and early-close times) so it answers without pandas; the
+    exchange calendar behind that data comes from :func:`load_nyse_holidays` and
+    :func:`load_nyse_early_closes` (pandas_market_calendars, installed with the SDK), or
+    :meth:`nyse` for both at once. Session bounds are kept per day once computed.
+    """
+
+    def __init__(self, holidays: Iterable[date] = (),
+                 early_closes: Mapping[date, dtime] | None = None) -> None:
         self._holidays = frozenset(holidays)
+        self._early = dict(early_closes or {})
+        self._bounds: dict[date, tuple[datetime, datetime]] = {}
+
+    @classmethod
+    def nyse(cls, start_year: int, end_year: int) -> MarketCalendar:
+        """The NYSE calendar for these years (imports pandas: keep it off the start-up path)."""
+        return cls(load_nyse_holidays(start_year, end_year),
+                   load_nyse_early_closes(start_year, end_year))
+
+    @property
+    def early_closes(self) -> dict[date, dtime]:
+        """Days that close before 16:00, with their close time (New York)."""
+        return dict(self._early)
 
     def is_trading_day(self, day: date) -> bool:
         return day.weekday() < 5 and day not in self._holidays
 
+    def close_time(self, day: date) -> dtime:
+        """The session's close on ``day`` (New York wall time): 16:00 or an early close."""
+        return self._early.get(day, MARKET_CLOSE)
+
+    def session(self, day: date) -> tuple[datetime, datetime] | None:
+        """Open and close of ``day``'s regular session (UTC), or None when closed all day."""
+        if not self.is_trading_day(day):
+            return None
+        bounds = self._bounds.get(day)
+        if bounds is None:
+            bounds = (datetime.combine(day, MARKET_OPEN, NEW_YORK).astimezone(UTC),
+                      datetime.combine(day, self.close_time(day), NEW_YORK).astimezone(UTC))
+            if len(self._bounds) > 4096:
+                self._bounds.clear()
+            self._bounds[day] = bounds
+        return bounds
+
     def is_open(self, at: datetime) -> bool:
         local = at.astimezone(NEW_YORK)
-        return self.is_trading_day(local.date()) and MARKET_OPEN <= local.time() < MARKET_CLOSE
+        day = local.date()
+        return (self.is_trading_day(day)
+                and MARKET_OPEN <= local.time() < self._early.get(day, MARKET_CLOSE))
 
     def session_close(self, day: date) -> datetime:
-        return datetime.combine(day, MARKET_CLOSE, NEW_YORK).astimezone(UTC)
+        return datetime.combine(day, self.close_time(day), NEW_YORK).astimezone(UTC)
 
     def session_open(self, day: date) -> datetime:
         return datetime.combine(day, MARKET_OPEN, NEW_YORK).astimezone(UTC)
@@ -158,6 +202,16 @@ class MarketCalendar:
                 opening = self.session_open(day)
                 if opening >= at:
                     return opening
+            day += timedelta(days=1)
+
+    def next_close(self, at: datetime) -> datetime:
+        """The first session close after ``at`` (today's while open or before the open)."""
+        day = at.astimezone(NEW_YORK).date()
+        while True:
+            if self.is_trading_day(day):
+                closing = self.session_close(day)
+                if closing > at:
+                    return closing
             day += timedelta(days=1)
 
     def trading_days(self, start: date, end: date) -> list[date]:
@@ -194,4 +248,21 @@ def load_nyse_holidays(start_year: int, end_year: int) -> list[date]:
         py = d.astype("datetime64[D]").astype(object)
         if start_year <= py.year <= end_year:
             out.append(py)
+    return out
+
+
+def load_nyse_early_closes(start_year: int, end_year: int) -> dict[date, dtime]:
+    """NYSE early closes (New York close time per day) from pandas_market_calendars' schedule.
+
+    Slow to import (pandas), like :func:`load_nyse_holidays`; call it off the start-up path.
+    """
+    import pandas_market_calendars as mcal
+
+    cal = mcal.get_calendar("NYSE")
+    schedule = cal.schedule(f"{start_year}-01-01", f"{end_year}-12-31")
+    out: dict[date, dtime] = {}
+    for day, close in zip(schedule.index, schedule["market_close"], strict=True):
+        local = close.to_pydatetime().astimezone(NEW_YORK)
+        if local.time() < MARKET_CLOSE:
+            out[day.date()] = local.time().replace(tzinfo=None)
     return out

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def test_database_behind_head_is_reported_and_left_alone(tmp_path, capsys, memor
     engine.dispose()
     code, out = _run(tmp_path, capsys)
     assert code == 0, out
-    assert "0001_initial, head is 0003_order_fees" in _line(out, "migration")
+    assert "0001_initial, head is 0004_order_time_in_force" in _line(out, "migration")
     assert _line(out, "migration").startswith("??")
     engine = create_sqlite_engine(db)
     assert current_revision(engine) == "0001_initial"  # not migrated by the diagnosis
@@ -104,3 +105,106 @@ def test_not_a_database_is_a_problem(tmp_path, capsys, memory_keyring):
     code, out = _run(tmp_path, capsys)
     assert code == 1
     assert _line(out, "migration").startswith("!!")
+
+
+@pytest.fixture(scope="module")
+def after_a_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tastydesk.cli import main
+
+    data = tmp_path_factory.mktemp("doctor-run") / "data"
+    assert main(["simulate", "--days", "3", "--auto-approve", "--data-dir", str(data)]) in (0, 1)
+    return data
+
+
+@pytest.fixture
+def ran(after_a_run: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(after_a_run, copy, ignore=shutil.ignore_patterns("*.lock", "logs"))
+    return copy
+
+
+def test_after_a_run_state_files_pair_up(ran, capsys, memory_keyring):
+    code, out = _run(ran, capsys)
+    assert code == 0, out
+    assert "saved part(s)" in _line(out, "status")
+    assert "paper account in use" in _line(out, "history")
+    assert _line(out, "holder").endswith("no tastydesk process is writing this directory")
+    assert "[backups]" not in out  # no backups folder, no section
+
+
+def test_garbled_paper_state_is_a_problem(ran, capsys, memory_keyring):
+    (ran / "paper.db").write_bytes(b"garbage " * 500)
+    for suffix in ("-wal", "-shm"):
+        (ran / f"paper.db{suffix}").unlink(missing_ok=True)
+    code, out = _run(ran, capsys)
+    assert code == 1
+    assert _line(out, "status").startswith("!!") and "not a readable SQLite" in out
+    assert out.rstrip().endswith("problem(s) found")
+
+
+@pytest.mark.parametrize("how", ["empty", "deleted"])
+def test_paper_state_missing_beside_history_is_a_problem(ran, capsys, memory_keyring, how):
+    for suffix in ("", "-wal", "-shm"):
+        (ran / f"paper.db{suffix}").unlink(missing_ok=True)
+    if how == "empty":
+        (ran / "paper.db").write_bytes(b"")
+    code, out = _run(ran, capsys)
+    assert code == 1
+    pairing = _line(out, "pairing")
+    assert pairing.startswith("!!") and str(ran / "paper.db") in pairing
+    assert ("empty (0 bytes)" if how == "empty" else "missing") in pairing
+
+
+@pytest.mark.parametrize("how", ["empty", "deleted"])
+def test_app_database_missing_beside_a_paper_account_is_a_problem(ran, capsys, memory_keyring,
+                                                                   how):
+    for suffix in ("", "-wal", "-shm"):
+        (ran / f"tastydesk.db{suffix}").unlink(missing_ok=True)
+    if how == "empty":
+        (ran / "tastydesk.db").write_bytes(b"")
+    code, out = _run(ran, capsys)
+    assert code == 1
+    assert ("empty (0 bytes)" if how == "empty" else "not created yet") in _line(out, "status")
+    pairing = _line(out, "pairing")
+    assert pairing.startswith("!!") and str(ran / "tastydesk.db") in pairing
+    assert "positions would be orphaned" in pairing
+
+
+def test_migration_newer_than_the_app_says_so(ran, capsys, memory_keyring):
+    raw = sqlite3.connect(ran / "tastydesk.db")
+    raw.execute("UPDATE alembic_version SET version_num = '0042_future'")
+    raw.commit()
+    raw.close()
+    code, out = _run(ran, capsys)
+    assert code == 1
+    migration = _line(out, "migration")
+    assert migration.startswith("!!") and "0042_future is newer than this tastydesk" in migration
+
+
+def test_lock_holder_is_named_and_doctor_runs_beside_it(ran, capsys, memory_keyring):
+    from tastydesk.locking import WriterLock, lock_path
+
+    with WriterLock(lock_path(ran), command="tastydesk simulate --days 9"):
+        code, out = _run(ran, capsys)
+    assert code == 0, out
+    assert "tastydesk simulate --days 9" in _line(out, "holder")
+    assert f"pid {os.getpid()}" in _line(out, "holder")
+
+
+def test_backups_are_listed_and_a_damaged_one_is_a_problem(ran, capsys, memory_keyring):
+    folder = ran / "backups"
+    folder.mkdir()
+    good = sqlite3.connect(folder / "tastydesk-2026-01-05.db")
+    source = sqlite3.connect(ran / "tastydesk.db")
+    source.backup(good)
+    source.close()
+    good.close()
+    code, out = _run(ran, capsys)
+    assert code == 0, out
+    assert "1; newest tastydesk-2026-01-05.db" in _line(out, "backups")
+    (folder / "tastydesk-2026-01-06.db").write_bytes(b"junk" * 300)
+    code, out = _run(ran, capsys)
+    assert code == 1
+    assert _line(out, "tastydesk-2026-01-06.db").startswith("!!")

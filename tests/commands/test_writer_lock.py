@@ -91,3 +91,37 @@ def test_the_app_refuses_a_directory_a_command_is_writing(qtbot: Any, tmp_path: 
         assert app.holder.pid == os.getpid()
         assert app.holder.command == "tastydesk simulate --days 30"
         app.release()
+
+
+def test_the_running_desktop_app_refuses_simulate_and_a_second_app(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {**ENV, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    app = subprocess.Popen([sys.executable, "-m", "tastydesk", "--paper", "--data-dir",
+                            str(data)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        holder = _wait_for_holder(lock_path(data), app)
+        assert "--paper" in holder.command
+        refused = _tastydesk("simulate", "--days", "1", "--data-dir", str(data))
+        second = subprocess.run([sys.executable, "-m", "tastydesk", "--paper", "--data-dir",
+                                 str(data)], cwd=ROOT, env=env, capture_output=True, text=True,
+                                timeout=120)
+        assert app.poll() is None
+    finally:
+        app.kill()
+        app.communicate(timeout=30)
+    assert refused.returncode == ExitCode.LOCKED, refused.stderr
+    assert f"pid {app.pid}" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    assert second.returncode == ExitCode.LOCKED, second.stderr
+    assert f"pid {app.pid}" in second.stderr
+
+
+def test_the_app_refuses_to_start_while_a_command_writes(tmp_path: Path) -> None:
+    with WriterLock(lock_path(tmp_path), command="tastydesk simulate --days 30"):
+        proc = subprocess.run([sys.executable, "-m", "tastydesk", "--paper", "--data-dir",
+                               str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env={**ENV, "XDG_CONFIG_HOME": str(tmp_path / "c")})
+    assert proc.returncode == ExitCode.LOCKED, proc.stderr
+    assert proc.stderr.strip().endswith(f"in use by pid {os.getpid()} "
+                                        f"(tastydesk simulate --days 30)")
+    assert not (tmp_path / "tastydesk.db").exists()

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-SPOTS = {"SPY": Decimal("600.00"), "AAPL": Decimal("230.00"), "QQQ": Decimal("520.00")}
-VOLS = {"SPY": 0.16, "AAPL": 0.27, "QQQ": 0.20}
+SPOTS = {"SPY": Decimal("600.00"), "AAPL": Decimal("230.00"), "QQQ": Decimal("520.00"),
+         "TSLA": Decimal("350.00"), "TLT": Decimal("90.00"), "WDFC": Decimal("230.00")}
+VOLS = {"SPY": 0.16, "AAPL": 0.27, "QQQ": 0.20, "TSLA": 0.55, "TLT": 0.15, "WDFC": 0.30}
 RATE = 0.04
 
 
@@ -145,3 +146,16 @@ class FakeMarket:
     def mid(self, symbol: str) -> Decimal:
         bid, ask = self.quote(symbol)
         return (bid + ask) / 2
+
+    def open_interest(self, listing: Listing) -> int:
+        """Contracts open: largest at the money and in the nearer expirations, falling away
+        with distance from the spot (in standard deviations) and with time to expiry."""
+        spot = float(self.spots[listing.root])
+        years = max((listing.expiry - self.today).days, 1) / 365.0
+        width = VOLS.get(listing.root, 0.25) * math.sqrt(years)
+        distance = math.log(float(listing.strike) / spot) / width
+        base = OI_BASE.get(listing.root, 2000)
+        return int(base * math.exp(-0.5 * distance * distance) / (1.0 + 4.0 * years))
+
+
+OI_BASE = {"SPY": 40000, "QQQ": 20000, "AAPL": 15000, "TSLA": 25000, "TLT": 8000, "WDFC": 300}

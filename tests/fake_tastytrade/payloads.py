@@ -67,12 +67,15 @@ def balance(number: str, cash: Decimal, nlv: Decimal, bp: Decimal, maint: Decima
 
 
 def position(number: str, symbol: str, underlying: str, quantity: int, avg: Decimal,
-             mark: Decimal, now: datetime) -> dict[str, Any]:
+             mark: Decimal, now: datetime, multiplier: int = 100) -> dict[str, Any]:
+    """A position row; ``multiplier`` 1 makes it a stock position."""
     return {
-        "account-number": number, "symbol": symbol, "instrument-type": "Equity Option",
+        "account-number": number, "symbol": symbol,
+        "instrument-type": "Equity Option" if multiplier != 1 else "Equity",
         "underlying-symbol": underlying, "quantity": str(abs(quantity)),
         "quantity-direction": "Zero" if quantity == 0 else ("Short" if quantity < 0 else "Long"),
-        "close-price": money(mark), "average-open-price": money(avg), "multiplier": "100",
+        "close-price": money(mark), "average-open-price": money(avg),
+        "multiplier": str(multiplier),
         "cost-effect": "Credit" if quantity < 0 else "Debit", "is-suppressed": False,
         "is-frozen": False, "realized-day-gain": "0.0", "realized-day-gain-effect": "None",
         "realized-today": "0.0", "realized-today-effect": "None", "created-at": iso(now),
@@ -108,12 +111,17 @@ def error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-def market_metric(symbol: str, iv: float, now: datetime, earnings: date | None) -> dict[str, Any]:
+def market_metric(symbol: str, iv: float, now: datetime, earnings: date | None,
+                  beta: str = "1.05", dividends: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A market-metrics item; ``dividends`` adds the dividend-* fields."""
     body: dict[str, Any] = {
         "symbol": symbol, "implied-volatility-index": f"{iv:.4f}",
         "implied-volatility-index-rank": "0.345", "tw-implied-volatility-index-rank": "0.345",
-        "implied-volatility-percentile": "0.41", "liquidity-rating": 4, "beta": "1.05",
+        "implied-volatility-percentile": "0.41", "liquidity-rating": 4, "beta": beta,
+        "beta-updated-at": iso(now), "corr-spy-3month": "0.8",
         "market-cap": "1000000000", "updated-at": iso(now), "dividend-yield": "0.013",
+        "historical-volatility-30-day": f"{iv * 0.9:.4f}",
+        **(dividends or {}),
     }
     if earnings is not None:
         body["earnings"] = {"estimated": True, "late-flag": 0, "visible": True,

@@ -2,7 +2,19 @@
 
 The real ``tastytrade`` SDK talks to it through ``InProcessTransport`` (ASGI websocket transport),
 so REST, the account streamer and DXLink all run in the test's event loop with production URLs.
-Control methods (``fill``, ``push_quote``, ``inject``, ``drop_stream`` ...) are plain Python calls.
+Control methods are plain Python calls:
+
+* orders and faults: ``fill``, ``add_order``, ``inject``, ``reject_next``, ``drop_stream``,
+  ``silence_stream``, ``expire_access_tokens``, ``revoke_refresh_token``;
+* market data: ``push_quote``, ``push_greeks``; DXLink answers Quote, Greeks, Summary (open
+  interest) and daily Candle subscriptions from the deterministic market;
+* market rules, enforced on dry run and place as tastytrade does: at most 4 legs, distinct leg
+  symbols, prices on the underlying's tick table (``option-tick-sizes`` for one leg, pennies for
+  spreads), Day orders only while the market is open; ``close_market`` expires working Day
+  orders (status Expired, pushed) and keeps GTC orders working; ``open_market``;
+* lifecycle, booked in the transaction history and pushed as position and balance updates:
+  ``add_position``, ``assign``, ``exercise``, ``expire``, ``pay_dividend`` (call them before
+  the broker connects for what happened while the app was closed).
 """
 
 from __future__ import annotations
@@ -25,8 +37,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from tests.fake_tastytrade import dxevents as dx
+from tests.fake_tastytrade import instruments as ins
 from tests.fake_tastytrade import payloads as p
-from tests.fake_tastytrade.market import FakeMarket
+from tests.fake_tastytrade.history import Ledger
+from tests.fake_tastytrade.market import VOLS, FakeMarket
 
 DXLINK_URL = "wss://dxlink.fake-tastytrade.test/realtime"
 WORKING = {"Received", "Routed", "In Flight", "Live", "Contingent"}
@@ -58,7 +73,8 @@ class FakeTastytrade:
                  today: date | None = None, now: Callable[[], datetime] | None = None,
                  token_lifetime: int = 900, hang_seconds: float = 30.0,
                  dx_keepalive: float = 0.2, cash: Decimal = Decimal("100000")) -> None:
-        self._now = now or (lambda: datetime.now(UTC))
+        self._clock = now or (lambda: datetime.now(UTC))
+        self._skipped = timedelta(0)  # time moved forward by next_session()
         self.provider_secret = provider_secret
         self.refresh_token = refresh_token
         self.account_number = account_number
@@ -69,6 +85,8 @@ class FakeTastytrade:
         self.cash = cash
         self.maintenance = Decimal("0")
         self.orders: dict[int, dict[str, Any]] = {}
+        self.ledger = Ledger(account_number)
+        self.market_open = True  # Day orders are refused while False
         self.positions: dict[str, dict[str, Any]] = {}  # symbol -> {qty, avg, underlying}
         self.access_tokens: set[str] = set()
         self.issued_tokens: list[str] = []  # every access and quote token ever issued
@@ -177,6 +195,13 @@ class FakeTastytrade:
             sign = 1 if leg["action"].startswith("Buy") else -1
             self._apply_position(leg["symbol"], order["underlying-symbol"], sign * qty, price)
             self.cash -= sign * price * qty * 100
+            self.ledger.add(kind="Trade", sub_type=leg["action"], at=now,
+                            description=f"{'Bought' if sign > 0 else 'Sold'} {qty} "
+                                        f"{leg['symbol'].strip()} @ {p.money(price)}",
+                            value=-sign * price * qty * 100, symbol=leg["symbol"],
+                            underlying=order["underlying-symbol"],
+                            instrument_type="Equity Option", action=leg["action"],
+                            quantity=qty, price=price, order_id=order["id"])
         if all(int(Decimal(leg["remaining-quantity"])) == 0 for leg in order["legs"]):
             order["status"] = "Filled"
             order["terminal-at"] = p.iso(now)
@@ -189,11 +214,115 @@ class FakeTastytrade:
         self._notify("AccountBalance", self._balance_json())
         return order
 
+    def close_market(self) -> None:
+        """The session closes: working Day orders expire (as tastytrade reports them, status
+        Expired, pushed on the account streamer); GTC orders keep working; new Day orders are
+        refused until :meth:`open_market`."""
+        self.market_open = False
+        now = p.iso(self._now())
+        for order in self.orders.values():
+            if order["status"] in WORKING and order["time-in-force"] == "Day":
+                order.update({"status": "Expired", "terminal-at": now, "updated-at": now,
+                              "cancellable": False, "editable": False})
+                self._notify("Order", order)
+
+    def open_market(self) -> None:
+        self.market_open = True
+
+    def next_session(self) -> None:
+        """The next day's session opens: the server's clock moves a day forward (fills and
+        timestamps from now on carry the new time) and the market opens."""
+        self._skipped += timedelta(days=1)
+        self.open_market()
+
+    def _now(self) -> datetime:
+        return self._clock() + self._skipped
+
+    def add_position(self, symbol: str, quantity: int, price: Decimal) -> None:
+        """Hold a position opened elsewhere (an option by OCC symbol, or shares)."""
+        listing = self.market.listing(symbol)
+        underlying = listing.root if listing is not None else symbol
+        self._apply_position(symbol, underlying, quantity, price)
+        self._notify("CurrentPosition", self._position_json(symbol))
+
+    def assign(self, symbol: str, contracts: int | None = None,
+               at: datetime | None = None) -> list[dict[str, Any]]:
+        """Assign a short option (default: all of it): the removal row and the share delivery
+        at the strike, as tastytrade books them; pushed on the account streamer."""
+        return self._settle(symbol, "Assignment", contracts, at)
+
+    def exercise(self, symbol: str, contracts: int | None = None,
+                 at: datetime | None = None) -> list[dict[str, Any]]:
+        """Exercise a long option: removal row and share delivery at the strike."""
+        return self._settle(symbol, "Exercise", contracts, at)
+
+    def expire(self, symbol: str, at: datetime | None = None) -> list[dict[str, Any]]:
+        """Remove an option worthless at expiration (value 0)."""
+        return self._settle(symbol, "Expiration", None, at)
+
+    def pay_dividend(self, symbol: str, per_share: Decimal,
+                     at: datetime | None = None) -> dict[str, Any]:
+        """Credit (long shares) or charge (short shares) a dividend on ``symbol``."""
+        shares = self.positions.get(symbol, {}).get("qty", 0)
+        if not shares:
+            raise ValueError(f"no shares of {symbol} held")
+        amount = per_share * shares
+        self.cash += amount
+        row = self.ledger.add(kind="Money Movement", sub_type="Dividend",
+                              description=f"ORDINARY DIVIDEND~{symbol}",
+                              at=at or self._now(), value=amount, symbol=symbol,
+                              underlying=symbol, instrument_type="Equity",
+                              quantity=abs(shares), price=per_share)
+        self._notify("AccountBalance", self._balance_json())
+        return row
+
+    def _settle(self, symbol: str, how: str, contracts: int | None,
+                at: datetime | None) -> list[dict[str, Any]]:
+        listing = self.market.listing(symbol)
+        held = self.positions.get(symbol, {}).get("qty", 0)
+        if listing is None or not held:
+            raise ValueError(f"no position in option {symbol}")
+        if (how == "Assignment" and held > 0) or (how == "Exercise" and held < 0):
+            raise ValueError(f"{how.lower()} needs a {'short' if how == 'Assignment' else 'long'}"
+                             f" position in {symbol}, held {held}")
+        count = contracts or abs(held)
+        when = at or self._now()
+        closing = "Buy to Close" if held < 0 else "Sell to Close"
+        rows = [self.ledger.add(
+            kind="Receive Deliver", sub_type=how,
+            description=f"Removal of option due to {how.lower()}", at=when, value=Decimal("0"),
+            symbol=listing.occ, underlying=listing.root, instrument_type="Equity Option",
+            action=closing, quantity=count, price=Decimal("0"))]
+        self._apply_position(listing.occ, listing.root, count if held < 0 else -count,
+                             Decimal("0"))
+        if how != "Expiration":
+            # A short call assigned or a long put exercised delivers shares; the others take them.
+            buys = (listing.cp == "P") == (how == "Assignment")
+            shares = 100 * count * (1 if buys else -1)
+            stock = self.positions.get(listing.root, {}).get("qty", 0)
+            opening = stock == 0 or (stock > 0) == buys
+            action = ("Buy" if buys else "Sell") + (" to Open" if opening else " to Close")
+            value = -listing.strike * shares
+            self.cash += value
+            rows.append(self.ledger.add(
+                kind="Receive Deliver", sub_type=action,
+                description=f"{'Bought' if buys else 'Sold'} {abs(shares)} {listing.root} @ "
+                            f"{p.money(listing.strike)}",
+                at=when, value=value, symbol=listing.root, underlying=listing.root,
+                instrument_type="Equity", action=action, quantity=abs(shares),
+                price=listing.strike))
+            self._apply_position(listing.root, listing.root, shares, listing.strike)
+            self._notify("CurrentPosition", self._position_json(listing.root))
+        self._notify("CurrentPosition", self._position_json(listing.occ))
+        self._notify("AccountBalance", self._balance_json())
+        return rows
+
     # ------------------------------------------------------------------ state helpers
     def _apply_position(self, symbol: str, underlying: str, delta: int, price: Decimal) -> None:
         pos = self.positions.get(symbol)
-        if pos is None:
-            self.positions[symbol] = {"qty": delta, "avg": price, "underlying": underlying}
+        if pos is None or pos["qty"] == 0:
+            self.positions[symbol] = {"qty": delta, "avg": price, "underlying": underlying,
+                                      "mult": 100 if len(symbol) == 21 else 1}
             return
         qty = pos["qty"] + delta
         if qty == 0:
@@ -207,10 +336,10 @@ class FakeTastytrade:
     def _position_json(self, symbol: str) -> dict[str, Any]:
         pos = self.positions[symbol]
         return p.position(self.account_number, symbol, pos["underlying"], pos["qty"], pos["avg"],
-                          self.market.mid(symbol), self._now())
+                          self.market.mid(symbol), self._now(), pos["mult"])
 
     def _balance_json(self) -> dict[str, Any]:
-        marks = sum((Decimal(pos["qty"]) * self.market.mid(sym) * 100
+        marks = sum((Decimal(pos["qty"]) * self.market.mid(sym) * pos["mult"]
                      for sym, pos in self.positions.items()), Decimal("0"))
         nlv = self.cash + marks
         bp = nlv - self.maintenance
@@ -219,13 +348,13 @@ class FakeTastytrade:
     def _create_order(self, legs: list[dict[str, Any]], price: Decimal, external_id: str | None,
                       source: str | None, status: str = "Live",
                       reject_reason: str | None = None,
-                      replaces: int | None = None) -> dict[str, Any]:
+                      replaces: int | None = None, tif: str = "Day") -> dict[str, Any]:
         now = self._now()
         quantities = [int(Decimal(str(leg["quantity"]))) for leg in legs]
         size = math.gcd(*quantities)
         order: dict[str, Any] = {
             "id": next(self._order_ids), "account-number": self.account_number,
-            "time-in-force": "Day", "order-type": "Limit", "size": str(size),
+            "time-in-force": tif, "order-type": "Limit", "size": str(size),
             "underlying-symbol": legs[0]["symbol"][:6].strip(),
             "underlying-instrument-type": "Equity", "status": status,
             "cancellable": status in WORKING, "editable": status in WORKING, "edited": False,
@@ -269,24 +398,7 @@ class FakeTastytrade:
         return {"type": "FEED_DATA", "channel": channel, "data": [event_type, flat]}
 
     def _snapshot(self, event_type: str, symbol: str) -> dict[str, Any] | None:
-        try:
-            bid, ask = self.market.quote(symbol)
-        except KeyError:
-            return None
-        now_ms = int(self._now().timestamp() * 1000)
-        if event_type == "Quote":
-            return {"eventSymbol": symbol, "eventTime": 0, "sequence": 0, "timeNanoPart": 0,
-                    "bidTime": now_ms, "bidExchangeCode": "Q", "askTime": now_ms,
-                    "askExchangeCode": "Q", "bidPrice": float(bid), "askPrice": float(ask),
-                    "bidSize": 10.0, "askSize": 12.0}
-        listing = self.market.listing(symbol)
-        if event_type == "Greeks" and listing is not None:
-            pt = self.market.point(listing)
-            return {"eventSymbol": symbol, "eventTime": 0, "eventFlags": 0, "index": 0,
-                    "time": now_ms, "sequence": 0, "price": pt.price, "volatility": pt.iv,
-                    "delta": pt.delta, "gamma": pt.gamma, "theta": pt.theta, "rho": pt.rho,
-                    "vega": pt.vega}
-        return None
+        return dx.snapshot(self.market, event_type, symbol, int(self._now().timestamp() * 1000))
 
     # ------------------------------------------------------------------ HTTP plumbing
     def _routes(self) -> list[Any]:
@@ -303,6 +415,8 @@ class FakeTastytrade:
             Route(acct + "/orders", self._orders_root, methods=["GET", "POST"]),
             Route(acct + "/orders/{order_id:int}", self._order,
                   methods=["GET", "PUT", "DELETE"]),
+            Route(acct + "/transactions", self._transactions),
+            Route("/instruments/equities/{symbol}", self._equity),
             Route("/option-chains/{symbol}/nested", self._chain),
             Route("/market-metrics", self._metrics),
             Route("/market-data/by-type", self._market_data),
@@ -413,7 +527,9 @@ class FakeTastytrade:
                                             "item-offset": offset * per_page,
                                             "total-items": len(items), "total-pages": pages}})
 
-    def _validate_legs(self, body: dict[str, Any]) -> Response | None:
+    def _validate_order(self, body: dict[str, Any]) -> Response | None:
+        """tastytrade's order checks: legs present, listed and distinct, at most four; the
+        price on the underlying's tick; Day orders only while the market is open."""
         legs = body.get("legs") or []
         if not legs:
             return JSONResponse(p.error("validation_error", "legs is missing"), 400)
@@ -421,6 +537,26 @@ class FakeTastytrade:
             if self.market.listing(leg.get("symbol", "")) is None:
                 return JSONResponse(p.error("invalid_symbol",
                                             f"Symbol {leg.get('symbol')} is not tradeable"), 400)
+        if len(legs) > ins.MAX_LEGS:
+            return JSONResponse(p.error(
+                "too_many_legs", f"Orders may have at most {ins.MAX_LEGS} legs"), 422)
+        if len({leg["symbol"] for leg in legs}) != len(legs):
+            return JSONResponse(p.error("duplicate_legs",
+                                        "Each leg must have a distinct symbol"), 422)
+        if body.get("time-in-force", "Day") == "Day" and not self.market_open:
+            return JSONResponse(p.error(
+                "market_closed", "Day orders may only be placed during market hours"), 422)
+        root = self.market.listing(legs[0]["symbol"]).root  # type: ignore[union-attr]
+        return self._check_price(root, len(legs), self._price(body))
+
+    def _check_price(self, root: str, leg_count: int, price: Decimal) -> Response | None:
+        table = ins.option_ticks(root) if leg_count == 1 else ({"value": "0.01"},)
+        tick = ins.tick_for(table, price)
+        if price % tick != 0:
+            return JSONResponse(p.error(
+                "invalid_price_increment",
+                f"Price {format(abs(price), 'f')} is not a multiple of the tick size {tick} "
+                f"for {root} options"), 422)
         return None
 
     @staticmethod
@@ -442,7 +578,7 @@ class FakeTastytrade:
         if bad:
             return bad
         body = await request.json()
-        if (invalid := self._validate_legs(body)) is not None:
+        if (invalid := self._validate_order(body)) is not None:
             return invalid
         if self.rejections["dry_run"]:
             reason, _ = self.rejections["dry_run"].popleft()
@@ -467,7 +603,7 @@ class FakeTastytrade:
         if bad:
             return bad
         body = await request.json()
-        if (invalid := self._validate_legs(body)) is not None:
+        if (invalid := self._validate_order(body)) is not None:
             return invalid
         price = self._price(body)
         legs = body["legs"]
@@ -478,7 +614,8 @@ class FakeTastytrade:
                 return JSONResponse(p.error("preflight_check_failure", reason), 422)
             status = "Rejected"
         order = self._create_order(legs, price, body.get("external-identifier"),
-                                   body.get("source"), status=status, reject_reason=reason)
+                                   body.get("source"), status=status, reject_reason=reason,
+                                   tif=body.get("time-in-force", "Day"))
         self._notify("Order", order)
         if status == "Routed":
             order["status"] = "Live"
@@ -533,9 +670,13 @@ class FakeTastytrade:
             return JSONResponse(p.error("order_not_editable", "Order is partially filled"), 422)
         legs = [{"symbol": leg["symbol"], "action": leg["action"], "quantity": leg["quantity"]}
                 for leg in order["legs"]]
+        if (invalid := self._check_price(order["underlying-symbol"], len(legs),
+                                         self._price(body))) is not None:
+            return invalid
         new = self._create_order(legs, self._price(body),
                                  body.get("external-identifier", order.get("external-identifier")),
-                                 body.get("source", order.get("source")), replaces=order["id"])
+                                 body.get("source", order.get("source")), replaces=order["id"],
+                                 tif=body.get("time-in-force", order["time-in-force"]))
         now = p.iso(self._now())
         order.update({"status": "Cancelled", "cancelled-at": now, "terminal-at": now,
                       "updated-at": now, "cancellable": False, "editable": False,
@@ -545,6 +686,28 @@ class FakeTastytrade:
         response = self._ok(new)
         await self._post("replace")
         return response
+
+    async def _transactions(self, request: Request) -> Response:
+        bad = await self._pre(request, "transactions") or self._check_account(request)
+        if bad:
+            return bad
+        per_page = int(request.query_params.get("per-page", "250"))
+        offset = int(request.query_params.get("page-offset", "0"))
+        rows = self.ledger.select(request.query_params)
+        pages = max(1, math.ceil(len(rows) / per_page))
+        chunk = rows[offset * per_page:(offset + 1) * per_page]
+        return JSONResponse({"data": {"items": chunk}, "context": "/fake",
+                             "pagination": {"per-page": per_page, "page-offset": offset,
+                                            "item-offset": offset * per_page,
+                                            "total-items": len(rows), "total-pages": pages}})
+
+    async def _equity(self, request: Request) -> Response:
+        if (bad := await self._pre(request, "instrument")) is not None:
+            return bad
+        symbol = request.path_params["symbol"]
+        if symbol not in self.market.spots:
+            return JSONResponse(p.error("record_not_found", f"Equity {symbol} not found"), 404)
+        return self._ok(ins.equity(symbol, 1000 + sorted(self.market.spots).index(symbol)))
 
     async def _chain(self, request: Request) -> Response:
         if (bad := await self._pre(request, "chain")) is not None:
@@ -567,7 +730,7 @@ class FakeTastytrade:
                 "settlement-type": "PM", "strikes": strikes})
         item = {"underlying-symbol": symbol, "root-symbol": symbol,
                 "option-chain-type": "Standard", "shares-per-contract": 100,
-                "tick-sizes": [{"value": "0.01", "threshold": "3.0"}, {"value": "0.05"}],
+                "tick-sizes": list(ins.option_ticks(symbol)),
                 "expirations": expirations}
         return self._ok({"items": [item]})
 
@@ -589,7 +752,9 @@ class FakeTastytrade:
         symbols = [s for s in request.query_params.get("symbols", "").split(",") if s]
         now = self._now()
         earnings = self.market.today + timedelta(days=20)
-        items = [p.market_metric(s, 0.2, now, earnings if s == "AAPL" else None)
+        items = [p.market_metric(s, VOLS.get(s, 0.2), now, earnings if s == "AAPL" else None,
+                                 ins.PROFILES[s].beta if s in ins.PROFILES else "1.0",
+                                 ins.dividend_fields(s, self.market.today))
                  for s in symbols if s in self.market.spots]
         return self._ok({"items": items})
 
@@ -726,6 +891,11 @@ class FakeTastytrade:
         for entry in msg.get("add") or []:
             key = (entry["type"], entry["symbol"])
             conn.subs.add(key)
+            if entry["type"] == "Candle":
+                if "Candle" in conn.fields:
+                    snapshots["Candle"].extend(
+                        dx.candles(self.market, entry["symbol"], int(entry.get("fromTime", 0))))
+                continue
             snap = self._snapshot(*key)
             if snap is not None and entry["type"] in conn.fields:
                 snapshots[entry["type"]].append(snap)

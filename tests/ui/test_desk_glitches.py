@@ -132,17 +132,3 @@ def test_buying_power_is_not_yet_known_until_a_balance_arrives() -> None:
                           net_liquidating_value=Decimal("99980"))
     text, ratio, _ = buying_power_text(known)
     assert text == "$5,312 of $79,984 (7%)" and round(ratio, 3) == 0.066
-
-
-def test_header_tips_define_pnl_today_and_realised(engine: Any, qtbot: Any) -> None:
-    from tastydesk.ui.bridge import EngineBridge
-    from tastydesk.ui.docks.position_monitor import PositionMonitorDock
-
-    bridge = EngineBridge(engine)
-    dock = PositionMonitorDock(engine, bridge)
-    qtbot.addWidget(dock)
-    today = dock.findChild(type(dock.status_label), "positions.header.pnl_today")
-    realised = dock.findChild(type(dock.status_label), "positions.header.realised")
-    assert "since today's session opened" in today.toolTip()
-    assert "closed trades and partial closes" in realised.toolTip()
-    bridge.dispose()

@@ -68,7 +68,7 @@ def test_chart_renders_proposal_curves_and_markers(chart: PnlChart) -> None:
     assert chart.band.getRegion() == pytest.approx((441.0, 469.0))
     assert "Breakeven 439.00" in chart.summary.text()
     texts = [label.textItem.toPlainText() for label in chart._extreme_labels]
-    assert texts == ["Max profit +$100.00", "Max loss -$400.00"]
+    assert texts == ["Max profit +$100", "Max loss \u2212$400"]
     # Profit and loss fills meet at the zero crossing (inserted between samples).
     px, py = chart._profit_item.getData()
     assert 439.0 in set(np.round(px, 6)) and float(py.min()) == 0.0
@@ -92,14 +92,14 @@ def test_chart_hover_readout_follows_mouse(chart: PnlChart, qtbot) -> None:
     assert text.startswith("Price ")
     price = float(text.split()[1].replace(",", ""))
     assert price == pytest.approx(430.0, abs=0.5)
-    assert "At expiry -$400.00" in text and "Today -$240.00" in text
+    assert "At expiry \u2212$400.00" in text and "Today \u2212$240.00" in text
     assert chart.cross_v.isVisible()
     assert chart.cross_v.value() == pytest.approx(price, abs=0.01)
 
 
 def test_chart_readout_interpolates(chart: PnlChart) -> None:
     chart.set_curve(vertical_curve(), 455.0, [439.0])
-    assert chart.readout_at(437.5) == "Price 437.50   At expiry -$150.00   Today -$90.00"
+    assert chart.readout_at(437.5) == "Price 437.50   At expiry \u2212$150.00   Today \u2212$90.00"
     assert chart.readout_at(10.0).startswith("Price 400.00")  # clamped to the curve
 
 
@@ -142,3 +142,13 @@ def test_chart_update_reuses_items(chart: PnlChart) -> None:
     items = list(chart.plot_widget.getPlotItem().items)
     chart.set_proposal(make_proposal(vertical_curve()))
     assert list(chart.plot_widget.getPlotItem().items) == items
+
+
+def test_narrow_chart_leaves_breakeven_labels_to_the_summary(chart: PnlChart, qtbot) -> None:
+    chart.set_proposal(make_proposal(vertical_curve()))
+    assert "BE 439.00" in chart.visible_labels()  # 640 px: room on the plot
+    chart.resize(300, 180)
+    qtbot.waitUntil(lambda: chart.compact)
+    assert chart.visible_labels() == ["Max profit +$100", "Max loss \u2212$400"]
+    assert "Breakeven 439.00" in chart.summary.text()
+    assert chart.plot_widget.getAxis("left").tickStrings([-400.0], 1.0, 100.0) == ["\u2212$400"]

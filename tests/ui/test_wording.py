@@ -69,6 +69,7 @@ def test_closing_a_credit_spread_is_a_debit_and_a_debit_spread_a_credit() -> Non
     assert "whole position (2 of 2)" in question
     assert "buy back at a limit near 3.26 db" in detail
     assert "$652.00 paid" in detail
+    assert "Legs held: -1 SPY 18 Dec 26 560 P" in detail
     assert "cr" not in detail.replace("credit", "")
     debit = replace(f.position(2), quantity=4, entry_price=Decimal("-1.50"),
                     mark=Decimal("-2.10"))
@@ -133,7 +134,7 @@ def test_rules_table_in_the_builders_words_and_units(qtbot: Any) -> None:
     assert "stop_loss" not in " ".join(stop + target)
     position = f.position(1, pnl="-1.70", pnl_pct=-2.0)
     # Compared relative to their thresholds: 198/200 of the stop's way beats 52/50 of the target's.
-    assert nearest_text(position) == "Stop loss: 198.0 % of entry to go"
+    assert nearest_text(position) == "Stop loss: 198 % of entry to go"
 
 
 def test_times_show_new_york_with_the_zone_and_local_on_request() -> None:

@@ -20,6 +20,7 @@ from tastydesk.engine.domain.enums import (
     Trigger,
     WorkflowState,
 )
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.proposal import TradeProposal
 
@@ -110,6 +111,7 @@ class OrderRecord:
     updated_at: datetime
     reject_reason: str | None = None
     fees: Decimal | None = None  # the broker's fee figure for the whole order (dry run)
+    time_in_force: TimeInForce = TimeInForce.DAY
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,12 @@ Everything is float math on numpy arrays (one call per position, a few dozen str
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import ndtr
-
-from tastydesk.engine.pricing.bsm import bsm_price
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _MIN_STDDEV = 1e-12
@@ -44,12 +43,13 @@ FLOOR_SHARE = 0.5
 CAP_MULTIPLE = 2.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # arrays: compared and hashed by identity
 class Smile:
     """Implied volatility by strike for one expiration, from a few ``(strike, iv)`` points."""
 
     strikes: np.ndarray  # ascending, unique, > 0
     vols: np.ndarray  # > 0, one per strike
+    slopes: np.ndarray  # d sigma / dK of each segment between points (none for one point)
     floor: float
     cap: float
 
@@ -58,7 +58,7 @@ class Smile:
         """One volatility everywhere: the plain lognormal model."""
         if not vol > 0:
             raise ValueError(f"vol: must be > 0, got {vol!r}")
-        return cls(np.array([1.0]), np.array([float(vol)]), float(vol), float(vol))
+        return cls(np.array([1.0]), np.array([float(vol)]), np.empty(0), float(vol), float(vol))
 
     @classmethod
     def from_points(cls, strikes: ArrayLike, vols: ArrayLike, fallback_vol: float) -> Smile:
@@ -74,28 +74,32 @@ class Smile:
             return cls.flat(fallback_vol)
         unique, inverse = np.unique(k, return_inverse=True)
         mean = np.bincount(inverse, weights=v) / np.bincount(inverse)
-        return cls(unique, mean, FLOOR_SHARE * float(mean.min()), CAP_MULTIPLE * float(mean.max()))
+        return cls(unique, mean, np.diff(mean) / np.diff(unique), FLOOR_SHARE * float(mean.min()),
+                   CAP_MULTIPLE * float(mean.max()))
 
-    def _raw(self, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        xs, ys = self.strikes, self.vols
+    def at(self, strike: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+        """``(sigma(K), d sigma / dK)`` at each strike: the slope is the right-hand one at a
+        point and 0 where the volatility is held at its floor or cap."""
+        k = np.atleast_1d(np.asarray(strike, dtype=float))
+        xs, ys, slopes = self.strikes, self.vols, self.slopes
         if xs.size == 1:
             return np.full_like(k, ys[0]), np.zeros_like(k)
-        gaps = np.diff(xs)
-        slopes = np.diff(ys) / gaps
         # Segment of each strike: 0 .. n-2, the outer segments extended beyond the points.
-        seg = np.clip(np.searchsorted(xs, k, side="right") - 1, 0, xs.size - 2)
+        seg = np.searchsorted(xs[1:-1], k, side="right")
         slope = slopes[seg]
-        return ys[seg] + slope * (k - xs[seg]), slope
+        raw = ys[seg] + slope * (k - xs[seg])
+        if raw.min() < self.floor or raw.max() > self.cap:
+            held = (raw < self.floor) | (raw > self.cap)
+            return np.minimum(np.maximum(raw, self.floor), self.cap), np.where(held, 0.0, slope)
+        return raw, slope
 
     def vol(self, strike: ArrayLike) -> np.ndarray:
         """``sigma(K)`` at each strike."""
-        raw, _ = self._raw(np.atleast_1d(np.asarray(strike, dtype=float)))
-        return np.clip(raw, self.floor, self.cap)
+        return self.at(strike)[0]
 
     def slope(self, strike: ArrayLike) -> np.ndarray:
-        """``d sigma / dK`` at each strike (the right-hand slope at a point; 0 where held)."""
-        raw, slope = self._raw(np.atleast_1d(np.asarray(strike, dtype=float)))
-        return np.where((raw < self.floor) | (raw > self.cap), 0.0, slope)
+        """``d sigma / dK`` at each strike (see :meth:`at`)."""
+        return self.at(strike)[1]
 
 
 def smile_prob_below(
@@ -109,29 +113,29 @@ def smile_prob_below(
         raise ValueError("level: must be > 0")
     if t <= 0:
         return (spot < lv).astype(float)
-    sigma = smile.vol(lv)
-    sqt = np.sqrt(t)
+    sigma, slope = smile.at(lv)
+    sqt = math.sqrt(t)
     stddev = np.maximum(sigma * sqt, _MIN_STDDEV)
     d2 = (np.log(spot / lv) + (rate - div - 0.5 * sigma * sigma) * t) / stddev
     pdf = np.exp(-0.5 * d2 * d2) * _INV_SQRT_2PI
-    return np.clip(ndtr(-d2) + lv * sqt * pdf * smile.slope(lv), 0.0, 1.0)
+    return np.minimum(np.maximum(ndtr(-d2) + lv * sqt * pdf * slope, 0.0), 1.0)
 
 
 def forward_call(
     spot: float, strikes: ArrayLike, t: float, smile: Smile, rate: float = 0.0, div: float = 0.0
 ) -> np.ndarray:
-    """Undiscounted call price ``E[(S_T - K)+]`` at each strike (a strike of 0 gives the
-    forward); at ``t <= 0`` the intrinsic value."""
+    """Undiscounted call price ``E[(S_T - K)+]`` at each strike (Black's formula on the forward
+    at the strike's own volatility; a strike of 0 gives the forward); at ``t <= 0`` the
+    intrinsic value."""
     k = np.atleast_1d(np.asarray(strikes, dtype=float))
-    forward = spot * np.exp((rate - div) * max(t, 0.0))
-    positive = k > 0
-    out = np.full_like(k, forward)
-    if positive.any():
-        kp = k[positive]
-        out[positive] = bsm_price(spot, kp, t, rate, div, smile.vol(kp), True) * np.exp(
-            rate * max(t, 0.0)
-        )
-    return out
+    if t <= 0:
+        return np.maximum(spot - k, 0.0)
+    forward = spot * math.exp((rate - div) * t)
+    safe = np.where(k > 0, k, forward)
+    stddev = np.maximum(smile.vol(safe) * math.sqrt(t), _MIN_STDDEV)
+    d1 = np.log(forward / safe) / stddev + 0.5 * stddev
+    call = forward * ndtr(d1) - safe * ndtr(d1 - stddev)
+    return np.where(k > 0, np.maximum(call, 0.0), forward)
 
 
 def expected_linear_payoff(

@@ -9,7 +9,6 @@ skew. Without a smile they fall back to one lognormal volatility.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -49,12 +48,13 @@ def probability_of_profit(
     model = _smile(vol, smile)
     if t <= 0 or model is None:
         return 1.0 if any(lo < spot < hi for lo, hi in intervals) else 0.0
-    total = 0.0
-    for low, high in intervals:
-        p_high = 1.0 if math.isinf(high) else float(
-            smile_prob_below(spot, high, t, model, rate, div)[0])
-        p_low = 0.0 if low <= 0 else float(smile_prob_below(spot, low, t, model, rate, div)[0])
-        total += max(0.0, p_high - p_low)
+    if not intervals:
+        return 0.0
+    bounds = np.array([[lo, hi] for lo, hi in intervals], dtype=float)
+    inner = (bounds > 0) & np.isfinite(bounds)
+    below = np.where(bounds == 0, 0.0, 1.0)  # P(S_T < 0) = 0, P(S_T < inf) = 1
+    below[inner] = smile_prob_below(spot, bounds[inner], t, model, rate, div)
+    total = float(np.maximum(below[:, 1] - below[:, 0], 0.0).sum())
     return min(1.0, max(0.0, total))
 
 

@@ -179,6 +179,10 @@ class AsyncStore:
     async def order_events(self, external_id: str) -> list[OrderEventRecord]:
         return await self._call(self._repos.orders.order_events, external_id)
 
+    async def order_events_by_order(self, external_ids: Iterable[str] | None = None
+                                    ) -> dict[str, list[OrderEventRecord]]:
+        return await self._call(self._repos.orders.order_events_by_order, external_ids)
+
     async def add_fill(self, external_id: str, fill: Fill) -> bool:
         return await self._call(self._repos.orders.add_fill, external_id, fill)
 

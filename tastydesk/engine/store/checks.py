@@ -8,6 +8,11 @@ from typing import Any
 from tastydesk.engine.domain.enums import Trigger, WorkflowState
 from tastydesk.engine.domain.workflow_fsm import INITIAL_STATE, TRANSITIONS
 from tastydesk.engine.store.database import Database, check_database
+from tastydesk.engine.store.tables import TRANSITION_LOG, WORKFLOWS
+
+_WORKFLOW_STATES = WORKFLOWS.pick(("id", "state", "version"))
+_LOGS = TRANSITION_LOG.pick(("workflow_id", "seq", "from_state", "to_state", "trigger"),
+                            "ORDER BY workflow_id, seq")
 
 
 def check_transitions(workflows: Mapping[int, tuple[str, int]],
@@ -59,9 +64,6 @@ class IntegrityChecker:
             problems += [f"order {ext!r} has no workflow" for (ext,) in raw.execute(
                 "SELECT o.external_id FROM orders o LEFT JOIN workflows w "
                 "ON w.id = o.workflow_id WHERE w.id IS NULL")]
-            workflows = {r[0]: (r[1], r[2]) for r in raw.execute(
-                "SELECT id, state, version FROM workflows")}
-            rows = raw.execute("SELECT workflow_id, seq, from_state, to_state, trigger "
-                               "FROM workflow_transitions ORDER BY workflow_id, seq")
-            problems += check_transitions(workflows, rows)
+            workflows = {r[0]: (r[1], r[2]) for r in raw.execute(_WORKFLOW_STATES)}
+            problems += check_transitions(workflows, raw.execute(_LOGS))
         return problems

@@ -63,9 +63,9 @@ class JournalRepository:
                         status: str, now: datetime) -> RuleActionRecord:
         with self._db.raw_write() as raw:
             require_workflow(raw, workflow_id)
-            cur = raw.execute(RULE_ACTIONS.insert, {
-                "workflow_id": workflow_id, "rule_type": str(rule_type), "action": str(action),
-                "detail": detail, "status": status, "time": encode_datetime(now)})
+            cur = raw.execute(RULE_ACTIONS.insert, RULE_ACTIONS.params(
+                workflow_id=workflow_id, rule_type=str(rule_type), action=str(action),
+                detail=detail, status=status, time=encode_datetime(now)))
         assert cur.lastrowid is not None
         return RuleActionRecord(id=cur.lastrowid, workflow_id=workflow_id,
                                 rule_type=str(rule_type), action=str(action), detail=detail,

@@ -134,6 +134,7 @@ class OrderRow(Base):
     updated_at: Mapped[datetime]
     reject_reason: Mapped[str | None]
     fees: Mapped[Decimal | None]  # the broker's dry-run figure for the whole order
+    time_in_force: Mapped[str] = mapped_column(server_default="Day")  # TimeInForce value
 
 
 class OrderEventRow(Base):

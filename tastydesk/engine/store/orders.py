@@ -7,12 +7,13 @@ transaction, so a crash can never leave a fill recorded but its position unchang
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import OrderAction, OrderPurpose, OrderStatus
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 from tastydesk.engine.domain.records import FillRecord, OrderEventRecord, OrderRecord
 from tastydesk.engine.store import codec
@@ -34,24 +35,28 @@ _SELECT_BY_EXTERNAL = ORDERS.where("external_id=?")
 _SELECT_BY_BROKER = ORDERS.where("broker_order_id=? ORDER BY id DESC LIMIT 1")
 _SELECT_EVENTS = ORDER_EVENTS.where(
     "order_id = (SELECT id FROM orders WHERE external_id=?) ORDER BY id")
+_IDS_BY_EXTERNAL = ORDERS.pick(("id", "workflow_id"), "WHERE external_id=?")
+_SELECT_ALL_EVENTS = (
+    f"SELECT o.external_id, {', '.join('e.' + c for c in ORDER_EVENTS.columns)} "
+    "FROM order_events e JOIN orders o ON o.id = e.order_id")
+_IN_CHUNK = 500  # well under SQLite's bound-variable limit
 _INSERT_FILL = FILLS.insert + " ON CONFLICT (fill_id) DO NOTHING"
 _BUYS = (OrderAction.BUY_TO_OPEN, OrderAction.BUY_TO_CLOSE)
 
 
 def _order_ids(raw: sqlite3.Connection, external_id: str) -> tuple[int, int]:
-    row = raw.execute("SELECT id, workflow_id FROM orders WHERE external_id=?",
-                      (external_id,)).fetchone()
+    row = raw.execute(_IDS_BY_EXTERNAL, (external_id,)).fetchone()
     if row is None:
         raise NotFound(f"order {external_id!r} does not exist")
     return row[0], row[1]
 
 
 def _insert_fill(raw: sqlite3.Connection, order_id: int, workflow_id: int, fill: Fill) -> bool:
-    cur = raw.execute(_INSERT_FILL, {
-        "fill_id": fill.fill_id, "order_id": order_id, "workflow_id": workflow_id,
-        "symbol": fill.symbol, "action": OrderAction(fill.action).value,
-        "quantity": fill.quantity, "price": encode_decimal(fill.price),
-        "time": encode_datetime(fill.time)})
+    cur = raw.execute(_INSERT_FILL, FILLS.params(
+        fill_id=fill.fill_id, order_id=order_id, workflow_id=workflow_id,
+        symbol=fill.symbol, action=OrderAction(fill.action).value,
+        quantity=fill.quantity, price=encode_decimal(fill.price),
+        time=encode_datetime(fill.time)))
     return cur.rowcount == 1
 
 
@@ -91,19 +96,19 @@ class OrderRepository:
         try:
             with self._db.raw_write() as raw:
                 require_workflow(raw, workflow_id)
-                cur = raw.execute(ORDERS.insert, {
-                    "workflow_id": workflow_id, "proposal_id": proposal_id,
-                    "purpose": purpose.value, "external_id": request.external_id,
-                    "broker_order_id": None, "status": status, "underlying": request.underlying,
-                    "price": price, "quantity": quantity, "filled_quantity": 0,
-                    "attempt": attempt, "legs": encode_json(codec.legs_to_json(request.legs)),
-                    "created_at": when, "updated_at": when, "reject_reason": None,
-                    "fees": None})
+                cur = raw.execute(ORDERS.insert, ORDERS.params(
+                    workflow_id=workflow_id, proposal_id=proposal_id,
+                    purpose=purpose.value, external_id=request.external_id,
+                    broker_order_id=None, status=status, underlying=request.underlying,
+                    price=price, quantity=quantity, filled_quantity=0,
+                    attempt=attempt, legs=encode_json(codec.legs_to_json(request.legs)),
+                    created_at=when, updated_at=when, reject_reason=None,
+                    fees=None, time_in_force=TimeInForce(request.time_in_force).value))
                 order_id = cur.lastrowid
-                raw.execute(ORDER_EVENTS.insert, {
-                    "order_id": order_id, "status": status, "broker_order_id": None,
-                    "price": price, "filled_quantity": 0, "detail": "intent recorded",
-                    "time": when})
+                raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
+                    order_id=order_id, status=status, broker_order_id=None,
+                    price=price, filled_quantity=0, detail="intent recorded",
+                    time=when))
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if "external_id" in text:
@@ -121,7 +126,8 @@ class OrderRepository:
             external_id=request.external_id, broker_order_id=None,
             status=OrderStatus.PENDING_SUBMIT, price=request.price, quantity=quantity,
             filled_quantity=0, attempt=attempt, underlying=request.underlying, legs=request.legs,
-            created_at=now, updated_at=now, reject_reason=None)
+            created_at=now, updated_at=now, reject_reason=None,
+            time_in_force=TimeInForce(request.time_in_force))
 
     def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                      broker_order_id: str | None = None, price: Decimal | None = None,
@@ -153,10 +159,10 @@ class OrderRepository:
             if fees is not None:
                 sets["fees"] = encode_decimal(fees)
             raw.execute(ORDERS.update(sets, "id=?"), (*sets.values(), current.id))
-            raw.execute(ORDER_EVENTS.insert, {
-                "order_id": current.id, "status": status.value,
-                "broker_order_id": broker_order_id, "price": encoded_price,
-                "filled_quantity": filled_quantity, "detail": detail, "time": when})
+            raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
+                order_id=current.id, status=status.value,
+                broker_order_id=broker_order_id, price=encoded_price,
+                filled_quantity=filled_quantity, detail=detail, time=when))
         return self._order_record(current._replace(**sets))
 
     def _order_record(self, o: Any) -> OrderRecord:
@@ -173,7 +179,8 @@ class OrderRepository:
             price=Decimal(o.price), quantity=o.quantity, filled_quantity=o.filled_quantity,
             attempt=o.attempt, underlying=o.underlying, legs=legs,
             created_at=decode_time(o.created_at), updated_at=decode_time(o.updated_at),
-            reject_reason=o.reject_reason, fees=None if o.fees is None else Decimal(o.fees))
+            reject_reason=o.reject_reason, fees=None if o.fees is None else Decimal(o.fees),
+            time_in_force=TimeInForce(o.time_in_force))
 
     def _first_order(self, sql: str, value: object) -> OrderRecord | None:
         with self._db.raw_read() as raw:
@@ -204,6 +211,24 @@ class OrderRepository:
         with self._db.raw_read() as raw:
             rows = raw.execute(_SELECT_EVENTS, (external_id,)).fetchall()
         return [_event_record(r) for r in rows]
+
+    def order_events_by_order(self, external_ids: Iterable[str] | None = None
+                              ) -> dict[str, list[OrderEventRecord]]:
+        wanted = None if external_ids is None else list(dict.fromkeys(external_ids))
+        queries: list[tuple[str, Sequence[str]]] = [(_SELECT_ALL_EVENTS, ())]
+        if wanted is not None:
+            queries = [(f"{_SELECT_ALL_EVENTS} WHERE o.external_id IN "
+                        f"({', '.join('?' * len(chunk))})", chunk)
+                       for chunk in (wanted[i:i + _IN_CHUNK]
+                                     for i in range(0, len(wanted), _IN_CHUNK))]
+        rows: list[Any] = []
+        with self._db.raw_read() as raw:
+            for sql, params in queries:
+                rows += raw.execute(sql, params).fetchall()
+        out: dict[str, list[OrderEventRecord]] = {ext: [] for ext in wanted or ()}
+        for row in sorted(rows, key=lambda r: r[1]):  # by event id: the order they happened
+            out.setdefault(row[0], []).append(_event_record(row[1:]))
+        return out
 
     def add_fill(self, external_id: str, fill: Fill) -> bool:
         with self._db.raw_write() as raw:

@@ -46,10 +46,10 @@ def fold_position(raw: sqlite3.Connection, workflow_id: int, symbol: str, signed
     row = raw.execute(_SELECT_OPEN, (workflow_id, symbol)).fetchone()
 
     def opened(quantity: int) -> PositionRecord:
-        cur = raw.execute(POSITIONS.insert, {
-            "workflow_id": workflow_id, "symbol": symbol, "quantity": quantity,
-            "avg_open_price": encode_decimal(price), "opened_at": when, "closed_at": None,
-            "realised_pnl": "0"})
+        cur = raw.execute(POSITIONS.insert, POSITIONS.params(
+            workflow_id=workflow_id, symbol=symbol, quantity=quantity,
+            avg_open_price=encode_decimal(price), opened_at=when, closed_at=None,
+            realised_pnl="0"))
         assert cur.lastrowid is not None
         return PositionRecord(id=cur.lastrowid, workflow_id=workflow_id, symbol=symbol,
                               quantity=quantity, avg_open_price=price, opened_at=now,

@@ -30,6 +30,7 @@ from tastydesk.engine.store.types import (
 DECISION_VALUES = frozenset({"approve", "reject", "modify"})
 _SELECT_PROPOSAL = PROPOSALS.where("id=?")
 _SET_STATUS = PROPOSALS.update(("status",), "id=?")
+_PROPOSAL_EXISTS = PROPOSALS.pick(("id",), "WHERE id=?")
 
 
 def _decision(row: DecisionRow) -> DecisionRecord:
@@ -50,10 +51,10 @@ class ProposalRepository:
         body = encode_json(codec.proposal_to_json(proposal))
         with self._db.raw_write() as raw:
             require_workflow(raw, workflow_id)
-            cur = raw.execute(PROPOSALS.insert, {
-                "workflow_id": workflow_id, "body": body, "status": "pending",
-                "created_at": encode_datetime(proposal.created_at),
-                "expires_at": encode_datetime(expires_at)})
+            cur = raw.execute(PROPOSALS.insert, PROPOSALS.params(
+                workflow_id=workflow_id, body=body, status="pending",
+                created_at=encode_datetime(proposal.created_at),
+                expires_at=encode_datetime(expires_at)))
             assert cur.lastrowid is not None
             return cur.lastrowid
 
@@ -82,11 +83,11 @@ class ProposalRepository:
                              f"got {decision!r}")
         if quantity is not None and quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
-        values = {"proposal_id": proposal_id, "decision": decision, "user": user,
-                  "reason": reason, "price": encode_decimal(price), "quantity": quantity,
-                  "time": encode_datetime(now)}
+        values = DECISIONS.params(proposal_id=proposal_id, decision=decision, user=user,
+                                  reason=reason, price=encode_decimal(price), quantity=quantity,
+                                  time=encode_datetime(now))
         with self._db.raw_write() as raw:
-            if raw.execute("SELECT 1 FROM proposals WHERE id=?", (proposal_id,)).fetchone() is None:
+            if raw.execute(_PROPOSAL_EXISTS, (proposal_id,)).fetchone() is None:
                 raise NotFound(f"proposal {proposal_id} does not exist")
             cur = raw.execute(DECISIONS.insert, values)
             assert cur.lastrowid is not None

@@ -224,6 +224,15 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.orders.order_events(external_id)
 
+    def order_events_by_order(self, external_ids: Iterable[str] | None = None
+                              ) -> dict[str, list[OrderEventRecord]]:
+        """Every order's event history in one read (all orders when ``external_ids`` is None).
+
+        For figures over many orders (analytics), instead of one read per order.
+        """
+        LOOP_GUARD.check()
+        return self.repositories.orders.order_events_by_order(external_ids)
+
     def add_fill(self, external_id: str, fill: Fill) -> bool:
         """Store a fill once; a replayed fill (same fill_id) is ignored and returns False."""
         LOOP_GUARD.check()

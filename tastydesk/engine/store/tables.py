@@ -5,20 +5,23 @@ thousands of statements a second use plain ``sqlite3`` for speed, but every colu
 send (SELECT, INSERT) comes from ``Table.c`` here, and every column they SET is checked against
 it, so a column added to a model can never be silently missing from the SQL.
 
-Inserts use named parameters (``:column``): a value the caller forgot fails loudly
-(``sqlite3.ProgrammingError``) instead of shifting the others by one.
+Insert values are passed by column name to :meth:`TableSql.params`, a keyword-only builder
+generated from the columns (as ``namedtuple`` builds its constructor): a value the caller forgot
+or misnamed fails loudly (``TypeError``) instead of shifting the others by one, and SQLite still
+binds a plain positional tuple, the cheapest form on the hot path.
 """
 
 from __future__ import annotations
 
+import keyword
 import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.errors import NotFound
@@ -53,38 +56,59 @@ class TableSql:
     select: str
     insert: str
     values: Callable[[Iterable[Any]], Any]
+    params: Callable[..., tuple[Any, ...]]
 
     @classmethod
     def of(cls, model: type[Base]) -> TableSql:
-        table = model.__table__
+        table = cast(Table, model.__table__)
         columns = tuple(c.name for c in table.c)
-        auto = table.autoincrement_column  # type: ignore[attr-defined]
+        auto = table.autoincrement_column
         inserted = tuple(c for c in columns if auto is None or c != auto.name)
         return cls(
-            name=table.name,  # type: ignore[attr-defined]
+            name=table.name,
             columns=columns,
             insert_columns=inserted,
-            select=f"SELECT {', '.join(columns)} FROM {table.name}",  # type: ignore[attr-defined]
-            insert=(f"INSERT INTO {table.name} ({', '.join(inserted)}) "  # type: ignore[attr-defined]
-                    f"VALUES ({', '.join(':' + c for c in inserted)})"),
+            select=f"SELECT {', '.join(columns)} FROM {table.name}",
+            insert=(f"INSERT INTO {table.name} ({', '.join(inserted)}) "
+                    f"VALUES ({', '.join('?' * len(inserted))})"),
             values=namedtuple(f"{model.__name__}Values", columns)._make,  # type: ignore[misc]
+            params=_params_builder(inserted),
         )
 
     def where(self, condition: str) -> str:
         """``SELECT <all columns> FROM <table> WHERE <condition>``."""
         return f"{self.select} WHERE {condition}"
 
+    def pick(self, columns: Iterable[str], rest: str = "") -> str:
+        """``SELECT c1, c2 FROM <table> <rest>`` for a few columns; every column must exist."""
+        return f"SELECT {', '.join(self._known(columns))} FROM {self.name} {rest}".rstrip()
+
     def update(self, columns: Iterable[str], where: str) -> str:
         """``UPDATE <table> SET c1=?, c2=? WHERE <where>``; every column must exist."""
+        names = self._known(columns)
+        return f"UPDATE {self.name} SET {', '.join(f'{c}=?' for c in names)} WHERE {where}"
+
+    def _known(self, columns: Iterable[str]) -> tuple[str, ...]:
         names = tuple(columns)
         unknown = [c for c in names if c not in self.columns]
         if unknown:
             raise ValueError(f"{self.name} has no column {', '.join(unknown)}")
-        return f"UPDATE {self.name} SET {', '.join(f'{c}=?' for c in names)} WHERE {where}"
+        return names
+
+
+def _params_builder(columns: tuple[str, ...]) -> Callable[..., tuple[Any, ...]]:
+    """``f(*, c1, c2, ...) -> (c1, c2, ...)``: insert values by name, bound by position."""
+    for name in columns:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ValueError(f"column {name!r} cannot be a parameter name")
+    names = ", ".join(columns)
+    namespace: dict[str, Any] = {}
+    exec(f"def params(*, {names}):\n    return ({names},)", namespace)
+    return namespace["params"]  # type: ignore[no-any-return]
 
 
 WORKFLOWS = TableSql.of(WorkflowRow)
-TRANSITIONS = TableSql.of(TransitionRow)
+TRANSITION_LOG = TableSql.of(TransitionRow)
 PROPOSALS = TableSql.of(ProposalRow)
 DECISIONS = TableSql.of(DecisionRow)
 ORDERS = TableSql.of(OrderRow)
@@ -106,8 +130,11 @@ def require_aware(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
 
 
+_WORKFLOW_EXISTS = WORKFLOWS.pick(("id",), "WHERE id=?")
+
+
 def require_workflow(raw: sqlite3.Connection, workflow_id: int) -> None:
-    if raw.execute("SELECT 1 FROM workflows WHERE id=?", (workflow_id,)).fetchone() is None:
+    if raw.execute(_WORKFLOW_EXISTS, (workflow_id,)).fetchone() is None:
         raise NotFound(f"workflow {workflow_id} does not exist")
 
 

@@ -19,7 +19,7 @@ from tastydesk.engine.domain.workflow_fsm import INITIAL_STATE, next_state
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.errors import ConcurrentTransition, NotFound
 from tastydesk.engine.store.tables import (
-    TRANSITIONS,
+    TRANSITION_LOG,
     WORKFLOWS,
     decode_time,
     require_aware,
@@ -50,7 +50,7 @@ def workflow_record(row: Sequence[Any]) -> WorkflowRecord:
 
 
 def transition_record(row: Sequence[Any]) -> TransitionRecord:
-    t = TRANSITIONS.values(row)
+    t = TRANSITION_LOG.values(row)
     return TransitionRecord(
         id=t.id, workflow_id=t.workflow_id, seq=t.seq,
         from_state=None if t.from_state is None else WorkflowState(t.from_state),
@@ -107,16 +107,16 @@ def _insert_workflow(raw: sqlite3.Connection, symbol: str, actor: Actor, reason:
         raise ValueError(f"symbol must be non-empty text, got {symbol!r}")
     require_aware("now", now)
     when = encode_datetime(now)
-    cur = raw.execute(WORKFLOWS.insert, {
-        "symbol": symbol.strip().upper(), "strategy_name": strategy_name,
-        "state": INITIAL_STATE.value, "version": 1, "created_at": when, "updated_at": when,
-        "cooldown_until": None, "rules_paused": 0, "rule_overrides": "{}", "proposal_id": None,
-        "error": None})
+    cur = raw.execute(WORKFLOWS.insert, WORKFLOWS.params(
+        symbol=symbol.strip().upper(), strategy_name=strategy_name,
+        state=INITIAL_STATE.value, version=1, created_at=when, updated_at=when,
+        cooldown_until=None, rules_paused=0, rule_overrides="{}", proposal_id=None,
+        error=None))
     wf_id = cur.lastrowid
-    raw.execute(TRANSITIONS.insert, {
-        "workflow_id": wf_id, "seq": 1, "from_state": None, "to_state": INITIAL_STATE.value,
-        "trigger": None, "actor": Actor(actor).value, "reason": reason, "payload": "{}",
-        "time": when})
+    raw.execute(TRANSITION_LOG.insert, TRANSITION_LOG.params(
+        workflow_id=wf_id, seq=1, from_state=None, to_state=INITIAL_STATE.value,
+        trigger=None, actor=Actor(actor).value, reason=reason, payload="{}",
+        time=when))
     assert wf_id is not None
     return wf_id
 
@@ -140,11 +140,11 @@ def _apply(raw: sqlite3.Connection, req: TransitionRequest) -> WorkflowRecord:
     if cur.rowcount != 1:
         raise ConcurrentTransition(f"workflow {req.workflow_id} changed while moving it from "
                                    f"{current.value} by {trigger.value}")
-    raw.execute(TRANSITIONS.insert, {
-        "workflow_id": req.workflow_id, "seq": version + 1, "from_state": current.value,
-        "to_state": target.value, "trigger": trigger.value, "actor": Actor(req.actor).value,
-        "reason": req.reason,
-        "payload": encode_json(dict(req.payload)) if req.payload else "{}", "time": when})
+    raw.execute(TRANSITION_LOG.insert, TRANSITION_LOG.params(
+        workflow_id=req.workflow_id, seq=version + 1, from_state=current.value,
+        to_state=target.value, trigger=trigger.value, actor=Actor(req.actor).value,
+        reason=req.reason,
+        payload=encode_json(dict(req.payload)) if req.payload else "{}", time=when))
     changed = _decoded_updates(encoded) if encoded else {}
     return WorkflowRecord(
         id=w.id, symbol=w.symbol, strategy_name=changed.get("strategy_name", w.strategy_name),
@@ -214,7 +214,7 @@ class WorkflowRepository:
 
     def transitions(self, workflow_id: int | None = None,
                     limit: int | None = None) -> list[TransitionRecord]:
-        sql = TRANSITIONS.select
+        sql = TRANSITION_LOG.select
         params: list[Any] = []
         if workflow_id is not None:
             sql += " WHERE workflow_id=?"

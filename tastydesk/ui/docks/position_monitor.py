@@ -33,11 +33,13 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
+from tastydesk.ui.models.exits import rule_label
 from tastydesk.ui.models.positions import (
     positions_model,
     rule_actions_model,
     rules_model,
 )
+from tastydesk.ui.models.rules import THRESHOLD_UNITS, format_threshold
 from tastydesk.ui.theme import pnl_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, ProgressDelegate
 from tastydesk.ui.widgets.dialogs import ask_close, ask_confirm, no_default_button
@@ -78,14 +80,14 @@ class ThresholdDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, rule: RuleStatus) -> None:
         super().__init__(parent)
-        self.setWindowTitle(f"Edit {rule.rule_type} threshold")
+        self.setWindowTitle(f"Edit {rule_label(rule.rule_type)} threshold")
         layout = QFormLayout(self)
         self.edit = QLineEdit(f"{rule.threshold}")
         self.edit.setObjectName("threshold.edit")
         self.error = QLabel()
         self.error.setObjectName("fieldError")
         layout.addRow(QLabel(rule.description or str(rule.rule_type)))
-        layout.addRow("Threshold", self.edit)
+        layout.addRow(f"Threshold ({THRESHOLD_UNITS[rule.rule_type]})", self.edit)
         layout.addRow(self.error)
         self.buttons = QDialogButtonBox()
         self.ok_button = self.buttons.addButton("Save", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -118,6 +120,7 @@ class PositionMonitorDock(QDockWidget):
         self.setObjectName("dock.position_monitor")
         self.engine = engine
         self.runner = CommandRunner(self)
+        engine.watch_positions(True)  # the engine keeps the views current for this dock
         self.runner.finished.connect(self._on_command_finished)
         self.runner.failed.connect(self._on_command_failed)
 
@@ -360,8 +363,10 @@ class PositionMonitorDock(QDockWidget):
         if dialog.exec() != QDialog.DialogCode.Accepted or dialog.value is None:
             return
         value = dialog.value
-        if not ask_confirm(self, "Change rule", f"Set {rule.rule_type} threshold of "
-                           f"#{view.workflow_id} from {rule.threshold} to {value}?", "Change"):
+        if not ask_confirm(self, "Change rule", f"Set {rule_label(rule.rule_type)} of "
+                           f"#{view.workflow_id} from "
+                           f"{format_threshold(rule.rule_type, rule.threshold)} to "
+                           f"{format_threshold(rule.rule_type, value)}?", "Change"):
             return
         wid, index, user = view.workflow_id, rule.index, current_user()
         self.runner.run(("rules", wid),

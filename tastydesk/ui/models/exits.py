@@ -138,7 +138,7 @@ def rule_measure(rule_type: RuleType, value: float | None) -> str:
     return f"{fmt.number(value, 1)} % of max profit"
 
 
-def rule_distance(rule: RuleStatus) -> str:
+def rule_distance(rule: RuleStatus, places: int = 1) -> str:
     """How far a rule is from firing, in its unit; ``reached`` once its condition holds."""
     d = rule.distance
     if d is None:
@@ -150,7 +150,7 @@ def rule_distance(rule: RuleStatus) -> str:
     if rule.rule_type is RuleType.DELTA_BREACH:
         return f"|\u0394| {d:.2f}"
     unit = "% of entry" if rule.rule_type is RuleType.STOP_LOSS else "% of max profit"
-    return f"{d:.1f} {unit}"
+    return f"{d:.{places}f} {unit}"
 
 
 def relative_distance(rule: RuleStatus) -> float:
@@ -173,7 +173,7 @@ def nearest_text(view: PositionView) -> str:
         return f"{rule_label(rule.rule_type)}: TRIGGERED"
     if rule.distance is not None and rule.distance <= 0:
         return f"{rule_label(rule.rule_type)}: reached"
-    return f"{rule_label(rule.rule_type)}: {rule_distance(rule)} to go"
+    return f"{rule_label(rule.rule_type)}: {rule_distance(rule, 0)} to go"
 
 
 def rules_tip(view: PositionView) -> str:

@@ -50,8 +50,9 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
                       "the other way",
            tooltip=lambda v: f"Closing order near {fmt.closing_price(v.mark)} per spread"),
     Column("pnl", "P&L", lambda v: v.pnl, lambda x: fmt.money(x, signed=True), align=RIGHT,
-           width=80, header_tip="Unrealised P&L of the open spreads at mid (realised P&L of "
-                                "closed parts is in History)"),
+           width=80, header_tip="Unrealised P&L of the open spreads at mid",
+           tooltip=lambda v: f"Unrealised {fmt.money(v.pnl, signed=True)} on {v.quantity} open; "
+                             f"realised on closed parts {fmt.money(v.realised_pnl, signed=True)}"),
     Column("pnl_pct", "P&L %", lambda v: v.pnl_pct, lambda x: fmt.pct(x, signed=True),
            align=RIGHT, width=56,
            header_tip="% of max profit captured; negative: loss as % of entry"),
@@ -64,7 +65,7 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
            width=52),
     Column("theta", "\u0398", lambda v: v.theta, lambda x: fmt.number(x, 2), align=RIGHT,
            width=56),
-    Column("rules", "Nearest rule", nearest_text, width=230,
+    Column("rules", "Nearest rule", nearest_text, width=250,
            sort_key=lambda v: (relative_distance(r) if (r := nearest_rule(v)) else float("inf")),
            tooltip=rules_tip,
            header_tip="The rule closest to firing, relative to its own threshold"),

@@ -53,7 +53,11 @@ class WarningsDelegate(QStyledItemDelegate):
 
 
 class ProgressDelegate(QStyledItemDelegate):
-    """A bar toward the profit target (value 0..1, green) or the stop (value -1..0, red)."""
+    """The cell's text with a thin bar under it: filled toward the profit target (value 0..1,
+    green) or the stop (value -1..0, red). The bar never sits behind the text, so the words stay
+    readable on either theme."""
+
+    BAR_HEIGHT = 3
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         opt = QStyleOptionViewItem(option)
@@ -65,19 +69,23 @@ class ProgressDelegate(QStyledItemDelegate):
         value: Any = index.data(ValueRole)
         if value is None and not text:
             return  # a row without this figure (a leg under its position): no empty bar
-        rect = opt.rect.adjusted(3, 4, -3, -4)
+        track = QRect(opt.rect.left() + 3, opt.rect.bottom() - self.BAR_HEIGHT - 1,
+                      max(1, opt.rect.width() - 6), self.BAR_HEIGHT)
         painter.save()
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(opt.palette.color(QPalette.ColorRole.Mid).lighter(130))
-        painter.drawRoundedRect(rect, 2, 2)
+        painter.setBrush(opt.palette.color(QPalette.ColorRole.Mid))
+        painter.drawRect(track)
         if value is not None:
             fraction = max(-1.0, min(1.0, float(value)))
             colour = pnl_colour(fraction) or QColor("#888888")
-            fill = QRect(rect)
-            fill.setWidth(max(1, int(rect.width() * abs(fraction))))
+            fill = QRect(track)
+            fill.setWidth(max(1, int(track.width() * abs(fraction))))
             painter.setBrush(colour)
-            painter.drawRoundedRect(fill, 2, 2)
-        painter.setPen(opt.palette.color(QPalette.ColorRole.Text))
-        # The text uses the full cell height: a tight row (a tree's) must not clip it.
-        painter.drawText(opt.rect.adjusted(3, 0, -3, 0), int(Qt.AlignmentFlag.AlignCenter), text)
+            painter.drawRect(fill)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        painter.setPen(opt.palette.color(QPalette.ColorRole.HighlightedText if selected
+                                         else QPalette.ColorRole.Text))
+        # The text keeps the full cell height above the bar: a tight row must not clip it.
+        painter.drawText(opt.rect.adjusted(4, 0, -3, -self.BAR_HEIGHT // 2),
+                         int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), text)
         painter.restore()

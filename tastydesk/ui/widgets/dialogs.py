@@ -90,7 +90,11 @@ def close_text(view: PositionView, pct: int) -> tuple[str, str]:
                  f"{fmt.closing_price(view.mark)} per spread "
                  f"({'about ' + fmt.money(cash) + (' paid' if paying else ' received')}), "
                  "worked from the mid.")
-    detail = f"{order}\nUnrealised P&L of the position now {fmt.money(view.pnl, signed=True)}."
+    legs = ", ".join(
+        f"{leg.quantity:+d} {fmt.leg_name(view.symbol, leg.expiry, leg.option_type, leg.strike)}"
+        for leg in view.legs)
+    detail = (f"{order}\nLegs held: {legs or 'none'}.\n"
+              f"Unrealised P&L of the position now {fmt.money(view.pnl, signed=True)}.")
     return question, detail
 
 

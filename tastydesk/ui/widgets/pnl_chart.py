@@ -11,12 +11,16 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QPalette, QResizeEvent
 from PySide6.QtWidgets import QApplication, QLabel, QVBoxLayout, QWidget
 
 from tastydesk.engine.domain.proposal import PnlCurve, TradeProposal
+from tastydesk.ui import format as fmt
 
 HOVER_HINT = "Hover over the chart to read the P&L at a price"
+#: Below this plot width the breakeven labels (also listed in the summary line) are left off,
+#: so they never print over the max profit / max loss labels.
+COMPACT_WIDTH = 400
 
 
 def chart_colors(palette: QPalette) -> dict[str, QColor]:
@@ -37,9 +41,8 @@ def chart_colors(palette: QPalette) -> dict[str, QColor]:
     }
 
 
-def _signed_money(value: float) -> str:
-    sign = "+" if value > 0 else ("-" if value < 0 else " ")
-    return f"{sign}${abs(value):,.2f}"
+def _signed_money(value: float, places: int = 2) -> str:
+    return fmt.money(value, signed=True, places=places)
 
 
 def _split_at_zero(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,13 +92,15 @@ class PnlChart(QWidget):
         self.summary = QLabel(self)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.readout = QLabel(HOVER_HINT, self)
-        self.plot_widget = pg.PlotWidget(parent=self)
+        from tastydesk.ui.widgets.equity_chart import DollarAxis
+
+        self.plot_widget = pg.PlotWidget(parent=self, axisItems={"left": DollarAxis("left")})
         self.plot_widget.setMenuEnabled(False)
         self.plot_widget.setMinimumHeight(160)
         plot = self.plot_widget.getPlotItem()
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.setLabel("bottom", "Underlying price")
-        plot.setLabel("left", "P&L $")
+        plot.setLabel("left", "P&L")
         plot.hideButtons()
         plot.vb.setDefaultPadding(0.12)  # room for the max profit / max loss labels
 
@@ -115,7 +120,7 @@ class PnlChart(QWidget):
         self.expiry_item = plot.plot()
         self.today_item = plot.plot()
         self.spot_line = pg.InfiniteLine(angle=90, movable=False, label="spot {value:.2f}",
-                                         labelOpts={"position": 0.06})
+                                         labelOpts={"position": 0.5})
         plot.addItem(self.spot_line)
         self.breakeven_item = pg.ScatterPlotItem(size=9, symbol="d")
         plot.addItem(self.breakeven_item)
@@ -200,7 +205,23 @@ class PnlChart(QWidget):
         xs, ys = self.breakeven_item.getData()
         return [(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
 
+    def visible_labels(self) -> list[str]:
+        """Texts of the labels drawn on the plot (breakevens, max profit, max loss)."""
+        return [label.textItem.toPlainText()
+                for label in (*self._breakeven_labels, *self._extreme_labels)
+                if label.isVisible()]
+
+    @property
+    def compact(self) -> bool:
+        """Too narrow for breakeven labels on the plot (the summary line lists them)."""
+        return self.plot_widget.width() < COMPACT_WIDTH
+
     # ---- Qt overrides
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        for i, label in enumerate(self._breakeven_labels):
+            label.setVisible(i < len(self._breakevens) and not self.compact)
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             self._apply_palette()
@@ -241,17 +262,17 @@ class PnlChart(QWidget):
                 label.setText(f"BE {self._breakevens[i]:,.2f}")
                 label.setPos(self._breakevens[i], 0.0)
                 label.setAnchor((self._breakeven_anchor(i), -0.4))
-                label.setVisible(True)
+                label.setVisible(not self.compact)
             else:
                 label.setVisible(False)
         top, bottom = self._extreme_labels
         if has:
             hi = _plateau_middle(self._expiry, float(self._expiry.max()))
             lo = _plateau_middle(self._expiry, float(self._expiry.min()))
-            top.setText(f"Max profit {_signed_money(float(self._expiry[hi]))}")
+            top.setText(f"Max profit {_signed_money(float(self._expiry[hi]), 0)}")
             top.setPos(float(self._x[hi]), float(self._expiry[hi]))
             top.setAnchor((self._anchor_x(hi), -0.25))  # under the plateau: never off the top
-            bottom.setText(f"Max loss {_signed_money(float(self._expiry[lo]))}")
+            bottom.setText(f"Max loss {_signed_money(float(self._expiry[lo]), 0)}")
             bottom.setPos(float(self._x[lo]), float(self._expiry[lo]))
             bottom.setAnchor((self._anchor_x(lo), 1.2))
         top.setVisible(has and float(self._expiry.max(initial=0.0)) > 0)

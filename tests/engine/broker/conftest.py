@@ -137,6 +137,33 @@ class TastytradeHarness:
     async def settle(self) -> None:
         await asyncio.sleep(0.05)
 
+    def wide_order(self, legs: int) -> OrderRequest:
+        """A SPY call ladder of ``legs`` distinct strikes, one contract each, as a debit."""
+        market = self.fake.market
+        expiry = next(e for e in market.expirations("SPY") if (e - market.today).days >= 7)
+        strikes = market.strikes("SPY")[10:10 + legs]
+        actions = [OrderAction.BUY_TO_OPEN if i % 2 == 0 else OrderAction.SELL_TO_OPEN
+                   for i in range(legs)]
+        return OrderRequest("SPY", tuple(
+            OrderLeg(_occ("SPY", expiry, "C", k), a, 1)
+            for k, a in zip(strikes, actions, strict=True)), Decimal("-5.00"), new_external_id())
+
+    def off_tick_order(self) -> OrderRequest:
+        """One AAPL call bought at $3.02: penny-program classes trade in $0.05 above $3."""
+        market = self.fake.market
+        expiry = next(e for e in market.expirations("AAPL") if (e - market.today).days >= 7)
+        strike = market.strikes("AAPL")[len(market.strikes("AAPL")) // 2]
+        leg = OrderLeg(_occ("AAPL", expiry, "C", strike), OrderAction.BUY_TO_OPEN, 1)
+        return OrderRequest("AAPL", (leg,), Decimal("-3.02"), new_external_id())
+
+    async def end_session(self) -> None:
+        """Move the account past today's close (the fake server has no session clock yet)."""
+        raise NotImplementedError("fake server support pending: no session close")
+
+    async def next_session(self) -> None:
+        """Move the account into the next session (the fake server has no session clock yet)."""
+        raise NotImplementedError("fake server support pending: no session clock")
+
 
 def _occ(root: str, expiry: Any, cp: str, strike: Decimal) -> str:
     from tests.fake_tastytrade.market import occ
@@ -265,13 +292,47 @@ class PaperHarness:
         """Nothing to wait for: the paper broker publishes every change before it returns."""
         await asyncio.sleep(0)
 
+    def wide_order(self, legs: int) -> OrderRequest:
+        """A SPY call ladder of ``legs`` distinct strikes, one contract each, as a debit."""
+        expiration = self.market.chain("SPY", min_dte=7, max_dte=60).expirations[0]
+        middle = len(expiration.strikes) // 2
+        calls = [s.call for s in expiration.strikes[middle:middle + legs]]
+        actions = [OrderAction.BUY_TO_OPEN if i % 2 == 0 else OrderAction.SELL_TO_OPEN
+                   for i in range(legs)]
+        return OrderRequest("SPY", tuple(
+            OrderLeg(c.symbol, a, 1) for c, a in zip(calls, actions, strict=True)),
+            Decimal("-5.00"), new_external_id())
+
+    def off_tick_order(self) -> OrderRequest:
+        """One AAPL call bought at a price ending in $0.02 above $3, where AAPL trades in $0.05."""
+        chain = self.market.chain("AAPL", min_dte=7, max_dte=60)
+        call = next(s.call for s in chain.expirations[0].strikes
+                    if s.call.quote is not None and s.call.quote.bid > 4)
+        assert call.quote is not None
+        price = -(call.quote.bid.quantize(Decimal("0.1")) + Decimal("0.02"))
+        leg = OrderLeg(call.symbol, OrderAction.BUY_TO_OPEN, 1)
+        return OrderRequest("AAPL", (leg,), price, new_external_id())
+
+    async def end_session(self) -> None:
+        """One step to five minutes after today's close (orders do not trade on the way)."""
+        to = self.market.calendar.next_close(self.clock.now()) + timedelta(minutes=5)
+        self.market.step(to)
+        self.clock.advance(to)
+
+    async def next_session(self) -> None:
+        """Step the market to one minute after the next open."""
+        opening = self.market.calendar.next_open(self.clock.now())
+        to = opening + PAPER_STEP
+        self.market.step(to)
+        self.clock.advance(to)
+
 
 @pytest.fixture
 async def paper_harness() -> AsyncIterator[PaperHarness]:
     clock = SimClock(PAPER_START)
     bus = EventBus()
     recorder = Recorder().attach(bus)
-    market = PaperMarket(bus, clock, MarketCalendar([]), seed=7, symbols=("SPY",))
+    market = PaperMarket(bus, clock, MarketCalendar([]), seed=7, symbols=("SPY", "AAPL"))
     broker = PaperBroker(market, bus, clock, seed=3)
     await broker.connect()
     yield PaperHarness(market, broker, clock, bus, recorder)

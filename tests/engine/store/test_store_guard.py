@@ -7,6 +7,7 @@ The guard is off by default. ``store_loop_guard`` (tests/conftest.py) switches i
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from tastydesk.engine.domain.enums import Actor, Trigger
 from tastydesk.engine.store.errors import SyncCallOnEventLoop
-from tastydesk.engine.store.guard import LOOP_GUARD
+from tastydesk.engine.store.guard import ENV_VAR, LOOP_GUARD
 from tastydesk.engine.store.service import AsyncStore, Store
 
 NOW = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)
@@ -54,8 +55,13 @@ async def test_async_store_calls_pass_the_guard(store: Store, inline: bool) -> N
     await astore.close()
 
 
-async def test_guard_off_by_default_allows_sync_calls_on_the_loop(store: Store) -> None:
-    assert not LOOP_GUARD.enabled
+def test_guard_is_off_unless_the_environment_switches_it_on() -> None:
+    assert LOOP_GUARD.enabled == (os.environ.get(ENV_VAR, "").strip() not in ("", "0"))
+
+
+async def test_guard_switched_off_allows_sync_calls_on_the_loop(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LOOP_GUARD, "enabled", False)
     wf = store.create_workflow("SPY", Actor.ENGINE, "guard off", NOW)
     assert store.get_workflow(wf.id).symbol == "SPY"
 

@@ -25,7 +25,8 @@ PUBLIC = {
     "list_workflows", "transitions", "update_workflow",
     "save_proposal", "get_proposal", "set_proposal_status", "record_decision", "decisions",
     "create_order_intent", "update_order", "get_order", "order_by_broker_id", "orders",
-    "order_events", "add_fill", "record_fills", "fills", "apply_position_fill", "positions",
+    "order_events", "order_events_by_order", "add_fill", "record_fills", "fills",
+    "apply_position_fill", "positions",
     "add_journal", "journal", "add_rule_action", "rule_actions", "record_metric", "metrics",
     "audit", "audit_log", "log_error", "errors", "get_config", "set_config", "integrity_check",
 }
@@ -103,3 +104,15 @@ def test_modules_and_classes_stay_small() -> None:
             if isinstance(node, ast.ClassDef):
                 assert node.end_lineno is not None
                 assert node.end_lineno - node.lineno < 400, f"{path.name}: {node.name}"
+
+
+def test_insert_values_are_given_by_column_name() -> None:
+    row = tables.RULE_ACTIONS.params(workflow_id=1, rule_type="stop", action="close",
+                                     detail="", status="sent", time="t")
+    assert row == (1, "stop", "close", "", "sent", "t")
+    with pytest.raises(TypeError, match="time"):
+        tables.RULE_ACTIONS.params(workflow_id=1, rule_type="stop", action="close", detail="",
+                                   status="sent")
+    with pytest.raises(TypeError, match="colour"):
+        tables.RULE_ACTIONS.params(workflow_id=1, rule_type="stop", action="close", detail="",
+                                   status="sent", time="t", colour="red")

@@ -9,6 +9,7 @@ from alembic import command
 from sqlalchemy import Engine
 
 from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.store.database import (
     alembic_config,
     create_sqlite_engine,
@@ -65,7 +66,7 @@ def test_upgrade_keeps_data_and_foreign_keys(tmp_path: Path) -> None:
     _seed(engine)
     before = _counts(path)
     assert migrate(engine) is True
-    assert current_revision(engine) == "0003_order_fees"
+    assert current_revision(engine) == "0004_order_time_in_force"
     assert migrate(engine) is False
     engine.dispose()
     assert _counts(path) == before == {"workflows": 1, "workflow_transitions": 2, "orders": 1,
@@ -93,6 +94,7 @@ def test_upgrade_keeps_data_and_foreign_keys(tmp_path: Path) -> None:
         order = store.get_order("td-1")
         assert order is not None and order.purpose is OrderPurpose.OPEN
         assert order.fees is None  # written before fees were kept: the journal estimates them
+        assert order.time_in_force is TimeInForce.DAY  # the only kind before it was kept
         later = store.update_order("td-1", OrderStatus.FILLED, order.updated_at,
                                    fees=Decimal("4.00"))
         assert later.fees == Decimal("4.00") == store.get_order("td-1").fees

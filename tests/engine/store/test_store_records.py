@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from tastydesk.engine.domain.enums import (
     RuleType,
     Trigger,
 )
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 from tastydesk.engine.store.codec import proposal_from_json, proposal_to_json
 from tastydesk.engine.store.errors import DuplicateOrderIntent, NotFound
@@ -86,6 +88,17 @@ def test_order_lifecycle_and_events(store: Store) -> None:
         store.update_order("td-2", OrderStatus.FILLED, NOW, filled_quantity=3)
     with pytest.raises(NotFound):
         store.update_order("nope", OrderStatus.WORKING, NOW)
+
+
+def test_time_in_force_is_kept_with_the_order(store: Store) -> None:
+    wf = store.create_workflow("SPY", Actor.ENGINE, "t", NOW)
+    gtc = replace(request("td-gtc"), time_in_force=TimeInForce.GTC)
+    made = store.create_order_intent(wf.id, OrderPurpose.CLOSE, gtc, 2, NOW)
+    day = store.create_order_intent(wf.id, OrderPurpose.CLOSE, request("td-day"), 2, NOW)
+    assert (made.time_in_force, day.time_in_force) == (TimeInForce.GTC, TimeInForce.DAY)
+    store.update_order("td-gtc", OrderStatus.WORKING, NOW)
+    assert [o.time_in_force for o in store.orders(wf.id)] == [TimeInForce.GTC, TimeInForce.DAY]
+    assert store.get_order("td-gtc") == store.orders(wf.id)[0]
 
 
 def test_duplicate_order_intent_is_refused_and_writes_nothing(store: Store) -> None:
@@ -238,3 +251,21 @@ def test_record_fills_moves_the_position_in_the_same_transaction(store: Store) -
         store.record_fills("td-1", [third, bad], NOW)
     assert {f.fill_id for f in store.fills(wf.id)} == {"F1", "F2"}
     assert {p.symbol: p.quantity for p in store.positions(wf.id)} == held
+
+
+def test_order_events_by_order_matches_one_read_per_order(store: Store) -> None:
+    wf = store.create_workflow("SPY", Actor.ENGINE, "t", NOW)
+    store.create_order_intent(wf.id, OrderPurpose.OPEN, request("td-1"), 2, NOW)
+    store.create_order_intent(wf.id, OrderPurpose.CLOSE, request("td-2"), 2, NOW)
+    store.update_order("td-1", OrderStatus.WORKING, NOW, broker_order_id="B1")
+    store.update_order("td-2", OrderStatus.WORKING, NOW, broker_order_id="B2")
+    store.update_order("td-1", OrderStatus.WORKING, NOW, price=Decimal("0.36"),
+                       detail="price step 1")
+    one_by_one = {ext: store.order_events(ext) for ext in ("td-1", "td-2")}
+    assert store.order_events_by_order() == one_by_one
+    assert [e.detail for e in one_by_one["td-1"]] == ["intent recorded", "", "price step 1"]
+    # Filtered, in chunks past the bound-variable limit; an unknown order has no events.
+    wanted = ["td-2", *(f"none-{i}" for i in range(1200))]
+    picked = store.order_events_by_order(wanted)
+    assert picked["td-2"] == one_by_one["td-2"] and "td-1" not in picked
+    assert len(picked) == 1201 and picked["none-7"] == []

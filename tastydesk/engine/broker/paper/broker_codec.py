@@ -10,8 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.broker.paper.account import PaperPosition
+from tastydesk.engine.broker.paper.lifecycle_log import parse_event
 from tastydesk.engine.broker.paper.orders import PaperOrder
 from tastydesk.engine.domain.enums import OrderAction, OrderStatus
+from tastydesk.engine.domain.instruments import TimeInForce
+from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 
 STATE_FORMAT = 1
@@ -32,6 +35,8 @@ class BrokerSnapshot:
     rng_state: tuple[Any, ...]
     last_step: datetime
     balance_sent_at: datetime | None
+    lifecycle: list[LifecycleEvent]
+    next_lifecycle_id: int
 
 
 def parse_broker(state: dict[str, Any]) -> BrokerSnapshot:
@@ -53,6 +58,9 @@ def parse_broker(state: dict[str, Any]) -> BrokerSnapshot:
             rng_state=(int(version), tuple(int(x) for x in internal), gauss),
             last_step=datetime.fromisoformat(state["last_step"]),
             balance_sent_at=None if sent is None else datetime.fromisoformat(sent),
+            # Worlds saved before lifecycle transactions existed have none.
+            lifecycle=[parse_event(row) for row in state.get("lifecycle", [])],
+            next_lifecycle_id=int(state.get("next_lifecycle_id", 1)),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"state: malformed paper broker snapshot ({exc})") from exc
@@ -84,6 +92,7 @@ def order_state(r: PaperOrder) -> dict[str, Any]:
         "price": str(req.price),
         "external_id": req.external_id,
         "source": req.source,
+        "time_in_force": req.time_in_force.value,
         "units": r.units,
         "ratios": list(r.ratios),
         "status": r.status.value,
@@ -102,8 +111,10 @@ def order_state(r: PaperOrder) -> dict[str, Any]:
 def order_from(body: dict[str, Any]) -> PaperOrder:
     legs = tuple(OrderLeg(symbol, OrderAction(action), int(qty))
                  for symbol, action, qty in body["legs"])
+    # Worlds saved before time in force existed hold only Day orders.
     request = OrderRequest(body["underlying"], legs, Decimal(body["price"]),
-                           body["external_id"], body["source"])
+                           body["external_id"], body["source"],
+                           TimeInForce(body.get("time_in_force", TimeInForce.DAY.value)))
     return PaperOrder(
         order_id=body["order_id"],
         request=request,

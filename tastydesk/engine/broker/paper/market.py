@@ -5,7 +5,11 @@ The market owns seeded underlying paths (:mod:`.model`), lists weekly and monthl
 (:mod:`.quotes`, :mod:`.pricing`) with the same Black-Scholes-Merton formulas the engine uses.
 Time moves only through :meth:`PaperMarket.step`; while the exchange is closed nothing moves
 (options keep their last-close values and the overnight move arrives as a gap at the open), so
-the same seed and the same sequence of step times always give the same prices.
+the same seed and the same sequence of step times always give the same prices. Sessions follow
+the exchange calendar it is given (holidays, early closes). Reference data the broker reads:
+trading halts (:attr:`PaperMarket.halts`, :mod:`.halts`) and dividend ex-dates and amounts
+(:attr:`PaperMarket.dividends`, :mod:`.dividends`); option quotes sit on each class's tick
+(:mod:`.rules`).
 
 Cost model: a series (strikes, symbols, open interest) is built once and kept until it expires;
 chain quotes are repriced, vectorised, on demand. A step advances the paths in plain floats and
@@ -26,9 +30,10 @@ import numpy as np
 
 from tastydesk.engine.broker.paper.chains import build_chain
 from tastydesk.engine.broker.paper.decimals import cents
+from tastydesk.engine.broker.paper.dividends import DividendSchedule
 from tastydesk.engine.broker.paper.earnings import EarningsBook
+from tastydesk.engine.broker.paper.halts import HALT_DAYS_PER_YEAR, HaltBook
 from tastydesk.engine.broker.paper.history import HISTORY_DAYS, PriceHistory
-from tastydesk.engine.broker.paper.listing import expiration_days
 from tastydesk.engine.broker.paper.market_codec import (
     MarketCore,
     MarketIdentity,
@@ -78,16 +83,9 @@ class PaperMarket:
 
     def __init__(self, bus: EventBus, clock: Clock, calendar: MarketCalendar, seed: int = 1,
                  symbols: Sequence[str] = DEFAULT_WATCHLIST, rate: float = 0.04,
-                 state: PaperState | None = None) -> None:
-        if not symbols:
-            raise ValueError("symbols: the paper market needs at least one underlying")
-        for s in symbols:
-            if not isinstance(s, str) or not s or s != s.strip().upper() or len(s) > 6:
-                raise ValueError(f"symbols: {s!r} is not an upper-case ticker of 1-6 characters")
-        if len(set(symbols)) != len(symbols):
-            raise ValueError("symbols: duplicate tickers")
-        if not -0.05 <= rate <= 0.25:
-            raise ValueError(f"rate: {rate!r} is outside -5 %..25 %")
+                 state: PaperState | None = None,
+                 halts_per_year: float = HALT_DAYS_PER_YEAR) -> None:
+        _check_arguments(symbols, rate)
         self.symbols: tuple[str, ...] = tuple(symbols)
         self.calendar = calendar
         self._identity = MarketIdentity(seed, rate, self.symbols)
@@ -96,6 +94,9 @@ class PaperMarket:
         self._profiles: list[Profile] = [profile_for(s) for s in self.symbols]
         self._model = UnderlyingModel(self._profiles, rate, np.random.default_rng([seed, 0]))
         self._sessions = SessionBook(calendar)
+        # Reference data others read directly: trading halts and dividend ex-dates.
+        self.halts = HaltBook(self._profiles, calendar, seed, halts_per_year)
+        self.dividends = DividendSchedule(self._profiles, calendar)
         self._symbols = SymbolTable(self._index, calendar)
         start = clock.now()
         self._t = start.timestamp()
@@ -223,12 +224,6 @@ class PaperMarket:
     def _today(self) -> date:
         return self._now.astimezone(NEW_YORK).date()
 
-    def _session_share(self) -> float:
-        s = self._sessions.of(self._today())
-        if s is None:
-            return 1.0
-        return min(max((self._eff - s.open_ts) / (s.close_ts - s.open_ts), 0.0), 1.0)
-
     def _require(self, symbol: str) -> int:
         i = self._index.get(symbol)
         if i is None:
@@ -248,6 +243,10 @@ class PaperMarket:
         """The time of the last step: the market's own clock."""
         return self._now
 
+    def is_underlying(self, symbol: str) -> bool:
+        """Whether ``symbol`` is one of this market's underlyings (a ticker, not an option)."""
+        return symbol in self._index
+
     def implied_vol(self, symbol: str) -> float:
         """The underlying's 30-day at-the-money implied volatility, earnings excluded."""
         return self._model.implied_atm(self._require(symbol))
@@ -262,10 +261,13 @@ class PaperMarket:
         return cached[1]
 
     def underlying(self, symbol: str) -> UnderlyingInfo:
-        """Price, IV index and its rank over the trailing year, beta, earnings, trend."""
+        """Price, IV index and its rank over the trailing year, beta, earnings, trend and the
+        next dividend (ex-date and amount per share)."""
         i = self._require(symbol)
         p = self._profiles[i]
         iv = self._iv_index(i)
+        today = self._today()
+        ex_date = self.dividends.next_ex_date(symbol, today)
         return UnderlyingInfo(
             symbol=symbol,
             price=self.spot(symbol),
@@ -273,9 +275,11 @@ class PaperMarket:
             iv=iv,
             beta=p.beta,
             liquidity=p.liquidity,
-            earnings=self._earnings.on_or_after(i, self._today()),
+            earnings=self._earnings.on_or_after(i, today),
             dividend_yield=p.dividend_yield,
             trend=self._history.trend(i, self._model.spot(i), p.vol),
+            ex_dividend_date=ex_date,
+            dividend_amount=self.dividends.amount(symbol) if ex_date else Decimal(0),
         )
 
     def expirations(self, symbol: str) -> list[Expiration]:
@@ -305,7 +309,7 @@ class PaperMarket:
                   for d, m in self._series.expirations_of(i, today)
                   if min_dte <= (d - today).days <= max_dte]
         chain = build_chain(self._pricer, self._earnings, i, info, chosen, today, self._now,
-                            self._eff, self._session_share(), self._rate)
+                            self._eff, self._sessions.elapsed_share(self._today(), self._eff), self._rate)
         if len(self._chains) > _MAX_CHAINS:
             self._chains.clear()
         self._chains[memo_key] = (self._version, chain)
@@ -327,7 +331,7 @@ class PaperMarket:
                                                                 key.option_type)
         if activity is not None:
             oi = activity[0]
-            volume = int(activity[1] * self._session_share())
+            volume = int(activity[1] * self._sessions.elapsed_share(self._today(), self._eff))
         _, bid, ask, size, vol, g = self._pricer.numbers_of(key, self._version, self._eff)
         when, st = self._now, key.streamer
         contract = OptionContract(
@@ -387,14 +391,7 @@ class PaperMarket:
 
     def expired(self, since: datetime, until: datetime) -> list[date]:
         """Expiration dates whose close lies in ``(since, until]``."""
-        if until <= since:
-            return []
-        first = since.astimezone(NEW_YORK).date()
-        last = until.astimezone(NEW_YORK).date()
-        return [
-            d for d in expiration_days(self.calendar, first, last)
-            if since < self.calendar.session_close(d) <= until
-        ]
+        return self._sessions.expirations_closed(since, until)
 
     # -- durable state ---------------------------------------------------------------------
 
@@ -472,3 +469,15 @@ class PaperMarket:
 
     def _series_name(self, key: tuple[int, date]) -> str:
         return series_name(self.symbols[key[0]], key[1])
+
+
+def _check_arguments(symbols: Sequence[str], rate: float) -> None:
+    if not symbols:
+        raise ValueError("symbols: the paper market needs at least one underlying")
+    for s in symbols:
+        if not isinstance(s, str) or not s or s != s.strip().upper() or len(s) > 6:
+            raise ValueError(f"symbols: {s!r} is not an upper-case ticker of 1-6 characters")
+    if len(set(symbols)) != len(symbols):
+        raise ValueError("symbols: duplicate tickers")
+    if not -0.05 <= rate <= 0.25:
+        raise ValueError(f"rate: {rate!r} is outside -5 %..25 %")

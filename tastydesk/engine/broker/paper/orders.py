@@ -136,6 +136,14 @@ class OrderBook:
             return []
         return sorted(self._touched.values(), key=lambda r: int(r.order_id))
 
+    def live_view(self, today: date) -> list[PaperOrder]:
+        """tastytrade's live orders: every order created or updated ``today`` plus orders still
+        working from earlier days (GTC), oldest first."""
+        seen = {r.order_id: r for r in self.of_day(today)}
+        for record in self._live.values():
+            seen.setdefault(record.order_id, record)
+        return sorted(seen.values(), key=lambda r: int(r.order_id))
+
     def kept(self) -> list[PaperOrder]:
         """What a snapshot keeps: the latest day's orders and every order still working."""
         kept = {**self._touched, **self._live}

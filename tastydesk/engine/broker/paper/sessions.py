@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from tastydesk.engine.broker.paper.listing import expiration_days
 from tastydesk.engine.clock import NEW_YORK, MarketCalendar
 
 
@@ -81,3 +82,21 @@ class SessionBook:
             day -= timedelta(days=1)
         days.reverse()
         return days
+
+    def elapsed_share(self, day: date, ts: float) -> float:
+        """How much of ``day``'s session lies before ``ts``, 0..1 (1 on a closed day)."""
+        s = self.of(day)
+        if s is None:
+            return 1.0
+        return min(max((ts - s.open_ts) / (s.close_ts - s.open_ts), 0.0), 1.0)
+
+    def expirations_closed(self, since: datetime, until: datetime) -> list[date]:
+        """Weekly expiration days whose close lies in ``(since, until]``."""
+        if until <= since:
+            return []
+        first = since.astimezone(NEW_YORK).date()
+        last = until.astimezone(NEW_YORK).date()
+        return [
+            d for d in expiration_days(self.calendar, first, last)
+            if since < self.calendar.session_close(d) <= until
+        ]

@@ -120,21 +120,44 @@ async def verify_login(env: str, provider_secret: str, refresh_token: str,
     return [mapping.account_info(a) for a in accounts]
 
 
+def _name(backend: Any) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _insecure_reason(backend: Any) -> str | None:
     cls = type(backend)
     module = cls.__module__
-    name = f"{module}.{cls.__qualname__}"
+    name = _name(backend)
     if module == "keyring.backends.fail":
         return "no OS keyring is available (keyring.backends.fail)"
     if module == "keyring.backends.null":
         return "the null keyring stores nothing (keyring.backends.null)"
-    if module.startswith("keyrings.alt"):
+    if module.startswith(("keyrings.alt", "keyrings.cryptfile")) or "Plaintext" in cls.__name__:
         return f"{name} keeps secrets in a file, not in the OS keyring"
     return None
 
 
+def _chain(backend: Any) -> list[Any]:
+    """The backends a keyring consults, in its order: a chainer's members, else itself."""
+    from keyring.backends.chainer import ChainerBackend
+
+    if isinstance(backend, ChainerBackend) or type(backend).__name__ == "ChainerBackend":
+        return list(backend.backends or [])
+    return [backend]
+
+
+_ADVICE = ("Install and unlock an OS keyring (GNOME Keyring, KWallet, macOS Keychain or Windows "
+           "Credential Manager)")
+
+
 class KeyringCredentialStore(CredentialStore):
-    """Credentials in the OS keyring via ``keyring``; refuses insecure backends."""
+    """Credentials in the OS keyring via ``keyring``; refuses insecure backends.
+
+    A chained keyring is walked the way ``keyring`` walks it, and what counts is the member
+    that actually answers: a secret is written only when the member that takes it is an OS
+    keyring, and a secret returned by a plaintext member is refused rather than used.
+    """
 
     def __init__(self, backend: Any | None = None) -> None:
         self._backend = backend
@@ -154,8 +177,7 @@ class KeyringCredentialStore(CredentialStore):
             import keyring
 
             backend = keyring.get_keyring()
-        inner = list(getattr(backend, "backends", None) or []) \
-            if type(backend).__name__ == "ChainerBackend" else [backend]
+        inner = _chain(backend)
         if not inner:
             raise InsecureKeyringError(
                 "No OS keyring is available. Install and unlock one (GNOME Keyring, KWallet, "
@@ -163,35 +185,65 @@ class KeyringCredentialStore(CredentialStore):
         reason = _insecure_reason(inner[0])
         if reason is not None:
             raise InsecureKeyringError(
-                f"Refusing to store tastytrade credentials: {reason}. Install and unlock an OS "
-                "keyring (GNOME Keyring, KWallet, macOS Keychain or Windows Credential "
-                "Manager).")
+                f"Refusing to store tastytrade credentials: {reason}. {_ADVICE}.")
 
     def save(self, env: str, provider_secret: str, refresh_token: str) -> None:
+        """Write both secrets to the first member that takes them, only if it is secure."""
         _check_env(env)
         _check_secret("provider_secret", provider_secret)
         _check_secret("refresh_token", refresh_token)
         backend = self._keyring()
         self.check_backend(backend)
-        backend.set_password(SERVICE, f"{env}:provider_secret", provider_secret)
-        backend.set_password(SERVICE, f"{env}:refresh_token", refresh_token)
+        for member in _chain(backend):
+            reason = _insecure_reason(member)
+            if reason is not None:
+                # keyring would hand the secret to this member: refuse instead of writing it.
+                raise InsecureKeyringError(
+                    f"Refusing to store tastytrade credentials: {reason}. {_ADVICE}.")
+            try:
+                member.set_password(SERVICE, f"{env}:provider_secret", provider_secret)
+            except NotImplementedError:
+                continue  # this member does not store passwords; keyring asks the next one
+            member.set_password(SERVICE, f"{env}:refresh_token", refresh_token)
+            return
+        raise InsecureKeyringError(f"No OS keyring took the tastytrade credentials. {_ADVICE}.")
 
     def load(self, env: str) -> Credentials | None:
+        """The stored login, or None; a secret that comes from an insecure member is refused
+        with :class:`InsecureKeyringError` (one line naming the backend)."""
         _check_env(env)
-        backend = self._keyring()
-        secret = backend.get_password(SERVICE, f"{env}:provider_secret")
-        token = backend.get_password(SERVICE, f"{env}:refresh_token")
+        chain = _chain(self._keyring())
+        secret = _answer(chain, f"{env}:provider_secret")
+        token = _answer(chain, f"{env}:refresh_token")
         if not secret or not token:
             return None
         return Credentials(secret, token)
 
     def delete(self, env: str) -> None:
+        """Remove the login from every member that holds it (a copy left in a plaintext
+        member is removed too: that is how a refused login is cleaned up)."""
         from keyring.errors import PasswordDeleteError
 
         _check_env(env)
-        backend = self._keyring()
-        for name in ("provider_secret", "refresh_token"):
-            try:
-                backend.delete_password(SERVICE, f"{env}:{name}")
-            except PasswordDeleteError:
-                continue
+        for member in _chain(self._keyring()):
+            for name in ("provider_secret", "refresh_token"):
+                try:
+                    member.delete_password(SERVICE, f"{env}:{name}")
+                except (PasswordDeleteError, NotImplementedError):
+                    continue
+
+
+def _answer(chain: list[Any], username: str) -> str | None:
+    """The first member's answer for ``username``, as keyring would give it; refused when the
+    member that answered keeps secrets insecurely."""
+    for member in chain:
+        value = member.get_password(SERVICE, username)
+        if value is None:
+            continue
+        reason = _insecure_reason(member)
+        if reason is not None:
+            raise InsecureKeyringError(
+                f"Refusing to use the stored tastytrade login: {reason}. Log out (which removes "
+                f"it) and log in again with an OS keyring; {_ADVICE[0].lower()}{_ADVICE[1:]}.")
+        return value
+    return None

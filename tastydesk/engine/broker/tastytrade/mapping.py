@@ -26,6 +26,7 @@ from tastydesk.engine.domain.chain import (
     UnderlyingInfo,
 )
 from tastydesk.engine.domain.enums import OptionType, OrderAction, OrderStatus
+from tastydesk.engine.domain.instruments import TickBand, TickTable, TimeInForce
 from tastydesk.engine.domain.orders import DryRunResult, Fill, OrderLeg, OrderRequest, OrderSnapshot
 
 WORKING_STATUSES = frozenset({"Received", "Routed", "In Flight", "Live", "Contingent",
@@ -245,19 +246,66 @@ def _rank(raw: Any) -> Decimal:
     return Decimal("0")
 
 
-def underlying_info(metric: Any, price: Decimal) -> UnderlyingInfo:
+def _next_ex_date(metric: Any, today: date) -> date | None:
+    """The coming ex-dividend date: tastytrade's ``dividend-ex-date`` is the latest announced
+    one (it stays on the last past date until the next is announced), ``dividend-next-date``
+    an estimate; the earliest of them not in the past."""
+    dates = [d for d in (getattr(metric, "dividend_ex_date", None),
+                         getattr(metric, "dividend_next_date", None))
+             if d is not None and d >= today]
+    return min(dates) if dates else None
+
+
+def underlying_info(metric: Any, price: Decimal, today: date, trend: float = 0.0) -> UnderlyingInfo:
+    """Market metrics as :class:`UnderlyingInfo`; ``trend`` comes from the daily candles."""
     earnings = getattr(metric, "earnings", None)
     liquidity = getattr(metric, "liquidity_rating", None)
+    rate = getattr(metric, "dividend_rate_per_share", None)
     return UnderlyingInfo(
         symbol=metric.symbol, price=price, iv_rank=_rank(metric),
         iv=float(metric.implied_volatility_index or 0),
         beta=float(metric.beta) if metric.beta is not None else 1.0,
         liquidity=min(4, max(0, int(liquidity))) if liquidity is not None else 3,
         earnings=getattr(earnings, "expected_report_date", None) if earnings else None,
-        dividend_yield=float(getattr(metric, "dividend_yield", None) or 0))
+        dividend_yield=float(getattr(metric, "dividend_yield", None) or 0),
+        trend=trend, ex_dividend_date=_next_ex_date(metric, today),
+        dividend_amount=abs(Decimal(rate)) if rate is not None else Decimal("0"))
 
 
-def _standard_chain(nested: Iterable[Any], symbol: str) -> Any:
+def trend_vol(metric: Any) -> float:
+    """The volatility a trend is measured against: the IV index (the paper market uses its
+    long-run implied volatility), else 30-day historical volatility."""
+    for name in ("implied_volatility_index", "historical_volatility_30_day"):
+        value = getattr(metric, name, None)
+        if value is not None and value > 0:
+            return float(value)
+    return 0.0
+
+
+def tick_table(sizes: Iterable[Any] | None) -> TickTable | None:
+    """tastytrade's tick sizes (``value``, optional ``threshold``) as a :class:`TickTable`.
+
+    An entry with a threshold applies to prices below it; the entry without one to prices at
+    or above the last threshold. None when the instrument publishes no table.
+    """
+    entries = list(sizes or ())
+    if not entries:
+        return None
+    bounded = sorted((e for e in entries if e.threshold is not None), key=lambda e: e.threshold)
+    open_ended = [e for e in entries if e.threshold is None]
+    if len(open_ended) > 1:
+        raise BrokerPayloadError("tick sizes", "threshold", "more than one entry without one")
+    bands = []
+    for entry in [*bounded, *open_ended]:
+        value = Decimal(entry.value)
+        if value <= 0:
+            raise BrokerPayloadError("tick sizes", "value", f"must be positive, got {value}")
+        below = Decimal(entry.threshold) if entry.threshold is not None else None
+        bands.append(TickBand(value.normalize(), None if below is None else below.normalize()))
+    return TickTable(tuple(bands))
+
+
+def standard_chain(nested: Iterable[Any], symbol: str) -> Any:
     items = list(nested)
     if not items:
         raise BrokerPayloadError(f"option chain {symbol}", "items", "empty")
@@ -267,7 +315,7 @@ def _standard_chain(nested: Iterable[Any], symbol: str) -> Any:
 
 def expirations(nested: Iterable[Any], symbol: str, today: date) -> list[Expiration]:
     """The listed expirations of the SDK's nested chain, ascending, without strikes."""
-    chain = _standard_chain(nested, symbol)
+    chain = standard_chain(nested, symbol)
     return sorted((Expiration(date=exp.expiration_date, dte=(exp.expiration_date - today).days,
                               monthly=str(exp.expiration_type) == "Regular",
                               settlement=str(exp.settlement_type or "PM"))
@@ -276,9 +324,11 @@ def expirations(nested: Iterable[Any], symbol: str, today: date) -> list[Expirat
 
 def option_chain(nested: Iterable[Any], underlying: UnderlyingInfo, today: date,
                  min_dte: int, max_dte: int, quotes: Mapping[str, Quote],
-                 greeks_by_symbol: Mapping[str, Greeks], as_of: datetime) -> OptionChain:
-    """Build an :class:`OptionChain` from the SDK's nested chain, with cached quotes/greeks."""
-    chain = _standard_chain(nested, underlying.symbol)
+                 greeks_by_symbol: Mapping[str, Greeks], as_of: datetime,
+                 open_interest: Mapping[str, int]) -> OptionChain:
+    """Build an :class:`OptionChain` from the SDK's nested chain, with the streamed quotes,
+    greeks and open interest known so far (keyed by streamer symbol)."""
+    chain = standard_chain(nested, underlying.symbol)
     expirations = []
     for exp in chain.expirations:
         dte = (exp.expiration_date - today).days
@@ -294,7 +344,8 @@ def option_chain(nested: Iterable[Any], underlying: UnderlyingInfo, today: date,
                 contracts[kind] = OptionContract(
                     symbol=occ_name, streamer_symbol=stream_name, underlying=underlying.symbol,
                     expiry=exp.expiration_date, strike=price, option_type=kind,
-                    quote=quotes.get(stream_name), greeks=greeks_by_symbol.get(stream_name))
+                    quote=quotes.get(stream_name), greeks=greeks_by_symbol.get(stream_name),
+                    open_interest=open_interest.get(stream_name, 0))
             strikes.append(Strike(price=price, call=contracts[OptionType.CALL],
                                   put=contracts[OptionType.PUT]))
         expirations.append(Expiration(
@@ -317,8 +368,8 @@ def _leg(leg: OrderLeg) -> Any:
 
 
 def limit_order(legs: Iterable[OrderLeg], price: Decimal, external_id: str | None,
-                source: str) -> Any:
-    """A day limit order in the SDK's model; ``price`` signed (credit +, debit -)."""
+                source: str, time_in_force: TimeInForce = TimeInForce.DAY) -> Any:
+    """A limit order in the SDK's model; ``price`` signed (credit +, debit -)."""
     from tastytrade.order import LimitOrder, OrderTimeInForce
 
     sdk_legs = [_leg(leg) for leg in legs]
@@ -326,11 +377,19 @@ def limit_order(legs: Iterable[OrderLeg], price: Decimal, external_id: str | Non
         raise ValueError("order: legs must not be empty")
     if price == 0:
         raise ValueError("order: price must not be zero (credit positive, debit negative)")
-    return LimitOrder(time_in_force=OrderTimeInForce.DAY, legs=sdk_legs, price=price,
-                      external_identifier=external_id, source=source)
+    return LimitOrder(time_in_force=OrderTimeInForce(time_in_force.value), legs=sdk_legs,
+                      price=price, external_identifier=external_id, source=source)
+
+
+def time_in_force(order: Any) -> TimeInForce:
+    """A placed order's time in force; tastytrade's extended-hours variants of Day and GTC map
+    to the plain ones (options trade in the regular session only)."""
+    text = _status_text(getattr(order, "time_in_force", None) or "Day")
+    return TimeInForce.GTC if text.startswith("GTC") else TimeInForce.DAY
 
 
 def request_order(request: OrderRequest) -> Any:
     if not request.external_id:
         raise ValueError("order: external_id is required (it is how an order is found again)")
-    return limit_order(request.legs, request.price, request.external_id, request.source)
+    return limit_order(request.legs, request.price, request.external_id, request.source,
+                       request.time_in_force)

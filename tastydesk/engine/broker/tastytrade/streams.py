@@ -16,12 +16,15 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from tastydesk.engine.broker.tastytrade.ratelimit import Backoff
 from tastydesk.engine.domain.enums import StreamHealth
 
 log = logging.getLogger(__name__)
+
+DAILY = "1d"  # candle period for trend history
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,18 +185,45 @@ class SupervisedStream(ABC):
         """Run one connection until it fails; call :meth:`_connected` once it is usable."""
 
 
-class MarketStream(SupervisedStream):
-    """DXLink quotes for every subscribed symbol, greeks for option streamer symbols."""
+@dataclass(frozen=True, slots=True)
+class MarketHandlers:
+    """Where the market stream delivers each DXLink event type (SDK event objects)."""
 
-    def __init__(self, session: Any, settings: StreamSettings, *,
-                 on_quote: Callable[[Any], None], on_greeks: Callable[[Any], None],
+    quote: Callable[[Any], None]
+    greeks: Callable[[Any], None]
+    summary: Callable[[Any], None]
+    candle: Callable[[Any], None]
+
+
+class MarketStream(SupervisedStream):
+    """DXLink quotes for every subscribed symbol; greeks and summaries (open interest) for
+    option streamer symbols; daily candles for the underlyings whose trend is wanted."""
+
+    def __init__(self, session: Any, settings: StreamSettings, *, handlers: MarketHandlers,
                  **kwargs: Any) -> None:
         super().__init__("market", settings, **kwargs)
         self._sdk_session = session
-        self._on_quote = on_quote
-        self._on_greeks = on_greeks
+        self._handlers = handlers
         self.symbols: set[str] = set()
+        self.candles: dict[str, datetime] = {}  # ticker -> first day of daily candles wanted
         self._streamer: Any = None
+
+    async def add_candles(self, symbols: Iterable[str], since: datetime) -> None:
+        """Stream daily candles from ``since`` for these tickers (kept across reconnects)."""
+        new = sorted(set(symbols) - set(self.candles))
+        for symbol in new:
+            self.candles[symbol] = since
+        if new and self._streamer is not None:
+            try:
+                await self._send_candles(self._streamer, new)
+            except Exception as exc:  # the reconnect re-subscribes everything
+                log.warning("candle subscribe failed: %s", describe(exc))
+
+    async def _send_candles(self, streamer: Any, symbols: list[str]) -> None:
+        for symbol in symbols:
+            await asyncio.wait_for(
+                streamer.subscribe_candle([symbol], DAILY, self.candles[symbol]),
+                self.settings.subscribe_timeout)
 
     async def add(self, symbols: Iterable[str]) -> None:
         new = sorted(set(symbols) - self.symbols)
@@ -214,11 +244,11 @@ class MarketStream(SupervisedStream):
                 log.warning("market unsubscribe failed: %s", describe(exc))
 
     async def _send(self, streamer: Any, symbols: list[str], *, add: bool) -> None:
-        from tastytrade.dxfeed import Greeks, Quote
+        from tastytrade.dxfeed import Greeks, Quote, Summary
 
         size = self.settings.chunk_size
         options = [s for s in symbols if s.startswith(".")]
-        for event_class, names in ((Quote, symbols), (Greeks, options)):
+        for event_class, names in ((Quote, symbols), (Greeks, options), (Summary, options)):
             for i in range(0, len(names), size):
                 chunk = names[i:i + size]
                 if add:
@@ -229,17 +259,26 @@ class MarketStream(SupervisedStream):
 
     async def _session(self) -> None:
         from tastytrade import DXLinkStreamer
-        from tastytrade.dxfeed import Greeks, Quote
+        from tastytrade.dxfeed import Candle, Greeks, Quote, Summary
 
         async with DXLinkStreamer(self._sdk_session) as streamer:
             streamer._websocket = _WatchedSocket(streamer._websocket, self.stamp)
             try:
                 if self.symbols:
                     await self._send(streamer, sorted(self.symbols), add=True)
+                if self.candles:
+                    try:
+                        await self._send_candles(streamer, sorted(self.candles))
+                    except Exception as exc:  # quotes and greeks matter more than the trend
+                        log.warning("candle subscribe failed: %s", describe(exc))
                 self._streamer = streamer
+                handlers = self._handlers
                 async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._pump(streamer, Quote, self._on_quote))
-                    tg.create_task(self._pump(streamer, Greeks, self._on_greeks))
+                    for event_class, handler in ((Quote, handlers.quote),
+                                                 (Greeks, handlers.greeks),
+                                                 (Summary, handlers.summary),
+                                                 (Candle, handlers.candle)):
+                        tg.create_task(self._pump(streamer, event_class, handler))
                     tg.create_task(self._watchdog())
                     await self._connected()
             finally:
@@ -252,20 +291,25 @@ class MarketStream(SupervisedStream):
 
 
 class AccountStream(SupervisedStream):
-    """Order, balance and position notifications for one account, with a heartbeat."""
+    """Order, balance and position notifications for one account, with a heartbeat.
+
+    Transaction notifications (any type naming a transaction; the SDK has no model for most
+    and drops them) are passed on as a bare signal: the owner reads the history over REST.
+    """
 
     def __init__(self, session: Any, account: Any, settings: StreamSettings, *,
                  on_order: Callable[[Any], None], on_balance: Callable[[Any], None],
-                 on_position: Callable[[Any], None], **kwargs: Any) -> None:
+                 on_position: Callable[[Any], None], on_transaction: Callable[[], None],
+                 **kwargs: Any) -> None:
         super().__init__("account", settings, **kwargs)
         self._sdk_session = session
         self._account = account
         self._handlers = {"Order": on_order, "AccountBalance": on_balance,
                           "CurrentPosition": on_position}
+        self._on_transaction = on_transaction
         self.heartbeats = 0
 
-    @staticmethod
-    def _guard(data: Any) -> bool:
+    def _guard(self, data: Any) -> bool:
         """Drop (and report) a notification the SDK would fail to parse, keeping the stream."""
         from pydantic import ValidationError
         from tastytrade.streamer import MAP_ALERTS
@@ -273,6 +317,8 @@ class AccountStream(SupervisedStream):
         if not isinstance(data, dict):
             return False
         kind = data.get("type")
+        if isinstance(kind, str) and "Transaction" in kind:
+            self._on_transaction()
         if kind is None or kind not in MAP_ALERTS:
             return True
         try:

@@ -162,3 +162,55 @@ def test_importing_the_adapter_does_not_import_the_sdk():
             "tastydesk.engine.broker.tastytrade.credentials; "
             "sys.exit(1 if 'tastytrade' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_time_in_force_travels_both_ways():
+    from tastydesk.engine.domain.instruments import TimeInForce
+
+    request = OrderRequest("SPY", (OrderLeg(SHORT, OrderAction.SELL_TO_OPEN, 1),),
+                           Decimal("1.05"), "ext-3", time_in_force=TimeInForce.GTC)
+    body = mapping.request_order(request).model_dump(mode="json", by_alias=True,
+                                                     exclude_none=True)
+    assert body["time-in-force"] == "GTC"
+    default = OrderRequest("SPY", request.legs, Decimal("1.05"), "ext-4")
+    assert mapping.request_order(default).time_in_force.value == "Day"
+    for wire, expected in (("GTC", TimeInForce.GTC), ("GTC Ext", TimeInForce.GTC),
+                           ("Day", TimeInForce.DAY), ("Ext", TimeInForce.DAY)):
+        order = PlacedOrder(**_order(**{"time-in-force": wire}))
+        assert mapping.time_in_force(order) is expected
+
+
+def test_tick_table_from_unordered_entries_and_bad_tables():
+    from tastytrade.instruments import TickSize
+
+    from tastydesk.engine.domain.instruments import TickBand
+
+    table = mapping.tick_table([TickSize(value=Decimal("0.10")),
+                                TickSize(value=Decimal("0.05"), threshold=Decimal("3.00"))])
+    assert table is not None
+    assert table.bands == (TickBand(Decimal("0.05"), Decimal("3")), TickBand(Decimal("0.1")))
+    assert table.tick_for(Decimal("-2.95")) == Decimal("0.05")  # signed prices: magnitude
+    assert mapping.tick_table(None) is None and mapping.tick_table([]) is None
+    with pytest.raises(BrokerPayloadError, match="value"):
+        mapping.tick_table([TickSize(value=Decimal("0"))])
+    with pytest.raises(BrokerPayloadError, match="threshold"):
+        mapping.tick_table([TickSize(value=Decimal("0.01")), TickSize(value=Decimal("0.05"))])
+
+
+def test_underlying_info_takes_the_coming_ex_date():
+    from tastytrade.metrics import MarketMetricInfo
+
+    today = date(2026, 3, 2)
+    raw = p.market_metric("SPY", 0.16, NOW, None, "-0.31", {
+        "dividend-rate-per-share": "1.76", "dividend-ex-date": "2026-01-20",
+        "dividend-next-date": "2026-03-20"})
+    info = mapping.underlying_info(MarketMetricInfo(**raw), Decimal("600"), today, 0.4)
+    assert info.beta == -0.31 and info.trend == 0.4
+    assert info.ex_dividend_date == date(2026, 3, 20)
+    assert info.dividend_amount == Decimal("1.76")
+    announced = dict(raw, **{"dividend-ex-date": "2026-03-10"})
+    assert mapping.underlying_info(MarketMetricInfo(**announced), Decimal("600"),
+                                   today).ex_dividend_date == date(2026, 3, 10)
+    bare = p.market_metric("TSLA", 0.5, NOW, None, "2.05")
+    info = mapping.underlying_info(MarketMetricInfo(**bare), Decimal("350"), today)
+    assert info.ex_dividend_date is None and info.dividend_amount == 0 and info.trend == 0.0
