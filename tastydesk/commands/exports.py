@@ -94,7 +94,8 @@ def data_directory(override: str | None) -> Path:
         return data_dir(None)
     path = Path(override)
     if not path.is_dir():
-        raise NoRecords(f"--data-dir {path}: no such directory")
+        raise NoRecords(f"--data-dir {path}: "
+                        f"{'not a directory' if path.exists() else 'no such directory'}")
     return path
 
 
@@ -120,9 +121,11 @@ def read_records(base: Path) -> Records:
     problems = app_database_problems(app)
     if problems:
         raise UnreadableRecords(f"cannot read the records: {'; '.join(map(str, problems))}")
+    if app.revision is None:
+        raise UnreadableRecords(f"{path}: not a tastydesk database (it has no schema revision)")
     if app.revision != app.head:
         raise UnreadableRecords(
-            f"{path}: at schema revision {app.revision or 'none'}, this tastydesk reads "
+            f"{path}: at schema revision {app.revision}, this tastydesk reads "
             f"{app.head}; start tastydesk on this data directory once to upgrade it")
     try:
         with closing(read_only(path)) as raw:
