@@ -162,7 +162,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
         from tastydesk.ui.main_window import MainWindow
 
         settings = QSettings(str(base / "selftest-window.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(engine, settings=settings, tray_available=False)
+        window = MainWindow(engine.facade, settings=settings, tray_available=False)
         window.show()
         QApplication.processEvents()
         if not checks.add(window.isVisible(), "main window shown", window.windowTitle()):

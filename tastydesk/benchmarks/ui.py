@@ -103,7 +103,7 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
     engine, driver = await open_paper_engine(base, seed=3, start=start, store=store,
                                              starting_cash=Decimal("2000000"))
     await engine.start(start_driver=False)
-    engine.set_automation(False, "benchmark")  # positions are watched; nothing acts on them
+    await engine.facade.set_automation(False, "benchmark")  # positions are watched; nothing acts on them
     broker = engine.broker
     per_symbol = -(-want // len(symbols)) + 3  # spare: not every symbol lists enough strikes
     spreads: list[tuple[str, str]] = []
@@ -139,10 +139,10 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
             break
     strategy = "Put Credit Spread - 30 DTE"
     for short_sym, long_sym in spreads:
-        if len(engine.positions()) >= want or time.monotonic() > deadline:
+        if len(engine.facade.positions()) >= want or time.monotonic() > deadline:
             break
         if short_sym in held and long_sym in held:
-            await engine.adopt_position([short_sym, long_sym], strategy, "benchmark")
+            await engine.facade.adopt_position([short_sym, long_sym], strategy, "benchmark")
     await engine.tasks.drain()
     return engine, driver
 
@@ -159,7 +159,7 @@ async def _stream_lag(base: Path, app: Any) -> dict[str, Any]:
     build_started = time.perf_counter()
     engine, _driver = await _open_with_positions(base, TARGET_POSITIONS)
     build_s = time.perf_counter() - build_started
-    positions = engine.positions()
+    positions = engine.facade.positions()
     legs = [(leg.symbol, leg.mark or leg.entry_price) for p in positions for leg in p.legs]
     if not legs:
         await engine.stop()
@@ -168,7 +168,7 @@ async def _stream_lag(base: Path, app: Any) -> dict[str, Any]:
     for occ, mark in legs:
         root, expiry, option_type, strike = parse_occ(occ)
         symbols.append((streamer_symbol(root, expiry, option_type, strike), mark))
-    window = MainWindow(engine, tray_available=False)
+    window = MainWindow(engine.facade, tray_available=False)
     window.resize(1600, 1000)
     window.show()
     await asyncio.sleep(0.3)  # let the window paint (never processEvents() inside a coroutine)

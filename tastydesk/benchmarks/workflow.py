@@ -36,7 +36,7 @@ async def _rule_decision_latency() -> dict[str, Any]:
     from tastydesk.engine.domain.enums import OptionType, RuleType
     from tastydesk.engine.domain.events import QuoteReceived
     from tastydesk.engine.domain.strategy import ManagementRule
-    from tastydesk.engine.workflow.monitor import MonitoredLeg, MonitoredPosition
+    from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 
     with tempfile.TemporaryDirectory() as tmp:
         engine, _ = await _paper_engine(Path(tmp))
@@ -55,20 +55,19 @@ async def _rule_decision_latency() -> dict[str, Any]:
                 symbols.append(sym)
                 legs.append(MonitoredLeg(symbol=sym, streamer_symbol=sym, option_type=kind,
                                          strike=Decimal(100 + j), expiry=expiry, quantity=ratio,
-                                         ratio=ratio, entry_price=Decimal("1.00"), mid=1.0,
-                                         bid=0.95, ask=1.05, delta=0.1, theta=0.01, vega=0.05,
-                                         quote_time=now))
+                                         ratio=ratio, entry_price=Decimal("1.00"),
+                                         bid=Decimal("0.95"), ask=Decimal("1.05"), delta=0.1,
+                                         theta=0.01, vega=0.05, quote_time=now))
             mon = MonitoredPosition(workflow_id=10_000 + i, symbol=f"SYM{i % 10}",
                                     strategy_name="bench", legs=legs, units=1,
                                     max_profit_per_unit=Decimal("100"),
                                     max_loss_per_unit=Decimal("400"),
                                     buying_power_per_unit=Decimal("400"), rules=rules,
                                     opened_at=now)
-            for leg in legs:
-                engine._by_symbol[leg.streamer_symbol].append(mon)
+            engine.positions.track(mon)
         samples = []
         publish = engine.bus.publish
-        flush = engine._flush_checks
+        flush = engine.positions.flush_checks
         for n in range(20_000):
             sym = symbols[(n * 7919) % len(symbols)]
             event = QuoteReceived(Quote(sym, Decimal("0.98"), Decimal("1.04"), now))
@@ -94,8 +93,8 @@ async def _approval_latency() -> dict[str, Any]:
     samples: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         engine, driver = await _paper_engine(Path(tmp))
-        engine.update_config(EngineConfig.from_dict({
-            **engine.config().to_dict(), "max_workflows_total": 100, "max_workflows_per_symbol": 10,
+        await engine.facade.update_config(EngineConfig.from_dict({
+            **engine.settings.config.to_dict(), "max_workflows_total": 100, "max_workflows_per_symbol": 10,
             "min_confidence": 0.0}), "bench")
         broker = engine.broker
         original = broker.place
@@ -107,12 +106,12 @@ async def _approval_latency() -> dict[str, Any]:
 
         broker.place = timed_place
         for _ in range(6):
-            await engine.scan_now()
+            await engine.facade.scan_now()
             await engine.tasks.drain()
-            for pending in engine.pending():
+            for pending in engine.facade.pending():
                 t0 = time.perf_counter()
                 before = set(handed)
-                await engine.approve(pending.workflow_id, "bench")
+                await engine.facade.approve(pending.workflow_id, "bench")
                 new = set(handed) - before
                 if new:
                     samples.append(handed[new.pop()] - t0)

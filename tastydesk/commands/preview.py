@@ -58,7 +58,7 @@ async def _preview(base: Path, name: str, symbol: str, seed: int | None) -> dict
         engine, _ = await open_paper_engine(Path(tmp), seed=seed,
                                             start=_market_time(store))
         try:
-            proposal = await engine.preview(strategy, symbol)
+            proposal = await engine.facade.preview(strategy, symbol)
         finally:
             await engine.store.close()
     store.close()

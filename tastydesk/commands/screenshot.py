@@ -122,7 +122,7 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
                 break
     # Freeze the market while drawing.
     config = engine.config()
-    engine.update_config(dataclasses.replace(config, paper_speed=1.0), user)
+    await engine.update_config(dataclasses.replace(config, paper_speed=1.0), user)
     missing = _missing(engine, args.positions)
     await _settle(app)
     _select_first_rows(window)

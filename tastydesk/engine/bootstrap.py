@@ -22,7 +22,8 @@ from tastydesk.engine.clock import (
     load_nyse_holidays,
 )
 from tastydesk.engine.config import EngineConfig
-from tastydesk.engine.engine import Engine
+from tastydesk.engine.facade import EngineFacade
+from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.store.service import AsyncStore, Store
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,10 @@ async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
 class PaperDriver:
     """Moves paper time forward: every tick, ``speed`` x the wall time elapsed, skipping closes."""
 
-    def __init__(self, engine: Engine, clock: SimClock, market: Any, calendar: MarketCalendar,
+    def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
                  store: Store, tick_s: float = 0.2) -> None:
-        self.engine = engine
         self.clock = clock
+        self.broker = broker
         self.market = market
         self.calendar = calendar
         self.store = store
@@ -77,9 +78,7 @@ class PaperDriver:
                 pass
         # A clean shutdown keeps the very latest paper prices and account, not the last periodic save.
         self.market.save_state()
-        broker = getattr(self.engine, "broker", None)
-        if broker is not None and hasattr(broker, "save_state"):
-            broker.save_state()
+        self.broker.save_state()
         self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
 
     def advance(self, seconds: float) -> None:
@@ -124,7 +123,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
                             speed: float | None = None, start: datetime | None = None,
                             store: Store | None = None, inline_store: bool = False,
                             starting_cash: Decimal = Decimal("100000")
-                            ) -> tuple[Engine, PaperDriver]:
+                            ) -> tuple[Kernel, PaperDriver]:
     from tastydesk.engine.broker.paper.broker import PaperBroker
     from tastydesk.engine.broker.paper.market import PaperMarket
     from tastydesk.engine.broker.paper.state import PaperState
@@ -155,30 +154,39 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # instrument's tick and rolls positions of more than four legs as several orders.
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=False)
-    engine = Engine(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
-                    clock=clock, calendar=calendar, config=config)
-    driver = PaperDriver(engine, clock, market, calendar, store)
-    engine.driver = driver
-    return engine, driver
+    driver = PaperDriver(clock, market, broker, calendar, store)
+    kernel = Kernel(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
+                    clock=clock, calendar=calendar, config=config,
+                    strategies=store.list_strategies(), driver=driver)
+    return kernel, driver
 
 
 async def open_engine(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
-                      client_kwargs: dict[str, Any] | None = None) -> Engine:
-    """Build the engine for the desktop: paper unless a tastytrade login is stored.
+                      client_kwargs: dict[str, Any] | None = None) -> EngineFacade:
+    """The engine for the desktop, as the facade the UI holds (see :func:`open_kernel`)."""
+    kernel = await open_kernel(data_dir, paper=paper, seed=seed, speed=speed,
+                               client_kwargs=client_kwargs)
+    return kernel.facade
 
-    In paper mode ``engine.start()`` also starts the real-time paper driver. ``client_kwargs``
-    reach the tastytrade SDK's HTTP client (tests pass an in-process transport).
+
+async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
+                      speed: float | None = None,
+                      client_kwargs: dict[str, Any] | None = None) -> Kernel:
+    """Build the engine: paper unless a tastytrade login is stored.
+
+    In paper mode ``start()`` also starts the real-time paper driver. ``client_kwargs`` reach
+    the tastytrade SDK's HTTP client (tests pass an in-process transport).
     """
     if paper is None:
         paper = not _has_credentials()
     if not paper:
-        engine = await _open_live_engine(data_dir, client_kwargs)
-        if engine is not None:
-            return engine
+        kernel = await _open_live_engine(data_dir, client_kwargs)
+        if kernel is not None:
+            return kernel
         log.warning("stored tastytrade login unusable; starting in paper mode")
-    engine, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed)
-    return engine
+    kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed)
+    return kernel
 
 
 def _has_credentials() -> bool:
@@ -194,7 +202,7 @@ def _has_credentials() -> bool:
 
 
 async def _open_live_engine(data_dir: Path,
-                            client_kwargs: dict[str, Any] | None = None) -> Engine | None:
+                            client_kwargs: dict[str, Any] | None = None) -> Kernel | None:
     from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker
     from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
     from tastydesk.engine.clock import RealClock
@@ -215,6 +223,6 @@ async def _open_live_engine(data_dir: Path,
         broker = TastytradeBroker(bus, clock, provider_secret=creds.provider_secret,
                                   refresh_token=creds.refresh_token, sandbox=env == "sandbox",
                                   account_number=account, client_kwargs=client_kwargs)
-        return Engine(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
-                      calendar=calendar, config=config)
+        return Kernel(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
+                      calendar=calendar, config=config, strategies=store.list_strategies())
     return None

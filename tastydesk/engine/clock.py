@@ -55,6 +55,10 @@ class Clock(ABC):
     def call_later(self, seconds: float, callback: Callable[[], None]) -> TimerHandle:
         return self.call_at(self.now() + timedelta(seconds=seconds), callback)
 
+    @abstractmethod
+    def set_speed(self, speed: float) -> None:
+        """How many simulated seconds pass per real second (1 for live trading)."""
+
     def today(self) -> date:
         return self.now().astimezone(NEW_YORK).date()
 

@@ -1,16 +1,17 @@
 """The engine facade: the only API the desktop UI calls.
 
-Queries are synchronous and cheap (in-memory snapshots kept current by the engine); commands are
-coroutines scheduled on the one event loop. Changes are announced on ``bus`` with the events in
-``tastydesk.engine.domain.events`` (plus ``ConfigChange``), so views refresh on events rather
-than by polling.
+A thin, concrete class that delegates to the components (never the kernel itself). Queries are
+synchronous and cheap (in-memory projections of the read model); commands are coroutines run on
+the one event loop, through the UI's command runner. Changes are announced on ``bus`` with the
+events in ``tastydesk.engine.domain.events`` (plus ``ConfigChange``), so views refresh on events
+rather than by polling.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
 
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
@@ -26,6 +27,7 @@ from tastydesk.engine.domain.records import (
     RuleActionRecord,
     TransitionRecord,
 )
+from tastydesk.engine.domain.results import ActionResult
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import (
     AnalyticsView,
@@ -37,125 +39,162 @@ from tastydesk.engine.domain.views import (
     WorkflowView,
 )
 
+if TYPE_CHECKING:
+    from tastydesk.engine.approvals.desk import ApprovalDesk
+    from tastydesk.engine.positions.actions import PositionActions
+    from tastydesk.engine.positions.book import PositionBook
+    from tastydesk.engine.readmodel.views import ReadModel
+    from tastydesk.engine.scanning.candidates import CandidateBuilder
+    from tastydesk.engine.scanning.scanner import Scanner
+    from tastydesk.engine.settings import Settings
+    from tastydesk.engine.strategies.library import StrategyLibrary
 
-class EngineFacade(ABC):
-    bus: EventBus
-    clock: Clock
-    mode: Mode
 
-    # ---- lifecycle
-    @abstractmethod
-    async def start(self) -> None:
-        """Connect the broker, reconcile with it, then arm the schedulers."""
+class Lifecycle(Protocol):
+    async def start(self, start_driver: bool = True) -> None: ...
 
-    @abstractmethod
     async def stop(self) -> None: ...
 
+
+class EngineFacade:
+    def __init__(self, *, lifecycle: Lifecycle, settings: Settings, strategies: StrategyLibrary,
+                 scanner: Scanner, desk: ApprovalDesk, actions: PositionActions,
+                 positions: PositionBook, candidates: CandidateBuilder, readmodel: ReadModel,
+                 bus: EventBus, clock: Clock, mode: Mode) -> None:
+        self._lifecycle = lifecycle
+        self._settings = settings
+        self._strategies = strategies
+        self._scanner = scanner
+        self._desk = desk
+        self._actions = actions
+        self._positions = positions
+        self._candidates = candidates
+        self._read = readmodel
+        self.bus = bus
+        self.clock = clock
+        self.mode = mode
+
+    # ---- lifecycle
+    async def start(self, start_driver: bool = True) -> None:
+        """Connect the broker, reconcile with it, then arm the schedulers (and, in paper mode,
+        the paper clock unless ``start_driver`` is False: headless runs step time themselves)."""
+        await self._lifecycle.start(start_driver)
+
+    async def stop(self) -> None:
+        await self._lifecycle.stop()
+
     # ---- queries
-    @abstractmethod
-    def config(self) -> EngineConfig: ...
+    def config(self) -> EngineConfig:
+        return self._settings.config
 
-    @abstractmethod
-    def strategies(self) -> list[Strategy]: ...
+    def strategies(self) -> list[Strategy]:
+        return self._strategies.all()
 
-    @abstractmethod
-    def workflows(self) -> list[WorkflowView]: ...
+    def workflows(self) -> list[WorkflowView]:
+        return self._read.workflows()
 
-    @abstractmethod
-    def pending(self) -> list[PendingView]: ...
+    def pending(self) -> list[PendingView]:
+        return self._read.pending()
 
-    @abstractmethod
-    def positions(self) -> list[PositionView]: ...
+    def positions(self) -> list[PositionView]:
+        return self._read.positions()
 
-    @abstractmethod
-    def orders(self, open_only: bool = False) -> list[OrderView]: ...
+    def orders(self, open_only: bool = False) -> list[OrderView]:
+        return self._read.orders(open_only)
 
-    @abstractmethod
-    def transitions(self, workflow_id: int | None = None, limit: int = 500) -> list[TransitionRecord]: ...
+    def transitions(self, workflow_id: int | None = None,
+                    limit: int = 500) -> list[TransitionRecord]:
+        return self._read.transitions(workflow_id, limit)
 
-    @abstractmethod
-    def decisions(self, limit: int = 500) -> list[DecisionRecord]: ...
+    def decisions(self, limit: int = 500) -> list[DecisionRecord]:
+        return self._read.decisions(limit)
 
-    @abstractmethod
-    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]: ...
+    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+        return self._read.rule_actions(workflow_id)
 
-    @abstractmethod
-    def journal(self) -> list[JournalRecord]: ...
+    def journal(self) -> list[JournalRecord]:
+        return self._read.journal()
 
-    @abstractmethod
-    def audit_log(self, limit: int = 500) -> list[AuditRecord]: ...
+    def audit_log(self, limit: int = 500) -> list[AuditRecord]:
+        return self._read.audit_log(limit)
 
-    @abstractmethod
-    def errors(self, limit: int = 500) -> list[ErrorRecord]: ...
+    def errors(self, limit: int = 500) -> list[ErrorRecord]:
+        return self._read.errors(limit)
 
-    @abstractmethod
-    def portfolio(self) -> PortfolioView: ...
+    def portfolio(self) -> PortfolioView:
+        return self._read.portfolio()
 
-    @abstractmethod
-    def health(self) -> HealthView: ...
+    def health(self) -> HealthView:
+        return self._read.health()
 
-    @abstractmethod
-    def analytics(self) -> AnalyticsView: ...
+    def analytics(self) -> AnalyticsView:
+        return self._read.analytics()
+
+    # ---- view subscriptions (commands, not queries)
+    def watch_positions(self, wanted: bool = True) -> None:
+        """Keep position views current as quotes arrive, while a view shows them."""
+        self._positions.watch_views(wanted)
 
     # ---- commands
-    @abstractmethod
-    async def scan_now(self, symbols: Sequence[str] | None = None) -> None: ...
+    async def scan_now(self, symbols: Sequence[str] | None = None) -> None:
+        await self._scanner.scan_now(symbols)
 
-    @abstractmethod
     async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
-                      quantity: int | None = None) -> str:
-        """Approve a pending proposal; returns what happened ("sent", "repriced", ...).
+                      quantity: int | None = None) -> ActionResult:
+        """Approve a pending proposal (optionally with a price or quantity); says what happened.
 
         Idempotent per proposal: a second call while the first is in flight, or after it was
-        sent, does nothing and says so.
+        sent, sends nothing and says so.
         """
+        return await self._desk.approve(workflow_id, user, price, quantity)
 
-    @abstractmethod
-    async def reject(self, workflow_id: int, user: str, reason: str) -> None: ...
+    async def reject(self, workflow_id: int, user: str, reason: str) -> None:
+        await self._desk.reject(workflow_id, user, reason)
 
-    @abstractmethod
-    async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> str: ...
+    async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> ActionResult:
+        return await self._actions.close_position(workflow_id, user, pct)
 
-    @abstractmethod
-    async def roll_position(self, workflow_id: int, user: str) -> str: ...
+    async def roll_position(self, workflow_id: int, user: str) -> ActionResult:
+        return await self._actions.roll_position(workflow_id, user)
 
-    @abstractmethod
-    async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None: ...
+    async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
+        await self._actions.cancel_workflow(workflow_id, user, reason)
 
-    @abstractmethod
-    async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal: ...
+    async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal:
+        return await self._candidates.preview(strategy, symbol)
 
-    @abstractmethod
     async def external_positions(self) -> list[BrokerPosition]:
         """Broker positions that no workflow manages (opened outside the app)."""
+        return await self._actions.external_positions()
 
-    @abstractmethod
     async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
         """Monitor legs opened outside the app with a strategy's rules; returns the workflow id."""
+        return await self._actions.adopt_position(symbols, strategy_name, user)
 
-    @abstractmethod
-    def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None: ...
+    async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
+        await self._actions.set_rules_paused(workflow_id, paused, user)
 
-    @abstractmethod
-    def set_rule_threshold(self, workflow_id: int, rule_index: int, threshold: Decimal,
-                           user: str) -> None: ...
+    async def set_rule_threshold(self, workflow_id: int, rule_index: int, threshold: Decimal,
+                                 user: str) -> None:
+        await self._actions.set_rule_threshold(workflow_id, rule_index, threshold, user)
 
-    @abstractmethod
-    def set_automation(self, armed: bool, user: str) -> None:
+    async def set_automation(self, armed: bool, user: str) -> None:
         """Kill switch: when disarmed no order is sent by any automated path."""
+        await self._settings.set_automation(armed, user)
 
-    @abstractmethod
-    def update_config(self, config: EngineConfig, user: str) -> None: ...
+    async def update_config(self, config: EngineConfig, user: str) -> None:
+        await self._settings.update_config(config, user)
 
-    @abstractmethod
-    def remember_account(self, env: str, account_number: str, user: str) -> None:
+    async def remember_account(self, env: str, account_number: str, user: str) -> None:
         """Keep the account chosen at login (not a secret) for the next live engine."""
+        await self._settings.remember_account(env, account_number, user)
 
-    @abstractmethod
-    def save_strategy(self, strategy: Strategy, user: str) -> None: ...
+    async def save_strategy(self, strategy: Strategy, user: str) -> None:
+        """Validate and store a strategy (the field errors are raised when it is invalid)."""
+        await self._strategies.save(strategy, user)
 
-    @abstractmethod
-    def delete_strategy(self, name: str, user: str) -> None: ...
+    async def delete_strategy(self, name: str, user: str) -> None:
+        await self._strategies.delete(name, user)
 
-    @abstractmethod
-    def restore_default_strategies(self, user: str) -> None: ...
+    async def restore_default_strategies(self, user: str) -> None:
+        await self._strategies.restore_defaults(user)

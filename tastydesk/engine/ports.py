@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
@@ -115,3 +116,17 @@ class BrokerPort(ABC):
     @abstractmethod
     def health(self) -> dict[str, StreamHealth]:
         """Health per stream name ("market", "account")."""
+
+
+@runtime_checkable
+class TimeDriver(Protocol):
+    """Moves simulated time forward (paper mode); the kernel starts and stops it with itself."""
+
+    def start(self) -> None:
+        """Start advancing time in the background (real time x the clock's speed)."""
+
+    async def stop(self) -> None:
+        """Stop advancing and keep the simulated world's latest state."""
+
+    def advance(self, seconds: float) -> None:
+        """Advance simulated time by ``seconds`` at once (headless runs and tests)."""

@@ -19,6 +19,8 @@ from typing import Any
 from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, open_paper_engine
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import OrderStatus
+from tastydesk.engine.domain.order_fsm import price_steps
+from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.store.service import Store
 from tastydesk.paths import db_path
 
@@ -41,31 +43,31 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     start = datetime.fromisoformat(store.get_config(PAPER_CLOCK_KEY)) if resumed else SIM_START
     end = datetime.fromisoformat(saved_end) if resumed else SIM_START + timedelta(days=days)
     store.set_config(SIM_END_KEY, end.isoformat())
-    engine, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
+    kernel, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
                                             inline_store=True)
-    await engine.start(start_driver=False)
+    await kernel.start(start_driver=False)
     step = step_minutes * 60.0
     steps = 0
     try:
-        while engine.clock.now() < end:
+        while kernel.clock.now() < end:
             driver.advance(step)
             await asyncio.sleep(0)  # let the per-turn rule checks run
-            await engine.tasks.drain()
+            await kernel.tasks.drain()
             steps += 1
             if steps % 50 == 0:
-                store.set_config(PAPER_CLOCK_KEY, engine.clock.now().isoformat())
-        await engine.tasks.drain()
-        summary = summarise(engine, store)
+                store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+        await kernel.tasks.drain()
+        summary = summarise(kernel, store)
     finally:
-        store.set_config(PAPER_CLOCK_KEY, engine.clock.now().isoformat())
-        await engine.stop()
+        store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+        await kernel.stop()
     summary.update(days=days, seed=seed, resumed=resumed, steps=steps,
                    sim_start=start.isoformat(), sim_end=end.isoformat(),
                    wall_s=round(time.perf_counter() - wall, 2))
     return summary
 
 
-def summarise(engine: Any, store: Store) -> dict[str, Any]:
+def summarise(kernel: Kernel, store: Store) -> dict[str, Any]:
     """Stable-keyed summary of everything the store holds about the run."""
     transitions = store.transitions(None)
     triggers = Counter(t.trigger.value for t in transitions if t.trigger is not None)
@@ -78,7 +80,7 @@ def summarise(engine: Any, store: Store) -> dict[str, Any]:
         pnl[j.strategy] = pnl.get(j.strategy, Decimal(0)) + j.realised_pnl
     steps = 0
     for o in orders:
-        steps += sum(1 for e in store.order_events(o.external_id) if e.detail.startswith("price step"))
+        steps += price_steps(store.order_events(o.external_id))
     closing = Counter(j.closing_rule for j in journal)
     return {
         "workflows_started": len(store.list_workflows()),
@@ -94,7 +96,7 @@ def summarise(engine: Any, store: Store) -> dict[str, Any]:
         "closed_by": dict(sorted(closing.items())),
         "realised_pnl_by_strategy": {k: str(v) for k, v in sorted(pnl.items())},
         "realised_pnl": str(sum(pnl.values(), Decimal(0))),
-        "open_positions": len(engine.positions()),
+        "open_positions": len(kernel.facade.positions()),
         "errors": len(store.errors()),
         "error_messages": [f"{e.category}: {e.message}" for e in store.errors(limit=10)],
         "integrity": store.integrity_check(),

@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self.resize(1600, 980)
         self._closed = False
         self.runner = CommandRunner(self)
+        self.runner.finished.connect(lambda _key, _result: self.refresh_status())
+        self.runner.failed.connect(self._on_command_failed)
         self.bridge = EngineBridge(engine, self)
         self.notifier = Notifier(lambda: self.engine.config().notify, icon("tastydesk"), self,
                                  tray_available=tray_available)
@@ -283,13 +285,18 @@ class MainWindow(QMainWindow):
         # The button's checked state follows the engine, not the click.
         self.toggle_automation()
 
+    def _on_command_failed(self, key: object, message: str) -> None:
+        if message != "cancelled":
+            self.toast_message(f"{key}: {message}")
+        self.refresh_status()
+
     def scan_now(self) -> None:
         self.runner.run("scan", lambda: self.engine.scan_now())
 
     def show_settings(self) -> None:
         from tastydesk.ui.widgets.settings_dialog import SettingsDialog
 
-        SettingsDialog(self.engine, self).exec()
+        SettingsDialog(self.engine, self, runner=self.runner).exec()
         self.refresh_status()
 
     def show_login(self) -> None:

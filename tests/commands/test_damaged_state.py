@@ -72,13 +72,15 @@ DAMAGE: dict[str, tuple[str, Callable[[Path], None], str]] = {
 }
 
 
+@pytest.mark.parametrize("command", [["simulate", "--days", "1"], ["--self-test"]],
+                         ids=["simulate", "self-test"])
 @pytest.mark.parametrize("case", list(DAMAGE))
-def test_simulate_refuses_damaged_state_and_writes_nothing(
-        data: Path, case: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_writers_refuse_damaged_state_and_write_nothing(
+        data: Path, case: str, command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     name, damage, reason = DAMAGE[case]
     damage(data / name)
     before = _digests(data)
-    code = main(["simulate", "--days", "1", "--data-dir", str(data)])
+    code = main([*command, "--data-dir", str(data)])
     captured = capsys.readouterr()
     assert code == ExitCode.DAMAGED_STATE, captured
     assert captured.out == ""

@@ -157,14 +157,19 @@ def test_paper_state_missing_beside_history_is_a_problem(ran, capsys, memory_key
     assert ("empty (0 bytes)" if how == "empty" else "missing") in pairing
 
 
-def test_empty_app_database_beside_a_paper_account_is_a_problem(ran, capsys, memory_keyring):
+@pytest.mark.parametrize("how", ["empty", "deleted"])
+def test_app_database_missing_beside_a_paper_account_is_a_problem(ran, capsys, memory_keyring,
+                                                                   how):
     for suffix in ("", "-wal", "-shm"):
         (ran / f"tastydesk.db{suffix}").unlink(missing_ok=True)
-    (ran / "tastydesk.db").write_bytes(b"")
+    if how == "empty":
+        (ran / "tastydesk.db").write_bytes(b"")
     code, out = _run(ran, capsys)
     assert code == 1
-    assert "empty (0 bytes)" in _line(out, "status")
-    assert "positions would be orphaned" in _line(out, "pairing")
+    assert ("empty (0 bytes)" if how == "empty" else "not created yet") in _line(out, "status")
+    pairing = _line(out, "pairing")
+    assert pairing.startswith("!!") and str(ran / "tastydesk.db") in pairing
+    assert "positions would be orphaned" in pairing
 
 
 def test_migration_newer_than_the_app_says_so(ran, capsys, memory_keyring):

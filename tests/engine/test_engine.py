@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from tastydesk.engine.approvals.desk import NOT_PENDING
 from tastydesk.engine.bootstrap import open_paper_engine
 from tastydesk.engine.config import EngineConfig
-from tastydesk.engine.domain.enums import CommandOutcome, OrderStatus, WorkflowState
+from tastydesk.engine.domain.enums import ActionOutcome, CommandOutcome, OrderStatus, WorkflowState
 from tastydesk.engine.domain.orders import CommandResult
-from tastydesk.engine.engine import EngineError
+from tastydesk.engine.domain.results import SENT
+from tastydesk.engine.errors import EngineError
 from tastydesk.engine.simulation import SIM_START, run_simulation
 from tastydesk.engine.store.service import Store
 from tastydesk.paths import db_path
@@ -24,17 +26,18 @@ from tastydesk.paths import db_path
 async def paper(tmp_path: Path, **config: Any) -> tuple[Any, Any]:
     engine, driver = await open_paper_engine(tmp_path, seed=3, start=SIM_START + timedelta(hours=1))
     await engine.start(start_driver=False)
-    engine.update_config(EngineConfig.from_dict({**engine.config().to_dict(), "min_confidence": 0.0,
-                                                 **config}), "test")
+    facade = engine.facade
+    await facade.update_config(EngineConfig.from_dict({**facade.config().to_dict(),
+                                                       "min_confidence": 0.0, **config}), "test")
     return engine, driver
 
 
 async def until_pending(engine: Any, driver: Any) -> list[Any]:
     for _ in range(20):
-        await engine.scan_now()
+        await engine.facade.scan_now()
         await engine.tasks.drain()
-        if engine.pending():
-            return engine.pending()
+        if engine.facade.pending():
+            return engine.facade.pending()
         driver.advance(1800)
         await engine.tasks.drain()
     raise AssertionError("no proposal reached approval")
@@ -59,7 +62,7 @@ async def test_scan_proposes_with_a_full_risk_report(tmp_path: Path) -> None:
     p = pending[0].proposal
     assert p.legs and p.max_loss > 0 and p.max_profit > 0
     assert p.rationale, "the proposal says why this strategy was chosen"
-    wf = next(w for w in engine.workflows() if w.workflow_id == pending[0].workflow_id)
+    wf = next(w for w in engine.facade.workflows() if w.workflow_id == pending[0].workflow_id)
     assert wf.state is WorkflowState.PENDING_APPROVAL
     await engine.stop()
 
@@ -68,11 +71,11 @@ async def test_double_approval_sends_exactly_one_order(tmp_path: Path) -> None:
     engine, driver = await paper(tmp_path)
     wid = (await until_pending(engine, driver))[0].workflow_id
     placed = count_placed(engine)
-    results = await asyncio.gather(engine.approve(wid, "alice"), engine.approve(wid, "alice"))
+    results = await asyncio.gather(engine.facade.approve(wid, "alice"), engine.facade.approve(wid, "alice"))
     await engine.tasks.drain()
-    assert sorted(results) == ["already in progress", "sent"]
+    assert sorted(r.outcome for r in results) == [ActionOutcome.IN_PROGRESS, ActionOutcome.SENT]
     assert len(placed) == 1
-    assert await engine.approve(wid, "alice") == "not pending"
+    assert await engine.facade.approve(wid, "alice") == NOT_PENDING
     assert len(placed) == 1
     store = engine.store.store
     decisions = store.decisions()
@@ -85,15 +88,15 @@ async def test_reject_needs_a_reason_and_restarts_after_cool_down(tmp_path: Path
     engine, driver = await paper(tmp_path, reject_cooldown_minutes=30)
     wid = (await until_pending(engine, driver))[0].workflow_id
     with pytest.raises(EngineError, match="reason"):
-        await engine.reject(wid, "bob", "  ")
-    assert engine.pending()
-    await engine.reject(wid, "bob", "too close to earnings")
-    wf = {w.workflow_id: w for w in engine.workflows()}[wid]
+        await engine.facade.reject(wid, "bob", "  ")
+    assert engine.facade.pending()
+    await engine.facade.reject(wid, "bob", "too close to earnings")
+    wf = {w.workflow_id: w for w in engine.facade.workflows()}[wid]
     assert wf.state is WorkflowState.REJECTED
-    assert engine.decisions()[0].reason == "too close to earnings"
+    assert engine.facade.decisions()[0].reason == "too close to earnings"
     driver.advance(31 * 60)
     await engine.tasks.drain()
-    wf = {w.workflow_id: w for w in engine.workflows()}[wid]
+    wf = {w.workflow_id: w for w in engine.facade.workflows()}[wid]
     assert wf.state in (WorkflowState.SCANNING, WorkflowState.EVALUATING,
                         WorkflowState.PENDING_APPROVAL)
     await engine.stop()
@@ -112,7 +115,7 @@ async def test_unknown_outcome_is_looked_up_never_resent(tmp_path: Path) -> None
         return CommandResult(CommandOutcome.UNKNOWN, reason="timeout after send")
 
     engine.broker.place = lost_response
-    assert await engine.approve(wid, "carol") == "sent"
+    assert await engine.facade.approve(wid, "carol") == SENT
     await engine.tasks.drain()
     order = engine.store.store.orders(wid)[0]
     events = engine.store.store.order_events(order.external_id)
@@ -137,7 +140,7 @@ async def test_restart_reconciles_an_intent_that_never_reached_the_broker(tmp_pa
 
     engine.broker.place = crash
     with pytest.raises(RuntimeError):
-        await engine.approve(wid, "dave")
+        await engine.facade.approve(wid, "dave")
     await engine.stop()
     store = Store.open(db_path(tmp_path))
     assert store.orders(wid)[0].status is OrderStatus.PENDING_SUBMIT
@@ -149,25 +152,25 @@ async def test_restart_reconciles_an_intent_that_never_reached_the_broker(tmp_pa
     order = engine2.store.store.orders(wid)[0]
     assert order.status is OrderStatus.CANCELLED
     assert "never reached the broker" in engine2.store.store.order_events(order.external_id)[-1].detail
-    wf = {w.workflow_id: w for w in engine2.workflows()}[wid]
+    wf = {w.workflow_id: w for w in engine2.facade.workflows()}[wid]
     assert wf.state is WorkflowState.SCANNING
-    assert engine2.health().reconciled
+    assert engine2.facade.health().reconciled
     assert engine2.store.store.integrity_check() == []
     await engine2.stop()
 
 
 async def test_kill_switch_pauses_scheduled_scans(tmp_path: Path) -> None:
     engine, driver = await paper(tmp_path, scan_interval_minutes=5)
-    engine.set_automation(False, "erin")
+    await engine.facade.set_automation(False, "erin")
     before = engine.counters["scans"]
     driver.advance(3600)
     await engine.tasks.drain()
     assert engine.counters["scans"] == before
-    engine.set_automation(True, "erin")
+    await engine.facade.set_automation(True, "erin")
     driver.advance(3600)
     await engine.tasks.drain()
     assert engine.counters["scans"] > before
-    assert any(a.action == "automation" for a in engine.audit_log())
+    assert any(a.action == "automation" for a in engine.facade.audit_log())
     await engine.stop()
 
 
@@ -209,18 +212,18 @@ async def test_positions_opened_outside_the_app_can_be_adopted(tmp_path: Path) -
         await engine.tasks.drain()
         if await engine.broker.positions():
             break
-    outside = {p.symbol for p in await engine.external_positions()}
+    outside = {p.symbol for p in await engine.facade.external_positions()}
     assert {short.symbol, long_.symbol} <= outside
     with pytest.raises(EngineError, match="strategy"):
-        await engine.adopt_position([short.symbol], "No Such Strategy", "frank")
-    wid = await engine.adopt_position([short.symbol, long_.symbol],
+        await engine.facade.adopt_position([short.symbol], "No Such Strategy", "frank")
+    wid = await engine.facade.adopt_position([short.symbol, long_.symbol],
                                       "Put Credit Spread - 30 DTE", "frank")
     await engine.tasks.drain()
-    view = next(p for p in engine.positions() if p.workflow_id == wid)
+    view = next(p for p in engine.facade.positions() if p.workflow_id == wid)
     width = (short.strike - long_.strike) * 100
     assert view.max_loss + view.max_profit == width
     assert {r.rule_type.value for r in view.rules} >= {"profit_target", "stop_loss"}
-    assert not {p.symbol for p in await engine.external_positions()} & {short.symbol, long_.symbol}
+    assert not {p.symbol for p in await engine.facade.external_positions()} & {short.symbol, long_.symbol}
     assert engine.store.store.integrity_check() == []
     await engine.stop()
 
@@ -233,19 +236,19 @@ async def test_a_moved_market_is_repriced_and_shown_again_not_sent(tmp_path: Pat
     for _ in range(24):  # let the market move away from the proposal's mid
         driver.advance(600)
         await engine.tasks.drain()
-        fresh = await engine._current_prices(first)
-        if fresh is not None and fresh[0] != first.mid_price:
+        fresh = await engine.desk.current_prices(first)
+        if fresh is not None and fresh.mid != first.mid_price:
             break
-    if not engine.pending():
+    if not engine.facade.pending():
         pytest.skip("the proposal expired before the market moved")
-    outcome = await engine.approve(wid, "gina")
+    outcome = str(await engine.facade.approve(wid, "gina"))
     await engine.tasks.drain()
     assert outcome.startswith(("repriced", "withdrawn")), outcome
     assert placed == []
-    reasons = [t.reason for t in engine.transitions(wid)]
+    reasons = [t.reason for t in engine.facade.transitions(wid)]
     assert any(r.startswith("re-pricing before sending") for r in reasons)
     if outcome.startswith("repriced"):
-        again = {p.workflow_id: p for p in engine.pending()}[wid]
+        again = {p.workflow_id: p for p in engine.facade.pending()}[wid]
         assert again.proposal_id != pending.proposal_id
     await engine.stop()
 
@@ -255,8 +258,8 @@ async def test_pending_proposals_expire(tmp_path: Path) -> None:
     wid = (await until_pending(engine, driver))[0].workflow_id
     driver.advance(11 * 60)
     await engine.tasks.drain()
-    assert wid not in {p.workflow_id for p in engine.pending()}
-    assert any(t.reason == "approval window expired" for t in engine.transitions(wid))
+    assert wid not in {p.workflow_id for p in engine.facade.pending()}
+    assert any(t.reason == "approval window expired" for t in engine.facade.transitions(wid))
     await engine.stop()
 
 
@@ -264,9 +267,9 @@ async def test_modified_approval_records_price_and_quantity(tmp_path: Path) -> N
     engine, driver = await paper(tmp_path)
     pending = (await until_pending(engine, driver))[0]
     price = pending.proposal.mid_price + Decimal("0.05")
-    assert await engine.approve(pending.workflow_id, "hana", price=price, quantity=1) == "sent"
+    assert await engine.facade.approve(pending.workflow_id, "hana", price=price, quantity=1) == SENT
     await engine.tasks.drain()
-    decision = engine.decisions()[-1]
+    decision = engine.facade.decisions()[-1]
     assert (decision.decision, decision.user, decision.price, decision.quantity) == (
         "modify", "hana", price, 1)
     order = engine.store.store.orders(pending.workflow_id)[0]
@@ -275,18 +278,18 @@ async def test_modified_approval_records_price_and_quantity(tmp_path: Path) -> N
                for leg, q in zip(order.legs, [x.quantity for x in pending.proposal.legs],
                                  strict=True))
     with pytest.raises(EngineError, match="quantity"):
-        await engine.approve(pending.workflow_id, "hana", quantity=0)
+        await engine.facade.approve(pending.workflow_id, "hana", quantity=0)
     await engine.stop()
 
 
 async def until_position(engine: Any, driver: Any) -> Any:
     pending = await until_pending(engine, driver)
     wid = pending[0].workflow_id
-    assert await engine.approve(wid, "ivan") == "sent"
+    assert await engine.facade.approve(wid, "ivan") == SENT
     for _ in range(60):
         driver.advance(300)
         await engine.tasks.drain()
-        mine = [p for p in engine.positions() if p.workflow_id == wid]
+        mine = [p for p in engine.facade.positions() if p.workflow_id == wid]
         if mine:
             return mine[0]
     raise AssertionError("the entry order never filled")
@@ -295,35 +298,35 @@ async def until_position(engine: Any, driver: Any) -> Any:
 async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
     engine, driver = await paper(tmp_path, auto_manage=[])
     # Two lots, so a partial close leaves one.
-    ic = next(s for s in engine.strategies() if s.name == "Iron Condor - 45 DTE")
+    ic = next(s for s in engine.facade.strategies() if s.name == "Iron Condor - 45 DTE")
     assert ic.sizing.quantity == 2
-    for s in engine.strategies():
+    for s in engine.facade.strategies():
         if s.name != ic.name:
-            engine.save_strategy(dataclasses.replace(s, enabled=False), "test")
+            await engine.facade.save_strategy(dataclasses.replace(s, enabled=False), "test")
     pos = await until_position(engine, driver)
     wid = pos.workflow_id
     with pytest.raises(EngineError, match="25, 50, 75 or 100"):
-        await engine.close_position(wid, "ivan", pct=33)
-    assert await engine.close_position(wid, "ivan", pct=50) == "sent"
+        await engine.facade.close_position(wid, "ivan", pct=33)
+    assert await engine.facade.close_position(wid, "ivan", pct=50) == SENT
     for _ in range(60):
         driver.advance(300)
         await engine.tasks.drain()
-        view = next((p for p in engine.positions() if p.workflow_id == wid), None)
+        view = next((p for p in engine.facade.positions() if p.workflow_id == wid), None)
         if view is not None and view.quantity == 1 and view.state is WorkflowState.MONITORING:
             break
     assert view is not None and view.quantity == 1
     old_expiry = min(leg.expiry for leg in view.legs)
-    assert await engine.roll_position(wid, "ivan") == "sent"
+    assert await engine.facade.roll_position(wid, "ivan") == SENT
     for _ in range(80):
         driver.advance(300)
         await engine.tasks.drain()
-        view = next((p for p in engine.positions() if p.workflow_id == wid), None)
+        view = next((p for p in engine.facade.positions() if p.workflow_id == wid), None)
         if view is not None and min(leg.expiry for leg in view.legs) > old_expiry:
             break
     assert view is not None and min(leg.expiry for leg in view.legs) > old_expiry
     roll = [o for o in engine.store.store.orders(wid) if o.purpose.value == "roll"]
     assert len(roll) == 1 and len(roll[0].legs) == 8  # closes four legs, opens four: one order
-    assert {a.action for a in engine.audit_log()} >= {"close", "roll"}
+    assert {a.action for a in engine.facade.audit_log()} >= {"close", "roll"}
     assert engine.store.store.integrity_check() == []
     await engine.stop()
 
@@ -339,16 +342,16 @@ async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_pa
     assert streamed <= market.subscribed_options()
     assert pos.quantity == 1  # a one-lot: a partial close would take all of it
     with pytest.raises(EngineError, match="one unit is open"):
-        await engine.close_position(wid, "ivan", pct=50)
-    assert await engine.close_position(wid, "ivan") == "sent"
+        await engine.facade.close_position(wid, "ivan", pct=50)
+    assert await engine.facade.close_position(wid, "ivan") == SENT
     for _ in range(80):
         driver.advance(300)
         await engine.tasks.drain()
-        if all(p.workflow_id != wid for p in engine.positions()):
+        if all(p.workflow_id != wid for p in engine.facade.positions()):
             break
-    assert all(p.workflow_id != wid for p in engine.positions())
-    held = {streamer_symbol(*parse_occ(leg.symbol)) for p in engine.positions() for leg in p.legs}
-    shown = {leg.streamer_symbol for v in engine.pending() for leg in v.proposal.legs}
+    assert all(p.workflow_id != wid for p in engine.facade.positions())
+    held = {streamer_symbol(*parse_occ(leg.symbol)) for p in engine.facade.positions() for leg in p.legs}
+    shown = {leg.streamer_symbol for v in engine.facade.pending() for leg in v.proposal.legs}
     assert not (streamed - held - shown) & market.subscribed_options()
     # The journal charges what the broker charged (its dry-run figure per order), not a flat
     # per-contract estimate: the paper broker bills opening contracts only.
@@ -367,9 +370,9 @@ async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
     from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 
     engine, driver = await paper(tmp_path, auto_manage=[])
-    for s in engine.strategies():
+    for s in engine.facade.strategies():
         if s.name != "Iron Condor - 45 DTE":  # two lots: an entry can fill one of them
-            engine.save_strategy(dataclasses.replace(s, enabled=False), "test")
+            await engine.facade.save_strategy(dataclasses.replace(s, enabled=False), "test")
     pending = (await until_pending(engine, driver))[0]
     wid = pending.workflow_id
     legs = pending.proposal.legs
@@ -387,12 +390,12 @@ async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
         await engine.tasks.drain()
         if await engine.broker.positions():
             break
-    adopted = await engine.adopt_position([short.symbol, long_.symbol],
+    adopted = await engine.facade.adopt_position([short.symbol, long_.symbol],
                                           "Put Credit Spread - 30 DTE", "frank")
-    if {w.workflow_id: w for w in engine.workflows()}[wid].state \
+    if {w.workflow_id: w for w in engine.facade.workflows()}[wid].state \
             is not WorkflowState.PENDING_APPROVAL:
         wid = (await until_pending(engine, driver))[0].workflow_id
-    assert await engine.approve(wid, "ivan") == "sent"
+    assert await engine.facade.approve(wid, "ivan") == SENT
     part_filled = None
     for _ in range(120):
         driver.advance(60)
@@ -402,7 +405,7 @@ async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
         if part_filled is not None or any(o.filled_quantity == o.quantity for o in orders):
             break
     assert part_filled is not None, "the entry never part-filled"
-    assert {w.workflow_id: w for w in engine.workflows()}[wid].state is WorkflowState.EXECUTING
+    assert {w.workflow_id: w for w in engine.facade.workflows()}[wid].state is WorkflowState.EXECUTING
     shared = {p.symbol for p in engine.store.store.positions(wid)} & \
         {p.symbol for p in engine.store.store.positions(adopted)}
     assert shared
@@ -412,6 +415,6 @@ async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
     engine2, _ = await open_paper_engine(tmp_path, seed=3)
     await engine2.start(start_driver=False)
     await engine2.tasks.drain()
-    assert engine2.health().reconciled
+    assert engine2.facade.health().reconciled
     assert [e.detail for e in engine2.store.store.errors() if "mismatch" in e.message] == []
     await engine2.stop()

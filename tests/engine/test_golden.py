@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "3a2e04bd491a3b6fbd0902a815c10a38c72529001265ba244c79345bf311020a"
+GOLDEN_DIGEST = "b6e51171f5d94878a77e6cf9e9ad8041bd145c3ed863f393116f38d17cf43c21"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

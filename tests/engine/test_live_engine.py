@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tastydesk.engine.bootstrap import open_engine
+from tastydesk.engine.bootstrap import open_kernel
 from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.store.service import Store
 from tests.fake_tastytrade import FakeTastytrade, InProcessTransport
@@ -40,13 +40,14 @@ async def test_stored_login_opens_a_live_engine_that_reconciles(
     store.set_config("account:sandbox", accounts[0].account_number)
     store.close()
 
-    engine = await open_engine(tmp_path, client_kwargs={"transport": fake.transport})  # type: ignore[attr-defined]
+    kernel = await open_kernel(tmp_path, client_kwargs={"transport": fake.transport})  # type: ignore[attr-defined]
+    engine = kernel.facade
     assert engine.mode is Mode.SANDBOX
     await engine.start()
     try:
         health = engine.health()
         assert health.reconciled, health.reconcile_detail
-        assert engine.broker.account_number == accounts[0].account_number
+        assert kernel.broker.account_number == accounts[0].account_number
         strategy = next(s for s in engine.strategies() if s.name == "Put Credit Spread - 30 DTE")
         proposal = await engine.preview(strategy, "SPY")
         assert proposal.legs and proposal.max_loss > 0

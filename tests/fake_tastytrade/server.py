@@ -73,7 +73,8 @@ class FakeTastytrade:
                  today: date | None = None, now: Callable[[], datetime] | None = None,
                  token_lifetime: int = 900, hang_seconds: float = 30.0,
                  dx_keepalive: float = 0.2, cash: Decimal = Decimal("100000")) -> None:
-        self._now = now or (lambda: datetime.now(UTC))
+        self._clock = now or (lambda: datetime.now(UTC))
+        self._skipped = timedelta(0)  # time moved forward by next_session()
         self.provider_secret = provider_secret
         self.refresh_token = refresh_token
         self.account_number = account_number
@@ -227,6 +228,15 @@ class FakeTastytrade:
 
     def open_market(self) -> None:
         self.market_open = True
+
+    def next_session(self) -> None:
+        """The next day's session opens: the server's clock moves a day forward (fills and
+        timestamps from now on carry the new time) and the market opens."""
+        self._skipped += timedelta(days=1)
+        self.open_market()
+
+    def _now(self) -> datetime:
+        return self._clock() + self._skipped
 
     def add_position(self, symbol: str, quantity: int, price: Decimal) -> None:
         """Hold a position opened elsewhere (an option by OCC symbol, or shares)."""
@@ -545,8 +555,8 @@ class FakeTastytrade:
         if price % tick != 0:
             return JSONResponse(p.error(
                 "invalid_price_increment",
-                f"Price {format(abs(price), 'f')} is not a valid increment of {tick} "
-                f"for {root}"), 422)
+                f"Price {format(abs(price), 'f')} is not a multiple of the tick size {tick} "
+                f"for {root} options"), 422)
         return None
 
     @staticmethod

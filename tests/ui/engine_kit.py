@@ -24,6 +24,13 @@ def _holidays(years: tuple[int, int]) -> list[str]:
     return [d.isoformat() for d in load_nyse_holidays(*years)]
 
 
+@cache
+def _early_closes(years: tuple[int, int]) -> dict[str, str]:
+    from tastydesk.engine.clock import load_nyse_early_closes
+
+    return {d.isoformat(): t.isoformat() for d, t in load_nyse_early_closes(*years).items()}
+
+
 PAPER_START = datetime(2026, 1, 5, 14, 35, tzinfo=UTC)  # a Monday, just after the open
 
 
@@ -37,7 +44,8 @@ def seed_calendar(data_dir: Path) -> None:
     years = (now.year - 1, now.year + 2)
     store = Store.open(db_path(data_dir))
     try:
-        store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years)})
+        store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years),
+                                        "early": _early_closes(years)})
     finally:
         store.close()
 

@@ -23,8 +23,8 @@ def fixture_engine(qloop: Any, qtbot: Any, tmp_path: Path) -> Any:
     engine = open_paper_engine(qtbot, tmp_path / "data")
     # The fast paper clock moves mids between proposal and click; a wide tolerance lets the
     # approval go through instead of being re-priced (re-pricing has its own engine tests).
-    engine.update_config(dataclasses.replace(engine.config(), reprice_tolerance=Decimal("5")),
-                         "tester")
+    run_coro(qtbot, engine.update_config(
+        dataclasses.replace(engine.config(), reprice_tolerance=Decimal("5")), "tester"))
     yield engine
     run_coro(qtbot, engine.stop())
 
@@ -38,15 +38,16 @@ def fixture_window(engine: Any, qtbot: Any) -> MainWindow:
     return window
 
 
-def _set_speed(engine: Any, speed: float) -> None:
-    engine.update_config(dataclasses.replace(engine.config(), paper_speed=speed), "tester")
+def _set_speed(qtbot: Any, engine: Any, speed: float) -> None:
+    run_coro(qtbot, engine.update_config(dataclasses.replace(engine.config(), paper_speed=speed),
+                                         "tester"))
 
 
 def _wait_pending(qtbot: Any, engine: Any, n: int = 1) -> None:
     """Run the fast paper market until ``n`` trades wait, then slow it to real time so their
     quotes hold still while the test decides (a moved mid is re-priced, not sent)."""
     wait_for(qtbot, lambda: len(engine.pending()) >= n, timeout_s=90)
-    _set_speed(engine, 1.0)
+    _set_speed(qtbot, engine, 1.0)
 
 
 def _select(window: MainWindow, workflow_ids: list[int]) -> None:
@@ -160,6 +161,7 @@ def test_settings_dialog_names_invalid_fields_and_applies_valid_changes(
     dialog.notify["fill"].setChecked(False)
     dialog.save()
     assert dialog.saved is not None
+    wait_for(qtbot, lambda: engine.config().scan_interval_minutes == 15, timeout_s=5)
     config = engine.config()
     assert config.scan_interval_minutes == 15
     assert str(config.pricing_step) == "0.02"
@@ -195,9 +197,9 @@ def test_layout_round_trip_and_reset(engine: Any, qtbot: Any) -> None:
 def test_kill_switch_pauses_at_once_and_asks_before_rearming(
         window: MainWindow, engine: Any, qtbot: Any) -> None:
     assert engine.health().automation_armed
-    window.kill_action.trigger()  # through the window's command runner, without asking
-    wait_for(qtbot, lambda: not window.runner.busy_keys)
-    assert not engine.health().automation_armed
+    window.kill_action.trigger()
+    wait_for(qtbot, lambda: not engine.health().automation_armed, timeout_s=5)
+    wait_for(qtbot, lambda: window.kill_switch.text() == "Automation PAUSED", timeout_s=5)
     assert window.kill_switch.text() == "Automation PAUSED"
     with DialogAnswerer("Cancel") as answerer:
         window.kill_action.trigger()
@@ -205,26 +207,26 @@ def test_kill_switch_pauses_at_once_and_asks_before_rearming(
     assert not window.runner.busy_keys and not engine.health().automation_armed
     with DialogAnswerer("Re-arm"):
         window.kill_switch.click()
-    wait_for(qtbot, lambda: not window.runner.busy_keys)
-    assert engine.health().automation_armed
+    wait_for(qtbot, lambda: engine.health().automation_armed, timeout_s=5)
+    wait_for(qtbot, window.kill_switch.isChecked, timeout_s=5)
     assert window.kill_switch.isChecked()
 
 
 def test_position_monitor_shows_live_positions_after_a_fill(
         window: MainWindow, engine: Any, qtbot: Any) -> None:
-    engine.update_config(dataclasses.replace(engine.config(), reprice_tolerance=Decimal("0.05")),
-                         "tester")
+    run_coro(qtbot, engine.update_config(
+        dataclasses.replace(engine.config(), reprice_tolerance=Decimal("0.05")), "tester"))
     _wait_pending(qtbot, engine)
     view = engine.pending()[0]
     outcome = ""
     for _ in range(5):  # a stale proposal is re-priced first; approve the fresh one
         outcome = run_coro(qtbot, engine.approve(view.workflow_id, "tester"))
-        if outcome == "sent":
+        if str(outcome) == "sent":
             break
         wait_for(qtbot, lambda: any(v.workflow_id == view.workflow_id
                                     for v in engine.pending()), timeout_s=30)
-    assert outcome == "sent"
-    _set_speed(engine, 3000.0)
+    assert str(outcome) == "sent"
+    _set_speed(qtbot, engine, 3000.0)
     wait_for(qtbot, lambda: any(p.workflow_id == view.workflow_id for p in engine.positions()),
              timeout_s=90)
     wait_for(qtbot, lambda: any(p.workflow_id == view.workflow_id and p.rules

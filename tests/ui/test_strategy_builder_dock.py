@@ -322,6 +322,8 @@ def test_preview_on_paper_market_shows_proposal_and_chart(dock, qloop) -> None:
     assert dock.preview.legs.rowCount() == 2
     assert dock.preview.metric_labels["max_loss"].text().startswith("$")
     assert dock.preview.metric_labels["breakevens"].text() != "—"
+    assert dock.preview.chart is None  # the Preview tab is not on screen: no diagram drawn
+    dock.tabs.setCurrentWidget(dock.preview)
     assert dock.preview.chart is not None
     xs, _ys = dock.preview.chart.expiry_item.getData()
     assert len(xs) > 10

@@ -155,3 +155,44 @@ class StreamHealth(StrEnum):
     CONNECTING = "connecting"
     STALE = "stale"
     DISCONNECTED = "disconnected"
+
+
+class Decision(StrEnum):
+    """What the trader decided about a proposal (stored in the decision log)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    MODIFY = "modify"
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ActionOutcome(StrEnum):
+    """What an engine command did (the trader reads it next to the command)."""
+
+    SENT = "sent"
+    IN_PROGRESS = "already in progress"
+    NOT_PENDING = "not pending"
+    REPRICED = "repriced"
+    WITHDRAWN = "withdrawn"
+    BUSY = "an action is already in progress for this position"
+    NOT_SENT = "not sent"
+
+
+class AlertLevel(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class AlertCategory(StrEnum):
+    PENDING = "pending"
+    FILL = "fill"
+    RULE = "rule"
+    ERROR = "error"
+    RISK = "risk"
+    CONNECTION = "connection"

@@ -8,8 +8,17 @@ from decimal import Decimal
 
 from tastydesk.engine.domain.account import Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Greeks, Quote
-from tastydesk.engine.domain.enums import StreamHealth, WorkflowState
+from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, StreamHealth, WorkflowState
 from tastydesk.engine.domain.orders import Fill, OrderSnapshot
+from tastydesk.engine.domain.records import (
+    AuditRecord,
+    DecisionRecord,
+    ErrorRecord,
+    JournalRecord,
+    OrderRecord,
+    RuleActionRecord,
+    TransitionRecord,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +90,8 @@ class RuleTriggered:
 class Alert:
     """Something the trader should see: a notification in the tray / in-app area."""
 
-    level: str  # info | warning | error
-    category: str  # pending | fill | rule | error | risk | connection
+    level: AlertLevel
+    category: AlertCategory
     title: str
     message: str
     time: datetime
@@ -98,4 +107,53 @@ class PortfolioRiskChanged:
     buying_power_limit: Decimal
     pnl_today: Decimal
     breached: bool
+    time: datetime
+
+
+# ---- records written by the engine: the read model and the docks follow these, not SQLite
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRecorded:
+    record: TransitionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecorded:
+    record: DecisionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class RuleActionRecorded:
+    record: RuleActionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecorded:
+    record: JournalRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecorded:
+    record: AuditRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecorded:
+    record: ErrorRecord
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecorded:
+    """An order's stored state changed; ``price_step`` marks a step of the price walk."""
+
+    record: OrderRecord
+    price_step: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StrategiesChanged:
+    """The strategy library changed (saved, deleted, defaults restored)."""
+
+    names: tuple[str, ...]
     time: datetime

@@ -28,6 +28,7 @@ import numpy as np
 from tastydesk.engine.domain.chain import Expiration, OptionChain, OptionContract
 from tastydesk.engine.domain.enums import Bias, ExpiryChoice, OptionType, Side
 from tastydesk.engine.domain.money import CENT
+from tastydesk.engine.domain.pricer import PricedLeg, spread_price
 from tastydesk.engine.domain.proposal import ResolvedLeg, TradeProposal
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.pricing.bsm import bsm_greeks
@@ -126,13 +127,10 @@ def build_proposal(
     _check_duplicates(resolved)
 
     ratios = [leg.ratio for leg in strategy.legs]
-    mid = _cents(sum((_sign(r.side) * r.mid * n for r, n in zip(resolved, ratios, strict=True)),
-                     Decimal(0)))
-    natural = _cents(sum(
-        (r.bid * n if r.side is Side.SELL else -r.ask * n
-         for r, n in zip(resolved, ratios, strict=True)),
-        Decimal(0),
-    ))
+    price = spread_price([PricedLeg(r.side, n, r.bid, r.ask)
+                          for r, n in zip(resolved, ratios, strict=True)],
+                         mids=[r.mid for r in resolved])
+    mid, natural = price.mid, price.natural
 
     min_credit = strategy.filters.min_credit
     if enforce_min_credit and min_credit > 0 and mid < min_credit:
@@ -234,10 +232,6 @@ def build_proposal(
         curve=curve,
         max_profit_unlimited=unlimited_profit,
     )
-
-
-def _sign(side: Side) -> int:
-    return 1 if side is Side.SELL else -1
 
 
 def _resolve_leg(

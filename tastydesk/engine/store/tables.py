@@ -19,9 +19,9 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.errors import NotFound
@@ -60,16 +60,16 @@ class TableSql:
 
     @classmethod
     def of(cls, model: type[Base]) -> TableSql:
-        table = model.__table__
+        table = cast(Table, model.__table__)
         columns = tuple(c.name for c in table.c)
-        auto = table.autoincrement_column  # type: ignore[attr-defined]
+        auto = table.autoincrement_column
         inserted = tuple(c for c in columns if auto is None or c != auto.name)
         return cls(
-            name=table.name,  # type: ignore[attr-defined]
+            name=table.name,
             columns=columns,
             insert_columns=inserted,
-            select=f"SELECT {', '.join(columns)} FROM {table.name}",  # type: ignore[attr-defined]
-            insert=(f"INSERT INTO {table.name} ({', '.join(inserted)}) "  # type: ignore[attr-defined]
+            select=f"SELECT {', '.join(columns)} FROM {table.name}",
+            insert=(f"INSERT INTO {table.name} ({', '.join(inserted)}) "
                     f"VALUES ({', '.join('?' * len(inserted))})"),
             values=namedtuple(f"{model.__name__}Values", columns)._make,  # type: ignore[misc]
             params=_params_builder(inserted),

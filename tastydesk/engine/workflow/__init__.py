@@ -1,1 +1,1 @@
-"""Workflow lifecycle: the state machine and the engine that drives it."""
+"""Workflows: the workflow book (records, locks, transitions, timers) and shared constants."""

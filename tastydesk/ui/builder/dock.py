@@ -151,6 +151,7 @@ class StrategyBuilderDock(QDockWidget):
         return self.fields.strategy()
 
     def errors(self) -> list[FieldError]:
+        """The problems the last validation found (empty when the editor is valid)."""
         return list(self._errors)
 
     def is_dirty(self) -> bool:
@@ -251,6 +252,7 @@ class StrategyBuilderDock(QDockWidget):
             self.load(self._loaded, self._original_name)
 
     def new_strategy(self) -> None:
+        """An unsaved one-leg strategy under a free name, ready to be shaped."""
         self.library.set_current(None)
         self.load(Strategy(name=self._unique_name("New strategy"), legs=(default_leg(),),
                            dte=DteRange(30, 45, 60), biases=frozenset({Bias.NEUTRAL})), None)
@@ -258,6 +260,7 @@ class StrategyBuilderDock(QDockWidget):
         self.field_widget("name").setFocus()
 
     def duplicate_strategy(self) -> None:
+        """The editor's content under a free name, not saved yet (the original is untouched)."""
         source = self.current_strategy()
         self.library.set_current(None)
         self.load(dataclasses.replace(source, name=self._unique_name(f"{source.name} copy")),

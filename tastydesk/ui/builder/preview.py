@@ -1,6 +1,8 @@
 """The builder's Preview tab: a symbol, the proposal's figures, its legs and P&L diagram.
 
-The chart (pyqtgraph) is built on the first proposal shown, so opening the builder stays cheap.
+The chart (pyqtgraph, about half a second to import) is drawn only while the tab is on screen
+and built the first time it is: a Save's chain check fills the figures without freezing the
+window to draw a diagram nobody is looking at.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -43,7 +46,8 @@ class PreviewPanel(QWidget):
     def __init__(self, symbols: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.proposal: TradeProposal | None = None
-        self.chart: Any = None  # PnlChart, built on the first proposal
+        self.chart: Any = None  # PnlChart, built when a proposal is first shown on screen
+        self._chart_behind = False  # the chart does not show self.proposal yet
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
@@ -106,8 +110,7 @@ class PreviewPanel(QWidget):
                 label.setText("—")
             self.warnings_label.setText("")
             self.legs.setRowCount(0)
-            if self.chart is not None:
-                self.chart.set_proposal(None)
+            self._draw_chart()
             return
         kind = "credit" if proposal.mid_price > 0 else "debit"
         m["price"].setText(f"{fmt.price(proposal.mid_price)} ({kind}) × {proposal.quantity}")
@@ -142,16 +145,27 @@ class PreviewPanel(QWidget):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight
                                           | Qt.AlignmentFlag.AlignVCenter)
                 self.legs.setItem(row, col, item)
-        self._ensure_chart().set_proposal(proposal)
+        self._draw_chart()
 
     def summary(self, proposal: TradeProposal) -> str:
         return (f"{proposal.underlying} at {proposal.spot:,.2f}: {len(proposal.legs)} legs, "
                 f"{fmt.price(proposal.mid_price)}")
 
-    def _ensure_chart(self) -> Any:
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._chart_behind:
+            self._draw_chart()
+
+    def _draw_chart(self) -> None:
+        if not self.isVisible():
+            self._chart_behind = True
+            return
+        self._chart_behind = False
         if self.chart is None:
+            if self.proposal is None:
+                return
             from tastydesk.ui.widgets.pnl_chart import PnlChart
 
             self.chart = PnlChart(self.chart_holder)
             self.chart_holder.layout().addWidget(self.chart)
-        return self.chart
+        self.chart.set_proposal(self.proposal)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tastydesk.engine.domain.events import DecisionRecorded
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
@@ -142,6 +143,9 @@ class ApprovalQueueDock(QDockWidget):
         bridge.workflow_changed.connect(lambda _e: self._schedule_refresh())
         bridge.market_changed.connect(self._schedule_refresh)
         bridge.ticked.connect(self._on_tick)
+        # The decision history changes only when a decision is recorded: follow that event.
+        history_sub = engine.bus.subscribe(DecisionRecorded, lambda _e: self._sync_history())
+        self.destroyed.connect(lambda *_: history_sub.dispose())
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(0)
@@ -271,13 +275,15 @@ class ApprovalQueueDock(QDockWidget):
             self._labels[view.proposal_id] = (f"#{view.workflow_id} {view.proposal.underlying} "
                                               f"{view.proposal.strategy_name}")
         self.model.sync(pending)
-        self.history_model.sync(self.engine.decisions())
         current = self.table.current_row()
         if current is not None and current != self._shown:
             self._show_detail(current)
         elif current is None and self._shown is not None:
             self._show_detail(None)
         self._update_buttons()
+
+    def _sync_history(self) -> None:
+        self.history_model.sync(self.engine.decisions())
 
     def _on_tick(self) -> None:
         self._ticks += 1
@@ -393,7 +399,7 @@ class ApprovalQueueDock(QDockWidget):
 
     # ---- Command results
     def _on_command_finished(self, key: Hashable, result: Any) -> None:
-        text = result if isinstance(result, str) else "done"
+        text = "done" if result is None else str(result)
         self.status_label.setText(f"Workflow #{key}: {text}")
         self.decision_sent.emit(key, text)
         self.refresh()

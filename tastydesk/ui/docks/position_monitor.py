@@ -120,6 +120,7 @@ class PositionMonitorDock(QDockWidget):
         self.setObjectName("dock.position_monitor")
         self.engine = engine
         self.runner = CommandRunner(self)
+        engine.watch_positions(True)  # the engine keeps the views current for this dock
         self.runner.finished.connect(self._on_command_finished)
         self.runner.failed.connect(self._on_command_failed)
 

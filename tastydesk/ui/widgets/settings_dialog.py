@@ -29,7 +29,7 @@ from tastydesk.engine.config import ConfigError, EngineConfig
 from tastydesk.engine.domain.enums import RuleType
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
-from tastydesk.ui.actions import current_user
+from tastydesk.ui.actions import CommandRunner, current_user
 
 NOTIFY_CATEGORIES = ("pending", "fill", "rule", "error", "risk", "connection")
 
@@ -75,11 +75,14 @@ LABELS = {
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, engine: EngineFacade, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: EngineFacade, parent: QWidget | None = None,
+                 runner: CommandRunner | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")
         self.engine = engine
+        # The window's runner outlives the dialog, so the command finishes after it closes.
+        self.runner = runner if runner is not None else CommandRunner(self)
         self.resize(840, 660)
         self.edits: dict[str, QLineEdit | QCheckBox] = {}
         self.errors: dict[str, QLabel] = {}
@@ -273,10 +276,12 @@ class SettingsDialog(QDialog):
             changed = [f.name for f in dataclasses.fields(config)
                        if getattr(config, f.name) != getattr(current, f.name)]
             try:
-                self.engine.update_config(config, current_user())
+                config.validate()  # the engine validates again; here the errors are shown
             except ConfigError as exc:
                 self.show_errors(exc.errors)
                 return
+            user = current_user()
+            self.runner.run("settings", lambda: self.engine.update_config(config, user))
             self.summary.setText("Applied: " + ", ".join(changed))
         self.saved = config
         self.accept()

@@ -3,7 +3,7 @@ from decimal import Decimal as D
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tastydesk.engine.workflow.pricing_walk import initial_price, next_price
+from tastydesk.engine.orders.walk import initial_price, next_price
 
 
 def test_credit_walk_concedes_toward_natural_and_stops_there() -> None:

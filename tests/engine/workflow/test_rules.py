@@ -6,7 +6,7 @@ import pytest
 
 from tastydesk.engine.domain.enums import DeltaScope, RuleAction, RuleType
 from tastydesk.engine.domain.strategy import ManagementRule
-from tastydesk.engine.workflow.rules import (
+from tastydesk.engine.positions.rules import (
     HoldState,
     PositionState,
     close_quantity,

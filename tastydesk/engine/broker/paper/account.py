@@ -3,7 +3,10 @@ marks and the margin requirement.
 
 Positions are booked the way a broker books them: adding to a position averages its open price,
 reducing it realises P&L against that average, and a position closed out disappears (only its
-realised P&L lives on). Marks are the market's mids at the last step, kept per market version
+realised P&L lives on). Options (OCC symbol, multiplier 100) and shares (the ticker, multiplier
+1, delivered by assignment or exercise or traded outright) are positions alike.
+
+Marks are the market's mids (the spot for shares) at the last step, kept per market version
 because a step asks for the same legs from balances, margin and positions.
 """
 
@@ -14,28 +17,36 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tastydesk.engine.broker.paper.margin import Holding, requirement
+from tastydesk.engine.broker.paper.margin import Holding, requirement, share_requirement
 from tastydesk.engine.broker.paper.market import PaperMarket
 from tastydesk.engine.domain.account import Balance, BrokerPosition
 from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import OptionType
-from tastydesk.engine.domain.money import CENT, MULTIPLIER, ZERO
+from tastydesk.engine.domain.money import CENT, ZERO
 
 _PRICE_PLACES = Decimal("0.0001")
 
 
 @dataclass(slots=True)
 class PaperPosition:
-    """One open option line; ``quantity`` signed (short negative)."""
+    """One open line; ``quantity`` signed (short negative). Shares have no option fields."""
 
     symbol: str
     underlying: str
-    option_type: OptionType
-    strike: Decimal
-    expiry: date
+    option_type: OptionType | None
+    strike: Decimal | None
+    expiry: date | None
     quantity: int = 0
     average_open_price: Decimal = ZERO
     realized_pnl: Decimal = ZERO
+
+    @property
+    def is_option(self) -> bool:
+        return self.option_type is not None
+
+    @property
+    def multiplier(self) -> int:
+        return 100 if self.option_type is not None else 1
 
     def state(self) -> dict[str, Any]:
         return {"symbol": self.symbol, "underlying": self.underlying, "quantity": self.quantity,
@@ -44,10 +55,19 @@ class PaperPosition:
 
     @staticmethod
     def parse(body: dict[str, Any]) -> PaperPosition:
-        _, expiry, option_type, strike = parse_occ(body["symbol"])
-        return PaperPosition(body["symbol"], body["underlying"], option_type, strike, expiry,
-                             int(body["quantity"]), Decimal(body["average_open_price"]),
-                             Decimal(body["realized_pnl"]))
+        position = PaperPosition.empty(body["symbol"], body["underlying"])
+        position.quantity = int(body["quantity"])
+        position.average_open_price = Decimal(body["average_open_price"])
+        position.realized_pnl = Decimal(body["realized_pnl"])
+        return position
+
+    @staticmethod
+    def empty(symbol: str, underlying: str) -> PaperPosition:
+        """A flat position in an option (OCC symbol) or in shares (``symbol == underlying``)."""
+        if symbol == underlying:
+            return PaperPosition(symbol, underlying, None, None, None)
+        _, expiry, option_type, strike = parse_occ(symbol)
+        return PaperPosition(symbol, underlying, option_type, strike, expiry)
 
 
 class PaperAccount:
@@ -72,6 +92,10 @@ class PaperAccount:
 
     # -- positions -------------------------------------------------------------------------
 
+    @property
+    def has_positions(self) -> bool:
+        return bool(self._positions)
+
     def positions(self) -> list[PaperPosition]:
         return list(self._positions.values())
 
@@ -84,13 +108,16 @@ class PaperAccount:
         return 0 if p is None else p.quantity
 
     def apply(self, symbol: str, delta: int, price: Decimal) -> PaperPosition:
-        """Book ``delta`` contracts at ``price``: average in when adding, realise when reducing."""
+        """Book ``delta`` contracts (or shares, for a ticker) at ``price``: average in when
+        adding, realise when reducing."""
         position = self._positions.get(symbol)
         if position is None:
-            root, expiry, option_type, strike = parse_occ(symbol)
-            contract = self._market.contract(symbol)
-            underlying = root if contract is None else contract.underlying
-            position = PaperPosition(symbol, underlying, option_type, strike, expiry)
+            if self._market.is_underlying(symbol):
+                underlying = symbol
+            else:
+                contract = self._market.contract(symbol)
+                underlying = parse_occ(symbol)[0] if contract is None else contract.underlying
+            position = PaperPosition.empty(symbol, underlying)
             self._positions[symbol] = position
         old = position.quantity
         new = old + delta
@@ -101,7 +128,7 @@ class PaperAccount:
             closed = min(abs(old), abs(delta))
             direction = 1 if old > 0 else -1
             position.realized_pnl += (
-                (price - position.average_open_price) * MULTIPLIER * closed * direction
+                (price - position.average_open_price) * position.multiplier * closed * direction
             )
             if new == 0:
                 position.average_open_price = ZERO
@@ -128,6 +155,10 @@ class PaperAccount:
         mark = self._mark_cache.get(symbol)
         if mark is not None:
             return mark
+        if self._market.is_underlying(symbol):
+            mark = self._market.spot(symbol)
+            self._mark_cache[symbol] = mark
+            return mark
         mark = self._market.mid(symbol)
         held = self._positions.get(symbol)
         if mark is not None:
@@ -141,15 +172,25 @@ class PaperAccount:
         return mark
 
     def holdings(self) -> list[Holding]:
+        """The option lines, marked (what the option margin rules measure)."""
         return [
             Holding(p.symbol, p.underlying, p.option_type, p.strike, p.expiry, p.quantity,
                     self.mark(p.symbol))
             for p in self._positions.values()
+            if p.option_type is not None and p.strike is not None and p.expiry is not None
         ]
 
-    def requirement(self, holdings: list[Holding]) -> Decimal:
+    def shares(self) -> dict[str, int]:
+        """Share positions: ticker -> signed quantity."""
+        return {p.symbol: p.quantity for p in self._positions.values() if not p.is_option}
+
+    def requirement(self, holdings: list[Holding], shares: dict[str, int] | None = None
+                    ) -> Decimal:
+        """Requirement of these option lines plus these shares (the account's when None)."""
+        shares = self.shares() if shares is None else shares
         spots = {h.underlying: self._market.spot(h.underlying) for h in holdings if h.quantity}
-        return requirement(holdings, spots).quantize(CENT)
+        spots.update({t: self._market.spot(t) for t, q in shares.items() if q})
+        return (requirement(holdings, spots) + share_requirement(shares, spots)).quantize(CENT)
 
     def positions_requirement(self) -> Decimal:
         """Requirement of the open positions; kept until the marks or the positions change."""
@@ -163,7 +204,7 @@ class PaperAccount:
 
     def position_value(self) -> Decimal:
         return sum(
-            (self.mark(p.symbol) * MULTIPLIER * p.quantity for p in self._positions.values()),
+            (self.mark(p.symbol) * p.multiplier * p.quantity for p in self._positions.values()),
             ZERO,
         )
 
@@ -181,7 +222,7 @@ class PaperAccount:
             quantity=p.quantity,
             average_open_price=p.average_open_price,
             mark=self.mark(p.symbol) if p.quantity else None,
-            multiplier=int(MULTIPLIER),
+            multiplier=p.multiplier,
             updated_at=now,
         )
 
@@ -196,7 +237,8 @@ class PaperAccount:
         total = ZERO
         for p in self._positions.values():
             if p.quantity != 0:
-                total += (self.mark(p.symbol) - p.average_open_price) * MULTIPLIER * p.quantity
+                total += ((self.mark(p.symbol) - p.average_open_price) * p.multiplier
+                          * p.quantity)
         return total
 
     # -- durable state ---------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 A thin port over its parts: the account (:mod:`.account`: cash, positions, marks, margin), the
 order book (:mod:`.orders`), pre-trade checks (:mod:`.checks`), matching and booking on every
-market step (:mod:`.matching`, with the fill model of :mod:`.fills`), expiration settlement
-(:mod:`.settlement`) and the snapshot codec (:mod:`.broker_codec`).
+market step (:mod:`.matching`, with the fill model of :mod:`.fills`), expiration, exercise,
+assignment and dividends by the OCC's rules (:mod:`.settlement`, reported as lifecycle
+transactions by :mod:`.lifecycle_log`) and the snapshot codec (:mod:`.broker_codec`).
 
 Behaviour that mirrors tastytrade, because the engine relies on it:
 
@@ -20,7 +21,11 @@ Behaviour that mirrors tastytrade, because the engine relies on it:
   underlying is halted (halted orders also do not trade). Without it the broker accepts what
   it accepted before those rules, for callers that do not round to ticks yet.
 * Commission is charged per contract on opening legs only, capped at ten contracts' worth per leg
-  and order; closing trades and expirations are free.
+  and order; closing trades, share trades and expirations are free.
+* Expirations, exercises, assignments and dividends are not fills: they arrive as lifecycle
+  transactions (``LifecycleOccurred``, :meth:`PaperBroker.lifecycle_events`) with
+  ``PositionUpdated`` and ``BalanceUpdated``. Delivered shares are positions (the ticker,
+  multiplier 1), closed with a one-leg share order.
 
 Durability: with a :class:`~tastydesk.engine.broker.paper.state.PaperState` the account is saved
 inside ``place``/``replace``/``cancel`` before they return and after every step that booked
@@ -44,6 +49,7 @@ from tastydesk.engine.broker.paper.broker_codec import (
     rng_state,
 )
 from tastydesk.engine.broker.paper.checks import MARKET_CLOSED, OrderChecker, bad_quantities
+from tastydesk.engine.broker.paper.lifecycle_log import LifecycleLog
 from tastydesk.engine.broker.paper.market import PaperMarket
 from tastydesk.engine.broker.paper.matching import Matcher
 from tastydesk.engine.broker.paper.orders import OrderBook, PaperOrder, ny_date, units_of
@@ -57,6 +63,7 @@ from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInf
 from tastydesk.engine.domain.enums import CommandOutcome, Mode, OrderStatus, StreamHealth
 from tastydesk.engine.domain.events import BalanceUpdated, ConnectionChanged, OrderUpdated
 from tastydesk.engine.domain.instruments import TimeInForce, TradingRules
+from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import (
     CommandResult,
@@ -104,7 +111,8 @@ class PaperBroker(BrokerPort):
                                      strict_rules)
         self._matcher = Matcher(market, self._account, self._book, bus, clock, seed,
                                 fees_per_contract)
-        self._settlement = Settlement(market, self._account, self._book, bus, clock)
+        self._lifecycle = LifecycleLog(bus)
+        self._settlement = Settlement(market, self._account, self._lifecycle, bus, clock, seed)
         self._balance_sent_at: datetime | None = None
         self._state = state
         self._last_step: datetime = clock.now()
@@ -114,6 +122,7 @@ class PaperBroker(BrokerPort):
         self._health = {"market": StreamHealth.DISCONNECTED, "account": StreamHealth.DISCONNECTED}
         self._connected = False
         self._listening = False
+        self._catch_up = True
         self._last_step = clock.now()
 
     # -- connection ------------------------------------------------------------------------
@@ -125,6 +134,7 @@ class PaperBroker(BrokerPort):
             self._market.add_step_listener(self._on_step)
             self._listening = True
         self._connected = True
+        self._catch_up = True  # settle what expired while disconnected at the first step
         self._last_step = self._clock.now()
         self._set_health(StreamHealth.CONNECTED, "paper market")
 
@@ -187,6 +197,8 @@ class PaperBroker(BrokerPort):
             "next_order_id": self._book.next_order_id,
             "next_fill_id": self._book.next_fill_id,
             "rng": rng_state(self._matcher.rng.getstate()),
+            "lifecycle": self._lifecycle.state(),
+            "next_lifecycle_id": self._lifecycle.next_id,
             "last_step": self._last_step.isoformat(),
             "balance_sent_at": (None if self._balance_sent_at is None
                                 else self._balance_sent_at.isoformat()),
@@ -207,6 +219,7 @@ class PaperBroker(BrokerPort):
         self._account.restore(parsed.cash, parsed.fees_paid, parsed.realized_closed,
                               parsed.positions, parsed.marks)
         self._book.restore(parsed.orders, parsed.next_order_id, parsed.next_fill_id)
+        self._lifecycle.restore(parsed.lifecycle, parsed.next_lifecycle_id)
         self._last_step = parsed.last_step
         self._balance_sent_at = parsed.balance_sent_at
 
@@ -321,6 +334,10 @@ class PaperBroker(BrokerPort):
         """The exchange tick convention for ``symbol``'s class (:mod:`.rules`)."""
         return rules_for(symbol)
 
+    async def lifecycle_events(self, since: datetime | None) -> list[LifecycleEvent]:
+        """Expirations, exercises, assignments, deliveries and dividends after ``since``."""
+        return self._lifecycle.since(since)
+
     async def get_order(self, order_id: str) -> OrderSnapshot | None:
         record = self._book.get(order_id)
         return None if record is None else record.snapshot()
@@ -343,6 +360,10 @@ class PaperBroker(BrokerPort):
         changed = False
         revision = self._account.revision
         try:
+            # Opens and closes first: dividends before the day's trading, expirations and
+            # assignments at the close.
+            changed |= self._settlement.advance(self._last_step, now, catch_up=self._catch_up)
+            self._catch_up = False
             if self._book.has_working and self._market.calendar.is_open(now):
                 for record in self._book.working():
                     if not (self._strict and self._market.halts.is_halted(
@@ -350,7 +371,6 @@ class PaperBroker(BrokerPort):
                         changed |= self._matcher.match(record, now)
             if self._book.has_working:
                 changed |= self._expire_day_orders(now)
-            changed |= self._settlement.settle_due(self._last_step, now)
             self._last_step = max(self._last_step, now)
         finally:
             # Whatever was booked is saved before anyone acts on the events, even when a later
@@ -358,7 +378,7 @@ class PaperBroker(BrokerPort):
             if changed or self._account.revision != revision:
                 self._save()
         sent = self._balance_sent_at
-        if changed or (self._account.positions()
+        if changed or (self._account.has_positions
                        and (sent is None or now - sent >= BALANCE_EVERY)):
             self._balance_sent_at = now
             self._bus.publish(BalanceUpdated(self.current_balance()))

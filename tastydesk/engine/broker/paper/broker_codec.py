@@ -10,9 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.broker.paper.account import PaperPosition
+from tastydesk.engine.broker.paper.lifecycle_log import parse_event
 from tastydesk.engine.broker.paper.orders import PaperOrder
 from tastydesk.engine.domain.enums import OrderAction, OrderStatus
 from tastydesk.engine.domain.instruments import TimeInForce
+from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 
 STATE_FORMAT = 1
@@ -33,6 +35,8 @@ class BrokerSnapshot:
     rng_state: tuple[Any, ...]
     last_step: datetime
     balance_sent_at: datetime | None
+    lifecycle: list[LifecycleEvent]
+    next_lifecycle_id: int
 
 
 def parse_broker(state: dict[str, Any]) -> BrokerSnapshot:
@@ -54,6 +58,9 @@ def parse_broker(state: dict[str, Any]) -> BrokerSnapshot:
             rng_state=(int(version), tuple(int(x) for x in internal), gauss),
             last_step=datetime.fromisoformat(state["last_step"]),
             balance_sent_at=None if sent is None else datetime.fromisoformat(sent),
+            # Worlds saved before lifecycle transactions existed have none.
+            lifecycle=[parse_event(row) for row in state.get("lifecycle", [])],
+            next_lifecycle_id=int(state.get("next_lifecycle_id", 1)),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise ValueError(f"state: malformed paper broker snapshot ({exc})") from exc

@@ -4,6 +4,11 @@ An order is checked against the market (known, quoted symbols of its underlying)
 (closing no more than is held, buying power after what working orders hold) and its own shape
 (positive quantities, a price that can be split across the legs). Errors name the field.
 
+Shares trade in orders of their own: one leg whose symbol is the ticker, quantity in shares,
+price per share, no commission (tastytrade charges none on stock). Whether tastytrade accepts a
+stock leg together with option legs in one order is not settled, so the paper broker refuses
+that: close delivered shares and the remaining options with two orders.
+
 With ``strict_rules`` the checker also enforces what tastytrade enforces (:mod:`.rules`): at most
 four legs, a price on the instrument's tick (single-leg table, or the spread table for
 multi-leg orders) and no order while the underlying is halted. A Day order outside the regular
@@ -21,7 +26,7 @@ from tastydesk.engine.broker.paper.account import PaperAccount
 from tastydesk.engine.broker.paper.margin import Holding, opening_commission
 from tastydesk.engine.broker.paper.market import PaperMarket
 from tastydesk.engine.broker.paper.orders import OrderBook, units_of
-from tastydesk.engine.broker.paper.rules import rules_for
+from tastydesk.engine.broker.paper.rules import SHARE_TICKS, rules_for
 from tastydesk.engine.domain.chain import OptionContract
 from tastydesk.engine.domain.enums import OrderAction
 from tastydesk.engine.domain.instruments import TimeInForce
@@ -80,10 +85,14 @@ class OrderChecker:
             return Checked(tuple(errors), tuple(warnings), ZERO, ZERO, day_closed)
         fees = sum(
             (opening_commission(leg.quantity, self._fees_per_contract, ZERO)
-             for leg in order.legs if leg.action in OPENING),
+             for leg, contract in zip(order.legs, contracts, strict=True)
+             if leg.action in OPENING and contract is not None),
             ZERO,
         )
-        effect = self.buying_power_effect(order, [c for c in contracts if c is not None])
+        effect = self.buying_power_effect(order)
+        if effect is None:
+            return Checked(("legs: no quote for every leg",), tuple(warnings), ZERO, ZERO,
+                           day_closed)
         available = (self._account.balance("", now).buying_power
                      - self._reserved(exclude=replacing))
         if effect < 0 and available + effect - fees < 0:
@@ -100,35 +109,48 @@ class OrderChecker:
         count = len(order.legs)
         if count > rules.max_legs:
             errors.append(f"legs: Orders may have at most {rules.max_legs} legs (got {count})")
-        table = rules.ticks_for(count)
+        stock = self.is_stock_order(order)
+        table = SHARE_TICKS if stock else rules.ticks_for(count)
         if count and not table.is_on_tick(order.price):
+            kind = "shares" if stock else ("spreads" if count > 1 else "options")
             errors.append(f"price: {order.price} is not a multiple of the tick size "
-                          f"{table.tick_for(order.price)} for {order.underlying} "
-                          f"{'spreads' if count > 1 else 'options'}")
+                          f"{table.tick_for(order.price)} for {order.underlying} {kind}")
         if self._market.halts.is_halted(order.underlying, now):
             errors.append(f"underlying: trading in {order.underlying} is halted")
         return errors
 
+    def is_stock_order(self, order: OrderRequest) -> bool:
+        """An order for shares: its legs name tickers (one leg, when valid)."""
+        return bool(order.legs) and all(self._market.is_underlying(leg.symbol) for leg in order.legs)
+
     def _leg_errors(self, order: OrderRequest, errors: list[str]
                     ) -> list[OptionContract | None]:
+        """Per leg, its option contract (None for shares and unknown symbols)."""
         seen: set[str] = set()
         contracts: list[OptionContract | None] = []
         for i, leg in enumerate(order.legs):
-            contract = self._market.contract(leg.symbol)
-            contracts.append(contract)
             if leg.symbol in seen:
                 errors.append(f"legs[{i}].symbol: {leg.symbol!r} appears in more than one leg")
             seen.add(leg.symbol)
-            if contract is None:
-                errors.append(f"legs[{i}].symbol: unknown option symbol {leg.symbol!r}")
-                continue
-            if contract.underlying != order.underlying:
-                errors.append(
-                    f"legs[{i}].symbol: {leg.symbol!r} is an option on {contract.underlying}, "
-                    f"not {order.underlying}"
-                )
-            if contract.quote is None:
-                errors.append(f"legs[{i}].symbol: no quote for {leg.symbol!r}")
+            contract = None
+            if self._market.is_underlying(leg.symbol):
+                if len(order.legs) > 1:
+                    errors.append(f"legs[{i}].symbol: shares of {leg.symbol} trade in an order "
+                                  f"of their own; send the option legs separately")
+                elif leg.symbol != order.underlying:
+                    errors.append(f"legs[{i}].symbol: {leg.symbol!r} is not {order.underlying}")
+            else:
+                contract = self._market.contract(leg.symbol)
+                if contract is None:
+                    errors.append(f"legs[{i}].symbol: unknown option symbol {leg.symbol!r}")
+                elif contract.underlying != order.underlying:
+                    errors.append(
+                        f"legs[{i}].symbol: {leg.symbol!r} is an option on "
+                        f"{contract.underlying}, not {order.underlying}"
+                    )
+                elif contract.quote is None:
+                    errors.append(f"legs[{i}].symbol: no quote for {leg.symbol!r}")
+            contracts.append(contract)
             if leg.action not in OPENING and leg.quantity > 0:
                 held_qty = self._account.held(leg.symbol)
                 closable = -held_qty if leg.action is OrderAction.BUY_TO_CLOSE else held_qty
@@ -146,25 +168,31 @@ class OrderChecker:
         for record in self._book.working():
             if record.order_id == exclude:
                 continue
-            contracts = [self._market.contract(leg.symbol) for leg in record.request.legs]
-            if any(c is None or c.quote is None for c in contracts):
-                continue
             remaining = OrderRequest(record.request.underlying, record.remaining_legs(),
                                      record.request.price, record.request.external_id)
-            effect = self.buying_power_effect(remaining, [c for c in contracts if c is not None])
-            total += max(ZERO, -effect)
+            effect = self.buying_power_effect(remaining)
+            if effect is not None:
+                total += max(ZERO, -effect)
         return total
 
-    def buying_power_effect(self, order: OrderRequest, contracts: list[OptionContract]
-                            ) -> Decimal:
-        """Change of NLV - requirement if the order filled now at its limit (fees excluded)."""
+    def buying_power_effect(self, order: OrderRequest) -> Decimal | None:
+        """Change of NLV - requirement if the order filled now at its limit (fees excluded);
+        None when a leg has no quote."""
         account = self._account
+        market = self._market
         by_symbol = {h.symbol: h for h in account.holdings()}
+        shares = account.shares()
         value_change = ZERO
-        for leg, contract in zip(order.legs, contracts, strict=True):
+        stock = self.is_stock_order(order)
+        for leg in order.legs:
             delta = -leg.quantity if leg.action in SELLING else leg.quantity
-            if contract.quote is None:
-                raise ValueError(f"symbol: no quote for {contract.symbol!r}")
+            if stock:
+                value_change += market.spot(leg.symbol) * delta
+                shares[leg.symbol] = shares.get(leg.symbol, 0) + delta
+                continue
+            contract = market.contract(leg.symbol)
+            if contract is None or contract.quote is None:
+                return None
             mark = contract.quote.mid
             value_change += mark * MULTIPLIER * delta
             held = by_symbol.get(leg.symbol)
@@ -174,9 +202,9 @@ class OrderChecker:
                 contract.expiry, quantity, mark,
             )
         units, _ = units_of(order.legs)
-        cash_change = order.price * units * MULTIPLIER
+        cash_change = order.price * units * (1 if stock else MULTIPLIER)
         nlv_change = cash_change + value_change
-        req_change = (account.requirement(list(by_symbol.values()))
+        req_change = (account.requirement(list(by_symbol.values()), shares)
                       - account.positions_requirement())
         return (nlv_change - req_change).quantize(CENT)
 

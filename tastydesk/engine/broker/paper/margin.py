@@ -12,6 +12,10 @@ buying-power effects when a trade opens at mid:
   shorts (a strangle), the larger side counts plus the premium of the other side, as Reg-T does.
 
 Expirations are ignored when pairing legs, so a calendar counts as defined risk (its debit).
+
+Shares (delivered by assignment or exercise, or bought outright) require Reg-T's 50 % of their
+market value, long or short. Shares do not cover short calls here: a covered call is measured as
+its shares plus a naked call, which overstates its requirement (a conservative simplification).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tastydesk.engine.domain.money import MULTIPLIER, ZERO
 
 NAKED_UNDERLYING_PCT = Decimal("0.20")
 NAKED_MIN_STRIKE_PCT = Decimal("0.10")
+SHARE_REQUIREMENT_PCT = Decimal("0.50")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,17 @@ def requirement(holdings: Iterable[Holding], spots: dict[str, Decimal]) -> Decim
         if underlying not in spots:
             raise ValueError(f"spots: no underlying price for {underlying!r}")
         total += underlying_requirement(lines, spots[underlying])
+    return total
+
+
+def share_requirement(shares: dict[str, int], spots: dict[str, Decimal]) -> Decimal:
+    """Requirement in dollars of share positions (``shares``: ticker -> signed quantity)."""
+    total = ZERO
+    for ticker, quantity in shares.items():
+        if quantity:
+            if ticker not in spots:
+                raise ValueError(f"spots: no price for {ticker!r}")
+            total += SHARE_REQUIREMENT_PCT * spots[ticker] * abs(quantity)
     return total
 
 

@@ -5,7 +5,11 @@ The market owns seeded underlying paths (:mod:`.model`), lists weekly and monthl
 (:mod:`.quotes`, :mod:`.pricing`) with the same Black-Scholes-Merton formulas the engine uses.
 Time moves only through :meth:`PaperMarket.step`; while the exchange is closed nothing moves
 (options keep their last-close values and the overnight move arrives as a gap at the open), so
-the same seed and the same sequence of step times always give the same prices.
+the same seed and the same sequence of step times always give the same prices. Sessions follow
+the exchange calendar it is given (holidays, early closes). Reference data the broker reads:
+trading halts (:attr:`PaperMarket.halts`, :mod:`.halts`) and dividend ex-dates and amounts
+(:attr:`PaperMarket.dividends`, :mod:`.dividends`); option quotes sit on each class's tick
+(:mod:`.rules`).
 
 Cost model: a series (strikes, symbols, open interest) is built once and kept until it expires;
 chain quotes are repriced, vectorised, on demand. A step advances the paths in plain floats and
@@ -238,6 +242,10 @@ class PaperMarket:
     def now(self) -> datetime:
         """The time of the last step: the market's own clock."""
         return self._now
+
+    def is_underlying(self, symbol: str) -> bool:
+        """Whether ``symbol`` is one of this market's underlyings (a ticker, not an option)."""
+        return symbol in self._index
 
     def implied_vol(self, symbol: str) -> float:
         """The underlying's 30-day at-the-money implied volatility, earnings excluded."""

@@ -1,5 +1,6 @@
 """Order matching and booking of the paper broker, on every market step.
 
+Option orders trade against the options' quotes, share orders against the underlying's.
 A marketable order trades at once, up to what the touch displays; a resting one trades
 passively with the probability of :mod:`.fills` (never more than half its units at a time).
 A trade is booked leg by leg: per-leg prices that sum to the order's limit, commission on
@@ -78,10 +79,13 @@ class Matcher:
     def _leg_markets(self, record: PaperOrder) -> list[LegMarket] | None:
         legs = []
         for leg, ratio in zip(record.request.legs, record.ratios, strict=True):
-            contract = self._market.contract(leg.symbol)
-            if contract is None or contract.quote is None:
+            if self._market.is_underlying(leg.symbol):
+                q = self._market.quote(leg.symbol)  # shares trade against the ticker's quote
+            else:
+                contract = self._market.contract(leg.symbol)
+                q = None if contract is None else contract.quote
+            if q is None:
                 return None
-            q = contract.quote
             sign = 1 if leg.action in SELLING else -1
             legs.append(LegMarket(sign, ratio, q.bid, q.ask, q.bid_size, q.ask_size))
         return legs
@@ -92,11 +96,12 @@ class Matcher:
         fees = ZERO
         touched: list[PaperPosition] = []
         account = self._account
+        shares = all(self._market.is_underlying(leg.symbol) for leg in record.request.legs)
         for i, (leg, ratio, price) in enumerate(
             zip(record.request.legs, record.ratios, prices, strict=True)
         ):
             contracts = units * ratio
-            if leg.action in OPENING:
+            if leg.action in OPENING and not shares:  # stock trades carry no commission
                 fee = opening_commission(contracts, self._fees_per_contract,
                                          record.commission_by_leg[i])
                 record.commission_by_leg[i] += fee
@@ -107,7 +112,7 @@ class Matcher:
             delta = -contracts if leg.action in SELLING else contracts
             touched.append(account.apply(leg.symbol, delta, price))
             self._bus.publish(FillReceived(fill))
-        account.cash += record.request.price * units * MULTIPLIER - fees
+        account.cash += record.request.price * units * (1 if shares else MULTIPLIER) - fees
         account.fees_paid += fees
         record.filled_units += units
         if record.remaining == 0:

@@ -31,6 +31,7 @@ from tastydesk.engine.broker.paper.quotes import (
     surface_vol,
     surface_vol_scalar,
 )
+from tastydesk.engine.broker.paper.rules import quote_ticks
 from tastydesk.engine.broker.paper.sessions import SessionBook
 from tastydesk.engine.broker.paper.symbols import OptionKey
 from tastydesk.engine.domain.chain import Quote
@@ -55,10 +56,12 @@ class _Constants:
     smile: np.ndarray
     width: np.ndarray
     size_base: np.ndarray
-    penny: np.ndarray
+    low: np.ndarray  # tick in cents below $3
+    high: np.ndarray  # tick in cents at or above $3
 
     @staticmethod
     def of(profiles: list[Profile]) -> _Constants:
+        ticks = [quote_ticks(p.symbol) for p in profiles]
         return _Constants(
             np.array([p.dividend_yield for p in profiles]),
             np.array([p.vol for p in profiles]),
@@ -66,7 +69,8 @@ class _Constants:
             np.array([p.smile for p in profiles]),
             np.array([liquidity_width(p.liquidity) for p in profiles]),
             np.array([liquidity_size(p.liquidity) for p in profiles], dtype=np.int64),
-            np.array([p.penny for p in profiles], dtype=np.bool_),
+            np.array([low for low, _ in ticks], dtype=np.int64),
+            np.array([high for _, high in ticks], dtype=np.int64),
         )
 
 
@@ -87,7 +91,8 @@ class _Batch:
     smile: np.ndarray
     width: np.ndarray
     size_base: np.ndarray
-    penny: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
     @staticmethod
     def of(keys: list[OptionKey], c: _Constants, expiry_close: Callable[[date], float]
@@ -105,7 +110,7 @@ class _Batch:
             tuple(pair_pos),
             np.fromiter((pair_pos[(k.index, k.expiry)] for k in keys), np.intp, n),
             c.div[idx], c.base[idx], c.skew[idx], c.smile[idx], c.width[idx], c.size_base[idx],
-            c.penny[idx],
+            c.low[idx], c.high[idx],
         )
 
 
@@ -116,6 +121,7 @@ class OptionPricer:
                  sessions: SessionBook, earnings: EarningsBook) -> None:
         self._profiles = profiles
         self._consts = _Constants.of(profiles)
+        self._ticks = [quote_ticks(p.symbol) for p in profiles]
         self._model = model
         self._rate = rate
         self._sessions = sessions
@@ -150,7 +156,7 @@ class OptionPricer:
                                  p.smile, self._earnings.event_var(i, key.expiry))
         g = bsm_greeks_scalar(spot, key.strike_f, t, self._rate, q, vol,
                               key.option_type is OptionType.CALL)
-        bid, ask = quote_cents_scalar(g.price, max(t, 0.0), p.liquidity, p.penny)
+        bid, ask = quote_cents_scalar(g.price, max(t, 0.0), p.liquidity, self._ticks[i])
         return cents(bid), cents(ask), quote_size_scalar(g.price, p.liquidity), vol, g
 
     def price_batch(self, keys: list[OptionKey], version: int, eff: float) -> dict[str, Numbers]:
@@ -183,7 +189,8 @@ class OptionPricer:
         vol, _ = surface_vol(fwd, strikes, t, iv30, batch.base, batch.skew, batch.smile,
                              event_var)
         g = bsm_greeks(spot, strikes, t, self._rate, q, vol, batch.is_call)
-        bid, ask, size = quote_book(g.price, tpos, batch.width, batch.size_base, batch.penny)
+        bid, ask, size = quote_book(g.price, tpos, batch.width, batch.size_base, batch.low,
+                                    batch.high)
         for key, bd, ak, sz, iv, row in zip(
                 todo, bid.tolist(), ask.tolist(), size.tolist(), vol.tolist(),
                 zip(*(a.tolist() for a in g), strict=True), strict=True):
@@ -204,7 +211,7 @@ class OptionPricer:
         vol, _ = surface_vol(fwd, strikes, t, model.implied_atm(i), p.vol, p.skew, p.smile,
                              event_var)
         g = bsm_greeks(spot, strikes, t, self._rate, q, vol, is_call)
-        bid, ask = quote_cents(g.price, tpos, p.liquidity, p.penny)
+        bid, ask = quote_cents(g.price, tpos, p.liquidity, self._ticks[i])
         size = quote_sizes(g.price, p.liquidity)
         return g.price, vol, g.delta, g.gamma, g.theta, g.vega, g.rho, bid, ask, size
 

@@ -24,7 +24,7 @@ T30 = 30.0 / 365.0
 _MIN_T = 1.0 / (365.0 * 24.0 * 60.0)
 _LIQUIDITY_WIDTH = {4: 1.0, 3: 1.8, 2: 3.0, 1: 5.0, 0: 8.0}
 _LIQUIDITY_SIZE = {4: 400, 3: 120, 2: 40, 1: 15, 0: 5}
-NICKEL_ABOVE_CENTS = 300  # non-penny names quote in $0.05 at or above $3
+NICKEL_ABOVE_CENTS = 300  # where the coarser tick of a class starts ($3)
 
 
 def _term_weight(t: np.ndarray) -> np.ndarray:
@@ -55,21 +55,29 @@ def surface_vol(fwd: np.ndarray | float, strike: np.ndarray, t: np.ndarray, iv30
     return vol, z
 
 
-def quote_cents(theo: np.ndarray, t: np.ndarray, liquidity: int, penny: bool
+def quote_cents(theo: np.ndarray, t: np.ndarray, liquidity: int, ticks: tuple[int, int]
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bid and ask in integer cents: bid >= 0, ask > bid, both on the right tick."""
+    """Bid and ask in integer cents: bid >= 0, ask > bid, both on the class's tick.
+
+    ``ticks`` is the tick in cents below $3 and at or above $3: ``(1, 1)`` for all-penny
+    classes, ``(1, 5)`` for the penny program, ``(5, 10)`` for other classes.
+    """
+    low, high = ticks
     width = _LIQUIDITY_WIDTH.get(liquidity, 8.0) * (0.01 + 0.004 * theo) * (1.0 + 0.5 * t)
     bid = np.floor((theo - 0.5 * width) * 100.0 + 1e-7).astype(np.int64)
     ask = np.ceil((theo + 0.5 * width) * 100.0 - 1e-7).astype(np.int64)
     np.maximum(bid, 0, out=bid)
-    if not penny:
-        bid = np.where(bid >= NICKEL_ABOVE_CENTS, bid // 5 * 5, bid)
-        tick = np.where(bid >= NICKEL_ABOVE_CENTS, 5, 1)
-    else:
-        tick = 1
+    return _on_ticks(bid, ask, low, high)
+
+
+def _on_ticks(bid: np.ndarray, ask: np.ndarray, low: np.ndarray | int, high: np.ndarray | int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Bids rounded down and asks up to their tick, at least one tick apart."""
+    tick = np.where(bid >= NICKEL_ABOVE_CENTS, high, low)
+    bid = bid // tick * tick
     ask = np.maximum(ask, bid + tick)
-    if not penny:
-        ask = np.where(ask >= NICKEL_ABOVE_CENTS, (ask + 4) // 5 * 5, ask)
+    tick = np.where(ask >= NICKEL_ABOVE_CENTS, high, low)
+    ask = (ask + tick - 1) // tick * tick
     return bid, ask
 
 
@@ -94,17 +102,17 @@ def surface_vol_scalar(fwd: float, strike: float, t: float, iv30: float, base: f
     return total / math.sqrt(te) * (1.0 + skew * zc + smile * zc * zc)
 
 
-def quote_cents_scalar(theo: float, t: float, liquidity: int, penny: bool) -> tuple[int, int]:
+def quote_cents_scalar(theo: float, t: float, liquidity: int, ticks: tuple[int, int]
+                       ) -> tuple[int, int]:
+    low, high = ticks
     width = _LIQUIDITY_WIDTH.get(liquidity, 8.0) * (0.01 + 0.004 * theo) * (1.0 + 0.5 * t)
     bid = max(math.floor((theo - 0.5 * width) * 100.0 + 1e-7), 0)
     ask = math.ceil((theo + 0.5 * width) * 100.0 - 1e-7)
-    tick = 1
-    if not penny and bid >= NICKEL_ABOVE_CENTS:
-        bid = bid // 5 * 5
-        tick = 5
+    tick = high if bid >= NICKEL_ABOVE_CENTS else low
+    bid = bid // tick * tick
     ask = max(ask, bid + tick)
-    if not penny and ask >= NICKEL_ABOVE_CENTS:
-        ask = (ask + 4) // 5 * 5
+    tick = high if ask >= NICKEL_ABOVE_CENTS else low
+    ask = (ask + tick - 1) // tick * tick
     return bid, ask
 
 
@@ -124,21 +132,18 @@ def liquidity_size(liquidity: int) -> int:
 
 
 def quote_book(theo: np.ndarray, t: np.ndarray, width: np.ndarray, size_base: np.ndarray,
-               penny: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bid and ask cents and sizes for contracts of several names at once.
 
-    ``width``, ``size_base`` and ``penny`` are per contract (from :func:`liquidity_width`,
-    :func:`liquidity_size` and the name's tick rule); every element gets exactly the numbers
-    :func:`quote_cents` and :func:`quote_sizes` give it on its own, so one call can reprice every
-    streamed option of a step.
+    ``width``, ``size_base`` and the ticks ``low``/``high`` (cents below and at or above $3)
+    are per contract (from :func:`liquidity_width`, :func:`liquidity_size` and the name's tick
+    class); every element gets exactly the numbers :func:`quote_cents` and :func:`quote_sizes`
+    give it on its own, so one call can reprice every streamed option of a step.
     """
     spread = width * (0.01 + 0.004 * theo) * (1.0 + 0.5 * t)
     bid = np.floor((theo - 0.5 * spread) * 100.0 + 1e-7).astype(np.int64)
     ask = np.ceil((theo + 0.5 * spread) * 100.0 - 1e-7).astype(np.int64)
     np.maximum(bid, 0, out=bid)
-    nickel = ~penny & (bid >= NICKEL_ABOVE_CENTS)
-    bid = np.where(nickel, bid // 5 * 5, bid)
-    ask = np.maximum(ask, bid + np.where(nickel, 5, 1))
-    ask = np.where(~penny & (ask >= NICKEL_ABOVE_CENTS), (ask + 4) // 5 * 5, ask)
+    bid, ask = _on_ticks(bid, ask, low, high)
     size = np.maximum(1, (size_base * (0.2 + 2.0 / (1.0 + theo))).astype(np.int64))
     return bid, ask, size

@@ -45,3 +45,10 @@ def rules_for(symbol: str) -> TradingRules:
     """What the paper broker enforces on orders for ``symbol``'s options."""
     symbol = symbol.upper()
     return TradingRules(symbol, option_ticks=option_ticks(symbol), spread_ticks=SPREAD_PENNY_TICKS)
+
+
+def quote_ticks(symbol: str) -> tuple[int, int]:
+    """The option tick of ``symbol``'s class in cents, below $3 and at or above $3 (what the
+    paper market quotes on)."""
+    table = option_ticks(symbol)
+    return (int(table.tick_for(Decimal("2.99")) * 100), int(table.tick_for(Decimal("3")) * 100))

@@ -66,7 +66,7 @@ def lifecycle_event(tx: Any, held: BrokerPosition | None = None) -> LifecycleEve
     kind: LifecycleKind | None = None
     sign = _DELIVERY_ACTIONS.get(action, 0)
     is_option = len(symbol) == 21
-    if kind_text == RECEIVE_DELIVER and sub in _REMOVALS and not is_option:
+    if kind_text == RECEIVE_DELIVER and sub in ("Assignment", "Exercise") and not is_option:
         # shares delivered by an assignment or exercise, labelled with its sub-type
         kind = LifecycleKind.SHARES_DELIVERED
         if sign == 0:
@@ -113,6 +113,7 @@ class LifecycleFeed:
         self._known: set[str] = set()  # transaction ids returned or published already
         self._tasks = TaskSupervisor()
         self._pending: asyncio.Task[Any] | None = None
+        self._again = False  # a signal arrived since the running check started its read
         self._baseline = False  # the transactions present at connect are known
         book.on_position_change(lambda _pos: self.check_soon())
         book.on_cash_change(lambda _bal: self.check_soon())  # a dividend moves cash only
@@ -145,7 +146,9 @@ class LifecycleFeed:
         return out
 
     def check_soon(self) -> None:
-        """Schedule one read of new transactions (coalescing a burst of position updates)."""
+        """Schedule one read of new transactions (coalescing a burst of position updates; a
+        signal arriving while a read is under way makes it read once more)."""
+        self._again = True
         if self._pending is not None and not self._pending.done():
             return
         try:
@@ -154,12 +157,18 @@ class LifecycleFeed:
             log.debug("lifecycle check not scheduled: no running event loop")
 
     async def _check(self) -> None:
-        await asyncio.sleep(CHECK_DELAY_S)
-        try:
-            found = await self._recent()
-        except TastytradeAdapterError as exc:
-            log.warning("lifecycle check failed (%s); the next position update retries", exc)
-            return
+        while self._again:
+            await asyncio.sleep(CHECK_DELAY_S)
+            self._again = False
+            try:
+                found = await self._recent()
+            except TastytradeAdapterError as exc:
+                log.warning("lifecycle check failed (%s); the next position update retries",
+                            exc)
+                return
+            self._publish_new(found)
+
+    def _publish_new(self, found: list[tuple[str, LifecycleEvent | None]]) -> None:
         if not self._baseline:
             self._known.update(tx_id for tx_id, _ in found)
             self._baseline = True
@@ -184,7 +193,7 @@ class LifecycleFeed:
             session, per_page=250, page_offset=None, sort="Asc", start_date=start,
             types=list(LIFECYCLE_TYPES)))
         out: list[tuple[str, LifecycleEvent | None]] = []
-        for tx in raw:
+        for tx in sorted(raw, key=lambda t: (t.executed_at, t.id)):
             try:
                 event = lifecycle_event(tx, self._book.held(tx.symbol or ""))
             except (ArithmeticError, TypeError, ValueError) as exc:
@@ -192,6 +201,4 @@ class LifecycleFeed:
                           getattr(tx, "id", "?"), exc)
                 continue
             out.append((str(tx.id), event))
-        out.sort(key=lambda pair: (pair[1].time if pair[1] else datetime.min.replace(tzinfo=UTC),
-                                   pair[0]))
         return out

@@ -44,7 +44,7 @@ _SNAPSHOT_END = 0x08
 _SNAPSHOT_SNIP = 0x10
 
 
-def _rules_equity() -> type:
+def equity_rules_model() -> type:
     """The SDK's ``Equity`` plus ``spread-tick-sizes``: SDK 13.2.3 declares that table on
     futures only and would drop it from an equity payload; tastytrade's equity payloads carry
     ``tick-sizes`` and ``option-tick-sizes``."""
@@ -123,7 +123,7 @@ class MarketData:
                     log.warning("no price for %s; left out of market metrics", metric.symbol)
                     continue
                 try:
-                    trend = self.trend(metric.symbol, mapping.trend_vol(metric))
+                    trend = self._trend(metric.symbol, mapping.trend_vol(metric))
                     out[metric.symbol] = mapping.underlying_info(metric, price, today, trend)
                 except BrokerPayloadError as exc:
                     log.error("%s (skipped)", exc)
@@ -144,7 +144,7 @@ class MarketData:
     def _has_history(self, symbol: str) -> bool:
         return symbol in self._candles_done or len(self._candles.get(symbol, ())) >= SLOW_DAYS
 
-    def trend(self, symbol: str, vol: float) -> float:
+    def _trend(self, symbol: str, vol: float) -> float:
         """The trend signal from the daily candles received so far (0 without any)."""
         candles = self._candles.get(symbol)
         if not candles:
@@ -229,7 +229,7 @@ class MarketData:
         if cached is not None:
             return cached
         if self._rules_model is None:
-            self._rules_model = _rules_equity()
+            self._rules_model = equity_rules_model()
         model, session = self._rules_model, self._rest.session
         try:
             equity = await self._rest.read("instrument", lambda: model.get(session, symbol))

@@ -503,7 +503,7 @@ async def test_short_vertical_requirement_and_partial_close() -> None:
 # -- expiration ---------------------------------------------------------------------------
 
 
-async def test_expiration_settles_itm_at_intrinsic_and_otm_worthless() -> None:
+async def test_expiration_delivers_shares_for_itm_and_removes_otm_worthless() -> None:
     world = await make_world()
     exp = expiration(world, 0, 7)
     spot = world.market.spot("SPY")
@@ -524,19 +524,15 @@ async def test_expiration_settles_itm_at_intrinsic_and_otm_worthless() -> None:
     close_day = datetime.combine(exp.date, datetime.min.time(), NEW_YORK).replace(hour=16)
     world.step_to(close_day.astimezone(UTC) + timedelta(minutes=30), minutes=60)
     settle = world.market.settlement_price("SPY", exp.date)
-    settlements = [e.fill for e in world.of(FillReceived) if e.fill.fill_id.startswith("X")]
-    by_symbol = {f.symbol: f for f in settlements}
-    assert set(by_symbol) == {itm.symbol, otm.symbol, short_itm.symbol}
-    assert len({e.fill.fill_id for e in world.of(FillReceived)}) == 6
-    assert by_symbol[itm.symbol].price == settle - itm.strike > 0
-    assert by_symbol[itm.symbol].action is OrderAction.SELL_TO_CLOSE
-    assert by_symbol[otm.symbol].price == 0
-    assert by_symbol[short_itm.symbol].price == short_itm.strike - settle > 0
-    assert by_symbol[short_itm.symbol].action is OrderAction.BUY_TO_CLOSE
-    assert await world.broker.positions() == []
+    assert itm.strike < settle < short_itm.strike
+    # No fills for expirations: tastytrade reports them as transactions, not order fills.
+    assert not [e for e in world.of(FillReceived) if e.fill.order_id.startswith("EXPIRATION")]
+    [held] = await world.broker.positions()
+    # Long call exercised (+100 at its strike), short put assigned (+100 at its strike).
+    assert held.symbol == "SPY" and held.quantity == 200 and held.multiplier == 1
+    assert held.average_open_price == (itm.strike + short_itm.strike) / 2
     cash_after = (await world.broker.balance()).cash
-    expected = (settle - itm.strike) * 100 - (short_itm.strike - settle) * 100
-    assert cash_after - cash_before == expected
+    assert cash_after - cash_before == -(itm.strike + short_itm.strike) * 100
     zeroed = {e.position.symbol for e in world.of(PositionUpdated) if e.position.quantity == 0}
     assert zeroed == {itm.symbol, otm.symbol, short_itm.symbol}
 
@@ -555,9 +551,11 @@ async def test_expiration_missed_while_disconnected_settles_on_reconnect() -> No
     assert len(await world.broker.positions()) == 1
     await world.broker.connect()
     world.step(10)
-    assert await world.broker.positions() == []
-    [settled] = [e.fill for e in world.of(FillReceived) if e.fill.fill_id.startswith("X")]
-    assert settled.price == world.market.settlement_price("SPY", exp.date) - call.strike
+    [shares] = await world.broker.positions()
+    assert shares.symbol == "SPY" and shares.quantity == 100
+    events = await world.broker.lifecycle_events(None)
+    assert [e.kind.value for e in events] == ["exercised", "shares_delivered"]
+    assert events[1].price == call.strike
 
 
 # -- determinism --------------------------------------------------------------------------

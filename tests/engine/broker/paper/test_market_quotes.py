@@ -20,6 +20,9 @@ from tastydesk.engine.broker.paper.quotes import (
     surface_vol_scalar,
 )
 
+# Tick classes in cents below and at or above $3: all pennies, penny program, others.
+TICKS = [(1, 1), (1, 5), (5, 10)]
+
 surface = st.fixed_dictionaries({
     "fwd": st.floats(5.0, 2000.0),
     "moneyness": st.floats(0.3, 2.0),
@@ -45,26 +48,27 @@ def test_scalar_surface_matches_the_vectorised_one(p: dict) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.floats(0.0, 400.0), st.floats(0.0, 1.2), st.integers(0, 4), st.booleans())
+@given(st.floats(0.0, 400.0), st.floats(0.0, 1.2), st.integers(0, 4), st.sampled_from(TICKS))
 def test_scalar_quotes_match_and_are_well_formed(theo: float, t: float, liquidity: int,
-                                                 penny: bool) -> None:
-    bids, asks = quote_cents(np.array([theo]), np.array([t]), liquidity, penny)
-    bid, ask = quote_cents_scalar(theo, t, liquidity, penny)
+                                                 ticks: tuple[int, int]) -> None:
+    bids, asks = quote_cents(np.array([theo]), np.array([t]), liquidity, ticks)
+    bid, ask = quote_cents_scalar(theo, t, liquidity, ticks)
     assert (bid, ask) == (int(bids[0]), int(asks[0]))
     assert 0 <= bid < ask
+    low, high = ticks
     assert bid <= round(theo * 100) + 1 and ask >= round(theo * 100) - 1
-    if not penny and bid >= NICKEL_ABOVE_CENTS:
-        assert bid % 5 == 0
-    if not penny and ask >= NICKEL_ABOVE_CENTS:
-        assert ask % 5 == 0
+    assert bid % (high if bid >= NICKEL_ABOVE_CENTS else low) == 0
+    assert ask % (high if ask >= NICKEL_ABOVE_CENTS else low) == 0
     assert quote_size_scalar(theo, liquidity) == int(quote_sizes(np.array([theo]), liquidity)[0])
 
 
-@pytest.mark.parametrize(("liquidity", "penny"), [(4, True), (3, False), (1, False)])
-def test_bids_and_asks_are_monotone_in_the_theoretical_value(liquidity: int, penny: bool) -> None:
+@pytest.mark.parametrize(("liquidity", "ticks"), [(4, (1, 1)), (3, (1, 5)), (1, (1, 5)),
+                                                  (2, (5, 10))])
+def test_bids_and_asks_are_monotone_in_the_theoretical_value(liquidity: int,
+                                                             ticks: tuple[int, int]) -> None:
     theo = np.linspace(0.0, 60.0, 60_001)
     for t in (0.0, 0.3, 1.0):
-        bid, ask = quote_cents(theo, np.full(theo.shape, t), liquidity, penny)
+        bid, ask = quote_cents(theo, np.full(theo.shape, t), liquidity, ticks)
         assert np.all(np.diff(bid) >= 0)
         assert np.all(np.diff(ask) >= 0)
         assert np.all(bid < ask) and np.all(bid >= 0)
@@ -92,15 +96,16 @@ def test_strike_grid_is_sorted_positive_and_centred(price: float, vol: float, t:
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.floats(0.0, 400.0), st.floats(0.0, 1.2), st.integers(0, 4),
-                          st.booleans()), min_size=1, max_size=30))
+                          st.sampled_from(TICKS)), min_size=1, max_size=30))
 def test_mixed_book_gives_every_contract_its_own_quote(rows: list[tuple]) -> None:
     theo = np.array([r[0] for r in rows])
     t = np.array([r[1] for r in rows])
     width = np.array([liquidity_width(r[2]) for r in rows])
     size_base = np.array([liquidity_size(r[2]) for r in rows], dtype=np.int64)
-    penny = np.array([r[3] for r in rows], dtype=np.bool_)
-    bid, ask, size = quote_book(theo, t, width, size_base, penny)
-    for k, (th, tt, liquidity, pen) in enumerate(rows):
-        one_bid, one_ask = quote_cents(np.array([th]), np.array([tt]), liquidity, pen)
+    low = np.array([r[3][0] for r in rows], dtype=np.int64)
+    high = np.array([r[3][1] for r in rows], dtype=np.int64)
+    bid, ask, size = quote_book(theo, t, width, size_base, low, high)
+    for k, (th, tt, liquidity, ticks) in enumerate(rows):
+        one_bid, one_ask = quote_cents(np.array([th]), np.array([tt]), liquidity, ticks)
         assert (int(bid[k]), int(ask[k])) == (int(one_bid[0]), int(one_ask[0]))
         assert int(size[k]) == int(quote_sizes(np.array([th]), liquidity)[0])

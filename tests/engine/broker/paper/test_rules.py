@@ -331,3 +331,20 @@ async def test_paper_quotes_sit_on_the_option_tick(symbol: str) -> None:
         assert c.quote is not None
         assert rules.option_ticks.is_on_tick(c.quote.bid), c.quote
         assert rules.option_ticks.is_on_tick(c.quote.ask), c.quote
+
+
+async def test_the_app_calendar_keeps_early_closes_in_its_cache(tmp_path) -> None:
+    from tastydesk.engine.bootstrap import HOLIDAYS_KEY, load_calendar
+    from tastydesk.engine.store.service import Store
+
+    store = Store.open(tmp_path / "td.db")
+    try:
+        first = await load_calendar(store, (2026, 2026))
+        cached = store.get_config(HOLIDAYS_KEY, None)
+        assert cached["early"][BLACK_FRIDAY.isoformat()] == "13:00:00"
+        again = await load_calendar(store, (2026, 2026))
+    finally:
+        store.close()
+    for cal in (first, again):
+        assert cal.close_time(BLACK_FRIDAY) == time(13, 0)
+        assert not cal.is_trading_day(date(2026, 11, 26))

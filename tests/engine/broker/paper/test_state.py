@@ -16,7 +16,12 @@ import pytest
 
 from tastydesk.engine.broker.paper.broker import PaperBroker
 from tastydesk.engine.broker.paper.market import PaperMarket
-from tastydesk.engine.broker.paper.state import PaperState
+from tastydesk.engine.broker.paper.state import (
+    MARKET_CORE,
+    MARKET_HISTORY,
+    MARKET_SERIES,
+    PaperState,
+)
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import NEW_YORK, MarketCalendar, SimClock
 from tastydesk.engine.domain.enums import CommandOutcome, OrderAction, OrderStatus
@@ -321,3 +326,45 @@ def test_the_state_file_must_be_a_state_file(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database at all" * 100)
     with pytest.raises(ValueError, match="path"):
         PaperState(bad)
+
+
+# -- worlds saved by earlier versions ------------------------------------------------------------
+
+WORLD_FORMAT_1 = Path(__file__).parent / "data" / "world_format1.json"
+
+
+async def test_a_world_saved_before_the_split_loads_and_continues_identically(tmp_path) -> None:
+    """``data/world_format1.json``: a SPY world saved by the paper broker before it was split
+    into parts (no time in force, no lifecycle transactions), with what that version showed
+    after 90 more one-minute steps. It must load and continue to the same numbers."""
+    saved = json.loads(WORLD_FORMAT_1.read_text())
+    with PaperState(tmp_path / "paper.db") as state:
+        market_parts = {MARKET_CORE: saved["market"]["core"],
+                        MARKET_HISTORY: saved["market"]["history"]}
+        market_parts.update({MARKET_SERIES + name: body
+                             for name, body in saved["market"]["series"].items()})
+        state.save(market_parts)
+        state.save_broker(saved["broker"])
+    state = PaperState(tmp_path / "paper.db")
+    clock = SimClock(datetime.fromisoformat(saved["market"]["core"]["now"]))
+    bus = EventBus()
+    market = PaperMarket(bus, clock, MarketCalendar([]), seed=7, symbols=("SPY",), state=state)
+    broker = PaperBroker(market, bus, clock, seed=3, state=state)
+    await broker.connect()
+    assert [[p.symbol, p.quantity, str(p.average_open_price)]
+            for p in await broker.positions()] == saved["positions"]
+    assert [[o.order_id, o.external_id, o.status.value]
+            for o in await broker.live_orders()] == saved["orders"]
+    short = saved["positions"][0][0]
+    for _ in range(90):
+        t = clock.now() + timedelta(minutes=1)
+        market.step(t)
+        clock.advance(t)
+    after = saved["after_90_minutes"]
+    assert str(market.spot("SPY")) == after["spot"]
+    assert str(market.mid(short)) == after["short_mid"]
+    assert str(broker.current_balance().cash) == after["cash"]
+    assert [[o.order_id, o.status.value, o.filled_quantity]
+            for o in await broker.live_orders()] == after["orders"]
+    assert await broker.lifecycle_events(None) == []
+    state.close()

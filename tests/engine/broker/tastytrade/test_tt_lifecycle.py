@@ -158,3 +158,19 @@ def test_a_share_row_labelled_with_the_assignment_sub_type_is_a_delivery():
     assert shares is not None and shares.kind is LifecycleKind.SHARES_DELIVERED
     assert shares.quantity == 100 and shares.price == D("590.0")
     assert shares.value == D("-59000.0") and shares.underlying == "SPY"
+
+
+async def test_a_transaction_notification_makes_the_adapter_read_the_history(tt_harness):
+    h = tt_harness
+    seen: list[LifecycleOccurred] = []
+    h.bus.subscribe(LifecycleOccurred, seen.append)
+    row = h.fake.ledger.add(kind="Money Movement", sub_type="Dividend",
+                            description="ORDINARY DIVIDEND~QQQ", at=datetime.now(UTC),
+                            value=D("72.00"), symbol="QQQ", underlying="QQQ",
+                            instrument_type="Equity", quantity=100, price=D("0.72"))
+    await h.settle()
+    assert not seen  # booked, but nothing on the stream pointed at it yet
+    h.fake._notify("Transaction", row)  # a notification type the SDK has no model for
+    await h.recorder.wait_for(lambda: len(seen) == 1)
+    assert seen[0].event.transaction_id == str(row["id"])
+    assert seen[0].event.kind is LifecycleKind.DIVIDEND and seen[0].event.value == D("72.00")

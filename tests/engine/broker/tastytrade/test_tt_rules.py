@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -65,7 +66,7 @@ async def test_fake_rejects_what_tastytrade_rejects(tt_harness):
     h = tt_harness
     off_tick = await h.broker.place(_single(h, "WDFC", D("4.03")))
     assert off_tick.outcome is CommandOutcome.REJECTED
-    assert "invalid_price_increment" in off_tick.reason and "0.1" in off_tick.reason
+    assert "invalid_price_increment" in off_tick.reason and "tick size 0.1" in off_tick.reason
     dry = await h.broker.dry_run(_single(h, "WDFC", D("2.07")))
     assert not dry.ok and "0.05" in dry.errors[0]
     assert (await h.broker.place(_single(h, "WDFC", D("4.10")))).outcome is \
@@ -103,5 +104,23 @@ async def test_day_orders_expire_at_the_close_gtc_orders_work_overnight(tt_harne
     replaced = await h.broker.replace(gtc.order.order_id, D("41.50"))
     assert replaced.outcome is CommandOutcome.ACCEPTED, replaced.reason
     assert h.fake.orders[int(replaced.order.order_id)]["time-in-force"] == "GTC"
-    h.fake.open_market()
+    h.fake.next_session()
     assert (await h.broker.get_order(replaced.order.order_id)).status is OrderStatus.WORKING
+    await h.make_fill(replaced.order.order_id)
+    filled = await h.broker.get_order(replaced.order.order_id)
+    assert filled.status is OrderStatus.FILLED
+    assert min(f.time for f in filled.fills) > replaced.order.updated_at + timedelta(hours=12)
+
+
+def test_a_published_spread_table_is_read_from_the_instrument():
+    from tastydesk.engine.broker.tastytrade import mapping
+    from tastydesk.engine.broker.tastytrade.market import equity_rules_model
+    from tests.fake_tastytrade.instruments import equity
+
+    plain = equity_rules_model()(**equity("WDFC", 7))
+    assert plain.spread_tick_sizes is None  # tastytrade's equities publish none: pennies
+    payload = equity("WDFC", 7) | {"spread-tick-sizes": [{"value": "0.05"}]}
+    model = equity_rules_model()(**payload)
+    assert mapping.tick_table(model.spread_tick_sizes).bands == (TickBand(D("0.05")),)
+    assert mapping.tick_table(model.option_tick_sizes).bands == \
+        (TickBand(D("0.05"), D("3")), TickBand(D("0.1")))

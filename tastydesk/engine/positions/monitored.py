@@ -7,10 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import OptionType, RuleType, Side
-from tastydesk.engine.domain.money import ZERO
+from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
-from tastydesk.engine.workflow.rules import HoldState, PositionState, evaluate, health
+from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
 
 
 @dataclass(slots=True)
@@ -23,9 +24,8 @@ class MonitoredLeg:
     quantity: int  # signed, total contracts
     ratio: int  # signed contracts per spread unit (short negative)
     entry_price: Decimal  # per share, unsigned
-    mid: float | None = None
-    bid: float | None = None
-    ask: float | None = None
+    bid: Decimal | None = None
+    ask: Decimal | None = None
     delta: float | None = None
     theta: float | None = None
     vega: float | None = None
@@ -34,6 +34,20 @@ class MonitoredLeg:
     @property
     def side(self) -> Side:
         return Side.SELL if self.ratio < 0 else Side.BUY
+
+    @property
+    def mid(self) -> Decimal | None:
+        return None if self.bid is None or self.ask is None else (self.bid + self.ask) / 2
+
+    def quoted(self, bid: Decimal, ask: Decimal, at: datetime) -> None:
+        self.bid, self.ask, self.quote_time = bid, ask, at
+
+    def priced(self, closing: bool) -> PricedLeg | None:
+        """This leg for the pricer, on the opening side or the closing side."""
+        if self.bid is None or self.ask is None:
+            return None
+        side = self.side if not closing else (Side.BUY if self.ratio < 0 else Side.SELL)
+        return PricedLeg(side, abs(self.ratio), self.bid, self.ask)
 
 
 @dataclass(slots=True)
@@ -75,25 +89,20 @@ class MonitoredPosition:
         """Signed per unit (credit +): what opening the spread brought in."""
         return sum((-Decimal(leg.ratio) * leg.entry_price for leg in self.legs), ZERO)
 
-    def mark(self) -> float | None:
+    def mark(self) -> Decimal | None:
         """Signed value per unit at mid (credit +); None while any leg lacks a quote."""
-        total = 0.0
-        for leg in self.legs:
-            if leg.mid is None:
-                return None
-            total -= leg.ratio * leg.mid
-        return total
+        priced = [leg.priced(closing=False) for leg in self.legs]
+        if any(p is None for p in priced):
+            return None
+        return signed_mid(priced)  # type: ignore[arg-type]
 
     def natural_close(self) -> Decimal | None:
-        """Signed price per unit to close by crossing every spread."""
-        total = ZERO
-        for leg in self.legs:
-            if leg.bid is None or leg.ask is None:
-                return None
-            # closing a short leg buys at the ask (pay), closing a long sells at the bid (receive)
-            total += (-Decimal(str(leg.ask)) if leg.ratio < 0 else Decimal(str(leg.bid))) * abs(
-                leg.ratio)
-        return total
+        """Signed price per unit to close by crossing every spread: a short leg is bought back
+        at the ask (pay), a long one sold at the bid (receive)."""
+        priced = [leg.priced(closing=True) for leg in self.legs]
+        if any(p is None for p in priced):
+            return None
+        return signed_natural(priced)  # type: ignore[arg-type]
 
     def dte(self, today: date) -> int:
         return min((leg.expiry - today).days for leg in self.legs)
@@ -112,7 +121,7 @@ class MonitoredPosition:
         mark = self.mark()
         return PositionState(
             entry_price=float(self.entry_price),
-            mark=mark,
+            mark=None if mark is None else float(mark),
             max_profit_per_unit=float(self.max_profit_per_unit),
             dte=self.dte(today),
             short_leg_delta=short_delta,
@@ -139,7 +148,7 @@ class MonitoredPosition:
     def view(self, state_name: object, today: date) -> PositionView:
         mark = self.mark()
         entry = self.entry_price
-        pnl = ZERO if mark is None else (entry - Decimal(str(round(mark, 4)))) * 100 * self.units
+        pnl = ZERO if mark is None else (entry - mark) * 100 * self.units
         max_profit = self.max_profit_per_unit * self.units
         if pnl >= 0 and max_profit > 0:
             pnl_pct = float(pnl / max_profit * 100)
@@ -151,7 +160,7 @@ class MonitoredPosition:
             PositionLegView(
                 symbol=leg.symbol, option_type=leg.option_type, strike=leg.strike,
                 expiry=leg.expiry, quantity=leg.quantity, entry_price=leg.entry_price,
-                mark=None if leg.mid is None else Decimal(str(round(leg.mid, 2))),
+                mark=None if leg.mid is None else leg.mid.quantize(CENT),
                 delta=leg.delta,
             )
             for leg in self.legs
@@ -160,7 +169,7 @@ class MonitoredPosition:
             workflow_id=self.workflow_id, symbol=self.symbol, strategy_name=self.strategy_name,
             state=state_name,  # type: ignore[arg-type]
             quantity=self.units, entry_price=entry,
-            mark=None if mark is None else Decimal(str(round(mark, 2))),
+            mark=None if mark is None else mark.quantize(CENT),
             pnl=pnl.quantize(Decimal("0.01")), pnl_pct=pnl_pct,
             max_profit=max_profit, max_loss=self.max_loss_per_unit * self.units,
             dte=self.dte(today), delta=delta, theta=theta, vega=vega, legs=legs,

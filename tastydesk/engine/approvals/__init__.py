@@ -1,0 +1,1 @@
+"""The approval desk: proposals waiting for the trader and the decisions on them."""

@@ -1,0 +1,281 @@
+"""The approval desk: proposals waiting for the trader, and the decisions on them.
+
+A proposal's legs stream while it waits, so approval re-checks it against live quotes: a moved or
+stale market is re-priced (a fresh candidate) rather than sent. Approving is idempotent per
+workflow: a second approval while the first is in flight, or after it was sent, sends nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import Clock
+from tastydesk.engine.domain.chain import Quote
+from tastydesk.engine.domain.enums import (
+    ActionOutcome,
+    Actor,
+    AlertCategory,
+    AlertLevel,
+    Decision,
+    OrderPurpose,
+    ProposalStatus,
+    Trigger,
+    WorkflowState,
+)
+from tastydesk.engine.domain.events import Alert, DecisionRecorded, QuoteReceived, WorkflowChanged
+from tastydesk.engine.domain.pricer import PricedLeg, SpreadPrice, spread_price
+from tastydesk.engine.domain.proposal import TradeProposal
+from tastydesk.engine.domain.records import ProposalRecord
+from tastydesk.engine.domain.results import SENT, ActionResult
+from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.domain.views import PendingView
+from tastydesk.engine.errors import EngineError
+from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.orders.walk import initial_price
+from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.risk.portfolio import PortfolioRisk
+from tastydesk.engine.scanning.candidates import CandidateBuilder, open_legs
+from tastydesk.engine.settings import Settings
+from tastydesk.engine.store.service import AsyncStore
+from tastydesk.engine.strategies.library import StrategyLibrary
+from tastydesk.engine.subscriptions import StreamClaims
+from tastydesk.engine.workflow.book import WorkflowBook
+
+CLAIM = "pending"
+IN_PROGRESS = ActionResult(ActionOutcome.IN_PROGRESS)
+NOT_PENDING = ActionResult(ActionOutcome.NOT_PENDING)
+
+
+class ApprovalDesk:
+    def __init__(self, *, book: WorkflowBook, candidates: CandidateBuilder, orders: OrderManager,
+                 risk: PortfolioRisk, broker: BrokerPort, store: AsyncStore,
+                 streams: StreamClaims, settings: Settings, strategies: StrategyLibrary,
+                 readiness: Readiness, bus: EventBus, clock: Clock,
+                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+        self._book = book
+        self._candidates = candidates
+        self._orders = orders
+        self._risk = risk
+        self._broker = broker
+        self._store = store
+        self._streams = streams
+        self._settings = settings
+        self._strategies = strategies
+        self._readiness = readiness
+        self._bus = bus
+        self._clock = clock
+        self._spawn = spawn
+        self._counters = counters
+        self._pending: dict[int, PendingView] = {}
+        self._in_flight: set[int] = set()
+        self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
+
+    # ---- queries
+    def views(self) -> list[PendingView]:
+        return [dataclasses.replace(p, in_flight=p.workflow_id in self._in_flight)
+                for p in sorted(self._pending.values(), key=lambda p: p.created_at)]
+
+    def get(self, workflow_id: int) -> PendingView | None:
+        return self._pending.get(workflow_id)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    # ---- wiring
+    def subscribe(self) -> list[Any]:
+        return [self._bus.subscribe(QuoteReceived, self._on_quote),
+                self._bus.subscribe(WorkflowChanged, self._on_workflow_changed)]
+
+    def _on_quote(self, event: QuoteReceived) -> None:
+        if event.quote.symbol in self._quotes:
+            self._quotes[event.quote.symbol] = event.quote
+
+    def _on_workflow_changed(self, event: WorkflowChanged) -> None:
+        if event.state is WorkflowState.PENDING_APPROVAL:
+            return
+        gone = self._pending.pop(event.workflow_id, None)
+        if gone is None:
+            return
+        symbols = [leg.streamer_symbol for leg in gone.proposal.legs]
+        still = {leg.streamer_symbol for p in self._pending.values() for leg in p.proposal.legs}
+        for sym in symbols:
+            if sym not in still:
+                self._quotes.pop(sym, None)
+        self._streams.release(CLAIM, event.workflow_id, symbols, "unsubscribe-pending")
+
+    # ---- proposing
+    async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
+        config = self._settings.config
+        now = self._clock.now()
+        expires = now + timedelta(minutes=config.approval_expiry_minutes)
+        proposal_id = await self._store.save_proposal(workflow_id, proposal, expires)
+        await self._book.transition(workflow_id, Trigger.PROPOSE, Actor.ENGINE,
+                                    f"{strategy.name}: {proposal.bias.value}, credit "
+                                    f"{proposal.mid_price}, POP {proposal.pop:.0%}",
+                                    payload={"proposal_id": proposal_id},
+                                    proposal_id=proposal_id, strategy_name=strategy.name)
+        self._pending[workflow_id] = PendingView(workflow_id, proposal_id, proposal, now, expires)
+        self._counters["proposals"] += 1
+        symbols = [leg.streamer_symbol for leg in proposal.legs]
+        for sym in symbols:  # stream the legs so approval re-checks against live quotes
+            self._quotes.setdefault(sym, None)
+        self._streams.claim(CLAIM, workflow_id, symbols)
+        self._spawn(self._broker.subscribe(symbols), "subscribe-pending")
+        self._book.set_timer(("expire", workflow_id), (expires - now).total_seconds(),
+                             lambda: self._spawn(self._expire(workflow_id), "expire"))
+        self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.PENDING,
+                                f"New trade: {proposal.underlying}",
+                                f"{strategy.name} for {proposal.mid_price} credit, max loss "
+                                f"{proposal.max_loss}", now, workflow_id))
+        if config.auto_approve:
+            self._spawn(self.approve(workflow_id, "auto-approve policy"),
+                        f"auto-approve-{workflow_id}")
+
+    def restore(self, record: ProposalRecord) -> None:
+        """A proposal still pending after a restart (its legs stream again on the next one)."""
+        wid = record.workflow_id
+        self._pending[wid] = PendingView(wid, record.id, record.proposal, record.created_at,
+                                         record.expires_at)
+        self._streams.claim(CLAIM, wid, [leg.streamer_symbol for leg in record.proposal.legs])
+        if record.expires_at is not None:
+            seconds = max(0.0, (record.expires_at - self._clock.now()).total_seconds())
+            self._book.set_timer(("expire", wid), seconds,
+                                 lambda: self._spawn(self._expire(wid), "expire"))
+
+    async def _expire(self, workflow_id: int) -> None:
+        async with self._book.lock(workflow_id):
+            if self._book.state(workflow_id) is WorkflowState.PENDING_APPROVAL:
+                await self._book.transition(workflow_id, Trigger.EXPIRE, Actor.ENGINE,
+                                            "approval window expired")
+
+    # ---- decisions
+    async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
+                      quantity: int | None = None) -> ActionResult:
+        """Approve (optionally modify price/quantity) and send; see the module docstring."""
+        if quantity is not None and quantity < 1:
+            raise EngineError("quantity: must be at least 1")
+        if price is not None and price == 0:
+            raise EngineError("price: must not be zero (credit positive, debit negative)")
+        if workflow_id in self._in_flight:
+            return IN_PROGRESS
+        self._in_flight.add(workflow_id)
+        try:
+            async with self._book.lock(workflow_id):
+                return await self._approve_locked(workflow_id, user, price, quantity)
+        finally:
+            self._in_flight.discard(workflow_id)
+
+    async def _approve_locked(self, workflow_id: int, user: str, price: Decimal | None,
+                              quantity: int | None) -> ActionResult:
+        wf = self._book.find(workflow_id)
+        pending = self._pending.get(workflow_id)
+        if wf is None or wf.state is not WorkflowState.PENDING_APPROVAL or pending is None:
+            return NOT_PENDING
+        if not self._readiness.reconciled:
+            raise EngineError("the broker is not reconciled; approvals wait for it")
+        proposal = pending.proposal
+        strategy = self._strategies.get(proposal.strategy_name)
+        if strategy is None:
+            raise EngineError(f"strategy {proposal.strategy_name!r} no longer exists")
+        # Re-check against current quotes: a moved or stale market is re-priced, not sent.
+        fresh = await self.current_prices(proposal)
+        moved = None
+        if fresh is None:
+            moved = "quotes for the legs are missing or stale"
+        elif abs(fresh.mid - proposal.mid_price) > self._settings.config.reprice_tolerance:
+            moved = f"mid moved from {proposal.mid_price} to {fresh.mid}"
+        if moved or fresh is None:
+            return await self._reprice(workflow_id, proposal, strategy, moved or "")
+        portfolio = self._risk.view
+        if portfolio.breached:
+            raise EngineError(f"portfolio limit breached: {portfolio.breach_reason}")
+        units = quantity or proposal.quantity
+        decision = Decision.MODIFY if (price is not None or quantity is not None) \
+            else Decision.APPROVE
+        record = await self._store.record_decision(
+            pending.proposal_id, decision, user,
+            "approved" if decision is Decision.APPROVE
+            else f"approved with price {price} quantity {units}",
+            self._clock.now(), price=price, quantity=units)
+        self._bus.publish(DecisionRecorded(record))
+        await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.APPROVED)
+        await self._book.transition(workflow_id, Trigger.APPROVE, Actor.USER,
+                                    f"approved by {user}",
+                                    payload={"price": str(price or ""), "quantity": units})
+        self._counters["approvals"] += 1
+        limit = price if price is not None else strategy.pricing.limit_price
+        start = price if price is not None else initial_price(
+            fresh.mid, fresh.natural, strategy.pricing.start_offset, strategy.pricing.limit_price)
+        await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
+                                  open_legs(proposal, units), units, start, fresh.natural,
+                                  strategy, limit, proposal_id=pending.proposal_id)
+        return SENT
+
+    async def _reprice(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
+                       moved: str) -> ActionResult:
+        await self._book.transition(workflow_id, Trigger.REPRICE, Actor.ENGINE,
+                                    f"re-pricing before sending: {moved}")
+        outcome = await self._candidates.build(proposal.underlying, only=strategy)
+        if isinstance(outcome, str):
+            await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE, outcome,
+                                        cooldown_until=self._clock.now())
+            return ActionResult(ActionOutcome.WITHDRAWN, outcome)
+        await self.propose(workflow_id, outcome[0], strategy)
+        return ActionResult(ActionOutcome.REPRICED, moved)
+
+    async def reject(self, workflow_id: int, user: str, reason: str) -> None:
+        if not reason or not reason.strip():
+            raise EngineError("a reason is required to reject a trade")
+        async with self._book.lock(workflow_id):
+            pending = self._pending.get(workflow_id)
+            wf = self._book.find(workflow_id)
+            if wf is None or wf.state is not WorkflowState.PENDING_APPROVAL or pending is None:
+                raise EngineError("that trade is no longer pending")
+            now = self._clock.now()
+            record = await self._store.record_decision(pending.proposal_id, Decision.REJECT, user,
+                                                       reason.strip(), now)
+            self._bus.publish(DecisionRecorded(record))
+            await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.REJECTED)
+            cooldown = now + timedelta(minutes=self._settings.config.reject_cooldown_minutes)
+            await self._book.transition(workflow_id, Trigger.REJECT, Actor.USER,
+                                        f"rejected by {user}: {reason.strip()}",
+                                        cooldown_until=cooldown)
+            self._book.schedule_restart(workflow_id, cooldown, self._spawn)
+
+    async def current_prices(self, proposal: TradeProposal) -> SpreadPrice | None:
+        """Mid and natural per spread from the latest quotes for the proposal's legs.
+
+        Streamed quotes are used when every leg has a fresh one; otherwise the chain is fetched.
+        """
+        now = self._clock.now()
+        max_age = self._settings.config.max_quote_age_seconds
+        streamed = [self._quotes.get(leg.streamer_symbol) for leg in proposal.legs]
+        if all(q is not None and (now - q.time).total_seconds() <= max_age for q in streamed):
+            return _price(proposal, streamed)  # type: ignore[arg-type]
+        today = self._clock.today()
+        max_dte = (max(leg.expiry for leg in proposal.legs) - today).days
+        min_dte = (min(leg.expiry for leg in proposal.legs) - today).days
+        chain = await self._broker.option_chain(proposal.underlying, max(0, min_dte), max_dte)
+        quotes = []
+        for leg in proposal.legs:
+            contract = chain.contract(leg.symbol)
+            if contract is None or contract.quote is None:
+                return None
+            if (now - contract.quote.time).total_seconds() > max_age:
+                return None
+            quotes.append(contract.quote)
+        return _price(proposal, quotes)
+
+
+def _price(proposal: TradeProposal, quotes: list[Quote]) -> SpreadPrice:
+    unit = proposal.quantity
+    return spread_price([PricedLeg(leg.side, leg.quantity // unit, q.bid, q.ask)
+                         for leg, q in zip(proposal.legs, quotes, strict=True)],
+                        mids=[q.mid for q in quotes])

@@ -1,0 +1,188 @@
+"""The kernel: composes the engine's components and runs them on one asyncio loop.
+
+Each component owns its state behind a narrow API; collaborators are passed in at construction
+(the few upward notifications, such as "a rule is due", are callbacks wired here), and changes
+are announced on the bus. Market and account events arrive on the bus synchronously; handlers do
+the cheap part inline (rule checks on quotes) and hand anything that touches the broker or the
+store to supervised tasks, serialised per workflow by the workflow book's locks.
+
+Order safety: the intent with its external identifier is committed before sending; a dry run
+precedes every order; an unknown outcome is looked up, never re-sent; on start-up every open order
+and every EXECUTING/CLOSING workflow is reconciled with the broker before automation is armed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tastydesk.engine.approvals.desk import ApprovalDesk
+from tastydesk.engine.audit import AuditTrail
+from tastydesk.engine.bus import EventBus, Subscription
+from tastydesk.engine.clock import Clock, MarketCalendar
+from tastydesk.engine.config import ConfigChange, EngineConfig
+from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, Mode, StreamHealth
+from tastydesk.engine.domain.events import Alert, ConnectionChanged, StreamGap
+from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.facade import EngineFacade
+from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.ports import BrokerPort, TimeDriver
+from tastydesk.engine.positions.actions import PositionActions
+from tastydesk.engine.positions.book import PositionBook
+from tastydesk.engine.positions.settlement import Settlement
+from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.readmodel.history import History
+from tastydesk.engine.readmodel.views import ReadModel
+from tastydesk.engine.reconcile import Reconciler
+from tastydesk.engine.risk.portfolio import PortfolioRisk
+from tastydesk.engine.scanning.candidates import CandidateBuilder
+from tastydesk.engine.scanning.scanner import Scanner
+from tastydesk.engine.settings import Settings
+from tastydesk.engine.store.service import AsyncStore
+from tastydesk.engine.strategies.library import StrategyLibrary
+from tastydesk.engine.subscriptions import StreamClaims
+from tastydesk.engine.tasks import TaskSupervisor
+from tastydesk.engine.workflow.book import WorkflowBook
+
+INDEX = "SPY"  # always streamed: beta weighting is in SPY-equivalent shares
+
+
+class Kernel:
+    def __init__(self, *, broker: BrokerPort, store: AsyncStore, bus: EventBus, clock: Clock,
+                 calendar: MarketCalendar, config: EngineConfig, strategies: list[Strategy],
+                 driver: TimeDriver | None = None) -> None:
+        self.broker = broker
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.calendar = calendar
+        self.mode: Mode = broker.mode
+        self.driver = driver
+        self.counters: Counter[str] = Counter()
+        self.tasks = TaskSupervisor(on_error=self._task_failed)
+        spawn = self.tasks.spawn
+        common: dict[str, Any] = {"bus": bus, "clock": clock}
+        self.audit = AuditTrail(store, bus, clock)
+        self.settings = Settings(config, store, self.audit, bus, clock)
+        self.readiness = Readiness()
+        self.strategies = StrategyLibrary(strategies, store, self.audit, bus, clock)
+        self.book = WorkflowBook(store, bus, clock, self.counters)
+        self.streams = StreamClaims(broker, spawn)
+        self.positions = PositionBook(
+            book=self.book, broker=broker, store=store, settings=self.settings,
+            strategies=self.strategies, streams=self.streams, spawn=spawn,
+            counters=self.counters, on_change=self._positions_changed,
+            on_rule_due=self._rule_due, **common)
+        self.risk = PortfolioRisk(exposures=self.positions, settings=self.settings,
+                                  calendar=calendar, **common)
+        self.settlement = Settlement(book=self.book, positions=self.positions, store=store,
+                                     settings=self.settings, spawn=spawn,
+                                     counters=self.counters, **common)
+        self.orders = OrderManager(broker=broker, store=store, book=self.book,
+                                   settings=self.settings, strategies=self.strategies,
+                                   outcomes=self.settlement, spawn=spawn, counters=self.counters,
+                                   **common)
+        self.candidates = CandidateBuilder(broker=broker, settings=self.settings,
+                                           strategies=self.strategies, risk=self.risk,
+                                           held_legs=self.positions.held_legs, clock=clock)
+        self.desk = ApprovalDesk(book=self.book, candidates=self.candidates, orders=self.orders,
+                                 risk=self.risk, broker=broker, store=store, streams=self.streams,
+                                 settings=self.settings, strategies=self.strategies,
+                                 readiness=self.readiness, spawn=spawn, counters=self.counters,
+                                 **common)
+        self.scanner = Scanner(book=self.book, candidates=self.candidates, desk=self.desk,
+                               settings=self.settings, readiness=self.readiness, audit=self.audit,
+                               calendar=calendar, spawn=spawn, counters=self.counters, **common)
+        self.actions = PositionActions(
+            book=self.book, positions=self.positions, orders=self.orders,
+            candidates=self.candidates, broker=broker, store=store, audit=self.audit,
+            strategies=self.strategies, settings=self.settings, readiness=self.readiness,
+            spawn=spawn, counters=self.counters, **common)
+        self.reconciler = Reconciler(broker=broker, store=store, book=self.book,
+                                     orders=self.orders, desk=self.desk, positions=self.positions,
+                                     settlement=self.settlement, risk=self.risk,
+                                     readiness=self.readiness, audit=self.audit, spawn=spawn,
+                                     **common)
+        self.history = History(store, bus)
+        self.readmodel = ReadModel(book=self.book, desk=self.desk, positions=self.positions,
+                                   orders=self.orders, risk=self.risk, history=self.history,
+                                   settings=self.settings, readiness=self.readiness,
+                                   broker=broker, calendar=calendar, mode=self.mode, **common)
+        self.facade = EngineFacade(
+            lifecycle=self, settings=self.settings, strategies=self.strategies,
+            scanner=self.scanner, desk=self.desk, actions=self.actions, positions=self.positions,
+            candidates=self.candidates, readmodel=self.readmodel, bus=bus, clock=clock,
+            mode=self.mode)
+        self._subscriptions: list[Subscription] = []
+        self._started = False
+
+    # ---- wiring callbacks
+    def _positions_changed(self) -> None:
+        self.risk.mark_dirty()
+
+    def _rule_due(self, mon: Any, rule_index: int) -> None:
+        self.actions.rule_due(mon, rule_index)
+
+    # ---- lifecycle
+    async def start(self, start_driver: bool = True) -> None:
+        """Connect, load, reconcile with the broker, then arm the schedulers."""
+        await self.broker.connect()
+        await self.strategies.load()
+        await self.settings.load()
+        await self.book.load()
+        await self.history.load()
+        for component in (self.history, self.readmodel, self.desk, self.positions, self.risk,
+                          self.orders, self.scanner):
+            self._subscriptions += component.subscribe()
+        self._subscriptions += [self.bus.subscribe(StreamGap, self._on_gap),
+                                self.bus.subscribe(ConnectionChanged, self._on_connection),
+                                self.bus.subscribe(ConfigChange, self._on_config)]
+        await self.reconciler.reconcile()
+        await self.broker.subscribe(sorted({*self.settings.config.watchlist, INDEX}))
+        self.scanner.schedule(first=True)
+        self.risk.schedule(self.positions.recheck_new_day)
+        self.tasks.spawn(self.history.load_order_figures(), "history-orders")
+        self._started = True
+        if self.driver is not None and start_driver:
+            self.driver.start()
+
+    async def stop(self) -> None:
+        if self.driver is not None:
+            await self.driver.stop()
+        for sub in self._subscriptions:
+            sub.dispose()
+        self._subscriptions.clear()
+        self.book.cancel_all_timers()
+        self.orders.stop()
+        self.scanner.stop()
+        self.risk.stop()
+        await self.tasks.cancel_all()
+        await self.broker.close()
+        await self.store.close()
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.tasks.spawn(self.audit.error("task", f"{name}: {exc}"), "log-error")
+        self.bus.publish(Alert(AlertLevel.ERROR, AlertCategory.ERROR, "Engine error",
+                               f"{name}: {exc}", self.clock.now()))
+
+    # ---- events the kernel itself follows
+    def _on_gap(self, event: StreamGap) -> None:
+        if event.stream == "account":
+            self.orders.resync()
+
+    def _on_connection(self, event: ConnectionChanged) -> None:
+        if event.stream == "rest" and event.health is StreamHealth.DISCONNECTED and \
+                "login" in event.detail:
+            self.readiness.login_required = True
+            if self.settings.armed:
+                self.tasks.spawn(self.settings.set_automation(False, "engine"), "kill-switch")
+            self.bus.publish(Alert(AlertLevel.ERROR, AlertCategory.CONNECTION, "Login required",
+                                   event.detail, self.clock.now()))
+
+    def _on_config(self, event: ConfigChange) -> None:
+        if "paper_speed" in event.changed and self.mode is Mode.PAPER:
+            self.clock.set_speed(event.config.paper_speed)
+        if "watchlist" in event.changed and self._started:
+            self.tasks.spawn(self.broker.subscribe(sorted({*event.config.watchlist, INDEX})),
+                             "subscribe")
+

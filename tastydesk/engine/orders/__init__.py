@@ -1,0 +1,1 @@
+"""Orders: the order manager, working orders and the smart-pricing walk."""

@@ -1,0 +1,381 @@
+"""The order manager: intents, dry runs, placement, the price walk, unknown outcomes, broker
+snapshots and fills, and look-ups by our external id.
+
+Order safety: the intent with its external id is committed before sending; a dry run precedes
+every order; an unknown outcome is looked up (a few times, spaced out), never re-sent. Status
+changes follow the domain's order table (:mod:`tastydesk.engine.domain.order_fsm`).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import Clock, TimerHandle
+from tastydesk.engine.domain.enums import (
+    AlertCategory,
+    AlertLevel,
+    CommandOutcome,
+    OrderPurpose,
+    OrderStatus,
+)
+from tastydesk.engine.domain.events import Alert, FillReceived, OrderRecorded, OrderUpdated
+from tastydesk.engine.domain.ids import ExternalOrderId
+from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
+from tastydesk.engine.domain.orders import OrderLeg, OrderRequest, OrderSnapshot
+from tastydesk.engine.domain.records import OrderRecord
+from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.orders.walk import next_price
+from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder
+from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.settings import Settings
+from tastydesk.engine.store.service import AsyncStore
+from tastydesk.engine.strategies.library import StrategyLibrary
+from tastydesk.engine.workflow.book import WorkflowBook
+from tastydesk.engine.workflow.common import UNKNOWN_LOOKUP_DELAYS
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
+
+
+class OrderManager:
+    def __init__(self, *, broker: BrokerPort, store: AsyncStore, book: WorkflowBook,
+                 settings: Settings, strategies: StrategyLibrary, outcomes: OrderOutcomes,
+                 bus: EventBus, clock: Clock, spawn: Spawn, counters: Counter[str]) -> None:
+        self._broker = broker
+        self._store = store
+        self._book = book
+        self._settings = settings
+        self._strategies = strategies
+        self._outcomes = outcomes
+        self._bus = bus
+        self._clock = clock
+        self._spawn = spawn
+        self._counters = counters
+        self._orders: dict[str, OrderRecord] = {}
+        self._working: dict[str, WorkingOrder] = {}
+        self._by_broker_id: dict[str, str] = {}
+        self._seen_fills: set[str] = set()
+        self._lookups: dict[str, TimerHandle] = {}
+
+    # ---- queries
+    def records(self) -> list[OrderRecord]:
+        return list(self._orders.values())
+
+    def working(self, external_id: str) -> WorkingOrder | None:
+        return self._working.get(external_id)
+
+    def has_open(self, workflow_id: int) -> bool:
+        return any(o.workflow_id == workflow_id and o.status in OPEN_ORDER
+                   for o in self._orders.values())
+
+    def count_for_proposal(self, proposal_id: int, purpose: OrderPurpose) -> int:
+        return sum(1 for o in self._orders.values()
+                   if o.proposal_id == proposal_id and o.purpose is purpose)
+
+    def by_broker_id(self, order_id: str) -> str | None:
+        return self._by_broker_id.get(order_id)
+
+    # ---- lifecycle
+    def subscribe(self) -> list[Any]:
+        return [self._bus.subscribe(OrderUpdated, self._on_order_updated),
+                self._bus.subscribe(FillReceived, self._on_fill)]
+
+    def stop(self) -> None:
+        for order in self._working.values():
+            if order.timer:
+                order.timer.cancel()
+        for handle in self._lookups.values():
+            handle.cancel()
+        self._lookups.clear()
+
+    # ---- submission
+    async def submit(self, workflow_id: int, purpose: OrderPurpose, underlying: str,
+                     legs: tuple[OrderLeg, ...], units: int, price: Any, natural: Any,
+                     strategy: Strategy | None, limit: Any, proposal_id: int | None = None,
+                     rule_type: str = "") -> None:
+        """Persist the intent, dry-run it, send it, and start its price walk."""
+        config = self._settings.config
+        now = self._clock.now()
+        external_id = ExternalOrderId(f"td-{workflow_id}-{purpose.value}-{uuid.uuid4().hex[:12]}")
+        request = OrderRequest(underlying, legs, price, external_id)
+        attempt = self.count_for_proposal(proposal_id, purpose) if proposal_id else 0
+        record = await self._store.create_order_intent(workflow_id, purpose, request, units, now,
+                                                       proposal_id=proposal_id, attempt=attempt)
+        self._record(record)
+        pricing = strategy.pricing if strategy else None
+        interval = float(pricing.interval_seconds if pricing and pricing.interval_seconds
+                         else config.pricing_interval_seconds)
+        working = WorkingOrder(
+            external_id=external_id, workflow_id=workflow_id, purpose=purpose,
+            broker_order_id=None, price=price, natural=natural,
+            step=pricing.step if pricing else config.pricing_step, limit=limit,
+            interval_s=interval, max_attempts=strategy.max_attempts if strategy else 4,
+            units=units, rule_type=rule_type)
+        self._working[external_id] = working
+        dry = await self._broker.dry_run(request)
+        if dry.errors:
+            await self._failed(external_id, "dry run: " + "; ".join(dry.errors))
+            return
+        self._counters["orders"] += 1
+        result = await self._broker.place(request)
+        if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
+            working.broker_order_id = result.order.order_id
+            self._by_broker_id[result.order.order_id] = external_id
+            self._record(await self._store.update_order(
+                external_id, OrderStatus.WORKING, self._clock.now(),
+                broker_order_id=result.order.order_id, price=price, detail=f"placed at {price}",
+                fees=dry.fees))
+            self._arm_walk(working)
+            await self.apply_snapshot(external_id, result.order)
+        elif result.outcome is CommandOutcome.REJECTED:
+            await self._failed(external_id, f"rejected by the broker: {result.reason}")
+        else:
+            self._record(await self._store.update_order(
+                external_id, OrderStatus.UNKNOWN, self._clock.now(),
+                detail=f"outcome unknown: {result.reason}", fees=dry.fees))
+            self._alert(AlertLevel.WARNING, "Order outcome unknown",
+                        f"{underlying}: {result.reason}. Looking it up; it will not be re-sent.",
+                        workflow_id)
+            self._schedule_lookup(working)
+
+    def _record(self, record: OrderRecord, price_step: bool = False) -> OrderRecord:
+        self._orders[record.external_id] = record
+        self._bus.publish(OrderRecorded(record, price_step))
+        return record
+
+    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
+        self._bus.publish(Alert(level, AlertCategory.ERROR, title, message, self._clock.now(),
+                                workflow_id))
+
+    # ---- unknown outcomes: looked up, never re-sent
+    def _schedule_lookup(self, working: WorkingOrder) -> None:
+        delay = UNKNOWN_LOOKUP_DELAYS[min(working.lookups, len(UNKNOWN_LOOKUP_DELAYS) - 1)]
+        ext = working.external_id
+        old = self._lookups.pop(ext, None)
+        if old:
+            old.cancel()
+
+        def fire() -> None:
+            self._lookups.pop(ext, None)
+            self._spawn(self._resolve_unknown(ext), "lookup")
+
+        self._lookups[ext] = self._clock.call_later(delay, fire)
+
+    async def _resolve_unknown(self, external_id: str) -> None:
+        working = self._working.get(external_id)
+        if working is None:
+            return
+        working.lookups += 1
+        snap = await self._broker.find_order(external_id)
+        if snap is not None:
+            working.broker_order_id = snap.order_id
+            self._by_broker_id[snap.order_id] = external_id
+            await self.apply_snapshot(external_id, snap)
+            if external_id in self._working and not snap.status.is_terminal:
+                self._arm_walk(working)
+            return
+        if working.lookups >= len(UNKNOWN_LOOKUP_DELAYS):
+            await self._failed(external_id, "not found at the broker after repeated look-ups")
+        else:
+            self._schedule_lookup(working)
+
+    # ---- the price walk
+    def _arm_walk(self, working: WorkingOrder) -> None:
+        if working.timer:
+            working.timer.cancel()
+        working.timer = self._clock.call_later(
+            working.interval_s, lambda: self._spawn(self._walk(working.external_id), "price-walk"))
+
+    async def _walk(self, external_id: str) -> None:
+        working = self._working.get(external_id)
+        if working is None or working.broker_order_id is None:
+            return
+        async with self._book.lock(working.workflow_id):
+            if external_id not in self._working:
+                return
+            armed = self._settings.armed
+            if working.attempts >= working.max_attempts or not armed:
+                why = ("automation paused" if not armed
+                       else f"not filled after {working.attempts} prices")
+                await self._cancel(external_id, working, why)
+                return
+            new_price = next_price(working.price, working.natural, working.step, working.limit)
+            if new_price is None:
+                working.attempts += 1
+                self._arm_walk(working)
+                return
+            await self._step(external_id, working, new_price)
+
+    async def _cancel(self, external_id: str, working: WorkingOrder, why: str) -> None:
+        assert working.broker_order_id is not None
+        result = await self._broker.cancel(working.broker_order_id)
+        if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
+            await self.apply_snapshot(external_id, result.order, cancel_reason=why)
+        elif result.outcome is CommandOutcome.REJECTED:
+            snap = await self._broker.get_order(working.broker_order_id)
+            if snap is not None:
+                await self.apply_snapshot(external_id, snap)
+
+    async def _step(self, external_id: str, working: WorkingOrder, new_price: Any) -> None:
+        assert working.broker_order_id is not None
+        result = await self._broker.replace(working.broker_order_id, new_price)
+        if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
+            old = working.broker_order_id
+            working.filled_before = self._orders[external_id].filled_quantity
+            working.broker_order_id = result.order.order_id
+            working.price = new_price
+            working.attempts += 1
+            self._by_broker_id[result.order.order_id] = external_id
+            self._counters["price_steps"] += 1
+            self._record(await self._store.update_order(
+                external_id, OrderStatus.WORKING, self._clock.now(),
+                broker_order_id=result.order.order_id, price=new_price,
+                detail=f"price step {working.attempts}: {new_price} (replaced {old})"),
+                price_step=True)
+            self._arm_walk(working)
+            await self.apply_snapshot(external_id, result.order)
+        elif result.outcome is CommandOutcome.REJECTED:
+            # The original keeps working at its old price (it may have filled meanwhile).
+            snap = await self._broker.get_order(working.broker_order_id)
+            if snap is not None:
+                await self.apply_snapshot(external_id, snap)
+            if external_id in self._working:
+                working.attempts += 1
+                self._arm_walk(working)
+        else:
+            snap = await self._broker.find_order(external_id)
+            if snap is not None:
+                working.broker_order_id = snap.order_id
+                self._by_broker_id[snap.order_id] = external_id
+                await self.apply_snapshot(external_id, snap)
+            if external_id in self._working:
+                self._arm_walk(working)
+
+    # ---- start-up
+    def adopt_record(self, order: OrderRecord) -> None:
+        """Know an open order from the store (start-up, before its broker state is read)."""
+        self._orders[order.external_id] = order
+
+    def track(self, order: OrderRecord, snap: OrderSnapshot) -> None:
+        """Re-create in-memory tracking for an order found live at start-up."""
+        config = self._settings.config
+        strategy = self._strategies.get(self._book.get(order.workflow_id).strategy_name)
+        pricing = strategy.pricing if strategy else None
+        working = WorkingOrder(
+            external_id=order.external_id, workflow_id=order.workflow_id, purpose=order.purpose,
+            broker_order_id=snap.order_id, price=snap.price, natural=snap.price,
+            step=pricing.step if pricing else config.pricing_step,
+            limit=pricing.limit_price if pricing else None,
+            interval_s=float(pricing.interval_seconds if pricing
+                             else config.pricing_interval_seconds),
+            max_attempts=strategy.max_attempts if strategy else 4, units=order.quantity,
+            attempts=strategy.max_attempts if strategy else 4)  # restarts never walk further
+        self._working[order.external_id] = working
+        self._by_broker_id[snap.order_id] = order.external_id
+        if not snap.status.is_terminal:
+            self._arm_walk(working)
+
+    async def close_missing(self, order: OrderRecord, detail: str) -> None:
+        """An open order the broker does not know: recorded as cancelled, never sent again."""
+        self._record(await self._store.update_order(order.external_id, OrderStatus.CANCELLED,
+                                                    self._clock.now(), detail=detail))
+
+    async def _failed(self, external_id: str, reason: str) -> None:
+        working = self._working.pop(external_id, None)
+        if working and working.timer:
+            working.timer.cancel()
+        rec = self._record(await self._store.update_order(
+            external_id, OrderStatus.REJECTED if "reject" in reason or "dry run" in reason
+            else OrderStatus.CANCELLED, self._clock.now(), detail=reason))
+        await self._outcomes.order_ended(rec, reason)
+
+    # ---- broker events
+    def _on_order_updated(self, event: OrderUpdated) -> None:
+        snap = event.order
+        ext = snap.external_id if snap.external_id in self._orders else self._by_broker_id.get(
+            snap.order_id)
+        if ext is None:
+            return
+        self._spawn(self._snapshot_locked(ext, snap), "order-update")
+
+    def _on_fill(self, event: FillReceived) -> None:
+        ext = self._by_broker_id.get(event.fill.order_id)
+        if ext is None:
+            return
+        self._spawn(self.confirm_fill(ext, event.fill.order_id), "fill")
+
+    def resync(self) -> None:
+        """After an account-stream gap, re-read every working order: fills may have happened."""
+        for ext, working in list(self._working.items()):
+            if working.broker_order_id:
+                self._spawn(self.confirm_fill(ext, working.broker_order_id), "resync")
+
+    async def confirm_fill(self, external_id: str, order_id: str) -> None:
+        snap = await self._broker.get_order(order_id)  # fills are confirmed by look-up
+        if snap is not None:
+            await self._snapshot_locked(external_id, snap)
+
+    async def _snapshot_locked(self, external_id: str, snap: OrderSnapshot) -> None:
+        order = self._orders.get(external_id)
+        if order is None:
+            return
+        async with self._book.lock(order.workflow_id):
+            await self.apply_snapshot(external_id, snap)
+
+    async def apply_snapshot(self, external_id: str, snap: OrderSnapshot,
+                             cancel_reason: str = "") -> None:
+        """Fold a broker snapshot of one of our orders into the store and the workflow."""
+        order = self._orders[external_id]
+        now = self._clock.now()
+        unseen = [f for f in snap.fills if f.fill_id not in self._seen_fills]
+        new_fills = 0
+        if unseen:
+            # Fill rows and the position they move are written in one transaction.
+            new_fills = len(await self._store.record_fills(external_id, unseen, now))
+            self._seen_fills.update(f.fill_id for f in unseen)
+        working = self._working.get(external_id)
+        current = working.broker_order_id if working else order.broker_order_id
+        if snap.order_id != current and snap.status in (OrderStatus.CANCELLED,
+                                                        OrderStatus.REPLACED):
+            return  # the order we replaced; its fills (if any) are recorded above
+        if order.status.is_terminal and not new_fills:
+            return
+        status = snap.status
+        if status is OrderStatus.REPLACED:
+            return
+        if (status is order.status and snap.filled_quantity == order.filled_quantity
+                and not new_fills):
+            return
+        if not can_move(order.status, status):
+            log.warning("order %s: ignoring a move from %s to %s", external_id, order.status,
+                        status)
+            return
+        filled = max((working.filled_before if working else 0) + snap.filled_quantity,
+                     order.filled_quantity)
+        rec = self._record(await self._store.update_order(
+            external_id, status, now, broker_order_id=snap.order_id, filled_quantity=filled,
+            detail=cancel_reason or snap.reject_reason or f"broker status {status.value}"))
+        if status.is_terminal:
+            if working and working.timer:
+                working.timer.cancel()
+            self._working.pop(external_id, None)
+        if status is OrderStatus.FILLED:
+            self._counters["fills"] += 1
+            await self._outcomes.order_filled(rec, snap)
+        elif status.is_terminal:
+            if filled > 0:
+                await self._outcomes.order_filled(rec, snap, partial_units=filled)
+            else:
+                reason = cancel_reason or snap.reject_reason or f"order {status.value.lower()}"
+                await self._outcomes.order_ended(rec, reason)
+        elif new_fills and rec.purpose is OrderPurpose.OPEN:
+            self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.FILL,
+                                    f"Partial fill: {rec.underlying}",
+                                    f"{filled}/{rec.quantity} filled; the rest keeps working",
+                                    self._clock.now(), rec.workflow_id))

@@ -1,0 +1,314 @@
+"""Acting on positions: rule-driven and manual closes, partial closes and rolls, adoption of
+positions opened elsewhere, and cancelling a workflow.
+
+Every action takes the workflow's lock and runs one at a time per position (``acting``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from tastydesk.engine.audit import AuditTrail
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import Clock
+from tastydesk.engine.domain.account import BrokerPosition
+from tastydesk.engine.domain.chain import parse_occ
+from tastydesk.engine.domain.enums import (
+    ActionOutcome,
+    Actor,
+    OrderAction,
+    OrderPurpose,
+    RuleAction,
+    RuleType,
+    Trigger,
+    WorkflowState,
+)
+from tastydesk.engine.domain.events import RuleTriggered
+from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.orders import OrderLeg
+from tastydesk.engine.domain.results import SENT, ActionResult
+from tastydesk.engine.domain.strategy import DteRange, ManagementRule
+from tastydesk.engine.errors import EngineError
+from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.orders.walk import initial_price
+from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
+from tastydesk.engine.positions.monitored import MonitoredPosition
+from tastydesk.engine.positions.payoff import payoff_extremes
+from tastydesk.engine.positions.rules import close_quantity
+from tastydesk.engine.proposals.builder import build_proposal
+from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.scanning.candidates import CandidateBuilder, open_legs
+from tastydesk.engine.selection import SelectionError
+from tastydesk.engine.settings import Settings
+from tastydesk.engine.store.service import AsyncStore
+from tastydesk.engine.strategies.library import StrategyLibrary
+from tastydesk.engine.workflow.book import WorkflowBook
+from tastydesk.engine.workflow.common import HOLDING
+
+BUSY = ActionResult(ActionOutcome.BUSY)
+CLOSE_PCTS = (25, 50, 75, 100)
+
+
+def close_legs(mon: MonitoredPosition, units: int) -> tuple[OrderLeg, ...]:
+    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.ratio < 0
+                          else OrderAction.SELL_TO_CLOSE, abs(leg.ratio) * units)
+                 for leg in mon.legs)
+
+
+class PositionActions:
+    def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
+                 candidates: CandidateBuilder, broker: BrokerPort, store: AsyncStore,
+                 audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
+                 readiness: Readiness, bus: EventBus, clock: Clock,
+                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+        self._book = book
+        self._positions = positions
+        self._orders = orders
+        self._candidates = candidates
+        self._broker = broker
+        self._store = store
+        self._audit = audit
+        self._strategies = strategies
+        self._settings = settings
+        self._readiness = readiness
+        self._bus = bus
+        self._clock = clock
+        self._spawn = spawn
+        self._counters = counters
+
+    # ---- rules
+    def rule_due(self, mon: MonitoredPosition, rule_index: int) -> None:
+        """A rule holds and wants an action: run it as a task (the book already marked it)."""
+        self._spawn(self._act(mon.workflow_id, rule_index), f"rule-{mon.workflow_id}")
+
+    def _may_act_unattended(self, rule: ManagementRule) -> bool:
+        config = self._settings.config
+        return self._settings.armed and (rule.auto or rule.rule_type in config.auto_manage
+                                         or config.auto_approve)
+
+    async def _act(self, workflow_id: int, rule_index: int) -> None:
+        mon = self._positions.get(workflow_id)
+        if mon is None:
+            return
+        rule = mon.rules[rule_index]
+        try:
+            async with self._book.lock(workflow_id):
+                if self._book.state(workflow_id) is not WorkflowState.MONITORING:
+                    mon.acting = False
+                    return
+                units = close_quantity(rule, mon.units)
+                if units == 0:  # a partial close of a single unit: nothing to take off
+                    mon.spent.add(rule_index)
+                    mon.acting = False
+                    self._positions.rule_fired(mon, rule, "alert", ONE_UNIT)
+                    return
+                if not self._may_act_unattended(rule):
+                    mon.awaiting.add(rule_index)
+                    mon.acting = False
+                    self._positions.rule_fired(mon, rule, rule.action.value,
+                                               "awaiting the trader's approval")
+                    return
+                self._positions.rule_fired(mon, rule, rule.action.value, ACTING)
+                if rule.action is RuleAction.ROLL or rule.rule_type is RuleType.ROLL:
+                    outcome = await self._roll(mon, f"rule {rule.rule_type.value}",
+                                               rule.rule_type.value)
+                else:
+                    if rule.rule_type is RuleType.PARTIAL_CLOSE:
+                        mon.spent.add(rule_index)
+                    outcome = await self._close(mon, units, f"rule {rule.rule_type.value}",
+                                                rule.rule_type.value)
+                if not outcome.sent:
+                    mon.acting = False
+        except Exception:
+            mon.acting = False
+            raise
+
+    async def _close(self, mon: MonitoredPosition, units: int, reason: str,
+                     rule: str) -> ActionResult:
+        if mon.natural_close() is None:
+            await self._positions.refresh_quotes(mon)
+        natural = mon.natural_close()
+        mark = mon.mark()
+        if natural is None or mark is None:
+            return ActionResult(ActionOutcome.NOT_SENT,
+                                "no quotes for every leg: cannot price the closing order")
+        units = max(1, min(units, mon.units))
+        purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
+        mid = (-mark).quantize(CENT)
+        await self._book.transition(mon.workflow_id, Trigger.CLOSE,
+                                    Actor.ENGINE if rule else Actor.USER,
+                                    f"{reason}: {purpose.value} {units} of {mon.units}",
+                                    payload={"rule": rule, "units": units})
+        start = initial_price(mid, natural, ZERO)
+        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, close_legs(mon, units),
+                                  units, start, natural, self._strategies.get(mon.strategy_name),
+                                  None, rule_type=rule)
+        return SENT
+
+    async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
+        strategy = self._strategies.get(mon.strategy_name)
+        if mon.natural_close() is None:
+            await self._positions.refresh_quotes(mon)
+        natural_close = mon.natural_close()
+        mark = mon.mark()
+        if strategy is None or natural_close is None or mark is None:
+            return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: strategy or quotes missing")
+        current = mon.dte(self._clock.today())
+        dte = DteRange(min=max(strategy.dte.min, current + 1),
+                       target=max(strategy.dte.target, current + 7),
+                       max=max(strategy.dte.max, current + 14), prefer_monthly=False)
+        rolled = dataclasses.replace(strategy, dte=dte,
+                                     sizing=dataclasses.replace(strategy.sizing, quantity=mon.units))
+        chain = await self._candidates.strategy_chain(mon.symbol, rolled)
+        try:
+            proposal = build_proposal(rolled, chain, self._clock.now(),
+                                      max_quote_age_s=self._settings.config.max_quote_age_seconds)
+        except SelectionError as exc:
+            return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {exc}")
+        legs = close_legs(mon, mon.units) + open_legs(proposal, mon.units)
+        mid = ((-mark).quantize(CENT) + proposal.mid_price).quantize(CENT)
+        natural = (natural_close + proposal.natural_price).quantize(CENT)
+        proposal_id = await self._store.save_proposal(mon.workflow_id, proposal, None)
+        self._positions.remember_proposal(proposal_id, proposal)
+        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
+                                    f"{reason}: roll to {proposal.expiry.isoformat()}",
+                                    payload={"rule": rule, "roll_proposal": proposal_id},
+                                    proposal_id=proposal_id)
+        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, mon.units,
+                                  initial_price(mid, natural, ZERO), natural, strategy, None,
+                                  proposal_id=proposal_id, rule_type=rule)
+        return SENT
+
+    # ---- trader commands
+    async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> ActionResult:
+        if pct not in CLOSE_PCTS:
+            raise EngineError("close percentage must be 25, 50, 75 or 100")
+        mon = self._positions.get(workflow_id)
+        if mon is None:
+            raise EngineError("no open position for that workflow")
+        if not self._readiness.reconciled:
+            raise EngineError("the broker is not reconciled yet")
+        if pct != 100 and mon.units < 2:
+            raise EngineError("one unit is open: a partial close would close all of it; "
+                              "close 100% instead")
+        async with self._book.lock(workflow_id):
+            if self._book.state(workflow_id) is not WorkflowState.MONITORING or mon.acting:
+                return BUSY
+            mon.acting = True
+            units = mon.units if pct == 100 else min(mon.units - 1,
+                                                     max(1, mon.units * pct // 100))
+            await self._audit.audit(user, "close", f"{pct}% ({units} units)", workflow_id)
+            outcome = await self._close(mon, units, f"closed by {user}", "")
+            if not outcome.sent:
+                mon.acting = False
+            else:
+                mon.awaiting.clear()
+            return outcome
+
+    async def roll_position(self, workflow_id: int, user: str) -> ActionResult:
+        mon = self._positions.get(workflow_id)
+        if mon is None:
+            raise EngineError("no open position for that workflow")
+        async with self._book.lock(workflow_id):
+            if self._book.state(workflow_id) is not WorkflowState.MONITORING or mon.acting:
+                return BUSY
+            mon.acting = True
+            await self._audit.audit(user, "roll", "manual roll", workflow_id)
+            outcome = await self._roll(mon, f"rolled by {user}", "")
+            if not outcome.sent:
+                mon.acting = False
+            else:
+                mon.awaiting.clear()
+            return outcome
+
+    async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
+        await self._positions.set_rules_paused(workflow_id, paused)
+        await self._audit.audit(user, "rules_paused" if paused else "rules_resumed", "",
+                                workflow_id)
+        self._bus.publish(RuleTriggered(workflow_id, "all", "paused" if paused else "resumed",
+                                        f"rules {'paused' if paused else 'resumed'} by {user}",
+                                        self._clock.now()))
+
+    async def set_rule_threshold(self, workflow_id: int, rule_index: int, threshold: Decimal,
+                                 user: str) -> None:
+        wf = self._book.find(workflow_id)
+        if wf is None:
+            raise EngineError(f"workflow: no workflow #{workflow_id}")
+        strategy = self._strategies.get(wf.strategy_name)
+        if strategy is None or not 0 <= rule_index < len(strategy.rules):
+            raise EngineError(f"rules[{rule_index}]: no such rule")
+        if threshold <= 0:
+            raise EngineError(f"rules[{rule_index}].threshold: must be positive")
+        overrides = {str(k): str(v) for k, v in (wf.rule_overrides or {}).items()}
+        overrides[str(rule_index)] = str(threshold)
+        await self._positions.set_rule_threshold(workflow_id, rule_index, overrides, strategy)
+        await self._audit.audit(user, "rule_threshold", f"rules[{rule_index}] = {threshold}",
+                                workflow_id)
+
+    async def external_positions(self) -> list[BrokerPosition]:
+        """Broker positions no workflow manages: candidates for adoption."""
+        held: Counter[str] = Counter()
+        for mon in self._positions:
+            for leg in mon.legs:
+                held[leg.symbol] += leg.quantity
+        out = []
+        for pos in await self._broker.positions():
+            rest = pos.quantity - held.get(pos.symbol, 0)
+            if rest != 0 and len(pos.symbol) == 21:
+                out.append(dataclasses.replace(pos, quantity=rest))
+        return out
+
+    async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
+        """Take option legs opened outside the app into monitoring under a strategy's rules.
+
+        The legs keep the broker's quantities and average open prices; max profit and loss come
+        from the structure's payoff at expiry.
+        """
+        if self._strategies.get(strategy_name) is None:
+            raise EngineError(f"strategy: no strategy named {strategy_name!r}")
+        if not symbols:
+            raise EngineError("symbols: choose at least one leg to adopt")
+        available = {p.symbol: p for p in await self.external_positions()}
+        legs = []
+        for sym in symbols:
+            if sym not in available:
+                raise EngineError(f"symbols: {sym.strip()} is not an unmanaged broker position")
+            legs.append(available[sym])
+        roots = {parse_occ(p.symbol)[0] for p in legs}
+        if len(roots) != 1:
+            raise EngineError("symbols: adopted legs must share one underlying")
+        now = self._clock.now()
+        rec = await self._book.create(roots.pop(), Actor.USER, f"adopted by {user}",
+                                      strategy_name=strategy_name, announce=False)
+        for p in legs:
+            await self._store.apply_position_fill(rec.id, p.symbol, p.quantity,
+                                                  p.average_open_price, now)
+        profit, loss = payoff_extremes(legs)
+        await self._book.transition(rec.id, Trigger.ADOPT, Actor.USER,
+                                    f"adopted {len(legs)} legs under {strategy_name} by {user}",
+                                    payload={"symbols": list(symbols), "max_profit": str(profit),
+                                             "max_loss": str(loss)})
+        await self._audit.audit(user, "adopt", ", ".join(s.strip() for s in symbols), rec.id)
+        await self._positions.load(rec.id)
+        mon = self._positions.get(rec.id)
+        if mon is not None and mon.units:
+            mon.max_profit_per_unit = profit / mon.units
+            mon.max_loss_per_unit = loss / mon.units
+            mon.buying_power_per_unit = loss / mon.units
+        return rec.id
+
+    async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
+        if not reason.strip():
+            raise EngineError("a reason is required to cancel a workflow")
+        async with self._book.lock(workflow_id):
+            wf = self._book.get(workflow_id)
+            if wf.state in HOLDING or wf.state is WorkflowState.EXECUTING:
+                raise EngineError("close the position (or let the order end) before cancelling")
+            await self._book.transition(workflow_id, Trigger.CANCEL, Actor.USER,
+                                        f"cancelled by {user}: {reason}")
+            self._book.cancel_timers(workflow_id)

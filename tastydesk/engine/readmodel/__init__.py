@@ -1,0 +1,1 @@
+"""The read model: view projections and the in-memory history the desktop shows."""

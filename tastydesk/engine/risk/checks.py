@@ -1,0 +1,69 @@
+"""Pre-trade and portfolio checks as pure functions: the same inputs give the same answer, so
+they are tested without a broker, a store or a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from tastydesk.engine.config import EngineConfig
+from tastydesk.engine.domain.enums import Side
+from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.proposal import TradeProposal
+from tastydesk.engine.domain.strategy import Strategy
+
+
+def netting_conflict(proposal: TradeProposal,
+                     held: Mapping[str, tuple[int, int]]) -> str | None:
+    """Brokers net positions per contract: a leg opposite to another workflow's would cancel
+    it out at the broker and leave both workflows unable to close, so it is refused.
+
+    ``held`` maps an OCC symbol to (signed contracts held, workflow id)."""
+    for leg in proposal.legs:
+        other = held.get(leg.symbol)
+        if other is None:
+            continue
+        sign = -1 if leg.side is Side.SELL else 1
+        if other[0] * sign < 0:
+            return (f"{leg.symbol.split()[0]} {leg.strike} {leg.option_type.value} would net "
+                    f"against workflow {other[1]}'s position")
+    return None
+
+
+def buying_power_limit(net_liquidating_value: Decimal | None, config: EngineConfig) -> Decimal:
+    """The most buying power all positions together may use."""
+    if net_liquidating_value is None:
+        return ZERO
+    return (net_liquidating_value * config.max_allocation_pct / 100).quantize(CENT)
+
+
+def proposal_problem(proposal: TradeProposal, strategy: Strategy, *, used: Decimal,
+                     limit: Decimal, now: datetime, max_quote_age_s: float) -> str | None:
+    """Why a proposal may not be sent (credit, per-trade and portfolio buying power, stale
+    quotes), or None. The broker's dry run comes after these."""
+    if strategy.filters.min_credit > 0 and proposal.mid_price < strategy.filters.min_credit:
+        return f"credit {proposal.mid_price} below minimum {strategy.filters.min_credit}"
+    if proposal.buying_power > strategy.sizing.max_buying_power:
+        return (f"buying power {proposal.buying_power} above the per-trade maximum "
+                f"{strategy.sizing.max_buying_power}")
+    if limit > 0 and used + proposal.buying_power > limit:
+        return f"allocation: {used} used + {proposal.buying_power} exceeds {limit}"
+    if proposal.quote_time is not None:
+        age = (now - proposal.quote_time).total_seconds()
+        if age > max_quote_age_s:
+            return f"quotes are {age:.0f} s old"
+    return None
+
+
+def breach_reasons(beta_weighted_delta: float, used: Decimal, limit: Decimal,
+                   config: EngineConfig) -> list[str]:
+    """The portfolio limits currently exceeded (empty: none)."""
+    reasons = []
+    if abs(beta_weighted_delta) > float(config.max_portfolio_bwd):
+        reasons.append(f"beta-weighted delta {beta_weighted_delta:+.0f} beyond "
+                       f"±{config.max_portfolio_bwd}")
+    if limit > 0 and used > limit:
+        reasons.append(f"buying power used {used} above {limit}")
+    return reasons

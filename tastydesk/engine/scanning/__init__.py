@@ -1,0 +1,1 @@
+"""Scanning: bias and confidence, candidate proposals, and the scan schedule."""

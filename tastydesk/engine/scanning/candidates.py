@@ -1,0 +1,127 @@
+"""Candidates: from a symbol's market metrics to a proposal that passed every check.
+
+Bias and confidence (:mod:`tastydesk.engine.scanning.bias`) pick the strategies to try; each is
+filtered, built on the part of the chain its legs can use, checked against the portfolio (pure
+checks in :mod:`tastydesk.engine.risk.checks`) and dry-run at the broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from tastydesk.engine.clock import Clock
+from tastydesk.engine.domain.chain import OptionChain
+from tastydesk.engine.domain.enums import OrderAction, Side
+from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
+from tastydesk.engine.domain.proposal import TradeProposal
+from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.proposals.builder import build_proposal
+from tastydesk.engine.risk.checks import netting_conflict, proposal_problem
+from tastydesk.engine.risk.portfolio import PortfolioRisk
+from tastydesk.engine.scanning.bias import assess_bias, candidate_strategies, filter_failures
+from tastydesk.engine.selection import SelectionError, chain_window, dte_span
+from tastydesk.engine.settings import Settings
+from tastydesk.engine.strategies.library import StrategyLibrary
+
+Candidate = tuple[TradeProposal, Strategy]
+
+
+def open_legs(proposal: TradeProposal, units: int) -> tuple[OrderLeg, ...]:
+    """The opening order's legs for ``units`` spreads of ``proposal``."""
+    out = []
+    for leg in proposal.legs:
+        ratio = leg.quantity // proposal.quantity
+        action = OrderAction.SELL_TO_OPEN if leg.side is Side.SELL else OrderAction.BUY_TO_OPEN
+        out.append(OrderLeg(leg.symbol, action, ratio * units))
+    return tuple(out)
+
+
+class CandidateBuilder:
+    def __init__(self, *, broker: BrokerPort, settings: Settings, strategies: StrategyLibrary,
+                 risk: PortfolioRisk, held_legs: Callable[[], Mapping[str, tuple[int, int]]],
+                 clock: Clock) -> None:
+        self._broker = broker
+        self._settings = settings
+        self._strategies = strategies
+        self._risk = risk
+        self._held_legs = held_legs
+        self._clock = clock
+
+    async def build(self, symbol: str, only: Strategy | None = None) -> Candidate | str:
+        """A proposal that passed every check, or the reason there is none."""
+        config = self._settings.config
+        now = self._clock.now()
+        today = self._clock.today()
+        portfolio = self._risk.view
+        if portfolio.breached and only is None:
+            return f"portfolio limit breached: {portfolio.breach_reason}"
+        info = (await self._broker.market_metrics([symbol]))[symbol]
+        assessment = assess_bias(info, self._risk.symbol_bwd(symbol), config, today)
+        if only is None and assessment.confidence < config.min_confidence:
+            return f"confidence {assessment.confidence:.2f} below {config.min_confidence:.2f}"
+        candidates = [only] if only else candidate_strategies(self._strategies.all(),
+                                                              assessment.bias)
+        if not candidates:
+            return f"no enabled strategy serves a {assessment.bias.value} bias"
+        reasons: list[str] = []
+        for strategy in candidates:
+            failures = filter_failures(strategy, info, today)
+            if failures and only is None:
+                reasons.append(f"{strategy.name}: " + "; ".join(failures))
+                continue
+            chain = await self.strategy_chain(symbol, strategy)
+            try:
+                proposal = build_proposal(
+                    strategy, chain, now, bias=assessment.bias, confidence=assessment.confidence,
+                    rationale=assessment.reasons, max_quote_age_s=config.max_quote_age_seconds,
+                    enforce_min_credit=True)
+            except SelectionError as exc:
+                reasons.append(f"{strategy.name}: {exc}")
+                continue
+            problem = await self._check(proposal, strategy)
+            if problem:
+                reasons.append(f"{strategy.name}: {problem}")
+                continue
+            return proposal, strategy
+        return "; ".join(reasons) or "no candidate"
+
+    async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal:
+        """What ``strategy`` would propose on ``symbol`` now (no checks, nothing stored)."""
+        config = self._settings.config
+        symbol = symbol.upper()
+        chain = await self.strategy_chain(symbol, strategy)
+        assessment = assess_bias(chain.underlying, self._risk.symbol_bwd(symbol), config,
+                                 self._clock.today())
+        return build_proposal(strategy, chain, self._clock.now(), bias=assessment.bias,
+                              confidence=assessment.confidence, rationale=assessment.reasons,
+                              max_quote_age_s=config.max_quote_age_seconds)
+
+    async def strategy_chain(self, symbol: str, strategy: Strategy) -> OptionChain:
+        """The part of the chain the strategy's legs can use: its chosen expirations only.
+
+        A DTE range spans several weeklies but a trade uses one or two of them; building (and,
+        live, streaming) just those makes a scan several times cheaper. When no expiration
+        qualifies, the whole range is fetched so selection reports why in its own words.
+        """
+        try:
+            low, high = chain_window(await self._broker.expirations(symbol), strategy)
+        except SelectionError:
+            low, high = dte_span(strategy)
+        return await self._broker.option_chain(symbol, low, max(low, high))
+
+    async def _check(self, proposal: TradeProposal, strategy: Strategy) -> str | None:
+        conflict = netting_conflict(proposal, self._held_legs())
+        if conflict:
+            return conflict
+        problem = proposal_problem(proposal, strategy, used=self._risk.view.buying_power_used,
+                                   limit=self._risk.bp_limit(), now=self._clock.now(),
+                                   max_quote_age_s=self._settings.config.max_quote_age_seconds)
+        if problem:
+            return problem
+        request = OrderRequest(proposal.underlying, open_legs(proposal, proposal.quantity),
+                               proposal.mid_price, "dry")
+        dry = await self._broker.dry_run(request)
+        if dry.errors:
+            return "dry run: " + "; ".join(dry.errors)
+        return None

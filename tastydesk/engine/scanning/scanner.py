@@ -1,0 +1,112 @@
+"""The scanner: scheduled and on-demand scans of the watch list, and the evaluation of one
+workflow (SCANNING -> EVALUATING -> a proposal for the approval desk, or back with a reason).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from tastydesk.engine.approvals.desk import ApprovalDesk
+from tastydesk.engine.audit import AuditTrail
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
+from tastydesk.engine.config import ConfigChange
+from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
+from tastydesk.engine.errors import EngineError
+from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.scanning.candidates import CandidateBuilder
+from tastydesk.engine.settings import Settings
+from tastydesk.engine.workflow.book import WorkflowBook
+from tastydesk.engine.workflow.common import SEARCHING
+
+log = logging.getLogger(__name__)
+
+
+class Scanner:
+    def __init__(self, *, book: WorkflowBook, candidates: CandidateBuilder, desk: ApprovalDesk,
+                 settings: Settings, readiness: Readiness, audit: AuditTrail, bus: EventBus,
+                 clock: Clock, calendar: MarketCalendar, spawn: Callable[[Any, str], Any],
+                 counters: Counter[str]) -> None:
+        self._book = book
+        self._candidates = candidates
+        self._desk = desk
+        self._settings = settings
+        self._readiness = readiness
+        self._audit = audit
+        self._bus = bus
+        self._clock = clock
+        self._calendar = calendar
+        self._spawn = spawn
+        self._counters = counters
+        self._timer: TimerHandle | None = None
+
+    def subscribe(self) -> list[Any]:
+        return [self._bus.subscribe(ConfigChange, self._on_config)]
+
+    def _on_config(self, event: ConfigChange) -> None:
+        if "scan_interval_minutes" in event.changed:
+            self.schedule()
+
+    def schedule(self, first: bool = False) -> None:
+        """The next scheduled scan: soon after start, then every scan interval while open."""
+        now = self._clock.now()
+        interval = timedelta(minutes=self._settings.config.scan_interval_minutes)
+        at = now + (timedelta(seconds=1) if first else interval)
+        if not self._calendar.is_open(at):
+            at = self._calendar.next_open(at) + timedelta(minutes=5)
+
+        def fire() -> None:
+            if self._settings.armed and self._readiness.reconciled:
+                self._spawn(self.scan_now(), "scheduled-scan")
+            self.schedule()
+
+        self.stop()
+        self._timer = self._clock.call_at(at, fire)
+
+    def stop(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+
+    async def scan_now(self, symbols: Sequence[str] | None = None) -> None:
+        if not self._readiness.reconciled:
+            raise EngineError("the broker is not reconciled yet; scanning waits for it")
+        config = self._settings.config
+        now = self._clock.now()
+        watch = [s.upper() for s in (symbols or config.watchlist)]
+        self._counters["scans"] += 1
+        for symbol in watch:
+            slots = self._book.active(symbol)
+            searching = [w for w in slots if w.state in SEARCHING]
+            if (not searching and len(slots) < config.max_workflows_per_symbol
+                    and len(self._book.active()) < config.max_workflows_total):
+                await self._book.create(symbol, Actor.ENGINE, "watchlist scan")
+        for wf in self._book.all():
+            if (wf.symbol in watch and wf.state is WorkflowState.SCANNING
+                    and (wf.cooldown_until is None or wf.cooldown_until <= now)):
+                self._spawn(self._evaluate(wf.id), f"evaluate-{wf.id}")
+
+    async def _evaluate(self, workflow_id: int) -> None:
+        async with self._book.lock(workflow_id):
+            wf = self._book.get(workflow_id)
+            if wf.state is not WorkflowState.SCANNING:
+                return
+            await self._book.transition(workflow_id, Trigger.SCAN, Actor.ENGINE,
+                                        "scan picked the symbol")
+            try:
+                outcome = await self._candidates.build(wf.symbol)
+            except Exception as exc:
+                log.exception("evaluation of %s failed", wf.symbol)
+                await self._audit.error("evaluate", str(exc), workflow_id=workflow_id)
+                outcome = f"evaluation failed: {exc}"
+            if isinstance(outcome, str):
+                cooldown = self._clock.now() + timedelta(
+                    minutes=self._settings.config.scan_interval_minutes)
+                await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE,
+                                            outcome, cooldown_until=cooldown)
+                return
+            proposal, strategy = outcome
+            await self._desk.propose(workflow_id, proposal, strategy)
