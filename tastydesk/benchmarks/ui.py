@@ -99,7 +99,7 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
         "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 20,
         "max_allocation_pct": "100", "max_portfolio_bwd": "1000000", "paper_seed": 3,
         "scan_interval_minutes": 1440})
-    store.set_config("engine", config.to_dict())
+    await asyncio.to_thread(store.set_config, "engine", config.to_dict())
     start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
     engine, driver = await open_paper_engine(base, seed=3, start=start, store=store,
                                              starting_cash=Decimal("2000000"))
