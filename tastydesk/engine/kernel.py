@@ -80,8 +80,8 @@ class Kernel:
                                      counters=self.counters, **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
-                                   outcomes=self.settlement, spawn=spawn, counters=self.counters,
-                                   **common)
+                                   outcomes=self.settlement, streams=self.streams, spawn=spawn,
+                                   counters=self.counters, **common)
         self.candidates = CandidateBuilder(broker=broker, settings=self.settings,
                                            strategies=self.strategies, risk=self.risk,
                                            held_legs=self.positions.held_legs, clock=clock)

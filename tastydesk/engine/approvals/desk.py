@@ -37,7 +37,6 @@ from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.orders.manager import OrderManager
-from tastydesk.engine.orders.walk import initial_price
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.risk.portfolio import PortfolioRisk
@@ -210,12 +209,11 @@ class ApprovalDesk:
                                     f"approved by {user}",
                                     payload={"price": str(price or ""), "quantity": units})
         self._counters["approvals"] += 1
-        limit = price if price is not None else strategy.pricing.limit_price
-        start = price if price is not None else initial_price(
-            fresh.mid, fresh.natural, strategy.pricing.start_offset, strategy.pricing.limit_price)
         await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
-                                  open_legs(proposal, units), units, start, fresh.natural,
-                                  strategy, limit, proposal_id=pending.proposal_id)
+                                  open_legs(proposal, units), units, mid=fresh.mid,
+                                  natural=fresh.natural, strategy=strategy,
+                                  limit=strategy.pricing.limit_price, price=price,
+                                  proposal_id=pending.proposal_id)
         return SENT
 
     async def _reprice(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,

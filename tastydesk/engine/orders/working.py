@@ -8,8 +8,9 @@ from typing import Protocol
 
 from tastydesk.engine.clock import TimerHandle
 from tastydesk.engine.domain.enums import OrderPurpose
-from tastydesk.engine.domain.orders import OrderSnapshot
+from tastydesk.engine.domain.orders import OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.records import OrderRecord
+from tastydesk.engine.orders.pricing import WalkPlan
 
 
 @dataclass(slots=True)
@@ -18,14 +19,13 @@ class WorkingOrder:
     workflow_id: int
     purpose: OrderPurpose
     broker_order_id: str | None
+    request: OrderRequest  # as first sent; ``price`` below is the current limit
     price: Decimal
+    mid: Decimal  # at the start of the walk; updated from quotes while it works
     natural: Decimal
-    step: Decimal
-    limit: Decimal | None
-    interval_s: float
-    max_attempts: int
+    plan: WalkPlan
     units: int
-    attempts: int = 1
+    attempt: int = 0  # index of the current price (0 = the start)
     filled_before: int = 0  # units filled on orders this one replaced
     timer: TimerHandle | None = None
     rule_type: str = ""
