@@ -90,6 +90,8 @@ class Kernel:
                                  settings=self.settings, strategies=self.strategies,
                                  readiness=self.readiness, spawn=spawn, counters=self.counters,
                                  **common)
+        self.risk.add_commitments(self.desk.commitments)
+        self.risk.add_commitments(self.orders.commitments)
         self.scanner = Scanner(book=self.book, candidates=self.candidates, desk=self.desk,
                                settings=self.settings, readiness=self.readiness, audit=self.audit,
                                calendar=calendar, spawn=spawn, counters=self.counters, **common)

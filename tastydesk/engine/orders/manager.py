@@ -33,6 +33,7 @@ from tastydesk.engine.domain.events import (
     QuoteReceived,
 )
 from tastydesk.engine.domain.ids import ExternalOrderId
+from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.pricer import SpreadPrice
@@ -42,6 +43,7 @@ from tastydesk.engine.orders.market import OrderMarket
 from tastydesk.engine.orders.pricing import OrderPricer, resumed_plan
 from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder
 from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.risk.checks import Commitment
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
@@ -95,6 +97,18 @@ class OrderManager:
     def by_broker_id(self, order_id: str) -> str | None:
         return self._by_broker_id.get(order_id)
 
+    def commitments(self) -> list[Commitment]:
+        """Buying power the unfilled part of every working opening order would use."""
+        out = []
+        for w in self._working.values():
+            if w.purpose is OrderPurpose.OPEN and w.buying_power_per_unit > 0:
+                record = self._orders.get(w.external_id)
+                left = w.units - (record.filled_quantity if record else 0)
+                if left > 0:
+                    out.append(Commitment(w.workflow_id, w.request.underlying,
+                                          w.buying_power_per_unit * left, "working order"))
+        return out
+
     # ---- lifecycle
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(OrderUpdated, self._on_order_updated),
@@ -114,7 +128,7 @@ class OrderManager:
                      legs: tuple[OrderLeg, ...], units: int, *, mid: Decimal, natural: Decimal,
                      strategy: Strategy | None, limit: Decimal | None = None,
                      price: Decimal | None = None, proposal_id: int | None = None,
-                     rule_type: str = "") -> None:
+                     rule_type: str = "", buying_power_per_unit: Decimal = ZERO) -> None:
         """Persist the intent, dry-run it, send it, and start its price walk.
 
         Every price comes from the order's walk (:mod:`tastydesk.engine.orders.pricing`): it
@@ -135,7 +149,8 @@ class OrderManager:
         working = WorkingOrder(
             external_id=external_id, workflow_id=workflow_id, purpose=purpose,
             broker_order_id=None, request=request, price=first, mid=mid, natural=natural,
-            plan=plan, units=units, rule_type=rule_type)
+            plan=plan, units=units, rule_type=rule_type,
+            buying_power_per_unit=buying_power_per_unit)
         self._working[external_id] = working
         self._watch(working)
         dry = await self._broker.dry_run(request)

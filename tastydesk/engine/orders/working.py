@@ -30,6 +30,7 @@ class WorkingOrder:
     timer: TimerHandle | None = None
     rule_type: str = ""
     lookups: int = 0
+    buying_power_per_unit: Decimal = Decimal(0)  # of an opening order, for pre-trade checks
 
 
 class OrderOutcomes(Protocol):

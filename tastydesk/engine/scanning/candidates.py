@@ -48,8 +48,10 @@ class CandidateBuilder:
         self._held_legs = held_legs
         self._clock = clock
 
-    async def build(self, symbol: str, only: Strategy | None = None) -> Candidate | str:
-        """A proposal that passed every check, or the reason there is none."""
+    async def build(self, symbol: str, only: Strategy | None = None,
+                    workflow_id: int | None = None) -> Candidate | str:
+        """A proposal that passed every check, or the reason there is none; ``workflow_id``'s
+        own pending buying power is not counted against it (a re-price replaces it)."""
         config = self._settings.config
         now = self._clock.now()
         today = self._clock.today()
@@ -79,7 +81,7 @@ class CandidateBuilder:
             except SelectionError as exc:
                 reasons.append(f"{strategy.name}: {exc}")
                 continue
-            problem = await self._check(proposal, strategy)
+            problem = await self._check(proposal, strategy, workflow_id)
             if problem:
                 reasons.append(f"{strategy.name}: {problem}")
                 continue
@@ -110,11 +112,13 @@ class CandidateBuilder:
             low, high = dte_span(strategy)
         return await self._broker.option_chain(symbol, low, max(low, high))
 
-    async def _check(self, proposal: TradeProposal, strategy: Strategy) -> str | None:
+    async def _check(self, proposal: TradeProposal, strategy: Strategy,
+                     workflow_id: int | None) -> str | None:
         conflict = netting_conflict(proposal, self._held_legs())
         if conflict:
             return conflict
-        problem = proposal_problem(proposal, strategy, used=self._risk.view.buying_power_used,
+        problem = proposal_problem(proposal, strategy,
+                                   used=self._risk.used_or_committed(workflow_id),
                                    limit=self._risk.bp_limit(), now=self._clock.now(),
                                    max_quote_age_s=self._settings.config.max_quote_age_seconds)
         if problem:
