@@ -194,9 +194,11 @@ class OrderManager:
             working.mid, working.natural = latest.mid, latest.natural
         return SpreadPrice(working.mid, working.natural)
 
-    def _record(self, record: OrderRecord, price_step: bool = False) -> OrderRecord:
+    def _record(self, record: OrderRecord, price_step: bool = False,
+                market: SpreadPrice | None = None) -> OrderRecord:
         self._orders[record.external_id] = record
-        self._bus.publish(OrderRecorded(record, price_step))
+        self._bus.publish(OrderRecorded(record, price_step, market.mid if market else None,
+                                        market.natural if market else None))
         return record
 
     def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
@@ -420,9 +422,12 @@ class OrderManager:
             return
         filled = max((working.filled_before if working else 0) + snap.filled_quantity,
                      order.filled_quantity)
+        market = self._market(working) if working is not None and new_fills else None
         rec = self._record(await self._store.update_order(
             external_id, status, now, broker_order_id=snap.order_id, filled_quantity=filled,
-            detail=cancel_reason or snap.reject_reason or f"broker status {status.value}"))
+            detail=cancel_reason or snap.reject_reason or f"broker status {status.value}",
+            mid=market.mid if market else None, natural=market.natural if market else None),
+            market=market)
         if status.is_terminal and working is not None:
             self._working.pop(external_id, None)
             self._end_tracking(working)

@@ -29,6 +29,7 @@ from tastydesk.engine.domain.records import (
     RuleActionRecord,
     TransitionRecord,
 )
+from tastydesk.engine.execution_pricing.fill_quality import FillSample, samples_from_events
 from tastydesk.engine.store.service import AsyncStore
 
 LOG_LIMIT = 1000  # most recent decisions, audit entries and errors kept for the views
@@ -77,6 +78,8 @@ class History:
         self._sent: set[str] = set()
         self._filled: set[str] = set()
         self.price_steps = 0
+        self.fills: list[tuple[int, FillSample]] = []  # (workflow id, fill with its market)
+        self._filled_units: dict[str, int] = {}
 
     # ---- figures
     @property
@@ -124,7 +127,11 @@ class History:
                 self._sent.add(order.external_id)
                 if order.status is OrderStatus.FILLED:
                     self._filled.add(order.external_id)
-                steps += price_steps(await self._store.order_events(order.external_id))
+                events = await self._store.order_events(order.external_id)
+                steps += price_steps(events)
+                self.fills.extend((order.workflow_id, f) for f in samples_from_events(
+                    order.underlying, "", order.purpose, events))
+                self._filled_units[order.external_id] = order.filled_quantity
         self.price_steps += steps
 
     def _load_transitions(self, records: list[TransitionRecord]) -> None:
@@ -159,3 +166,10 @@ class History:
             self._filled.add(rec.external_id)
         if event.price_step:
             self.price_steps += 1
+        before = self._filled_units.get(rec.external_id, 0)
+        if rec.filled_quantity > before:
+            self._filled_units[rec.external_id] = rec.filled_quantity
+            if event.mid is not None and event.natural is not None:
+                self.fills.append((rec.workflow_id, FillSample(
+                    rec.underlying, "", rec.filled_quantity - before, rec.price, event.mid,
+                    event.natural, rec.purpose)))
