@@ -94,9 +94,6 @@ class OrderManager:
         return sum(1 for o in self._orders.values()
                    if o.proposal_id == proposal_id and o.purpose is purpose)
 
-    def by_broker_id(self, order_id: str) -> str | None:
-        return self._by_broker_id.get(order_id)
-
     def commitments(self) -> list[Commitment]:
         """Buying power the unfilled part of every working opening order would use."""
         out = []
@@ -282,7 +279,7 @@ class OrderManager:
             if snap is not None:
                 await self.apply_snapshot(external_id, snap)
 
-    async def _step(self, external_id: str, working: WorkingOrder, new_price: Any) -> None:
+    async def _step(self, external_id: str, working: WorkingOrder, new_price: Decimal) -> None:
         assert working.broker_order_id is not None
         result = await self._broker.replace(working.broker_order_id, new_price)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
