@@ -131,7 +131,8 @@ class ReadModel:
             out.append(OrderView(rec.external_id, rec.workflow_id, rec.underlying,
                                  rec.purpose.value, rec.status, working.price if working
                                  else rec.price, rec.quantity, rec.filled_quantity,
-                                 working.attempts if working else rec.attempt, rec.updated_at))
+                                 working.attempt + 1 if working else rec.attempt,
+                                 rec.updated_at))
         return sorted(out, key=lambda o: o.updated_at, reverse=True)
 
     def portfolio(self) -> PortfolioView:
