@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "8ff3ace232d881f07938f933dd43ca4832a911af4a809df456c02da7d2d19972"
+GOLDEN_DIGEST = "1784cf0478c3b82f8730fbe52730267c73cbb544c6d80ebda88a10210d50edaa"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
