@@ -261,13 +261,24 @@ class OrderManager:
                 working.attempt = nxt  # already there (at natural or the limit): keep working
                 self._arm_walk(working)
                 return
-            dry = await self._broker.dry_run(dataclasses.replace(working.request,
-                                                                  price=new_price))
+            dry = await self._broker.dry_run(self._remaining_request(working, new_price))
             if dry.errors:
                 await self._cancel(external_id, working,
                                    "dry run of the next price: " + "; ".join(dry.errors))
                 return
             await self._step(external_id, working, new_price)
+
+    def _remaining_request(self, working: WorkingOrder, price: Decimal) -> OrderRequest:
+        """The order a replace at ``price`` leaves working: the units not filled yet (what its
+        dry run must check, not the whole original order)."""
+        request = working.request
+        filled = self._orders[working.external_id].filled_quantity
+        remaining = working.units - filled
+        if filled <= 0 or remaining <= 0:
+            return dataclasses.replace(request, price=price)
+        legs = tuple(dataclasses.replace(leg, quantity=leg.quantity // working.units * remaining)
+                     for leg in request.legs)
+        return dataclasses.replace(request, price=price, legs=legs)
 
     async def _cancel(self, external_id: str, working: WorkingOrder, why: str) -> None:
         assert working.broker_order_id is not None

@@ -67,8 +67,8 @@ def execution_summary(store: Store) -> dict[str, Any]:
                 if strategy is not None and bp > strategy.sizing.max_buying_power:
                     above_cap += 1
         elif (order.purpose in (OrderPurpose.CLOSE, OrderPurpose.PARTIAL_CLOSE)
-              and _close_rule(order, closes) == STOP_RULE):
-            stop_orders += 1
+              and _close_rule(order, closes) == STOP_RULE and order.status.is_terminal):
+            stop_orders += 1  # an exit still working when the run ends is not decided yet
             if order.status is OrderStatus.FILLED:
                 prices = price_steps(events) + 1
                 stop_prices.append(float(prices))

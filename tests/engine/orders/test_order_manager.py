@@ -157,3 +157,21 @@ async def test_a_price_step_is_dry_run_before_the_replace(w: World) -> None:
     assert w.broker.replaced == []
     assert stored(w, ext) is OrderStatus.CANCELLED
     assert any("dry run of the next price" in e.detail for e in w.store.order_events(ext))
+
+
+async def test_a_partly_filled_order_dry_runs_only_what_is_left(w: World) -> None:
+    _wid, _ext = await send(w, units=2, price="0.40")
+    (broker_id,) = w.broker.orders
+    w.broker.fill(broker_id, 1)
+    await w.step()
+    checked = []
+    original = w.broker.dry_run
+
+    async def recording(order):  # type: ignore[no-untyped-def]
+        checked.append(order)
+        return await original(order)
+
+    w.broker.dry_run = recording  # type: ignore[method-assign]
+    await w.step(PATIENT.interval_seconds + 1)
+    assert checked and all(leg.quantity == 1 for leg in checked[0].legs)
+    assert w.broker.replaced, "the remaining unit walks on"
