@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "1784cf0478c3b82f8730fbe52730267c73cbb544c6d80ebda88a10210d50edaa"
+GOLDEN_DIGEST = "c31ba56f4967b0e73b13dd241b41850972f41f382dfca1ec0d82e07124cbe677"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
