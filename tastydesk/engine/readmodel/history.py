@@ -77,8 +77,9 @@ class History:
         self.time_in_state: dict[str, float] = defaultdict(float)
         self._sent: set[str] = set()
         self._filled: set[str] = set()
-        self.price_steps = 0
-        self.fills: list[tuple[int, FillSample]] = []  # (workflow id, fill with its market)
+        self._steps: dict[str, int] = {}  # external id -> price steps
+        # external id -> (workflow id, fills with their market), and the units they cover
+        self._fills: dict[str, list[tuple[int, FillSample]]] = {}
         self._filled_units: dict[str, int] = {}
 
     # ---- figures
@@ -89,6 +90,14 @@ class History:
     @property
     def orders_filled(self) -> int:
         return len(self._filled)
+
+    @property
+    def price_steps(self) -> int:
+        return sum(self._steps.values())
+
+    def fills(self) -> list[tuple[int, FillSample]]:
+        """Every fill recorded with its market, with its workflow id (fill quality)."""
+        return [f for samples in self._fills.values() for f in samples]
 
     def errors_by_category(self) -> dict[str, int]:
         return dict(Counter(e.category for e in self.errors))
@@ -121,18 +130,21 @@ class History:
     async def load_order_figures(self) -> None:
         """Orders sent and filled, and price steps, over the whole history (one read per order:
         run in the background after start-up)."""
-        steps = 0
         for order in await self._store.orders():
             if order.broker_order_id:
-                self._sent.add(order.external_id)
+                ext = order.external_id
+                self._sent.add(ext)
                 if order.status is OrderStatus.FILLED:
-                    self._filled.add(order.external_id)
-                events = await self._store.order_events(order.external_id)
-                steps += price_steps(events)
-                self.fills.extend((order.workflow_id, f) for f in samples_from_events(
-                    order.underlying, "", order.purpose, events))
-                self._filled_units[order.external_id] = order.filled_quantity
-        self.price_steps += steps
+                    self._filled.add(ext)
+                events = await self._store.order_events(ext)
+                stored = price_steps(events)
+                # A step announced while this ran is in both counts: keep the larger.
+                self._steps[ext] = max(self._steps.get(ext, 0), stored)
+                # Likewise a fill: keep whichever of the two covers more units.
+                if order.filled_quantity > self._filled_units.get(ext, 0):
+                    self._filled_units[ext] = order.filled_quantity
+                    self._fills[ext] = [(order.workflow_id, f) for f in samples_from_events(
+                        order.underlying, "", order.purpose, events)]
 
     def _load_transitions(self, records: list[TransitionRecord]) -> None:
         fresh = list(self.transitions)
@@ -165,11 +177,11 @@ class History:
         if rec.status is OrderStatus.FILLED:
             self._filled.add(rec.external_id)
         if event.price_step:
-            self.price_steps += 1
+            self._steps[rec.external_id] = self._steps.get(rec.external_id, 0) + 1
         before = self._filled_units.get(rec.external_id, 0)
         if rec.filled_quantity > before:
             self._filled_units[rec.external_id] = rec.filled_quantity
             if event.mid is not None and event.natural is not None:
-                self.fills.append((rec.workflow_id, FillSample(
+                self._fills.setdefault(rec.external_id, []).append((rec.workflow_id, FillSample(
                     rec.underlying, "", rec.filled_quantity - before, rec.price, event.mid,
                     event.natural, rec.purpose)))

@@ -186,7 +186,7 @@ class ReadModel:
                                           sum(v, ZERO)) for name, v in sorted(stats.items()))
         history = self.history
         samples = [dataclasses.replace(f, strategy=self._strategy_of(wid))
-                   for wid, f in history.fills]
+                   for wid, f in history.fills()]
         overall = fill_quality.summarise(samples)
         return AnalyticsView(orders_sent=history.orders_sent, orders_filled=history.orders_filled,
                              price_improvement_steps=history.price_steps,
