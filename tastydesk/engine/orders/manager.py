@@ -8,7 +8,6 @@ changes follow the domain's order table (:mod:`tastydesk.engine.domain.order_fsm
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections import Counter
@@ -41,7 +40,7 @@ from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.orders.market import OrderMarket
 from tastydesk.engine.orders.pricing import OrderPricer, resumed_plan
-from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder
+from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder, remaining_request
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.risk.checks import Commitment
 from tastydesk.engine.settings import Settings
@@ -261,24 +260,13 @@ class OrderManager:
                 working.attempt = nxt  # already there (at natural or the limit): keep working
                 self._arm_walk(working)
                 return
-            dry = await self._broker.dry_run(self._remaining_request(working, new_price))
+            filled = self._orders[external_id].filled_quantity
+            dry = await self._broker.dry_run(remaining_request(working, filled, new_price))
             if dry.errors:
                 await self._cancel(external_id, working,
                                    "dry run of the next price: " + "; ".join(dry.errors))
                 return
             await self._step(external_id, working, new_price)
-
-    def _remaining_request(self, working: WorkingOrder, price: Decimal) -> OrderRequest:
-        """The order a replace at ``price`` leaves working: the units not filled yet (what its
-        dry run must check, not the whole original order)."""
-        request = working.request
-        filled = self._orders[working.external_id].filled_quantity
-        remaining = working.units - filled
-        if filled <= 0 or remaining <= 0:
-            return dataclasses.replace(request, price=price)
-        legs = tuple(dataclasses.replace(leg, quantity=leg.quantity // working.units * remaining)
-                     for leg in request.legs)
-        return dataclasses.replace(request, price=price, legs=legs)
 
     async def _cancel(self, external_id: str, working: WorkingOrder, why: str) -> None:
         assert working.broker_order_id is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -31,6 +32,18 @@ class WorkingOrder:
     rule_type: str = ""
     lookups: int = 0
     buying_power_per_unit: Decimal = Decimal(0)  # of an opening order, for pre-trade checks
+
+
+def remaining_request(working: WorkingOrder, filled: int, price: Decimal) -> OrderRequest:
+    """The order a replace at ``price`` leaves working: the ``filled`` units are done, so its
+    dry run checks only the rest (not the whole original order)."""
+    request = working.request
+    remaining = working.units - filled
+    if filled <= 0 or remaining <= 0:
+        return dataclasses.replace(request, price=price)
+    legs = tuple(dataclasses.replace(leg, quantity=leg.quantity // working.units * remaining)
+                 for leg in request.legs)
+    return dataclasses.replace(request, price=price, legs=legs)
 
 
 class OrderOutcomes(Protocol):
