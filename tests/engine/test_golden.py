@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "c31ba56f4967b0e73b13dd241b41850972f41f382dfca1ec0d82e07124cbe677"
+GOLDEN_DIGEST = "5aa705732bc4526d1d8ad43f8daf247161f07112663d44fe0dced02e562d3938"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -18,7 +18,6 @@ from tastydesk.engine.domain.enums import (
     SelectionMethod,
     Side,
 )
-from tastydesk.engine.execution_pricing.walk import Urgency
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +65,13 @@ class Sizing:
 
 @dataclass(frozen=True, slots=True)
 class PricingSettings:
-    """How the strategy's orders walk from mid to natural (see
-    :mod:`tastydesk.engine.execution_pricing.walk`).
+    """How the strategy's orders are priced (see :mod:`tastydesk.engine.execution_pricing.walk`).
 
-    Each purpose has a preset: entries ``entry_walk`` (patient), profit-taking and time exits
-    ``exit_walk`` (normal), protective exits ``stop_walk`` (fast). Custom values: ``max_attempts``
-    (> 0) replaces the entry walk's number of prices, ``max_slippage`` the fast walk's bound below
-    mid. ``step`` and ``interval_seconds`` are no longer used (prices step by a share of the
-    spread); they stay so that older strategy files and the builder keep loading.
+    The walk follows the order's purpose: entries patient, profit-taking and time exits normal,
+    protective exits fast. ``start_offset`` starts an entry that far from mid in our favour and
+    ``max_attempts`` (> 0) replaces the entry walk's number of prices. ``step`` and
+    ``interval_seconds`` are no longer used (prices step by a share of the spread); they stay so
+    that older strategy files and the builder keep loading.
     """
 
     start_offset: Decimal = Decimal("0")  # $ away from mid, in our favour, at the first attempt
@@ -81,10 +79,6 @@ class PricingSettings:
     interval_seconds: int = 600  # retired: see the docstring
     max_attempts: int = 0  # 0: the entry preset's number of prices
     limit_price: Decimal | None = None  # never worse than this (signed: credit +, debit -)
-    entry_walk: Urgency = Urgency.PATIENT
-    exit_walk: Urgency = Urgency.NORMAL
-    stop_walk: Urgency = Urgency.FAST
-    max_slippage: Decimal | None = None  # $ per share below mid a fast exit may reach
 
 
 @dataclass(frozen=True, slots=True)

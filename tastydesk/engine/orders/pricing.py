@@ -52,27 +52,17 @@ def _rule_type(rule_type: str) -> RuleType | None:
 def walk_for(strategy: Strategy | None, purpose: OrderPurpose, rule_type: str = ""
              ) -> tuple[PriceWalk, Urgency, str]:
     """The walk for an order of ``purpose`` (closing for ``rule_type``), with the strategy's
-    presets and custom values, and the reason the timeline shows."""
+    custom entry values (start offset, number of prices), and the reason the timeline shows."""
     choice = urgency_for(purpose, _rule_type(rule_type))
-    urgency = choice.urgency
     custom: dict[str, object] = {}
-    if strategy is not None:
+    if strategy is not None and purpose is OrderPurpose.OPEN:
         pricing = strategy.pricing
-        if purpose is OrderPurpose.OPEN:
-            urgency = pricing.entry_walk
-            if pricing.max_attempts > 0:
-                custom["attempts"] = pricing.max_attempts
-            if pricing.start_offset > 0:
-                custom["start_offset"] = pricing.start_offset
-        elif urgency is Urgency.FAST:
-            urgency = pricing.stop_walk
-        else:
-            urgency = pricing.exit_walk
-        if urgency is Urgency.FAST and pricing.max_slippage is not None:
-            custom["max_slippage"] = pricing.max_slippage
-    reason = choice.reason if urgency is choice.urgency else (
-        f"{urgency.value} pricing: {choice.reason.split(': ', 1)[-1]} (strategy preset)")
-    return preset(urgency, **custom), urgency, reason
+        if pricing.max_attempts > 0:
+            custom["attempts"] = pricing.max_attempts
+        if pricing.start_offset > 0:
+            custom["start_offset"] = pricing.start_offset
+    reason = choice.reason + (" (the strategy's own values)" if custom else "")
+    return preset(choice.urgency, **custom), choice.urgency, reason
 
 
 class OrderPricer:

@@ -81,10 +81,6 @@ def strategy_to_dict(s: Strategy) -> dict[str, Any]:
             "interval_seconds": p.interval_seconds,
             "max_attempts": p.max_attempts,
             "limit_price": _dec(p.limit_price),
-            "entry_walk": p.entry_walk.value,
-            "exit_walk": p.exit_walk.value,
-            "stop_walk": p.stop_walk.value,
-            "max_slippage": _dec(p.max_slippage),
         },
         "rules": [_rule(r) for r in s.rules],
     }

@@ -31,7 +31,6 @@ from tastydesk.engine.domain.strategy import (
     StrategyLeg,
     StrikeSelection,
 )
-from tastydesk.engine.execution_pricing.walk import Urgency
 from tastydesk.engine.strategies.fields import MISSING as _MISSING
 from tastydesk.engine.strategies.fields import (
     FieldError,
@@ -317,8 +316,7 @@ class _Parser:
     def pricing(self, value: object) -> Any:
         path = "pricing"
         obj = self.fields.mapping(value, path, frozenset({"start_offset", "step", "interval_seconds",
-                                                   "max_attempts", "limit_price", "entry_walk",
-                                                   "exit_walk", "stop_walk", "max_slippage"}))
+                                                   "max_attempts", "limit_price"}))
         if obj is None:
             return _MISSING
         d = PricingSettings()
@@ -331,11 +329,6 @@ class _Parser:
                                              1, 86_400),
             "max_attempts": self.fields.integer(obj, "max_attempts", path, d.max_attempts, 0, 20),
             "limit_price": self.fields.decimal(obj, "limit_price", path, None, nullable=True),
-            "entry_walk": self.fields.enum(obj, "entry_walk", path, Urgency, d.entry_walk),
-            "exit_walk": self.fields.enum(obj, "exit_walk", path, Urgency, d.exit_walk),
-            "stop_walk": self.fields.enum(obj, "stop_walk", path, Urgency, d.stop_walk),
-            "max_slippage": self.fields.decimal(obj, "max_slippage", path, None,
-                                                _at_least(Decimal("0")), nullable=True),
         }
         if _MISSING in p.values():
             return _MISSING

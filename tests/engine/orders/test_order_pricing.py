@@ -40,15 +40,14 @@ def test_urgency_follows_the_purpose() -> None:
     assert walk_for(s, OrderPurpose.CLOSE, "delta_breach")[1] is Urgency.FAST
 
 
-def test_strategy_presets_and_custom_values() -> None:
+def test_strategy_custom_values_shape_the_entry_walk() -> None:
     s = _strategy()
-    pricing = dataclasses.replace(s.pricing, entry_walk=Urgency.FAST, max_attempts=0,
-                                  max_slippage=D("0.20"))
-    walk, urgency, reason = walk_for(dataclasses.replace(s, pricing=pricing), OrderPurpose.OPEN)
-    assert urgency is Urgency.FAST and walk.max_slippage == D("0.20")
-    assert "strategy preset" in reason
-    custom = dataclasses.replace(s, pricing=dataclasses.replace(s.pricing, max_attempts=7))
-    assert walk_for(custom, OrderPurpose.OPEN)[0].attempts == 7
+    custom = dataclasses.replace(s, pricing=dataclasses.replace(
+        s.pricing, max_attempts=7, start_offset=D("0.02")))
+    walk, urgency, reason = walk_for(custom, OrderPurpose.OPEN)
+    assert (walk.attempts, walk.start_offset, urgency) == (7, D("0.02"), Urgency.PATIENT)
+    assert "the strategy's own values" in reason
+    assert walk_for(custom, OrderPurpose.CLOSE, "stop_loss")[0].attempts == 3  # exits: presets
 
 
 @pytest.mark.asyncio
