@@ -5,4 +5,4 @@ function takes no arguments and returns a dict of figures (numbers, with units i
 plus optional ``target`` and ``ok`` entries).
 """
 
-MODULES = ["pricing", "proposal", "dispatch", "workflow", "store", "ui", "gui_stall"]
+MODULES = ["pricing", "proposal", "dispatch", "workflow", "stop_exit", "store", "ui", "gui_stall"]

@@ -81,8 +81,8 @@ class Kernel:
                                      counters=self.counters, **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
-                                   outcomes=self.settlement, spawn=spawn, counters=self.counters,
-                                   **common)
+                                   outcomes=self.settlement, streams=self.streams, spawn=spawn,
+                                   counters=self.counters, **common)
         self.candidates = CandidateBuilder(broker=broker, settings=self.settings,
                                            strategies=self.strategies, risk=self.risk,
                                            held_legs=self.positions.held_legs, clock=clock)
@@ -91,6 +91,8 @@ class Kernel:
                                  settings=self.settings, strategies=self.strategies,
                                  readiness=self.readiness, spawn=spawn, counters=self.counters,
                                  **common)
+        self.risk.add_commitments(self.desk.commitments)
+        self.risk.add_commitments(self.orders.commitments)
         self.scanner = Scanner(book=self.book, candidates=self.candidates, desk=self.desk,
                                settings=self.settings, readiness=self.readiness, audit=self.audit,
                                calendar=calendar, spawn=spawn, counters=self.counters, **common)

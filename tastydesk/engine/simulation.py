@@ -21,6 +21,7 @@ from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import OrderStatus
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.kernel import Kernel
+from tastydesk.engine.readmodel.execution_report import execution_summary
 from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tastydesk.paths import db_path
@@ -105,4 +106,5 @@ def summarise(kernel: Kernel, store: Store) -> dict[str, Any]:
         "errors": len(store.errors()),
         "error_messages": [f"{e.category}: {e.message}" for e in store.errors(limit=10)],
         "integrity": store.integrity_check(),
+        **execution_summary(store),
     }

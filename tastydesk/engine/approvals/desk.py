@@ -29,6 +29,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, DecisionRecorded, QuoteReceived, WorkflowChanged
+from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.pricer import PricedLeg, SpreadPrice, spread_price
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import ProposalRecord
@@ -37,9 +38,9 @@ from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.orders.manager import OrderManager
-from tastydesk.engine.orders.walk import initial_price
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.risk.checks import Commitment
 from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.scanning.candidates import CandidateBuilder, open_legs
 from tastydesk.engine.settings import Settings
@@ -109,6 +110,12 @@ class ApprovalDesk:
             if sym not in still:
                 self._quotes.pop(sym, None)
         self._streams.release(CLAIM, event.workflow_id, symbols, "unsubscribe-pending")
+
+    def commitments(self) -> list[Commitment]:
+        """Buying power the proposals waiting for approval would use (pre-trade checks count
+        it)."""
+        return [Commitment(p.workflow_id, p.proposal.underlying, p.proposal.buying_power,
+                           "pending approval") for p in self._pending.values()]
 
     # ---- proposing
     async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
@@ -193,10 +200,16 @@ class ApprovalDesk:
             moved = f"mid moved from {proposal.mid_price} to {fresh.mid}"
         if moved or fresh is None:
             return await self._reprice(workflow_id, proposal, strategy, moved or "")
-        portfolio = self._risk.view
-        if portfolio.breached:
-            raise EngineError(f"portfolio limit breached: {portfolio.breach_reason}")
         units = quantity or proposal.quantity
+        per_unit = proposal.buying_power / proposal.quantity
+        problem = self._risk.opening_problem(workflow_id, (per_unit * units).quantize(CENT),
+                                             strategy.sizing.max_buying_power)
+        if problem:  # refused before anything is recorded: the proposal stays pending
+            why = f"{units} lot{'s' if units > 1 else ''}: {problem}"
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
+                                    f"Not sent: {proposal.underlying}", why, self._clock.now(),
+                                    workflow_id))
+            return ActionResult(ActionOutcome.NOT_SENT, why)
         decision = Decision.MODIFY if (price is not None or quantity is not None) \
             else Decision.APPROVE
         record = await self._store.record_decision(
@@ -210,19 +223,19 @@ class ApprovalDesk:
                                     f"approved by {user}",
                                     payload={"price": str(price or ""), "quantity": units})
         self._counters["approvals"] += 1
-        limit = price if price is not None else strategy.pricing.limit_price
-        start = price if price is not None else initial_price(
-            fresh.mid, fresh.natural, strategy.pricing.start_offset, strategy.pricing.limit_price)
         await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
-                                  open_legs(proposal, units), units, start, fresh.natural,
-                                  strategy, limit, proposal_id=pending.proposal_id)
+                                  open_legs(proposal, units), units, mid=fresh.mid,
+                                  natural=fresh.natural, strategy=strategy,
+                                  limit=strategy.pricing.limit_price, price=price,
+                                  proposal_id=pending.proposal_id, buying_power_per_unit=per_unit)
         return SENT
 
     async def _reprice(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
                        moved: str) -> ActionResult:
         await self._book.transition(workflow_id, Trigger.REPRICE, Actor.ENGINE,
                                     f"re-pricing before sending: {moved}")
-        outcome = await self._candidates.build(proposal.underlying, only=strategy)
+        outcome = await self._candidates.build(proposal.underlying, only=strategy,
+                                               workflow_id=workflow_id)
         if isinstance(outcome, str):
             await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE, outcome,
                                         cooldown_until=self._clock.now())

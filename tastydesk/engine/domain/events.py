@@ -146,10 +146,13 @@ class ErrorRecorded:
 
 @dataclass(frozen=True, slots=True)
 class OrderRecorded:
-    """An order's stored state changed; ``price_step`` marks a step of the price walk."""
+    """An order's stored state changed; ``price_step`` marks a step of the price walk; ``mid``
+    and ``natural`` come with a change that recorded a fill (fill quality)."""
 
     record: OrderRecord
     price_step: bool = False
+    mid: Decimal | None = None  # the spread's mid and natural per unit when it recorded a fill
+    natural: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,8 @@ class OrderEventRecord:
     filled_quantity: int | None
     detail: str
     time: datetime
+    mid: Decimal | None = None  # the spread's mid per unit at a fill (fill quality)
+    natural: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,10 +65,19 @@ class Sizing:
 
 @dataclass(frozen=True, slots=True)
 class PricingSettings:
+    """How the strategy's orders are priced (see :mod:`tastydesk.engine.execution_pricing.walk`).
+
+    The walk follows the order's purpose: entries patient, profit-taking and time exits normal,
+    protective exits fast. ``start_offset`` starts an entry that far from mid in our favour and
+    ``max_attempts`` (> 0) replaces the entry walk's number of prices. ``step`` and
+    ``interval_seconds`` are no longer used (prices step by a share of the spread); they stay so
+    that older strategy files and the builder keep loading.
+    """
+
     start_offset: Decimal = Decimal("0")  # $ away from mid, in our favour, at the first attempt
-    step: Decimal = Decimal("0.01")  # $ conceded toward natural per attempt
-    interval_seconds: int = 600
-    max_attempts: int = 0  # 0: default by strategy kind (6 directional, 4 neutral)
+    step: Decimal = Decimal("0.01")  # retired: see the docstring
+    interval_seconds: int = 600  # retired: see the docstring
+    max_attempts: int = 0  # 0: the entry preset's number of prices
     limit_price: Decimal | None = None  # never worse than this (signed: credit +, debit -)
 
 
@@ -104,8 +113,3 @@ class Strategy:
     def is_neutral(self) -> bool:
         return self.biases == frozenset({Bias.NEUTRAL})
 
-    @property
-    def max_attempts(self) -> int:
-        if self.pricing.max_attempts > 0:
-            return self.pricing.max_attempts
-        return 4 if Bias.NEUTRAL in self.biases and len(self.biases) == 1 else 6

@@ -155,11 +155,24 @@ class StrategyStats:
 
 
 @dataclass(frozen=True, slots=True)
+class FillQualityStats:
+    """Fill quality of one symbol's or one strategy's fills."""
+
+    name: str
+    fills: int
+    avg_fill_vs_mid: Decimal  # $ per spread unit, + better than mid
+    spread_share_conceded: float | None  # 0 at mid, 1 at natural
+
+
+@dataclass(frozen=True, slots=True)
 class AnalyticsView:
     orders_sent: int = 0
     orders_filled: int = 0
     price_improvement_steps: int = 0
-    avg_fill_vs_mid: Decimal = Decimal("0")  # $ per spread, + means better than the first mid
+    avg_fill_vs_mid: Decimal = Decimal("0")  # $ per spread, + better than the mid at the fill
+    spread_share_conceded: float | None = None  # of the spread, over every recorded fill
+    fill_quality_by_symbol: tuple[FillQualityStats, ...] = ()
+    fill_quality_by_strategy: tuple[FillQualityStats, ...] = ()
     time_in_state_s: dict[str, float] = field(default_factory=dict)
     by_strategy: tuple[StrategyStats, ...] = ()
     equity_curve: tuple[tuple[datetime, float], ...] = ()

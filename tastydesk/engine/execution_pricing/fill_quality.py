@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from tastydesk.engine.domain.enums import OrderPurpose
 from tastydesk.engine.domain.money import CENT, MULTIPLIER, ZERO
+from tastydesk.engine.domain.records import OrderEventRecord
 
 
 def spread_share_conceded(fill: Decimal, mid: Decimal, natural: Decimal) -> float | None:
@@ -117,3 +118,24 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[index]
+
+
+def samples_from_events(symbol: str, strategy: str, purpose: OrderPurpose,
+                        events: Iterable[OrderEventRecord]) -> list[FillSample]:
+    """The fills an order's event history records: each event carrying the market (``mid`` and
+    ``natural``) whose filled quantity grew gives one sample, at the limit the order had then
+    (what the broker fills a limit order at). Events stored before the market was recorded give
+    none."""
+    out = []
+    price: Decimal | None = None
+    filled = 0
+    for e in events:
+        if e.price is not None:
+            price = e.price
+        if e.filled_quantity is None or e.filled_quantity <= filled:
+            continue
+        units = e.filled_quantity - filled
+        filled = e.filled_quantity
+        if price is not None and e.mid is not None and e.natural is not None:
+            out.append(FillSample(symbol, strategy, units, price, e.mid, e.natural, purpose))
+    return out

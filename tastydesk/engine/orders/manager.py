@@ -24,18 +24,29 @@ from tastydesk.engine.domain.enums import (
     OrderPurpose,
     OrderStatus,
 )
-from tastydesk.engine.domain.events import Alert, FillReceived, OrderRecorded, OrderUpdated
+from tastydesk.engine.domain.events import (
+    Alert,
+    FillReceived,
+    OrderRecorded,
+    OrderUpdated,
+    QuoteReceived,
+)
 from tastydesk.engine.domain.ids import ExternalOrderId
+from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest, OrderSnapshot
+from tastydesk.engine.domain.pricer import SpreadPrice
 from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.domain.strategy import Strategy
-from tastydesk.engine.orders.walk import next_price
-from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder
+from tastydesk.engine.orders.market import OrderMarket
+from tastydesk.engine.orders.pricing import OrderPricer, resumed_plan
+from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder, remaining_request
 from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.risk.checks import Commitment
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
+from tastydesk.engine.subscriptions import StreamClaims
 from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import UNKNOWN_LOOKUP_DELAYS
 
@@ -47,8 +58,11 @@ Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 class OrderManager:
     def __init__(self, *, broker: BrokerPort, store: AsyncStore, book: WorkflowBook,
                  settings: Settings, strategies: StrategyLibrary, outcomes: OrderOutcomes,
-                 bus: EventBus, clock: Clock, spawn: Spawn, counters: Counter[str]) -> None:
+                 streams: StreamClaims, bus: EventBus, clock: Clock, spawn: Spawn,
+                 counters: Counter[str]) -> None:
         self._broker = broker
+        self._pricer = OrderPricer(broker)
+        self._market_data = OrderMarket(broker, streams, spawn)
         self._store = store
         self._book = book
         self._settings = settings
@@ -79,10 +93,23 @@ class OrderManager:
         return sum(1 for o in self._orders.values()
                    if o.proposal_id == proposal_id and o.purpose is purpose)
 
+    def commitments(self) -> list[Commitment]:
+        """Buying power the unfilled part of every working opening order would use."""
+        out = []
+        for w in self._working.values():
+            if w.purpose is OrderPurpose.OPEN and w.buying_power_per_unit > 0:
+                record = self._orders.get(w.external_id)
+                left = w.units - (record.filled_quantity if record else 0)
+                if left > 0:
+                    out.append(Commitment(w.workflow_id, w.request.underlying,
+                                          w.buying_power_per_unit * left, "working order"))
+        return out
+
     # ---- lifecycle
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(OrderUpdated, self._on_order_updated),
-                self._bus.subscribe(FillReceived, self._on_fill)]
+                self._bus.subscribe(FillReceived, self._on_fill),
+                self._bus.subscribe(QuoteReceived, self._on_quote)]
 
     def stop(self) -> None:
         for order in self._working.values():
@@ -94,29 +121,34 @@ class OrderManager:
 
     # ---- submission
     async def submit(self, workflow_id: int, purpose: OrderPurpose, underlying: str,
-                     legs: tuple[OrderLeg, ...], units: int, price: Decimal, natural: Decimal,
-                     strategy: Strategy | None, limit: Decimal | None,
-                     proposal_id: int | None = None,
-                     rule_type: str = "") -> None:
-        """Persist the intent, dry-run it, send it, and start its price walk."""
-        config = self._settings.config
+                     legs: tuple[OrderLeg, ...], units: int, *, mid: Decimal, natural: Decimal,
+                     strategy: Strategy | None, limit: Decimal | None = None,
+                     price: Decimal | None = None, proposal_id: int | None = None,
+                     rule_type: str = "", buying_power_per_unit: Decimal = ZERO) -> None:
+        """Persist the intent, dry-run it, send it, and start its price walk.
+
+        Every price comes from the order's walk (:mod:`tastydesk.engine.orders.pricing`): it
+        starts at ``mid`` (or the trader's ``price``) and steps toward ``natural`` by shares of
+        the spread, on tick and never past ``limit``.
+        """
+        plan = await self._pricer.plan(underlying=underlying, leg_count=len(legs),
+                                       purpose=purpose, rule_type=rule_type, strategy=strategy,
+                                       mid=mid, limit=limit, price=price)
+        first = plan.price(0, natural)
         now = self._clock.now()
         external_id = ExternalOrderId(f"td-{workflow_id}-{purpose.value}-{uuid.uuid4().hex[:12]}")
-        request = OrderRequest(underlying, legs, price, external_id)
+        request = OrderRequest(underlying, legs, first, external_id)
         attempt = self.count_for_proposal(proposal_id, purpose) if proposal_id else 0
         record = await self._store.create_order_intent(workflow_id, purpose, request, units, now,
                                                        proposal_id=proposal_id, attempt=attempt)
         self._record(record)
-        pricing = strategy.pricing if strategy else None
-        interval = float(pricing.interval_seconds if pricing and pricing.interval_seconds
-                         else config.pricing_interval_seconds)
         working = WorkingOrder(
             external_id=external_id, workflow_id=workflow_id, purpose=purpose,
-            broker_order_id=None, price=price, natural=natural,
-            step=pricing.step if pricing else config.pricing_step, limit=limit,
-            interval_s=interval, max_attempts=strategy.max_attempts if strategy else 4,
-            units=units, rule_type=rule_type)
+            broker_order_id=None, request=request, price=first, mid=mid, natural=natural,
+            plan=plan, units=units, rule_type=rule_type,
+            buying_power_per_unit=buying_power_per_unit)
         self._working[external_id] = working
+        self._watch(working)
         dry = await self._broker.dry_run(request)
         if dry.errors:
             await self._failed(external_id, "dry run: " + "; ".join(dry.errors))
@@ -128,7 +160,8 @@ class OrderManager:
             self._by_broker_id[result.order.order_id] = external_id
             self._record(await self._store.update_order(
                 external_id, OrderStatus.WORKING, self._clock.now(),
-                broker_order_id=result.order.order_id, price=price, detail=f"placed at {price}",
+                broker_order_id=result.order.order_id, price=first,
+                detail=f"placed at {first} ({plan.reason}; mid {mid}, natural {natural})",
                 fees=dry.fees))
             self._arm_walk(working)
             await self.apply_snapshot(external_id, result.order)
@@ -143,9 +176,25 @@ class OrderManager:
                         workflow_id)
             self._schedule_lookup(working)
 
-    def _record(self, record: OrderRecord, price_step: bool = False) -> OrderRecord:
+    # ---- the legs' quotes: the walk follows the market, fills record it
+    def _watch(self, working: WorkingOrder) -> None:
+        self._market_data.watch(working.external_id, working.workflow_id, working.request)
+
+    def _on_quote(self, event: QuoteReceived) -> None:
+        self._market_data.update(event.quote)
+
+    def _market(self, working: WorkingOrder) -> SpreadPrice:
+        """Mid and natural of ``working`` now: from the latest quotes, else the last known."""
+        latest = self._market_data.price(working.request, working.units)
+        if latest is not None:
+            working.mid, working.natural = latest.mid, latest.natural
+        return SpreadPrice(working.mid, working.natural)
+
+    def _record(self, record: OrderRecord, price_step: bool = False,
+                market: SpreadPrice | None = None) -> OrderRecord:
         self._orders[record.external_id] = record
-        self._bus.publish(OrderRecorded(record, price_step))
+        self._bus.publish(OrderRecorded(record, price_step, market.mid if market else None,
+                                        market.natural if market else None))
         return record
 
     def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
@@ -189,7 +238,8 @@ class OrderManager:
         if working.timer:
             working.timer.cancel()
         working.timer = self._clock.call_later(
-            working.interval_s, lambda: self._spawn(self._walk(working.external_id), "price-walk"))
+            working.plan.walk.interval_seconds,
+            lambda: self._spawn(self._walk(working.external_id), "price-walk"))
 
     async def _walk(self, external_id: str) -> None:
         working = self._working.get(external_id)
@@ -199,15 +249,22 @@ class OrderManager:
             if external_id not in self._working:
                 return
             armed = self._settings.armed
-            if working.attempts >= working.max_attempts or not armed:
+            nxt = working.attempt + 1
+            if not working.plan.walk.has_attempt(nxt) or not armed:
                 why = ("automation paused" if not armed
-                       else f"not filled after {working.attempts} prices")
+                       else f"not filled after {working.attempt + 1} prices")
                 await self._cancel(external_id, working, why)
                 return
-            new_price = next_price(working.price, working.natural, working.step, working.limit)
-            if new_price is None:
-                working.attempts += 1
+            new_price = working.plan.price(nxt, self._market(working).natural)
+            if new_price == working.price:
+                working.attempt = nxt  # already there (at natural or the limit): keep working
                 self._arm_walk(working)
+                return
+            filled = self._orders[external_id].filled_quantity
+            dry = await self._broker.dry_run(remaining_request(working, filled, new_price))
+            if dry.errors:
+                await self._cancel(external_id, working,
+                                   "dry run of the next price: " + "; ".join(dry.errors))
                 return
             await self._step(external_id, working, new_price)
 
@@ -229,13 +286,14 @@ class OrderManager:
             working.filled_before = self._orders[external_id].filled_quantity
             working.broker_order_id = result.order.order_id
             working.price = new_price
-            working.attempts += 1
+            working.attempt += 1
             self._by_broker_id[result.order.order_id] = external_id
             self._counters["price_steps"] += 1
             self._record(await self._store.update_order(
                 external_id, OrderStatus.WORKING, self._clock.now(),
                 broker_order_id=result.order.order_id, price=new_price,
-                detail=f"price step {working.attempts}: {new_price} (replaced {old})"),
+                detail=f"price step {working.attempt}: {new_price} ({working.plan.urgency.value}; "
+                       f"natural {working.natural}; replaced {old})"),
                 price_step=True)
             self._arm_walk(working)
             await self.apply_snapshot(external_id, result.order)
@@ -245,7 +303,7 @@ class OrderManager:
             if snap is not None:
                 await self.apply_snapshot(external_id, snap)
             if external_id in self._working:
-                working.attempts += 1
+                working.attempt += 1
                 self._arm_walk(working)
         else:
             snap = await self._broker.find_order(external_id)
@@ -262,23 +320,26 @@ class OrderManager:
         self._orders[order.external_id] = order
 
     def track(self, order: OrderRecord, snap: OrderSnapshot) -> None:
-        """Re-create in-memory tracking for an order found live at start-up."""
-        config = self._settings.config
-        strategy = self._strategies.get(self._book.get(order.workflow_id).strategy_name)
-        pricing = strategy.pricing if strategy else None
+        """Re-create in-memory tracking for an order found live at start-up; it keeps its price
+        and walks no further (it is cancelled after one interval unless filled)."""
+        plan = resumed_plan(snap.price)
+        request = OrderRequest(order.underlying, order.legs, snap.price, order.external_id)
         working = WorkingOrder(
             external_id=order.external_id, workflow_id=order.workflow_id, purpose=order.purpose,
-            broker_order_id=snap.order_id, price=snap.price, natural=snap.price,
-            step=pricing.step if pricing else config.pricing_step,
-            limit=pricing.limit_price if pricing else None,
-            interval_s=float(pricing.interval_seconds if pricing
-                             else config.pricing_interval_seconds),
-            max_attempts=strategy.max_attempts if strategy else 4, units=order.quantity,
-            attempts=strategy.max_attempts if strategy else 4)  # restarts never walk further
+            broker_order_id=snap.order_id, request=request, price=snap.price, mid=snap.price,
+            natural=snap.price, plan=plan, units=order.quantity)
         self._working[order.external_id] = working
         self._by_broker_id[snap.order_id] = order.external_id
         if not snap.status.is_terminal:
+            self._watch(working)
             self._arm_walk(working)
+
+    def _end_tracking(self, working: WorkingOrder) -> None:
+        if working.timer:
+            working.timer.cancel()
+        self._market_data.unwatch(
+            working.external_id, working.workflow_id, working.request,
+            any(w.workflow_id == working.workflow_id for w in self._working.values()))
 
     async def close_missing(self, order: OrderRecord, detail: str) -> None:
         """An open order the broker does not know: recorded as cancelled, never sent again."""
@@ -287,8 +348,8 @@ class OrderManager:
 
     async def _failed(self, external_id: str, reason: str) -> None:
         working = self._working.pop(external_id, None)
-        if working and working.timer:
-            working.timer.cancel()
+        if working:
+            self._end_tracking(working)
         rec = self._record(await self._store.update_order(
             external_id, OrderStatus.REJECTED if "reject" in reason or "dry run" in reason
             else OrderStatus.CANCELLED, self._clock.now(), detail=reason))
@@ -357,13 +418,15 @@ class OrderManager:
             return
         filled = max((working.filled_before if working else 0) + snap.filled_quantity,
                      order.filled_quantity)
+        market = self._market(working) if working is not None and new_fills else None
         rec = self._record(await self._store.update_order(
             external_id, status, now, broker_order_id=snap.order_id, filled_quantity=filled,
-            detail=cancel_reason or snap.reject_reason or f"broker status {status.value}"))
-        if status.is_terminal:
-            if working and working.timer:
-                working.timer.cancel()
+            detail=cancel_reason or snap.reject_reason or f"broker status {status.value}",
+            mid=market.mid if market else None, natural=market.natural if market else None),
+            market=market)
+        if status.is_terminal and working is not None:
             self._working.pop(external_id, None)
+            self._end_tracking(working)
         if status is OrderStatus.FILLED:
             self._counters["fills"] += 1
             await self._outcomes.order_filled(rec, snap)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
 from tastydesk.engine.clock import TimerHandle
 from tastydesk.engine.domain.enums import OrderPurpose
-from tastydesk.engine.domain.orders import OrderSnapshot
+from tastydesk.engine.domain.orders import OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.records import OrderRecord
+from tastydesk.engine.orders.pricing import WalkPlan
 
 
 @dataclass(slots=True)
@@ -18,18 +20,30 @@ class WorkingOrder:
     workflow_id: int
     purpose: OrderPurpose
     broker_order_id: str | None
+    request: OrderRequest  # as first sent; ``price`` below is the current limit
     price: Decimal
+    mid: Decimal  # at the start of the walk; updated from quotes while it works
     natural: Decimal
-    step: Decimal
-    limit: Decimal | None
-    interval_s: float
-    max_attempts: int
+    plan: WalkPlan
     units: int
-    attempts: int = 1
+    attempt: int = 0  # index of the current price (0 = the start)
     filled_before: int = 0  # units filled on orders this one replaced
     timer: TimerHandle | None = None
     rule_type: str = ""
     lookups: int = 0
+    buying_power_per_unit: Decimal = Decimal(0)  # of an opening order, for pre-trade checks
+
+
+def remaining_request(working: WorkingOrder, filled: int, price: Decimal) -> OrderRequest:
+    """The order a replace at ``price`` leaves working: the ``filled`` units are done, so its
+    dry run checks only the rest (not the whole original order)."""
+    request = working.request
+    remaining = working.units - filled
+    if filled <= 0 or remaining <= 0:
+        return dataclasses.replace(request, price=price)
+    legs = tuple(dataclasses.replace(leg, quantity=leg.quantity // working.units * remaining)
+                 for leg in request.legs)
+    return dataclasses.replace(request, price=price, legs=legs)
 
 
 class OrderOutcomes(Protocol):

@@ -28,13 +28,12 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import RuleTriggered
-from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import DteRange, ManagementRule
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.orders.manager import OrderManager
-from tastydesk.engine.orders.walk import initial_price
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
@@ -144,10 +143,10 @@ class PositionActions:
                                     Actor.ENGINE if rule else Actor.USER,
                                     f"{reason}: {purpose.value} {units} of {mon.units}",
                                     payload={"rule": rule, "units": units})
-        start = initial_price(mid, natural, ZERO)
         await self._orders.submit(mon.workflow_id, purpose, mon.symbol, close_legs(mon, units),
-                                  units, start, natural, self._strategies.get(mon.strategy_name),
-                                  None, rule_type=rule)
+                                  units, mid=mid, natural=natural,
+                                  strategy=self._strategies.get(mon.strategy_name),
+                                  rule_type=rule)
         return SENT
 
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
@@ -180,7 +179,7 @@ class PositionActions:
                                     payload={"rule": rule, "roll_proposal": proposal_id},
                                     proposal_id=proposal_id)
         await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, mon.units,
-                                  initial_price(mid, natural, ZERO), natural, strategy, None,
+                                  mid=mid, natural=natural, strategy=strategy,
                                   proposal_id=proposal_id, rule_type=rule)
         return SENT
 

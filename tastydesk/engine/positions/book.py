@@ -32,6 +32,7 @@ from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import WorkflowRecord
 from tastydesk.engine.domain.strategy import ManagementRule, Strategy
 from tastydesk.engine.domain.views import PositionView
+from tastydesk.engine.execution_pricing.thresholds import max_profit_at_fill
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 from tastydesk.engine.settings import Settings
@@ -70,6 +71,7 @@ class PositionBook:
         self._dirty: dict[int, MonitoredPosition] = {}
         self._flush_scheduled = False
         self._views_wanted = False
+        self._betas: dict[str, float] = {}  # per underlying, from the broker's market metrics
 
     # ---- queries
     def get(self, workflow_id: int) -> MonitoredPosition | None:
@@ -108,6 +110,14 @@ class PositionBook:
         return [self._bus.subscribe(QuoteReceived, self._on_quote),
                 self._bus.subscribe(GreeksReceived, self._on_greeks)]
 
+    async def _beta(self, symbol: str) -> float:
+        """The underlying's beta to SPY (beta-weighted figures); 1.0 when the broker has none."""
+        beta = self._betas.get(symbol)
+        if beta is None:
+            info = (await self._broker.market_metrics([symbol])).get(symbol)
+            beta = self._betas[symbol] = info.beta if info is not None and info.beta else 1.0
+        return beta
+
     async def load(self, workflow_id: int) -> None:
         """(Re)build a monitored position from the stored legs and the workflow's proposal."""
         wf = self._book.get(workflow_id)
@@ -139,7 +149,12 @@ class PositionBook:
             workflow_id=workflow_id, symbol=wf.symbol, strategy_name=wf.strategy_name or "",
             legs=legs, units=units, max_profit_per_unit=per_unit_profit,
             max_loss_per_unit=per_unit_loss, buying_power_per_unit=per_unit_bp, rules=rules,
-            opened_at=min(p.opened_at for p in legs_rec), paused=wf.rules_paused, beta=1.0)
+            opened_at=min(p.opened_at for p in legs_rec), paused=wf.rules_paused,
+            beta=await self._beta(wf.symbol))
+        if proposal is not None and proposal.quantity:
+            # Targets count against the credit actually received, not the proposal's mid.
+            mon.max_profit_per_unit = max_profit_at_fill(per_unit_profit, proposal.mid_price,
+                                                         mon.entry_price)
         if mon.max_profit_per_unit <= 0 and mon.entry_price > 0:
             mon.max_profit_per_unit = mon.entry_price * 100
         if old is None:

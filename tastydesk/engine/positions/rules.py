@@ -16,6 +16,7 @@ from decimal import Decimal
 from tastydesk.engine.domain.enums import DeltaScope, RuleAction, RuleType
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import RuleStatus
+from tastydesk.engine.execution_pricing.thresholds import loss_pct, profit_captured_pct
 
 
 @dataclass(slots=True)
@@ -48,16 +49,9 @@ def measure(rule: ManagementRule, state: PositionState) -> float | None:
     """The rule's current measure, in the unit of its threshold."""
     kind = rule.rule_type
     if kind in (RuleType.PROFIT_TARGET, RuleType.PARTIAL_CLOSE):
-        pnl = state.pnl_per_unit
-        if pnl is None or state.max_profit_per_unit <= 0:
-            return None
-        return pnl / state.max_profit_per_unit * 100.0
+        return profit_captured_pct(state.entry_price, state.mark, state.max_profit_per_unit)
     if kind is RuleType.STOP_LOSS:
-        pnl = state.pnl_per_unit
-        basis = abs(state.entry_price) * 100.0
-        if pnl is None or basis == 0:
-            return None
-        return -pnl / basis * 100.0
+        return loss_pct(state.entry_price, state.mark)
     if kind in (RuleType.TIME_EXIT, RuleType.ROLL):
         return float(state.dte)
     if kind is RuleType.DELTA_BREACH:
@@ -136,7 +130,7 @@ def describe(rule: ManagementRule) -> str:
     t = rule.threshold
     match rule.rule_type:
         case RuleType.PROFIT_TARGET:
-            text = f"take profit at {t}% of max profit"
+            text = f"take profit at {t}% of the credit received"
         case RuleType.STOP_LOSS:
             text = f"stop at a loss of {t}% of the entry price"
         case RuleType.TIME_EXIT:
@@ -144,7 +138,7 @@ def describe(rule: ManagementRule) -> str:
         case RuleType.DELTA_BREACH:
             text = f"{rule.delta_scope.value.replace('_', ' ')} |delta| >= {t}"
         case RuleType.PARTIAL_CLOSE:
-            text = f"close {rule.close_pct}% at {t}% of max profit"
+            text = f"close {rule.close_pct}% at {t}% of the credit received"
         case RuleType.ROLL:
             text = f"roll at {t} DTE"
     if rule.action is RuleAction.ALERT:

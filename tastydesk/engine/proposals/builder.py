@@ -12,8 +12,14 @@ Conventions of the figures
   loss and the buying power equals it.
 * An unlimited upside (a net long call) has no finite max profit: the figure is the expiry P&L
   at spot plus three expected moves, and ``max_profit_unlimited`` is set.
-* Probabilities use the mean implied volatility of the short legs, else the at-the-money IV of
-  the front expiration, else the underlying's IV index.
+* Probability of profit and expected value price each strike with its own leg's implied
+  volatility (the smile through the legs at the front expiry, :func:`leg_smile`): a condor's
+  put wing is priced on its own skew, not on the mean of the short legs. Strikes between and
+  beyond the legs follow the smile's interpolation; where no leg has an IV, the flat fallback
+  below applies.
+* The fallback volatility (and the one used for the touch probability, the expected move and
+  legs without an IV) is the mean implied volatility of the short legs, else the at-the-money IV
+  of the front expiration, else the underlying's IV index.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from tastydesk.engine.proposals.metrics import (
     touch_probability,
 )
 from tastydesk.engine.proposals.payoff import expiry_payoff
-from tastydesk.engine.proposals.valuation import years_to_expiry
+from tastydesk.engine.proposals.valuation import leg_smile, years_to_expiry
 from tastydesk.engine.selection import (
     SelectionError,
     display_symbol,
@@ -175,9 +181,10 @@ def build_proposal(
         )
 
     fees = fees_estimate(resolved, fees_per_contract)
-    pop = probability_of_profit(payoff, s0, t, vol, rate, div)
+    smile = leg_smile(resolved, vol)
+    pop = probability_of_profit(payoff, s0, t, vol, rate, div, smile=smile)
     touch = touch_probability(resolved, s0, now, vol, rate, div)
-    ev = _cents(expected_pnl(payoff, s0, t, vol, rate, div)) - fees
+    ev = _cents(expected_pnl(payoff, s0, t, vol, rate, div, smile=smile)) - fees
     risk_reward = float(max_loss / max_profit) if max_profit > 0 else math.inf
     greeks = position_greeks(
         resolved, s0, under.beta,

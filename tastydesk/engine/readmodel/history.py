@@ -29,6 +29,7 @@ from tastydesk.engine.domain.records import (
     RuleActionRecord,
     TransitionRecord,
 )
+from tastydesk.engine.execution_pricing.fill_quality import FillSample, samples_from_events
 from tastydesk.engine.store.service import AsyncStore
 
 LOG_LIMIT = 1000  # most recent decisions, audit entries and errors kept for the views
@@ -77,6 +78,9 @@ class History:
         self._sent: set[str] = set()
         self._filled: set[str] = set()
         self._steps: dict[str, int] = {}  # external id -> price steps
+        # external id -> (workflow id, fills with their market), and the units they cover
+        self._fills: dict[str, list[tuple[int, FillSample]]] = {}
+        self._filled_units: dict[str, int] = {}
 
     # ---- figures
     @property
@@ -90,6 +94,10 @@ class History:
     @property
     def price_steps(self) -> int:
         return sum(self._steps.values())
+
+    def fills(self) -> list[tuple[int, FillSample]]:
+        """Every fill recorded with its market, with its workflow id (fill quality)."""
+        return [f for samples in self._fills.values() for f in samples]
 
     def errors_by_category(self) -> dict[str, int]:
         return dict(Counter(e.category for e in self.errors))
@@ -128,9 +136,15 @@ class History:
                 self._sent.add(ext)
                 if order.status is OrderStatus.FILLED:
                     self._filled.add(ext)
-                stored = price_steps(await self._store.order_events(ext))
+                events = await self._store.order_events(ext)
+                stored = price_steps(events)
                 # A step announced while this ran is in both counts: keep the larger.
                 self._steps[ext] = max(self._steps.get(ext, 0), stored)
+                # Likewise a fill: keep whichever of the two covers more units.
+                if order.filled_quantity > self._filled_units.get(ext, 0):
+                    self._filled_units[ext] = order.filled_quantity
+                    self._fills[ext] = [(order.workflow_id, f) for f in samples_from_events(
+                        order.underlying, "", order.purpose, events)]
 
     def _load_transitions(self, records: list[TransitionRecord]) -> None:
         fresh = list(self.transitions)
@@ -164,3 +178,10 @@ class History:
             self._filled.add(rec.external_id)
         if event.price_step:
             self._steps[rec.external_id] = self._steps.get(rec.external_id, 0) + 1
+        before = self._filled_units.get(rec.external_id, 0)
+        if rec.filled_quantity > before:
+            self._filled_units[rec.external_id] = rec.filled_quantity
+            if event.mid is not None and event.natural is not None:
+                self._fills.setdefault(rec.external_id, []).append((rec.workflow_id, FillSample(
+                    rec.underlying, "", rec.filled_quantity - before, rec.price, event.mid,
+                    event.natural, rec.purpose)))

@@ -5,6 +5,7 @@ position views, is a command: :meth:`PositionBook.watch_views`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import defaultdict
 from decimal import Decimal
@@ -27,6 +28,7 @@ from tastydesk.engine.domain.records import (
 )
 from tastydesk.engine.domain.views import (
     AnalyticsView,
+    FillQualityStats,
     HealthView,
     OrderView,
     PendingView,
@@ -35,6 +37,7 @@ from tastydesk.engine.domain.views import (
     StrategyStats,
     WorkflowView,
 )
+from tastydesk.engine.execution_pricing import fill_quality
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
@@ -43,6 +46,11 @@ from tastydesk.engine.readmodel.history import History
 from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.workflow.book import WorkflowBook
+
+
+def _quality_rows(groups: dict[str, fill_quality.FillQuality]) -> tuple[FillQualityStats, ...]:
+    return tuple(FillQualityStats(name, q.fills, q.avg_vs_mid, q.spread_share_conceded)
+                 for name, q in sorted(groups.items()))
 
 
 class EventRate:
@@ -123,7 +131,8 @@ class ReadModel:
             out.append(OrderView(rec.external_id, rec.workflow_id, rec.underlying,
                                  rec.purpose.value, rec.status, working.price if working
                                  else rec.price, rec.quantity, rec.filled_quantity,
-                                 working.attempts if working else rec.attempt, rec.updated_at))
+                                 working.attempt + 1 if working else rec.attempt,
+                                 rec.updated_at))
         return sorted(out, key=lambda o: o.updated_at, reverse=True)
 
     def portfolio(self) -> PortfolioView:
@@ -176,7 +185,19 @@ class ReadModel:
         by_strategy = tuple(StrategyStats(name, len(v), sum(1 for x in v if x > 0),
                                           sum(v, ZERO)) for name, v in sorted(stats.items()))
         history = self.history
+        samples = [dataclasses.replace(f, strategy=self._strategy_of(wid))
+                   for wid, f in history.fills()]
+        overall = fill_quality.summarise(samples)
         return AnalyticsView(orders_sent=history.orders_sent, orders_filled=history.orders_filled,
                              price_improvement_steps=history.price_steps,
+                             avg_fill_vs_mid=overall.avg_vs_mid,
+                             spread_share_conceded=overall.spread_share_conceded,
+                             fill_quality_by_symbol=_quality_rows(fill_quality.by_symbol(samples)),
+                             fill_quality_by_strategy=_quality_rows(
+                                 fill_quality.by_strategy(samples)),
                              time_in_state_s=dict(history.time_in_state),
                              by_strategy=by_strategy, equity_curve=tuple(curve))
+
+    def _strategy_of(self, workflow_id: int) -> str:
+        wf = self._book.find(workflow_id)
+        return (wf.strategy_name if wf is not None else None) or "—"

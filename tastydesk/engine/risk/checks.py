@@ -4,7 +4,8 @@ they are tested without a broker, a store or a clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -39,17 +40,49 @@ def buying_power_limit(net_liquidating_value: Decimal | None, config: EngineConf
     return (net_liquidating_value * config.max_allocation_pct / 100).quantize(CENT)
 
 
+@dataclass(frozen=True, slots=True)
+class Commitment:
+    """Buying power a workflow has asked for but does not hold yet: a proposal waiting for
+    approval, or the unfilled part of a working opening order."""
+
+    workflow_id: int
+    symbol: str
+    buying_power: Decimal
+    kind: str  # "pending approval" or "working order"
+
+
+def committed(commitments: Iterable[Commitment], exclude_workflow: int | None = None
+              ) -> Decimal:
+    """Buying power committed by other workflows (``exclude_workflow``'s own is what is being
+    checked)."""
+    return sum((c.buying_power for c in commitments if c.workflow_id != exclude_workflow), ZERO)
+
+
+def opening_problem(buying_power: Decimal, max_per_trade: Decimal, *, used: Decimal,
+                    limit: Decimal) -> str | None:
+    """Why an opening order needing ``buying_power`` may not be sent, or None.
+
+    ``used`` is everything already spoken for: filled positions, pending approvals and working
+    opening orders of other workflows (not filled positions only: two approvals in a row would
+    otherwise each pass against the same headroom). ``limit`` is the allocation cap (0: none).
+    """
+    if buying_power > max_per_trade:
+        return (f"buying power {buying_power} above the per-trade maximum {max_per_trade}")
+    if limit > 0 and used + buying_power > limit:
+        return f"allocation: {used} used or committed + {buying_power} exceeds {limit}"
+    return None
+
+
 def proposal_problem(proposal: TradeProposal, strategy: Strategy, *, used: Decimal,
                      limit: Decimal, now: datetime, max_quote_age_s: float) -> str | None:
     """Why a proposal may not be sent (credit, per-trade and portfolio buying power, stale
     quotes), or None. The broker's dry run comes after these."""
     if strategy.filters.min_credit > 0 and proposal.mid_price < strategy.filters.min_credit:
         return f"credit {proposal.mid_price} below minimum {strategy.filters.min_credit}"
-    if proposal.buying_power > strategy.sizing.max_buying_power:
-        return (f"buying power {proposal.buying_power} above the per-trade maximum "
-                f"{strategy.sizing.max_buying_power}")
-    if limit > 0 and used + proposal.buying_power > limit:
-        return f"allocation: {used} used + {proposal.buying_power} exceeds {limit}"
+    problem = opening_problem(proposal.buying_power, strategy.sizing.max_buying_power,
+                              used=used, limit=limit)
+    if problem:
+        return problem
     if proposal.quote_time is not None:
         age = (now - proposal.quote_time).total_seconds()
         if age > max_quote_age_s:

@@ -5,7 +5,7 @@ is open, or on demand when something changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -22,7 +22,13 @@ from tastydesk.engine.domain.events import (
 )
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.views import PortfolioView
-from tastydesk.engine.risk.checks import breach_reasons, buying_power_limit
+from tastydesk.engine.risk.checks import (
+    Commitment,
+    breach_reasons,
+    buying_power_limit,
+    committed,
+    opening_problem,
+)
 from tastydesk.engine.settings import Settings
 
 
@@ -52,6 +58,7 @@ class PortfolioRisk:
         self._dirty = False
         self._breach_alerted = False
         self._timer: TimerHandle | None = None
+        self._commitments: list[Callable[[], Iterable[Commitment]]] = []
 
     # ---- inputs
     def subscribe(self) -> list[Any]:
@@ -62,6 +69,11 @@ class PortfolioRisk:
         """The balance read at start-up: today's P&L counts from it."""
         self._balance = balance
         self._day_start_nlv = balance.net_liquidating_value
+
+    def add_commitments(self, source: Callable[[], Iterable[Commitment]]) -> None:
+        """A component whose not-yet-filled trades use buying power (pending approvals,
+        working opening orders); read on every pre-trade check."""
+        self._commitments.append(source)
 
     def mark_dirty(self) -> None:
         self._dirty = True
@@ -90,6 +102,25 @@ class PortfolioRisk:
     def bp_limit(self) -> Decimal:
         return buying_power_limit(
             self._balance.net_liquidating_value if self._balance else None, self._settings.config)
+
+    def commitments(self) -> list[Commitment]:
+        return [c for source in self._commitments for c in source()]
+
+    def used_or_committed(self, exclude_workflow: int | None = None) -> Decimal:
+        """Buying power of filled positions plus other workflows' pending approvals and working
+        opening orders."""
+        return self.current().buying_power_used + committed(self.commitments(), exclude_workflow)
+
+    def opening_problem(self, workflow_id: int | None, buying_power: Decimal,
+                        max_per_trade: Decimal) -> str | None:
+        """The pre-trade checks every path that sends an opening order runs (proposal,
+        approval, modify, re-price): per-trade buying power, allocation counting what is
+        pending and working, and the portfolio's limits."""
+        view = self.current()
+        if view.breached:
+            return f"portfolio limit breached: {view.breach_reason}"
+        return opening_problem(buying_power, max_per_trade,
+                               used=self.used_or_committed(workflow_id), limit=self.bp_limit())
 
     def _weighted(self, symbol: str, delta: float, beta: float) -> float:
         spy = self._spots.get("SPY") or 1.0

@@ -2,11 +2,13 @@
 
 Bias and confidence (:mod:`tastydesk.engine.scanning.bias`) pick the strategies to try; each is
 filtered, built on the part of the chain its legs can use, checked against the portfolio (pure
-checks in :mod:`tastydesk.engine.risk.checks`) and dry-run at the broker.
+checks in :mod:`tastydesk.engine.risk.checks`); the best by expected return on buying power
+(:mod:`tastydesk.engine.scanning.score`) is dry-run at the broker and proposed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 
 from tastydesk.engine.clock import Clock
@@ -20,6 +22,7 @@ from tastydesk.engine.proposals.builder import build_proposal
 from tastydesk.engine.risk.checks import netting_conflict, proposal_problem
 from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.scanning.bias import assess_bias, candidate_strategies, filter_failures
+from tastydesk.engine.scanning.score import expected_return_on_buying_power, rank
 from tastydesk.engine.selection import SelectionError, chain_window, dte_span
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.strategies.library import StrategyLibrary
@@ -48,8 +51,10 @@ class CandidateBuilder:
         self._held_legs = held_legs
         self._clock = clock
 
-    async def build(self, symbol: str, only: Strategy | None = None) -> Candidate | str:
-        """A proposal that passed every check, or the reason there is none."""
+    async def build(self, symbol: str, only: Strategy | None = None,
+                    workflow_id: int | None = None) -> Candidate | str:
+        """A proposal that passed every check, or the reason there is none; ``workflow_id``'s
+        own pending buying power is not counted against it (a re-price replaces it)."""
         config = self._settings.config
         now = self._clock.now()
         today = self._clock.today()
@@ -65,6 +70,7 @@ class CandidateBuilder:
         if not candidates:
             return f"no enabled strategy serves a {assessment.bias.value} bias"
         reasons: list[str] = []
+        checked: list[Candidate] = []
         for strategy in candidates:
             failures = filter_failures(strategy, info, today)
             if failures and only is None:
@@ -79,10 +85,24 @@ class CandidateBuilder:
             except SelectionError as exc:
                 reasons.append(f"{strategy.name}: {exc}")
                 continue
-            problem = await self._check(proposal, strategy)
+            problem = self._check(proposal, strategy, workflow_id)
             if problem:
                 reasons.append(f"{strategy.name}: {problem}")
                 continue
+            checked.append((proposal, strategy))
+        # The best expected return on buying power goes first (see scanning.score); the broker's
+        # dry run decides between equals only for the one about to be proposed.
+        for proposal, strategy in rank(checked):
+            problem = await self._dry_run(proposal)
+            if problem:
+                reasons.append(f"{strategy.name}: {problem}")
+                continue
+            score = expected_return_on_buying_power(proposal)
+            if len(checked) > 1 and score is not None:
+                proposal = dataclasses.replace(proposal, rationale=(
+                    *proposal.rationale,
+                    f"chosen among {len(checked)} strategies: expected return on buying power "
+                    f"{score:.1%}"))
             return proposal, strategy
         return "; ".join(reasons) or "no candidate"
 
@@ -110,15 +130,17 @@ class CandidateBuilder:
             low, high = dte_span(strategy)
         return await self._broker.option_chain(symbol, low, max(low, high))
 
-    async def _check(self, proposal: TradeProposal, strategy: Strategy) -> str | None:
+    def _check(self, proposal: TradeProposal, strategy: Strategy,
+               workflow_id: int | None) -> str | None:
         conflict = netting_conflict(proposal, self._held_legs())
         if conflict:
             return conflict
-        problem = proposal_problem(proposal, strategy, used=self._risk.view.buying_power_used,
-                                   limit=self._risk.bp_limit(), now=self._clock.now(),
-                                   max_quote_age_s=self._settings.config.max_quote_age_seconds)
-        if problem:
-            return problem
+        return proposal_problem(proposal, strategy,
+                                used=self._risk.used_or_committed(workflow_id),
+                                limit=self._risk.bp_limit(), now=self._clock.now(),
+                                max_quote_age_s=self._settings.config.max_quote_age_seconds)
+
+    async def _dry_run(self, proposal: TradeProposal) -> str | None:
         request = OrderRequest(proposal.underlying, open_legs(proposal, proposal.quantity),
                                proposal.mid_price, "dry")
         dry = await self._broker.dry_run(request)

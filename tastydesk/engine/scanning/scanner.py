@@ -97,7 +97,7 @@ class Scanner:
             await self._book.transition(workflow_id, Trigger.SCAN, Actor.ENGINE,
                                         "scan picked the symbol")
             try:
-                outcome = await self._candidates.build(wf.symbol)
+                outcome = await self._candidates.build(wf.symbol, workflow_id=workflow_id)
             except Exception as exc:
                 log.exception("evaluation of %s failed", wf.symbol)
                 await self._audit.error("evaluate", str(exc), workflow_id=workflow_id)

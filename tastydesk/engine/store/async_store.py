@@ -163,9 +163,11 @@ class AsyncStore:
     async def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                            broker_order_id: str | None = None, price: Decimal | None = None,
                            filled_quantity: int | None = None, detail: str = "",
-                           fees: Decimal | None = None) -> OrderRecord:
+                           fees: Decimal | None = None, mid: Decimal | None = None,
+                           natural: Decimal | None = None) -> OrderRecord:
         return await self._call(self._repos.orders.update_order, external_id, status, now,
-                                broker_order_id, price, filled_quantity, detail, fees)
+                                broker_order_id, price, filled_quantity, detail, fees, mid,
+                                natural)
 
     async def get_order(self, external_id: str) -> OrderRecord | None:
         return await self._call(self._repos.orders.get_order, external_id)

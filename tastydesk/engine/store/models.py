@@ -147,6 +147,8 @@ class OrderEventRow(Base):
     filled_quantity: Mapped[int | None]
     detail: Mapped[str]
     time: Mapped[datetime]
+    mid: Mapped[Decimal | None]  # the spread's mid per unit when this event recorded a fill
+    natural: Mapped[Decimal | None]  # and its natural
 
 
 class FillRow(Base):

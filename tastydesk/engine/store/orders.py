@@ -66,7 +66,9 @@ def _event_record(row: Any) -> OrderEventRecord:
                             broker_order_id=e.broker_order_id,
                             price=None if e.price is None else Decimal(e.price),
                             filled_quantity=e.filled_quantity, detail=e.detail,
-                            time=decode_time(e.time))
+                            time=decode_time(e.time),
+                            mid=None if e.mid is None else Decimal(e.mid),
+                            natural=None if e.natural is None else Decimal(e.natural))
 
 
 def _fill_record(row: Any) -> FillRecord:
@@ -108,7 +110,7 @@ class OrderRepository:
                 raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
                     order_id=order_id, status=status, broker_order_id=None,
                     price=price, filled_quantity=0, detail="intent recorded",
-                    time=when))
+                    time=when, mid=None, natural=None))
         except sqlite3.IntegrityError as exc:
             text = str(exc)
             if "external_id" in text:
@@ -132,7 +134,8 @@ class OrderRepository:
     def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                      broker_order_id: str | None = None, price: Decimal | None = None,
                      filled_quantity: int | None = None, detail: str = "",
-                     fees: Decimal | None = None) -> OrderRecord:
+                     fees: Decimal | None = None, mid: Decimal | None = None,
+                     natural: Decimal | None = None) -> OrderRecord:
         if fees is not None and (not isinstance(fees, Decimal) or not fees.is_finite()
                                  or fees < 0):
             raise ValueError(f"fees must be a non-negative Decimal, got {fees!r}")
@@ -162,7 +165,8 @@ class OrderRepository:
             raw.execute(ORDER_EVENTS.insert, ORDER_EVENTS.params(
                 order_id=current.id, status=status.value,
                 broker_order_id=broker_order_id, price=encoded_price,
-                filled_quantity=filled_quantity, detail=detail, time=when))
+                filled_quantity=filled_quantity, detail=detail, time=when,
+                mid=encode_decimal(mid), natural=encode_decimal(natural)))
         return self._order_record(current._replace(**sets))
 
     def _order_record(self, o: Any) -> OrderRecord:

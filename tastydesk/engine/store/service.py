@@ -199,14 +199,17 @@ class Store:
     def update_order(self, external_id: str, status: OrderStatus, now: datetime,
                      broker_order_id: str | None = None, price: Decimal | None = None,
                      filled_quantity: int | None = None, detail: str = "",
-                     fees: Decimal | None = None) -> OrderRecord:
+                     fees: Decimal | None = None, mid: Decimal | None = None,
+                     natural: Decimal | None = None) -> OrderRecord:
         """Record a status change and append it to the order's event history.
 
-        ``fees`` (the broker's figure for the whole order) is kept when given.
+        ``fees`` (the broker's figure for the whole order) is kept when given; ``mid`` and
+        ``natural`` (the spread's, per unit) go with an event that records a fill.
         """
         LOOP_GUARD.check()
         return self.repositories.orders.update_order(external_id, status, now, broker_order_id,
-                                                     price, filled_quantity, detail, fees)
+                                                     price, filled_quantity, detail, fees,
+                                                     mid, natural)
 
     def get_order(self, external_id: str) -> OrderRecord | None:
         LOOP_GUARD.check()

@@ -23,7 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.engine.domain.enums import WorkflowState
-from tastydesk.engine.domain.views import AnalyticsView, HealthView, WorkflowView
+from tastydesk.engine.domain.views import (
+    AnalyticsView,
+    FillQualityStats,
+    HealthView,
+    WorkflowView,
+)
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.bridge import EngineBridge
@@ -47,6 +52,24 @@ PIPELINE = (WorkflowState.SCANNING, WorkflowState.EVALUATING, WorkflowState.PEND
 ACTIVE = frozenset(PIPELINE[:6]) | {WorkflowState.ERROR}
 ALL_STATES = "All states"
 ACTIVE_STATES = "Active"
+
+
+def _share(value: float | None) -> str:
+    """A share of the spread as a percentage (0 % at mid, 100 % at natural)."""
+    return fmt.pct(None if value is None else value * 100)
+
+
+def _fill_quality_text(a: AnalyticsView) -> str:
+    """Fill vs mid and the spread conceded, per symbol and per strategy."""
+    if not a.fill_quality_by_symbol:
+        return "Fill quality: no fills with a recorded market yet"
+
+    def rows(stats: tuple[FillQualityStats, ...]) -> str:
+        return ", ".join(f"{x.name} {fmt.money(x.avg_fill_vs_mid, signed=True)} "
+                         f"({_share(x.spread_share_conceded)})" for x in stats)
+
+    return ("Fill vs mid (spread conceded) by symbol: " + rows(a.fill_quality_by_symbol)
+            + "\nBy strategy: " + rows(a.fill_quality_by_strategy))
 
 
 def _figure_label(object_name: str) -> QLabel:
@@ -235,6 +258,7 @@ class WorkflowStatusDock(QDockWidget):
                                             ("orders", "Orders filled / sent"),
                                             ("improvement", "Price steps"),
                                             ("vs_mid", "Avg fill vs mid"),
+                                            ("conceded", "Spread conceded"),
                                             ("win_rate", "Win rate"),
                                             ("pnl", "Realised P&L"))):
             caption = QLabel(title)
@@ -248,6 +272,10 @@ class WorkflowStatusDock(QDockWidget):
         self.time_in_state.setObjectName("workflow.analytics.time_in_state")
         self.time_in_state.setWordWrap(True)
         layout.addWidget(self.time_in_state)
+        self.fill_quality = QLabel()
+        self.fill_quality.setObjectName("workflow.analytics.fill_quality")
+        self.fill_quality.setWordWrap(True)
+        layout.addWidget(self.fill_quality)
         self.stats = stats_model(self)
         self.stats_table = KeyedTableView(self.stats, "workflow.stats", sort_column="pnl",
                                           sort_order=Qt.SortOrder.DescendingOrder)
@@ -274,6 +302,8 @@ class WorkflowStatusDock(QDockWidget):
         s["orders"].setText(f"{a.orders_filled} / {a.orders_sent}")
         s["improvement"].setText(str(a.price_improvement_steps))
         s["vs_mid"].setText(fmt.money(a.avg_fill_vs_mid, signed=True))
+        s["conceded"].setText(_share(a.spread_share_conceded))
+        self.fill_quality.setText(_fill_quality_text(a))
         trades = sum(x.trades for x in a.by_strategy)
         wins = sum(x.wins for x in a.by_strategy)
         s["win_rate"].setText(fmt.pct(wins / trades * 100) if trades else "\u2014")

@@ -10,6 +10,7 @@ import pytest
 
 from tastydesk.engine.domain.enums import OrderAction, OrderPurpose, OrderStatus, Trigger, WorkflowState
 from tastydesk.engine.domain.orders import OrderLeg
+from tastydesk.engine.execution_pricing.walk import FAST, PATIENT
 from tastydesk.engine.workflow.common import UNKNOWN_LOOKUP_DELAYS
 from tests.kit.broker import Script
 from tests.kit.world import World, world
@@ -31,8 +32,8 @@ async def send(w: World, units: int = 2, price: str = "0.40") -> tuple[int, str]
     wid = await w.workflow_in("SPY", *TO_EXECUTING)
     legs = (OrderLeg(SHORT, OrderAction.SELL_TO_OPEN, units),
             OrderLeg(LONG, OrderAction.BUY_TO_OPEN, units))
-    await w.kernel.orders.submit(wid, OrderPurpose.OPEN, "SPY", legs, units, Decimal(price),
-                                 Decimal("0.30"), None, None)
+    await w.kernel.orders.submit(wid, OrderPurpose.OPEN, "SPY", legs, units, mid=Decimal(price),
+                                 natural=Decimal("0.30"), strategy=None)
     await w.step()
     (order,) = [o for o in w.kernel.orders.records() if o.workflow_id == wid]
     return wid, order.external_id
@@ -102,7 +103,7 @@ async def test_a_replace_that_races_a_fill_books_the_fill(w: World) -> None:
     wid, ext = await send(w, units=1)
     (broker_id,) = w.broker.orders
     w.broker.fill(broker_id, 1, announce=False)  # filled at the broker; the stream is late
-    interval = float(w.kernel.settings.config.pricing_interval_seconds)
+    interval = PATIENT.interval_seconds
     await w.step(interval + 1)  # the price walk tries to replace the filled order
     assert w.broker.replaced, "the walk tried a better price"
     assert stored(w, ext) is OrderStatus.FILLED
@@ -112,7 +113,7 @@ async def test_a_replace_that_races_a_fill_books_the_fill(w: World) -> None:
 
 async def test_the_walk_steps_the_price_then_cancels_after_its_attempts(w: World) -> None:
     wid, ext = await send(w, units=1, price="0.40")
-    interval = float(w.kernel.settings.config.pricing_interval_seconds)
+    interval = PATIENT.interval_seconds
     await w.step(interval + 1)
     order = w.store.get_order(ext)
     assert order is not None and order.price < Decimal("0.40")
@@ -124,3 +125,55 @@ async def test_the_walk_steps_the_price_then_cancels_after_its_attempts(w: World
         await w.step(interval + 1)
     assert stored(w, ext) is OrderStatus.CANCELLED
     assert w.kernel.book.state(wid) is WorkflowState.SCANNING
+
+
+async def test_a_stop_exit_walks_fast_to_the_live_natural_and_stays_there(w: World) -> None:
+    wid = await w.workflow_in("SPY", *TO_EXECUTING)
+    legs = (OrderLeg(SHORT, OrderAction.BUY_TO_CLOSE, 1),
+            OrderLeg(LONG, OrderAction.SELL_TO_CLOSE, 1))
+    await w.kernel.orders.submit(wid, OrderPurpose.CLOSE, "SPY", legs, 1, mid=Decimal("-1.00"),
+                                 natural=Decimal("-1.20"), strategy=None, rule_type="stop_loss")
+    await w.step()
+    (order,) = [o for o in w.kernel.orders.records() if o.workflow_id == wid]
+    assert order.price == Decimal("-1.00")
+    placed = w.store.order_events(order.external_id)[1].detail
+    assert "fast pricing: stop loss" in placed  # the events say which walk and why
+    # The market moves: the walk follows the natural of the moment, not the one at the trigger.
+    w.broker.quote(SHORT, ".SPY260220P570", "1.50", "1.70")
+    w.broker.quote(LONG, ".SPY260220P565", "0.40", "0.44")
+    await w.step()
+    prices = []
+    for _ in range(5):
+        await w.step(FAST.interval_seconds + 0.5)
+        prices.append(w.store.get_order(order.external_id).price)  # type: ignore[union-attr]
+    # from the start at -1.00: halfway to the new natural -1.30, then natural by the third price
+    assert prices[:2] == [Decimal("-1.15"), Decimal("-1.30")]
+    assert prices[-1] == Decimal("-1.30")
+    assert stored(w, order.external_id) is OrderStatus.WORKING  # repeated at natural, not cancelled
+
+
+async def test_a_price_step_is_dry_run_before_the_replace(w: World) -> None:
+    _wid, ext = await send(w, units=1, price="0.40")
+    w.broker.dry_run_errors = ("insufficient buying power",)
+    await w.step(PATIENT.interval_seconds + 1)
+    assert w.broker.replaced == []
+    assert stored(w, ext) is OrderStatus.CANCELLED
+    assert any("dry run of the next price" in e.detail for e in w.store.order_events(ext))
+
+
+async def test_a_partly_filled_order_dry_runs_only_what_is_left(w: World) -> None:
+    _wid, _ext = await send(w, units=2, price="0.40")
+    (broker_id,) = w.broker.orders
+    w.broker.fill(broker_id, 1)
+    await w.step()
+    checked = []
+    original = w.broker.dry_run
+
+    async def recording(order):  # type: ignore[no-untyped-def]
+        checked.append(order)
+        return await original(order)
+
+    w.broker.dry_run = recording  # type: ignore[method-assign]
+    await w.step(PATIENT.interval_seconds + 1)
+    assert checked and all(leg.quantity == 1 for leg in checked[0].legs)
+    assert w.broker.replaced, "the remaining unit walks on"

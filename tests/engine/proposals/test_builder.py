@@ -234,3 +234,20 @@ def test_benchmark_runs_on_a_full_chain() -> None:
     figures = proposal_full_chain(runs=5)
     assert figures["expirations"] >= 38 and figures["contracts"] >= 11000
     assert figures["ms_p50"] > 0 and "ok" in figures
+
+
+def test_expected_value_prices_each_leg_on_its_own_iv() -> None:
+    """On a skewed chain traded at mid (no bid/ask spread), put and call credit spreads are both
+    worth about nothing but fees: each strike is measured at its own leg's IV, so the put skew no
+    longer makes put spreads look like losers and call spreads like winners."""
+    skewed = synthetic_chain("SPY", D("580"), NOW, expiries=EXPIRIES, strikes_per_expiry=80,
+                             skew=0.6, spread_pct=0.0)
+    put_spread = _strategy(_leg(P, SELL, _sel(SelectionMethod.DELTA, "0.16")),
+                           _leg(P, BUY, _sel(SelectionMethod.LEG_OFFSET, "-10", 0)))
+    call_spread = _strategy(_leg(C, SELL, _sel(SelectionMethod.DELTA, "0.16")),
+                            _leg(C, BUY, _sel(SelectionMethod.LEG_OFFSET, "10", 0)))
+    for strategy in (put_spread, call_spread):
+        p = build_proposal(strategy, skewed, NOW)
+        assert p.legs[0].iv != p.legs[1].iv  # the legs sit on different points of the skew
+        assert abs(p.expected_value + p.fees) < D("3"), (strategy.legs[0].option_type,
+                                                          p.expected_value)

@@ -53,7 +53,7 @@ def test_per_trade_and_portfolio_buying_power() -> None:
                                                                 max_buying_power=Decimal("500")))
     assert "per-trade maximum 500" in (check(strategy=small) or "")
     assert check(used=Decimal("9500"), limit=Decimal("10000")) == \
-        "allocation: 9500 used + 930 exceeds 10000"
+        "allocation: 9500 used or committed + 930 exceeds 10000"
     assert check(used=Decimal("9000"), limit=Decimal("10000")) is None
     assert check(used=Decimal("99999"), limit=Decimal("0")) is None  # no limit known yet
 

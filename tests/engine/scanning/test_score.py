@@ -1,0 +1,55 @@
+"""Strategies chosen among equals: expected return on buying power, priority breaking ties."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
+
+import pytest
+
+from tastydesk.benchmarks.proposal import iron_condor, synthetic_chain
+from tastydesk.engine.domain.proposal import TradeProposal
+from tastydesk.engine.domain.strategy import DteRange
+from tastydesk.engine.proposals import build_proposal
+from tastydesk.engine.scanning.score import expected_return_on_buying_power, rank
+from tastydesk.engine.strategies.defaults import DEFAULT_STRATEGIES
+
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", name="proposal")
+def fixture_proposal() -> TradeProposal:
+    chain = synthetic_chain("SPY", D("580"), NOW, strikes_per_expiry=80,
+                            expiries=[date(2026, 11, 27) + timedelta(weeks=i) for i in range(10)])
+    return build_proposal(dataclasses.replace(iron_condor(width="10"), dte=DteRange(25, 30, 40)),
+                          chain, NOW)
+
+
+def _with(p: TradeProposal, ev: str, bp: str) -> TradeProposal:
+    return dataclasses.replace(p, expected_value=D(ev), buying_power=D(bp))
+
+
+def test_score_is_expected_value_over_buying_power(proposal: TradeProposal) -> None:
+    assert expected_return_on_buying_power(_with(proposal, "-8", "800")) == D("-0.010")
+    assert expected_return_on_buying_power(_with(proposal, "30", "0")) is None
+
+
+def test_best_return_wins_and_priority_breaks_ties(proposal: TradeProposal) -> None:
+    condor, strangle = (s for s in DEFAULT_STRATEGIES if "Condor" in s.name or "Strangle" in s.name)
+    # The strangle ties up more buying power for the same fees: a better (less negative) return.
+    ranked = rank([(_with(proposal, "-8", "800"), condor),
+                   (_with(proposal, "-8", "4000"), strangle)])
+    assert ranked[0][1] is strangle
+    # Equal to the tenth of a percent: the lower priority number wins, whatever the order given.
+    first = dataclasses.replace(condor, priority=2)
+    ranked = rank([(_with(proposal, "-8", "4000"), first),
+                   (_with(proposal, "-8.1", "4000"), strangle)])
+    assert ranked[0][1] is strangle
+
+
+def test_the_cash_secured_put_fits_the_default_paper_account() -> None:
+    csp = next(s for s in DEFAULT_STRATEGIES if "Cash Secured" in s.name)
+    # A 20-delta put on a $135 stock ties up about $12,500: within its cap, and under a sixth of
+    # the default $100,000 account's 80 % allocation.
+    assert D("12500") <= csp.sizing.max_buying_power <= D("80000") / 5
