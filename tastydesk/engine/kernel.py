@@ -77,7 +77,8 @@ class Kernel:
                                   calendar=calendar, **common)
         self.settlement = Settlement(book=self.book, positions=self.positions, store=store,
                                      settings=self.settings, spawn=spawn,
-                                     counters=self.counters, **common)
+                                     counters=self.counters, continue_roll=self._continue_roll,
+                                     **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
                                    outcomes=self.settlement, spawn=spawn, counters=self.counters,
@@ -123,6 +124,9 @@ class Kernel:
     def _rule_due(self, mon: Any, rule_index: int) -> None:
         self.actions.rule_due(mon, rule_index)
 
+    async def _continue_roll(self, workflow_id: int) -> bool:
+        return await self.actions.continue_roll(workflow_id)
+
     # ---- lifecycle
     async def start(self, start_driver: bool = True) -> None:
         """Connect, load, reconcile with the broker, then arm the schedulers."""
@@ -138,6 +142,7 @@ class Kernel:
                                 self.bus.subscribe(ConnectionChanged, self._on_connection),
                                 self.bus.subscribe(ConfigChange, self._on_config)]
         await self.reconciler.reconcile()
+        self.tasks.spawn(self.actions.resume_rolls(), "resume-rolls")
         await self.broker.subscribe(sorted({*self.settings.config.watchlist, INDEX}))
         self.scanner.schedule(first=True)
         self.risk.schedule(self.positions.recheck_new_day)

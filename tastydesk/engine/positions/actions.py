@@ -31,7 +31,7 @@ from tastydesk.engine.domain.events import RuleTriggered
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
-from tastydesk.engine.domain.strategy import DteRange, ManagementRule
+from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.orders.walk import initial_price
@@ -39,11 +39,10 @@ from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
 from tastydesk.engine.positions.payoff import payoff_extremes
+from tastydesk.engine.positions.roller import Roller
 from tastydesk.engine.positions.rules import close_quantity
-from tastydesk.engine.proposals.builder import build_proposal
 from tastydesk.engine.readiness import Readiness
-from tastydesk.engine.scanning.candidates import CandidateBuilder, open_legs
-from tastydesk.engine.selection import SelectionError
+from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
@@ -80,6 +79,10 @@ class PositionActions:
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
+        self._roller = Roller(book=book, positions=positions, orders=orders,
+                              candidates=candidates, broker=broker, store=store, audit=audit,
+                              strategies=strategies, settings=settings, bus=bus, clock=clock,
+                              spawn=spawn)
 
     # ---- rules
     def rule_due(self, mon: MonitoredPosition, rule_index: int) -> None:
@@ -151,38 +154,15 @@ class PositionActions:
         return SENT
 
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
-        strategy = self._strategies.get(mon.strategy_name)
-        if mon.natural_close() is None:
-            await self._positions.refresh_quotes(mon)
-        natural_close = mon.natural_close()
-        mark = mon.mark()
-        if strategy is None or natural_close is None or mark is None:
-            return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: strategy or quotes missing")
-        current = mon.dte(self._clock.today())
-        dte = DteRange(min=max(strategy.dte.min, current + 1),
-                       target=max(strategy.dte.target, current + 7),
-                       max=max(strategy.dte.max, current + 14), prefer_monthly=False)
-        rolled = dataclasses.replace(strategy, dte=dte,
-                                     sizing=dataclasses.replace(strategy.sizing, quantity=mon.units))
-        chain = await self._candidates.strategy_chain(mon.symbol, rolled)
-        try:
-            proposal = build_proposal(rolled, chain, self._clock.now(),
-                                      max_quote_age_s=self._settings.config.max_quote_age_seconds)
-        except SelectionError as exc:
-            return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {exc}")
-        legs = close_legs(mon, mon.units) + open_legs(proposal, mon.units)
-        mid = ((-mark).quantize(CENT) + proposal.mid_price).quantize(CENT)
-        natural = (natural_close + proposal.natural_price).quantize(CENT)
-        proposal_id = await self._store.save_proposal(mon.workflow_id, proposal, None)
-        self._positions.remember_proposal(proposal_id, proposal)
-        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
-                                    f"{reason}: roll to {proposal.expiry.isoformat()}",
-                                    payload={"rule": rule, "roll_proposal": proposal_id},
-                                    proposal_id=proposal_id)
-        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, mon.units,
-                                  initial_price(mid, natural, ZERO), natural, strategy, None,
-                                  proposal_id=proposal_id, rule_type=rule)
-        return SENT
+        return await self._roller.roll(mon, reason, rule)
+
+    async def continue_roll(self, workflow_id: int) -> bool:
+        """A roll piece filled (the workflow's lock is held): send the next piece, if any."""
+        return await self._roller.continue_after_fill(workflow_id)
+
+    async def resume_rolls(self) -> None:
+        """After start-up reconciliation: finish rolls a restart stopped between two pieces."""
+        await self._roller.resume_after_restart()
 
     # ---- trader commands
     async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> ActionResult:

@@ -117,7 +117,7 @@ class PositionBook:
         self.drop(workflow_id)
         if not legs_rec:
             return
-        proposal = await self._proposal(wf.proposal_id) if wf.proposal_id else None
+        proposal = await self.proposal(wf.proposal_id) if wf.proposal_id else None
         rules = self.effective_rules(wf, self._strategies.get(wf.strategy_name))
         base = min(abs(p.quantity) for p in legs_rec)
         legs = []
@@ -171,7 +171,8 @@ class PositionBook:
             self._by_symbol[leg.streamer_symbol].append(mon)
         self._streams.claim(CLAIM, mon.workflow_id, [leg.streamer_symbol for leg in mon.legs])
 
-    async def _proposal(self, proposal_id: int) -> TradeProposal:
+    async def proposal(self, proposal_id: int) -> TradeProposal:
+        """A stored proposal (an entry's, or a roll's target), cached once read."""
         cached = self._proposals.get(proposal_id)
         if cached is None:
             cached = (await self._store.get_proposal(proposal_id)).proposal

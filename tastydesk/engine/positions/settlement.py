@@ -7,13 +7,14 @@ Called by the order manager under the workflow's lock (it implements ``OrderOutc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
+from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import (
     Actor,
     AlertCategory,
@@ -28,6 +29,7 @@ from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
 from tastydesk.engine.positions.book import PositionBook
+from tastydesk.engine.positions.rolls import describe_legs
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
@@ -39,8 +41,10 @@ FEE_PER_CONTRACT = Decimal("1.00")  # estimate for orders stored before fees wer
 class Settlement:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, store: AsyncStore,
                  settings: Settings, bus: EventBus, clock: Clock,
-                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+                 spawn: Callable[[Any, str], Any], counters: Counter[str],
+                 continue_roll: Callable[[int], Awaitable[bool]]) -> None:
         self._book = book
+        self._continue_roll = continue_roll
         self._positions = positions
         self._store = store
         self._settings = settings
@@ -90,8 +94,14 @@ class Settlement:
             # The CLOSE transition's reason names the rule (or the trader) that started it.
             await self.finish_closed(wid, f"closed at {price}", self._book.last_reason(wid))
         else:
-            what = "rolled" if record.purpose is OrderPurpose.ROLL else "partially closed"
+            label = roll_label(record) if record.purpose is OrderPurpose.ROLL else ""
+            what = ("partially closed" if not label else "rolled" if label == "roll"
+                    else f"{label} rolled")
             await self._book.transition(wid, Trigger.PARTIAL, Actor.ENGINE, f"{what} at {price}")
+            # A roll of more than four legs goes out as several orders: the next one now.
+            if record.purpose is OrderPurpose.ROLL and partial_units is None and \
+                    await self._continue_roll(wid):
+                return
             self._positions.action_done(wid)
 
     async def finish_closed(self, workflow_id: int, reason: str, rule: str = "") -> None:
@@ -120,6 +130,11 @@ class Settlement:
         self._counters["closed"] += 1
         self._counters[f"closed_by:{rule or 'other'}"] += 1
         self._book.schedule_restart(workflow_id, cooldown, self._spawn)
+
+
+def roll_label(record: OrderRecord) -> str:
+    """What a roll order moved: "put spread", "call spread" or (both) "roll"."""
+    return describe_legs([parse_occ(leg.symbol)[2] for leg in record.legs])
 
 
 def cycle_fees(orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:

@@ -21,6 +21,7 @@ from tastydesk.engine.domain.enums import (
     SelectionMethod,
     Side,
 )
+from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
 from tastydesk.engine.domain.strategy import (
     DteRange,
     EntryFilters,
@@ -44,7 +45,8 @@ __all__ = ["SCHEMA_VERSION", "FieldError", "StrategyValidationError", "parse_str
            "validate_strategy_dict"]
 
 SCHEMA_VERSION = 1
-MAX_LEGS = 8
+# tastytrade takes at most four legs per order: a strategy's opening order must fit in one.
+MAX_LEGS = MAX_OPTION_LEGS
 MAX_DTE = 730
 MAX_NAME = 80
 MAX_DESCRIPTION = 2000
@@ -164,7 +166,8 @@ class _Parser:
             self.err("legs", "must have at least one leg")
             return _MISSING
         if len(value) > MAX_LEGS:
-            self.err("legs", f"must have at most {MAX_LEGS} legs, got {len(value)}")
+            self.err("legs", f"must have at most {MAX_LEGS} legs (the most an order may carry), "
+                             f"got {len(value)}")
             return _MISSING
         legs = [self.leg(item, i, value) for i, item in enumerate(value)]
         if any(leg is _MISSING for leg in legs):
