@@ -98,7 +98,7 @@ class Kernel:
             book=self.book, positions=self.positions, orders=self.orders,
             candidates=self.candidates, broker=broker, store=store, audit=self.audit,
             strategies=self.strategies, settings=self.settings, readiness=self.readiness,
-            spawn=spawn, counters=self.counters, **common)
+            calendar=calendar, spawn=spawn, counters=self.counters, **common)
         self.reconciler = Reconciler(broker=broker, store=store, book=self.book,
                                      orders=self.orders, desk=self.desk, positions=self.positions,
                                      settlement=self.settlement, risk=self.risk,

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.domain.account import BrokerPosition
 from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import (
     ActionOutcome,
     Actor,
+    AlertCategory,
+    AlertLevel,
     OrderAction,
     OrderPurpose,
     RuleAction,
@@ -27,7 +29,7 @@ from tastydesk.engine.domain.enums import (
     Trigger,
     WorkflowState,
 )
-from tastydesk.engine.domain.events import RuleTriggered
+from tastydesk.engine.domain.events import Alert, RuleTriggered
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
@@ -41,6 +43,7 @@ from tastydesk.engine.positions.monitored import MonitoredPosition
 from tastydesk.engine.positions.payoff import payoff_extremes
 from tastydesk.engine.positions.roller import Roller
 from tastydesk.engine.positions.rules import close_quantity
+from tastydesk.engine.positions.session_gate import queued_message, queued_until
 from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.settings import Settings
@@ -63,7 +66,7 @@ class PositionActions:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
                  candidates: CandidateBuilder, broker: BrokerPort, store: AsyncStore,
                  audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
-                 readiness: Readiness, bus: EventBus, clock: Clock,
+                 readiness: Readiness, bus: EventBus, clock: Clock, calendar: MarketCalendar,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._book = book
         self._positions = positions
@@ -77,6 +80,7 @@ class PositionActions:
         self._readiness = readiness
         self._bus = bus
         self._clock = clock
+        self._calendar = calendar
         self._spawn = spawn
         self._counters = counters
         self._roller = Roller(book=book, positions=positions, orders=orders,
@@ -115,6 +119,14 @@ class PositionActions:
                     mon.acting = False
                     self._positions.rule_fired(mon, rule, rule.action.value,
                                                "awaiting the trader's approval")
+                    return
+                opening = queued_until(self._calendar, self._clock.now())
+                if opening is not None:  # acting stays set: nothing else acts before the open
+                    what = rule.rule_type.value.replace("_", " ")
+                    self._positions.rule_fired(mon, rule, rule.action.value, queued_message(
+                        what, self._calendar, self._clock.now(), opening))
+                    self._book.set_timer_at(("queued", workflow_id), opening, lambda: self._spawn(
+                        self._act(workflow_id, rule_index), f"queued-{workflow_id}"))
                     return
                 self._positions.rule_fired(mon, rule, rule.action.value, ACTING)
                 if rule.action is RuleAction.ROLL or rule.rule_type is RuleType.ROLL:
@@ -183,6 +195,10 @@ class PositionActions:
             units = mon.units if pct == 100 else min(mon.units - 1,
                                                      max(1, mon.units * pct // 100))
             await self._audit.audit(user, "close", f"{pct}% ({units} units)", workflow_id)
+            queued = self._queue_manual(mon, "close", lambda: self._close(
+                mon, min(units, mon.units), f"closed by {user}", ""))
+            if queued is not None:
+                return queued
             outcome = await self._close(mon, units, f"closed by {user}", "")
             if not outcome.sent:
                 mon.acting = False
@@ -199,12 +215,40 @@ class PositionActions:
                 return BUSY
             mon.acting = True
             await self._audit.audit(user, "roll", "manual roll", workflow_id)
+            queued = self._queue_manual(mon, "roll", lambda: self._roll(
+                mon, f"rolled by {user}", ""))
+            if queued is not None:
+                return queued
             outcome = await self._roll(mon, f"rolled by {user}", "")
             if not outcome.sent:
                 mon.acting = False
             else:
                 mon.awaiting.clear()
             return outcome
+
+    def _queue_manual(self, mon: MonitoredPosition, what: str,
+                      action: Callable[[], Awaitable[ActionResult]]) -> ActionResult | None:
+        """Outside the session the trader's close or roll waits for the open (None: send now)."""
+        now = self._clock.now()
+        opening = queued_until(self._calendar, now)
+        if opening is None:
+            return None
+        message = queued_message(what, self._calendar, now, opening)
+        wid = mon.workflow_id
+        self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.RULE, f"{mon.symbol}: {what}",
+                                message, now, wid))
+
+        async def at_open() -> None:
+            async with self._book.lock(wid):
+                if self._book.state(wid) is not WorkflowState.MONITORING or \
+                        self._positions.get(wid) is not mon:
+                    return
+                if not (await action()).sent:
+                    mon.acting = False
+
+        self._book.set_timer_at(("queued", wid), opening,
+                                lambda: self._spawn(at_open(), f"queued-{wid}"))
+        return ActionResult(ActionOutcome.QUEUED, message)
 
     async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
         await self._positions.set_rules_paused(workflow_id, paused)
