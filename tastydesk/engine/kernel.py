@@ -77,8 +77,9 @@ class Kernel:
                                   calendar=calendar, **common)
         self.settlement = Settlement(book=self.book, positions=self.positions, store=store,
                                      settings=self.settings, spawn=spawn,
-                                     counters=self.counters, continue_roll=self._continue_roll,
-                                     **common)
+                                     counters=self.counters, calendar=calendar,
+                                     continue_roll=self._continue_roll,
+                                     requeue_exit=self._requeue_exit, **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
                                    outcomes=self.settlement, spawn=spawn, counters=self.counters,
@@ -126,6 +127,10 @@ class Kernel:
 
     async def _continue_roll(self, workflow_id: int) -> bool:
         return await self.actions.continue_roll(workflow_id)
+
+    def _requeue_exit(self, workflow_id: int, purpose: Any, units: int, rule: str,
+                      at: Any) -> None:
+        self.actions.requeue_exit(workflow_id, purpose, units, rule, at)
 
     # ---- lifecycle
     async def start(self, start_driver: bool = True) -> None:

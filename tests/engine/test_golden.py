@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "b6e51171f5d94878a77e6cf9e9ad8041bd145c3ed863f393116f38d17cf43c21"
+GOLDEN_DIGEST = "e55512f5453a080506208d5cd0b1a17fba85500300f6ad516c4036fe01894853"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -249,6 +250,31 @@ class PositionActions:
         self._book.set_timer_at(("queued", wid), opening,
                                 lambda: self._spawn(at_open(), f"queued-{wid}"))
         return ActionResult(ActionOutcome.QUEUED, message)
+
+    def requeue_exit(self, workflow_id: int, purpose: OrderPurpose, units: int, rule: str,
+                     at: datetime) -> None:
+        """A DAY exit expired at the close: send it again at ``at`` (the next open). Rules stay
+        quiet meanwhile; at the open the same exit goes out for what is still held."""
+        mon = self._positions.get(workflow_id)
+        if mon is None:
+            return
+        mon.acting = True
+        reason = "re-sent at the open after the day order expired"
+
+        async def at_open() -> None:
+            async with self._book.lock(workflow_id):
+                if self._book.state(workflow_id) is not WorkflowState.MONITORING or \
+                        self._positions.get(workflow_id) is not mon:
+                    return
+                if purpose is OrderPurpose.ROLL:
+                    outcome = await self._roll(mon, reason, rule)
+                else:
+                    outcome = await self._close(mon, min(units, mon.units), reason, rule)
+                if not outcome.sent:
+                    mon.acting = False
+
+        self._book.set_timer_at(("queued", workflow_id), at,
+                                lambda: self._spawn(at_open(), f"requeued-{workflow_id}"))
 
     async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
         await self._positions.set_rules_paused(workflow_id, paused)

@@ -16,6 +16,13 @@ from tastydesk.engine.clock import NEW_YORK, MarketCalendar
 LAST_MOMENT = timedelta(seconds=60)
 
 
+def next_session_open(calendar: MarketCalendar, now: datetime) -> datetime:
+    """The open of the next session: tomorrow's (or later) while a session runs, else the next."""
+    if calendar.is_open(now):
+        return calendar.next_open(calendar.next_close(now))
+    return calendar.next_open(now)
+
+
 def queued_until(calendar: MarketCalendar, now: datetime,
                  margin: timedelta = LAST_MOMENT) -> datetime | None:
     """None when an order sent now can work in this session; else the open it must wait for."""
@@ -23,8 +30,7 @@ def queued_until(calendar: MarketCalendar, now: datetime,
         close = calendar.next_close(now)
         if close - now >= margin:
             return None
-        return calendar.next_open(close)
-    return calendar.next_open(now)
+    return next_session_open(calendar, now)
 
 
 def queued_message(what: str, calendar: MarketCalendar, now: datetime, opening: datetime) -> str:

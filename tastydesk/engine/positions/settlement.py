@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import NEW_YORK, Clock, MarketCalendar
 from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import (
     Actor,
@@ -21,6 +21,7 @@ from tastydesk.engine.domain.enums import (
     AlertLevel,
     OrderAction,
     OrderPurpose,
+    OrderStatus,
     Trigger,
     WorkflowState,
 )
@@ -30,6 +31,7 @@ from tastydesk.engine.domain.orders import OrderSnapshot
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.rolls import describe_legs
+from tastydesk.engine.positions.session_gate import next_session_open
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
@@ -42,8 +44,11 @@ class Settlement:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, store: AsyncStore,
                  settings: Settings, bus: EventBus, clock: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str],
-                 continue_roll: Callable[[int], Awaitable[bool]]) -> None:
+                 calendar: MarketCalendar, continue_roll: Callable[[int], Awaitable[bool]],
+                 requeue_exit: Callable[[int, OrderPurpose, int, str, datetime], None]) -> None:
         self._book = book
+        self._calendar = calendar
+        self._requeue_exit = requeue_exit
         self._continue_roll = continue_roll
         self._positions = positions
         self._store = store
@@ -62,16 +67,46 @@ class Settlement:
         state = self._book.state(wid)
         self._alert(AlertLevel.WARNING, AlertCategory.ERROR, f"Order ended: {record.underlying}",
                     reason, wid)
+        expired = record.status is OrderStatus.EXPIRED
         if record.purpose is OrderPurpose.OPEN and state is WorkflowState.EXECUTING:
+            # The attempt ends (a DAY entry that expired too): the proposal is stale by the next
+            # session, so the symbol scans again after the cool-down.
             cooldown = self._clock.now() + timedelta(
                 minutes=self._settings.config.scan_interval_minutes)
-            await self._book.transition(wid, Trigger.EXEC_FAILED, Actor.ENGINE, reason,
+            why = "day order expired at the close: the entry attempt ends" if expired else reason
+            await self._book.transition(wid, Trigger.EXEC_FAILED, Actor.ENGINE, why,
                                         cooldown_until=cooldown)
+        elif state is WorkflowState.CLOSING and expired and \
+                record.purpose is not OrderPurpose.PARTIAL_CLOSE:
+            await self._expired_exit(record, record.quantity)
         elif state is WorkflowState.CLOSING:
             await self._book.transition(wid, Trigger.CLOSE_FAILED, Actor.ENGINE, reason)
             await self._positions.load(wid)  # fills before the end may have reduced it
             self._positions.close_failed(
                 wid, self._clock.now() + timedelta(minutes=CLOSE_RETRY_MINUTES))
+
+    async def _expired_exit(self, record: OrderRecord, units: int) -> None:
+        """A closing or roll order died at the close: the exit goes out again at the next open
+        (it was decided; the close only interrupted it), and the timeline says so."""
+        wid = record.workflow_id
+        started = self._book.last_reason(wid)
+        rule = started.split(":", 1)[0].removeprefix("rule ") if started.startswith("rule ") \
+            else ""
+        # The open after the session the order died in; later if that has passed already (the
+        # news arrived late, after a restart): then at once while the market is open.
+        opening = next_session_open(self._calendar, record.created_at)
+        if opening < self._clock.now():
+            opening = self._calendar.next_open(self._clock.now())
+        kind = "roll" if record.purpose is OrderPurpose.ROLL else "exit"
+        what = f"{rule.replace('_', ' ')} {kind}" if rule else kind
+        local = opening.astimezone(NEW_YORK)
+        message = (f"day order expired at the close: {what} re-queued for the open at "
+                   f"{local:%H:%M} ET ({local:%a %Y-%m-%d})")
+        await self._book.transition(wid, Trigger.CLOSE_FAILED, Actor.ENGINE, message)
+        await self._positions.load(wid)
+        self._alert(AlertLevel.WARNING, AlertCategory.RULE, f"Exit re-queued: {record.underlying}",
+                    message, wid)
+        self._requeue_exit(wid, record.purpose, units, rule, opening)
 
     async def order_filled(self, record: OrderRecord, snap: OrderSnapshot,
                            partial_units: int | None = None) -> None:
@@ -93,6 +128,10 @@ class Settlement:
         if self._positions.get(wid) is None:
             # The CLOSE transition's reason names the rule (or the trader) that started it.
             await self.finish_closed(wid, f"closed at {price}", self._book.last_reason(wid))
+        elif record.status is OrderStatus.EXPIRED and record.purpose is not \
+                OrderPurpose.PARTIAL_CLOSE and partial_units is not None:
+            # Part of the exit filled before the close: the rest goes out at the next open.
+            await self._expired_exit(record, record.quantity - partial_units)
         else:
             label = roll_label(record) if record.purpose is OrderPurpose.ROLL else ""
             what = ("partially closed" if not label else "rolled" if label == "roll"
