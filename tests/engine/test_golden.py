@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "e55512f5453a080506208d5cd0b1a17fba85500300f6ad516c4036fe01894853"
+GOLDEN_DIGEST = "5e42b035999f2108e08a990c90fec8e077b91dd7f9e4e47b0018dff922627852"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -36,6 +36,7 @@ from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
+from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.orders.walk import initial_price
 from tastydesk.engine.ports import BrokerPort
@@ -153,6 +154,13 @@ class PositionActions:
         if natural is None or mark is None:
             return ActionResult(ActionOutcome.NOT_SENT,
                                 "no quotes for every leg: cannot price the closing order")
+        anomaly = mon.quote_anomaly()
+        if anomaly is not None:
+            why = f"quotes ignored: {DESCRIPTIONS[anomaly]} ({anomaly.value})"
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RULE,
+                                    f"{mon.symbol}: closing order not priced", why,
+                                    self._clock.now(), mon.workflow_id))
+            return ActionResult(ActionOutcome.NOT_SENT, why)
         units = max(1, min(units, mon.units))
         purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
         mid = (-mark).quantize(CENT)
@@ -260,6 +268,8 @@ class PositionActions:
             return
         mon.acting = True
         reason = "re-sent at the open after the day order expired"
+        if rule:
+            reason = f"rule {rule} ({reason})"
 
         async def at_open() -> None:
             async with self._book.lock(workflow_id):

@@ -32,6 +32,7 @@ from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import WorkflowRecord
 from tastydesk.engine.domain.strategy import ManagementRule, Strategy
 from tastydesk.engine.domain.views import PositionView
+from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 from tastydesk.engine.settings import Settings
@@ -314,8 +315,15 @@ class PositionBook:
         """Evaluate a position's rules now; hand a triggered action on."""
         mon.cached_view = None
         now = self._clock.now()
+        before = mon.anomaly
         acting = mon.evaluate(self._clock.today(), now,
                               self._settings.config.max_quote_age_seconds)
+        if mon.anomaly is not None and mon.anomaly is not before:
+            self._counters["quote_anomalies"] += 1
+            self._bus.publish(Alert(
+                AlertLevel.WARNING, AlertCategory.RULE, f"{mon.symbol}: quotes ignored",
+                f"{DESCRIPTIONS[mon.anomaly]} ({mon.anomaly.value}): rules wait and no order is "
+                "priced from these quotes", now, mon.workflow_id))
         if acting is None or acting in mon.awaiting:
             return
         if mon.retry_after is not None and now < mon.retry_after:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,6 +12,12 @@ from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
+from tastydesk.engine.execution_pricing.anomaly import (
+    LegQuote,
+    QuoteAnomaly,
+    quote_anomaly,
+    spread_figures,
+)
 from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
 
 
@@ -50,6 +57,9 @@ class MonitoredLeg:
         return PricedLeg(side, abs(self.ratio), self.bid, self.ask)
 
 
+RECENT_MIDS = 20  # closing mids kept for the failsafe's jump check
+
+
 @dataclass(slots=True)
 class MonitoredPosition:
     workflow_id: int
@@ -75,6 +85,10 @@ class MonitoredPosition:
     retry_after: datetime | None = None  # after a failed close, rules wait before acting again
     spent: set[int] = field(default_factory=set)  # one-shot rules (partial close) already acted
     cached_view: PositionView | None = None  # the latest view, rebuilt when checked
+    # The closing order's recent mids (flagged or not) and the current pricing anomaly: quotes
+    # that fail the failsafe neither trigger rules nor price orders.
+    recent_mids: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_MIDS))
+    anomaly: QuoteAnomaly | None = None
 
     def __post_init__(self) -> None:
         if not self.holds:
@@ -104,6 +118,28 @@ class MonitoredPosition:
             return None
         return signed_natural(priced)  # type: ignore[arg-type]
 
+    def closing_quotes(self) -> list[LegQuote]:
+        """The legs as the closing order sees them (a long leg is sold, a short one bought)."""
+        return [LegQuote(1 if leg.ratio > 0 else -1, abs(leg.ratio), leg.bid, leg.ask,
+                         leg.option_type, leg.strike, leg.expiry) for leg in self.legs]
+
+    def quote_anomaly(self) -> QuoteAnomaly | None:
+        """Why the current quotes must not be acted on (a missing quote is the rules' own
+        business: they wait for it), or None."""
+        found = quote_anomaly(self.closing_quotes(), tuple(self.recent_mids)[:-1])
+        return None if found is QuoteAnomaly.NO_QUOTE else found
+
+    def screen_quotes(self) -> QuoteAnomaly | None:
+        """Check the quotes for this evaluation and remember their mid (kept even when
+        flagged, so a genuine move passes on the next quote)."""
+        legs = self.closing_quotes()
+        found = quote_anomaly(legs, tuple(self.recent_mids))
+        figures = spread_figures(legs)
+        if figures is not None:
+            self.recent_mids.append(figures[0])
+        self.anomaly = None if found is QuoteAnomaly.NO_QUOTE else found
+        return self.anomaly
+
     def dte(self, today: date) -> int:
         return min((leg.expiry - today).days for leg in self.legs)
 
@@ -126,10 +162,11 @@ class MonitoredPosition:
             dte=self.dte(today),
             short_leg_delta=short_delta,
             position_delta=pos_delta,
-            quote_ok=quote_ok,
+            quote_ok=quote_ok and self.anomaly is None,
         )
 
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
+        self.screen_quotes()
         statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
                                     paused=self.paused or self.acting, spent=self.spent)
         self.statuses = statuses

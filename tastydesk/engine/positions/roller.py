@@ -31,6 +31,7 @@ from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import DteRange
+from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS, QuoteAnomaly, quote_anomaly
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.orders.walk import initial_price
 from tastydesk.engine.ports import BrokerPort
@@ -110,6 +111,9 @@ class Roller:
             return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: nothing to roll")
         if pieces[0].prices() is None:
             return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: quotes missing")
+        refused = self._anomalous(mon, pieces[0])
+        if refused is not None:
+            return refused
         proposal_id = await self._store.save_proposal(mon.workflow_id, proposal, None)
         self._positions.remember_proposal(proposal_id, proposal)
         plan = (f"{len(pieces)} orders of at most 4 legs: "
@@ -138,6 +142,16 @@ class Roller:
                                   initial_price(mid, natural, ZERO), natural,
                                   self._strategies.get(mon.strategy_name), None,
                                   proposal_id=proposal_id, rule_type=rule)
+
+    def _anomalous(self, mon: MonitoredPosition, piece: RollPiece) -> ActionResult | None:
+        """The failsafe: a piece whose quotes look wrong is not priced (the roll waits)."""
+        found = quote_anomaly(piece.quotes())
+        if found is None or found is QuoteAnomaly.NO_QUOTE:
+            return None
+        why = f"quotes ignored: {DESCRIPTIONS[found]} ({found.value})"
+        self._alert(AlertLevel.WARNING, f"{mon.symbol}: {piece.label} not priced", why,
+                    mon.workflow_id)
+        return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {why}")
 
     # ---- carrying on
     async def _fresh(self, mon: MonitoredPosition, target: TradeProposal,
@@ -176,6 +190,9 @@ class Roller:
                         f"{why}; it will be retried when the rule next acts or by the trader",
                         mon.workflow_id)
             return ActionResult(ActionOutcome.NOT_SENT, f"cannot continue the roll: {why}")
+        refused = self._anomalous(mon, piece)
+        if refused is not None:
+            return refused
         proposal_id = self._book.get(mon.workflow_id).proposal_id
         assert proposal_id is not None
         left = len(pieces)

@@ -19,6 +19,7 @@ from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
 from tastydesk.engine.domain.proposal import ResolvedLeg, TradeProposal
+from tastydesk.engine.execution_pricing.anomaly import LegQuote
 from tastydesk.engine.positions.monitored import MonitoredLeg
 
 _TYPE_LABEL = {OptionType.PUT: "put", OptionType.CALL: "call"}
@@ -46,6 +47,15 @@ class RollPiece:
                                  leg.quantity // self.target_units * units)
                         for leg in self.open)
         return closing + opening
+
+    def quotes(self) -> list[LegQuote]:
+        """The piece's legs from our side of its order, for the pricing-anomaly failsafe."""
+        out = [LegQuote(1 if leg.ratio > 0 else -1, abs(leg.ratio), leg.bid, leg.ask,
+                        leg.option_type, leg.strike, leg.expiry) for leg in self.close]
+        out += [LegQuote(1 if leg.side is Side.SELL else -1, leg.quantity // self.target_units,
+                         leg.bid, leg.ask, leg.option_type, leg.strike, leg.expiry)
+                for leg in self.open]
+        return out
 
     def prices(self) -> tuple[Decimal, Decimal] | None:
         """Signed (mid, natural) per unit (credit +), or None while a closing leg is unquoted."""

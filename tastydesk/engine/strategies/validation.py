@@ -377,8 +377,11 @@ class _Parser:
         partial = rule_type is RuleType.PARTIAL_CLOSE or action is RuleAction.PARTIAL_CLOSE
         close_pct = self.fields.integer(obj, "close_pct", path, 50 if partial else 100, 1, 100)
         scope = self.fields.enum(obj, "delta_scope", path, DeltaScope, DeltaScope.SHORT_LEG)
-        holds = self.fields.integer(obj, "hold_evaluations", path, 1, 1, 1000)
-        hold_s = self.fields.integer(obj, "hold_seconds", path, 0, 0, 86_400)
+        # Absent: the rule type's confirmation (stops and delta breaches 3 evaluations, 10 s).
+        holds = (self.fields.integer(obj, "hold_evaluations", path, lo=1, hi=1000)
+                 if "hold_evaluations" in obj else 0)
+        hold_s = (self.fields.integer(obj, "hold_seconds", path, lo=0, hi=86_400)
+                  if "hold_seconds" in obj else -1)
         auto = self.fields.boolean(obj, "auto", path, False)
         if len(self.errors) > before:
             return _MISSING
