@@ -180,15 +180,15 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
         checks.add(done, "full workflow cycle (open -> monitoring -> closing -> completed)", detail)
         await engine.tasks.drain()
 
-        problems = store.integrity_check()
+        problems = await engine.store.integrity_check()
         checks.add(not problems, "store integrity check",
                    "no problems" if not problems else "; ".join(problems[:5]))
-        journal = store.journal()
+        journal = await engine.store.journal()
         checks.add(bool(journal), "journal has an entry",
                    f"{len(journal)} closed position(s)" + (
                        f", first {journal[0].strategy} on {journal[0].symbol} "
                        f"P&L {journal[0].realised_pnl}" if journal else ""))
-        task_errors = [e for e in store.errors() if e.category == "task"]
+        task_errors = [e for e in await engine.store.errors() if e.category == "task"]
         checks.add(not task_errors, "no engine task failures",
                    "none" if not task_errors else "; ".join(e.message for e in task_errors[:3]))
 

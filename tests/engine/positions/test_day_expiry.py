@@ -46,7 +46,7 @@ async def test_an_entry_that_expires_ends_the_attempt(tmp_path: Path) -> None:
     await engine.tasks.drain()
     driver.advance(300)  # to the close, then the next open
     await engine.tasks.drain()
-    entry = engine.store.store.orders(wid)[0]
+    entry = (await engine.store.orders(wid))[0]
     assert entry.status is OrderStatus.EXPIRED
     wf = {w.workflow_id: w for w in engine.facade.workflows()}[wid]
     assert wf.state is WorkflowState.SCANNING
@@ -68,7 +68,7 @@ async def test_an_exit_that_expires_goes_out_again_at_the_next_open(tmp_path: Pa
     opening = engine.calendar.next_open(close)
     driver.advance(300)  # steps to the close (the order expires), then to the next open
     await engine.tasks.drain()
-    closes = [o for o in engine.store.store.orders(wid) if o.purpose is OrderPurpose.CLOSE]
+    closes = [o for o in (await engine.store.orders(wid)) if o.purpose is OrderPurpose.CLOSE]
     assert closes[0].status is OrderStatus.EXPIRED
     reasons = [t.reason for t in engine.facade.transitions(wid)]
     local = opening.astimezone(NEW_YORK)
@@ -76,7 +76,7 @@ async def test_an_exit_that_expires_goes_out_again_at_the_next_open(tmp_path: Pa
             f"09:30 ET ({local:%a %Y-%m-%d})") in reasons
     driver.advance(60)
     await engine.tasks.drain()
-    closes = [o for o in engine.store.store.orders(wid) if o.purpose is OrderPurpose.CLOSE]
+    closes = [o for o in (await engine.store.orders(wid)) if o.purpose is OrderPurpose.CLOSE]
     reasons = [t.reason for t in engine.facade.transitions(wid)]
     assert len(closes) == 2 and opening <= closes[1].created_at <= opening + timedelta(minutes=1)
     assert reasons[-1].startswith("re-sent at the open after the day order expired")

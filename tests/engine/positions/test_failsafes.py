@@ -112,5 +112,5 @@ async def test_an_inverted_quote_never_prices_a_closing_order(tmp_path: Path) ->
     assert any("quotes ignored" in a.title for a in alerts)
     result = await engine.facade.close_position(wid, "mia")
     assert result.outcome is ActionOutcome.NOT_SENT and "quotes ignored" in result.detail
-    assert [o for o in engine.store.store.orders(wid) if o.purpose is OrderPurpose.CLOSE] == []
+    assert [o for o in (await engine.store.orders(wid)) if o.purpose is OrderPurpose.CLOSE] == []
     await engine.stop()

@@ -62,7 +62,7 @@ async def _sent_at_the_next_open(engine: Any, driver: Any, wid: int, alerts: lis
     now = engine.clock.now()
     opening = engine.calendar.next_open(engine.calendar.next_close(now)
                                         if engine.calendar.is_open(now) else now)
-    closes = [o for o in engine.store.store.orders(wid) if o.purpose is OrderPurpose.CLOSE]
+    closes = [o for o in (await engine.store.orders(wid)) if o.purpose is OrderPurpose.CLOSE]
     assert closes == []  # nothing sent while the market is closed
     text = f"stop loss queued for the open at 09:30 ET ({opening.astimezone(NEW_YORK):%a %Y-%m-%d})"
     actions = [a for a in engine.facade.rule_actions(wid) if a.rule_type == "stop_loss"]
@@ -71,7 +71,7 @@ async def _sent_at_the_next_open(engine: Any, driver: Any, wid: int, alerts: lis
     for _ in range(3):
         driver.advance(600)
         await engine.tasks.drain()
-    closes = [o for o in engine.store.store.orders(wid) if o.purpose is OrderPurpose.CLOSE]
+    closes = [o for o in (await engine.store.orders(wid)) if o.purpose is OrderPurpose.CLOSE]
     assert len(closes) == 1 and closes[0].created_at == opening
     await engine.stop()
 

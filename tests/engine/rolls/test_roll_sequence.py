@@ -101,16 +101,16 @@ async def test_a_restart_between_the_two_pieces_sends_the_second(tmp_path: Path)
     for _ in range(80):
         driver.advance(300)
         await engine.tasks.drain()
-        if any(o.status is OrderStatus.PENDING_SUBMIT for o in engine.store.store.orders(wid)):
+        if any(o.status is OrderStatus.PENDING_SUBMIT for o in (await engine.store.orders(wid))):
             break
-    rolls = [o for o in engine.store.store.orders(wid) if o.purpose.value == "roll"]
+    rolls = [o for o in (await engine.store.orders(wid)) if o.purpose.value == "roll"]
     assert [o.status for o in rolls] == [OrderStatus.FILLED, OrderStatus.PENDING_SUBMIT]
     await engine.stop()
 
     engine2, driver2 = await open_paper_engine(tmp_path, seed=3)
     await engine2.start(start_driver=False)
     await engine2.tasks.drain()
-    rolls = [o for o in engine2.store.store.orders(wid) if o.purpose.value == "roll"]
+    rolls = [o for o in (await engine2.store.orders(wid)) if o.purpose.value == "roll"]
     # The intent that never reached the broker is closed, never sent; the piece is sent anew.
     assert rolls[1].status is OrderStatus.CANCELLED and len(rolls) == 3
     assert {parse_occ(leg.symbol)[2] for leg in rolls[2].legs} == {OptionType.CALL}
@@ -125,5 +125,5 @@ async def test_a_restart_between_the_two_pieces_sends_the_second(tmp_path: Path)
             break
     assert view is not None and len(view.legs) == 4
     assert min(leg.expiry for leg in view.legs) > old_expiry
-    assert engine2.store.store.integrity_check() == []
+    assert (await engine2.store.integrity_check()) == []
     await engine2.stop()
