@@ -60,11 +60,11 @@ class RollPiece:
     def prices(self) -> tuple[Decimal, Decimal] | None:
         """Signed (mid, natural) per unit (credit +), or None while a closing leg is unquoted."""
         priced: list[PricedLeg] = []
-        for leg in self.close:
-            p = leg.priced(closing=True)
-            if p is None:
+        for leg in self.close:  # closing: the side that unwinds the held leg
+            if leg.bid is None or leg.ask is None:
                 return None
-            priced.append(p)
+            priced.append(PricedLeg(Side.SELL if leg.ratio > 0 else Side.BUY, abs(leg.ratio),
+                                    leg.bid, leg.ask))
         for leg in self.open:
             priced.append(PricedLeg(leg.side, leg.quantity // self.target_units, leg.bid, leg.ask))
         return signed_mid(priced).quantize(CENT), signed_natural(priced).quantize(CENT)
