@@ -345,6 +345,11 @@ async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
     assert reasons[started + 2].startswith("roll continues: call spread")
     assert reasons[started + 3].startswith("call spread rolled at")
     assert len(view.legs) == 4 and view.quantity == 1
+    # The roll keeps the position's identity: one chain from the entry, its totals carried on.
+    entry = next(o for o in await engine.store.orders(wid) if o.purpose.value == "open")
+    assert view.opened_at == entry.created_at and view.chain_rolls == 2
+    assert view.chain_credits > 0 and view.chain_debits > 0 and view.chain_fees > 0
+    assert view.realised_pnl != 0  # the partial close and the rolled-away legs
     assert {a.action for a in engine.facade.audit_log()} >= {"close", "roll"}
     assert (await engine.store.integrity_check()) == []
     await engine.stop()

@@ -34,6 +34,7 @@ from tastydesk.engine.domain.strategy import ManagementRule, Strategy
 from tastydesk.engine.domain.views import PositionView
 from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.positions.chain import load_current_chain
 from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
@@ -141,6 +142,10 @@ class PositionBook:
             legs=legs, units=units, max_profit_per_unit=per_unit_profit,
             max_loss_per_unit=per_unit_loss, buying_power_per_unit=per_unit_bp, rules=rules,
             opened_at=min(p.opened_at for p in legs_rec), paused=wf.rules_paused, beta=1.0)
+        # A roll keeps the position's identity: its chain (and what it realised) carries over.
+        mon.chain = await load_current_chain(self._store, workflow_id, self._clock.now())
+        if mon.chain is not None:
+            mon.realised_pnl = mon.chain.realised_pnl
         if mon.max_profit_per_unit <= 0 and mon.entry_price > 0:
             mon.max_profit_per_unit = mon.entry_price * 100
         if old is None:

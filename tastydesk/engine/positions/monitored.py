@@ -18,6 +18,7 @@ from tastydesk.engine.execution_pricing.anomaly import (
     quote_anomaly,
     spread_figures,
 )
+from tastydesk.engine.positions.chain import ChainTotals
 from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
 
 
@@ -93,6 +94,7 @@ class MonitoredPosition:
     # that fail the failsafe neither trigger rules nor price orders.
     recent_mids: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_MIDS))
     anomaly: QuoteAnomaly | None = None
+    chain: ChainTotals | None = None  # the order chain so far (entry, rolls, partial closes)
 
     def __post_init__(self) -> None:
         if not self.holds:
@@ -222,5 +224,14 @@ class MonitoredPosition:
             max_profit=max_profit, max_loss=self.max_loss_per_unit * self.units,
             dte=self.dte(today), delta=delta, theta=theta, vega=vega, legs=legs,
             rules=tuple(self.statuses), health=health(self.statuses), rules_paused=self.paused,
-            opened_at=self.opened_at, realised_pnl=self.realised_pnl,
+            opened_at=self.chain.opened_at if self.chain else self.opened_at,
+            realised_pnl=self.realised_pnl, **self._chain_fields(today),
         )
+
+    def _chain_fields(self, today: date) -> dict[str, object]:
+        chain = self.chain
+        if chain is None:
+            return {}
+        return {"chain_credits": chain.credits, "chain_debits": chain.debits,
+                "chain_fees": chain.fees, "chain_rolls": chain.rolls,
+                "days_held": max(0, (today - chain.opened_at.date()).days)}

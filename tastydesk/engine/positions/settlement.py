@@ -26,18 +26,17 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, JournalRecorded
-from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
 from tastydesk.engine.positions.book import PositionBook
+from tastydesk.engine.positions.chain import order_fees
 from tastydesk.engine.positions.rolls import describe_legs
 from tastydesk.engine.positions.session_gate import next_session_open
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import CLOSE_RETRY_MINUTES
-
-FEE_PER_CONTRACT = Decimal("1.00")  # estimate for orders stored before fees were kept
 
 
 class Settlement:
@@ -177,16 +176,5 @@ def roll_label(record: OrderRecord) -> str:
 
 
 def cycle_fees(orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:
-    """What a cycle's orders cost in fees: each filled order's broker figure (from its dry run),
-    pro rata to the part that filled; an order without one (written before fees were kept) is
-    charged the per-contract estimate on its fills."""
-    total = ZERO
-    for order in orders:
-        if order.filled_quantity <= 0:
-            continue
-        if order.fees is not None:
-            total += order.fees * order.filled_quantity / order.quantity
-        else:
-            contracts = sum(f.quantity for f in fills if f.order_id == order.id)
-            total += Decimal(contracts) * FEE_PER_CONTRACT
-    return total.quantize(CENT)
+    """What a cycle's orders cost in fees (see :func:`~tastydesk.engine.positions.chain.order_fees`)."""
+    return order_fees(orders, fills)
