@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -72,6 +73,7 @@ class PositionBook:
         self._dirty: dict[int, MonitoredPosition] = {}
         self._flush_scheduled = False
         self._views_wanted = False
+        self._betas: dict[str, tuple[date, float]] = {}
 
     # ---- queries
     def get(self, workflow_id: int) -> MonitoredPosition | None:
@@ -141,7 +143,8 @@ class PositionBook:
             workflow_id=workflow_id, symbol=wf.symbol, strategy_name=wf.strategy_name or "",
             legs=legs, units=units, max_profit_per_unit=per_unit_profit,
             max_loss_per_unit=per_unit_loss, buying_power_per_unit=per_unit_bp, rules=rules,
-            opened_at=min(p.opened_at for p in legs_rec), paused=wf.rules_paused, beta=1.0)
+            opened_at=min(p.opened_at for p in legs_rec), paused=wf.rules_paused,
+            beta=await self._beta(wf.symbol))
         # A roll keeps the position's identity: its chain (and what it realised) carries over.
         mon.chain = await load_current_chain(self._store, workflow_id, self._clock.now())
         if mon.chain is not None:
@@ -177,6 +180,21 @@ class PositionBook:
         for leg in mon.legs:
             self._by_symbol[leg.streamer_symbol].append(mon)
         self._streams.claim(CLAIM, mon.workflow_id, [leg.streamer_symbol for leg in mon.legs])
+
+    async def _beta(self, symbol: str) -> float:
+        """The underlying's beta from the broker's market metrics (against SPY), read once a
+        day per symbol: the portfolio's beta-weighted delta depends on it (TSLA about 2)."""
+        today = self._clock.today()
+        cached = self._betas.get(symbol)
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        try:
+            info = (await self._broker.market_metrics([symbol])).get(symbol)
+        except Exception:  # metrics unavailable: keep yesterday's figure, else 1
+            return cached[1] if cached else 1.0
+        beta = info.beta if info is not None and math.isfinite(info.beta) else 1.0
+        self._betas[symbol] = (today, beta)
+        return beta
 
     async def proposal(self, proposal_id: int) -> TradeProposal:
         """A stored proposal (an entry's, or a roll's target), cached once read."""
