@@ -79,7 +79,7 @@ class Kernel:
         self.settlement = Settlement(book=self.book, positions=self.positions, store=store,
                                      settings=self.settings, spawn=spawn,
                                      counters=self.counters, calendar=calendar,
-                                     continue_roll=self._continue_roll,
+                                     continue_exit=self._continue_exit,
                                      requeue_exit=self._requeue_exit, **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
@@ -126,8 +126,8 @@ class Kernel:
     def _rule_due(self, mon: Any, rule_index: int) -> None:
         self.actions.rule_due(mon, rule_index)
 
-    async def _continue_roll(self, workflow_id: int) -> bool:
-        return await self.actions.continue_roll(workflow_id)
+    async def _continue_exit(self, workflow_id: int, purpose: Any) -> bool:
+        return await self.actions.continue_exit(workflow_id, purpose)
 
     def _requeue_exit(self, workflow_id: int, purpose: Any, units: int, rule: str,
                       at: Any) -> None:

@@ -43,7 +43,8 @@ from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
 from tastydesk.engine.positions.payoff import payoff_extremes
-from tastydesk.engine.positions.roller import Roller
+from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
+from tastydesk.engine.positions.rolls import RollPiece, close_pieces
 from tastydesk.engine.positions.rules import close_quantity
 from tastydesk.engine.positions.session_gate import queued_message, queued_until
 from tastydesk.engine.readiness import Readiness
@@ -141,6 +142,9 @@ class PositionActions:
                                                 rule.rule_type.value)
                 if not outcome.sent:
                     mon.acting = False
+                    if rule.rule_type is RuleType.ROLL and \
+                            outcome.detail.startswith(ROLL_STOPPED):
+                        mon.spent.add(rule_index)  # the trader decides; other rules still act
         except Exception:
             mon.acting = False
             raise
@@ -164,12 +168,22 @@ class PositionActions:
         units = max(1, min(units, mon.units))
         purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
         mid = (-mark).quantize(CENT)
+        legs = close_legs(mon, units)
+        pieces = close_pieces(mon.legs)
+        split = ""
+        if len(pieces) > 1:  # more than four legs: one legal order now, the rest after its fill
+            piece = RollPiece(pieces[0][0], pieces[0][1], (), 1)
+            prices = piece.prices()
+            assert prices is not None  # every leg is quoted (natural_close above)
+            mid, natural = prices
+            legs = piece.order_legs(units)
+            split = f" ({piece.label}: order 1 of {len(pieces)} of at most 4 legs)"
         await self._book.transition(mon.workflow_id, Trigger.CLOSE,
                                     Actor.ENGINE if rule else Actor.USER,
-                                    f"{reason}: {purpose.value} {units} of {mon.units}",
+                                    f"{reason}: {purpose.value} {units} of {mon.units}{split}",
                                     payload={"rule": rule, "units": units})
         start = initial_price(mid, natural, ZERO)
-        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, close_legs(mon, units),
+        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, legs,
                                   units, start, natural, self._strategies.get(mon.strategy_name),
                                   None, rule_type=rule)
         return SENT
@@ -177,9 +191,20 @@ class PositionActions:
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
         return await self._roller.roll(mon, reason, rule)
 
-    async def continue_roll(self, workflow_id: int) -> bool:
-        """A roll piece filled (the workflow's lock is held): send the next piece, if any."""
-        return await self._roller.continue_after_fill(workflow_id)
+    async def continue_exit(self, workflow_id: int, purpose: OrderPurpose) -> bool:
+        """A piece of a roll or of a close too wide for one order filled (the workflow's lock
+        is held): send the next piece, if any. True when an order went out."""
+        if purpose is OrderPurpose.ROLL:
+            return await self._roller.continue_after_fill(workflow_id)
+        mon = self._positions.get(workflow_id)
+        if purpose is not OrderPurpose.CLOSE or mon is None or \
+                self._book.state(workflow_id) is not WorkflowState.MONITORING:
+            return False
+        mon.acting = True
+        if (await self._close(mon, mon.units, "close continues", "close")).sent:
+            return True
+        mon.acting = False
+        return False
 
     async def resume_rolls(self) -> None:
         """After start-up reconciliation: finish rolls a restart stopped between two pieces."""

@@ -46,6 +46,9 @@ from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
 from tastydesk.engine.workflow.book import WorkflowBook
 
+#: How a roll that cannot carry on (a piece filled in part) answers.
+ROLL_STOPPED = "cannot continue the roll"
+
 
 class Roller:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
@@ -181,7 +184,7 @@ class Roller:
                    "and can be closed or rolled again")
             self._alert(AlertLevel.WARNING, f"Roll incomplete: {mon.symbol}", why,
                         mon.workflow_id)
-            return ActionResult(ActionOutcome.NOT_SENT, f"cannot continue the roll: {why}")
+            return ActionResult(ActionOutcome.NOT_SENT, f"{ROLL_STOPPED}: {why}")
         pieces = plan_roll(mon.legs, target)
         piece = await self._fresh(mon, target, pieces[0])
         if piece.prices() is None:

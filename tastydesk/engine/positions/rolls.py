@@ -116,6 +116,20 @@ def plan_roll(held: Sequence[MonitoredLeg], target: TradeProposal,
     return pieces
 
 
+def close_pieces(held: Sequence[MonitoredLeg], max_legs: int = MAX_OPTION_LEGS
+                 ) -> list[tuple[str, tuple[MonitoredLeg, ...]]]:
+    """A close in legal orders: everything at once when it fits, else by option type (puts,
+    then calls), a type with too many legs in chunks of ``max_legs``."""
+    if len(held) <= max_legs:
+        return [("close", tuple(held))]
+    out = []
+    for kind in (OptionType.PUT, OptionType.CALL):
+        legs = [leg for leg in held if leg.option_type is kind]
+        for i in range(0, len(legs), max_legs):
+            out.append((f"{_TYPE_LABEL[kind]} legs", tuple(legs[i:i + max_legs])))
+    return out
+
+
 def is_clean(held: Sequence[MonitoredLeg], target: TradeProposal) -> bool:
     """Whether each option type is wholly old or wholly target (no piece stopped half-filled):
     only then is it safe to carry on with the planned pieces."""

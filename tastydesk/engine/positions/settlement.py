@@ -43,12 +43,13 @@ class Settlement:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, store: AsyncStore,
                  settings: Settings, bus: EventBus, clock: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str],
-                 calendar: MarketCalendar, continue_roll: Callable[[int], Awaitable[bool]],
+                 calendar: MarketCalendar,
+                 continue_exit: Callable[[int, OrderPurpose], Awaitable[bool]],
                  requeue_exit: Callable[[int, OrderPurpose, int, str, datetime], None]) -> None:
         self._book = book
         self._calendar = calendar
         self._requeue_exit = requeue_exit
-        self._continue_roll = continue_roll
+        self._continue_exit = continue_exit
         self._positions = positions
         self._store = store
         self._settings = settings
@@ -136,9 +137,9 @@ class Settlement:
             what = ("partially closed" if not label else "rolled" if label == "roll"
                     else f"{label} rolled")
             await self._book.transition(wid, Trigger.PARTIAL, Actor.ENGINE, f"{what} at {price}")
-            # A roll of more than four legs goes out as several orders: the next one now.
-            if record.purpose is OrderPurpose.ROLL and partial_units is None and \
-                    await self._continue_roll(wid):
+            # A roll or a close of more than four legs goes out as several orders: the next now.
+            if record.purpose in (OrderPurpose.ROLL, OrderPurpose.CLOSE) and \
+                    partial_units is None and await self._continue_exit(wid, record.purpose):
                 return
             self._positions.action_done(wid)
 

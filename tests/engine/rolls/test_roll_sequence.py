@@ -15,7 +15,7 @@ from tastydesk.engine.domain.enums import OptionType, OrderStatus, Side, Workflo
 from tastydesk.engine.domain.orders import CommandResult
 from tastydesk.engine.domain.results import SENT
 from tastydesk.engine.positions.monitored import MonitoredLeg
-from tastydesk.engine.positions.rolls import is_clean, plan_roll
+from tastydesk.engine.positions.rolls import close_pieces, is_clean, plan_roll
 from tests.engine.test_engine import paper, until_position
 
 OLD, NEW = date(2026, 2, 20), date(2026, 3, 20)
@@ -127,3 +127,10 @@ async def test_a_restart_between_the_two_pieces_sends_the_second(tmp_path: Path)
     assert min(leg.expiry for leg in view.legs) > old_expiry
     assert (await engine2.store.integrity_check()) == []
     await engine2.stop()
+
+
+def test_a_close_of_more_than_four_legs_goes_out_by_option_type() -> None:
+    six = held(OLD)[:2] + held(NEW)[:2] + held(OLD)[2:]  # a put spread half rolled, two ways
+    pieces = close_pieces(six)
+    assert [(label, len(legs)) for label, legs in pieces] == [("put legs", 4), ("call legs", 2)]
+    assert close_pieces(held(OLD)) == [("close", tuple(held(OLD)))]
