@@ -78,7 +78,9 @@ class Kernel:
                                   calendar=calendar, **common)
         self.settlement = Settlement(book=self.book, positions=self.positions, store=store,
                                      settings=self.settings, spawn=spawn,
-                                     counters=self.counters, **common)
+                                     counters=self.counters, calendar=calendar,
+                                     continue_exit=self._continue_exit,
+                                     requeue_exit=self._requeue_exit, **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
                                    outcomes=self.settlement, streams=self.streams, spawn=spawn,
@@ -100,7 +102,7 @@ class Kernel:
             book=self.book, positions=self.positions, orders=self.orders,
             candidates=self.candidates, broker=broker, store=store, audit=self.audit,
             strategies=self.strategies, settings=self.settings, readiness=self.readiness,
-            spawn=spawn, counters=self.counters, **common)
+            calendar=calendar, spawn=spawn, counters=self.counters, **common)
         self.reconciler = Reconciler(broker=broker, store=store, book=self.book,
                                      orders=self.orders, desk=self.desk, positions=self.positions,
                                      settlement=self.settlement, risk=self.risk,
@@ -126,6 +128,13 @@ class Kernel:
     def _rule_due(self, mon: Any, rule_index: int) -> None:
         self.actions.rule_due(mon, rule_index)
 
+    async def _continue_exit(self, workflow_id: int, purpose: Any) -> bool:
+        return await self.actions.continue_exit(workflow_id, purpose)
+
+    def _requeue_exit(self, workflow_id: int, purpose: Any, units: int, rule: str,
+                      at: Any) -> None:
+        self.actions.requeue_exit(workflow_id, purpose, units, rule, at)
+
     # ---- lifecycle
     async def start(self, start_driver: bool = True) -> None:
         """Connect, load, reconcile with the broker, then arm the schedulers."""
@@ -141,6 +150,7 @@ class Kernel:
                                 self.bus.subscribe(ConnectionChanged, self._on_connection),
                                 self.bus.subscribe(ConfigChange, self._on_config)]
         await self.reconciler.reconcile()
+        self.tasks.spawn(self.actions.resume_rolls(), "resume-rolls")
         await self.broker.subscribe(sorted({*self.settings.config.watchlist, INDEX}))
         self.scanner.schedule(first=True)
         self.risk.schedule(self.positions.recheck_new_day)

@@ -19,6 +19,7 @@ Rules shared by every method
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -143,12 +144,16 @@ def select_strike(
     resolved: Sequence[ResolvedLeg | OptionContract],
     now: datetime,
     max_quote_age: float = 120.0,
+    min_open_interest: int = 0,
 ) -> tuple[OptionContract, str]:
     """Pick the contract for ``leg`` in ``expiration``; returns it with a one-line reason.
 
     ``resolved`` holds the legs chosen so far, in strategy order, so LEG_OFFSET and WIDTH can
-    measure from their reference leg. Raises :class:`SelectionError` when nothing qualifies.
+    measure from their reference leg. With ``min_open_interest`` only strikes with at least that
+    open interest are candidates (when none has, all are, and the proposal warns). Raises
+    :class:`SelectionError` when nothing qualifies.
     """
+    expiration = liquid_strikes(expiration, leg.option_type, min_open_interest)
     if spot <= 0:
         raise SelectionError(f"spot: must be > 0, got {spot}")
     if not expiration.strikes:
@@ -168,6 +173,19 @@ def select_strike(
         reason = f"{label}: strike {_fmt(contract.strike)}"
     _check_quote(contract, leg.side, now, max_quote_age)
     return contract, reason
+
+
+def liquid_strikes(expiration: Expiration, option_type: OptionType,
+                   min_open_interest: int) -> Expiration:
+    """The expiration with only the strikes whose ``option_type`` contract has at least
+    ``min_open_interest`` open, or unchanged when that would leave nothing."""
+    if min_open_interest <= 0:
+        return expiration
+    liquid = tuple(s for s in expiration.strikes
+                   if s.contract(option_type).open_interest >= min_open_interest)
+    if not liquid or len(liquid) == len(expiration.strikes):
+        return expiration
+    return dataclasses.replace(expiration, strikes=liquid)
 
 
 def _fmt(value: Decimal) -> str:

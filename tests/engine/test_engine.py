@@ -14,7 +14,14 @@ import pytest
 from tastydesk.engine.approvals.desk import NOT_PENDING
 from tastydesk.engine.bootstrap import open_paper_engine
 from tastydesk.engine.config import EngineConfig
-from tastydesk.engine.domain.enums import ActionOutcome, CommandOutcome, OrderStatus, WorkflowState
+from tastydesk.engine.domain.chain import parse_occ
+from tastydesk.engine.domain.enums import (
+    ActionOutcome,
+    CommandOutcome,
+    OptionType,
+    OrderStatus,
+    WorkflowState,
+)
 from tastydesk.engine.domain.orders import CommandResult
 from tastydesk.engine.domain.results import SENT
 from tastydesk.engine.errors import EngineError
@@ -326,8 +333,25 @@ async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
         if view is not None and min(leg.expiry for leg in view.legs) > old_expiry:
             break
     assert view is not None and min(leg.expiry for leg in view.legs) > old_expiry
+    # tastytrade takes at most four legs per order: the condor rolls as its put spread (close
+    # two, open two), then its call spread, each a legal order that filled.
     roll = [o for o in await engine.store.orders(wid) if o.purpose.value == "roll"]
-    assert len(roll) == 1 and len(roll[0].legs) == 8  # closes four legs, opens four: one order
+    assert [len(o.legs) for o in roll] == [4, 4]
+    assert [{parse_occ(leg.symbol)[2] for leg in o.legs} for o in roll] == [
+        {OptionType.PUT}, {OptionType.CALL}]
+    assert all(o.status is OrderStatus.FILLED for o in roll)
+    reasons = [t.reason for t in engine.facade.transitions(wid)]
+    started = next(i for i, r in enumerate(reasons) if r.startswith("rolled by ivan"))
+    assert "put spread, then call spread" in reasons[started]
+    assert reasons[started + 1].startswith("put spread rolled at")
+    assert reasons[started + 2].startswith("roll continues: call spread")
+    assert reasons[started + 3].startswith("call spread rolled at")
+    assert len(view.legs) == 4 and view.quantity == 1
+    # The roll keeps the position's identity: one chain from the entry, its totals carried on.
+    entry = next(o for o in await engine.store.orders(wid) if o.purpose.value == "open")
+    assert view.opened_at == entry.created_at and view.chain_rolls == 2
+    assert view.chain_credits > 0 and view.chain_debits > 0 and view.chain_fees > 0
+    assert view.realised_pnl != 0  # the partial close and the rolled-away legs
     assert {a.action for a in engine.facade.audit_log()} >= {"close", "roll"}
     assert (await engine.store.integrity_check()) == []
     await engine.stop()

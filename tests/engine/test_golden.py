@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "5aa705732bc4526d1d8ad43f8daf247161f07112663d44fe0dced02e562d3938"
+GOLDEN_DIGEST = "5e42b035999f2108e08a990c90fec8e077b91dd7f9e4e47b0018dff922627852"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -181,6 +181,7 @@ class ActionOutcome(StrEnum):
     WITHDRAWN = "withdrawn"
     BUSY = "an action is already in progress for this position"
     NOT_SENT = "not sent"
+    QUEUED = "queued for the next open"  # outside the session: sent when the market opens
 
 
 class AlertLevel(StrEnum):

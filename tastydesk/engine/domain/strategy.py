@@ -81,6 +81,13 @@ class PricingSettings:
     limit_price: Decimal | None = None  # never worse than this (signed: credit +, debit -)
 
 
+#: Default confirmation (consecutive evaluations, seconds) by rule type; others (1, 0).
+CONFIRMATION: dict[RuleType, tuple[int, int]] = {
+    RuleType.STOP_LOSS: (3, 10),
+    RuleType.DELTA_BREACH: (3, 10),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ManagementRule:
     rule_type: RuleType
@@ -90,9 +97,18 @@ class ManagementRule:
     enabled: bool = True
     close_pct: int = 100  # 25 / 50 / 75 for partial closes
     delta_scope: DeltaScope = DeltaScope.SHORT_LEG
-    hold_evaluations: int = 1  # consecutive evaluations the condition must hold
-    hold_seconds: int = 0  # and for at least this long
+    hold_evaluations: int = 0  # consecutive evaluations the condition must hold (0: by type)
+    hold_seconds: int = -1  # and for at least this long (-1: by type)
     auto: bool = False  # act without approval
+
+    def __post_init__(self) -> None:
+        # Protective exits confirm before acting, so one bad quote never closes a position:
+        # stops and delta breaches default to 3 evaluations over 10 s, other rules act at once.
+        evaluations, seconds = CONFIRMATION.get(self.rule_type, (1, 0))
+        if self.hold_evaluations <= 0:
+            object.__setattr__(self, "hold_evaluations", evaluations)
+        if self.hold_seconds < 0:
+            object.__setattr__(self, "hold_seconds", seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,13 @@ class PositionView:
     rules_paused: bool = False
     opened_at: datetime | None = None
     realised_pnl: Decimal = Decimal("0")
+    # The order chain (entry, rolls, closes so far), as on tastytrade's order-chain view: $
+    # received and paid (both positive), fees, P&L realised on legs rolled away (after fees).
+    chain_credits: Decimal = Decimal("0")
+    chain_debits: Decimal = Decimal("0")
+    chain_fees: Decimal = Decimal("0")
+    chain_rolls: int = 0
+    days_held: int = 0
 
 
 @dataclass(frozen=True, slots=True)

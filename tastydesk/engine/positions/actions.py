@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.domain.account import BrokerPosition
 from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import (
     ActionOutcome,
     Actor,
+    AlertCategory,
+    AlertLevel,
     OrderAction,
     OrderPurpose,
     RuleAction,
@@ -27,22 +30,24 @@ from tastydesk.engine.domain.enums import (
     Trigger,
     WorkflowState,
 )
-from tastydesk.engine.domain.events import RuleTriggered
+from tastydesk.engine.domain.events import Alert, RuleTriggered
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
-from tastydesk.engine.domain.strategy import DteRange, ManagementRule
+from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
+from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
 from tastydesk.engine.positions.payoff import payoff_extremes
+from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
+from tastydesk.engine.positions.rolls import RollPiece, close_pieces
 from tastydesk.engine.positions.rules import close_quantity
-from tastydesk.engine.proposals.builder import build_proposal
+from tastydesk.engine.positions.session_gate import queued_message, queued_until
 from tastydesk.engine.readiness import Readiness
-from tastydesk.engine.scanning.candidates import CandidateBuilder, open_legs
-from tastydesk.engine.selection import SelectionError
+from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
@@ -63,7 +68,7 @@ class PositionActions:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
                  candidates: CandidateBuilder, broker: BrokerPort, store: AsyncStore,
                  audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
-                 readiness: Readiness, bus: EventBus, clock: Clock,
+                 readiness: Readiness, bus: EventBus, clock: Clock, calendar: MarketCalendar,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._book = book
         self._positions = positions
@@ -77,8 +82,13 @@ class PositionActions:
         self._readiness = readiness
         self._bus = bus
         self._clock = clock
+        self._calendar = calendar
         self._spawn = spawn
         self._counters = counters
+        self._roller = Roller(book=book, positions=positions, orders=orders,
+                              candidates=candidates, broker=broker, store=store, audit=audit,
+                              strategies=strategies, settings=settings, bus=bus, clock=clock,
+                              spawn=spawn)
 
     # ---- rules
     def rule_due(self, mon: MonitoredPosition, rule_index: int) -> None:
@@ -112,6 +122,14 @@ class PositionActions:
                     self._positions.rule_fired(mon, rule, rule.action.value,
                                                "awaiting the trader's approval")
                     return
+                opening = queued_until(self._calendar, self._clock.now())
+                if opening is not None:  # acting stays set: nothing else acts before the open
+                    what = rule.rule_type.value.replace("_", " ")
+                    self._positions.rule_fired(mon, rule, rule.action.value, queued_message(
+                        what, self._calendar, self._clock.now(), opening))
+                    self._book.set_timer_at(("queued", workflow_id), opening, lambda: self._spawn(
+                        self._act(workflow_id, rule_index), f"queued-{workflow_id}"))
+                    return
                 self._positions.rule_fired(mon, rule, rule.action.value, ACTING)
                 if rule.action is RuleAction.ROLL or rule.rule_type is RuleType.ROLL:
                     outcome = await self._roll(mon, f"rule {rule.rule_type.value}",
@@ -123,6 +141,9 @@ class PositionActions:
                                                 rule.rule_type.value)
                 if not outcome.sent:
                     mon.acting = False
+                    if rule.rule_type is RuleType.ROLL and \
+                            outcome.detail.startswith(ROLL_STOPPED):
+                        mon.spent.add(rule_index)  # the trader decides; other rules still act
         except Exception:
             mon.acting = False
             raise
@@ -136,52 +157,57 @@ class PositionActions:
         if natural is None or mark is None:
             return ActionResult(ActionOutcome.NOT_SENT,
                                 "no quotes for every leg: cannot price the closing order")
+        anomaly = mon.quote_anomaly()
+        if anomaly is not None:
+            why = f"quotes ignored: {DESCRIPTIONS[anomaly]} ({anomaly.value})"
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RULE,
+                                    f"{mon.symbol}: closing order not priced", why,
+                                    self._clock.now(), mon.workflow_id))
+            return ActionResult(ActionOutcome.NOT_SENT, why)
         units = max(1, min(units, mon.units))
         purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
         mid = (-mark).quantize(CENT)
+        legs = close_legs(mon, units)
+        pieces = close_pieces(mon.legs)
+        split = ""
+        if len(pieces) > 1:  # more than four legs: one legal order now, the rest after its fill
+            piece = RollPiece(pieces[0][0], pieces[0][1], (), 1)
+            prices = piece.prices()
+            assert prices is not None  # every leg is quoted (natural_close above)
+            mid, natural = prices
+            legs = piece.order_legs(units)
+            split = f" ({piece.label}: order 1 of {len(pieces)} of at most 4 legs)"
         await self._book.transition(mon.workflow_id, Trigger.CLOSE,
                                     Actor.ENGINE if rule else Actor.USER,
-                                    f"{reason}: {purpose.value} {units} of {mon.units}",
+                                    f"{reason}: {purpose.value} {units} of {mon.units}{split}",
                                     payload={"rule": rule, "units": units})
-        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, close_legs(mon, units),
-                                  units, mid=mid, natural=natural,
+        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, legs, units,
+                                  mid=mid, natural=natural,
                                   strategy=self._strategies.get(mon.strategy_name),
                                   rule_type=rule)
         return SENT
 
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
-        strategy = self._strategies.get(mon.strategy_name)
-        if mon.natural_close() is None:
-            await self._positions.refresh_quotes(mon)
-        natural_close = mon.natural_close()
-        mark = mon.mark()
-        if strategy is None or natural_close is None or mark is None:
-            return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: strategy or quotes missing")
-        current = mon.dte(self._clock.today())
-        dte = DteRange(min=max(strategy.dte.min, current + 1),
-                       target=max(strategy.dte.target, current + 7),
-                       max=max(strategy.dte.max, current + 14), prefer_monthly=False)
-        rolled = dataclasses.replace(strategy, dte=dte,
-                                     sizing=dataclasses.replace(strategy.sizing, quantity=mon.units))
-        chain = await self._candidates.strategy_chain(mon.symbol, rolled)
-        try:
-            proposal = build_proposal(rolled, chain, self._clock.now(),
-                                      max_quote_age_s=self._settings.config.max_quote_age_seconds)
-        except SelectionError as exc:
-            return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {exc}")
-        legs = close_legs(mon, mon.units) + open_legs(proposal, mon.units)
-        mid = ((-mark).quantize(CENT) + proposal.mid_price).quantize(CENT)
-        natural = (natural_close + proposal.natural_price).quantize(CENT)
-        proposal_id = await self._store.save_proposal(mon.workflow_id, proposal, None)
-        self._positions.remember_proposal(proposal_id, proposal)
-        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
-                                    f"{reason}: roll to {proposal.expiry.isoformat()}",
-                                    payload={"rule": rule, "roll_proposal": proposal_id},
-                                    proposal_id=proposal_id)
-        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, mon.units,
-                                  mid=mid, natural=natural, strategy=strategy,
-                                  proposal_id=proposal_id, rule_type=rule)
-        return SENT
+        return await self._roller.roll(mon, reason, rule)
+
+    async def continue_exit(self, workflow_id: int, purpose: OrderPurpose) -> bool:
+        """A piece of a roll or of a close too wide for one order filled (the workflow's lock
+        is held): send the next piece, if any. True when an order went out."""
+        if purpose is OrderPurpose.ROLL:
+            return await self._roller.continue_after_fill(workflow_id)
+        mon = self._positions.get(workflow_id)
+        if purpose is not OrderPurpose.CLOSE or mon is None or \
+                self._book.state(workflow_id) is not WorkflowState.MONITORING:
+            return False
+        mon.acting = True
+        if (await self._close(mon, mon.units, "close continues", "close")).sent:
+            return True
+        mon.acting = False
+        return False
+
+    async def resume_rolls(self) -> None:
+        """After start-up reconciliation: finish rolls a restart stopped between two pieces."""
+        await self._roller.resume_after_restart()
 
     # ---- trader commands
     async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> ActionResult:
@@ -202,6 +228,10 @@ class PositionActions:
             units = mon.units if pct == 100 else min(mon.units - 1,
                                                      max(1, mon.units * pct // 100))
             await self._audit.audit(user, "close", f"{pct}% ({units} units)", workflow_id)
+            queued = self._queue_manual(mon, "close", lambda: self._close(
+                mon, min(units, mon.units), f"closed by {user}", ""))
+            if queued is not None:
+                return queued
             outcome = await self._close(mon, units, f"closed by {user}", "")
             if not outcome.sent:
                 mon.acting = False
@@ -218,12 +248,67 @@ class PositionActions:
                 return BUSY
             mon.acting = True
             await self._audit.audit(user, "roll", "manual roll", workflow_id)
+            queued = self._queue_manual(mon, "roll", lambda: self._roll(
+                mon, f"rolled by {user}", ""))
+            if queued is not None:
+                return queued
             outcome = await self._roll(mon, f"rolled by {user}", "")
             if not outcome.sent:
                 mon.acting = False
             else:
                 mon.awaiting.clear()
             return outcome
+
+    def _queue_manual(self, mon: MonitoredPosition, what: str,
+                      action: Callable[[], Awaitable[ActionResult]]) -> ActionResult | None:
+        """Outside the session the trader's close or roll waits for the open (None: send now)."""
+        now = self._clock.now()
+        opening = queued_until(self._calendar, now)
+        if opening is None:
+            return None
+        message = queued_message(what, self._calendar, now, opening)
+        wid = mon.workflow_id
+        self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.RULE, f"{mon.symbol}: {what}",
+                                message, now, wid))
+
+        async def at_open() -> None:
+            async with self._book.lock(wid):
+                if self._book.state(wid) is not WorkflowState.MONITORING or \
+                        self._positions.get(wid) is not mon:
+                    return
+                if not (await action()).sent:
+                    mon.acting = False
+
+        self._book.set_timer_at(("queued", wid), opening,
+                                lambda: self._spawn(at_open(), f"queued-{wid}"))
+        return ActionResult(ActionOutcome.QUEUED, message)
+
+    def requeue_exit(self, workflow_id: int, purpose: OrderPurpose, units: int, rule: str,
+                     at: datetime) -> None:
+        """A DAY exit expired at the close: send it again at ``at`` (the next open). Rules stay
+        quiet meanwhile; at the open the same exit goes out for what is still held."""
+        mon = self._positions.get(workflow_id)
+        if mon is None:
+            return
+        mon.acting = True
+        reason = "re-sent at the open after the day order expired"
+        if rule:
+            reason = f"rule {rule} ({reason})"
+
+        async def at_open() -> None:
+            async with self._book.lock(workflow_id):
+                if self._book.state(workflow_id) is not WorkflowState.MONITORING or \
+                        self._positions.get(workflow_id) is not mon:
+                    return
+                if purpose is OrderPurpose.ROLL:
+                    outcome = await self._roll(mon, reason, rule)
+                else:
+                    outcome = await self._close(mon, min(units, mon.units), reason, rule)
+                if not outcome.sent:
+                    mon.acting = False
+
+        self._book.set_timer_at(("queued", workflow_id), at,
+                                lambda: self._spawn(at_open(), f"requeued-{workflow_id}"))
 
     async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
         await self._positions.set_rules_paused(workflow_id, paused)

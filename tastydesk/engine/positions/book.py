@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -32,8 +33,10 @@ from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import WorkflowRecord
 from tastydesk.engine.domain.strategy import ManagementRule, Strategy
 from tastydesk.engine.domain.views import PositionView
+from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.execution_pricing.thresholds import max_profit_at_fill
 from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.positions.chain import load_current_chain
 from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
@@ -71,7 +74,7 @@ class PositionBook:
         self._dirty: dict[int, MonitoredPosition] = {}
         self._flush_scheduled = False
         self._views_wanted = False
-        self._betas: dict[str, float] = {}  # per underlying, from the broker's market metrics
+        self._betas: dict[str, tuple[date, float]] = {}
 
     # ---- queries
     def get(self, workflow_id: int) -> MonitoredPosition | None:
@@ -110,14 +113,6 @@ class PositionBook:
         return [self._bus.subscribe(QuoteReceived, self._on_quote),
                 self._bus.subscribe(GreeksReceived, self._on_greeks)]
 
-    async def _beta(self, symbol: str) -> float:
-        """The underlying's beta to SPY (beta-weighted figures); 1.0 when the broker has none."""
-        beta = self._betas.get(symbol)
-        if beta is None:
-            info = (await self._broker.market_metrics([symbol])).get(symbol)
-            beta = self._betas[symbol] = info.beta if info is not None and info.beta else 1.0
-        return beta
-
     async def load(self, workflow_id: int) -> None:
         """(Re)build a monitored position from the stored legs and the workflow's proposal."""
         wf = self._book.get(workflow_id)
@@ -127,7 +122,7 @@ class PositionBook:
         self.drop(workflow_id)
         if not legs_rec:
             return
-        proposal = await self._proposal(wf.proposal_id) if wf.proposal_id else None
+        proposal = await self.proposal(wf.proposal_id) if wf.proposal_id else None
         rules = self.effective_rules(wf, self._strategies.get(wf.strategy_name))
         base = min(abs(p.quantity) for p in legs_rec)
         legs = []
@@ -155,6 +150,10 @@ class PositionBook:
             # Targets count against the credit actually received, not the proposal's mid.
             mon.max_profit_per_unit = max_profit_at_fill(per_unit_profit, proposal.mid_price,
                                                          mon.entry_price)
+        # A roll keeps the position's identity: its chain (and what it realised) carries over.
+        mon.chain = await load_current_chain(self._store, workflow_id, self._clock.now())
+        if mon.chain is not None:
+            mon.realised_pnl = mon.chain.realised_pnl
         if mon.max_profit_per_unit <= 0 and mon.entry_price > 0:
             mon.max_profit_per_unit = mon.entry_price * 100
         if old is None:
@@ -187,7 +186,23 @@ class PositionBook:
             self._by_symbol[leg.streamer_symbol].append(mon)
         self._streams.claim(CLAIM, mon.workflow_id, [leg.streamer_symbol for leg in mon.legs])
 
-    async def _proposal(self, proposal_id: int) -> TradeProposal:
+    async def _beta(self, symbol: str) -> float:
+        """The underlying's beta from the broker's market metrics (against SPY), read once a
+        day per symbol: the portfolio's beta-weighted delta depends on it (TSLA about 2)."""
+        today = self._clock.today()
+        cached = self._betas.get(symbol)
+        if cached is not None and cached[0] == today:
+            return cached[1]
+        try:
+            info = (await self._broker.market_metrics([symbol])).get(symbol)
+        except Exception:  # metrics unavailable: keep yesterday's figure, else 1
+            return cached[1] if cached else 1.0
+        beta = info.beta if info is not None and math.isfinite(info.beta) else 1.0
+        self._betas[symbol] = (today, beta)
+        return beta
+
+    async def proposal(self, proposal_id: int) -> TradeProposal:
+        """A stored proposal (an entry's, or a roll's target), cached once read."""
         cached = self._proposals.get(proposal_id)
         if cached is None:
             cached = (await self._store.get_proposal(proposal_id)).proposal
@@ -329,8 +344,15 @@ class PositionBook:
         """Evaluate a position's rules now; hand a triggered action on."""
         mon.cached_view = None
         now = self._clock.now()
+        before = mon.anomaly
         acting = mon.evaluate(self._clock.today(), now,
                               self._settings.config.max_quote_age_seconds)
+        if mon.anomaly is not None and mon.anomaly is not before:
+            self._counters["quote_anomalies"] += 1
+            self._bus.publish(Alert(
+                AlertLevel.WARNING, AlertCategory.RULE, f"{mon.symbol}: quotes ignored",
+                f"{DESCRIPTIONS[mon.anomaly]} ({mon.anomaly.value}): rules wait and no order is "
+                "priced from these quotes", now, mon.workflow_id))
         if acting is None or acting in mon.awaiting:
             return
         if mon.retry_after is not None and now < mon.retry_after:

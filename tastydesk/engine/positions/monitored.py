@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,6 +12,13 @@ from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.pricer import signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
+from tastydesk.engine.execution_pricing.anomaly import (
+    LegQuote,
+    QuoteAnomaly,
+    quote_anomaly,
+    spread_figures,
+)
+from tastydesk.engine.positions.chain import ChainTotals
 from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
 
 
@@ -54,6 +62,9 @@ class MonitoredLeg:
         self.float_mid = (float(bid) + float(ask)) / 2
 
 
+RECENT_MIDS = 20  # closing mids kept for the failsafe's jump check
+
+
 @dataclass(slots=True)
 class MonitoredPosition:
     workflow_id: int
@@ -79,6 +90,11 @@ class MonitoredPosition:
     retry_after: datetime | None = None  # after a failed close, rules wait before acting again
     spent: set[int] = field(default_factory=set)  # one-shot rules (partial close) already acted
     cached_view: PositionView | None = None  # the latest view, rebuilt when checked
+    # The closing order's recent mids (flagged or not) and the current pricing anomaly: quotes
+    # that fail the failsafe neither trigger rules nor price orders.
+    recent_mids: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT_MIDS))
+    anomaly: QuoteAnomaly | None = None
+    chain: ChainTotals | None = None  # the order chain so far (entry, rolls, partial closes)
 
     def __post_init__(self) -> None:
         if not self.holds:
@@ -116,6 +132,28 @@ class MonitoredPosition:
             return None
         return signed_natural(self.legs, closing=True)  # type: ignore[arg-type]
 
+    def closing_quotes(self) -> list[LegQuote]:
+        """The legs as the closing order sees them (a long leg is sold, a short one bought)."""
+        return [LegQuote(1 if leg.ratio > 0 else -1, abs(leg.ratio), leg.bid, leg.ask,
+                         leg.option_type, leg.strike, leg.expiry) for leg in self.legs]
+
+    def quote_anomaly(self) -> QuoteAnomaly | None:
+        """Why the current quotes must not be acted on (a missing quote is the rules' own
+        business: they wait for it), or None."""
+        found = quote_anomaly(self.closing_quotes(), tuple(self.recent_mids)[:-1])
+        return None if found is QuoteAnomaly.NO_QUOTE else found
+
+    def screen_quotes(self) -> QuoteAnomaly | None:
+        """Check the quotes for this evaluation and remember their mid (kept even when
+        flagged, so a genuine move passes on the next quote)."""
+        legs = self.closing_quotes()
+        found = quote_anomaly(legs, tuple(self.recent_mids))
+        figures = spread_figures(legs)
+        if figures is not None:
+            self.recent_mids.append(figures[0])
+        self.anomaly = None if found is QuoteAnomaly.NO_QUOTE else found
+        return self.anomaly
+
     def dte(self, today: date) -> int:
         return min((leg.expiry - today).days for leg in self.legs)
 
@@ -137,10 +175,11 @@ class MonitoredPosition:
             dte=self.dte(today),
             short_leg_delta=short_delta,
             position_delta=pos_delta,
-            quote_ok=quote_ok,
+            quote_ok=quote_ok and self.anomaly is None,
         )
 
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
+        self.screen_quotes()
         statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
                                     paused=self.paused or self.acting, spent=self.spent)
         self.statuses = statuses
@@ -185,5 +224,14 @@ class MonitoredPosition:
             max_profit=max_profit, max_loss=self.max_loss_per_unit * self.units,
             dte=self.dte(today), delta=delta, theta=theta, vega=vega, legs=legs,
             rules=tuple(self.statuses), health=health(self.statuses), rules_paused=self.paused,
-            opened_at=self.opened_at, realised_pnl=self.realised_pnl,
+            opened_at=self.chain.opened_at if self.chain else self.opened_at,
+            realised_pnl=self.realised_pnl, **self._chain_fields(today),
         )
+
+    def _chain_fields(self, today: date) -> dict[str, object]:
+        chain = self.chain
+        if chain is None:
+            return {}
+        return {"chain_credits": chain.credits, "chain_debits": chain.debits,
+                "chain_fees": chain.fees, "chain_rolls": chain.rolls,
+                "days_held": max(0, (today - chain.opened_at.date()).days)}

@@ -7,40 +7,49 @@ Called by the order manager under the workflow's lock (it implements ``OrderOutc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import NEW_YORK, Clock, MarketCalendar
+from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import (
     Actor,
     AlertCategory,
     AlertLevel,
     OrderAction,
     OrderPurpose,
+    OrderStatus,
     Trigger,
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, JournalRecorded
-from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
 from tastydesk.engine.positions.book import PositionBook
+from tastydesk.engine.positions.chain import order_fees
+from tastydesk.engine.positions.rolls import describe_legs
+from tastydesk.engine.positions.session_gate import next_session_open
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import CLOSE_RETRY_MINUTES
 
-FEE_PER_CONTRACT = Decimal("1.00")  # estimate for orders stored before fees were kept
-
 
 class Settlement:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, store: AsyncStore,
                  settings: Settings, bus: EventBus, clock: Clock,
-                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+                 spawn: Callable[[Any, str], Any], counters: Counter[str],
+                 calendar: MarketCalendar,
+                 continue_exit: Callable[[int, OrderPurpose], Awaitable[bool]],
+                 requeue_exit: Callable[[int, OrderPurpose, int, str, datetime], None]) -> None:
         self._book = book
+        self._calendar = calendar
+        self._requeue_exit = requeue_exit
+        self._continue_exit = continue_exit
         self._positions = positions
         self._store = store
         self._settings = settings
@@ -58,16 +67,46 @@ class Settlement:
         state = self._book.state(wid)
         self._alert(AlertLevel.WARNING, AlertCategory.ERROR, f"Order ended: {record.underlying}",
                     reason, wid)
+        expired = record.status is OrderStatus.EXPIRED
         if record.purpose is OrderPurpose.OPEN and state is WorkflowState.EXECUTING:
+            # The attempt ends (a DAY entry that expired too): the proposal is stale by the next
+            # session, so the symbol scans again after the cool-down.
             cooldown = self._clock.now() + timedelta(
                 minutes=self._settings.config.scan_interval_minutes)
-            await self._book.transition(wid, Trigger.EXEC_FAILED, Actor.ENGINE, reason,
+            why = "day order expired at the close: the entry attempt ends" if expired else reason
+            await self._book.transition(wid, Trigger.EXEC_FAILED, Actor.ENGINE, why,
                                         cooldown_until=cooldown)
+        elif state is WorkflowState.CLOSING and expired and \
+                record.purpose is not OrderPurpose.PARTIAL_CLOSE:
+            await self._expired_exit(record, record.quantity)
         elif state is WorkflowState.CLOSING:
             await self._book.transition(wid, Trigger.CLOSE_FAILED, Actor.ENGINE, reason)
             await self._positions.load(wid)  # fills before the end may have reduced it
             self._positions.close_failed(
                 wid, self._clock.now() + timedelta(minutes=CLOSE_RETRY_MINUTES))
+
+    async def _expired_exit(self, record: OrderRecord, units: int) -> None:
+        """A closing or roll order died at the close: the exit goes out again at the next open
+        (it was decided; the close only interrupted it), and the timeline says so."""
+        wid = record.workflow_id
+        started = self._book.last_reason(wid)
+        rule = started.split(":", 1)[0].removeprefix("rule ") if started.startswith("rule ") \
+            else ""
+        # The open after the session the order died in; later if that has passed already (the
+        # news arrived late, after a restart): then at once while the market is open.
+        opening = next_session_open(self._calendar, record.created_at)
+        if opening < self._clock.now():
+            opening = self._calendar.next_open(self._clock.now())
+        kind = "roll" if record.purpose is OrderPurpose.ROLL else "exit"
+        what = f"{rule.replace('_', ' ')} {kind}" if rule else kind
+        local = opening.astimezone(NEW_YORK)
+        message = (f"day order expired at the close: {what} re-queued for the open at "
+                   f"{local:%H:%M} ET ({local:%a %Y-%m-%d})")
+        await self._book.transition(wid, Trigger.CLOSE_FAILED, Actor.ENGINE, message)
+        await self._positions.load(wid)
+        self._alert(AlertLevel.WARNING, AlertCategory.RULE, f"Exit re-queued: {record.underlying}",
+                    message, wid)
+        self._requeue_exit(wid, record.purpose, units, rule, opening)
 
     async def order_filled(self, record: OrderRecord, snap: OrderSnapshot,
                            partial_units: int | None = None) -> None:
@@ -89,9 +128,19 @@ class Settlement:
         if self._positions.get(wid) is None:
             # The CLOSE transition's reason names the rule (or the trader) that started it.
             await self.finish_closed(wid, f"closed at {price}", self._book.last_reason(wid))
+        elif record.status is OrderStatus.EXPIRED and record.purpose is not \
+                OrderPurpose.PARTIAL_CLOSE and partial_units is not None:
+            # Part of the exit filled before the close: the rest goes out at the next open.
+            await self._expired_exit(record, record.quantity - partial_units)
         else:
-            what = "rolled" if record.purpose is OrderPurpose.ROLL else "partially closed"
+            label = roll_label(record) if record.purpose is OrderPurpose.ROLL else ""
+            what = ("partially closed" if not label else "rolled" if label == "roll"
+                    else f"{label} rolled")
             await self._book.transition(wid, Trigger.PARTIAL, Actor.ENGINE, f"{what} at {price}")
+            # A roll or a close of more than four legs goes out as several orders: the next now.
+            if record.purpose in (OrderPurpose.ROLL, OrderPurpose.CLOSE) and \
+                    partial_units is None and await self._continue_exit(wid, record.purpose):
+                return
             self._positions.action_done(wid)
 
     async def finish_closed(self, workflow_id: int, reason: str, rule: str = "") -> None:
@@ -122,17 +171,11 @@ class Settlement:
         self._book.schedule_restart(workflow_id, cooldown, self._spawn)
 
 
+def roll_label(record: OrderRecord) -> str:
+    """What a roll order moved: "put spread", "call spread" or (both) "roll"."""
+    return describe_legs([parse_occ(leg.symbol)[2] for leg in record.legs])
+
+
 def cycle_fees(orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:
-    """What a cycle's orders cost in fees: each filled order's broker figure (from its dry run),
-    pro rata to the part that filled; an order without one (written before fees were kept) is
-    charged the per-contract estimate on its fills."""
-    total = ZERO
-    for order in orders:
-        if order.filled_quantity <= 0:
-            continue
-        if order.fees is not None:
-            total += order.fees * order.filled_quantity / order.quantity
-        else:
-            contracts = sum(f.quantity for f in fills if f.order_id == order.id)
-            total += Decimal(contracts) * FEE_PER_CONTRACT
-    return total.quantize(CENT)
+    """What a cycle's orders cost in fees (see :func:`~tastydesk.engine.positions.chain.order_fees`)."""
+    return order_fees(orders, fills)

@@ -50,6 +50,7 @@ from tastydesk.engine.proposals.metrics import (
 )
 from tastydesk.engine.proposals.payoff import expiry_payoff
 from tastydesk.engine.proposals.valuation import leg_smile, years_to_expiry
+from tastydesk.engine.proposals.warnings import dividend_warnings
 from tastydesk.engine.selection import (
     SelectionError,
     display_symbol,
@@ -121,7 +122,8 @@ def build_proposal(
             else:
                 expiration = base
             contract, reason = select_strike(
-                expiration, leg, spot, resolved, now, max_quote_age_s
+                expiration, leg, spot, resolved, now, max_quote_age_s,
+                min_open_interest=strategy.filters.min_open_interest,
             )
         except SelectionError as exc:
             raise SelectionError(f"{label}: {exc.reason}") from exc
@@ -201,6 +203,7 @@ def build_proposal(
         warnings.append(
             f"earnings on {under.earnings:%Y-%m-%d}, before expiration {front:%Y-%m-%d}"
         )
+    warnings.extend(dividend_warnings(under, resolved, now))
     if min_credit > 0 and mid < min_credit:
         warnings.append(f"price {mid} is below the strategy's minimum credit {min_credit}")
     if buying_power > strategy.sizing.max_buying_power:

@@ -21,6 +21,7 @@ from tastydesk.engine.domain.enums import (
     SelectionMethod,
     Side,
 )
+from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
 from tastydesk.engine.domain.strategy import (
     DteRange,
     EntryFilters,
@@ -44,7 +45,8 @@ __all__ = ["SCHEMA_VERSION", "FieldError", "StrategyValidationError", "parse_str
            "validate_strategy_dict"]
 
 SCHEMA_VERSION = 1
-MAX_LEGS = 8
+# tastytrade takes at most four legs per order: a strategy's opening order must fit in one.
+MAX_LEGS = MAX_OPTION_LEGS
 MAX_DTE = 730
 MAX_NAME = 80
 MAX_DESCRIPTION = 2000
@@ -164,7 +166,8 @@ class _Parser:
             self.err("legs", "must have at least one leg")
             return _MISSING
         if len(value) > MAX_LEGS:
-            self.err("legs", f"must have at most {MAX_LEGS} legs, got {len(value)}")
+            self.err("legs", f"must have at most {MAX_LEGS} legs (the most an order may carry), "
+                             f"got {len(value)}")
             return _MISSING
         legs = [self.leg(item, i, value) for i, item in enumerate(value)]
         if any(leg is _MISSING for leg in legs):
@@ -374,8 +377,11 @@ class _Parser:
         partial = rule_type is RuleType.PARTIAL_CLOSE or action is RuleAction.PARTIAL_CLOSE
         close_pct = self.fields.integer(obj, "close_pct", path, 50 if partial else 100, 1, 100)
         scope = self.fields.enum(obj, "delta_scope", path, DeltaScope, DeltaScope.SHORT_LEG)
-        holds = self.fields.integer(obj, "hold_evaluations", path, 1, 1, 1000)
-        hold_s = self.fields.integer(obj, "hold_seconds", path, 0, 0, 86_400)
+        # Absent: the rule type's confirmation (stops and delta breaches 3 evaluations, 10 s).
+        holds = (self.fields.integer(obj, "hold_evaluations", path, lo=1, hi=1000)
+                 if "hold_evaluations" in obj else 0)
+        hold_s = (self.fields.integer(obj, "hold_seconds", path, lo=0, hi=86_400)
+                  if "hold_seconds" in obj else -1)
         auto = self.fields.boolean(obj, "auto", path, False)
         if len(self.errors) > before:
             return _MISSING

@@ -39,6 +39,14 @@ def _health_tip(view: PositionView) -> str:
     return tip + ("\nRules paused" if view.rules_paused else "")
 
 
+def _chain_tip(view: PositionView) -> str:
+    rolls = f"{view.chain_rolls} roll order{'s' if view.chain_rolls != 1 else ''}"
+    return (f"Order chain: {rolls}, {view.days_held} days held\n"
+            f"Credits {fmt.money(view.chain_credits)}, debits {fmt.money(view.chain_debits)}, "
+            f"fees {fmt.money(view.chain_fees)}\n"
+            f"Realised on legs no longer held {fmt.money(view.realised_pnl, signed=True)}")
+
+
 POSITION_COLUMNS: list[Column[PositionView]] = [
     Column("id", "#", lambda v: v.workflow_id, align=RIGHT, width=36),
     Column("symbol", "Symbol", lambda v: v.symbol, width=60),
@@ -60,6 +68,10 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
            sort_key=lambda v: progress(v) or 0.0, tooltip=exit_tip,
            header_tip="The P&L at which the profit target or stop loss fires, and the share of "
                       "the way from $0 still to go"),
+    Column("chain", "Chain", lambda v: v.realised_pnl, lambda x: fmt.money(x, signed=True),
+           align=RIGHT, width=80, tooltip=lambda v: _chain_tip(v),
+           header_tip="The order chain (entry, rolls, closes): P&L realised on legs rolled or "
+                      "closed away, after fees; the tooltip has credits, debits and days held"),
     Column("dte", "DTE", lambda v: v.dte, align=RIGHT, width=40),
     Column("delta", "\u0394", lambda v: v.delta, lambda x: fmt.number(x, 1), align=RIGHT,
            width=52),

@@ -157,12 +157,12 @@ class TastytradeHarness:
         return OrderRequest("AAPL", (leg,), Decimal("-3.02"), new_external_id())
 
     async def end_session(self) -> None:
-        """Move the account past today's close (the fake server has no session clock yet)."""
-        raise NotImplementedError("fake server support pending: no session close")
+        """The fake server's session closes: working DAY orders expire, GTC orders keep working."""
+        self.fake.close_market()
 
     async def next_session(self) -> None:
-        """Move the account into the next session (the fake server has no session clock yet)."""
-        raise NotImplementedError("fake server support pending: no session clock")
+        """The fake server's clock moves a day on and its market opens."""
+        self.fake.next_session()
 
 
 def _occ(root: str, expiry: Any, cp: str, strike: Decimal) -> str:

@@ -134,12 +134,9 @@ async def test_positions_after_a_fill(flow):
 
 
 @pytest.fixture
-def ruled(flow: Any, request: pytest.FixtureRequest) -> Any:
-    """The flow, with the tastytrade side expected to fail until the fake server models the
-    exchange's rules (legs per order, tick tables, a session clock)."""
-    if flow.name == "tastytrade":
-        request.applymarker(pytest.mark.xfail(strict=False,
-                                              reason="fake server support pending"))
+def ruled(flow: Any) -> Any:
+    """The flow on every broker: each models the exchange's rules (legs per order, tick tables,
+    a session clock)."""
     return flow
 
 

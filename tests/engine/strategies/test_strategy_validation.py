@@ -134,6 +134,22 @@ def test_leg_count_limits() -> None:
     assert paths(data) == {"legs"}
 
 
+def test_more_than_four_legs_is_refused_naming_legs() -> None:
+    """tastytrade takes at most four legs per order: a five-leg strategy could never open."""
+    def legs(n: int) -> list[dict[str, object]]:
+        return [{"option_type": "put", "side": "sell", "ratio": 1,
+                 "selection": {"method": "delta", "value": f"0.{i + 10}"}} for i in range(n)]
+
+    data = minimal()
+    data["legs"] = legs(5)
+    errors = validate_strategy_dict(data)
+    assert [e.path for e in errors] == ["legs"] and "at most 4 legs" in errors[0].message
+    with pytest.raises(StrategyValidationError, match="legs"):
+        parse_strategy(data)
+    data["legs"] = legs(4)
+    assert "legs" not in paths(data)
+
+
 def test_two_leg_vertical_needs_a_short_and_a_long() -> None:
     data = minimal()
     data["legs"].append({"option_type": "put", "side": "sell",
@@ -154,8 +170,8 @@ def test_width_leg_must_be_the_wing_of_its_reference() -> None:
 
 def test_duplicate_identical_legs_rejected() -> None:
     data = condor()
-    data["legs"].append(copy.deepcopy(data["legs"][0]))
-    assert "legs[4]" in paths(data)
+    data["legs"][3] = copy.deepcopy(data["legs"][0])
+    assert "legs[3]" in paths(data)
 
 
 def test_reference_leg_not_allowed_for_delta() -> None:

@@ -20,6 +20,7 @@ from tastydesk.engine.broker.paper.model import (
     UnderlyingModel,
     intraday_tau,
 )
+from tastydesk.engine.domain.trend import SLOW_DAYS, trend_signal
 
 HISTORY_DAYS = 260
 RECENT_DAYS = 50
@@ -84,11 +85,10 @@ class PriceHistory:
         return 0.0 if hi <= lo else (iv - lo) / (hi - lo) * 100.0
 
     def trend(self, i: int, spot: float, vol: float) -> float:
-        """Signed strength in -1..1 of the 20-day over the 50-day moving average."""
-        recent = list(self.recent[i])
-        ma20 = (sum(recent[-19:]) + spot) / (len(recent[-19:]) + 1)
-        ma50 = (sum(recent[-49:]) + spot) / (len(recent[-49:]) + 1)
-        return math.tanh((ma20 - ma50) / ma50 / (0.25 * vol))
+        """Signed strength in -1..1 of the 20-day over the 50-day moving average: the shared
+        formula (:func:`~tastydesk.engine.domain.trend.trend_signal`), as live."""
+        recent = list(self.recent[i])[-(SLOW_DAYS - 1):]
+        return trend_signal([*recent, spot], vol)
 
     # -- durable state ---------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""Rolling a position as legal orders: no order may carry more than four legs.
+
+Why: tastytrade accepts at most four legs per order, so an iron condor (four legs to close, four
+to open) cannot roll in one order. It rolls as its put spread and its call spread, each an order
+of at most four legs (close two, open two). The planner is pure and stateless: it compares the
+legs held now with the roll's target (the roll proposal), so the pieces still to do are known at
+any moment, including after a restart between two pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tastydesk.engine.domain.enums import OptionType, OrderAction, Side
+from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
+from tastydesk.engine.domain.money import CENT
+from tastydesk.engine.domain.orders import OrderLeg
+from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
+from tastydesk.engine.domain.proposal import ResolvedLeg, TradeProposal
+from tastydesk.engine.execution_pricing.anomaly import LegQuote
+from tastydesk.engine.positions.monitored import MonitoredLeg
+
+_TYPE_LABEL = {OptionType.PUT: "put", OptionType.CALL: "call"}
+
+
+@dataclass(frozen=True, slots=True)
+class RollPiece:
+    """One legal order of a roll: legs to close (held now) and legs to open (the target)."""
+
+    label: str  # "roll", "put spread", "call spread", "put spread close", ...
+    close: tuple[MonitoredLeg, ...]
+    open: tuple[ResolvedLeg, ...]
+    target_units: int  # the roll proposal's spread units (its legs' quantities are per this)
+
+    @property
+    def leg_count(self) -> int:
+        return len(self.close) + len(self.open)
+
+    def order_legs(self, units: int) -> tuple[OrderLeg, ...]:
+        closing = tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.ratio < 0
+                                 else OrderAction.SELL_TO_CLOSE, abs(leg.ratio) * units)
+                        for leg in self.close)
+        opening = tuple(OrderLeg(leg.symbol, OrderAction.SELL_TO_OPEN if leg.side is Side.SELL
+                                 else OrderAction.BUY_TO_OPEN,
+                                 leg.quantity // self.target_units * units)
+                        for leg in self.open)
+        return closing + opening
+
+    def quotes(self) -> list[LegQuote]:
+        """The piece's legs from our side of its order, for the pricing-anomaly failsafe."""
+        out = [LegQuote(1 if leg.ratio > 0 else -1, abs(leg.ratio), leg.bid, leg.ask,
+                        leg.option_type, leg.strike, leg.expiry) for leg in self.close]
+        out += [LegQuote(1 if leg.side is Side.SELL else -1, leg.quantity // self.target_units,
+                         leg.bid, leg.ask, leg.option_type, leg.strike, leg.expiry)
+                for leg in self.open]
+        return out
+
+    def prices(self) -> tuple[Decimal, Decimal] | None:
+        """Signed (mid, natural) per unit (credit +), or None while a closing leg is unquoted."""
+        priced: list[PricedLeg] = []
+        for leg in self.close:  # closing: the side that unwinds the held leg
+            if leg.bid is None or leg.ask is None:
+                return None
+            priced.append(PricedLeg(Side.SELL if leg.ratio > 0 else Side.BUY, abs(leg.ratio),
+                                    leg.bid, leg.ask))
+        for leg in self.open:
+            priced.append(PricedLeg(leg.side, leg.quantity // self.target_units, leg.bid, leg.ask))
+        return signed_mid(priced).quantize(CENT), signed_natural(priced).quantize(CENT)
+
+
+def _label(kinds: set[OptionType]) -> str:
+    if len(kinds) == 1:
+        return f"{_TYPE_LABEL[next(iter(kinds))]} spread"
+    return "roll"
+
+
+def describe_legs(kinds: Sequence[OptionType]) -> str:
+    """A piece's label from its legs' option types (for orders read back from the store)."""
+    return _label(set(kinds))
+
+
+def plan_roll(held: Sequence[MonitoredLeg], target: TradeProposal,
+              max_legs: int = MAX_OPTION_LEGS) -> list[RollPiece]:
+    """The orders still needed to turn ``held`` into ``target``'s legs, each of at most
+    ``max_legs`` legs: one order when everything fits, else one per option type (a condor's put
+    spread, then its call spread), and a side too big for one order closes, then opens.
+
+    Empty when nothing is left to roll (every target leg held, nothing else held).
+    """
+    target_symbols = {leg.symbol for leg in target.legs}
+    held_symbols = {leg.symbol for leg in held}
+    closing = [leg for leg in held if leg.symbol not in target_symbols]
+    opening = [leg for leg in target.legs if leg.symbol not in held_symbols]
+    if not closing and not opening:
+        return []
+    units = max(1, target.quantity)
+    if len(closing) + len(opening) <= max_legs:
+        kinds = {leg.option_type for leg in closing} | {leg.option_type for leg in opening}
+        return [RollPiece(_label(kinds), tuple(closing), tuple(opening), units)]
+    pieces: list[RollPiece] = []
+    for kind in (OptionType.PUT, OptionType.CALL):
+        close = tuple(leg for leg in closing if leg.option_type is kind)
+        open_ = tuple(leg for leg in opening if leg.option_type is kind)
+        if not close and not open_:
+            continue
+        label = _label({kind})
+        if len(close) + len(open_) <= max_legs:
+            pieces.append(RollPiece(label, close, open_, units))
+            continue
+        if close:
+            pieces.append(RollPiece(f"{label} close", close, (), units))
+        if open_:
+            pieces.append(RollPiece(f"{label} open", (), open_, units))
+    return pieces
+
+
+def close_pieces(held: Sequence[MonitoredLeg], max_legs: int = MAX_OPTION_LEGS
+                 ) -> list[tuple[str, tuple[MonitoredLeg, ...]]]:
+    """A close in legal orders: everything at once when it fits, else by option type (puts,
+    then calls), a type with too many legs in chunks of ``max_legs``."""
+    if len(held) <= max_legs:
+        return [("close", tuple(held))]
+    out = []
+    for kind in (OptionType.PUT, OptionType.CALL):
+        legs = [leg for leg in held if leg.option_type is kind]
+        for i in range(0, len(legs), max_legs):
+            out.append((f"{_TYPE_LABEL[kind]} legs", tuple(legs[i:i + max_legs])))
+    return out
+
+
+def is_clean(held: Sequence[MonitoredLeg], target: TradeProposal) -> bool:
+    """Whether each option type is wholly old or wholly target (no piece stopped half-filled):
+    only then is it safe to carry on with the planned pieces."""
+    target_symbols = {leg.symbol for leg in target.legs}
+    for kind in (OptionType.PUT, OptionType.CALL):
+        states = {leg.symbol in target_symbols for leg in held if leg.option_type is kind}
+        if len(states) > 1:
+            return False
+    return True
