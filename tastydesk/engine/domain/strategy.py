@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import (
+    AfterAssignment,
     Bias,
     DeltaScope,
     ExpiryChoice,
@@ -84,6 +85,7 @@ class ManagementRule:
     hold_evaluations: int = 1  # consecutive evaluations the condition must hold
     hold_seconds: int = 0  # and for at least this long
     auto: bool = False  # act without approval
+    strike_distance_pct: Decimal = Decimal("0")  # expiration risk: also near the strike (% of spot)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class Strategy:
     rules: tuple[ManagementRule, ...] = ()
     priority: int = 1  # lower wins when several strategies serve a bias
     enabled: bool = True
+    after_assignment: AfterAssignment = AfterAssignment.CLOSE  # a position left holding shares
 
     @property
     def is_neutral(self) -> bool:

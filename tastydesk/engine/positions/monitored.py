@@ -6,30 +6,46 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import OptionType, RuleType, Side
+from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
+from tastydesk.engine.lifecycle.risk import assignment_risk
 from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
+
+
+#: What a position holding only shares reports as days to expiration: no time rule applies.
+NO_EXPIRY_DTE = 9999
 
 
 @dataclass(slots=True)
 class MonitoredLeg:
-    symbol: str  # OCC
+    """One leg: an option (OCC symbol, multiplier 100) or shares an assignment delivered (the
+    ticker, ``option_type`` None, multiplier 1, delta 1; its ``ratio`` counts 100 shares as one
+    contract so the per-unit prices of a mixed position add up)."""
+
+    symbol: str  # OCC, or the ticker for shares
     streamer_symbol: str
-    option_type: OptionType
+    option_type: OptionType | None
     strike: Decimal
-    expiry: date
-    quantity: int  # signed, total contracts
-    ratio: int  # signed contracts per spread unit (short negative)
+    expiry: date | None
+    quantity: int  # signed, total contracts (shares for a share leg)
+    ratio: int  # signed contracts (hundreds of shares) per spread unit (short negative)
     entry_price: Decimal  # per share, unsigned
+    multiplier: int = 100
     bid: Decimal | None = None
     ask: Decimal | None = None
     delta: float | None = None
     theta: float | None = None
     vega: float | None = None
     quote_time: datetime | None = None
+
+    @property
+    def is_shares(self) -> bool:
+        return self.option_type is None
 
     @property
     def side(self) -> Side:
@@ -69,7 +85,8 @@ class MonitoredPosition:
     alerted: set[int] = field(default_factory=set)
     holds: list[HoldState] = field(default_factory=list)
     statuses: list[RuleStatus] = field(default_factory=list)
-    spot: float | None = None
+    spot: float | None = None  # the underlying's mid, from its quotes
+    ex_dividend: tuple[date, Decimal] | None = None  # the underlying's next ex-date and amount
     realised_pnl: Decimal = ZERO
     today: date | None = None
     retry_after: datetime | None = None  # after a failed close, rules wait before acting again
@@ -105,7 +122,8 @@ class MonitoredPosition:
         return signed_natural(priced)  # type: ignore[arg-type]
 
     def dte(self, today: date) -> int:
-        return min((leg.expiry - today).days for leg in self.legs)
+        days = [(leg.expiry - today).days for leg in self.legs if leg.expiry is not None]
+        return min(days) if days else NO_EXPIRY_DTE
 
     def state(self, today: date, now: datetime, max_age_s: float) -> PositionState:
         short_delta = 0.0
@@ -113,12 +131,14 @@ class MonitoredPosition:
         quote_ok = True
         for leg in self.legs:
             if leg.delta is not None:
-                if leg.ratio < 0:
+                if leg.ratio < 0 and not leg.is_shares:
                     short_delta = max(short_delta, abs(leg.delta))
                 pos_delta += leg.ratio * leg.delta
             if leg.quote_time is None or (now - leg.quote_time).total_seconds() > max_age_s:
                 quote_ok = False
         mark = self.mark()
+        risks = tuple(r for r in (assignment_risk(leg, self.spot, today, self.ex_dividend)
+                                  for leg in self.legs) if r is not None) if self.spot else ()
         return PositionState(
             entry_price=float(self.entry_price),
             mark=None if mark is None else float(mark),
@@ -127,6 +147,7 @@ class MonitoredPosition:
             short_leg_delta=short_delta,
             position_delta=pos_delta,
             quote_ok=quote_ok,
+            short_risks=risks,
         )
 
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
@@ -139,7 +160,7 @@ class MonitoredPosition:
         """Position delta (shares), theta ($/day) and vega ($/vol point) for all units."""
         delta = theta = vega = 0.0
         for leg in self.legs:
-            n = leg.quantity * 100
+            n = leg.quantity * leg.multiplier
             delta += (leg.delta or 0.0) * n
             theta += (leg.theta or 0.0) * n
             vega += (leg.vega or 0.0) * n
@@ -161,7 +182,8 @@ class MonitoredPosition:
                 symbol=leg.symbol, option_type=leg.option_type, strike=leg.strike,
                 expiry=leg.expiry, quantity=leg.quantity, entry_price=leg.entry_price,
                 mark=None if leg.mid is None else leg.mid.quantize(CENT),
-                delta=leg.delta,
+                delta=leg.delta, multiplier=leg.multiplier,
+                risk=assignment_risk(leg, self.spot, today, self.ex_dividend),
             )
             for leg in self.legs
         )
@@ -176,3 +198,25 @@ class MonitoredPosition:
             rules=tuple(self.statuses), health=health(self.statuses), rules_paused=self.paused,
             opened_at=self.opened_at, realised_pnl=self.realised_pnl,
         )
+
+
+def contracts(symbol: str, quantity: int) -> int:
+    """A leg's size in contracts: 100 delivered shares count as one contract."""
+    if is_option_symbol(symbol):
+        return quantity
+    return quantity // OPTION_MULTIPLIER if quantity % OPTION_MULTIPLIER == 0 else quantity
+
+
+def monitored_leg(symbol: str, quantity: int, entry_price: Decimal, base: int) -> MonitoredLeg:
+    """A leg from a stored position: an option (OCC symbol) or shares (the ticker)."""
+    size = contracts(symbol, quantity)
+    ratio = size // base if size % base == 0 else size
+    if not is_option_symbol(symbol):
+        return MonitoredLeg(symbol=symbol, streamer_symbol=symbol, option_type=None, strike=ZERO,
+                            expiry=None, quantity=quantity, ratio=ratio, entry_price=entry_price,
+                            multiplier=1, delta=1.0)
+    root, expiry, option_type, strike = parse_occ(symbol)
+    return MonitoredLeg(symbol=symbol, streamer_symbol=streamer_symbol(root, expiry, option_type,
+                                                                       strike),
+                        option_type=option_type, strike=strike, expiry=expiry, quantity=quantity,
+                        ratio=ratio, entry_price=entry_price)
