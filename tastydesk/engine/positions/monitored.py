@@ -16,7 +16,6 @@ from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleSta
 from tastydesk.engine.lifecycle.risk import assignment_risk
 from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
 
-
 #: What a position holding only shares reports as days to expiration: no time rule applies.
 NO_EXPIRY_DTE = 9999
 

@@ -35,8 +35,8 @@ def fold_position(raw: sqlite3.Connection, workflow_id: int, symbol: str, signed
     """Fold one leg fill into the open position, in the caller's write transaction.
 
     Adding averages the open price; reducing realises ``(exit - open) x quantity x multiplier``
-    (sign-adjusted for shorts; 100 for an option, 1 for shares delivered by an assignment); crossing through zero closes the old row and opens a new one
-    at the fill price.
+    (sign-adjusted for shorts; 100 for an option, 1 for shares delivered by an assignment);
+    crossing through zero closes the old row and opens a new one at the fill price.
     """
     if signed_quantity == 0:
         raise ValueError("signed_quantity must not be zero")

@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import (
+    AfterAssignment,
     Bias,
     DeltaScope,
     ExpiryChoice,
     OptionType,
-    AfterAssignment,
     RuleAction,
     RuleType,
     SelectionMethod,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0005_lifecycle_events"
 down_revision = "0004_order_time_in_force"
 branch_labels = None

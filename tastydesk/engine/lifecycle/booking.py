@@ -1,0 +1,219 @@
+"""The lifecycle component: books the broker's expirations, assignments, exercises, share
+deliveries and dividends against the workflows whose positions they touch.
+
+Both brokers report them the same way (:mod:`tastydesk.engine.domain.lifecycle`): live as
+``LifecycleOccurred`` on the bus, and after a restart through ``BrokerPort.lifecycle_events``
+since the latest one booked. Each transaction is booked once (the store keeps its id in the same
+transaction that moves the position), so reading one twice changes nothing.
+
+What a booking does to the workflow:
+
+* an option removed (expired, assigned, exercised, cash-settled) leaves the position at its
+  settlement price: 0 for a removal, the intrinsic value for a cash settlement;
+* delivered shares join the position of the workflow whose option was assigned or exercised, at
+  the strike, as a leg with multiplier 1;
+* a dividend is cash for the workflow holding the shares;
+* when no leg is left, the workflow ends with its own outcome (``expired`` or ``assigned``) and
+  the cycle is journalled with that closing rule; when shares are left, the follow-up the
+  strategy chose (``after_assignment``) is proposed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, Protocol
+
+from tastydesk.engine.audit import AuditTrail
+from tastydesk.engine.bus import EventBus
+from tastydesk.engine.clock import Clock
+from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, Trigger, WorkflowState
+from tastydesk.engine.domain.events import Alert, WorkflowChanged
+from tastydesk.engine.domain.lifecycle import (
+    LifecycleEvent,
+    LifecycleKind,
+    LifecycleOccurred,
+    is_option_symbol,
+)
+from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.positions.book import PositionBook
+from tastydesk.engine.positions.settlement import Settlement
+from tastydesk.engine.store.service import AsyncStore
+from tastydesk.engine.workflow.book import WorkflowBook
+
+#: Workflows whose position a lifecycle transaction may end.
+ENDABLE = frozenset({WorkflowState.MONITORING, WorkflowState.CLOSING, WorkflowState.ERROR})
+DELIVERING = frozenset({LifecycleKind.ASSIGNED, LifecycleKind.EXERCISED})
+#: Start-up reads a little before the latest booked transaction: ids already booked are skipped,
+#: and a broker that stamps several transactions with one time loses none.
+OVERLAP = timedelta(days=1)
+
+
+class FollowUps(Protocol):
+    async def shares_left(self, workflow_id: int, reason: str) -> None:
+        """An assignment or exercise left this workflow holding shares."""
+
+
+class LifecycleBook:
+    """Books lifecycle transactions; owns the link from a delivery to its assignment."""
+
+    def __init__(self, *, broker: BrokerPort, store: AsyncStore, book: WorkflowBook,
+                 positions: PositionBook, settlement: Settlement, followups: FollowUps,
+                 audit: AuditTrail, bus: EventBus, clock: Clock,
+                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+        self._broker = broker
+        self._store = store
+        self._book = book
+        self._positions = positions
+        self._settlement = settlement
+        self._followups = followups
+        self._audit = audit
+        self._bus = bus
+        self._clock = clock
+        self._spawn = spawn
+        self._counters = counters
+        self._serial = asyncio.Lock()  # transactions are booked one at a time, in arrival order
+        # underlying -> workflows whose assignment/exercise still awaits its share delivery
+        self._awaiting_delivery: dict[str, list[int]] = defaultdict(list)
+
+    def subscribe(self) -> list[Any]:
+        return [self._bus.subscribe(LifecycleOccurred, self._on_event),
+                self._bus.subscribe(WorkflowChanged, self._on_workflow)]
+
+    # ---- entry points
+    def _on_event(self, event: LifecycleOccurred) -> None:
+        self._spawn(self.book_event(event.event), f"lifecycle-{event.event.transaction_id}")
+
+    def _on_workflow(self, event: WorkflowChanged) -> None:
+        if event.state is WorkflowState.MONITORING and event.previous is not WorkflowState.MONITORING:
+            self._spawn(self._refresh_dividend(event.symbol), f"dividend-{event.symbol}")
+
+    async def catch_up(self) -> int:
+        """Book what the broker reports since the latest booked transaction (start-up, before
+        positions are compared); returns how many were new."""
+        last = await self._store.last_lifecycle_time()
+        events = await self._broker.lifecycle_events(None if last is None else last - OVERLAP)
+        booked = 0
+        for event in sorted(events, key=lambda e: e.time):
+            booked += await self.book_event(event)
+        if booked:
+            await self._audit.audit("engine", "lifecycle",
+                                    f"{booked} transaction(s) booked at start-up")
+        return booked
+
+    async def book_event(self, event: LifecycleEvent) -> bool:
+        """Book one transaction (once); end or follow up the workflow it touched."""
+        async with self._serial:
+            workflow_id = await self._owner(event)
+            if workflow_id is None:
+                return await self._book_unowned(event)
+            async with self._book.lock(workflow_id):
+                new = await self._store.book_lifecycle(event, workflow_id, self._clock.now())
+                if not new:
+                    return False
+                self._count(event)
+                if event.kind in DELIVERING:
+                    self._awaiting_delivery[event.underlying].append(workflow_id)
+                await self._settle(workflow_id, event)
+            return True
+
+    # ---- attribution
+    async def _owner(self, event: LifecycleEvent) -> int | None:
+        """The workflow whose position ``event`` changes, or None."""
+        if event.kind is LifecycleKind.SHARES_DELIVERED:
+            waiting = self._awaiting_delivery.get(event.underlying)
+            if waiting:
+                return waiting.pop(0)
+            return await self._delivery_owner(event)
+        held = [p for p in await self._store.positions(open_only=True)
+                if p.symbol == event.symbol and p.quantity != 0]
+        if event.quantity:
+            # a removal closes the holding: the workflow holding the opposite side
+            held = [p for p in held if (p.quantity > 0) != (event.quantity > 0)] or held
+        return held[0].workflow_id if held else None
+
+    async def _delivery_owner(self, event: LifecycleEvent) -> int | None:
+        """After a restart between an assignment and its delivery: the workflow of the latest
+        assignment or exercise on the underlying, else the workflow already holding its shares."""
+        for booking in reversed(await self._store.lifecycle_bookings()):
+            past = booking.event
+            if past.underlying == event.underlying and past.kind in DELIVERING \
+                    and booking.workflow_id is not None:
+                delivered = sum(1 for b in await self._store.lifecycle_bookings(booking.workflow_id)
+                                if b.event.kind is LifecycleKind.SHARES_DELIVERED
+                                and b.booked_at >= booking.booked_at)
+                if not delivered:
+                    return booking.workflow_id
+                break
+        held = [p for p in await self._store.positions(open_only=True)
+                if p.symbol == event.symbol and p.quantity != 0]
+        return held[0].workflow_id if held else None
+
+    async def _book_unowned(self, event: LifecycleEvent) -> bool:
+        if event.kind is LifecycleKind.DIVIDEND:
+            holders = [p for p in await self._store.positions(open_only=True)
+                       if p.symbol == event.symbol and p.quantity != 0]
+            if holders:
+                wid = holders[0].workflow_id
+                async with self._book.lock(wid):
+                    new = await self._store.book_lifecycle(event, wid, self._clock.now())
+                if new:
+                    self._count(event)
+                    self._alert(AlertLevel.INFO, f"Dividend: {event.symbol}",
+                                f"{event.description or event.kind.value}: {event.value}", wid)
+                return new
+        new = await self._store.book_lifecycle(event, None, self._clock.now())
+        if new:
+            self._count(event)
+            await self._audit.audit("engine", "lifecycle",
+                                    f"{event.transaction_id} {event.kind.value} {event.symbol} "
+                                    f"{event.quantity}: no position of the app")
+        return new
+
+    # ---- what a booking means for the workflow
+    async def _settle(self, workflow_id: int, event: LifecycleEvent) -> None:
+        wf = self._book.get(workflow_id)
+        detail = event.description or f"{event.kind.value} {event.symbol}"
+        self._alert(AlertLevel.WARNING if event.kind in DELIVERING else AlertLevel.INFO,
+                    f"{event.kind.value.replace('_', ' ').capitalize()}: {wf.symbol}",
+                    f"{detail} ({event.quantity:+d} {event.symbol}, cash {event.value})",
+                    workflow_id)
+        if event.kind is LifecycleKind.DIVIDEND or wf.state not in ENDABLE:
+            return
+        if event.kind in DELIVERING and is_option_symbol(event.symbol):
+            return  # the delivery follows: settle once the shares are booked
+        await self._positions.load(workflow_id)
+        if self._positions.get(workflow_id) is None:
+            outcome = await self._outcome(workflow_id)
+            await self._settlement.finish_closed(
+                workflow_id, f"{outcome.value} at the broker: {detail}", outcome.value,
+                trigger=outcome)
+        elif event.kind is LifecycleKind.SHARES_DELIVERED:
+            await self._followups.shares_left(workflow_id, detail)
+
+    async def _outcome(self, workflow_id: int) -> Trigger:
+        """``assigned`` when this cycle saw an assignment or exercise, else ``expired``."""
+        cycle = await self._settlement.cycle_start(workflow_id)
+        kinds = {b.event.kind for b in await self._store.lifecycle_bookings(workflow_id)
+                 if b.booked_at >= cycle}
+        return Trigger.ASSIGNED if kinds & DELIVERING else Trigger.EXPIRED
+
+    async def _refresh_dividend(self, symbol: str) -> None:
+        info = (await self._broker.market_metrics([symbol])).get(symbol)
+        if info is None:
+            return
+        ex_date, amount = info.ex_dividend_date, info.dividend_amount
+        self._positions.set_dividend(
+            symbol, None if ex_date is None or not amount else (ex_date, amount))
+
+    def _count(self, event: LifecycleEvent) -> None:
+        kind = event.kind.value
+        if event.kind is LifecycleKind.ASSIGNED and event.early:
+            kind = "early_assigned"
+        self._counters[f"lifecycle:{kind}"] += 1
+
+    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
+        self._bus.publish(Alert(level, AlertCategory.FILL, title, message, self._clock.now(),
+                                workflow_id))
