@@ -191,7 +191,9 @@ class LifecycleBook:
                 workflow_id, f"{outcome.value} at the broker: {detail}", outcome.value,
                 trigger=outcome)
         elif event.kind is LifecycleKind.SHARES_DELIVERED:
-            await self._followups.shares_left(workflow_id, detail)
+            await self._followups.shares_left(
+                workflow_id, event.description or
+                f"{event.quantity:+d} {event.symbol} delivered at {event.price}")
 
     async def _outcome(self, workflow_id: int) -> Trigger:
         """``assigned`` when this cycle saw an assignment or exercise, else ``expired``."""

@@ -111,12 +111,15 @@ class AssignmentFollowUps:
             choice = strategy.after_assignment if strategy else AfterAssignment.CLOSE
             if choice is AfterAssignment.WHEEL and any(leg.quantity < 0 for leg in shares):
                 choice = AfterAssignment.CLOSE  # short shares cannot back a covered call
+            held = ", ".join(_describe(leg) for leg in mon.legs)
+            why = (f"{reason}; holding {held}; {mon.strategy_name or 'the strategy'} "
+                   f"chooses '{choice.value}' after an assignment")
             if choice is not AfterAssignment.CLOSE:
                 what = ("keep the shares and continue" if choice is AfterAssignment.KEEP else
                         "keep the shares and sell a covered call against them (wheel)")
-                await self._record(mon, choice.value, f"{reason}: {what}", "proposed")
+                await self._record(mon, choice.value, f"{why}: {what}", "proposed")
                 return
-            await self._close(mon, reason)
+            await self._close(mon, why)
 
     async def _close(self, mon: MonitoredPosition, reason: str) -> None:
         options = [leg for leg in mon.legs if not leg.is_shares]
@@ -172,7 +175,11 @@ class AssignmentFollowUps:
 
 
 def _describe(leg: MonitoredLeg) -> str:
-    return f"{leg.quantity:+d} {leg.symbol.strip() if leg.is_shares else leg.symbol}"
+    if leg.is_shares:
+        return f"{leg.quantity:+d} {leg.symbol} shares"
+    assert leg.option_type is not None and leg.expiry is not None
+    return (f"{leg.quantity:+d} {leg.strike.normalize()} {leg.option_type.value} "
+            f"{leg.expiry.isoformat()}")
 
 
 def _units(legs: tuple[OrderLeg, ...]) -> int:
