@@ -149,9 +149,17 @@ class MonitoredPosition:
             short_risks=risks,
         )
 
+    @property
+    def holds_shares(self) -> bool:
+        return any(leg.is_shares for leg in self.legs)
+
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
+        """The index of the rule that acts now, if any. While an assignment has left shares in
+        the position the rules only report: the strategy's after-assignment follow-up owns it
+        (its option P&L targets no longer describe a position holding stock)."""
         statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
-                                    paused=self.paused or self.acting, spent=self.spent)
+                                    paused=self.paused or self.acting or self.holds_shares,
+                                    spent=self.spent)
         self.statuses = statuses
         return acting
 
