@@ -1,7 +1,7 @@
 """One writer per data directory: an operating-system file lock that names its holder.
 
 Two processes writing one data directory (the app and ``simulate``, two ``simulate`` runs, a
-strategy import during a session) would be two traders on one account: their databases and paper
+strategy import while the app runs) would be two traders on one account: their databases and paper
 state drift apart. Every writing process therefore holds :class:`WriterLock` on the directory's
 lock file for as long as it runs; a second writer is refused with :class:`LockHeld`, whose message
 names the holder's pid and command line. Read-only commands never take it.

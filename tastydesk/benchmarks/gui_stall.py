@@ -142,7 +142,8 @@ async def _gui_stall(base: Path, actions: tuple[str, ...] = Trader.ACTIONS) -> d
     from tastydesk.ui.main_window import MainWindow
 
     build_started = time.perf_counter()
-    engine, driver = await _open_with_positions(base, POSITIONS)
+    kernel, driver = await _open_with_positions(base, POSITIONS)
+    engine = kernel.facade  # what the UI holds
     build_s = time.perf_counter() - build_started
     positions = len(engine.positions())
     window = MainWindow(engine, tray_available=False)
@@ -173,7 +174,7 @@ async def _gui_stall(base: Path, actions: tuple[str, ...] = Trader.ACTIONS) -> d
         await runner.drain()
     beat.stop()
     window.close()
-    await engine.stop()
+    await kernel.stop()
     late = sorted(beat.late_ms)
     if not late:
         return {"error": "the heartbeat never fired", "ok": False}

@@ -15,6 +15,7 @@ with one line rather than guessed at: the app upgrades an older one the next tim
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
@@ -92,7 +94,8 @@ def data_directory(override: str | None) -> Path:
         return data_dir(None)
     path = Path(override)
     if not path.is_dir():
-        raise NoRecords(f"--data-dir {path}: no such directory")
+        raise NoRecords(f"--data-dir {path}: "
+                        f"{'not a directory' if path.exists() else 'no such directory'}")
     return path
 
 
@@ -118,9 +121,11 @@ def read_records(base: Path) -> Records:
     problems = app_database_problems(app)
     if problems:
         raise UnreadableRecords(f"cannot read the records: {'; '.join(map(str, problems))}")
+    if app.revision is None:
+        raise UnreadableRecords(f"{path}: not a tastydesk database (it has no schema revision)")
     if app.revision != app.head:
         raise UnreadableRecords(
-            f"{path}: at schema revision {app.revision or 'none'}, this tastydesk reads "
+            f"{path}: at schema revision {app.revision}, this tastydesk reads "
             f"{app.head}; start tastydesk on this data directory once to upgrade it")
     try:
         with closing(read_only(path)) as raw:
@@ -146,7 +151,7 @@ def _all(raw: sqlite3.Connection, table: TableSql) -> list[Any]:
     return raw.execute(f"{table.select} ORDER BY id").fetchall()
 
 
-def _time(text: str) -> Any:
+def _time(text: str) -> datetime:
     value = decode_datetime(text)
     if value is None:
         raise ValueError("a required time is missing")
@@ -191,6 +196,7 @@ def _journal(j: Any) -> JournalRecord:
 # -- formatting shared by both exports ----------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a position's symbols recur in its orders and fills
 def leg_name(symbol: str) -> str:
     """A leg as a trader reads it: ``SPY   260220P00555000`` -> ``SPY 20 Feb 26 555 P``.
 
@@ -220,16 +226,16 @@ def money(value: Decimal | None) -> str | None:
     return None if value is None else str(value.quantize(CENT))
 
 
-def iso(value: Any) -> str:
-    """A stored UTC time as ISO-8601 text (seconds, explicit offset)."""
-    return str(value.isoformat(timespec="seconds"))
+def iso(value: datetime) -> str:
+    """A stored UTC time as ISO-8601 text (to the second, explicit offset)."""
+    return value.isoformat(timespec="seconds")
 
 
-def short_time(value: Any) -> str:
-    return str(value.strftime("%Y-%m-%d %H:%M"))
+def short_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
-def days_between(start: Any, end: Any) -> Decimal:
+def days_between(start: datetime, end: datetime) -> Decimal:
     """Whole and part days, to the hundredth."""
     return (Decimal((end - start).total_seconds()) / 86400).quantize(CENT)
 

@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from tastydesk.commands.exports import (
+    SELLS,
     Records,
     data_directory,
     iso,
@@ -23,13 +24,11 @@ from tastydesk.commands.exports import (
     write_json,
     write_table,
 )
-from tastydesk.engine.domain.enums import OrderAction
 from tastydesk.engine.domain.records import FillRecord, OrderEventRecord, OrderRecord
 from tastydesk.exit_codes import ExitCode
 
 TABLE_HEADERS = ["ID", "WF", "PURPOSE", "SYMBOL", "LIMIT", "FILLED", "TIF", "STATUS", "FEES",
                  "CREATED (UTC)", "LEGS"]
-_SELLS = (OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +90,7 @@ def order_document(order: OrderRecord, events: list[OrderEventRecord],
 
 def _row(order: OrderRecord) -> list[str]:
     effect = {"credit": "cr", "debit": "db"}.get(price_effect(order.price), "")
-    legs = ", ".join(f"{'-' if leg.action in _SELLS else '+'}{leg.quantity} {leg_name(leg.symbol)}"
+    legs = ", ".join(f"{'-' if leg.action in SELLS else '+'}{leg.quantity} {leg_name(leg.symbol)}"
                      for leg in order.legs)
     return [str(order.id), str(order.workflow_id), order.purpose.value, order.underlying,
             f"{abs(order.price)} {effect}".strip(), f"{order.filled_quantity}/{order.quantity}",

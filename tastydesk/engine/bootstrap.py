@@ -53,10 +53,14 @@ async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
 
 
 class PaperDriver:
-    """Moves paper time forward: every tick, ``speed`` x the wall time elapsed, skipping closes."""
+    """Moves paper time forward: every tick, ``speed`` x the wall time elapsed, skipping closes.
+
+    The kernel's time-driver port (:class:`tastydesk.engine.ports.TimeDriver`). The paper clock is
+    saved through the async store, so the loop never waits on the disk for it.
+    """
 
     def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
-                 store: Store, tick_s: float = 0.2) -> None:
+                 store: AsyncStore, tick_s: float = 0.2) -> None:
         self.clock = clock
         self.broker = broker
         self.market = market
@@ -79,7 +83,7 @@ class PaperDriver:
         # A clean shutdown keeps the very latest paper prices and account, not the last periodic save.
         self.market.save_state()
         self.broker.save_state()
-        self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+        await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
 
     def advance(self, seconds: float) -> None:
         """Advance paper time by ``seconds``, stopping at the close and jumping to the next open."""
@@ -116,7 +120,7 @@ class PaperDriver:
             last = now
             if now - self._saved_at > 5.0:
                 self._saved_at = now
-                self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+                await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
 
 
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
@@ -154,8 +158,9 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # instrument's tick and rolls positions of more than four legs as several orders.
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=False)
-    driver = PaperDriver(clock, market, broker, calendar, store)
-    kernel = Kernel(broker=broker, store=AsyncStore(store, inline=inline_store), bus=bus,
+    async_store = AsyncStore(store, inline=inline_store)
+    driver = PaperDriver(clock, market, broker, calendar, async_store)
+    kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
                     strategies=store.list_strategies(), driver=driver)
     return kernel, driver

@@ -18,6 +18,7 @@ from tastydesk.engine.clock import Clock
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.account import BrokerPosition
 from tastydesk.engine.domain.enums import Mode
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -102,14 +103,14 @@ class EngineFacade:
     def orders(self, open_only: bool = False) -> list[OrderView]:
         return self._read.orders(open_only)
 
-    def transitions(self, workflow_id: int | None = None,
+    def transitions(self, workflow_id: WorkflowId | None = None,
                     limit: int = 500) -> list[TransitionRecord]:
         return self._read.transitions(workflow_id, limit)
 
     def decisions(self, limit: int = 500) -> list[DecisionRecord]:
         return self._read.decisions(limit)
 
-    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+    def rule_actions(self, workflow_id: WorkflowId | None = None) -> list[RuleActionRecord]:
         return self._read.rule_actions(workflow_id)
 
     def journal(self) -> list[JournalRecord]:
@@ -139,7 +140,7 @@ class EngineFacade:
     async def scan_now(self, symbols: Sequence[str] | None = None) -> None:
         await self._scanner.scan_now(symbols)
 
-    async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
+    async def approve(self, workflow_id: WorkflowId, user: str, price: Decimal | None = None,
                       quantity: int | None = None) -> ActionResult:
         """Approve a pending proposal (optionally with a price or quantity); says what happened.
 
@@ -148,16 +149,16 @@ class EngineFacade:
         """
         return await self._desk.approve(workflow_id, user, price, quantity)
 
-    async def reject(self, workflow_id: int, user: str, reason: str) -> None:
+    async def reject(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         await self._desk.reject(workflow_id, user, reason)
 
-    async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> ActionResult:
+    async def close_position(self, workflow_id: WorkflowId, user: str, pct: int = 100) -> ActionResult:
         return await self._actions.close_position(workflow_id, user, pct)
 
-    async def roll_position(self, workflow_id: int, user: str) -> ActionResult:
+    async def roll_position(self, workflow_id: WorkflowId, user: str) -> ActionResult:
         return await self._actions.roll_position(workflow_id, user)
 
-    async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
+    async def cancel_workflow(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         await self._actions.cancel_workflow(workflow_id, user, reason)
 
     async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal:
@@ -171,10 +172,10 @@ class EngineFacade:
         """Monitor legs opened outside the app with a strategy's rules; returns the workflow id."""
         return await self._actions.adopt_position(symbols, strategy_name, user)
 
-    async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
+    async def set_rules_paused(self, workflow_id: WorkflowId, paused: bool, user: str) -> None:
         await self._actions.set_rules_paused(workflow_id, paused, user)
 
-    async def set_rule_threshold(self, workflow_id: int, rule_index: int, threshold: Decimal,
+    async def set_rule_threshold(self, workflow_id: WorkflowId, rule_index: int, threshold: Decimal,
                                  user: str) -> None:
         await self._actions.set_rule_threshold(workflow_id, rule_index, threshold, user)
 

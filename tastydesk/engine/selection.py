@@ -29,6 +29,7 @@ from tastydesk.engine.domain.chain import Expiration, OptionChain, OptionContrac
 from tastydesk.engine.domain.enums import ExpiryChoice, OptionType, SelectionMethod, Side
 from tastydesk.engine.domain.proposal import ResolvedLeg
 from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg
+from tastydesk.engine.domain.symbols import display_symbol
 
 DELTA_TOLERANCE = 0.10
 _HUNDRED = Decimal("100")
@@ -40,11 +41,6 @@ class SelectionError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def display_symbol(symbol: str) -> str:
-    """OCC symbol with the root padding collapsed, for messages: ``SPY 261218P00580000``."""
-    return " ".join(symbol.split())
 
 
 def _type_name(option_type: OptionType) -> str:

@@ -79,7 +79,6 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.runner = CommandRunner(self)
         self.runner.finished.connect(lambda _key, _result: self.refresh_status())
-        self.runner.failed.connect(self._on_command_failed)
         self.bridge = EngineBridge(engine, self)
         self.notifier = Notifier(lambda: self.engine.config().notify, icon("tastydesk"), self,
                                  tray_available=tray_available)
@@ -284,11 +283,6 @@ class MainWindow(QMainWindow):
     def _on_kill_switch_clicked(self) -> None:
         # The button's checked state follows the engine, not the click.
         self.toggle_automation()
-
-    def _on_command_failed(self, key: object, message: str) -> None:
-        if message != "cancelled":
-            self.toast_message(f"{key}: {message}")
-        self.refresh_status()
 
     def scan_now(self) -> None:
         self.runner.run("scan", lambda: self.engine.scan_now())

@@ -256,8 +256,9 @@ def test_exports_run_beside_a_writer_holding_the_lock(
     and ``journal`` process read a consistent snapshot and take no lock."""
     data = tmp_path / "busy"
     shutil.copytree(account[0], data, ignore=shutil.ignore_patterns("*.lock"))
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(data)], cwd=ROOT, env=ENV,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    stop = tmp_path / "stop"
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(data), str(stop)], cwd=ROOT,
+                              env=ENV, stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         holder = probe(lock_path(data))
@@ -271,24 +272,23 @@ def test_exports_run_beside_a_writer_holding_the_lock(
         assert code == 0
         assert writer.poll() is None, "the writer must still be running"
     finally:
-        assert writer.stdin is not None
-        writer.stdin.close()
+        stop.touch()
         writer.wait(timeout=60)
     assert writer.returncode == 0
     assert probe(lock_path(data)) is None
 
 
 _WRITER = """
-import sys, time, select
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from tastydesk.locking import WriterLock, lock_path
 from tastydesk.engine.domain.enums import Actor
 from tastydesk.engine.store.service import Store
-data = Path(sys.argv[1])
+data, stop = Path(sys.argv[1]), Path(sys.argv[2])
 with WriterLock(lock_path(data), command="test writer"), Store.open(data / "tastydesk.db") as s:
     print("ready", flush=True)
-    while not select.select([sys.stdin], [], [], 0.01)[0]:
+    while not stop.exists():
         s.audit(Actor.USER, "note", "still writing", datetime.now(UTC))
 """
 
@@ -346,6 +346,15 @@ def test_a_database_from_a_newer_tastydesk_is_refused(
     assert code == ExitCode.DAMAGED_STATE and "newer tastydesk" in line
 
 
+def test_a_sqlite_file_that_is_not_a_tastydesk_database_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with sqlite3.connect(db_path(tmp_path)) as raw:
+        raw.execute("CREATE TABLE notes (text TEXT)")
+    raw.close()
+    code, line = _one_line_failure(capsys, "journal", "--data-dir", str(tmp_path))
+    assert code == ExitCode.DAMAGED_STATE and "not a tastydesk database" in line
+
+
 def test_no_database_or_no_directory_is_bad_input_and_creates_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, line = _one_line_failure(capsys, "journal", "--data-dir", str(tmp_path))
@@ -355,6 +364,10 @@ def test_no_database_or_no_directory_is_bad_input_and_creates_nothing(
     code, line = _one_line_failure(capsys, "orders", "--data-dir", str(missing))
     assert code == ExitCode.BAD_INPUT and "no such directory" in line
     assert not missing.exists()
+    a_file = tmp_path / "records.txt"
+    a_file.write_text("not a data directory")
+    code, line = _one_line_failure(capsys, "orders", "--data-dir", str(a_file))
+    assert code == ExitCode.BAD_INPUT and "not a directory" in line
 
 
 def test_bad_arguments_exit_with_code_2(account: tuple[Path, dict[str, Any]],

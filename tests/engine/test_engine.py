@@ -77,10 +77,9 @@ async def test_double_approval_sends_exactly_one_order(tmp_path: Path) -> None:
     assert len(placed) == 1
     assert await engine.facade.approve(wid, "alice") == NOT_PENDING
     assert len(placed) == 1
-    store = engine.store.store
-    decisions = store.decisions()
+    decisions = await engine.store.decisions()
     assert [d.user for d in decisions] == ["alice"]
-    assert all(o.workflow_id == wid for o in store.orders())
+    assert all(o.workflow_id == wid for o in await engine.store.orders())
     await engine.stop()
 
 
@@ -117,12 +116,12 @@ async def test_unknown_outcome_is_looked_up_never_resent(tmp_path: Path) -> None
     engine.broker.place = lost_response
     assert await engine.facade.approve(wid, "carol") == SENT
     await engine.tasks.drain()
-    order = engine.store.store.orders(wid)[0]
-    events = engine.store.store.order_events(order.external_id)
+    order = (await engine.store.orders(wid))[0]
+    events = await engine.store.order_events(order.external_id)
     assert OrderStatus.UNKNOWN in [e.status for e in events]
     driver.advance(5)
     await engine.tasks.drain()
-    order = engine.store.store.orders(wid)[0]
+    order = (await engine.store.orders(wid))[0]
     assert order.status in (OrderStatus.WORKING, OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED)
     assert order.broker_order_id is not None
     assert calls == 1
@@ -149,13 +148,14 @@ async def test_restart_reconciles_an_intent_that_never_reached_the_broker(tmp_pa
     engine2, _ = await open_paper_engine(tmp_path, seed=3)
     await engine2.start(start_driver=False)
     await engine2.tasks.drain()
-    order = engine2.store.store.orders(wid)[0]
+    order = (await engine2.store.orders(wid))[0]
     assert order.status is OrderStatus.CANCELLED
-    assert "never reached the broker" in engine2.store.store.order_events(order.external_id)[-1].detail
+    events = await engine2.store.order_events(order.external_id)
+    assert "never reached the broker" in events[-1].detail
     wf = {w.workflow_id: w for w in engine2.facade.workflows()}[wid]
     assert wf.state is WorkflowState.SCANNING
     assert engine2.facade.health().reconciled
-    assert engine2.store.store.integrity_check() == []
+    assert (await engine2.store.integrity_check()) == []
     await engine2.stop()
 
 
@@ -224,7 +224,7 @@ async def test_positions_opened_outside_the_app_can_be_adopted(tmp_path: Path) -
     assert view.max_loss + view.max_profit == width
     assert {r.rule_type.value for r in view.rules} >= {"profit_target", "stop_loss"}
     assert not {p.symbol for p in await engine.facade.external_positions()} & {short.symbol, long_.symbol}
-    assert engine.store.store.integrity_check() == []
+    assert (await engine.store.integrity_check()) == []
     await engine.stop()
 
 
@@ -272,7 +272,7 @@ async def test_modified_approval_records_price_and_quantity(tmp_path: Path) -> N
     decision = engine.facade.decisions()[-1]
     assert (decision.decision, decision.user, decision.price, decision.quantity) == (
         "modify", "hana", price, 1)
-    order = engine.store.store.orders(pending.workflow_id)[0]
+    order = (await engine.store.orders(pending.workflow_id))[0]
     assert order.price == price and order.quantity == 1
     assert all(leg.quantity == q // pending.proposal.quantity
                for leg, q in zip(order.legs, [x.quantity for x in pending.proposal.legs],
@@ -324,10 +324,10 @@ async def test_manual_partial_close_and_roll(tmp_path: Path) -> None:
         if view is not None and min(leg.expiry for leg in view.legs) > old_expiry:
             break
     assert view is not None and min(leg.expiry for leg in view.legs) > old_expiry
-    roll = [o for o in engine.store.store.orders(wid) if o.purpose.value == "roll"]
+    roll = [o for o in await engine.store.orders(wid) if o.purpose.value == "roll"]
     assert len(roll) == 1 and len(roll[0].legs) == 8  # closes four legs, opens four: one order
     assert {a.action for a in engine.facade.audit_log()} >= {"close", "roll"}
-    assert engine.store.store.integrity_check() == []
+    assert (await engine.store.integrity_check()) == []
     await engine.stop()
 
 
@@ -355,8 +355,8 @@ async def test_a_closed_position_journals_broker_fees_and_stops_streaming(tmp_pa
     assert not (streamed - held - shown) & market.subscribed_options()
     # The journal charges what the broker charged (its dry-run figure per order), not a flat
     # per-contract estimate: the paper broker bills opening contracts only.
-    entry = engine.store.store.journal()[-1]
-    orders = [o for o in engine.store.store.orders(wid) if o.filled_quantity > 0]
+    entry = (await engine.store.journal())[-1]
+    orders = [o for o in await engine.store.orders(wid) if o.filled_quantity > 0]
     assert all(o.fees is not None for o in orders)
     assert entry.fees == engine.broker.fees_paid > 0
     opened = sum(leg.quantity for o in orders if o.purpose.value == "open" for leg in o.legs)
@@ -400,14 +400,14 @@ async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
     for _ in range(120):
         driver.advance(60)
         await engine.tasks.drain()
-        orders = engine.store.store.orders(wid)
+        orders = await engine.store.orders(wid)
         part_filled = next((o for o in orders if 0 < o.filled_quantity < o.quantity), None)
         if part_filled is not None or any(o.filled_quantity == o.quantity for o in orders):
             break
     assert part_filled is not None, "the entry never part-filled"
     assert {w.workflow_id: w for w in engine.facade.workflows()}[wid].state is WorkflowState.EXECUTING
-    shared = {p.symbol for p in engine.store.store.positions(wid)} & \
-        {p.symbol for p in engine.store.store.positions(adopted)}
+    shared = {p.symbol for p in await engine.store.positions(wid)} & \
+        {p.symbol for p in await engine.store.positions(adopted)}
     assert shared
     await engine.stop()
     # Restart: the broker holds the adopted lot plus the condor's filled lot. Both are the
@@ -416,5 +416,5 @@ async def test_restart_with_a_part_filled_entry_reconciles_without_a_mismatch(
     await engine2.start(start_driver=False)
     await engine2.tasks.drain()
     assert engine2.facade.health().reconciled
-    assert [e.detail for e in engine2.store.store.errors() if "mismatch" in e.message] == []
+    assert [e.detail for e in await engine2.store.errors() if "mismatch" in e.message] == []
     await engine2.stop()

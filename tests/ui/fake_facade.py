@@ -1,11 +1,13 @@
 """An in-memory engine facade for dock tests: canned views, recorded commands, a real bus.
 
-Queries answer from plain attributes a test sets (``pending_views``, ``position_views``...);
-commands are coroutines that record ``(name, args)`` in ``calls`` and apply the obvious change
-(a saved strategy is in ``strategies()``, the kill switch changes ``health()``). A test makes a
-command fail by putting an exception in ``failures`` under the command's name, and makes the
-chain refuse a preview with ``preview_error``. Events go through a real :class:`EventBus`, so the
-UI's bridge and docks react exactly as they do to the engine.
+It has the public API of :class:`tastydesk.engine.facade.EngineFacade` (a test checks that every
+public name is here) without any engine component behind it. Queries answer from plain
+attributes a test sets (``pending_views``, ``position_views``...); commands are coroutines that
+record ``(name, args)`` in ``calls`` and apply the obvious change (a saved strategy is in
+``strategies()``, the kill switch changes ``health()``). A test makes a command fail by putting
+an exception in ``failures`` under the command's name, and makes the chain refuse a preview with
+``preview_error``. Events go through a real :class:`EventBus`, so the UI's bridge and docks
+react exactly as they do to the engine.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import SimClock
 from tastydesk.engine.config import ConfigChange, EngineConfig
 from tastydesk.engine.domain.account import BrokerPosition
-from tastydesk.engine.domain.enums import Mode
+from tastydesk.engine.domain.enums import ActionOutcome, Mode
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -30,6 +32,7 @@ from tastydesk.engine.domain.records import (
     RuleActionRecord,
     TransitionRecord,
 )
+from tastydesk.engine.domain.results import ActionResult
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import (
     AnalyticsView,
@@ -40,12 +43,13 @@ from tastydesk.engine.domain.views import (
     PositionView,
     WorkflowView,
 )
-from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.strategies.defaults import DEFAULT_STRATEGIES
 from tests.ui.factories import T0, proposal
 
+SENT = ActionResult(ActionOutcome.SENT)
 
-class FakeFacade(EngineFacade):
+
+class FakeFacade:
     """The facade's public API over in-memory state; see the module docstring."""
 
     def __init__(self, strategies: Sequence[Strategy] = DEFAULT_STRATEGIES) -> None:
@@ -62,9 +66,10 @@ class FakeFacade(EngineFacade):
         self.workflow_views: list[WorkflowView] = []
         self.pending_views: list[PendingView] = []
         self.position_views: list[PositionView] = []
+        self.watching_positions = False
 
     # ---- lifecycle
-    async def start(self) -> None:
+    async def start(self, start_driver: bool = True) -> None:
         self.calls.append(("start", ()))
 
     async def stop(self) -> None:
@@ -120,6 +125,10 @@ class FakeFacade(EngineFacade):
     def analytics(self) -> AnalyticsView:
         return AnalyticsView()
 
+    # ---- view subscriptions
+    def watch_positions(self, wanted: bool = True) -> None:
+        self.watching_positions = wanted
+
     # ---- commands
     async def _command(self, name: str, *args: Any) -> None:
         await asyncio.sleep(0)  # a real suspension point, like a write on the store's thread
@@ -136,22 +145,23 @@ class FakeFacade(EngineFacade):
         await self._command("scan_now", symbols)
 
     async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
-                      quantity: int | None = None) -> str:
+                      quantity: int | None = None) -> ActionResult:
         await self._command("approve", workflow_id, user, price, quantity)
         self.pending_views = [v for v in self.pending_views if v.workflow_id != workflow_id]
-        return "sent"
+        return SENT
 
     async def reject(self, workflow_id: int, user: str, reason: str) -> None:
         await self._command("reject", workflow_id, user, reason)
         self.pending_views = [v for v in self.pending_views if v.workflow_id != workflow_id]
 
-    async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> str:
+    async def close_position(self, workflow_id: int, user: str,
+                             pct: int = 100) -> ActionResult:
         await self._command("close_position", workflow_id, user, pct)
-        return "sent"
+        return SENT
 
-    async def roll_position(self, workflow_id: int, user: str) -> str:
+    async def roll_position(self, workflow_id: int, user: str) -> ActionResult:
         await self._command("roll_position", workflow_id, user)
-        return "sent"
+        return SENT
 
     async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
         await self._command("cancel_workflow", workflow_id, user, reason)

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import inspect
 from typing import Any
 
 import pytest
@@ -89,3 +90,17 @@ def test_chain_error_names_the_strategy_field(message: str, path: str | None) ->
     assert (error.path if error else None) == path
     if error is not None:
         assert error.message.startswith("on SPY: ")
+
+
+def test_fake_facade_has_the_facade_api() -> None:
+    """Docks are tested on the fake: it must answer every public name the facade has."""
+    from tastydesk.engine.facade import EngineFacade
+    from tests.ui.fake_facade import FakeFacade
+
+    public = {n for n in vars(EngineFacade) if not n.startswith("_")}
+    fake = FakeFacade()
+    missing = {n for n in public if not hasattr(fake, n)}
+    assert not missing
+    for name in public & {n for n in vars(FakeFacade) if not n.startswith("_")}:
+        real, mine = getattr(EngineFacade, name), getattr(FakeFacade, name)
+        assert inspect.iscoroutinefunction(real) == inspect.iscoroutinefunction(mine), name

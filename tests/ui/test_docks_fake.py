@@ -179,3 +179,22 @@ def test_window_reports_failed_commands_as_one_line_never_a_dialog(
     wait_for(qtbot, lambda: "Unexpected" in window.toast.text(), timeout_s=5)
     assert window.toast.text().startswith("Not done: Unexpected error (KeyError)")
     assert QApplication.activeModalWidget() is None
+
+
+def test_login_keeps_the_account_through_the_runner_then_offers_the_switch(
+        qtbot: Any, window: MainWindow, fake: FakeFacade) -> None:
+    with DialogAnswerer("Switch now") as answerer:
+        window.account.logged_in("sandbox", "5WT0001")
+        wait_for(qtbot, lambda: window.switch_requested, timeout_s=5)
+    assert answerer.seen == ["Switch to tastytrade"]
+    assert [args[:2] for args in fake.called("remember_account")] == [("sandbox", "5WT0001")]
+
+
+def test_login_whose_account_cannot_be_kept_says_so_and_does_not_switch(
+        qtbot: Any, window: MainWindow, fake: FakeFacade) -> None:
+    fake.failures["remember_account"] = EngineError("account_number: not an account of this "
+                                                    "login")
+    window.account.logged_in("sandbox", "5WT0001")
+    wait_for(qtbot, lambda: window.toast.isVisible(), timeout_s=5)
+    assert window.toast.text() == ("Not done: account_number: not an account of this login")
+    assert not window.switch_requested and QApplication.activeModalWidget() is None

@@ -9,6 +9,7 @@ from decimal import Decimal
 from tastydesk.engine.domain.account import Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Greeks, Quote
 from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, StreamHealth, WorkflowState
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.orders import Fill, OrderSnapshot
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -69,7 +70,7 @@ class StreamGap:
 
 @dataclass(frozen=True, slots=True)
 class WorkflowChanged:
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     state: WorkflowState
     previous: WorkflowState | None
@@ -79,7 +80,7 @@ class WorkflowChanged:
 
 @dataclass(frozen=True, slots=True)
 class RuleTriggered:
-    workflow_id: int
+    workflow_id: WorkflowId
     rule_type: str
     action: str
     detail: str
@@ -95,7 +96,7 @@ class Alert:
     title: str
     message: str
     time: datetime
-    workflow_id: int | None = None
+    workflow_id: WorkflowId | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from tastydesk.engine.domain.enums import (
     Trigger,
     WorkflowState,
 )
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.proposal import TradeProposal
@@ -27,7 +28,7 @@ from tastydesk.engine.domain.proposal import TradeProposal
 
 @dataclass(frozen=True, slots=True)
 class WorkflowRecord:
-    id: int
+    id: WorkflowId
     symbol: str
     strategy_name: str | None
     state: WorkflowState
@@ -72,8 +73,8 @@ class TransitionRequest:
 
 @dataclass(frozen=True, slots=True)
 class ProposalRecord:
-    id: int
-    workflow_id: int
+    id: ProposalId
+    workflow_id: WorkflowId
     proposal: TradeProposal
     status: str
     created_at: datetime
@@ -83,7 +84,7 @@ class ProposalRecord:
 @dataclass(frozen=True, slots=True)
 class DecisionRecord:
     id: int
-    proposal_id: int
+    proposal_id: ProposalId
     decision: str  # approve | reject | modify
     user: str
     reason: str
@@ -95,11 +96,11 @@ class DecisionRecord:
 @dataclass(frozen=True, slots=True)
 class OrderRecord:
     id: int
-    workflow_id: int
-    proposal_id: int | None
+    workflow_id: WorkflowId
+    proposal_id: ProposalId | None
     purpose: OrderPurpose
-    external_id: str
-    broker_order_id: str | None
+    external_id: ExternalOrderId
+    broker_order_id: BrokerOrderId | None
     status: OrderStatus
     price: Decimal  # signed: credit +, debit -
     quantity: int

@@ -16,27 +16,28 @@ from tastydesk.engine.domain.enums import (
     StreamHealth,
     WorkflowState,
 )
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 
 
 @dataclass(frozen=True, slots=True)
 class WorkflowView:
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     strategy_name: str | None
     state: WorkflowState
     created_at: datetime
     updated_at: datetime
     last_reason: str = ""
-    proposal_id: int | None = None
+    proposal_id: ProposalId | None = None
     bias: Bias | None = None
     cooldown_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PendingView:
-    workflow_id: int
-    proposal_id: int
+    workflow_id: WorkflowId
+    proposal_id: ProposalId
     proposal: TradeProposal
     created_at: datetime
     expires_at: datetime | None
@@ -110,7 +111,7 @@ class PositionLegView:
 
 @dataclass(frozen=True, slots=True)
 class PositionView:
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     strategy_name: str
     state: WorkflowState
@@ -136,7 +137,7 @@ class PositionView:
 @dataclass(frozen=True, slots=True)
 class OrderView:
     external_id: str
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     purpose: str
     status: OrderStatus

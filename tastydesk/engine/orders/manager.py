@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
@@ -78,9 +79,6 @@ class OrderManager:
         return sum(1 for o in self._orders.values()
                    if o.proposal_id == proposal_id and o.purpose is purpose)
 
-    def by_broker_id(self, order_id: str) -> str | None:
-        return self._by_broker_id.get(order_id)
-
     # ---- lifecycle
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(OrderUpdated, self._on_order_updated),
@@ -96,8 +94,9 @@ class OrderManager:
 
     # ---- submission
     async def submit(self, workflow_id: int, purpose: OrderPurpose, underlying: str,
-                     legs: tuple[OrderLeg, ...], units: int, price: Any, natural: Any,
-                     strategy: Strategy | None, limit: Any, proposal_id: int | None = None,
+                     legs: tuple[OrderLeg, ...], units: int, price: Decimal, natural: Decimal,
+                     strategy: Strategy | None, limit: Decimal | None,
+                     proposal_id: int | None = None,
                      rule_type: str = "") -> None:
         """Persist the intent, dry-run it, send it, and start its price walk."""
         config = self._settings.config
@@ -222,7 +221,7 @@ class OrderManager:
             if snap is not None:
                 await self.apply_snapshot(external_id, snap)
 
-    async def _step(self, external_id: str, working: WorkingOrder, new_price: Any) -> None:
+    async def _step(self, external_id: str, working: WorkingOrder, new_price: Decimal) -> None:
         assert working.broker_order_id is not None
         result = await self._broker.replace(working.broker_order_id, new_price)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -143,6 +143,3 @@ class WorkflowBook:
             if wf.state in (WorkflowState.COMPLETED, WorkflowState.REJECTED):
                 await self.transition(workflow_id, Trigger.RESTART, Actor.ENGINE,
                                       "cool-down over: scanning again", cooldown_until=None)
-
-    def ids(self) -> Iterable[int]:
-        return list(self._records)

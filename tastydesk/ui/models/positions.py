@@ -8,8 +8,8 @@ from typing import Any
 
 from tastydesk.engine.domain.enums import RuleAction, RuleType
 from tastydesk.engine.domain.records import RuleActionRecord
+from tastydesk.engine.domain.symbols import display_symbol
 from tastydesk.engine.domain.views import AssignmentRisk, PositionLegView, PositionView, RuleStatus
-from tastydesk.engine.selection import display_symbol
 from tastydesk.ui import format as fmt
 from tastydesk.ui.models.base import CENTER, RIGHT, TIME_WIDTH, Column, KeyedTableModel
 from tastydesk.ui.models.exits import (

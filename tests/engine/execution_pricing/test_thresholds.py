@@ -18,7 +18,7 @@ from tastydesk.engine.execution_pricing.thresholds import (
     stop_mark,
     stop_price,
 )
-from tastydesk.engine.workflow.rules import PositionState, measure
+from tastydesk.engine.positions.rules import PositionState, measure
 
 D = Decimal
 prices = st.integers(1, 2000).map(lambda n: D(n) / 100)

@@ -1,0 +1,101 @@
+"""The approval desk on the scripted broker: approve, modify, reject, expire; a double approval
+sends one order; a moved market is re-checked, never sent at the old price."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tastydesk.engine.domain.enums import ActionOutcome, Decision, Trigger, WorkflowState
+from tastydesk.engine.domain.events import DecisionRecorded
+from tastydesk.engine.errors import EngineError
+from tests.engine.store.conftest import make_proposal
+from tests.kit.world import World, world
+
+SHORT, LONG = "SPY   260220P00570000", "SPY   260220P00565000"
+
+
+@pytest.fixture(name="w")
+async def fixture_world(tmp_path: Path) -> AsyncIterator[World]:
+    w = await world(tmp_path)
+    yield w
+    await w.close()
+
+
+async def pending(w: World, short_mid: str = "1.45") -> int:
+    """A proposal (2 units, 0.35 credit) waiting for approval, its legs quoted live."""
+    wid = await w.workflow_in("SPY", Trigger.SCAN)
+    proposal = make_proposal(w.clock.now())
+    strategy = w.kernel.strategies.get(proposal.strategy_name)
+    assert strategy is not None
+    await w.kernel.desk.propose(wid, proposal, strategy)
+    mid = Decimal(short_mid)
+    w.broker.quote(SHORT, proposal.legs[0].streamer_symbol, str(mid - Decimal("0.02")),
+                   str(mid + Decimal("0.02")))
+    w.broker.quote(LONG, proposal.legs[1].streamer_symbol, "1.08", "1.12")
+    await w.step()
+    return wid
+
+
+async def test_double_approval_sends_exactly_one_order(w: World) -> None:
+    wid = await pending(w)
+    recorded: list[DecisionRecorded] = []
+    w.kernel.bus.subscribe(DecisionRecorded, recorded.append)
+    first, second = await asyncio.gather(w.kernel.facade.approve(wid, "ann"),
+                                         w.kernel.facade.approve(wid, "ann"))
+    assert sorted([first.outcome, second.outcome]) == [ActionOutcome.IN_PROGRESS,
+                                                        ActionOutcome.SENT]
+    assert (await w.kernel.facade.approve(wid, "ann")).outcome is ActionOutcome.NOT_PENDING
+    await w.step()
+    assert len(w.broker.placed) == 1
+    assert w.broker.placed[0].price == Decimal("0.35")
+    assert [r.record.decision for r in recorded] == [Decision.APPROVE]
+    assert [d.user for d in w.kernel.facade.decisions()] == ["ann"]
+    assert w.kernel.book.state(wid) is WorkflowState.EXECUTING
+    assert w.kernel.facade.pending() == []
+
+
+async def test_modify_sends_the_trader_price_and_quantity(w: World) -> None:
+    wid = await pending(w)
+    result = await w.kernel.facade.approve(wid, "bo", price=Decimal("0.33"), quantity=1)
+    assert result.sent
+    (order,) = w.broker.placed
+    assert order.price == Decimal("0.33")
+    assert [leg.quantity for leg in order.legs] == [1, 1]
+    (decision,) = w.store.decisions()
+    assert decision.decision == Decision.MODIFY and decision.quantity == 1
+
+
+async def test_reject_needs_a_reason_then_cools_down_and_scans_again(w: World) -> None:
+    wid = await pending(w)
+    with pytest.raises(EngineError, match="reason"):
+        await w.kernel.facade.reject(wid, "cy", " ")
+    assert w.kernel.book.state(wid) is WorkflowState.PENDING_APPROVAL
+    await w.kernel.facade.reject(wid, "cy", "earnings next week")
+    assert w.kernel.book.state(wid) is WorkflowState.REJECTED
+    assert w.store.decisions()[-1].reason == "earnings next week"
+    await w.step(w.kernel.settings.config.reject_cooldown_minutes * 60 + 1)
+    assert w.kernel.book.state(wid) is WorkflowState.SCANNING
+    assert w.broker.placed == []
+
+
+async def test_an_unanswered_proposal_expires(w: World) -> None:
+    wid = await pending(w)
+    await w.step(w.kernel.settings.config.approval_expiry_minutes * 60 + 1)
+    assert w.kernel.book.state(wid) is not WorkflowState.PENDING_APPROVAL
+    assert w.kernel.facade.pending() == []
+    assert (await w.kernel.facade.approve(wid, "dee")).outcome is ActionOutcome.NOT_PENDING
+    assert w.broker.placed == []
+
+
+async def test_a_moved_market_is_rechecked_not_sent(w: World) -> None:
+    wid = await pending(w, short_mid="1.95")  # mid now 0.85, far from the proposed 0.35
+    result = await w.kernel.facade.approve(wid, "eve")
+    assert result.outcome in (ActionOutcome.REPRICED, ActionOutcome.WITHDRAWN)
+    assert w.broker.placed == []
+    reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
+    assert any(r.startswith("re-pricing before sending: mid moved") for r in reasons)
