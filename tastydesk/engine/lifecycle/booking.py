@@ -23,20 +23,30 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
-from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, Trigger, WorkflowState
+from tastydesk.engine.domain.chain import parse_occ
+from tastydesk.engine.domain.enums import (
+    AlertCategory,
+    AlertLevel,
+    OptionType,
+    Trigger,
+    WorkflowState,
+)
 from tastydesk.engine.domain.events import Alert, WorkflowChanged
 from tastydesk.engine.domain.lifecycle import (
+    OPTION_MULTIPLIER,
     LifecycleEvent,
     LifecycleKind,
     LifecycleOccurred,
     is_option_symbol,
 )
+from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.records import PositionRecord
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.settlement import Settlement
@@ -77,6 +87,7 @@ class LifecycleBook:
         self._serial = asyncio.Lock()  # transactions are booked one at a time, in arrival order
         # underlying -> workflows whose assignment/exercise still awaits its share delivery
         self._awaiting_delivery: dict[str, list[int]] = defaultdict(list)
+        self._sweep_pending = False
 
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(LifecycleOccurred, self._on_event),
@@ -98,6 +109,7 @@ class LifecycleBook:
         booked = 0
         for event in sorted(events, key=lambda e: e.time):
             booked += await self.book_event(event)
+        booked += await self._settle_netted(self._clock.today() - timedelta(days=1))
         if booked:
             await self._audit.audit("engine", "lifecycle",
                                     f"{booked} transaction(s) booked at start-up")
@@ -117,7 +129,53 @@ class LifecycleBook:
                 if event.kind in DELIVERING:
                     self._awaiting_delivery[event.underlying].append(workflow_id)
                 await self._settle(workflow_id, event)
-            return True
+        if event.kind is LifecycleKind.EXPIRED or (event.kind in DELIVERING and not event.early):
+            self._sweep_soon()
+        return True
+
+    # ---- legs netted across workflows
+    def _sweep_soon(self) -> None:
+        """After an expiration's transactions: settle the expired legs the broker never held."""
+        if not self._sweep_pending:
+            self._sweep_pending = True
+            self._spawn(self._sweep(), "lifecycle-netted")
+
+    async def _sweep(self) -> None:
+        self._sweep_pending = False
+        await self._settle_netted(self._clock.today())
+
+    async def _settle_netted(self, through: date) -> int:
+        """Expired option legs that workflows hold against each other (one short, another long
+        the same contract) net to nothing at the broker, so no transaction ever removes them.
+        Each holding is settled internally at the underlying's intrinsic value: the amounts
+        cancel out, as the broker's cash did."""
+        held: dict[str, list[PositionRecord]] = defaultdict(list)
+        for p in await self._store.positions(open_only=True):
+            if p.quantity and is_option_symbol(p.symbol) and parse_occ(p.symbol)[1] <= through:
+                held[p.symbol].append(p)
+        if not held:
+            return 0
+        broker = {p.symbol: p.quantity for p in await self._broker.positions()}
+        booked = 0
+        for symbol, holdings in sorted(held.items()):
+            if broker.get(symbol, 0) != 0 or sum(p.quantity for p in holdings) != 0:
+                continue  # the broker's own transactions settle it (or reconciliation reports)
+            root, _expiry, option_type, strike = parse_occ(symbol)
+            info = (await self._broker.market_metrics([root])).get(root)
+            spot = info.price if info is not None else strike
+            intrinsic = max(ZERO, spot - strike if option_type is OptionType.CALL
+                            else strike - spot).quantize(CENT)
+            kind = LifecycleKind.CASH_SETTLED if intrinsic else LifecycleKind.EXPIRED
+            for p in holdings:
+                event = LifecycleEvent(
+                    transaction_id=f"netted:{symbol.replace(' ', '')}:{p.workflow_id}",
+                    kind=kind, symbol=symbol, underlying=root, quantity=-p.quantity,
+                    price=intrinsic, value=intrinsic * OPTION_MULTIPLIER * p.quantity,
+                    time=self._clock.now(),
+                    description=f"Expired against another workflow's opposite leg at "
+                                f"{intrinsic} (netted at the broker)")
+                booked += await self.book_event(event)
+        return booked
 
     # ---- attribution
     async def _owner(self, event: LifecycleEvent) -> int | None:

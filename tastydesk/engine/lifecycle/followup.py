@@ -85,8 +85,14 @@ class AssignmentFollowUps:
         if event.workflow_id in self._sequences and event.state is WorkflowState.MONITORING \
                 and event.previous is WorkflowState.CLOSING:
             self._sequences.discard(event.workflow_id)
-            self._spawn(self._propose(event.workflow_id, "next step of the close"),
-                        f"after-assignment-{event.workflow_id}")
+            mon = self._positions.get(event.workflow_id)
+            if mon is not None and all(leg.is_shares for leg in mon.legs):
+                self._spawn(self._propose(event.workflow_id, "options closed"),
+                            f"after-assignment-{event.workflow_id}")
+            elif mon is not None:  # the first step did not fill: never retried unattended
+                self._spawn(self._record(mon, "close", f"closing the options did not fill "
+                                         f"({event.reason})", AWAITING),
+                            f"after-assignment-{event.workflow_id}")
 
     async def shares_left(self, workflow_id: int, reason: str) -> None:
         """Called under the workflow's lock: the proposal runs as its own task."""
