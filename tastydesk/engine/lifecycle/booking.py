@@ -248,7 +248,8 @@ class LifecycleBook:
             await self._settlement.finish_closed(
                 workflow_id, f"{outcome.value} at the broker: {detail}", outcome.value,
                 trigger=outcome)
-        elif event.kind is LifecycleKind.SHARES_DELIVERED:
+        elif event.kind is LifecycleKind.SHARES_DELIVERED or (
+                (mon := self._positions.get(workflow_id)) is not None and mon.holds_shares):
             await self._followups.shares_left(
                 workflow_id, event.description or
                 f"{event.quantity:+d} {event.symbol} delivered at {event.price}")

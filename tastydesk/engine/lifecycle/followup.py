@@ -22,6 +22,7 @@ from tastydesk.engine.domain.enums import (
     AfterAssignment,
     AlertCategory,
     AlertLevel,
+    OptionType,
     OrderAction,
     OrderPurpose,
     Trigger,
@@ -40,6 +41,8 @@ from tastydesk.engine.strategies.library import StrategyLibrary
 from tastydesk.engine.workflow.book import WorkflowBook
 
 RULE = "after_assignment"
+CALL_MIN_DTE, CALL_MAX_DTE = 21, 60  # the wheel's covered call: the first expiration in range
+CALL_DELTA = 0.30
 AWAITING = "awaiting the trader's approval"
 ACTING = "acting automatically"
 
@@ -120,10 +123,14 @@ class AssignmentFollowUps:
             held = ", ".join(_describe(leg) for leg in mon.legs)
             why = (f"{reason}; holding {held}; {mon.strategy_name or 'the strategy'} "
                    f"chooses '{choice.value}' after an assignment")
-            if choice is not AfterAssignment.CLOSE:
-                what = ("keep the shares and continue" if choice is AfterAssignment.KEEP else
-                        "keep the shares and sell a covered call against them (wheel)")
-                await self._record(mon, choice.value, f"{why}: {what}", "proposed")
+            if choice is AfterAssignment.KEEP:
+                await self._record(mon, choice.value, f"{why}: keep the shares and continue",
+                                   "proposed")
+                return
+            if choice is AfterAssignment.WHEEL:
+                if not any(leg.option_type is OptionType.CALL and leg.quantity < 0
+                           for leg in mon.legs):
+                    await self._covered_call(mon, why)
                 return
             await self._close(mon, why)
 
@@ -162,6 +169,38 @@ class AssignmentFollowUps:
         await self._orders.submit(mon.workflow_id, purpose, mon.symbol, order_legs, units,
                                   price.quantize(CENT), natural.quantize(CENT),
                                   self._strategies.get(mon.strategy_name), None, rule_type=RULE)
+
+    async def _covered_call(self, mon: MonitoredPosition, why: str) -> None:
+        """Sell one call per 100 shares held, 0.30 delta or nearest, the first expiration at
+        least :data:`CALL_MIN_DTE` days out, struck at or above the spot."""
+        shares = sum(leg.quantity for leg in mon.legs if leg.is_shares)
+        contracts = shares // 100
+        if contracts < 1:
+            return
+        chain = await self._broker.option_chain(mon.symbol, CALL_MIN_DTE, CALL_MAX_DTE)
+        spot = chain.underlying.price
+        picks = [s.call for e in chain.expirations[:1] for s in e.strikes
+                 if s.price >= spot and s.call.quote is not None and s.call.quote.bid > 0]
+        if not picks:
+            await self._record(mon, "wheel", f"{why}: no call to sell against the shares",
+                               AWAITING)
+            return
+        call = min(picks, key=lambda c: abs((c.greeks.delta if c.greeks else 0.5) - CALL_DELTA))
+        assert call.quote is not None
+        rationale = (f"{why}: sell {contracts} covered call(s) {call.strike.normalize()} "
+                     f"{call.expiry.isoformat()} against {shares} shares (wheel)")
+        if not (self._settings.armed and self._settings.config.auto_approve):
+            await self._record(mon, "wheel", rationale, AWAITING)
+            return
+        await self._record(mon, "wheel", rationale, ACTING)
+        mon.acting = True
+        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
+                                    f"after assignment: {rationale}", payload={"rule": RULE})
+        legs = (OrderLeg(call.symbol, OrderAction.SELL_TO_OPEN, contracts),)
+        mid = ((call.quote.bid + call.quote.ask) / 2).quantize(CENT)
+        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, contracts,
+                                  mid, call.quote.bid, self._strategies.get(mon.strategy_name),
+                                  None, rule_type=RULE)
 
     async def _accepted_together(self, mon: MonitoredPosition) -> bool:
         legs = tuple(closing_leg(leg) for leg in mon.legs)
