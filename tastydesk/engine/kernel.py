@@ -102,8 +102,8 @@ class Kernel:
             spawn=spawn, counters=self.counters, **common)
         self.followups = AssignmentFollowUps(
             book=self.book, positions=self.positions, orders=self.orders, broker=broker,
-            store=store, strategies=self.strategies, settings=self.settings, spawn=spawn,
-            counters=self.counters, **common)
+            store=store, strategies=self.strategies, settings=self.settings, calendar=calendar,
+            spawn=spawn, counters=self.counters, **common)
         self.expirations = LifecycleBook(
             broker=broker, store=store, book=self.book, positions=self.positions,
             settlement=self.settlement, followups=self.followups, audit=self.audit, spawn=spawn,

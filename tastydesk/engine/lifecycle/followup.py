@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.domain.enums import (
     Actor,
     AfterAssignment,
@@ -43,8 +44,10 @@ from tastydesk.engine.workflow.book import WorkflowBook
 RULE = "after_assignment"
 CALL_MIN_DTE, CALL_MAX_DTE = 21, 60  # the wheel's covered call: the first expiration in range
 CALL_DELTA = 0.30
+OPEN_DELAY = timedelta(minutes=5)
 AWAITING = "awaiting the trader's approval"
 ACTING = "acting automatically"
+WAITING = "waiting for the market to open"
 
 
 def closing_leg(leg: MonitoredLeg) -> OrderLeg:
@@ -52,11 +55,14 @@ def closing_leg(leg: MonitoredLeg) -> OrderLeg:
     return OrderLeg(leg.symbol, action, abs(leg.quantity))
 
 
-def leg_price(leg: MonitoredLeg, natural: bool) -> Decimal | None:
-    """Signed price per unit of closing ``leg`` alone (credit +): mid, or the crossed side."""
-    if leg.bid is None or leg.ask is None:
-        return None
+def leg_price(leg: MonitoredLeg, natural: bool, spot: Decimal | None = None) -> Decimal | None:
+    """Signed price per unit of closing ``leg`` alone (credit +): mid, or the crossed side
+    (shares without a quote yet: the underlying's last price)."""
     selling = leg.quantity > 0
+    if leg.bid is None or leg.ask is None:
+        if not leg.is_shares or spot is None:
+            return None
+        return (spot if selling else -spot).quantize(CENT)
     price = (leg.bid if selling else leg.ask) if natural else (leg.bid + leg.ask) / 2
     return (price if selling else -price).quantize(CENT)
 
@@ -66,7 +72,7 @@ class AssignmentFollowUps:
 
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
                  broker: BrokerPort, store: AsyncStore, strategies: StrategyLibrary,
-                 settings: Settings, bus: EventBus, clock: Clock,
+                 settings: Settings, calendar: MarketCalendar, bus: EventBus, clock: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._book = book
         self._positions = positions
@@ -75,11 +81,13 @@ class AssignmentFollowUps:
         self._store = store
         self._strategies = strategies
         self._settings = settings
+        self._calendar = calendar
         self._bus = bus
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
         self._sequences: set[int] = set()  # workflows closing in steps (options, then shares)
+        self._deferred: set[int] = set()  # proposals waiting for the next session
 
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(WorkflowChanged, self._on_workflow)]
@@ -107,6 +115,23 @@ class AssignmentFollowUps:
             if any(leg.is_shares for leg in mon.legs):
                 await self._propose(mon.workflow_id, "holding shares after a restart")
 
+    def _after_open(self, workflow_id: int, reason: str) -> bool:
+        """Outside the session nothing can trade: propose again a few minutes after the open
+        (fresh quotes by then). True when deferred."""
+        now = self._clock.now()
+        if self._calendar.is_open(now):
+            return False
+        if workflow_id not in self._deferred:
+            self._deferred.add(workflow_id)
+
+            def again() -> None:
+                self._deferred.discard(workflow_id)
+                self._spawn(self._propose(workflow_id, reason),
+                            f"after-assignment-{workflow_id}")
+
+            self._clock.call_at(self._calendar.next_open(now) + OPEN_DELAY, again)
+        return True
+
     async def _propose(self, workflow_id: int, reason: str) -> None:
         async with self._book.lock(workflow_id):
             mon = self._positions.get(workflow_id)
@@ -123,6 +148,10 @@ class AssignmentFollowUps:
             held = ", ".join(_describe(leg) for leg in mon.legs)
             why = (f"{reason}; holding {held}; {mon.strategy_name or 'the strategy'} "
                    f"chooses '{choice.value}' after an assignment")
+            if choice is not AfterAssignment.KEEP and self._after_open(workflow_id, reason):
+                await self._record(mon, choice.value, f"{why}: proposed at the next open",
+                                   WAITING)
+                return
             if choice is AfterAssignment.KEEP:
                 await self._record(mon, choice.value, f"{why}: keep the shares and continue",
                                    "proposed")
@@ -148,8 +177,12 @@ class AssignmentFollowUps:
             return
         if any(leg.bid is None for leg in legs):
             await self._positions.refresh_quotes(mon)
-        prices = [leg_price(leg, natural=False) for leg in legs]
-        naturals = [leg_price(leg, natural=True) for leg in legs]
+        spot = None
+        if any(leg.is_shares and leg.bid is None for leg in legs):
+            info = (await self._broker.market_metrics([mon.symbol])).get(mon.symbol)
+            spot = None if info is None else info.price
+        prices = [leg_price(leg, natural=False, spot=spot) for leg in legs]
+        naturals = [leg_price(leg, natural=True, spot=spot) for leg in legs]
         if any(p is None for p in prices) or any(p is None for p in naturals):
             await self._record(mon, "close", f"{rationale}; no quotes to price it", AWAITING)
             return
