@@ -48,6 +48,7 @@ OPEN_DELAY = timedelta(minutes=5)
 AWAITING = "awaiting the trader's approval"
 ACTING = "acting automatically"
 WAITING = "waiting for the market to open"
+CLOSING_RULE = "assigned"
 
 
 def closing_leg(leg: MonitoredLeg) -> OrderLeg:
@@ -197,8 +198,9 @@ class AssignmentFollowUps:
             self._sequences.add(mon.workflow_id)
         await self._record(mon, "close", rationale, ACTING)
         mon.acting = True
-        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
-                                    f"after assignment: {rationale}", payload={"rule": RULE})
+        # The reason is what the journal names as the closing rule: the cycle ends by assignment.
+        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE, CLOSING_RULE,
+                                    payload={"rule": RULE, "rationale": rationale})
         await self._orders.submit(mon.workflow_id, purpose, mon.symbol, order_legs, units,
                                   price.quantize(CENT), natural.quantize(CENT),
                                   self._strategies.get(mon.strategy_name), None, rule_type=RULE)
@@ -228,7 +230,8 @@ class AssignmentFollowUps:
         await self._record(mon, "wheel", rationale, ACTING)
         mon.acting = True
         await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
-                                    f"after assignment: {rationale}", payload={"rule": RULE})
+                                    f"{CLOSING_RULE}: wheel", payload={"rule": RULE,
+                                                                       "rationale": rationale})
         legs = (OrderLeg(call.symbol, OrderAction.SELL_TO_OPEN, contracts),)
         mid = ((call.quote.bid + call.quote.ask) / 2).quantize(CENT)
         await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, contracts,
