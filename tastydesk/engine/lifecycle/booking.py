@@ -21,6 +21,7 @@ What a booking does to the workflow:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -85,8 +86,8 @@ class LifecycleBook:
         self._spawn = spawn
         self._counters = counters
         self._serial = asyncio.Lock()  # transactions are booked one at a time, in arrival order
-        # underlying -> workflows whose assignment/exercise still awaits its share delivery
-        self._awaiting_delivery: dict[str, list[int]] = defaultdict(list)
+        # underlying -> [workflow, shares still to deliver] per assignment/exercise booked
+        self._awaiting_delivery: dict[str, list[list[int]]] = defaultdict(list)
         self._sweep_pending = False
 
     def subscribe(self) -> list[Any]:
@@ -116,22 +117,166 @@ class LifecycleBook:
         return booked
 
     async def book_event(self, event: LifecycleEvent) -> bool:
-        """Book one transaction (once); end or follow up the workflow it touched."""
+        """Book one transaction (once); end or follow up the workflows it touched.
+
+        A transaction covering contracts (or shares) several workflows hold is split between
+        them, each part booked under its own id (the first keeps the broker's)."""
         async with self._serial:
-            workflow_id = await self._owner(event)
-            if workflow_id is None:
-                return await self._book_unowned(event)
-            async with self._book.lock(workflow_id):
-                new = await self._store.book_lifecycle(event, workflow_id, self._clock.now())
-                if not new:
-                    return False
-                self._count(event)
-                if event.kind in DELIVERING:
-                    self._awaiting_delivery[event.underlying].append(workflow_id)
-                await self._settle(workflow_id, event)
-        if event.kind is LifecycleKind.EXPIRED or (event.kind in DELIVERING and not event.early):
+            if await self._store.lifecycle_booked(event.transaction_id):
+                return False
+            booked = False
+            for workflow_id, part in await self._split(event):
+                if workflow_id is None:
+                    booked |= await self._book_unowned(part)
+                    continue
+                async with self._book.lock(workflow_id):
+                    if not await self._store.book_lifecycle(part, workflow_id,
+                                                            self._clock.now()):
+                        continue
+                    booked = True
+                    self._count(part)
+                    if part.kind in DELIVERING:
+                        self._awaiting_delivery[part.underlying].append(
+                            [workflow_id, abs(part.quantity) * OPTION_MULTIPLIER])
+                    await self._settle(workflow_id, part)
+        if booked and event.kind is not LifecycleKind.DIVIDEND:
             self._sweep_soon()
-        return True
+        return booked
+
+    # ---- attribution
+    async def _split(self, event: LifecycleEvent) -> list[tuple[int | None, LifecycleEvent]]:
+        """(workflow, part of the event) for every workflow the event touches; None: the part
+        no workflow explains."""
+        if event.kind is LifecycleKind.DIVIDEND:
+            holders = [(p.workflow_id, abs(p.quantity)) for p in await self._holders(event.symbol)]
+            total = sum(q for _, q in holders)
+            return _parts(event, holders, total) if holders else [(None, event)]
+        wanted = abs(event.quantity)
+        if event.kind is LifecycleKind.SHARES_DELIVERED:
+            claims: list[tuple[int, int]] = []
+            queue = self._awaiting_delivery.get(event.underlying, [])
+            while queue and sum(q for _, q in claims) < wanted:
+                wid, shares = queue[0]
+                take = min(shares, wanted - sum(q for _, q in claims))
+                claims.append((wid, take))
+                queue[0][1] -= take
+                if queue[0][1] <= 0:
+                    queue.pop(0)
+            if not claims:
+                owner = await self._delivery_owner(event)
+                claims = [(owner, wanted)] if owner is not None else []
+        else:
+            # a removal closes holdings on the other side of its quantity
+            holders = [p for p in await self._holders(event.symbol)
+                       if (p.quantity > 0) != (event.quantity > 0)]
+            claims, left = [], wanted
+            for p in sorted(holders, key=lambda r: r.workflow_id):
+                if left <= 0:
+                    break
+                take = min(left, abs(p.quantity))
+                claims.append((p.workflow_id, take))
+                left -= take
+        return _parts(event, claims, wanted) if claims else [(None, event)]
+
+    async def _holders(self, symbol: str) -> list[PositionRecord]:
+        return [p for p in await self._store.positions(open_only=True)
+                if p.symbol == symbol and p.quantity != 0]
+
+    # ---- legs netted across workflows
+    def _sweep_soon(self) -> None:
+        """After an expiration's transactions: settle the expired legs the broker never held."""
+        if not self._sweep_pending:
+            self._sweep_pending = True
+            self._spawn(self._sweep(), "lifecycle-netted")
+
+    async def _sweep(self) -> None:
+        self._sweep_pending = False
+        await self._settle_netted(self._clock.today())
+
+    async def _settle_netted(self, through: date) -> int:
+        """Expired option legs that workflows hold against each other (one short, another long
+        the same contract) net to nothing at the broker, so no transaction ever removes them.
+        Each holding is settled internally at the underlying's intrinsic value: the amounts
+        cancel out, as the broker's cash did."""
+        held: dict[str, list[PositionRecord]] = defaultdict(list)
+        for p in await self._store.positions(open_only=True):
+            if p.quantity and (not is_option_symbol(p.symbol)
+                               or parse_occ(p.symbol)[1] <= through):
+                held[p.symbol].append(p)
+        if not held:
+            return 0
+        broker = {p.symbol: p.quantity for p in await self._broker.positions()}
+        booked = 0
+        for symbol, holdings in sorted(held.items()):
+            if broker.get(symbol, 0) != 0 or sum(p.quantity for p in holdings) != 0:
+                continue  # the broker's own transactions settle it (or reconciliation reports)
+            for p in holdings:
+                booked += await self.book_event(await self._netted(symbol, p))
+        return booked
+
+    async def _netted(self, symbol: str, holding: PositionRecord) -> LifecycleEvent:
+        """The internal settlement of one workflow's side of a netted holding: an option at its
+        intrinsic value, shares crossed at the underlying's price."""
+        option = is_option_symbol(symbol)
+        root = parse_occ(symbol)[0] if option else symbol
+        info = (await self._broker.market_metrics([root])).get(root)
+        if option:
+            _, _expiry, option_type, strike = parse_occ(symbol)
+            spot = info.price if info is not None else strike
+            price = max(ZERO, spot - strike if option_type is OptionType.CALL
+                        else strike - spot).quantize(CENT)
+            kind = LifecycleKind.CASH_SETTLED if price else LifecycleKind.EXPIRED
+            what = "Expired"
+        else:
+            price = (info.price if info is not None else holding.avg_open_price).quantize(CENT)
+            kind, what = LifecycleKind.SHARES_DELIVERED, "Crossed"
+        multiplier = OPTION_MULTIPLIER if option else 1
+        return LifecycleEvent(
+            transaction_id=f"netted:{symbol.replace(' ', '')}:{holding.workflow_id}:"
+                           f"{holding.id}",
+            kind=kind, symbol=symbol, underlying=root, quantity=-holding.quantity, price=price,
+            value=price * multiplier * holding.quantity, time=self._clock.now(),
+            description=f"{what} against another workflow's opposite position at {price} "
+                        f"(netted at the broker)")
+
+    # ---- attribution
+    async def _split(self, event: LifecycleEvent) -> list[tuple[int | None, LifecycleEvent]]:
+        """(workflow, part of the event) for every workflow the event touches; None: the part
+        no workflow explains."""
+        if event.kind is LifecycleKind.DIVIDEND:
+            holders = [(p.workflow_id, abs(p.quantity)) for p in await self._holders(event.symbol)]
+            total = sum(q for _, q in holders)
+            return _parts(event, holders, total) if holders else [(None, event)]
+        wanted = abs(event.quantity)
+        if event.kind is LifecycleKind.SHARES_DELIVERED:
+            claims: list[tuple[int, int]] = []
+            queue = self._awaiting_delivery.get(event.underlying, [])
+            while queue and sum(q for _, q in claims) < wanted:
+                wid, shares = queue[0]
+                take = min(shares, wanted - sum(q for _, q in claims))
+                claims.append((wid, take))
+                queue[0][1] -= take
+                if queue[0][1] <= 0:
+                    queue.pop(0)
+            if not claims:
+                owner = await self._delivery_owner(event)
+                claims = [(owner, wanted)] if owner is not None else []
+        else:
+            # a removal closes holdings on the other side of its quantity
+            holders = [p for p in await self._holders(event.symbol)
+                       if (p.quantity > 0) != (event.quantity > 0)]
+            claims, left = [], wanted
+            for p in sorted(holders, key=lambda r: r.workflow_id):
+                if left <= 0:
+                    break
+                take = min(left, abs(p.quantity))
+                claims.append((p.workflow_id, take))
+                left -= take
+        return _parts(event, claims, wanted) if claims else [(None, event)]
+
+    async def _holders(self, symbol: str) -> list[PositionRecord]:
+        return [p for p in await self._store.positions(open_only=True)
+                if p.symbol == symbol and p.quantity != 0]
 
     # ---- legs netted across workflows
     def _sweep_soon(self) -> None:
@@ -177,21 +322,6 @@ class LifecycleBook:
                 booked += await self.book_event(event)
         return booked
 
-    # ---- attribution
-    async def _owner(self, event: LifecycleEvent) -> int | None:
-        """The workflow whose position ``event`` changes, or None."""
-        if event.kind is LifecycleKind.SHARES_DELIVERED:
-            waiting = self._awaiting_delivery.get(event.underlying)
-            if waiting:
-                return waiting.pop(0)
-            return await self._delivery_owner(event)
-        held = [p for p in await self._store.positions(open_only=True)
-                if p.symbol == event.symbol and p.quantity != 0]
-        if event.quantity:
-            # a removal closes the holding: the workflow holding the opposite side
-            held = [p for p in held if (p.quantity > 0) != (event.quantity > 0)] or held
-        return held[0].workflow_id if held else None
-
     async def _delivery_owner(self, event: LifecycleEvent) -> int | None:
         """After a restart between an assignment and its delivery: the workflow of the latest
         assignment or exercise on the underlying, else the workflow already holding its shares."""
@@ -205,23 +335,10 @@ class LifecycleBook:
                 if not delivered:
                     return booking.workflow_id
                 break
-        held = [p for p in await self._store.positions(open_only=True)
-                if p.symbol == event.symbol and p.quantity != 0]
+        held = await self._holders(event.symbol)
         return held[0].workflow_id if held else None
 
     async def _book_unowned(self, event: LifecycleEvent) -> bool:
-        if event.kind is LifecycleKind.DIVIDEND:
-            holders = [p for p in await self._store.positions(open_only=True)
-                       if p.symbol == event.symbol and p.quantity != 0]
-            if holders:
-                wid = holders[0].workflow_id
-                async with self._book.lock(wid):
-                    new = await self._store.book_lifecycle(event, wid, self._clock.now())
-                if new:
-                    self._count(event)
-                    self._alert(AlertLevel.INFO, f"Dividend: {event.symbol}",
-                                f"{event.description or event.kind.value}: {event.value}", wid)
-                return new
         new = await self._store.book_lifecycle(event, None, self._clock.now())
         if new:
             self._count(event)
@@ -278,3 +395,25 @@ class LifecycleBook:
     def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
         self._bus.publish(Alert(level, AlertCategory.FILL, title, message, self._clock.now(),
                                 workflow_id))
+
+
+def _parts(event: LifecycleEvent, claims: list[tuple[int, int]],
+           total: int) -> list[tuple[int | None, LifecycleEvent]]:
+    """``event`` divided by ``claims`` (workflow, size) out of ``total``; cash pro rata to the
+    cent, the last part taking the rounding; what no claim covers is a part of its own."""
+    sign = 1 if event.quantity >= 0 else -1
+    covered = sum(size for _, size in claims)
+    shares: list[tuple[int | None, int]] = list(claims)
+    if covered < total:
+        shares.append((None, total - covered))
+    parts: list[tuple[int | None, LifecycleEvent]] = []
+    paid = ZERO
+    for i, (wid, size) in enumerate(shares):
+        last = i == len(shares) - 1
+        value = event.value - paid if last else (event.value * size / total).quantize(CENT)
+        paid += value
+        quantity = sign * size if event.quantity else 0
+        tid = event.transaction_id if i == 0 else f"{event.transaction_id}/{i + 1}"
+        parts.append((wid, dataclasses.replace(event, transaction_id=tid, quantity=quantity,
+                                               value=value)))
+    return parts

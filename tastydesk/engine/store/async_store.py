@@ -216,6 +216,9 @@ class AsyncStore:
                              now: datetime) -> bool:
         return await self._call(self._repos.lifecycle.book_lifecycle, event, workflow_id, now)
 
+    async def lifecycle_booked(self, transaction_id: str) -> bool:
+        return await self._call(self._repos.lifecycle.lifecycle_booked, transaction_id)
+
     async def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
         return await self._call(self._repos.lifecycle.lifecycle_bookings, workflow_id)
 

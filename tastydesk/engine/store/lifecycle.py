@@ -59,6 +59,10 @@ class LifecycleRepository:
                 fold_position(raw, workflow_id, event.symbol, event.quantity, event.price, now)
         return True
 
+    def lifecycle_booked(self, transaction_id: str) -> bool:
+        with self._db.raw_read() as raw:
+            return raw.execute(_EXISTS, (transaction_id,)).fetchone() is not None
+
     def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
         sql = LIFECYCLE.select
         params: tuple[Any, ...] = ()

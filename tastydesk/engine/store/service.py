@@ -293,6 +293,10 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.lifecycle.book_lifecycle(event, workflow_id, now)
 
+    def lifecycle_booked(self, transaction_id: str) -> bool:
+        LOOP_GUARD.check()
+        return self.repositories.lifecycle.lifecycle_booked(transaction_id)
+
     def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
         LOOP_GUARD.check()
         return self.repositories.lifecycle.lifecycle_bookings(workflow_id)

@@ -140,3 +140,34 @@ async def test_a_transaction_on_nothing_the_app_holds_is_kept_not_booked_to_a_wo
         assert kernel.book.state(wid) is WorkflowState.MONITORING
     finally:
         await kernel.stop()
+
+
+async def test_one_transaction_on_legs_two_workflows_hold_is_split_between_them(
+        tmp_path: Path) -> None:
+    kernel, first = await engine_with_spread(tmp_path)
+    try:
+        rec = await kernel.book.create("SPY", Actor.USER, "test",
+                                       strategy_name="Put Credit Spread - 30 DTE", announce=False)
+        now = kernel.clock.now()
+        await kernel.store.apply_position_fill(rec.id, SHORT_PUT, -1, D("2.00"), now)
+        await kernel.book.transition(rec.id, Trigger.ADOPT, Actor.USER, "adopted")
+        await kernel.positions.load(rec.id)
+        # The broker assigns both contracts in one row and delivers 200 shares in one row.
+        await kernel.expirations.book_event(
+            event(kernel, "S1", LifecycleKind.ASSIGNED, SHORT_PUT, 2))
+        await kernel.expirations.book_event(
+            event(kernel, "S2", LifecycleKind.SHARES_DELIVERED, "SPY", 200, "580", "-116000.00"))
+        await kernel.tasks.drain()
+        store = kernel.store.store
+        parts = {(b.event.transaction_id, b.workflow_id, b.event.quantity, b.event.value)
+                 for b in store.lifecycle_bookings()}
+        assert parts == {("S1", first, 1, D("0")), ("S1/2", rec.id, 1, D("0")),
+                         ("S2", first, 100, D("-58000.00")),
+                         ("S2/2", rec.id, 100, D("-58000.00"))}
+        held = {(p.workflow_id, p.symbol): p.quantity for p in store.positions(open_only=True)}
+        assert held[(first, "SPY")] == 100 and held[(rec.id, "SPY")] == 100
+        assert (first, SHORT_PUT) not in held and (rec.id, SHORT_PUT) not in held
+        assert not await kernel.expirations.book_event(
+            event(kernel, "S1", LifecycleKind.ASSIGNED, SHORT_PUT, 2))  # read again: nothing
+    finally:
+        await kernel.stop()
