@@ -94,17 +94,35 @@ class AssignmentFollowUps:
         return [self._bus.subscribe(WorkflowChanged, self._on_workflow)]
 
     def _on_workflow(self, event: WorkflowChanged) -> None:
-        if event.workflow_id in self._sequences and event.state is WorkflowState.MONITORING \
-                and event.previous is WorkflowState.CLOSING:
+        if event.state is not WorkflowState.MONITORING \
+                or event.previous is not WorkflowState.CLOSING:
+            return
+        mon = self._positions.get(event.workflow_id)
+        if mon is None or not mon.holds_shares:
             self._sequences.discard(event.workflow_id)
-            mon = self._positions.get(event.workflow_id)
-            if mon is not None and all(leg.is_shares for leg in mon.legs):
-                self._spawn(self._propose(event.workflow_id, "options closed"),
-                            f"after-assignment-{event.workflow_id}")
-            elif mon is not None:  # the first step did not fill: never retried unattended
-                self._spawn(self._record(mon, "close", f"closing the options did not fill "
-                                         f"({event.reason})", AWAITING),
-                            f"after-assignment-{event.workflow_id}")
+            return
+        if event.workflow_id in self._sequences and all(leg.is_shares for leg in mon.legs):
+            self._sequences.discard(event.workflow_id)  # the options are closed: now the shares
+            self._spawn(self._propose(event.workflow_id, "options closed"),
+                        f"after-assignment-{event.workflow_id}")
+            return
+        # A step that did not fill is tried again at the next session's open, never at once.
+        self._sequences.discard(event.workflow_id)
+        self._retry_at_open(event.workflow_id, f"the last step did not fill ({event.reason})")
+
+    def _retry_at_open(self, workflow_id: int, reason: str) -> None:
+        if workflow_id in self._deferred:
+            return
+        self._deferred.add(workflow_id)
+        now = self._clock.now()
+
+        def again() -> None:
+            self._deferred.discard(workflow_id)
+            self._spawn(self._propose(workflow_id, reason), f"after-assignment-{workflow_id}")
+
+        after = self._calendar.next_close(now) if self._calendar.is_open(now) else now
+        opening = self._calendar.next_open(after + timedelta(minutes=1))
+        self._clock.call_at(opening + OPEN_DELAY, again)
 
     async def shares_left(self, workflow_id: int, reason: str) -> None:
         """Called under the workflow's lock: the proposal runs as its own task."""
@@ -119,18 +137,9 @@ class AssignmentFollowUps:
     def _after_open(self, workflow_id: int, reason: str) -> bool:
         """Outside the session nothing can trade: propose again a few minutes after the open
         (fresh quotes by then). True when deferred."""
-        now = self._clock.now()
-        if self._calendar.is_open(now):
+        if self._calendar.is_open(self._clock.now()):
             return False
-        if workflow_id not in self._deferred:
-            self._deferred.add(workflow_id)
-
-            def again() -> None:
-                self._deferred.discard(workflow_id)
-                self._spawn(self._propose(workflow_id, reason),
-                            f"after-assignment-{workflow_id}")
-
-            self._clock.call_at(self._calendar.next_open(now) + OPEN_DELAY, again)
+        self._retry_at_open(workflow_id, reason)
         return True
 
     async def _propose(self, workflow_id: int, reason: str) -> None:
