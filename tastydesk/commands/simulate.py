@@ -29,6 +29,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-minutes", type=float, default=15.0,
                         help="simulated minutes per step")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--without-rule", action="append", default=[], metavar="RULE_TYPE",
+                        help="drop this rule type (repeatable, or comma-separated) from the "
+                             "--rules-strategy strategy, e.g. expiration_risk")
+    parser.add_argument("--rules-strategy", default=None, metavar="NAME",
+                        help="the strategy --without-rule applies to "
+                             "(default: Iron Condor - 45 DTE)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,20 +57,40 @@ def _bad_arguments(args: argparse.Namespace) -> str | None:
         return f"--days must be at most {MAX_DAYS}, got {args.days}"
     if not (args.step_minutes > 0 and math.isfinite(args.step_minutes)):
         return f"--step-minutes must be a positive number, got {args.step_minutes}"
+    from tastydesk.engine.domain.enums import RuleType
+
+    known = {t.value for t in RuleType}
+    for item in _rule_types(args):
+        if item not in known:
+            return (f"--without-rule: {item!r} is not a rule type "
+                    f"({', '.join(sorted(known))})")
     for symbol in args.symbols or ():
         if not SYMBOL.fullmatch(symbol):
             return f"--symbols: {symbol!r} is not a ticker symbol (letters, digits, '.', '/')"
     return None
 
 
+def _rule_types(args: argparse.Namespace) -> list[str]:
+    return [t.strip() for item in args.without_rule for t in item.split(",") if t.strip()]
+
+
 def _simulate(args: argparse.Namespace, base: Path) -> int:
-    from tastydesk.engine.simulation import run_simulation
+    from tastydesk.engine.domain.enums import RuleType
+    from tastydesk.engine.simulation import HOLD_STRATEGY, run_simulation
     from tastydesk.paths import setup_logging
 
     setup_logging(base, console=False)
-    summary = asyncio.run(run_simulation(base, days=args.days, seed=args.seed,
-                                         symbols=args.symbols, auto_approve=args.auto_approve,
-                                         step_minutes=args.step_minutes))
+    try:
+        summary = asyncio.run(run_simulation(
+            base, days=args.days, seed=args.seed, symbols=args.symbols,
+            auto_approve=args.auto_approve, step_minutes=args.step_minutes,
+            without_rules=frozenset(RuleType(t) for t in _rule_types(args)),
+            rules_strategy=args.rules_strategy or HOLD_STRATEGY))
+    except ValueError as exc:
+        if not str(exc).startswith("--rules-strategy"):
+            raise
+        print(f"tastydesk simulate: error: {exc}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
     summary["data_dir"] = str(base)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))

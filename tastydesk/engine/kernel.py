@@ -26,6 +26,8 @@ from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, Mode, Strea
 from tastydesk.engine.domain.events import Alert, ConnectionChanged, StreamGap
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.facade import EngineFacade
+from tastydesk.engine.lifecycle.booking import LifecycleBook
+from tastydesk.engine.lifecycle.followup import AssignmentFollowUps
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort, TimeDriver
 from tastydesk.engine.positions.actions import PositionActions
@@ -103,9 +105,18 @@ class Kernel:
             candidates=self.candidates, broker=broker, store=store, audit=self.audit,
             strategies=self.strategies, settings=self.settings, readiness=self.readiness,
             calendar=calendar, spawn=spawn, counters=self.counters, **common)
+        self.followups = AssignmentFollowUps(
+            book=self.book, positions=self.positions, orders=self.orders, broker=broker,
+            store=store, strategies=self.strategies, settings=self.settings, calendar=calendar,
+            spawn=spawn, counters=self.counters, **common)
+        self.expirations = LifecycleBook(
+            broker=broker, store=store, book=self.book, positions=self.positions,
+            settlement=self.settlement, followups=self.followups, audit=self.audit, spawn=spawn,
+            counters=self.counters, **common)
         self.reconciler = Reconciler(broker=broker, store=store, book=self.book,
                                      orders=self.orders, desk=self.desk, positions=self.positions,
-                                     settlement=self.settlement, risk=self.risk,
+                                     settlement=self.settlement, lifecycle=self.expirations,
+                                     followups=self.followups, risk=self.risk,
                                      readiness=self.readiness, audit=self.audit, spawn=spawn,
                                      **common)
         self.history = History(store, bus)
@@ -144,7 +155,7 @@ class Kernel:
         await self.book.load()
         await self.history.load()
         for component in (self.history, self.readmodel, self.desk, self.positions, self.risk,
-                          self.orders, self.scanner):
+                          self.orders, self.scanner, self.expirations, self.followups):
             self._subscriptions += component.subscribe()
         self._subscriptions += [self.bus.subscribe(StreamGap, self._on_gap),
                                 self.bus.subscribe(ConnectionChanged, self._on_connection),

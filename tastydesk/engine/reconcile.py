@@ -1,6 +1,8 @@
 """Start-up reconciliation: the store's open orders and workflows against the broker, before any
 automation runs. An intent the broker never saw is closed, never sent; a workflow interrupted
-mid-way is moved on; positions that disagree with the broker raise an alert.
+mid-way is moved on; lifecycle transactions since the last one booked (expirations, assignments,
+dividends while the app was closed) are booked; positions that still disagree with the broker
+raise an alert.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from tastydesk.engine.domain.enums import (
 )
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.records import WorkflowRecord
+from tastydesk.engine.lifecycle.booking import LifecycleBook
+from tastydesk.engine.lifecycle.followup import AssignmentFollowUps
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
@@ -41,7 +45,8 @@ RETRY_S = 30.0
 class Reconciler:
     def __init__(self, *, broker: BrokerPort, store: AsyncStore, book: WorkflowBook,
                  orders: OrderManager, desk: ApprovalDesk, positions: PositionBook,
-                 settlement: Settlement, risk: PortfolioRisk, readiness: Readiness,
+                 settlement: Settlement, lifecycle: LifecycleBook,
+                 followups: AssignmentFollowUps, risk: PortfolioRisk, readiness: Readiness,
                  audit: AuditTrail, bus: EventBus, clock: Clock,
                  spawn: Callable[[Any, str], Any]) -> None:
         self._broker = broker
@@ -51,6 +56,8 @@ class Reconciler:
         self._desk = desk
         self._positions = positions
         self._settlement = settlement
+        self._lifecycle = lifecycle
+        self._followups = followups
         self._risk = risk
         self._readiness = readiness
         self._audit = audit
@@ -83,6 +90,10 @@ class Reconciler:
                 await self._orders.apply_snapshot(order.external_id, snap)
             for wf in self._book.all():
                 await self._restore(wf)
+            # What the broker did while the app was closed (expirations, assignments, deliveries,
+            # dividends) is booked before positions are compared: it explains the difference.
+            await self._lifecycle.catch_up()
+            await self._followups.resume()
             broker_positions = {p.symbol: p.quantity for p in await self._broker.positions()}
             # Every leg the store holds, not only monitored positions': an entry order that
             # part-filled keeps its workflow EXECUTING, yet its contracts are already held.

@@ -9,6 +9,7 @@ same data directory continues where the last durable state left it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -18,9 +19,10 @@ from typing import Any
 
 from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, open_paper_engine
 from tastydesk.engine.config import EngineConfig
-from tastydesk.engine.domain.enums import OrderStatus
+from tastydesk.engine.domain.enums import OrderStatus, RuleType
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.kernel import Kernel
+from tastydesk.engine.lifecycle.accounting import cash_check, lifecycle_counts, orphaned_workflows
 from tastydesk.engine.readmodel.execution_report import execution_summary
 from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
@@ -28,15 +30,49 @@ from tastydesk.paths import db_path
 
 SIM_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York
 SIM_END_KEY = "simulation_end"
+SIM_CASH_KEY = "simulation_start_cash"
+STARTING_CASH = Decimal("100000")  # what open_paper_engine funds a new paper account with
+HOLD_STRATEGY = "Iron Condor - 45 DTE"
+
+
+def drop_rules(store: Store, name: str, rule_types: frozenset[RuleType]) -> None:
+    """Take ``rule_types`` out of the stored strategy ``name`` (ValueError when unknown)."""
+    strategy = store.get_strategy(name)
+    if strategy is None:
+        raise ValueError(f"--rules-strategy: no strategy named {name!r}")
+    kept = tuple(r for r in strategy.rules if r.rule_type not in rule_types)
+    store.save_strategy(dataclasses.replace(strategy, rules=kept))
+
+
+async def lifecycle_summary(kernel: Kernel, store: Store, start_cash: Decimal) -> dict[str, Any]:
+    """Lifecycle counts, workflows monitoring legs the broker no longer holds, and the cash
+    check (journal plus open positions' cost against the paper account's cash change)."""
+    balance = await kernel.broker.balance()
+    broker_positions = {p.symbol: p.quantity for p in await kernel.broker.positions()}
+    bookings = store.lifecycle_bookings()
+    monitored = {mon.workflow_id: [leg.symbol for leg in mon.legs] for mon in kernel.positions}
+    orphans = orphaned_workflows(monitored, broker_positions, store.positions(open_only=True))
+    return {
+        "lifecycle": lifecycle_counts(bookings),
+        "workflows_monitoring_missing_legs": len(orphans),
+        "cash_check": cash_check(balance.cash - start_cash, store.list_workflows(),
+                                 store.orders(), store.fills(), bookings, store.journal()),
+    }
 
 
 async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[str] | None = None,
-                         auto_approve: bool = False, step_minutes: float = 15.0) -> dict[str, Any]:
+                         auto_approve: bool = False, step_minutes: float = 15.0,
+                         without_rules: frozenset[RuleType] = frozenset(),
+                         rules_strategy: str = HOLD_STRATEGY) -> dict[str, Any]:
+    """Run ``days`` of simulated time; ``without_rules`` drops those rule types from the
+    strategy ``rules_strategy`` (e.g. expiration_risk, to let its positions reach expiration)."""
     wall = time.perf_counter()
     # Headless: no UI shares this loop, so set-up and the summary read the store directly; the
     # engine itself still goes through its (inline) async store, which the guard checks.
     with LOOP_GUARD.permitted():
         store = Store.open(db_path(data_dir), synchronous="NORMAL")
+        if without_rules:
+            drop_rules(store, rules_strategy, without_rules)
         config = EngineConfig.from_dict(store.get_config("engine", None) or {})
         overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
         if symbols:
@@ -51,6 +87,10 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     kernel, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
                                             inline_store=True)
     await kernel.start(start_driver=False)
+    start_cash = store.get_config(SIM_CASH_KEY, None)
+    if start_cash is None:
+        start_cash = str(STARTING_CASH if not resumed else (await kernel.broker.balance()).cash)
+        store.set_config(SIM_CASH_KEY, start_cash)
     step = step_minutes * 60.0
     steps = 0
     try:
@@ -64,6 +104,7 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
         await kernel.tasks.drain()
         with LOOP_GUARD.permitted():
             summary = summarise(kernel, store)
+            summary.update(await lifecycle_summary(kernel, store, Decimal(start_cash)))
     finally:
         await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()

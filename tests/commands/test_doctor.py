@@ -75,7 +75,7 @@ def test_database_behind_head_is_reported_and_left_alone(tmp_path, capsys, memor
     engine.dispose()
     code, out = _run(tmp_path, capsys)
     assert code == 0, out
-    assert "0001_initial, head is 0005_fill_market" in _line(out, "migration")
+    assert "0001_initial, head is 0006_lifecycle_events" in _line(out, "migration")
     assert _line(out, "migration").startswith("??")
     engine = create_sqlite_engine(db)
     assert current_revision(engine) == "0001_initial"  # not migrated by the diagnosis

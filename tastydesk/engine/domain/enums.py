@@ -52,6 +52,8 @@ class RuleType(StrEnum):
     DELTA_BREACH = "delta_breach"  # threshold: absolute delta bound
     PARTIAL_CLOSE = "partial_close"  # threshold: % of max profit captured; fraction in close_pct
     ROLL = "roll"  # threshold: DTE at or below which to roll
+    EXPIRATION_RISK = "expiration_risk"  # threshold: days left; a short leg in (or near) the money
+    EX_DIVIDEND = "ex_dividend"  # threshold: days to the ex-date; short call extrinsic < dividend
 
 
 class RuleAction(StrEnum):
@@ -100,6 +102,16 @@ class Trigger(StrEnum):
     FAIL = "fail"  # unrecoverable error
     RECOVER = "recover"  # user/engine resumes an errored workflow
     ADOPT = "adopt"  # a position opened outside the app is taken into monitoring
+    EXPIRED = "expired"  # every leg expired (worthless or cash-settled) at the broker
+    ASSIGNED = "assigned"  # the last legs left by assignment or exercise at the broker
+
+
+class AfterAssignment(StrEnum):
+    """What a strategy does with a position an assignment left holding shares."""
+
+    CLOSE = "close"  # close the shares and the remaining options
+    KEEP = "keep"  # keep the shares and continue monitoring
+    WHEEL = "wheel"  # keep the shares and sell a covered call against them
 
 
 class OrderStatus(StrEnum):

@@ -49,3 +49,28 @@ class LifecycleOccurred:
     """Bus event: the broker reported a lifecycle transaction (past tense)."""
 
     event: LifecycleEvent
+
+
+#: Options settle 100 shares per contract; a share position is priced per share.
+OPTION_MULTIPLIER = 100
+OCC_SYMBOL_LENGTH = 21
+
+
+def is_option_symbol(symbol: str) -> bool:
+    """True for an OCC option symbol (21 characters), False for a ticker (shares)."""
+    return len(symbol) == OCC_SYMBOL_LENGTH
+
+
+def multiplier_for(symbol: str) -> int:
+    """Dollars per point of price for one unit of ``symbol``: 100 for an option, 1 for shares."""
+    return OPTION_MULTIPLIER if is_option_symbol(symbol) else 1
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleBooking:
+    """A lifecycle transaction as the engine booked it: against a workflow's position, or
+    against none (``workflow_id`` None: the app held nothing it explains)."""
+
+    event: LifecycleEvent
+    workflow_id: int | None
+    booked_at: datetime

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import (
+    AfterAssignment,
     Bias,
     DeltaScope,
     ExpiryChoice,
@@ -100,6 +101,7 @@ class ManagementRule:
     hold_evaluations: int = 0  # consecutive evaluations the condition must hold (0: by type)
     hold_seconds: int = -1  # and for at least this long (-1: by type)
     auto: bool = False  # act without approval
+    strike_distance_pct: Decimal = Decimal("0")  # expiration risk: also near the strike (% of spot)
 
     def __post_init__(self) -> None:
         # Protective exits confirm before acting, so one bad quote never closes a position:
@@ -124,6 +126,7 @@ class Strategy:
     rules: tuple[ManagementRule, ...] = ()
     priority: int = 1  # lower wins when several strategies serve a bias
     enabled: bool = True
+    after_assignment: AfterAssignment = AfterAssignment.CLOSE  # a position left holding shares
 
     @property
     def is_neutral(self) -> bool:

@@ -59,15 +59,54 @@ class RuleStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class AssignmentRisk:
+    """How exposed a short option leg is to assignment now.
+
+    ``distance_pct`` is how far the underlying is from the strike on the safe side, as a
+    percentage of the underlying (negative: in the money); ``extrinsic`` is the leg's mid less
+    its intrinsic value (None without quotes); the ex-dividend facts are those of the underlying
+    (None for non-payers).
+    """
+
+    option_type: OptionType
+    in_the_money: bool
+    distance_pct: float
+    intrinsic: Decimal
+    extrinsic: Decimal | None
+    dte: int
+    days_to_ex_dividend: int | None = None
+    dividend: Decimal | None = None
+
+    @property
+    def dividend_exposed(self) -> bool:
+        """A short call whose time value is below the coming dividend: the holder gains by
+        exercising before the ex-date."""
+        return (self.option_type is OptionType.CALL and self.in_the_money
+                and self.dividend is not None and self.dividend > 0
+                and self.extrinsic is not None and self.extrinsic < self.dividend
+                and self.days_to_ex_dividend is not None and self.days_to_ex_dividend >= 0)
+
+    def describe(self) -> str:
+        parts = ["ITM" if self.in_the_money else f"OTM {self.distance_pct:.1f}%"]
+        if self.extrinsic is not None:
+            parts.append(f"extrinsic {self.extrinsic:.2f}")
+        if self.days_to_ex_dividend is not None and self.dividend:
+            parts.append(f"ex-div {self.dividend} in {self.days_to_ex_dividend}d")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
 class PositionLegView:
     symbol: str
-    option_type: OptionType
+    option_type: OptionType | None  # None: shares delivered by an assignment
     strike: Decimal
-    expiry: date
-    quantity: int  # signed
+    expiry: date | None
+    quantity: int  # signed (shares for a share leg)
     entry_price: Decimal  # per share, unsigned
     mark: Decimal | None
     delta: float | None
+    multiplier: int = 100
+    risk: AssignmentRisk | None = None  # short option legs only
 
 
 @dataclass(frozen=True, slots=True)

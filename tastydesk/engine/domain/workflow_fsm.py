@@ -14,6 +14,9 @@ Choices worth knowing:
 * ``ERROR -recover-> SCANNING``: resuming an errored workflow starts from a fresh scan. An errored
   workflow that still holds a position is closed with ``ERROR -close-> CLOSING`` instead, which
   then follows the normal closing path (``closed`` or ``close_failed`` back to monitoring).
+* ``MONITORING``, ``CLOSING`` or ``ERROR`` ``-expired->`` / ``-assigned->`` ``COMPLETED``: the
+  broker took the last legs away by expiration, assignment or exercise (a lifecycle transaction,
+  no order); the cycle is journalled with that outcome.
 * ``CANCELLED`` is final: nothing leaves it.
 """
 
@@ -58,6 +61,14 @@ _LIFECYCLE: dict[tuple[WorkflowState, Trigger], WorkflowState] = {
     (S.ERROR, T.RECOVER): S.SCANNING,
     (S.ERROR, T.CLOSE): S.CLOSING,
     (S.ERROR, T.CANCEL): S.CANCELLED,
+    # The broker ended the position without an order (expiration, assignment, exercise); a
+    # closing order still working for those legs can no longer fill.
+    (S.MONITORING, T.EXPIRED): S.COMPLETED,
+    (S.MONITORING, T.ASSIGNED): S.COMPLETED,
+    (S.CLOSING, T.EXPIRED): S.COMPLETED,
+    (S.CLOSING, T.ASSIGNED): S.COMPLETED,
+    (S.ERROR, T.EXPIRED): S.COMPLETED,
+    (S.ERROR, T.ASSIGNED): S.COMPLETED,
 }
 
 

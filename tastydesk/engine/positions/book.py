@@ -19,7 +19,6 @@ from typing import Any
 
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
-from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, RuleAction, RuleType
 from tastydesk.engine.domain.events import (
     Alert,
@@ -37,7 +36,11 @@ from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.execution_pricing.thresholds import max_profit_at_fill
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.chain import load_current_chain
-from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
+from tastydesk.engine.positions.monitored import (
+    MonitoredPosition,
+    contracts,
+    monitored_leg,
+)
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
@@ -105,6 +108,14 @@ class PositionBook:
         """Keep position views current as quotes arrive (set while a view shows positions)."""
         self._views_wanted = wanted
 
+    def set_dividend(self, symbol: str, ex_dividend: tuple[date, Decimal] | None) -> None:
+        """The next ex-date and amount of ``symbol``'s dividend, for the positions on it (the
+        ex-dividend rule and the assignment-risk figures read them)."""
+        for mon in self._monitored.values():
+            if mon.symbol == symbol and mon.ex_dividend != ex_dividend:
+                mon.ex_dividend = ex_dividend
+                self._mark_dirty(mon)
+
     def remember_proposal(self, proposal_id: int, proposal: TradeProposal) -> None:
         self._proposals[proposal_id] = proposal
 
@@ -124,16 +135,11 @@ class PositionBook:
             return
         proposal = await self.proposal(wf.proposal_id) if wf.proposal_id else None
         rules = self.effective_rules(wf, self._strategies.get(wf.strategy_name))
-        base = min(abs(p.quantity) for p in legs_rec)
-        legs = []
-        for p in sorted(legs_rec, key=lambda r: r.symbol):
-            root, expiry, option_type, strike = parse_occ(p.symbol)
-            legs.append(MonitoredLeg(
-                symbol=p.symbol, streamer_symbol=streamer_symbol(root, expiry, option_type, strike),
-                option_type=option_type, strike=strike, expiry=expiry, quantity=p.quantity,
-                ratio=p.quantity // base if p.quantity % base == 0 else p.quantity,
-                entry_price=p.avg_open_price))
-        units = base if all(leg.quantity % base == 0 for leg in legs) else 1
+        base = min(abs(contracts(p.symbol, p.quantity)) for p in legs_rec) or 1
+        legs = [monitored_leg(p.symbol, p.quantity, p.avg_open_price, base)
+                for p in sorted(legs_rec, key=lambda r: r.symbol)]
+        units = base if all(leg.ratio * base == contracts(leg.symbol, leg.quantity)
+                            for leg in legs) else 1
         if proposal is not None and proposal.quantity:
             per_unit_profit = proposal.max_profit / proposal.quantity
             per_unit_loss = proposal.max_loss / proposal.quantity
@@ -172,6 +178,8 @@ class PositionBook:
                     if prev.bid is not None and prev.ask is not None:
                         leg.quoted(prev.bid, prev.ask, prev.quote_time)
                     leg.delta, leg.theta, leg.vega = prev.delta, prev.theta, prev.vega
+        if old is not None:
+            mon.spot, mon.ex_dividend = old.spot, old.ex_dividend
         self.track(mon)
         await self._broker.subscribe([leg.streamer_symbol for leg in mon.legs])
         if any(leg.mid is None for leg in mon.legs):
@@ -182,8 +190,8 @@ class PositionBook:
     def track(self, mon: MonitoredPosition) -> None:
         """Watch a position: its legs' quotes and greeks now reach it."""
         self._monitored[mon.workflow_id] = mon
-        for leg in mon.legs:
-            self._by_symbol[leg.streamer_symbol].append(mon)
+        for symbol in {mon.symbol, *(leg.streamer_symbol for leg in mon.legs)}:
+            self._by_symbol[symbol].append(mon)
         self._streams.claim(CLAIM, mon.workflow_id, [leg.streamer_symbol for leg in mon.legs])
 
     async def _beta(self, symbol: str) -> float:
@@ -213,7 +221,7 @@ class PositionBook:
         """Quotes and greeks for every leg from the broker's chain, for a position whose stream
         has not ticked yet (just loaded, or just subscribed)."""
         today = self._clock.today()
-        dtes = [(leg.expiry - today).days for leg in mon.legs]
+        dtes = [(leg.expiry - today).days for leg in mon.legs if leg.expiry is not None] or [0]
         chain = await self._broker.option_chain(mon.symbol, max(0, min(dtes)), max(0, max(dtes)))
         for leg in mon.legs:
             contract = chain.contract(leg.symbol)
@@ -230,12 +238,12 @@ class PositionBook:
         mon = self._monitored.pop(workflow_id, None)
         if mon is None:
             return
-        for leg in mon.legs:
-            lst = self._by_symbol.get(leg.streamer_symbol)
+        for symbol in {mon.symbol, *(leg.streamer_symbol for leg in mon.legs)}:
+            lst = self._by_symbol.get(symbol)
             if lst is not None:
                 lst[:] = [m for m in lst if m is not mon]
                 if not lst:
-                    del self._by_symbol[leg.streamer_symbol]
+                    del self._by_symbol[symbol]
         # A closed position's legs stop streaming unless a pending proposal still shows them:
         # otherwise every contract ever held would keep ticking for the rest of the session.
         self._streams.release(CLAIM, workflow_id, [leg.streamer_symbol for leg in mon.legs],
@@ -289,10 +297,15 @@ class PositionBook:
         if mons is None:
             return
         for mon in mons:
+            quoted = False
+            if q.symbol == mon.symbol:
+                mon.spot = float(q.mid)  # assignment risk reads the underlying's price
             for leg in mon.legs:
                 if leg.streamer_symbol == q.symbol:
                     leg.quoted(q.bid, q.ask, q.time)
-            self._mark_dirty(mon)
+                    quoted = True
+            if quoted:  # the legs' own quotes drive the rule checks
+                self._mark_dirty(mon)
         self._on_change()
 
     def _on_greeks(self, event: GreeksReceived) -> None:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
+from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import OptionType, RuleType, Side
+from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.pricer import signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
@@ -18,20 +20,29 @@ from tastydesk.engine.execution_pricing.anomaly import (
     quote_anomaly,
     spread_figures,
 )
+from tastydesk.engine.lifecycle.risk import assignment_risk
 from tastydesk.engine.positions.chain import ChainTotals
 from tastydesk.engine.positions.rules import HoldState, PositionState, evaluate, health
+
+#: What a position holding only shares reports as days to expiration: no time rule applies.
+NO_EXPIRY_DTE = 9999
 
 
 @dataclass(slots=True)
 class MonitoredLeg:
-    symbol: str  # OCC
+    """One leg: an option (OCC symbol, multiplier 100) or shares an assignment delivered (the
+    ticker, ``option_type`` None, multiplier 1, delta 1; its ``ratio`` counts 100 shares as one
+    contract so the per-unit prices of a mixed position add up)."""
+
+    symbol: str  # OCC, or the ticker for shares
     streamer_symbol: str
-    option_type: OptionType
+    option_type: OptionType | None
     strike: Decimal
-    expiry: date
-    quantity: int  # signed, total contracts
-    ratio: int  # signed contracts per spread unit (short negative)
+    expiry: date | None
+    quantity: int  # signed, total contracts (shares for a share leg)
+    ratio: int  # signed contracts (hundreds of shares) per spread unit (short negative)
     entry_price: Decimal  # per share, unsigned
+    multiplier: int = 100
     bid: Decimal | None = None
     ask: Decimal | None = None
     delta: float | None = None
@@ -43,6 +54,10 @@ class MonitoredLeg:
     def __post_init__(self) -> None:
         if self.bid is not None and self.ask is not None and self.float_mid is None:
             self.float_mid = (float(self.bid) + float(self.ask)) / 2
+
+    @property
+    def is_shares(self) -> bool:
+        return self.option_type is None
 
     @property
     def side(self) -> Side:
@@ -84,7 +99,8 @@ class MonitoredPosition:
     alerted: set[int] = field(default_factory=set)
     holds: list[HoldState] = field(default_factory=list)
     statuses: list[RuleStatus] = field(default_factory=list)
-    spot: float | None = None
+    spot: float | None = None  # the underlying's mid, from its quotes
+    ex_dividend: tuple[date, Decimal] | None = None  # the underlying's next ex-date and amount
     realised_pnl: Decimal = ZERO
     today: date | None = None
     retry_after: datetime | None = None  # after a failed close, rules wait before acting again
@@ -146,6 +162,9 @@ class MonitoredPosition:
     def screen_quotes(self) -> QuoteAnomaly | None:
         """Check the quotes for this evaluation and remember their mid (kept even when
         flagged, so a genuine move passes on the next quote)."""
+        if self.holds_shares:  # the after-assignment follow-up prices shares itself
+            self.anomaly = None
+            return None
         legs = self.closing_quotes()
         found = quote_anomaly(legs, tuple(self.recent_mids))
         figures = spread_figures(legs)
@@ -155,7 +174,8 @@ class MonitoredPosition:
         return self.anomaly
 
     def dte(self, today: date) -> int:
-        return min((leg.expiry - today).days for leg in self.legs)
+        days = [(leg.expiry - today).days for leg in self.legs if leg.expiry is not None]
+        return min(days) if days else NO_EXPIRY_DTE
 
     def state(self, today: date, now: datetime, max_age_s: float) -> PositionState:
         short_delta = 0.0
@@ -163,11 +183,13 @@ class MonitoredPosition:
         quote_ok = True
         for leg in self.legs:
             if leg.delta is not None:
-                if leg.ratio < 0:
+                if leg.ratio < 0 and not leg.is_shares:
                     short_delta = max(short_delta, abs(leg.delta))
                 pos_delta += leg.ratio * leg.delta
             if leg.quote_time is None or (now - leg.quote_time).total_seconds() > max_age_s:
                 quote_ok = False
+        risks = tuple(r for r in (assignment_risk(leg, self.spot, today, self.ex_dividend)
+                                  for leg in self.legs) if r is not None) if self.spot else ()
         return PositionState(
             entry_price=float(self.entry_price),
             mark=self._float_mark(),
@@ -176,12 +198,21 @@ class MonitoredPosition:
             short_leg_delta=short_delta,
             position_delta=pos_delta,
             quote_ok=quote_ok and self.anomaly is None,
+            short_risks=risks,
         )
 
+    @property
+    def holds_shares(self) -> bool:
+        return any(leg.is_shares for leg in self.legs)
+
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
+        """The index of the rule that acts now, if any. While an assignment has left shares in
+        the position the rules only report: the strategy's after-assignment follow-up owns it
+        (its option P&L targets no longer describe a position holding stock)."""
         self.screen_quotes()
         statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
-                                    paused=self.paused or self.acting, spent=self.spent)
+                                    paused=self.paused or self.acting or self.holds_shares,
+                                    spent=self.spent)
         self.statuses = statuses
         return acting
 
@@ -189,7 +220,7 @@ class MonitoredPosition:
         """Position delta (shares), theta ($/day) and vega ($/vol point) for all units."""
         delta = theta = vega = 0.0
         for leg in self.legs:
-            n = leg.quantity * 100
+            n = leg.quantity * leg.multiplier
             delta += (leg.delta or 0.0) * n
             theta += (leg.theta or 0.0) * n
             vega += (leg.vega or 0.0) * n
@@ -211,7 +242,8 @@ class MonitoredPosition:
                 symbol=leg.symbol, option_type=leg.option_type, strike=leg.strike,
                 expiry=leg.expiry, quantity=leg.quantity, entry_price=leg.entry_price,
                 mark=None if leg.mid is None else leg.mid.quantize(CENT),
-                delta=leg.delta,
+                delta=leg.delta, multiplier=leg.multiplier,
+                risk=assignment_risk(leg, self.spot, today, self.ex_dividend),
             )
             for leg in self.legs
         )
@@ -235,3 +267,25 @@ class MonitoredPosition:
         return {"chain_credits": chain.credits, "chain_debits": chain.debits,
                 "chain_fees": chain.fees, "chain_rolls": chain.rolls,
                 "days_held": max(0, (today - chain.opened_at.date()).days)}
+
+
+def contracts(symbol: str, quantity: int) -> int:
+    """A leg's size in contracts: 100 delivered shares count as one contract."""
+    if is_option_symbol(symbol):
+        return quantity
+    return quantity // OPTION_MULTIPLIER if quantity % OPTION_MULTIPLIER == 0 else quantity
+
+
+def monitored_leg(symbol: str, quantity: int, entry_price: Decimal, base: int) -> MonitoredLeg:
+    """A leg from a stored position: an option (OCC symbol) or shares (the ticker)."""
+    size = contracts(symbol, quantity)
+    ratio = size // base if size % base == 0 else size
+    if not is_option_symbol(symbol):
+        return MonitoredLeg(symbol=symbol, streamer_symbol=symbol, option_type=None, strike=ZERO,
+                            expiry=None, quantity=quantity, ratio=ratio, entry_price=entry_price,
+                            multiplier=1, delta=1.0)
+    root, expiry, option_type, strike = parse_occ(symbol)
+    return MonitoredLeg(symbol=symbol, streamer_symbol=streamer_symbol(root, expiry, option_type,
+                                                                       strike),
+                        option_type=option_type, strike=strike, expiry=expiry, quantity=quantity,
+                        ratio=ratio, entry_price=entry_price)

@@ -9,13 +9,13 @@ A rule acts only after its condition has held for ``hold_evaluations`` consecuti
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import DeltaScope, RuleAction, RuleType
 from tastydesk.engine.domain.strategy import ManagementRule
-from tastydesk.engine.domain.views import RuleStatus
+from tastydesk.engine.domain.views import AssignmentRisk, RuleStatus
 from tastydesk.engine.execution_pricing.thresholds import loss_pct, profit_captured_pct
 
 
@@ -30,6 +30,7 @@ class PositionState:
     short_leg_delta: float  # largest absolute delta among short legs
     position_delta: float  # per spread unit, in delta units (shares / 100)
     quote_ok: bool = True  # every leg has a fresh quote
+    short_risks: tuple[AssignmentRisk, ...] = field(default=())  # per short option leg
 
     @property
     def pnl_per_unit(self) -> float | None:
@@ -54,6 +55,16 @@ def measure(rule: ManagementRule, state: PositionState) -> float | None:
         return loss_pct(state.entry_price, state.mark)
     if kind in (RuleType.TIME_EXIT, RuleType.ROLL):
         return float(state.dte)
+    if kind is RuleType.EXPIRATION_RISK:
+        # days left on the nearest short leg in the money or within the rule's distance
+        near = [r.dte for r in state.short_risks
+                if r.in_the_money or r.distance_pct <= float(rule.strike_distance_pct)]
+        return float(min(near)) if near else None
+    if kind is RuleType.EX_DIVIDEND:
+        # days to the ex-date of a short call whose time value is below the dividend
+        exposed = [r.days_to_ex_dividend for r in state.short_risks
+                   if r.dividend_exposed and r.days_to_ex_dividend is not None]
+        return float(min(exposed)) if exposed else None
     if kind is RuleType.DELTA_BREACH:
         if rule.delta_scope is DeltaScope.SHORT_LEG:
             return abs(state.short_leg_delta)
@@ -66,8 +77,10 @@ def distance(rule: ManagementRule, value: float | None) -> float | None:
     if value is None:
         return None
     threshold = float(rule.threshold)
-    if rule.rule_type in (RuleType.TIME_EXIT, RuleType.ROLL):
+    if rule.rule_type in (RuleType.TIME_EXIT, RuleType.ROLL, RuleType.EX_DIVIDEND):
         return value - threshold
+    if rule.rule_type is RuleType.EXPIRATION_RISK:
+        return value - threshold + 1  # fewer than N days left
     return threshold - value
 
 
@@ -141,6 +154,12 @@ def describe(rule: ManagementRule) -> str:
             text = f"close {rule.close_pct}% at {t}% of the credit received"
         case RuleType.ROLL:
             text = f"roll at {t} DTE"
+        case RuleType.EXPIRATION_RISK:
+            text = (f"{rule.action.value} a short leg in the money or within "
+                    f"{rule.strike_distance_pct}% of its strike with fewer than {t} days left")
+        case RuleType.EX_DIVIDEND:
+            text = (f"{rule.action.value} a short call whose extrinsic value is below the "
+                    f"dividend, {t} days or less before the ex-date")
     if rule.action is RuleAction.ALERT:
         text += " (alert only)"
     return text
@@ -152,7 +171,8 @@ def health(statuses: list[RuleStatus]) -> str:
     for s in statuses:
         if not s.enabled or s.distance is None:
             continue
-        protective = s.rule_type in (RuleType.STOP_LOSS, RuleType.DELTA_BREACH, RuleType.TIME_EXIT)
+        protective = s.rule_type in (RuleType.STOP_LOSS, RuleType.DELTA_BREACH, RuleType.TIME_EXIT,
+                                     RuleType.EXPIRATION_RISK, RuleType.EX_DIVIDEND)
         if not protective:
             continue
         threshold = abs(float(s.threshold)) or 1.0

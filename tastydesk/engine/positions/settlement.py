@@ -26,6 +26,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, JournalRecorded
+from tastydesk.engine.domain.lifecycle import LifecycleBooking, multiplier_for
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
@@ -143,27 +144,41 @@ class Settlement:
                 return
             self._positions.action_done(wid)
 
-    async def finish_closed(self, workflow_id: int, reason: str, rule: str = "") -> None:
-        """CLOSING -> COMPLETED: write the cycle's journal entry, then schedule the restart."""
+    async def cycle_start(self, workflow_id: int) -> datetime:
+        """When the workflow's current cycle began: its latest filled entry order."""
+        orders = await self._store.orders(workflow_id)
+        opens = [o for o in orders if o.purpose is OrderPurpose.OPEN and o.filled_quantity > 0]
+        return opens[-1].created_at if opens else self._book.get(workflow_id).created_at
+
+    async def finish_closed(self, workflow_id: int, reason: str, rule: str = "",
+                            trigger: Trigger = Trigger.CLOSED) -> None:
+        """Write the cycle's journal entry, end the workflow (CLOSING -closed-> COMPLETED, or
+        ``expired`` / ``assigned`` when the broker took the last legs), schedule the restart.
+
+        The realised P&L is the cycle's cash: its fills (x100 for options, x1 for shares), less
+        fees, plus what lifecycle transactions moved (share deliveries at the strike, cash
+        settlements, dividends), so it equals the broker's cash change to the cent.
+        """
         now = self._clock.now()
         wf = self._book.get(workflow_id)
         orders = await self._store.orders(workflow_id)
         opens = [o for o in orders if o.purpose is OrderPurpose.OPEN and o.filled_quantity > 0]
         cycle_start = opens[-1].created_at if opens else wf.created_at
         fills = [f for f in await self._store.fills(workflow_id) if f.time >= cycle_start]
-        gross = sum(((f.price if f.action in (OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE)
-                      else -f.price) * f.quantity * 100 for f in fills), ZERO)
+        bookings = [b for b in await self._store.lifecycle_bookings(workflow_id)
+                    if b.booked_at >= cycle_start]
         fees = cycle_fees([o for o in orders if o.created_at >= cycle_start], fills)
+        realised = cycle_cash(fills, bookings) - fees
         entry = opens[-1].price if opens else ZERO
         exit_ = next((o.price for o in reversed(orders) if o.purpose is not OrderPurpose.OPEN
-                      and o.filled_quantity > 0), ZERO)
+                      and o.filled_quantity > 0 and o.created_at >= cycle_start), ZERO)
         record = await self._store.add_journal(
             workflow_id=workflow_id, strategy=wf.strategy_name or "", symbol=wf.symbol,
-            entry_price=entry, exit_price=exit_, fees=fees, realised_pnl=gross - fees,
+            entry_price=entry, exit_price=exit_, fees=fees, realised_pnl=realised,
             opened_at=cycle_start, closed_at=now, closing_rule=rule or reason)
         self._bus.publish(JournalRecorded(record))
         cooldown = now + timedelta(minutes=self._settings.config.restart_cooldown_minutes)
-        await self._book.transition(workflow_id, Trigger.CLOSED, Actor.ENGINE, reason,
+        await self._book.transition(workflow_id, trigger, Actor.ENGINE, reason,
                                     cooldown_until=cooldown)
         self._positions.drop(workflow_id)
         self._counters["closed"] += 1
@@ -174,6 +189,13 @@ class Settlement:
 def roll_label(record: OrderRecord) -> str:
     """What a roll order moved: "put spread", "call spread" or (both) "roll"."""
     return describe_legs([parse_occ(leg.symbol)[2] for leg in record.legs])
+
+
+def cycle_cash(fills: list[FillRecord], bookings: list[LifecycleBooking]) -> Decimal:
+    """Cash a cycle's fills and lifecycle transactions moved, before fees (received +)."""
+    gross = sum(((f.price if f.action in (OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE)
+                  else -f.price) * f.quantity * multiplier_for(f.symbol) for f in fills), ZERO)
+    return gross + sum((b.event.value for b in bookings), ZERO)
 
 
 def cycle_fees(orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:

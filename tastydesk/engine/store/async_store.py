@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger, WorkflowState
+from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
@@ -212,6 +213,19 @@ class AsyncStore:
 
     async def journal(self) -> list[JournalRecord]:
         return await self._call(self._repos.journal.journal)
+
+    async def book_lifecycle(self, event: LifecycleEvent, workflow_id: int | None,
+                             now: datetime) -> bool:
+        return await self._call(self._repos.lifecycle.book_lifecycle, event, workflow_id, now)
+
+    async def lifecycle_booked(self, transaction_id: str) -> bool:
+        return await self._call(self._repos.lifecycle.lifecycle_booked, transaction_id)
+
+    async def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
+        return await self._call(self._repos.lifecycle.lifecycle_bookings, workflow_id)
+
+    async def last_lifecycle_time(self) -> datetime | None:
+        return await self._call(self._repos.lifecycle.last_lifecycle_time)
 
     async def add_rule_action(self, workflow_id: int, rule_type: str, action: str, detail: str,
                               status: str, now: datetime) -> RuleActionRecord:

@@ -177,6 +177,28 @@ class PositionRow(Base):
     realised_pnl: Mapped[Decimal]
 
 
+class LifecycleRow(Base):
+    """A broker lifecycle transaction the engine booked (unique per transaction id, so a
+    restart that reads it again never books it twice)."""
+
+    __tablename__ = "lifecycle_events"
+    __table_args__ = (Index(None, "time"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(unique=True)
+    workflow_id: Mapped[int | None] = mapped_column(
+        ForeignKey("workflows.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str]
+    symbol: Mapped[str]
+    underlying: Mapped[str]
+    quantity: Mapped[int]
+    price: Mapped[Decimal]
+    value: Mapped[Decimal]
+    early: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str]
+    time: Mapped[datetime]
+    booked_at: Mapped[datetime]
+
+
 class RuleActionRow(Base):
     __tablename__ = "rule_actions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tastydesk.engine.domain.money import MULTIPLIER
+from tastydesk.engine.domain.lifecycle import multiplier_for
 from tastydesk.engine.domain.records import PositionRecord
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.tables import POSITIONS, decode_time, require_workflow
@@ -34,9 +34,9 @@ def fold_position(raw: sqlite3.Connection, workflow_id: int, symbol: str, signed
                   price: Decimal, now: datetime) -> PositionRecord:
     """Fold one leg fill into the open position, in the caller's write transaction.
 
-    Adding averages the open price; reducing realises ``(exit - open) x quantity x 100``
-    (sign-adjusted for shorts); crossing through zero closes the old row and opens a new one
-    at the fill price.
+    Adding averages the open price; reducing realises ``(exit - open) x quantity x multiplier``
+    (sign-adjusted for shorts; 100 for an option, 1 for shares delivered by an assignment);
+    crossing through zero closes the old row and opens a new one at the fill price.
     """
     if signed_quantity == 0:
         raise ValueError("signed_quantity must not be zero")
@@ -69,7 +69,7 @@ def fold_position(raw: sqlite3.Connection, workflow_id: int, symbol: str, signed
     else:
         closing = min(abs(quantity), abs(signed_quantity))
         direction = 1 if quantity > 0 else -1
-        realised += (price - avg) * closing * direction * MULTIPLIER
+        realised += (price - avg) * closing * direction * multiplier_for(symbol)
         remainder = quantity + signed_quantity
         if remainder == 0 or (remainder > 0) != (quantity > 0):
             quantity, closed_at = 0, now

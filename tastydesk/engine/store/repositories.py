@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from tastydesk.engine.store.checks import IntegrityChecker
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.journal import JournalRepository
+from tastydesk.engine.store.lifecycle import LifecycleRepository
 from tastydesk.engine.store.logs import LogRepository
 from tastydesk.engine.store.orders import OrderRepository
 from tastydesk.engine.store.positions import PositionRepository
@@ -30,6 +31,7 @@ class Repositories:
     config: ConfigRepository
     strategies: StrategyRepository
     checks: IntegrityChecker
+    lifecycle: LifecycleRepository
 
     @classmethod
     def on(cls, db: Database) -> Repositories:
@@ -37,4 +39,4 @@ class Repositories:
                    orders=OrderRepository(db), positions=PositionRepository(db),
                    journal=JournalRepository(db), logs=LogRepository(db),
                    config=ConfigRepository(db), strategies=StrategyRepository(db),
-                   checks=IntegrityChecker(db))
+                   checks=IntegrityChecker(db), lifecycle=LifecycleRepository(db))

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger, WorkflowState
+from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
@@ -287,6 +288,25 @@ class Store:
     def journal(self) -> list[JournalRecord]:
         LOOP_GUARD.check()
         return self.repositories.journal.journal()
+
+    # -- lifecycle transactions -----------------------------------------------------------------
+
+    def book_lifecycle(self, event: LifecycleEvent, workflow_id: int | None,
+                       now: datetime) -> bool:
+        LOOP_GUARD.check()
+        return self.repositories.lifecycle.book_lifecycle(event, workflow_id, now)
+
+    def lifecycle_booked(self, transaction_id: str) -> bool:
+        LOOP_GUARD.check()
+        return self.repositories.lifecycle.lifecycle_booked(transaction_id)
+
+    def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
+        LOOP_GUARD.check()
+        return self.repositories.lifecycle.lifecycle_bookings(workflow_id)
+
+    def last_lifecycle_time(self) -> datetime | None:
+        LOOP_GUARD.check()
+        return self.repositories.lifecycle.last_lifecycle_time()
 
     def add_rule_action(self, workflow_id: int, rule_type: str, action: str, detail: str,
                         status: str, now: datetime) -> RuleActionRecord:

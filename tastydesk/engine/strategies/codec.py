@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from tastydesk.engine.domain.enums import RuleType
 from tastydesk.engine.domain.strategy import ManagementRule, Strategy, StrategyLeg
 from tastydesk.engine.strategies.validation import (
     SCHEMA_VERSION,
@@ -48,6 +49,8 @@ def _rule(rule: ManagementRule) -> dict[str, Any]:
         "hold_evaluations": rule.hold_evaluations,
         "hold_seconds": rule.hold_seconds,
         "auto": rule.auto,
+        **({"strike_distance_pct": _dec(rule.strike_distance_pct)}
+           if rule.rule_type is RuleType.EXPIRATION_RISK else {}),
     }
 
 
@@ -83,6 +86,7 @@ def strategy_to_dict(s: Strategy) -> dict[str, Any]:
             "limit_price": _dec(p.limit_price),
         },
         "rules": [_rule(r) for r in s.rules],
+        "after_assignment": s.after_assignment.value,
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from tastydesk.engine.domain.enums import (
+    AfterAssignment,
     Bias,
     DeltaScope,
     OptionType,
@@ -54,6 +55,15 @@ def _exits(profit: str, stop: str, dte: int) -> tuple[ManagementRule, ...]:
     )
 
 
+def _guards() -> tuple[ManagementRule, ...]:
+    """Assignment prevention on every default: close a short leg in (or within 1 % of) the money
+    on its last day, and a short call worth less than the dividend before the ex-date."""
+    return (
+        ManagementRule(RuleType.EXPIRATION_RISK, D("1"), priority=10, strike_distance_pct=D("1")),
+        ManagementRule(RuleType.EX_DIVIDEND, D("3"), priority=11),
+    )
+
+
 DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
     Strategy(
         name="Put Credit Spread - 30 DTE",
@@ -63,7 +73,7 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         dte=DteRange(25, 30, 35),
         biases=frozenset({Bias.BULLISH, Bias.NEUTRAL}),
         filters=_filters("0.50"),
-        rules=_exits("50", "200", 21),
+        rules=(*_exits("50", "200", 21), *_guards()),
     ),
     Strategy(
         name="Call Credit Spread - 30 DTE",
@@ -73,7 +83,7 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         dte=DteRange(25, 30, 35),
         biases=frozenset({Bias.BEARISH, Bias.NEUTRAL}),
         filters=_filters("0.50"),
-        rules=_exits("50", "200", 21),
+        rules=(*_exits("50", "200", 21), *_guards()),
     ),
     Strategy(
         name="Iron Condor - 45 DTE",
@@ -88,7 +98,7 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         sizing=Sizing(quantity=2, max_buying_power=D("5000")),
         rules=(*_exits("25", "200", 21),
                ManagementRule(RuleType.PARTIAL_CLOSE, D("15"), action=RuleAction.PARTIAL_CLOSE,
-                              priority=4, close_pct=50)),
+                              priority=4, close_pct=50), *_guards()),
     ),
     Strategy(
         name="Short Strangle - 30 DTE",
@@ -100,7 +110,7 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         filters=_filters("1.00"),
         rules=(*_exits("50", "200", 21),
                ManagementRule(RuleType.DELTA_BREACH, D("0.25"), priority=4,
-                              delta_scope=DeltaScope.SHORT_LEG, hold_evaluations=2)),
+                              delta_scope=DeltaScope.SHORT_LEG, hold_evaluations=2), *_guards()),
     ),
     Strategy(
         name="Cash Secured Put - 30 DTE",
@@ -113,6 +123,7 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         filters=_filters("0.50"),
         # The strike's cash is the buying power: a $5,000 cap would need a stock below $50.
         sizing=Sizing(quantity=1, max_buying_power=D("15000")),
-        rules=_exits("50", "300", 7),
+        rules=(*_exits("50", "300", 7), *_guards()),
+        after_assignment=AfterAssignment.WHEEL,
     ),
 )

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import (
+    AfterAssignment,
     Bias,
     DeltaScope,
     ExpiryChoice,
@@ -91,7 +92,8 @@ class _Parser:
 
     def _strategy(self, data: object) -> Strategy | None:
         allowed = frozenset({"schema_version", "name", "description", "legs", "dte", "biases",
-                             "filters", "sizing", "pricing", "rules", "priority", "enabled"})
+                             "filters", "sizing", "pricing", "rules", "priority", "enabled",
+                             "after_assignment"})
         obj = self.fields.mapping(data, "", allowed)
         if obj is None:
             return None
@@ -111,11 +113,13 @@ class _Parser:
         sizing = self.sizing(obj.get("sizing", {}))
         pricing = self.pricing(obj.get("pricing", {}))
         rules = self.rules(obj.get("rules", []))
+        after = self.fields.enum(obj, "after_assignment", "", AfterAssignment,
+                                 AfterAssignment.CLOSE)
         if self.errors:
             return None
         return Strategy(name=name.strip(), legs=legs, dte=dte, biases=biases,
                         description=description, filters=filters, sizing=sizing, pricing=pricing,
-                        rules=rules, priority=priority, enabled=enabled)
+                        rules=rules, priority=priority, enabled=enabled, after_assignment=after)
 
     def biases(self, value: object) -> Any:
         if value is _MISSING:
@@ -358,7 +362,8 @@ class _Parser:
     def rule(self, value: object, index: int) -> Any:
         path = f"rules[{index}]"
         keys = frozenset({"rule_type", "threshold", "action", "priority", "enabled", "close_pct",
-                          "delta_scope", "hold_evaluations", "hold_seconds", "auto"})
+                          "delta_scope", "hold_evaluations", "hold_seconds", "auto",
+                          "strike_distance_pct"})
         obj = self.fields.mapping(value, path, keys)
         if obj is None:
             return _MISSING
@@ -383,14 +388,19 @@ class _Parser:
         hold_s = (self.fields.integer(obj, "hold_seconds", path, lo=0, hi=86_400)
                   if "hold_seconds" in obj else -1)
         auto = self.fields.boolean(obj, "auto", path, False)
+        near = self.fields.decimal(obj, "strike_distance_pct", path, Decimal("0"),
+                                   check=_distance)
         if len(self.errors) > before:
             return _MISSING
         if rule_type is RuleType.PARTIAL_CLOSE and action is not RuleAction.PARTIAL_CLOSE:
             self.err(f"{path}.action", "a partial_close rule must use the partial_close action")
         elif action is RuleAction.PARTIAL_CLOSE and rule_type is not RuleType.PARTIAL_CLOSE:
             self.err(f"{path}.action", "the partial_close action needs a partial_close rule")
-        if action is RuleAction.ROLL and rule_type is not RuleType.ROLL:
-            self.err(f"{path}.action", "the roll action needs a roll rule")
+        if action is RuleAction.ROLL and rule_type not in ROLLING_RULES:
+            self.err(f"{path}.action", "the roll action needs a roll, expiration_risk or "
+                                       "ex_dividend rule")
+        if near and rule_type is not RuleType.EXPIRATION_RISK:
+            self.err(f"{path}.strike_distance_pct", "applies to expiration_risk rules only")
         if partial and close_pct not in PARTIAL_PCTS:
             self.err(f"{path}.close_pct", f"must be 25, 50 or 75 for a partial close, "
                                           f"got {close_pct}")
@@ -402,7 +412,14 @@ class _Parser:
         return ManagementRule(rule_type=rule_type, threshold=threshold, action=action,
                               priority=priority, enabled=enabled, close_pct=close_pct,
                               delta_scope=scope, hold_evaluations=holds, hold_seconds=hold_s,
-                              auto=auto)
+                              auto=auto, strike_distance_pct=near)
+
+
+ROLLING_RULES = frozenset({RuleType.ROLL, RuleType.EXPIRATION_RISK, RuleType.EX_DIVIDEND})
+
+
+def _distance(v: Decimal) -> str | None:
+    return None if 0 <= v <= 50 else "must be a percent of the underlying between 0 and 50"
 
 
 def _percent(v: Decimal) -> str | None:
@@ -422,6 +439,10 @@ _THRESHOLDS: dict[RuleType, Callable[[Decimal], str | None]] = {
     "must be a positive percent of the entry price (at most 10000)",
     RuleType.TIME_EXIT: _dte_threshold,
     RuleType.ROLL: _dte_threshold,
+    RuleType.EXPIRATION_RISK: lambda v: None if v == v.to_integral_value() and 1 <= v <= 30
+    else "must be a whole number of days between 1 and 30",
+    RuleType.EX_DIVIDEND: lambda v: None if v == v.to_integral_value() and 0 <= v <= 30
+    else "must be a whole number of days between 0 and 30",
     RuleType.DELTA_BREACH: lambda v: None if 0 < v < 1 else
     "delta must be between 0 and 1 (exclusive)",
 }

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import RuleAction, RuleType
-from tastydesk.engine.domain.money import MULTIPLIER
 from tastydesk.engine.domain.records import RuleActionRecord
 from tastydesk.engine.domain.symbols import display_symbol
-from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
+from tastydesk.engine.domain.views import AssignmentRisk, PositionLegView, PositionView, RuleStatus
 from tastydesk.ui import format as fmt
 from tastydesk.ui.models.base import CENTER, RIGHT, TIME_WIDTH, Column, KeyedTableModel
 from tastydesk.ui.models.exits import (
@@ -45,6 +45,27 @@ def _chain_tip(view: PositionView) -> str:
             f"Credits {fmt.money(view.chain_credits)}, debits {fmt.money(view.chain_debits)}, "
             f"fees {fmt.money(view.chain_fees)}\n"
             f"Realised on legs no longer held {fmt.money(view.realised_pnl, signed=True)}")
+def _risk_rank(risk: AssignmentRisk) -> tuple[int, float]:
+    """Riskiest first: exposed to the dividend, then in the money, then nearest the strike."""
+    return (0 if risk.dividend_exposed else 1 if risk.in_the_money else 2, risk.distance_pct)
+
+
+def worst_risk(view: PositionView) -> AssignmentRisk | None:
+    risks = [leg.risk for leg in view.legs if leg.risk is not None]
+    return min(risks, key=_risk_rank) if risks else None
+
+
+def risk_text(risk: AssignmentRisk | None) -> str:
+    if risk is None:
+        return ""
+    flag = "■ " if risk.dividend_exposed or risk.in_the_money else ""
+    return flag + risk.describe()
+
+
+def _risk_tip(view: PositionView) -> str:
+    lines = [f"{_leg_name((view, leg))}: {risk_text(leg.risk)}" for leg in view.legs
+             if leg.risk is not None]
+    return "\n".join(lines) or "No short option leg"
 
 
 POSITION_COLUMNS: list[Column[PositionView]] = [
@@ -85,6 +106,11 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
            align=CENTER, width=76,
            sort_key=lambda v: {"ok": 0, "warn": 1, "danger": 2}.get(v.health, 3),
            tooltip=_health_tip),
+    Column("assignment", "Assignment risk", lambda v: risk_text(worst_risk(v)), width=230,
+           sort_key=lambda v: _risk_rank(r) if (r := worst_risk(v)) else (3, 0.0),
+           tooltip=_risk_tip,
+           header_tip="The riskiest short leg: in the money or % out of it, its extrinsic value "
+                      "and the days to the underlying's ex-dividend date"),
 ]
 
 
@@ -95,23 +121,27 @@ def _leg_pnl(pair: LegOf) -> Decimal | None:
     _, leg = pair
     if leg.mark is None:
         return None
-    return (leg.mark - leg.entry_price) * leg.quantity * MULTIPLIER
+    return (leg.mark - leg.entry_price) * leg.quantity * leg.multiplier
 
 
-def _leg_dte(pair: LegOf) -> int:
+def _leg_dte(pair: LegOf) -> int | None:
     # The position's DTE is its front leg's; later legs (calendars) add their distance to it.
     view, leg = pair
-    front = min(x.expiry for x in view.legs)
+    if leg.expiry is None:
+        return None  # shares do not expire
+    front = min(x.expiry for x in view.legs if x.expiry is not None)
     return view.dte + (leg.expiry - front).days
 
 
 def _leg_delta(pair: LegOf) -> float | None:
     _, leg = pair
-    return None if leg.delta is None else leg.delta * leg.quantity * float(MULTIPLIER)
+    return None if leg.delta is None else leg.delta * leg.quantity * float(leg.multiplier)
 
 
 def _leg_name(pair: LegOf) -> str:
     view, leg = pair
+    if leg.expiry is None or leg.option_type is None:
+        return f"{leg.symbol} shares"
     return fmt.leg_name(view.symbol, leg.expiry, leg.option_type, leg.strike)
 
 
@@ -126,7 +156,8 @@ def _leg_tip(pair: LegOf) -> str:
 #: What a leg shows under its position's columns (the rest stay empty on leg rows).
 POSITION_LEG_CHILD_COLUMNS: dict[str, Column[LegOf]] = {
     "strategy": Column("strategy", "Strategy", _leg_name, tooltip=_leg_tip,
-                       sort_key=lambda p: (p[1].expiry, p[1].strike, str(p[1].option_type))),
+                       sort_key=lambda p: (p[1].expiry or date.max, p[1].strike,
+                                       str(p[1].option_type))),
     "quantity": Column("quantity", "Qty", lambda p: p[1].quantity, lambda q: f"{q:+d}",
                        align=RIGHT),
     "entry": Column("entry", "Entry", lambda p: p[1].entry_price, lambda x: f"{x:.2f}",
@@ -134,8 +165,10 @@ POSITION_LEG_CHILD_COLUMNS: dict[str, Column[LegOf]] = {
     "mark": Column("mark", "Mark", lambda p: p[1].mark,
                    lambda x: "\u2014" if x is None else f"{x:.2f}", align=RIGHT),
     "pnl": Column("pnl", "P&L", _leg_pnl, lambda x: fmt.money(x, signed=True), align=RIGHT),
-    "dte": Column("dte", "DTE", _leg_dte, align=RIGHT),
+    "dte": Column("dte", "DTE", _leg_dte, lambda x: "\u2014" if x is None else str(x),
+                  align=RIGHT),
     "delta": Column("delta", "\u0394", _leg_delta, lambda x: fmt.number(x, 1), align=RIGHT),
+    "assignment": Column("assignment", "Assignment risk", lambda p: risk_text(p[1].risk)),
 }
 
 

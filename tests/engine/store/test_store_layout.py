@@ -27,6 +27,7 @@ PUBLIC = {
     "create_order_intent", "update_order", "get_order", "order_by_broker_id", "orders",
     "order_events", "order_events_by_order", "add_fill", "record_fills", "fills",
     "apply_position_fill", "positions",
+    "book_lifecycle", "lifecycle_booked", "lifecycle_bookings", "last_lifecycle_time",
     "add_journal", "journal", "add_rule_action", "rule_actions", "record_metric", "metrics",
     "audit", "audit_log", "log_error", "errors", "get_config", "set_config", "integrity_check",
 }

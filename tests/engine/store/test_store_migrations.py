@@ -66,7 +66,7 @@ def test_upgrade_keeps_data_and_foreign_keys(tmp_path: Path) -> None:
     _seed(engine)
     before = _counts(path)
     assert migrate(engine) is True
-    assert current_revision(engine) == "0005_fill_market"
+    assert current_revision(engine) == "0006_lifecycle_events"
     assert migrate(engine) is False
     engine.dispose()
     assert _counts(path) == before == {"workflows": 1, "workflow_transitions": 2, "orders": 1,

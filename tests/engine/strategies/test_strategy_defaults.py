@@ -18,8 +18,20 @@ from tastydesk.engine.strategies.validation import validate_strategy_dict
 BY_NAME = {s.name: s for s in DEFAULT_STRATEGIES}
 
 
+GUARDS = (RuleType.EXPIRATION_RISK, RuleType.EX_DIVIDEND)
+
+
 def rules(s: Strategy) -> dict[RuleType, Decimal]:
-    return {r.rule_type: r.threshold for r in s.rules}
+    """The exit rules, without the assignment guards every default carries."""
+    return {r.rule_type: r.threshold for r in s.rules if r.rule_type not in GUARDS}
+
+
+def test_every_default_guards_against_assignment() -> None:
+    for s in DEFAULT_STRATEGIES:
+        guards = {r.rule_type: r for r in s.rules if r.rule_type in GUARDS}
+        assert guards[RuleType.EXPIRATION_RISK].threshold == Decimal("1"), s.name
+        assert guards[RuleType.EXPIRATION_RISK].strike_distance_pct == Decimal("1"), s.name
+        assert guards[RuleType.EX_DIVIDEND].enabled, s.name
 
 
 def test_five_named_defaults_all_valid() -> None:
