@@ -87,10 +87,10 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     kernel, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
                                             inline_store=True)
     await kernel.start(start_driver=False)
-    start_cash = store.get_config(SIM_CASH_KEY, None)
+    start_cash = await kernel.store.get_config(SIM_CASH_KEY, None)
     if start_cash is None:
         start_cash = str(STARTING_CASH if not resumed else (await kernel.broker.balance()).cash)
-        store.set_config(SIM_CASH_KEY, start_cash)
+        await kernel.store.set_config(SIM_CASH_KEY, start_cash)
     step = step_minutes * 60.0
     steps = 0
     try:

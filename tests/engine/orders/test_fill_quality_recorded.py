@@ -3,6 +3,7 @@ simulation report fill quality from them."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -27,7 +28,7 @@ async def test_fills_record_the_market_and_analytics_show_it(tmp_path: Path) -> 
     row = analytics.fill_quality_by_symbol[0]
     assert row.fills >= 1
     # The view agrees with the store's own figures.
-    report = execution_summary(store)["fill_quality"]
+    report = (await asyncio.to_thread(execution_summary, store))["fill_quality"]
     assert report["fills_with_market"] == sum(x.fills for x in analytics.fill_quality_by_symbol)
     assert D(report["avg_fill_vs_mid"]) == analytics.avg_fill_vs_mid
     assert report["entries_sent"] >= 1 and report["entries_filled"] >= 1
