@@ -35,7 +35,7 @@ class EngineConfig:
     pricing_step: Decimal = Decimal("0.01")
     reject_cooldown_minutes: int = 60
     restart_cooldown_minutes: int = 60
-    approval_expiry_minutes: int = 30
+    approval_expiry_minutes: int = 5  # real (wall-clock) minutes, whatever the paper speed
     reprice_tolerance: Decimal = Decimal("0.05")  # $ move of the mid that forces a re-price at approval
     max_quote_age_seconds: int = 120
     min_confidence: float = 0.5

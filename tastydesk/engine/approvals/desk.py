@@ -1,5 +1,9 @@
 """The approval desk: proposals waiting for the trader, and the decisions on them.
 
+Expiry is timed by ``wall``, the trader's (real) clock, whatever the paper speed: a decision
+takes the same real minutes at x1 and at x60. Headless simulations pass their stepped clock as
+``wall``, so an unattended run behaves as before.
+
 A proposal's legs stream while it waits, so approval re-checks it against live quotes: a moved or
 stale market is re-priced (a fresh candidate) rather than sent. Approving is idempotent per
 workflow: a second approval while the first is in flight, or after it was sent, sends nothing.
@@ -10,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import Clock, TimerHandle
 from tastydesk.engine.domain.chain import Quote
 from tastydesk.engine.domain.enums import (
     ActionOutcome,
@@ -57,7 +61,7 @@ class ApprovalDesk:
     def __init__(self, *, book: WorkflowBook, candidates: CandidateBuilder, orders: OrderManager,
                  risk: PortfolioRisk, broker: BrokerPort, store: AsyncStore,
                  streams: StreamClaims, settings: Settings, strategies: StrategyLibrary,
-                 readiness: Readiness, bus: EventBus, clock: Clock,
+                 readiness: Readiness, bus: EventBus, clock: Clock, wall: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._book = book
         self._candidates = candidates
@@ -71,10 +75,12 @@ class ApprovalDesk:
         self._readiness = readiness
         self._bus = bus
         self._clock = clock
+        self._wall = wall
         self._spawn = spawn
         self._counters = counters
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
+        self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
 
     # ---- queries
@@ -103,6 +109,9 @@ class ApprovalDesk:
         gone = self._pending.pop(event.workflow_id, None)
         if gone is None:
             return
+        timer = self._expiry.pop(event.workflow_id, None)
+        if timer is not None:
+            timer.cancel()
         symbols = [leg.streamer_symbol for leg in gone.proposal.legs]
         still = {leg.streamer_symbol for p in self._pending.values() for leg in p.proposal.legs}
         for sym in symbols:
@@ -114,7 +123,7 @@ class ApprovalDesk:
     async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
         config = self._settings.config
         now = self._clock.now()
-        expires = now + timedelta(minutes=config.approval_expiry_minutes)
+        expires = self._wall.now() + timedelta(minutes=config.approval_expiry_minutes)
         proposal_id = await self._store.save_proposal(workflow_id, proposal, expires)
         await self._book.transition(workflow_id, Trigger.PROPOSE, Actor.ENGINE,
                                     f"{strategy.name}: {proposal.bias.value}, credit "
@@ -128,8 +137,7 @@ class ApprovalDesk:
             self._quotes.setdefault(sym, None)
         self._streams.claim(CLAIM, workflow_id, symbols)
         self._spawn(self._broker.subscribe(symbols), "subscribe-pending")
-        self._book.set_timer(("expire", workflow_id), (expires - now).total_seconds(),
-                             lambda: self._spawn(self._expire(workflow_id), "expire"))
+        self._arm_expiry(workflow_id, expires)
         self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.PENDING,
                                 f"New trade: {proposal.underlying}",
                                 f"{strategy.name} for {proposal.mid_price} credit, max loss "
@@ -145,9 +153,20 @@ class ApprovalDesk:
                                          record.expires_at)
         self._streams.claim(CLAIM, wid, [leg.streamer_symbol for leg in record.proposal.legs])
         if record.expires_at is not None:
-            seconds = max(0.0, (record.expires_at - self._clock.now()).total_seconds())
-            self._book.set_timer(("expire", wid), seconds,
-                                 lambda: self._spawn(self._expire(wid), "expire"))
+            self._arm_expiry(wid, record.expires_at)
+
+    def _arm_expiry(self, workflow_id: int, at: datetime) -> None:
+        """One expiry timer per pending workflow, on the wall clock (a new proposal replaces
+        the previous timer)."""
+        old = self._expiry.pop(workflow_id, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._expiry.pop(workflow_id, None)
+            self._spawn(self._expire(workflow_id), "expire")
+
+        self._expiry[workflow_id] = self._wall.call_at(at, fire)
 
     async def _expire(self, workflow_id: int) -> None:
         async with self._book.lock(workflow_id):

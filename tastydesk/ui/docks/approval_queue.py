@@ -29,7 +29,7 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
-from tastydesk.ui.models.proposals import decisions_model, legs_model, pending_model
+from tastydesk.ui.models.proposals import countdown, decisions_model, legs_model, pending_model
 from tastydesk.ui.resources import icon
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
 from tastydesk.ui.widgets.dialogs import ModifyDialog, ask_confirm, ask_reason
@@ -55,7 +55,8 @@ class ApprovalQueueDock(QDockWidget):
         self._chart: Any = None
         self._shown: PendingView | None = None
 
-        self.model = pending_model(lambda: engine.clock.now(), self)
+        self.model = pending_model(lambda: engine.clock.now(), self,
+                                   wall=lambda: engine.wall_clock.now())
         self.table = KeyedTableView(self.model, "approval.table", multi_select=True,
                                     sort_column="age", sort_order=Qt.SortOrder.DescendingOrder)
         self.table.setItemDelegateForColumn(self.model.column_index("warnings"),
@@ -151,6 +152,11 @@ class ApprovalQueueDock(QDockWidget):
         self._refresh_timer.setInterval(0)
         self._refresh_timer.timeout.connect(self.refresh)
         self._ticks = 0
+        # The approval window is real time: its countdown ticks every real second.
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._tick_countdown)
+        self._countdown.start()
         self.refresh()
         self._update_buttons()
 
@@ -225,14 +231,7 @@ class ApprovalQueueDock(QDockWidget):
                 self._chart.set_proposal(None)
             return
         p = view.proposal
-        expires = ""
-        if view.expires_at is not None:
-            left = (view.expires_at - self.engine.clock.now()).total_seconds()
-            expires = f", expires in {fmt.age(left)}"
-        self.title_label.setText(
-            f"{p.underlying} {p.strategy_name} \u00d7{p.quantity} at {fmt.price(p.mid_price)}"
-            f" (natural {fmt.price(p.natural_price)}), spot {p.spot:,.2f}, {p.dte_from} DTE"
-            f"{expires}")
+        self._show_title(view)
         self.legs.reset(p.legs)
         g = p.greeks
         self._facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")
@@ -250,6 +249,17 @@ class ApprovalQueueDock(QDockWidget):
         chart = self._ensure_chart()
         if chart is not None:
             chart.set_proposal(p)
+
+    def _show_title(self, view: PendingView) -> None:
+        p = view.proposal
+        expires = ""
+        if view.expires_at is not None:
+            left = (view.expires_at - self.engine.wall_clock.now()).total_seconds()
+            expires = f", expires in {countdown(left)} (real time)"
+        self.title_label.setText(
+            f"{p.underlying} {p.strategy_name} \u00d7{p.quantity} at {fmt.price(p.mid_price)}"
+            f" (natural {fmt.price(p.natural_price)}), spot {p.spot:,.2f}, {p.dte_from} DTE"
+            f"{expires}")
 
     def _ensure_chart(self) -> Any:
         if self._chart is None:
@@ -289,6 +299,13 @@ class ApprovalQueueDock(QDockWidget):
         self._ticks += 1
         if self._ticks % 5 == 0:
             self.model.refresh_column("age")
+
+    def _tick_countdown(self) -> None:
+        if self.model.rowCount() == 0:
+            return
+        self.model.refresh_column("expires")
+        if self._shown is not None:
+            self._show_title(self._shown)
 
     def _label_for(self, proposal_id: int) -> str:
         return self._labels.get(proposal_id, f"proposal #{proposal_id}")

@@ -21,17 +21,38 @@ def _warnings_tip(view: PendingView) -> str:
     return "\n".join(f"\u26a0 {w}" for w in warnings)
 
 
-def pending_columns(now: Callable[[], datetime]) -> list[Column[PendingView]]:
-    """Columns of the pending table; ``now`` is the engine clock (ages follow paper time)."""
+def countdown(seconds: float | None) -> str:
+    """A live countdown in real minutes and seconds: ``4:59``, ``0:07``, ``expired``."""
+    if seconds is None:
+        return fmt.DASH
+    if seconds <= 0:
+        return "expired"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def pending_columns(now: Callable[[], datetime],
+                    wall: Callable[[], datetime] | None = None) -> list[Column[PendingView]]:
+    """Columns of the pending table; ``now`` is the engine clock (ages follow paper time) and
+    ``wall`` the trader's clock (the approval window runs in real time whatever the speed)."""
+    real = wall or now
 
     def age_s(v: PendingView) -> float:
         return (now() - v.created_at).total_seconds()
 
-    def expiry_tip(v: PendingView) -> str:
+    def left_s(v: PendingView) -> float | None:
         if v.expires_at is None:
-            return f"Proposed {fmt.timestamp(v.created_at)}"
-        left = (v.expires_at - now()).total_seconds()
-        return f"Proposed {fmt.timestamp(v.created_at)}; expires in {fmt.age(left)}"
+            return None
+        return (v.expires_at - real()).total_seconds()
+
+    def expiry_tip(v: PendingView) -> str:
+        left = left_s(v)
+        if left is None:
+            return f"Proposed {fmt.timestamp(v.created_at)}; no expiry"
+        return (f"Proposed {fmt.timestamp(v.created_at)}; the approval window closes in "
+                f"{countdown(left)} (real time, whatever the paper speed)")
 
     return [
         Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
@@ -54,15 +75,21 @@ def pending_columns(now: Callable[[], datetime]) -> list[Column[PendingView]]:
                align=RIGHT, width=70, header_tip="Estimated buying power requirement"),
         Column("confidence", "Conf", lambda v: v.proposal.confidence * 100, fmt.pct,
                align=RIGHT, width=48, header_tip="Confidence in the bias call"),
-        Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip),
+        Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip,
+               header_tip="Time since the proposal, in engine (paper) time"),
+        Column("expires", "Expires", left_s, countdown, align=RIGHT, width=62,
+               sort_key=lambda v: left_s(v) if v.expires_at is not None else float("inf"),
+               tooltip=expiry_tip,
+               header_tip="Real time left to decide (minutes:seconds), whatever the paper speed"),
         Column("warnings", "\u26a0", lambda v: v.proposal.warnings,
                lambda w: str(len(w)) if w else "", sort_key=lambda v: len(v.proposal.warnings),
                align=CENTER, tooltip=_warnings_tip, width=40, header_tip="Warnings"),
     ]
 
 
-def pending_model(now: Callable[[], datetime], parent: Any = None) -> KeyedTableModel[PendingView]:
-    return KeyedTableModel(pending_columns(now), key=lambda v: v.workflow_id, parent=parent)
+def pending_model(now: Callable[[], datetime], parent: Any = None,
+                  wall: Callable[[], datetime] | None = None) -> KeyedTableModel[PendingView]:
+    return KeyedTableModel(pending_columns(now, wall), key=lambda v: v.workflow_id, parent=parent)
 
 
 def _leg_name(leg: ResolvedLeg) -> str:

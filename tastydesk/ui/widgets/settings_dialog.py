@@ -64,7 +64,9 @@ LABELS = {
     "reprice_tolerance": ("Re-price tolerance ($)", "Mid move that forces a re-price at "
                           "approval"),
     "max_quote_age_seconds": ("Max quote age (s)", "Older quotes block pricing and rules"),
-    "approval_expiry_minutes": ("Approval expiry (min)", "Pending proposals expire after this"),
+    "approval_expiry_minutes": ("Approval expiry (real min)",
+                                "Pending proposals expire after this many real (wall-clock) "
+                                "minutes, whatever the paper speed"),
     "reject_cooldown_minutes": ("Cool-down after reject (min)", ""),
     "restart_cooldown_minutes": ("Cool-down after close (min)", ""),
     "auto_approve": ("Auto-approve (simulation only)", "Sends orders without asking: leave off "

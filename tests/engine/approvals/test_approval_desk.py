@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tastydesk.engine.clock import SimClock
+from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import ActionOutcome, Decision, Trigger, WorkflowState
 from tastydesk.engine.domain.events import DecisionRecorded
 from tastydesk.engine.errors import EngineError
 from tests.engine.store.conftest import make_proposal
-from tests.kit.world import World, world
+from tests.kit.world import START, World, world
 
 SHORT, LONG = "SPY   260220P00570000", "SPY   260220P00565000"
 
@@ -99,3 +102,29 @@ async def test_a_moved_market_is_rechecked_not_sent(w: World) -> None:
     assert w.broker.placed == []
     reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
     assert any(r.startswith("re-pricing before sending: mid moved") for r in reasons)
+
+
+async def test_the_approval_window_runs_on_the_wall_clock_not_paper_time(tmp_path: Path) -> None:
+    wall = SimClock(START)
+    w = await world(tmp_path, wall=wall)
+    try:
+        wid = await pending(w)
+        minutes = w.kernel.settings.config.approval_expiry_minutes
+        (view,) = w.kernel.facade.pending()
+        assert view.expires_at == START + timedelta(minutes=minutes)
+        await w.step(60 * 60)  # an hour of paper time (a minute of real time at x60)
+        assert w.kernel.book.state(wid) is WorkflowState.PENDING_APPROVAL
+        wall.advance(START + timedelta(minutes=minutes, seconds=-1))
+        await w.step()
+        assert w.kernel.book.state(wid) is WorkflowState.PENDING_APPROVAL
+        wall.advance(START + timedelta(minutes=minutes, seconds=1))
+        await w.step()
+        assert w.kernel.book.state(wid) is not WorkflowState.PENDING_APPROVAL
+        reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
+        assert "approval window expired" in reasons
+    finally:
+        await w.close()
+
+
+def test_the_default_approval_window_is_five_real_minutes() -> None:
+    assert EngineConfig().approval_expiry_minutes == 5
