@@ -12,9 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
+from tastydesk.engine.domain.enums import StreamHealth, WorkflowState
+from tastydesk.engine.domain.events import WorkflowChanged
 from tastydesk.ui.bridge import EngineBridge
 from tastydesk.ui.docks.approval_queue import ApprovalQueueDock
+from tastydesk.ui.main_window import MainWindow
 from tastydesk.ui.models.proposals import countdown
 from tests.ui.factories import T0, pending
 from tests.ui.fake_facade import FakeFacade
@@ -51,3 +56,21 @@ def test_expires_column_counts_down_on_the_wall_clock_not_paper_time(
     assert "expires in 3:30 (real time)" in dock.title_label.text()
     bridge.dispose()
 
+
+def test_pending_chip_follows_workflow_changes_and_streams_chip_is_coloured(
+        qtbot: Any, fake: FakeFacade) -> None:
+    window = MainWindow(fake, tray_available=False)
+    qtbot.addWidget(window)
+    assert window.chips["pending"].text() == "Pending 0"
+    fake.pending_views = [pending(i) for i in range(1, 8)]
+    for i in range(1, 8):  # a burst of proposals: the chip follows without waiting for ticks
+        fake.bus.publish(WorkflowChanged(i, "SPY", WorkflowState.PENDING_APPROVAL,
+                                         WorkflowState.SCANNING, "proposed", T0))
+    QApplication.processEvents()  # one turn of the loop, not the five ticks of the old refresh
+    assert window.chips["pending"].text() == "Pending 7"
+    fake.stream_health = {"market": StreamHealth.CONNECTED, "account": StreamHealth.STALE}
+    window.refresh_status()
+    chip = window.chips["streams"]
+    assert chip.textFormat() == Qt.TextFormat.RichText
+    assert "color:" in chip.text() and "Market" in chip.text()
+    assert "Account: stale" in chip.toolTip()
