@@ -4,9 +4,12 @@ Expiry is timed by ``wall``, the trader's (real) clock, whatever the paper speed
 takes the same real minutes at x1 and at x60. Headless simulations pass their stepped clock as
 ``wall``, so an unattended run behaves as before.
 
-A proposal's legs stream while it waits, so approval re-checks it against live quotes: a moved or
-stale market is re-priced (a fresh candidate) rather than sent. Approving is idempotent per
-workflow: a second approval while the first is in flight, or after it was sent, sends nothing.
+A proposal's legs stream while it waits, so approval re-checks it against live quotes. The
+approval carries the trader's limit; while the market stays within it the order is sent, worked
+from the current mid and never past the limit. A move beyond it, or a stale market, returns the
+trade re-priced (a fresh candidate) with the reason on its row and in a notification. Approving
+is idempotent per workflow: a second approval while the first is in flight, or after it was sent,
+sends nothing.
 """
 
 from __future__ import annotations
@@ -80,12 +83,14 @@ class ApprovalDesk:
         self._counters = counters
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
+        self._returned: dict[int, str] = {}  # workflow id -> why its last approval came back
         self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
 
     # ---- queries
     def views(self) -> list[PendingView]:
-        return [dataclasses.replace(p, in_flight=p.workflow_id in self._in_flight)
+        return [dataclasses.replace(p, in_flight=p.workflow_id in self._in_flight,
+                                    returned=self._returned.get(p.workflow_id, ""))
                 for p in sorted(self._pending.values(), key=lambda p: p.created_at)]
 
     def get(self, workflow_id: int) -> PendingView | None:
@@ -109,6 +114,7 @@ class ApprovalDesk:
         gone = self._pending.pop(event.workflow_id, None)
         if gone is None:
             return
+        self._returned.pop(event.workflow_id, None)
         timer = self._expiry.pop(event.workflow_id, None)
         if timer is not None:
             timer.cancel()
@@ -203,15 +209,20 @@ class ApprovalDesk:
         strategy = self._strategies.get(proposal.strategy_name)
         if strategy is None:
             raise EngineError(f"strategy {proposal.strategy_name!r} no longer exists")
-        # Re-check against current quotes: a moved or stale market is re-priced, not sent.
+        # The approval carries the trader's limit: the proposal's price, or the modified one.
+        # The order goes out while the market stays within it (worked from the current mid,
+        # never past the limit); only a move beyond it, or a market that cannot be priced,
+        # returns the trade.
+        limit = price if price is not None else proposal.mid_price
         fresh = await self.current_prices(proposal)
-        moved = None
+        beyond = None
         if fresh is None:
-            moved = "quotes for the legs are missing or stale"
-        elif abs(fresh.mid - proposal.mid_price) > self._settings.config.reprice_tolerance:
-            moved = f"mid moved from {proposal.mid_price} to {fresh.mid}"
-        if moved or fresh is None:
-            return await self._reprice(workflow_id, proposal, strategy, moved or "")
+            beyond = "quotes for the legs are missing or stale"
+        elif fresh.mid < min(limit, proposal.mid_price) - self._settings.config.reprice_tolerance:
+            beyond = (f"mid moved from {_net(proposal.mid_price)} to {_net(fresh.mid)}, past "
+                      f"the limit {_net(limit)}")
+        if beyond or fresh is None:
+            return await self._return(workflow_id, proposal, strategy, user, limit, beyond or "")
         portfolio = self._risk.view
         if portfolio.breached:
             raise EngineError(f"portfolio limit breached: {portfolio.breach_reason}")
@@ -220,34 +231,48 @@ class ApprovalDesk:
             else Decision.APPROVE
         record = await self._store.record_decision(
             pending.proposal_id, decision, user,
-            "approved" if decision is Decision.APPROVE
-            else f"approved with price {price} quantity {units}",
+            f"approved at limit {_net(limit)}" if decision is Decision.APPROVE
+            else f"approved with limit {_net(limit)} quantity {units}",
             self._clock.now(), price=price, quantity=units)
         self._bus.publish(DecisionRecorded(record))
         await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.APPROVED)
         await self._book.transition(workflow_id, Trigger.APPROVE, Actor.USER,
-                                    f"approved by {user}",
-                                    payload={"price": str(price or ""), "quantity": units})
+                                    f"approved by {user} at limit {_net(limit)}; sent with the "
+                                    f"mid at {_net(fresh.mid)}",
+                                    payload={"price": str(price or ""), "quantity": units,
+                                             "limit": str(limit)})
         self._counters["approvals"] += 1
-        limit = price if price is not None else strategy.pricing.limit_price
-        start = price if price is not None else initial_price(
-            fresh.mid, fresh.natural, strategy.pricing.start_offset, strategy.pricing.limit_price)
+        floor = limit if strategy.pricing.limit_price is None \
+            else max(limit, strategy.pricing.limit_price)
+        start = initial_price(fresh.mid, fresh.natural, strategy.pricing.start_offset, floor)
         await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
                                   open_legs(proposal, units), units, start, fresh.natural,
-                                  strategy, limit, proposal_id=pending.proposal_id)
+                                  strategy, floor, proposal_id=pending.proposal_id)
         return SENT
 
-    async def _reprice(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
-                       moved: str) -> ActionResult:
+    async def _return(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
+                      user: str, limit: Decimal, beyond: str) -> ActionResult:
+        """The market moved beyond the trader's limit: re-price the trade and bring it back to
+        the queue with the reason on its row, or withdraw it when nothing qualifies now."""
         await self._book.transition(workflow_id, Trigger.REPRICE, Actor.ENGINE,
-                                    f"re-pricing before sending: {moved}")
+                                    f"approved by {user} at limit {_net(limit)}, not sent: "
+                                    f"{beyond}; re-pricing")
         outcome = await self._candidates.build(proposal.underlying, only=strategy)
+        now = self._clock.now()
+        title = f"Trade returned: {proposal.underlying} {strategy.name}"
         if isinstance(outcome, str):
             await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE, outcome,
-                                        cooldown_until=self._clock.now())
+                                        cooldown_until=now)
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING, title,
+                                    f"{beyond}; withdrawn: {outcome}", now, workflow_id))
             return ActionResult(ActionOutcome.WITHDRAWN, outcome)
-        await self.propose(workflow_id, outcome[0], strategy)
-        return ActionResult(ActionOutcome.REPRICED, moved)
+        fresh = outcome[0]
+        await self.propose(workflow_id, fresh, strategy)
+        note = f"{beyond}; new price {_net(fresh.mid_price)}"
+        self._returned[workflow_id] = note
+        self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING, title, note, now,
+                                workflow_id))
+        return ActionResult(ActionOutcome.REPRICED, note)
 
     async def reject(self, workflow_id: int, user: str, reason: str) -> None:
         if not reason or not reason.strip():
@@ -291,6 +316,11 @@ class ApprovalDesk:
                 return None
             quotes.append(contract.quote)
         return _price(proposal, quotes)
+
+
+def _net(price: Decimal) -> str:
+    """A signed net price as the trader reads it: ``2.84 cr`` or ``1.20 db``."""
+    return f"{abs(price):.2f} {'cr' if price > 0 else 'db'}"
 
 
 def _price(proposal: TradeProposal, quotes: list[Quote]) -> SpreadPrice:

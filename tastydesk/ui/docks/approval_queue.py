@@ -31,6 +31,7 @@ from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
 from tastydesk.ui.models.proposals import countdown, decisions_model, legs_model, pending_model
 from tastydesk.ui.resources import icon
+from tastydesk.ui.theme import level_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
 from tastydesk.ui.widgets.dialogs import ModifyDialog, ask_confirm, ask_reason
 from tastydesk.ui.widgets.table import KeyedTableView
@@ -175,6 +176,14 @@ class ApprovalQueueDock(QDockWidget):
         font.setBold(True)
         self.title_label.setFont(font)
         left_layout.addWidget(self.title_label)
+        self.returned_banner = QLabel()
+        self.returned_banner.setObjectName("approval.returned")
+        self.returned_banner.setWordWrap(True)
+        self.returned_banner.setStyleSheet(
+            f"background: {level_colour('warn')}; color: #000; padding: 3px 6px;"
+            " border-radius: 3px;")
+        self.returned_banner.hide()
+        left_layout.addWidget(self.returned_banner)
         self.legs = legs_model(self)
         self.legs_table = KeyedTableView(self.legs, "approval.legs")
         self.legs_table.setSortingEnabled(False)
@@ -225,6 +234,7 @@ class ApprovalQueueDock(QDockWidget):
             self.title_label.setText("Select a pending trade to see its legs, risk and "
                                      "rationale.")
             self.legs.reset([])
+            self.returned_banner.hide()
             for label in self._facts.values():
                 label.setText("\u2014")
             if self._chart is not None:
@@ -232,6 +242,10 @@ class ApprovalQueueDock(QDockWidget):
             return
         p = view.proposal
         self._show_title(view)
+        self.returned_banner.setText(f"\u21a9 Returned: your approval was not sent because the "
+                                     f"{view.returned}. Review the new price and decide again."
+                                     if view.returned else "")
+        self.returned_banner.setVisible(bool(view.returned))
         self.legs.reset(p.legs)
         g = p.greeks
         self._facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")
@@ -338,8 +352,10 @@ class ApprovalQueueDock(QDockWidget):
         if len(claimed) == 1:
             p = claimed[0].proposal
             text = (f"Send a limit order to {'sell' if p.is_credit else 'buy'} "
-                    f"{p.quantity} \u00d7 {p.underlying} {p.strategy_name} at "
-                    f"{fmt.price(p.mid_price)} per share?")
+                    f"{p.quantity} \u00d7 {p.underlying} {p.strategy_name} with your limit at "
+                    f"{fmt.price(p.mid_price)} per share? It is worked from the current mid "
+                    f"and never goes past your limit; if the market has moved beyond it, the "
+                    f"trade comes back to the queue instead.")
             detail = (f"Max profit {fmt.money(p.max_profit)}, max loss {fmt.money(p.max_loss)}, "
                       f"buying power {fmt.money(p.buying_power)}, mode {self.engine.mode}.")
         else:
@@ -377,7 +393,8 @@ class ApprovalQueueDock(QDockWidget):
             return
         price, quantity = dialog.price, dialog.quantity
         text = (f"Send {quantity} \u00d7 {view.proposal.underlying} "
-                f"{view.proposal.strategy_name} at {fmt.price(price)} per share?")
+                f"{view.proposal.strategy_name} with your limit at {fmt.price(price)} per "
+                f"share? It is worked from the current mid and never goes past your limit.")
         if not ask_confirm(self, "Approve modified trade", text, "Approve && send"):
             self.runner.release(wid)
             self._update_buttons()

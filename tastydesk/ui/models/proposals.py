@@ -56,7 +56,10 @@ def pending_columns(now: Callable[[], datetime],
 
     return [
         Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
-               tooltip=lambda v: f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
+               text=lambda v: f"\u21a9 {v.proposal.underlying}" if v.returned
+               else v.proposal.underlying,
+               tooltip=lambda v: (f"Returned: {v.returned}\n" if v.returned else "")
+               + f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
         Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170),
         Column("bias", "Bias", lambda v: str(v.proposal.bias), width=64),
         Column("net", "Net", lambda v: v.proposal.mid_price, fmt.price, align=RIGHT, width=70,
