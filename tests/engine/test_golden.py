@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "b6e51171f5d94878a77e6cf9e9ad8041bd145c3ed863f393116f38d17cf43c21"
+GOLDEN_DIGEST = "be19925855f263d433bebf9eefd3cebb592c96f03f58c92884e21fe97b138b0c"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
