@@ -63,7 +63,7 @@ def test_expires_column_counts_down_on_the_wall_clock_not_paper_time(
     fake.wall_clock.advance(T0 + timedelta(seconds=90))
     qtbot.waitUntil(lambda: _cell(dock, 0, "expires") == "3:30", timeout=3000)
     dock.table.selectRow(0)
-    assert "expires in 3:30 (real time)" in dock.title_label.text()
+    assert "expires in 3:30 (real time)" in dock.detail.title_label.text()
     bridge.dispose()
 
 
@@ -152,7 +152,7 @@ def test_at_x60_an_approval_holds_for_its_real_window_and_within_the_limit_sends
     assert w.kernel.book.state(wid) is WorkflowState.EXECUTING
     (order,) = w.broker.placed
     assert order.price == Decimal("0.35")
-    assert not dock.returned_banner.isVisible()
+    assert not dock.detail.returned_banner.isVisible()
     assert "repriced" not in dock.status_label.text()
 
 
@@ -195,10 +195,52 @@ def test_at_x60_a_move_beyond_the_limit_brings_the_trade_back_with_a_banner(
             pytest.skip("no candidate qualified after the move: the trade was withdrawn")
         dock.refresh()
         assert dock.focus_workflow(wid)
-        assert dock.returned_banner.isVisible()
-        assert f"from {old} to {new}" in dock.returned_banner.text()
+        assert dock.detail.returned_banner.isVisible()
+        assert f"from {old} to {new}" in dock.detail.returned_banner.text()
         assert _cell(dock, dock.table.proxy.mapFromSource(
             dock.model.index(dock.model.position(wid), 0)).row(), "symbol").startswith("\u21a9")
     finally:
         bridge.dispose()
         run_coro(qtbot, kernel.stop())
+
+
+def test_new_proposals_keep_the_selection_and_the_open_detail(qtbot: Any,
+                                                             fake: FakeFacade) -> None:
+    fake.pending_views = [pending_view(1, "SPY"), pending_view(2, "QQQ")]
+    bridge = EngineBridge(fake)
+    dock = ApprovalQueueDock(fake, bridge)
+    qtbot.addWidget(dock)
+    assert dock.focus_workflow(2)
+    shown = dock.detail.shown
+    assert shown is not None and shown.workflow_id == 2
+    fake.pending_views = [*fake.pending_views, *(pending_view(i, "IWM", age_s=0)
+                                                 for i in range(3, 9))]
+    dock.refresh()
+    assert dock.model.rowCount() == 8
+    assert [v.workflow_id for v in dock.table.selected_rows()] == [2]
+    assert dock.detail.shown is shown  # not redrawn: the same trade stays open
+    assert dock.detail.title_label.text().startswith("QQQ")
+    bridge.dispose()
+
+
+def test_negative_expected_value_is_flagged_and_can_be_hidden(qtbot: Any,
+                                                             fake: FakeFacade) -> None:
+    losing = pending_view(2, "QQQ")
+    losing = dataclasses.replace(losing, proposal=dataclasses.replace(
+        losing.proposal, expected_value=Decimal("-3.10")))
+    fake.pending_views = [pending_view(1, "SPY"), losing]
+    bridge = EngineBridge(fake)
+    dock = ApprovalQueueDock(fake, bridge)
+    qtbot.addWidget(dock)
+    row = dock.table.proxy.mapFromSource(dock.model.index(dock.model.position(2), 0)).row()
+    assert _cell(dock, row, "ev") == "\u2212$3.10"
+    assert _cell(dock, row, "warnings") == "1"
+    assert dock.focus_workflow(2)
+    assert dock.detail.warnings_banner.text().startswith("\u26a0 negative expected value")
+    assert not dock.detail.warnings_banner.isHidden()
+    dock.hide_negative_ev.setChecked(True)
+    assert dock.table.proxy.rowCount() == 1
+    assert _cell(dock, 0, "symbol") == "SPY"
+    dock.hide_negative_ev.setChecked(False)
+    assert dock.table.proxy.rowCount() == 2
+    bridge.dispose()

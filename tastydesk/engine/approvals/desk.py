@@ -57,6 +57,9 @@ from tastydesk.engine.workflow.book import WorkflowBook
 
 CLAIM = "pending"
 IN_PROGRESS = ActionResult(ActionOutcome.IN_PROGRESS)
+# A workflow in one of these states holds its symbol and strategy: no second one is proposed.
+_DUPLICATE_STATES = frozenset({WorkflowState.PENDING_APPROVAL, WorkflowState.EXECUTING,
+                               WorkflowState.MONITORING, WorkflowState.CLOSING})
 NOT_PENDING = ActionResult(ActionOutcome.NOT_PENDING)
 
 
@@ -83,6 +86,7 @@ class ApprovalDesk:
         self._counters = counters
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
+        self._filled_at: dict[str, datetime] = {}  # symbol -> its latest entry fill
         self._returned: dict[int, str] = {}  # workflow id -> why its last approval came back
         self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
@@ -109,6 +113,8 @@ class ApprovalDesk:
             self._quotes[event.quote.symbol] = event.quote
 
     def _on_workflow_changed(self, event: WorkflowChanged) -> None:
+        if event.state is WorkflowState.MONITORING and event.previous is WorkflowState.EXECUTING:
+            self._filled_at[event.symbol] = event.time
         if event.state is WorkflowState.PENDING_APPROVAL:
             return
         gone = self._pending.pop(event.workflow_id, None)
@@ -124,6 +130,27 @@ class ApprovalDesk:
             if sym not in still:
                 self._quotes.pop(sym, None)
         self._streams.release(CLAIM, event.workflow_id, symbols, "unsubscribe-pending")
+
+    def hold_back(self, workflow_id: int, symbol: str,
+                  strategy_name: str) -> tuple[str, datetime] | None:
+        """Why a candidate must not reach the queue now, and until when: the same strategy on
+        the symbol already pending or open in another workflow, or the symbol's cool-down after
+        its latest entry fill (``restart_cooldown_minutes``)."""
+        config = self._settings.config
+        now = self._clock.now()
+        for wf in self._book.active(symbol):
+            if wf.id == workflow_id or wf.strategy_name != strategy_name:
+                continue
+            if wf.state in _DUPLICATE_STATES:
+                what = "pending" if wf.state is WorkflowState.PENDING_APPROVAL else "open"
+                return (f"{strategy_name} on {symbol} is already {what} (workflow #{wf.id})",
+                        now + timedelta(minutes=config.scan_interval_minutes))
+        filled = self._filled_at.get(symbol)
+        if filled is not None:
+            until = filled + timedelta(minutes=config.restart_cooldown_minutes)
+            if now < until:
+                return f"{symbol} cools down after its fill at {filled:%H:%M} UTC", until
+        return None
 
     # ---- proposing
     async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:

@@ -9,14 +9,12 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDockWidget,
-    QFormLayout,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -29,9 +27,13 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
-from tastydesk.ui.models.proposals import countdown, decisions_model, legs_model, pending_model
+from tastydesk.ui.docks.approval_detail import ProposalDetail
+from tastydesk.ui.models.proposals import (
+    decisions_model,
+    negative_ev,
+    pending_model,
+)
 from tastydesk.ui.resources import icon
-from tastydesk.ui.theme import level_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
 from tastydesk.ui.widgets.dialogs import ModifyDialog, ask_confirm, ask_reason
 from tastydesk.ui.widgets.table import KeyedTableView
@@ -53,8 +55,6 @@ class ApprovalQueueDock(QDockWidget):
         self.runner.finished.connect(self._on_command_finished)
         self.runner.failed.connect(self._on_command_failed)
         self._labels: dict[int, str] = {}
-        self._chart: Any = None
-        self._shown: PendingView | None = None
 
         self.model = pending_model(lambda: engine.clock.now(), self,
                                    wall=lambda: engine.wall_clock.now())
@@ -64,6 +64,8 @@ class ApprovalQueueDock(QDockWidget):
                                             WarningsDelegate(self.table))
         self.table.setItemDelegateForColumn(self.model.column_index("net"),
                                             PnlDelegate(self.table))
+        self.table.setItemDelegateForColumn(self.model.column_index("ev"),
+                                            PnlDelegate(self.table))
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(lambda _ix: self.table.setFocus())
 
@@ -72,6 +74,11 @@ class ApprovalQueueDock(QDockWidget):
         self.filter_edit.setPlaceholderText("Filter by symbol, strategy, bias\u2026")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.table.proxy.set_text)
+        self.hide_negative_ev = QCheckBox("Hide negative EV")
+        self.hide_negative_ev.setObjectName("approval.hide_negative_ev")
+        self.hide_negative_ev.setToolTip("Hide trades whose expected value is below zero (they "
+                                         "stay pending; untick to see them again)")
+        self.hide_negative_ev.toggled.connect(self._on_ev_filter)
 
         self.approve_button = QPushButton(icon("approve"), "Approve\u2026")
         self.approve_button.setObjectName("approval.approve")
@@ -102,6 +109,7 @@ class ApprovalQueueDock(QDockWidget):
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.hide_negative_ev)
         top.addWidget(self.approve_button)
         top.addWidget(self.modify_button)
         top.addWidget(self.reject_button)
@@ -114,7 +122,8 @@ class ApprovalQueueDock(QDockWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("approval.splitter")
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self._build_detail())
+        self.detail = ProposalDetail(lambda: engine.wall_clock.now())
+        self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         pending_layout.addWidget(self.splitter, 1)
@@ -162,131 +171,6 @@ class ApprovalQueueDock(QDockWidget):
         self._update_buttons()
 
     # ---- Detail pane
-    def _build_detail(self) -> QWidget:
-        detail = QSplitter(Qt.Orientation.Horizontal)
-        detail.setObjectName("approval.detail")
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(4)
-        self.title_label = QLabel("Select a pending trade to see its legs, risk and rationale.")
-        self.title_label.setObjectName("approval.title")
-        self.title_label.setWordWrap(True)
-        font = self.title_label.font()
-        font.setBold(True)
-        self.title_label.setFont(font)
-        left_layout.addWidget(self.title_label)
-        self.returned_banner = QLabel()
-        self.returned_banner.setObjectName("approval.returned")
-        self.returned_banner.setWordWrap(True)
-        self.returned_banner.setStyleSheet(
-            f"background: {level_colour('warn')}; color: #000; padding: 3px 6px;"
-            " border-radius: 3px;")
-        self.returned_banner.hide()
-        left_layout.addWidget(self.returned_banner)
-        self.legs = legs_model(self)
-        self.legs_table = KeyedTableView(self.legs, "approval.legs")
-        self.legs_table.setSortingEnabled(False)
-        left_layout.addWidget(self.legs_table, 1)
-        self.legs_table.setMinimumHeight(70)
-        facts = QFrame()
-        facts.setObjectName("summaryHeader")
-        grid = QHBoxLayout(facts)
-        grid.setContentsMargins(6, 4, 6, 4)
-        self.risk_form = QFormLayout()
-        self.risk_form.setHorizontalSpacing(8)
-        self.risk_form.setVerticalSpacing(1)
-        self.why_form = QFormLayout()
-        self.why_form.setHorizontalSpacing(8)
-        self.why_form.setVerticalSpacing(1)
-        self._facts: dict[str, QLabel] = {}
-        for form, names in ((self.risk_form, ("Breakevens", "Expected value", "Touch prob.",
-                                              "Greeks", "Fees", "IV rank")),
-                            (self.why_form, ("Bias", "Confidence", "Rationale", "Warnings"))):
-            for name in names:
-                label = QLabel("\u2014")
-                label.setWordWrap(True)
-                label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-                self._facts[name] = label
-                form.addRow(name, label)
-        grid.addLayout(self.risk_form, 1)
-        grid.addLayout(self.why_form, 1)
-        facts_scroll = QScrollArea()
-        facts_scroll.setObjectName("approval.facts")
-        facts_scroll.setWidgetResizable(True)
-        facts_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        facts_scroll.setWidget(facts)
-        facts_scroll.setMinimumHeight(90)
-        left_layout.addWidget(facts_scroll, 1)
-        detail.addWidget(left)
-        self.chart_holder = QWidget()
-        self.chart_holder.setObjectName("approval.chart_holder")
-        self.chart_holder.setMinimumWidth(300)
-        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
-        detail.addWidget(self.chart_holder)
-        detail.setStretchFactor(0, 1)
-        detail.setStretchFactor(1, 1)
-        return detail
-
-    def _show_detail(self, view: PendingView | None) -> None:
-        self._shown = view
-        if view is None:
-            self.title_label.setText("Select a pending trade to see its legs, risk and "
-                                     "rationale.")
-            self.legs.reset([])
-            self.returned_banner.hide()
-            for label in self._facts.values():
-                label.setText("\u2014")
-            if self._chart is not None:
-                self._chart.set_proposal(None)
-            return
-        p = view.proposal
-        self._show_title(view)
-        self.returned_banner.setText(f"\u21a9 Returned: your approval was not sent because the "
-                                     f"{view.returned}. Review the new price and decide again."
-                                     if view.returned else "")
-        self.returned_banner.setVisible(bool(view.returned))
-        self.legs.reset(p.legs)
-        g = p.greeks
-        self._facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")
-        self._facts["Expected value"].setText(fmt.money(p.expected_value, signed=True))
-        self._facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100))
-        self._facts["Greeks"].setText(
-            f"\u0394 {fmt.number(g.delta, 1)}  \u0398 {fmt.number(g.theta, 2)}  "
-            f"V {fmt.number(g.vega, 1)}  \u03b2\u0394 {fmt.number(g.beta_weighted_delta, 1)}")
-        self._facts["Fees"].setText(fmt.money(p.fees))
-        self._facts["IV rank"].setText(f"{p.iv_rank:.0f}")
-        self._facts["Bias"].setText(str(p.bias))
-        self._facts["Confidence"].setText(fmt.pct(p.confidence * 100))
-        self._facts["Rationale"].setText("; ".join(p.rationale) or "\u2014")
-        self._facts["Warnings"].setText("; ".join(f"\u26a0 {w}" for w in p.warnings) or "none")
-        chart = self._ensure_chart()
-        if chart is not None:
-            chart.set_proposal(p)
-
-    def _show_title(self, view: PendingView) -> None:
-        p = view.proposal
-        expires = ""
-        if view.expires_at is not None:
-            left = (view.expires_at - self.engine.wall_clock.now()).total_seconds()
-            expires = f", expires in {countdown(left)} (real time)"
-        self.title_label.setText(
-            f"{p.underlying} {p.strategy_name} \u00d7{p.quantity} at {fmt.price(p.mid_price)}"
-            f" (natural {fmt.price(p.natural_price)}), spot {p.spot:,.2f}, {p.dte_from} DTE"
-            f"{expires}")
-
-    def _ensure_chart(self) -> Any:
-        if self._chart is None:
-            try:
-                from tastydesk.ui.widgets.pnl_chart import PnlChart
-            except ImportError as exc:  # the chart module is optional at run time
-                log.warning("P&L chart unavailable: %s", exc)
-                self._chart = False
-                return None
-            self._chart = PnlChart(self.chart_holder)
-            self.chart_holder.layout().addWidget(self._chart)
-        return self._chart or None
-
     # ---- Refresh
     def _schedule_refresh(self) -> None:
         if not self._refresh_timer.isActive():
@@ -298,12 +182,15 @@ class ApprovalQueueDock(QDockWidget):
         for view in pending:
             self._labels[view.proposal_id] = (f"#{view.workflow_id} {view.proposal.underlying} "
                                               f"{view.proposal.strategy_name}")
-        self.model.sync(pending)
+        self.model.sync(pending)  # new rows are inserted: the selection stays where it was
         current = self.table.current_row()
-        if current is not None and current != self._shown:
-            self._show_detail(current)
-        elif current is None and self._shown is not None:
-            self._show_detail(None)
+        if current is None:
+            if self.detail.shown is not None:
+                self.detail.show_view(None)
+        elif not _same_trade(current, self.detail.shown):
+            self.detail.show_view(current)  # the open detail is redrawn only for another trade
+        else:
+            self.detail.shown = current
         self._update_buttons()
 
     def _sync_history(self) -> None:
@@ -314,18 +201,22 @@ class ApprovalQueueDock(QDockWidget):
         if self._ticks % 5 == 0:
             self.model.refresh_column("age")
 
+    def _on_ev_filter(self, hide: bool) -> None:
+        self.table.proxy.set_predicate((lambda v: not negative_ev(v)) if hide else None)
+        self._on_selection()
+
     def _tick_countdown(self) -> None:
         if self.model.rowCount() == 0:
             return
         self.model.refresh_column("expires")
-        if self._shown is not None:
-            self._show_title(self._shown)
+        if self.detail.shown is not None:
+            self.detail.show_title(self.detail.shown)
 
     def _label_for(self, proposal_id: int) -> str:
         return self._labels.get(proposal_id, f"proposal #{proposal_id}")
 
     def _on_selection(self, *_args: object) -> None:
-        self._show_detail(self.table.current_row())
+        self.detail.show_view(self.table.current_row())
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -443,3 +334,9 @@ class ApprovalQueueDock(QDockWidget):
             return
         self.status_label.setText(f"Workflow #{key}: not done: {message}")
         self.refresh()
+
+
+def _same_trade(a: PendingView, b: PendingView | None) -> bool:
+    """The same proposal with the same outcome note (an in-flight flag alone redraws nothing)."""
+    return (b is not None and a.workflow_id == b.workflow_id and a.proposal_id == b.proposal_id
+            and a.returned == b.returned)

@@ -13,9 +13,23 @@ from tastydesk.engine.domain.views import PendingView
 from tastydesk.ui import format as fmt
 from tastydesk.ui.models.base import CENTER, RIGHT, TIME_WIDTH, Column, KeyedTableModel
 
+NEGATIVE_EV = "negative expected value"
+
+
+def negative_ev(view: PendingView) -> bool:
+    """The trade loses money on average by its own model: flagged, and can be filtered out."""
+    return view.proposal.expected_value < 0
+
+
+def warnings_of(view: PendingView) -> tuple[str, ...]:
+    """The proposal's warnings, led by a negative expected value when it has one."""
+    flag = (f"{NEGATIVE_EV} ({fmt.money(view.proposal.expected_value, signed=True)})",) \
+        if negative_ev(view) else ()
+    return flag + tuple(view.proposal.warnings)
+
 
 def _warnings_tip(view: PendingView) -> str:
-    warnings = view.proposal.warnings
+    warnings = warnings_of(view)
     if not warnings:
         return "No warnings"
     return "\n".join(f"\u26a0 {w}" for w in warnings)
@@ -84,8 +98,11 @@ def pending_columns(now: Callable[[], datetime],
                sort_key=lambda v: left_s(v) if v.expires_at is not None else float("inf"),
                tooltip=expiry_tip,
                header_tip="Real time left to decide (minutes:seconds), whatever the paper speed"),
-        Column("warnings", "\u26a0", lambda v: v.proposal.warnings,
-               lambda w: str(len(w)) if w else "", sort_key=lambda v: len(v.proposal.warnings),
+        Column("ev", "EV", lambda v: v.proposal.expected_value,
+               lambda x: fmt.money(x, signed=True), align=RIGHT, width=64,
+               header_tip="Expected value per trade by the proposal's model (negative: flagged)"),
+        Column("warnings", "\u26a0", warnings_of,
+               lambda w: str(len(w)) if w else "", sort_key=lambda v: len(warnings_of(v)),
                align=CENTER, tooltip=_warnings_tip, width=40, header_tip="Warnings"),
     ]
 

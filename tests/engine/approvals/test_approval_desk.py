@@ -164,3 +164,31 @@ async def test_the_approval_window_runs_on_the_wall_clock_not_paper_time(tmp_pat
 
 def test_the_default_approval_window_is_five_real_minutes() -> None:
     assert EngineConfig().approval_expiry_minutes == 5
+
+
+async def test_no_duplicate_of_a_pending_or_open_trade_for_the_same_strategy(w: World) -> None:
+    wid = await pending(w)
+    name = w.kernel.facade.pending()[0].proposal.strategy_name
+    other = await w.workflow_in("SPY", Trigger.SCAN)
+    held = w.kernel.desk.hold_back(other, "SPY", name)
+    assert held is not None and held[0] == f"{name} on SPY is already pending (workflow #{wid})"
+    assert w.kernel.desk.hold_back(other, "SPY", "Another strategy") is None
+    assert w.kernel.desk.hold_back(other, "QQQ", name) is None
+    assert w.kernel.desk.hold_back(wid, "SPY", name) is None  # a workflow never blocks itself
+    assert (await w.kernel.facade.approve(wid, "hal")).sent
+    held = w.kernel.desk.hold_back(other, "SPY", name)
+    assert held is not None and held[0].endswith(f"is already open (workflow #{wid})")
+
+
+async def test_a_symbol_cools_down_after_an_entry_fill(w: World) -> None:
+    filled = await w.workflow_in("NVDA", Trigger.SCAN, Trigger.PROPOSE, Trigger.APPROVE,
+                                 Trigger.FILL, strategy_name="Strangle")
+    fill_time = w.clock.now()
+    other = await w.workflow_in("NVDA", Trigger.SCAN)
+    cooldown = timedelta(minutes=w.kernel.settings.config.restart_cooldown_minutes)
+    held = w.kernel.desk.hold_back(other, "NVDA", "Iron Condor")
+    assert held is not None and held[1] == fill_time + cooldown
+    assert "cools down after its fill" in held[0]
+    assert filled != other
+    await w.step(cooldown.total_seconds() + 1)
+    assert w.kernel.desk.hold_back(other, "NVDA", "Iron Condor") is None
