@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "be19925855f263d433bebf9eefd3cebb592c96f03f58c92884e21fe97b138b0c"
+GOLDEN_DIGEST = "4c4b7da0cda71461c2f9d5642169b8d7897451238c48e66fc0bfb3a526bdcd87"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
