@@ -67,6 +67,7 @@ class FakeFacade:
         self.workflow_views: list[WorkflowView] = []
         self.pending_views: list[PendingView] = []
         self.stream_health: dict[str, StreamHealth] = {}
+        self.external_views: list[BrokerPosition] = []
         self.position_views: list[PositionView] = []
         self.watching_positions = False
 
@@ -179,7 +180,7 @@ class FakeFacade:
 
     async def external_positions(self) -> list[BrokerPosition]:
         await self._command("external_positions")
-        return []
+        return list(self.external_views)
 
     async def adopt_position(self, symbols: Sequence[str], strategy_name: str,
                              user: str) -> int:

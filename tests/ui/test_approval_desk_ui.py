@@ -244,3 +244,30 @@ def test_negative_expected_value_is_flagged_and_can_be_hidden(qtbot: Any,
     dock.hide_negative_ev.setChecked(False)
     assert dock.table.proxy.rowCount() == 2
     bridge.dispose()
+
+
+def test_unmanaged_positions_are_listed_and_adopted_under_a_strategy(
+        qtbot: Any, fake: FakeFacade) -> None:
+    from tastydesk.engine.domain.account import BrokerPosition
+    from tastydesk.ui.docks.position_monitor import PositionMonitorDock
+
+    short, long_ = "NVDA  270115C00175000", "NVDA  270115C00180000"
+    fake.external_views = [BrokerPosition(short, "NVDA", -1, Decimal("6.10")),
+                           BrokerPosition(long_, "NVDA", 1, Decimal("4.00"))]
+    bridge = EngineBridge(fake)
+    dock = PositionMonitorDock(fake, bridge)
+    qtbot.addWidget(dock)
+    dock.detail_tabs.setCurrentWidget(dock.unmanaged)
+    unmanaged = dock.unmanaged
+    qtbot.waitUntil(lambda: unmanaged.model.rowCount() == 2, timeout=5000)
+    assert unmanaged.note.text().startswith("2 legs held at the broker")
+    assert not unmanaged.adopt_button.isEnabled()
+    unmanaged.table.selectAll()
+    assert unmanaged.adopt_button.isEnabled()
+    with DialogAnswerer("Adopt"):
+        unmanaged.adopt_button.click()
+    qtbot.waitUntil(lambda: bool(fake.called("adopt_position")), timeout=5000)
+    [(symbols, strategy, _user)] = fake.called("adopt_position")
+    assert sorted(symbols) == sorted([short, long_])
+    assert strategy == fake.strategies()[0].name
+    bridge.dispose()
