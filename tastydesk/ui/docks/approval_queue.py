@@ -35,8 +35,9 @@ from tastydesk.ui.models.proposals import (
 )
 from tastydesk.ui.resources import icon
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
-from tastydesk.ui.widgets.dialogs import ModifyDialog, ask_confirm, ask_reason
+from tastydesk.ui.widgets.dialogs import ask_confirm
 from tastydesk.ui.widgets.table import KeyedTableView
+from tastydesk.ui.widgets.tickets import ModifyTicket, ask_reject, bulk_summary
 
 log = logging.getLogger(__name__)
 
@@ -250,9 +251,7 @@ class ApprovalQueueDock(QDockWidget):
             detail = (f"Max profit {fmt.money(p.max_profit)}, max loss {fmt.money(p.max_loss)}, "
                       f"buying power {fmt.money(p.buying_power)}, mode {self.engine.mode}.")
         else:
-            text = f"Approve {len(claimed)} trades and send their orders?"
-            detail = "\n".join(f"\u2022 {v.proposal.underlying} {v.proposal.strategy_name} "
-                               f"{fmt.price(v.proposal.mid_price)}" for v in claimed)
+            text, detail = bulk_summary(claimed, self.engine.portfolio())
         if not ask_confirm(self, "Approve trade", text, "Approve && send", detail):
             for v in claimed:
                 self.runner.release(v.workflow_id)
@@ -275,10 +274,8 @@ class ApprovalQueueDock(QDockWidget):
         if not self.runner.claim(wid):
             return
         self._update_buttons()
-        dialog = ModifyDialog(self, f"Modify {view.proposal.underlying} "
-                              f"{view.proposal.strategy_name}", view.proposal.mid_price,
-                              view.proposal.quantity)
-        if dialog.exec() != ModifyDialog.DialogCode.Accepted:
+        dialog = ModifyTicket(self, view)
+        if dialog.exec() != ModifyTicket.DialogCode.Accepted:
             self.runner.release(wid)
             self._update_buttons()
             return
@@ -302,8 +299,7 @@ class ApprovalQueueDock(QDockWidget):
             return
         claimed = [v for v in views if self.runner.claim(v.workflow_id)]
         names = ", ".join(f"{v.proposal.underlying} {v.proposal.strategy_name}" for v in claimed)
-        reason = ask_reason(self, "Reject trade", f"Reject {names}? Say why (kept in the "
-                            "decision history).", "Reject")
+        reason = ask_reject(self, names)
         if reason is None:
             for v in claimed:
                 self.runner.release(v.workflow_id)

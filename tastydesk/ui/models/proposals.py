@@ -68,7 +68,7 @@ def pending_columns(now: Callable[[], datetime],
         return (f"Proposed {fmt.timestamp(v.created_at)}; the approval window closes in "
                 f"{countdown(left)} (real time, whatever the paper speed)")
 
-    return [
+    columns = [
         Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
                text=lambda v: f"\u21a9 {v.proposal.underlying}" if v.returned
                else v.proposal.underlying,
@@ -105,6 +105,10 @@ def pending_columns(now: Callable[[], datetime],
                lambda w: str(len(w)) if w else "", sort_key=lambda v: len(warnings_of(v)),
                align=CENTER, tooltip=_warnings_tip, width=40, header_tip="Warnings"),
     ]
+    # What decides first: the trade, its warnings and the time left to decide.
+    lead = ("symbol", "warnings", "expires")
+    return ([c for k in lead for c in columns if c.key == k]
+            + [c for c in columns if c.key not in lead])
 
 
 def pending_model(now: Callable[[], datetime], parent: Any = None,
@@ -112,7 +116,8 @@ def pending_model(now: Callable[[], datetime], parent: Any = None,
     return KeyedTableModel(pending_columns(now, wall), key=lambda v: v.workflow_id, parent=parent)
 
 
-def _leg_name(leg: ResolvedLeg) -> str:
+def leg_name(leg: ResolvedLeg) -> str:
+    """A proposal leg as a trader reads it: ``SPY 18 Dec 26 560 P``."""
     try:
         root = parse_occ(leg.symbol)[0]
     except ValueError:
@@ -122,7 +127,7 @@ def _leg_name(leg: ResolvedLeg) -> str:
 
 LEG_COLUMNS: list[Column[ResolvedLeg]] = [
     Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}", width=56),
-    Column("leg", "Leg", _leg_name, width=170,
+    Column("leg", "Leg", leg_name, width=170,
            sort_key=lambda leg: (leg.expiry, leg.strike, str(leg.option_type)),
            tooltip=lambda leg: f"OCC {' '.join(leg.symbol.split())}"
                                + (f"; chosen by {leg.reason}" if leg.reason else "")),
