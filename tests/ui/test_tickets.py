@@ -77,3 +77,17 @@ def fmt_money(value: Decimal) -> str:
     from tastydesk.ui import format as fmt
 
     return fmt.money(value)
+
+
+def test_screenshot_size_is_width_by_height_and_bad_sizes_are_named() -> None:
+    import argparse
+
+    import pytest
+
+    from tastydesk.commands.screenshot import window_size
+
+    assert window_size("1600x980") == (1600, 980)
+    assert window_size("1920X1080") == (1920, 1080)
+    for bad in ("1600", "wide", "100x100"):
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(bad)):
+            window_size(bad)
