@@ -42,9 +42,11 @@ def run_app(args: argparse.Namespace) -> int:
     from tastydesk.ui.errors import ErrorReporter
     from tastydesk.ui.single_instance import SingleInstance
     from tastydesk.ui.theme import apply_theme
+    from tastydesk.ui.window_layout import keep_settings_in
 
     QCoreApplication.setOrganizationName(paths.ORG_NAME)
     QCoreApplication.setApplicationName(paths.APP_NAME)
+    keep_settings_in(base)  # layout and theme per data directory
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)

@@ -16,7 +16,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-WINDOW_SIZE = (1680, 1020)
+WINDOW_SIZE = (1600, 980)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``1600x980`` as (width, height); argparse reports anything else as a bad --size."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected WIDTHxHEIGHT, e.g. 1600x980") from None
+    if not (800 <= width <= 7680 and 600 <= height <= 4320):
+        raise argparse.ArgumentTypeError(f"{text!r}: between 800x600 and 7680x4320")
+    return width, height
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +37,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=600.0,
                         help="paper clock speed while the market runs up")
     parser.add_argument("--theme", choices=("light", "dark"), default="light")
+    parser.add_argument("--size", type=window_size, default=WINDOW_SIZE,
+                        help="main window size as WIDTHxHEIGHT (default 1600x980); the main "
+                             "window's PNG has exactly this size")
     parser.add_argument("--timeout", type=float, default=150.0,
                         help="seconds to wait for pending trades, orders and positions")
     parser.add_argument("--positions", type=int, default=3,
@@ -101,7 +116,8 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
     _start_at_monday_open(base)
     engine = await open_engine(base, paper=True, seed=args.seed, speed=args.speed)
     window = MainWindow(engine, tray_available=False)
-    window.resize(*WINDOW_SIZE)
+    size = getattr(args, "size", WINDOW_SIZE)
+    window.resize(*size)
     window.show()
     await engine.start()
     user = "screenshot"
@@ -127,7 +143,13 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
     await _settle(app)
     _select_first_rows(window)
     await _settle(app)
-    window.grab().save(str(out / "main_window.png"))
+    window.resize(*size)  # the window may have grown to its docks' minimum sizes
+    await _settle(app)
+    shot = window.grab()
+    if (shot.width(), shot.height()) != tuple(size):
+        print(f"warning: main window drawn at {shot.width()}x{shot.height()}, not "
+              f"{size[0]}x{size[1]}", file=sys.stderr)
+    shot.save(str(out / "main_window.png"))
     for dock in window.docks:
         dock.show()
         dock.raise_()

@@ -16,7 +16,9 @@ from typing import Any
 
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import (
+    Clock,
     MarketCalendar,
+    RealClock,
     SimClock,
     load_nyse_early_closes,
     load_nyse_holidays,
@@ -130,8 +132,8 @@ class PaperDriver:
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
                             speed: float | None = None, start: datetime | None = None,
                             store: Store | None = None, inline_store: bool = False,
-                            starting_cash: Decimal = Decimal("100000")
-                            ) -> tuple[Kernel, PaperDriver]:
+                            starting_cash: Decimal = Decimal("100000"),
+                            wall: Clock | None = None) -> tuple[Kernel, PaperDriver]:
     from tastydesk.engine.broker.paper.broker import PaperBroker
     from tastydesk.engine.broker.paper.market import PaperMarket
     from tastydesk.engine.broker.paper.state import PaperState
@@ -172,26 +174,29 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     driver = PaperDriver(clock, market, broker, calendar, async_store)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
-                    strategies=strategies, driver=driver)
+                    strategies=strategies, driver=driver, wall=wall)
     return kernel, driver
 
 
 async def open_engine(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
-                      client_kwargs: dict[str, Any] | None = None) -> EngineFacade:
+                      client_kwargs: dict[str, Any] | None = None,
+                      wall: Clock | None = None) -> EngineFacade:
     """The engine for the desktop, as the facade the UI holds (see :func:`open_kernel`)."""
     kernel = await open_kernel(data_dir, paper=paper, seed=seed, speed=speed,
-                               client_kwargs=client_kwargs)
+                               client_kwargs=client_kwargs, wall=wall)
     return kernel.facade
 
 
 async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
-                      client_kwargs: dict[str, Any] | None = None) -> Kernel:
+                      client_kwargs: dict[str, Any] | None = None,
+                      wall: Clock | None = None) -> Kernel:
     """Build the engine: paper unless a tastytrade login is stored.
 
     In paper mode ``start()`` also starts the real-time paper driver. ``client_kwargs`` reach
-    the tastytrade SDK's HTTP client (tests pass an in-process transport).
+    the tastytrade SDK's HTTP client (tests pass an in-process transport). ``wall`` is the
+    trader's clock for approval windows (the real clock unless a test steps its own).
     """
     if paper is None:
         paper = not _has_credentials()
@@ -200,7 +205,9 @@ async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | 
         if kernel is not None:
             return kernel
         log.warning("stored tastytrade login unusable; starting in paper mode")
-    kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed)
+    # A trader works this engine: approval windows run on the wall clock, not paper time.
+    kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed,
+                                              wall=wall or RealClock())
     return kernel
 
 
@@ -220,7 +227,6 @@ async def _open_live_engine(data_dir: Path,
                             client_kwargs: dict[str, Any] | None = None) -> Kernel | None:
     from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker
     from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
-    from tastydesk.engine.clock import RealClock
     from tastydesk.paths import db_path
 
     creds_store = KeyringCredentialStore()

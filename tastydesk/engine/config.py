@@ -35,8 +35,8 @@ class EngineConfig:
     pricing_step: Decimal = Decimal("0.01")
     reject_cooldown_minutes: int = 60
     restart_cooldown_minutes: int = 60
-    approval_expiry_minutes: int = 30
-    reprice_tolerance: Decimal = Decimal("0.05")  # $ move of the mid that forces a re-price at approval
+    approval_expiry_minutes: int = 5  # real (wall-clock) minutes, whatever the paper speed
+    reprice_tolerance: Decimal = Decimal("0.05")  # $ the mid may move past the trader's limit
     max_quote_age_seconds: int = 120
     min_confidence: float = 0.5
     trend_weight: float = 0.6  # bias score = trend_weight*trend - portfolio_weight*normalised delta

@@ -61,7 +61,7 @@ class EngineFacade:
     def __init__(self, *, lifecycle: Lifecycle, settings: Settings, strategies: StrategyLibrary,
                  scanner: Scanner, desk: ApprovalDesk, actions: PositionActions,
                  positions: PositionBook, candidates: CandidateBuilder, readmodel: ReadModel,
-                 bus: EventBus, clock: Clock, mode: Mode) -> None:
+                 bus: EventBus, clock: Clock, wall: Clock, mode: Mode) -> None:
         self._lifecycle = lifecycle
         self._settings = settings
         self._strategies = strategies
@@ -73,6 +73,9 @@ class EngineFacade:
         self._read = readmodel
         self.bus = bus
         self.clock = clock
+        # The trader's (real) clock: approval expiry and every countdown shown to the trader
+        # run on it, not on the paper clock.
+        self.wall_clock = wall
         self.mode = mode
 
     # ---- lifecycle

@@ -53,11 +53,14 @@ INDEX = "SPY"  # always streamed: beta weighting is in SPY-equivalent shares
 class Kernel:
     def __init__(self, *, broker: BrokerPort, store: AsyncStore, bus: EventBus, clock: Clock,
                  calendar: MarketCalendar, config: EngineConfig, strategies: list[Strategy],
-                 driver: TimeDriver | None = None) -> None:
+                 driver: TimeDriver | None = None, wall: Clock | None = None) -> None:
         self.broker = broker
         self.store = store
         self.bus = bus
         self.clock = clock
+        # The trader's clock: approval windows run on it whatever the paper speed (a headless
+        # simulation has no trader, so by default it is the engine clock).
+        self.wall = wall or clock
         self.calendar = calendar
         self.mode: Mode = broker.mode
         self.driver = driver
@@ -94,7 +97,7 @@ class Kernel:
                                  risk=self.risk, broker=broker, store=store, streams=self.streams,
                                  settings=self.settings, strategies=self.strategies,
                                  readiness=self.readiness, spawn=spawn, counters=self.counters,
-                                 **common)
+                                 wall=self.wall, **common)
         self.risk.add_commitments(self.desk.commitments)
         self.risk.add_commitments(self.orders.commitments)
         self.scanner = Scanner(book=self.book, candidates=self.candidates, desk=self.desk,
@@ -128,7 +131,7 @@ class Kernel:
             lifecycle=self, settings=self.settings, strategies=self.strategies,
             scanner=self.scanner, desk=self.desk, actions=self.actions, positions=self.positions,
             candidates=self.candidates, readmodel=self.readmodel, bus=bus, clock=clock,
-            mode=self.mode)
+            wall=self.wall, mode=self.mode)
         self._subscriptions: list[Subscription] = []
         self._started = False
 

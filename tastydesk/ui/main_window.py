@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tastydesk.engine.domain.enums import Mode, StreamHealth
+from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.views import HealthView
 from tastydesk.engine.facade import EngineFacade
@@ -39,7 +39,7 @@ from tastydesk.ui.docks.position_monitor import PositionMonitorDock
 from tastydesk.ui.docks.workflow_status import WorkflowStatusDock
 from tastydesk.ui.notifications import Notifier
 from tastydesk.ui.resources import icon
-from tastydesk.ui.theme import MODE_COLOURS, apply_theme
+from tastydesk.ui.theme import MODE_COLOURS, apply_theme, stream_chip
 from tastydesk.ui.widgets.dialogs import ask_confirm
 from tastydesk.ui.window_layout import KEY_THEME, Docks, WindowLayout
 from tastydesk.ui.window_menus import MenuHandlers, build_menus
@@ -48,13 +48,6 @@ log = logging.getLogger(__name__)
 
 KEY_BANNER = "window/paper_banner_dismissed"
 AUTOMATION = "automation"  # runner key of the kill switch
-
-_STREAM_MARK = {
-    StreamHealth.CONNECTED: "\u25cf",
-    StreamHealth.CONNECTING: "\u25cc",
-    StreamHealth.STALE: "\u25b2",
-    StreamHealth.DISCONNECTED: "\u2716",
-}
 
 
 class MainWindow(QMainWindow):
@@ -111,6 +104,13 @@ class MainWindow(QMainWindow):
         self.bridge.alert_raised.connect(self._on_alert)
         self.bridge.ticked.connect(self._on_tick)
         self.bridge.config_changed.connect(lambda _e: self.refresh_status())
+        # The Pending and Open chips follow workflow changes at once (coalesced: a burst of
+        # transitions refreshes the chips once, on the next turn of the event loop).
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.setInterval(0)
+        self._status_timer.timeout.connect(self.refresh_status)
+        self.bridge.workflow_changed.connect(lambda _e: self._schedule_status())
         self._ticks = 0
 
         self.layout_keeper.capture_defaults()
@@ -347,16 +347,18 @@ class MainWindow(QMainWindow):
         if self._ticks % 5 == 0:
             self.refresh_status()
 
+    def _schedule_status(self) -> None:
+        if not self._status_timer.isActive():
+            self._status_timer.start()
+
     def refresh_status(self) -> None:
         """Update toolbar chips and the kill switch from the engine's health snapshot."""
         h: HealthView = self.engine.health()
         chips = self.chips
-        chips["streams"].setText("  ".join(
-            f"{name.title()} {_STREAM_MARK.get(health, '?')}"
-            for name, health in sorted(h.streams.items())) or "Streams \u2014")
-        chips["streams"].setToolTip("\n".join(f"{name}: {health}" for name, health
-                                              in sorted(h.streams.items()))
-                                    or "No broker stream yet")
+        streams_text, streams_tip = stream_chip(h.streams)
+        chips["streams"].setTextFormat(Qt.TextFormat.RichText)
+        chips["streams"].setText(streams_text)
+        chips["streams"].setToolTip(streams_tip)
         chips["quote_age"].setText(f"Quotes {fmt.age(h.quote_age_s)}")
         chips["clock"].setText(f"{fmt.clock_time(h.clock_now)} \u00d7{h.clock_speed:g}"
                                + ("" if h.market_open else " (closed)"))

@@ -7,6 +7,7 @@ to QSettings on close and restored on start when they were written by this layou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QRegularExpression, QSettings, Qt
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QHeaderView, QMainWindo
 
 from tastydesk.ui.theme import current_theme
 
-STATE_VERSION = 3  # bump when docks are added/renamed: old saved layouts are then ignored
+STATE_VERSION = 4  # bump when docks are added/renamed: old saved layouts are then ignored
 KEY_STATE = "window/state"
 KEY_GEOMETRY = "window/geometry"
 KEY_VERSION = "window/version"
@@ -22,6 +23,21 @@ KEY_THEME = "window/theme"
 # Only named views are kept; matching by name in Qt spares wrapping every unnamed header.
 _NAMED_HEADER = QRegularExpression(r"\.header$")
 _NAMED = QRegularExpression(r".")
+
+
+SETTINGS_FOLDER = "qt"  # under the data directory
+
+
+def keep_settings_in(data_dir: Path) -> Path:
+    """Keep layout, theme and view settings in the data directory (INI files under
+    ``SETTINGS_FOLDER``), so each data directory (each account, each test run) has its own
+    rather than sharing one file in the user's configuration folder. Call before the first
+    ``QSettings()``; returns the folder."""
+    folder = data_dir / SETTINGS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    return folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,37 +66,38 @@ class WindowLayout:
         self._default_views: dict[str, QByteArray] = {}
 
     def arrange_default(self) -> None:
-        """The built-in arrangement: queue over positions on the left, status and builder
-        tabbed on the right, the activity log along the bottom."""
+        """The built-in arrangement, tables first: the queue over the whole height on the left;
+        on the right the positions (tabbed with the workflow status and the builder) over a
+        compact activity log."""
         w, d = self._window, self._docks
         for dock in d.all():
             dock.setFloating(False)
             dock.show()
-        left = Qt.DockWidgetArea.LeftDockWidgetArea
-        w.addDockWidget(left, d.approval)
-        w.addDockWidget(left, d.position)
-        w.splitDockWidget(d.approval, d.position, Qt.Orientation.Vertical)
-        w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d.workflow)
-        if d.builder is not None:
-            w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d.builder)
-            w.tabifyDockWidget(d.workflow, d.builder)
-            d.workflow.raise_()
-        w.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, d.activity)
+        w.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, d.approval)
+        w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d.position)
+        w.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d.activity)
+        w.splitDockWidget(d.position, d.activity, Qt.Orientation.Vertical)
+        for other in (d.workflow, d.builder):
+            if other is not None:
+                w.tabifyDockWidget(d.position, other)
+        d.position.raise_()
+        for splitter in (d.approval.splitter, d.position.splitter, d.workflow.splitter):
+            splitter.setChildrenCollapsible(False)
         self.size_default()
 
     def size_default(self) -> None:
         """Dock and splitter sizes in proportion to the window (again once it has its size)."""
         w, d = self._window, self._docks
         width, height = max(w.width(), 1200), max(w.height(), 800)
-        w.resizeDocks([d.approval, d.workflow], [int(width * 0.56), int(width * 0.44)],
+        w.resizeDocks([d.approval, d.position], [int(width * 0.5), int(width * 0.5)],
                       Qt.Orientation.Horizontal)
-        w.resizeDocks([d.approval, d.position], [int(height * 0.42), int(height * 0.42)],
+        w.resizeDocks([d.position, d.activity], [int(height * 0.72), int(height * 0.18)],
                       Qt.Orientation.Vertical)
-        w.resizeDocks([d.activity], [120], Qt.Orientation.Vertical)
-        # Tables first: the detail panes get what is left.
-        d.approval.splitter.setSizes([170, 430])
-        d.position.splitter.setSizes([340, 110])
-        d.workflow.splitter.setSizes([600, 300])
+        # Tables first: a queue of at least eight rows with the detail pane below it, and
+        # the positions over their detail.
+        d.approval.splitter.setSizes([int(height * 0.29), int(height * 0.61)])
+        d.position.splitter.setSizes([int(height * 0.40), int(height * 0.28)])
+        d.workflow.splitter.setSizes([int(height * 0.45), int(height * 0.25)])
 
     def capture_defaults(self) -> None:
         """Remember the current arrangement as what Reset layout goes back to."""

@@ -242,20 +242,21 @@ async def test_a_moved_market_is_repriced_and_shown_again_not_sent(tmp_path: Pat
     pending = (await until_pending(engine, driver))[0]
     wid, first = pending.workflow_id, pending.proposal
     placed = count_placed(engine)
-    for _ in range(24):  # let the market move away from the proposal's mid
+    for _ in range(48):  # let the market move against the proposal's price (the trader's limit)
         driver.advance(600)
         await engine.tasks.drain()
         fresh = await engine.desk.current_prices(first)
-        if fresh is not None and fresh.mid != first.mid_price:
+        if fresh is not None and fresh.mid < first.mid_price:
             break
-    if not engine.facade.pending():
-        pytest.skip("the proposal expired before the market moved")
+    if not engine.facade.pending() or fresh is None or fresh.mid >= first.mid_price:
+        pytest.skip("the market did not move against the proposal while it was pending")
     outcome = str(await engine.facade.approve(wid, "gina"))
     await engine.tasks.drain()
     assert outcome.startswith(("repriced", "withdrawn")), outcome
     assert placed == []
     reasons = [t.reason for t in engine.facade.transitions(wid)]
-    assert any(r.startswith("re-pricing before sending") for r in reasons)
+    assert any(r.startswith("approved by gina at limit") and "not sent: mid moved" in r
+               for r in reasons)
     if outcome.startswith("repriced"):
         again = {p.workflow_id: p for p in engine.facade.pending()}[wid]
         assert again.proposal_id != pending.proposal_id

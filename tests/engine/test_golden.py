@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "5e42b035999f2108e08a990c90fec8e077b91dd7f9e4e47b0018dff922627852"
+GOLDEN_DIGEST = "4c4b7da0cda71461c2f9d5642169b8d7897451238c48e66fc0bfb3a526bdcd87"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -74,8 +74,9 @@ class World:
         await self.kernel.stop()
 
 
-async def world(tmp_path: Path, **config: Any) -> World:
-    """A started kernel (reconciled, nothing traded) on the scripted broker."""
+async def world(tmp_path: Path, wall: SimClock | None = None, **config: Any) -> World:
+    """A started kernel (reconciled, nothing traded) on the scripted broker; ``wall`` is the
+    trader's clock when a test steps it apart from paper time (by default the same clock)."""
     store = Store.open(tmp_path / "tastydesk.db")
     bus = EventBus()
     clock = SimClock(START)
@@ -85,6 +86,7 @@ async def world(tmp_path: Path, **config: Any) -> World:
         store.set_config("engine", settings.to_dict())
         strategies = store.list_strategies()
     kernel = Kernel(broker=broker, store=AsyncStore(store, inline=True), bus=bus, clock=clock,
-                    calendar=MarketCalendar(), config=settings, strategies=strategies)
+                    calendar=MarketCalendar(), config=settings, strategies=strategies,
+                    wall=wall)
     await kernel.start(start_driver=False)
     return World(kernel, broker, clock, InspectedStore(store))

@@ -78,6 +78,17 @@ def open_paper_engine(qtbot: Any, data_dir: Path, speed: float = 3000.0, seed: i
     return engine
 
 
+def open_paper_kernel(qtbot: Any, data_dir: Path, speed: float = 3000.0, seed: int = 7) -> Any:
+    """The started paper kernel (for tests that hold its paper clock still while deciding)."""
+    from tastydesk.engine.bootstrap import open_kernel
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    seed_store(data_dir)
+    kernel = run_coro(qtbot, open_kernel(data_dir, paper=True, seed=seed, speed=speed))
+    run_coro(qtbot, kernel.start())
+    return kernel
+
+
 def wait_for(qtbot: Any, condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
     qtbot.waitUntil(condition, timeout=int(timeout_s * 1000))
 

@@ -22,7 +22,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import SimClock
 from tastydesk.engine.config import ConfigChange, EngineConfig
 from tastydesk.engine.domain.account import BrokerPosition
-from tastydesk.engine.domain.enums import ActionOutcome, Mode
+from tastydesk.engine.domain.enums import ActionOutcome, Mode, StreamHealth
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -55,6 +55,7 @@ class FakeFacade:
     def __init__(self, strategies: Sequence[Strategy] = DEFAULT_STRATEGIES) -> None:
         self.bus = EventBus()
         self.clock = SimClock(T0)
+        self.wall_clock = SimClock(T0)  # the trader's clock, stepped apart from paper time
         self.mode = Mode.PAPER
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.failures: dict[str, BaseException] = {}
@@ -65,6 +66,8 @@ class FakeFacade:
         self.strategy_book: dict[str, Strategy] = {s.name: s for s in strategies}
         self.workflow_views: list[WorkflowView] = []
         self.pending_views: list[PendingView] = []
+        self.stream_health: dict[str, StreamHealth] = {}
+        self.external_views: list[BrokerPosition] = []
         self.position_views: list[PositionView] = []
         self.watching_positions = False
 
@@ -120,7 +123,8 @@ class FakeFacade:
         return HealthView(mode=self.mode, automation_armed=self.armed, reconciled=True,
                           reconcile_detail="", clock_now=self.clock.now(),
                           pending_count=len(self.pending_views),
-                          open_positions=len(self.position_views))
+                          open_positions=len(self.position_views),
+                          streams=dict(self.stream_health))
 
     def analytics(self) -> AnalyticsView:
         return AnalyticsView()
@@ -176,7 +180,7 @@ class FakeFacade:
 
     async def external_positions(self) -> list[BrokerPosition]:
         await self._command("external_positions")
-        return []
+        return list(self.external_views)
 
     async def adopt_position(self, symbols: Sequence[str], strategy_name: str,
                              user: str) -> int:

@@ -203,6 +203,8 @@ def test_kill_switch_pauses_at_once_and_asks_before_rearming(
     wait_for(qtbot, lambda: not engine.health().automation_armed, timeout_s=5)
     wait_for(qtbot, lambda: window.kill_switch.text() == "Automation PAUSED", timeout_s=5)
     assert window.kill_switch.text() == "Automation PAUSED"
+    # The chips also refresh on workflow changes, so the text may lead the command's end.
+    wait_for(qtbot, lambda: not window.runner.busy_keys, timeout_s=5)
     with DialogAnswerer("Cancel") as answerer:
         window.kill_action.trigger()
     assert answerer.seen == ["Re-arm automation"]

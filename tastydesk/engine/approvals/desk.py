@@ -1,8 +1,15 @@
 """The approval desk: proposals waiting for the trader, and the decisions on them.
 
-A proposal's legs stream while it waits, so approval re-checks it against live quotes: a moved or
-stale market is re-priced (a fresh candidate) rather than sent. Approving is idempotent per
-workflow: a second approval while the first is in flight, or after it was sent, sends nothing.
+Expiry is timed by ``wall``, the trader's (real) clock, whatever the paper speed: a decision
+takes the same real minutes at x1 and at x60. Headless simulations pass their stepped clock as
+``wall``, so an unattended run behaves as before.
+
+A proposal's legs stream while it waits, so approval re-checks it against live quotes. The
+approval carries the trader's limit; while the market stays within it the order is sent, worked
+from the current mid and never past the limit. A move beyond it, or a stale market, returns the
+trade re-priced (a fresh candidate) with the reason on its row and in a notification. Approving
+is idempotent per workflow: a second approval while the first is in flight, or after it was sent,
+sends nothing.
 """
 
 from __future__ import annotations
@@ -10,12 +17,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import Clock, TimerHandle
 from tastydesk.engine.domain.chain import Quote
 from tastydesk.engine.domain.enums import (
     ActionOutcome,
@@ -51,6 +58,9 @@ from tastydesk.engine.workflow.book import WorkflowBook
 
 CLAIM = "pending"
 IN_PROGRESS = ActionResult(ActionOutcome.IN_PROGRESS)
+# A workflow in one of these states holds its symbol and strategy: no second one is proposed.
+_DUPLICATE_STATES = frozenset({WorkflowState.PENDING_APPROVAL, WorkflowState.EXECUTING,
+                               WorkflowState.MONITORING, WorkflowState.CLOSING})
 NOT_PENDING = ActionResult(ActionOutcome.NOT_PENDING)
 
 
@@ -58,7 +68,7 @@ class ApprovalDesk:
     def __init__(self, *, book: WorkflowBook, candidates: CandidateBuilder, orders: OrderManager,
                  risk: PortfolioRisk, broker: BrokerPort, store: AsyncStore,
                  streams: StreamClaims, settings: Settings, strategies: StrategyLibrary,
-                 readiness: Readiness, bus: EventBus, clock: Clock,
+                 readiness: Readiness, bus: EventBus, clock: Clock, wall: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._book = book
         self._candidates = candidates
@@ -72,15 +82,20 @@ class ApprovalDesk:
         self._readiness = readiness
         self._bus = bus
         self._clock = clock
+        self._wall = wall
         self._spawn = spawn
         self._counters = counters
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
+        self._filled_at: dict[str, datetime] = {}  # symbol -> its latest entry fill
+        self._returned: dict[int, str] = {}  # workflow id -> why its last approval came back
+        self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
 
     # ---- queries
     def views(self) -> list[PendingView]:
-        return [dataclasses.replace(p, in_flight=p.workflow_id in self._in_flight)
+        return [dataclasses.replace(p, in_flight=p.workflow_id in self._in_flight,
+                                    returned=self._returned.get(p.workflow_id, ""))
                 for p in sorted(self._pending.values(), key=lambda p: p.created_at)]
 
     def get(self, workflow_id: int) -> PendingView | None:
@@ -99,11 +114,17 @@ class ApprovalDesk:
             self._quotes[event.quote.symbol] = event.quote
 
     def _on_workflow_changed(self, event: WorkflowChanged) -> None:
+        if event.state is WorkflowState.MONITORING and event.previous is WorkflowState.EXECUTING:
+            self._filled_at[event.symbol] = event.time
         if event.state is WorkflowState.PENDING_APPROVAL:
             return
         gone = self._pending.pop(event.workflow_id, None)
         if gone is None:
             return
+        self._returned.pop(event.workflow_id, None)
+        timer = self._expiry.pop(event.workflow_id, None)
+        if timer is not None:
+            timer.cancel()
         symbols = [leg.streamer_symbol for leg in gone.proposal.legs]
         still = {leg.streamer_symbol for p in self._pending.values() for leg in p.proposal.legs}
         for sym in symbols:
@@ -117,11 +138,32 @@ class ApprovalDesk:
         return [Commitment(p.workflow_id, p.proposal.underlying, p.proposal.buying_power,
                            "pending approval") for p in self._pending.values()]
 
+    def hold_back(self, workflow_id: int, symbol: str,
+                  strategy_name: str) -> tuple[str, datetime] | None:
+        """Why a candidate must not reach the queue now, and until when: the same strategy on
+        the symbol already pending or open in another workflow, or the symbol's cool-down after
+        its latest entry fill (``restart_cooldown_minutes``)."""
+        config = self._settings.config
+        now = self._clock.now()
+        for wf in self._book.active(symbol):
+            if wf.id == workflow_id or wf.strategy_name != strategy_name:
+                continue
+            if wf.state in _DUPLICATE_STATES:
+                what = "pending" if wf.state is WorkflowState.PENDING_APPROVAL else "open"
+                return (f"{strategy_name} on {symbol} is already {what} (workflow #{wf.id})",
+                        now + timedelta(minutes=config.scan_interval_minutes))
+        filled = self._filled_at.get(symbol)
+        if filled is not None:
+            until = filled + timedelta(minutes=config.restart_cooldown_minutes)
+            if now < until:
+                return f"{symbol} cools down after its fill at {filled:%H:%M} UTC", until
+        return None
+
     # ---- proposing
     async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
         config = self._settings.config
         now = self._clock.now()
-        expires = now + timedelta(minutes=config.approval_expiry_minutes)
+        expires = self._wall.now() + timedelta(minutes=config.approval_expiry_minutes)
         proposal_id = await self._store.save_proposal(workflow_id, proposal, expires)
         await self._book.transition(workflow_id, Trigger.PROPOSE, Actor.ENGINE,
                                     f"{strategy.name}: {proposal.bias.value}, credit "
@@ -135,8 +177,7 @@ class ApprovalDesk:
             self._quotes.setdefault(sym, None)
         self._streams.claim(CLAIM, workflow_id, symbols)
         self._spawn(self._broker.subscribe(symbols), "subscribe-pending")
-        self._book.set_timer(("expire", workflow_id), (expires - now).total_seconds(),
-                             lambda: self._spawn(self._expire(workflow_id), "expire"))
+        self._arm_expiry(workflow_id, expires)
         self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.PENDING,
                                 f"New trade: {proposal.underlying}",
                                 f"{strategy.name} for {proposal.mid_price} credit, max loss "
@@ -152,9 +193,20 @@ class ApprovalDesk:
                                          record.expires_at)
         self._streams.claim(CLAIM, wid, [leg.streamer_symbol for leg in record.proposal.legs])
         if record.expires_at is not None:
-            seconds = max(0.0, (record.expires_at - self._clock.now()).total_seconds())
-            self._book.set_timer(("expire", wid), seconds,
-                                 lambda: self._spawn(self._expire(wid), "expire"))
+            self._arm_expiry(wid, record.expires_at)
+
+    def _arm_expiry(self, workflow_id: int, at: datetime) -> None:
+        """One expiry timer per pending workflow, on the wall clock (a new proposal replaces
+        the previous timer)."""
+        old = self._expiry.pop(workflow_id, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self._expiry.pop(workflow_id, None)
+            self._spawn(self._expire(workflow_id), "expire")
+
+        self._expiry[workflow_id] = self._wall.call_at(at, fire)
 
     async def _expire(self, workflow_id: int) -> None:
         async with self._book.lock(workflow_id):
@@ -191,15 +243,23 @@ class ApprovalDesk:
         strategy = self._strategies.get(proposal.strategy_name)
         if strategy is None:
             raise EngineError(f"strategy {proposal.strategy_name!r} no longer exists")
-        # Re-check against current quotes: a moved or stale market is re-priced, not sent.
+        # The approval carries the trader's limit: the proposal's price, or the modified one.
+        # The order goes out while the market stays within it (worked from the current mid,
+        # never past the limit); only a move beyond it, or a market that cannot be priced,
+        # returns the trade.
+        limit = price if price is not None else proposal.mid_price
         fresh = await self.current_prices(proposal)
-        moved = None
+        beyond = None
         if fresh is None:
-            moved = "quotes for the legs are missing or stale"
-        elif abs(fresh.mid - proposal.mid_price) > self._settings.config.reprice_tolerance:
-            moved = f"mid moved from {proposal.mid_price} to {fresh.mid}"
-        if moved or fresh is None:
-            return await self._reprice(workflow_id, proposal, strategy, moved or "")
+            beyond = "quotes for the legs are missing or stale"
+        elif fresh.mid < min(limit, proposal.mid_price) - self._settings.config.reprice_tolerance:
+            beyond = (f"mid moved from {_net(proposal.mid_price)} to {_net(fresh.mid)}, past "
+                      f"the limit {_net(limit)}")
+        if beyond or fresh is None:
+            return await self._return(workflow_id, proposal, strategy, user, limit, beyond or "")
+        portfolio = self._risk.view
+        if portfolio.breached:
+            raise EngineError(f"portfolio limit breached: {portfolio.breach_reason}")
         units = quantity or proposal.quantity
         per_unit = proposal.buying_power / proposal.quantity
         problem = self._risk.opening_problem(workflow_id, (per_unit * units).quantize(CENT),
@@ -214,34 +274,49 @@ class ApprovalDesk:
             else Decision.APPROVE
         record = await self._store.record_decision(
             pending.proposal_id, decision, user,
-            "approved" if decision is Decision.APPROVE
-            else f"approved with price {price} quantity {units}",
+            f"approved at limit {_net(limit)}" if decision is Decision.APPROVE
+            else f"approved with limit {_net(limit)} quantity {units}",
             self._clock.now(), price=price, quantity=units)
         self._bus.publish(DecisionRecorded(record))
         await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.APPROVED)
         await self._book.transition(workflow_id, Trigger.APPROVE, Actor.USER,
-                                    f"approved by {user}",
-                                    payload={"price": str(price or ""), "quantity": units})
+                                    f"approved by {user} at limit {_net(limit)}; sent with the "
+                                    f"mid at {_net(fresh.mid)}",
+                                    payload={"price": str(price or ""), "quantity": units,
+                                             "limit": str(limit)})
         self._counters["approvals"] += 1
+        floor = limit if strategy.pricing.limit_price is None \
+            else max(limit, strategy.pricing.limit_price)
         await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
                                   open_legs(proposal, units), units, mid=fresh.mid,
-                                  natural=fresh.natural, strategy=strategy,
-                                  limit=strategy.pricing.limit_price, price=price,
+                                  natural=fresh.natural, strategy=strategy, limit=floor,
                                   proposal_id=pending.proposal_id, buying_power_per_unit=per_unit)
         return SENT
 
-    async def _reprice(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
-                       moved: str) -> ActionResult:
+    async def _return(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
+                      user: str, limit: Decimal, beyond: str) -> ActionResult:
+        """The market moved beyond the trader's limit: re-price the trade and bring it back to
+        the queue with the reason on its row, or withdraw it when nothing qualifies now."""
         await self._book.transition(workflow_id, Trigger.REPRICE, Actor.ENGINE,
-                                    f"re-pricing before sending: {moved}")
+                                    f"approved by {user} at limit {_net(limit)}, not sent: "
+                                    f"{beyond}; re-pricing")
         outcome = await self._candidates.build(proposal.underlying, only=strategy,
                                                workflow_id=workflow_id)
+        now = self._clock.now()
+        title = f"Trade returned: {proposal.underlying} {strategy.name}"
         if isinstance(outcome, str):
             await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE, outcome,
-                                        cooldown_until=self._clock.now())
+                                        cooldown_until=now)
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING, title,
+                                    f"{beyond}; withdrawn: {outcome}", now, workflow_id))
             return ActionResult(ActionOutcome.WITHDRAWN, outcome)
-        await self.propose(workflow_id, outcome[0], strategy)
-        return ActionResult(ActionOutcome.REPRICED, moved)
+        fresh = outcome[0]
+        await self.propose(workflow_id, fresh, strategy)
+        note = f"{beyond}; new price {_net(fresh.mid_price)}"
+        self._returned[workflow_id] = note
+        self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING, title, note, now,
+                                workflow_id))
+        return ActionResult(ActionOutcome.REPRICED, note)
 
     async def reject(self, workflow_id: int, user: str, reason: str) -> None:
         if not reason or not reason.strip():
@@ -285,6 +360,11 @@ class ApprovalDesk:
                 return None
             quotes.append(contract.quote)
         return _price(proposal, quotes)
+
+
+def _net(price: Decimal) -> str:
+    """A signed net price as the trader reads it: ``2.84 cr`` or ``1.20 db``."""
+    return f"{abs(price):.2f} {'cr' if price > 0 else 'db'}"
 
 
 def _price(proposal: TradeProposal, quotes: list[Quote]) -> SpreadPrice:

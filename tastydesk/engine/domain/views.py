@@ -42,6 +42,7 @@ class PendingView:
     created_at: datetime
     expires_at: datetime | None
     in_flight: bool = False  # an approval is being processed
+    returned: str = ""  # why the trader's last approval came back (the market moved past it)
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,4 +109,10 @@ class Scanner:
                                             outcome, cooldown_until=cooldown)
                 return
             proposal, strategy = outcome
+            # No duplicate of a pending or open trade, no re-entry during a fill's cool-down.
+            held = self._desk.hold_back(workflow_id, wf.symbol, strategy.name)
+            if held is not None:
+                await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE,
+                                            held[0], cooldown_until=held[1])
+                return
             await self._desk.propose(workflow_id, proposal, strategy)

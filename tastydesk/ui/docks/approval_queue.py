@@ -9,14 +9,12 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDockWidget,
-    QFormLayout,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -29,11 +27,17 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
-from tastydesk.ui.models.proposals import decisions_model, legs_model, pending_model
+from tastydesk.ui.docks.approval_detail import ProposalDetail
+from tastydesk.ui.models.proposals import (
+    decisions_model,
+    negative_ev,
+    pending_model,
+)
 from tastydesk.ui.resources import icon
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
-from tastydesk.ui.widgets.dialogs import ModifyDialog, ask_confirm, ask_reason
+from tastydesk.ui.widgets.dialogs import ask_confirm
 from tastydesk.ui.widgets.table import KeyedTableView
+from tastydesk.ui.widgets.tickets import ModifyTicket, ask_reject, bulk_summary
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +56,16 @@ class ApprovalQueueDock(QDockWidget):
         self.runner.finished.connect(self._on_command_finished)
         self.runner.failed.connect(self._on_command_failed)
         self._labels: dict[int, str] = {}
-        self._chart: Any = None
-        self._shown: PendingView | None = None
 
-        self.model = pending_model(lambda: engine.clock.now(), self)
+        self.model = pending_model(lambda: engine.clock.now(), self,
+                                   wall=lambda: engine.wall_clock.now())
         self.table = KeyedTableView(self.model, "approval.table", multi_select=True,
                                     sort_column="age", sort_order=Qt.SortOrder.DescendingOrder)
         self.table.setItemDelegateForColumn(self.model.column_index("warnings"),
                                             WarningsDelegate(self.table))
         self.table.setItemDelegateForColumn(self.model.column_index("net"),
+                                            PnlDelegate(self.table))
+        self.table.setItemDelegateForColumn(self.model.column_index("ev"),
                                             PnlDelegate(self.table))
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(lambda _ix: self.table.setFocus())
@@ -70,6 +75,11 @@ class ApprovalQueueDock(QDockWidget):
         self.filter_edit.setPlaceholderText("Filter by symbol, strategy, bias\u2026")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self.table.proxy.set_text)
+        self.hide_negative_ev = QCheckBox("Hide negative EV")
+        self.hide_negative_ev.setObjectName("approval.hide_negative_ev")
+        self.hide_negative_ev.setToolTip("Hide trades whose expected value is below zero (they "
+                                         "stay pending; untick to see them again)")
+        self.hide_negative_ev.toggled.connect(self._on_ev_filter)
 
         self.approve_button = QPushButton(icon("approve"), "Approve\u2026")
         self.approve_button.setObjectName("approval.approve")
@@ -100,6 +110,7 @@ class ApprovalQueueDock(QDockWidget):
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.hide_negative_ev)
         top.addWidget(self.approve_button)
         top.addWidget(self.modify_button)
         top.addWidget(self.reject_button)
@@ -112,7 +123,8 @@ class ApprovalQueueDock(QDockWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("approval.splitter")
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self._build_detail())
+        self.detail = ProposalDetail(lambda: engine.wall_clock.now())
+        self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         pending_layout.addWidget(self.splitter, 1)
@@ -151,118 +163,15 @@ class ApprovalQueueDock(QDockWidget):
         self._refresh_timer.setInterval(0)
         self._refresh_timer.timeout.connect(self.refresh)
         self._ticks = 0
+        # The approval window is real time: its countdown ticks every real second.
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._tick_countdown)
+        self._countdown.start()
         self.refresh()
         self._update_buttons()
 
     # ---- Detail pane
-    def _build_detail(self) -> QWidget:
-        detail = QSplitter(Qt.Orientation.Horizontal)
-        detail.setObjectName("approval.detail")
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.setSpacing(4)
-        self.title_label = QLabel("Select a pending trade to see its legs, risk and rationale.")
-        self.title_label.setObjectName("approval.title")
-        self.title_label.setWordWrap(True)
-        font = self.title_label.font()
-        font.setBold(True)
-        self.title_label.setFont(font)
-        left_layout.addWidget(self.title_label)
-        self.legs = legs_model(self)
-        self.legs_table = KeyedTableView(self.legs, "approval.legs")
-        self.legs_table.setSortingEnabled(False)
-        left_layout.addWidget(self.legs_table, 1)
-        self.legs_table.setMinimumHeight(70)
-        facts = QFrame()
-        facts.setObjectName("summaryHeader")
-        grid = QHBoxLayout(facts)
-        grid.setContentsMargins(6, 4, 6, 4)
-        self.risk_form = QFormLayout()
-        self.risk_form.setHorizontalSpacing(8)
-        self.risk_form.setVerticalSpacing(1)
-        self.why_form = QFormLayout()
-        self.why_form.setHorizontalSpacing(8)
-        self.why_form.setVerticalSpacing(1)
-        self._facts: dict[str, QLabel] = {}
-        for form, names in ((self.risk_form, ("Breakevens", "Expected value", "Touch prob.",
-                                              "Greeks", "Fees", "IV rank")),
-                            (self.why_form, ("Bias", "Confidence", "Rationale", "Warnings"))):
-            for name in names:
-                label = QLabel("\u2014")
-                label.setWordWrap(True)
-                label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-                self._facts[name] = label
-                form.addRow(name, label)
-        grid.addLayout(self.risk_form, 1)
-        grid.addLayout(self.why_form, 1)
-        facts_scroll = QScrollArea()
-        facts_scroll.setObjectName("approval.facts")
-        facts_scroll.setWidgetResizable(True)
-        facts_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        facts_scroll.setWidget(facts)
-        facts_scroll.setMinimumHeight(90)
-        left_layout.addWidget(facts_scroll, 1)
-        detail.addWidget(left)
-        self.chart_holder = QWidget()
-        self.chart_holder.setObjectName("approval.chart_holder")
-        self.chart_holder.setMinimumWidth(300)
-        QVBoxLayout(self.chart_holder).setContentsMargins(0, 0, 0, 0)
-        detail.addWidget(self.chart_holder)
-        detail.setStretchFactor(0, 1)
-        detail.setStretchFactor(1, 1)
-        return detail
-
-    def _show_detail(self, view: PendingView | None) -> None:
-        self._shown = view
-        if view is None:
-            self.title_label.setText("Select a pending trade to see its legs, risk and "
-                                     "rationale.")
-            self.legs.reset([])
-            for label in self._facts.values():
-                label.setText("\u2014")
-            if self._chart is not None:
-                self._chart.set_proposal(None)
-            return
-        p = view.proposal
-        expires = ""
-        if view.expires_at is not None:
-            left = (view.expires_at - self.engine.clock.now()).total_seconds()
-            expires = f", expires in {fmt.age(left)}"
-        self.title_label.setText(
-            f"{p.underlying} {p.strategy_name} \u00d7{p.quantity} at {fmt.price(p.mid_price)}"
-            f" (natural {fmt.price(p.natural_price)}), spot {p.spot:,.2f}, {p.dte_from} DTE"
-            f"{expires}")
-        self.legs.reset(p.legs)
-        g = p.greeks
-        self._facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")
-        self._facts["Expected value"].setText(fmt.money(p.expected_value, signed=True))
-        self._facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100))
-        self._facts["Greeks"].setText(
-            f"\u0394 {fmt.number(g.delta, 1)}  \u0398 {fmt.number(g.theta, 2)}  "
-            f"V {fmt.number(g.vega, 1)}  \u03b2\u0394 {fmt.number(g.beta_weighted_delta, 1)}")
-        self._facts["Fees"].setText(fmt.money(p.fees))
-        self._facts["IV rank"].setText(f"{p.iv_rank:.0f}")
-        self._facts["Bias"].setText(str(p.bias))
-        self._facts["Confidence"].setText(fmt.pct(p.confidence * 100))
-        self._facts["Rationale"].setText("; ".join(p.rationale) or "\u2014")
-        self._facts["Warnings"].setText("; ".join(f"\u26a0 {w}" for w in p.warnings) or "none")
-        chart = self._ensure_chart()
-        if chart is not None:
-            chart.set_proposal(p)
-
-    def _ensure_chart(self) -> Any:
-        if self._chart is None:
-            try:
-                from tastydesk.ui.widgets.pnl_chart import PnlChart
-            except ImportError as exc:  # the chart module is optional at run time
-                log.warning("P&L chart unavailable: %s", exc)
-                self._chart = False
-                return None
-            self._chart = PnlChart(self.chart_holder)
-            self.chart_holder.layout().addWidget(self._chart)
-        return self._chart or None
-
     # ---- Refresh
     def _schedule_refresh(self) -> None:
         if not self._refresh_timer.isActive():
@@ -274,12 +183,15 @@ class ApprovalQueueDock(QDockWidget):
         for view in pending:
             self._labels[view.proposal_id] = (f"#{view.workflow_id} {view.proposal.underlying} "
                                               f"{view.proposal.strategy_name}")
-        self.model.sync(pending)
+        self.model.sync(pending)  # new rows are inserted: the selection stays where it was
         current = self.table.current_row()
-        if current is not None and current != self._shown:
-            self._show_detail(current)
-        elif current is None and self._shown is not None:
-            self._show_detail(None)
+        if current is None:
+            if self.detail.shown is not None:
+                self.detail.show_view(None)
+        elif not _same_trade(current, self.detail.shown):
+            self.detail.show_view(current)  # the open detail is redrawn only for another trade
+        else:
+            self.detail.shown = current
         self._update_buttons()
 
     def _sync_history(self) -> None:
@@ -290,11 +202,22 @@ class ApprovalQueueDock(QDockWidget):
         if self._ticks % 5 == 0:
             self.model.refresh_column("age")
 
+    def _on_ev_filter(self, hide: bool) -> None:
+        self.table.proxy.set_predicate((lambda v: not negative_ev(v)) if hide else None)
+        self._on_selection()
+
+    def _tick_countdown(self) -> None:
+        if self.model.rowCount() == 0:
+            return
+        self.model.refresh_column("expires")
+        if self.detail.shown is not None:
+            self.detail.show_title(self.detail.shown)
+
     def _label_for(self, proposal_id: int) -> str:
         return self._labels.get(proposal_id, f"proposal #{proposal_id}")
 
     def _on_selection(self, *_args: object) -> None:
-        self._show_detail(self.table.current_row())
+        self.detail.show_view(self.table.current_row())
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -321,14 +244,14 @@ class ApprovalQueueDock(QDockWidget):
         if len(claimed) == 1:
             p = claimed[0].proposal
             text = (f"Send a limit order to {'sell' if p.is_credit else 'buy'} "
-                    f"{p.quantity} \u00d7 {p.underlying} {p.strategy_name} at "
-                    f"{fmt.price(p.mid_price)} per share?")
+                    f"{p.quantity} \u00d7 {p.underlying} {p.strategy_name} with your limit at "
+                    f"{fmt.price(p.mid_price)} per share? It is worked from the current mid "
+                    f"and never goes past your limit; if the market has moved beyond it, the "
+                    f"trade comes back to the queue instead.")
             detail = (f"Max profit {fmt.money(p.max_profit)}, max loss {fmt.money(p.max_loss)}, "
                       f"buying power {fmt.money(p.buying_power)}, mode {self.engine.mode}.")
         else:
-            text = f"Approve {len(claimed)} trades and send their orders?"
-            detail = "\n".join(f"\u2022 {v.proposal.underlying} {v.proposal.strategy_name} "
-                               f"{fmt.price(v.proposal.mid_price)}" for v in claimed)
+            text, detail = bulk_summary(claimed, self.engine.portfolio())
         if not ask_confirm(self, "Approve trade", text, "Approve && send", detail):
             for v in claimed:
                 self.runner.release(v.workflow_id)
@@ -351,16 +274,15 @@ class ApprovalQueueDock(QDockWidget):
         if not self.runner.claim(wid):
             return
         self._update_buttons()
-        dialog = ModifyDialog(self, f"Modify {view.proposal.underlying} "
-                              f"{view.proposal.strategy_name}", view.proposal.mid_price,
-                              view.proposal.quantity)
-        if dialog.exec() != ModifyDialog.DialogCode.Accepted:
+        dialog = ModifyTicket(self, view)
+        if dialog.exec() != ModifyTicket.DialogCode.Accepted:
             self.runner.release(wid)
             self._update_buttons()
             return
         price, quantity = dialog.price, dialog.quantity
         text = (f"Send {quantity} \u00d7 {view.proposal.underlying} "
-                f"{view.proposal.strategy_name} at {fmt.price(price)} per share?")
+                f"{view.proposal.strategy_name} with your limit at {fmt.price(price)} per "
+                f"share? It is worked from the current mid and never goes past your limit.")
         if not ask_confirm(self, "Approve modified trade", text, "Approve && send"):
             self.runner.release(wid)
             self._update_buttons()
@@ -377,8 +299,7 @@ class ApprovalQueueDock(QDockWidget):
             return
         claimed = [v for v in views if self.runner.claim(v.workflow_id)]
         names = ", ".join(f"{v.proposal.underlying} {v.proposal.strategy_name}" for v in claimed)
-        reason = ask_reason(self, "Reject trade", f"Reject {names}? Say why (kept in the "
-                            "decision history).", "Reject")
+        reason = ask_reject(self, names)
         if reason is None:
             for v in claimed:
                 self.runner.release(v.workflow_id)
@@ -409,3 +330,9 @@ class ApprovalQueueDock(QDockWidget):
             return
         self.status_label.setText(f"Workflow #{key}: not done: {message}")
         self.refresh()
+
+
+def _same_trade(a: PendingView, b: PendingView | None) -> bool:
+    """The same proposal with the same outcome note (an in-flight flag alone redraws nothing)."""
+    return (b is not None and a.workflow_id == b.workflow_id and a.proposal_id == b.proposal_id
+            and a.returned == b.returned)

@@ -33,6 +33,7 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.bridge import EngineBridge
+from tastydesk.ui.docks.unmanaged_positions import UnmanagedPositions
 from tastydesk.ui.models.exits import rule_label
 from tastydesk.ui.models.positions import (
     positions_model,
@@ -188,6 +189,11 @@ class PositionMonitorDock(QDockWidget):
         self.detail_tabs.setDocumentMode(True)
         self.detail_tabs.addTab(self.rules_table, "Rules")
         self.detail_tabs.addTab(self.actions_table, "Action history")
+        self.unmanaged = UnmanagedPositions(engine, self.runner, self.status_text)
+        self.detail_tabs.addTab(self.unmanaged, "Unmanaged")
+        self.detail_tabs.currentChanged.connect(
+            lambda i: self.unmanaged.load() if self.detail_tabs.widget(i) is self.unmanaged
+            else None)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("positions.splitter")
@@ -371,6 +377,9 @@ class PositionMonitorDock(QDockWidget):
         wid, index, user = view.workflow_id, rule.index, current_user()
         self.runner.run(("rules", wid),
                         lambda: self.engine.set_rule_threshold(wid, index, value, user))
+
+    def status_text(self, text: str) -> None:
+        self.status_label.setText(text)
 
     def focus_workflow(self, workflow_id: int) -> bool:
         self.filter_edit.clear()

@@ -13,29 +13,67 @@ from tastydesk.engine.domain.views import PendingView
 from tastydesk.ui import format as fmt
 from tastydesk.ui.models.base import CENTER, RIGHT, TIME_WIDTH, Column, KeyedTableModel
 
+NEGATIVE_EV = "negative expected value"
+
+
+def negative_ev(view: PendingView) -> bool:
+    """The trade loses money on average by its own model: flagged, and can be filtered out."""
+    return view.proposal.expected_value < 0
+
+
+def warnings_of(view: PendingView) -> tuple[str, ...]:
+    """The proposal's warnings, led by a negative expected value when it has one."""
+    flag = (f"{NEGATIVE_EV} ({fmt.money(view.proposal.expected_value, signed=True)})",) \
+        if negative_ev(view) else ()
+    return flag + tuple(view.proposal.warnings)
+
 
 def _warnings_tip(view: PendingView) -> str:
-    warnings = view.proposal.warnings
+    warnings = warnings_of(view)
     if not warnings:
         return "No warnings"
     return "\n".join(f"\u26a0 {w}" for w in warnings)
 
 
-def pending_columns(now: Callable[[], datetime]) -> list[Column[PendingView]]:
-    """Columns of the pending table; ``now`` is the engine clock (ages follow paper time)."""
+def countdown(seconds: float | None) -> str:
+    """A live countdown in real minutes and seconds: ``4:59``, ``0:07``, ``expired``."""
+    if seconds is None:
+        return fmt.DASH
+    if seconds <= 0:
+        return "expired"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def pending_columns(now: Callable[[], datetime],
+                    wall: Callable[[], datetime] | None = None) -> list[Column[PendingView]]:
+    """Columns of the pending table; ``now`` is the engine clock (ages follow paper time) and
+    ``wall`` the trader's clock (the approval window runs in real time whatever the speed)."""
+    real = wall or now
 
     def age_s(v: PendingView) -> float:
         return (now() - v.created_at).total_seconds()
 
-    def expiry_tip(v: PendingView) -> str:
+    def left_s(v: PendingView) -> float | None:
         if v.expires_at is None:
-            return f"Proposed {fmt.timestamp(v.created_at)}"
-        left = (v.expires_at - now()).total_seconds()
-        return f"Proposed {fmt.timestamp(v.created_at)}; expires in {fmt.age(left)}"
+            return None
+        return (v.expires_at - real()).total_seconds()
 
-    return [
+    def expiry_tip(v: PendingView) -> str:
+        left = left_s(v)
+        if left is None:
+            return f"Proposed {fmt.timestamp(v.created_at)}; no expiry"
+        return (f"Proposed {fmt.timestamp(v.created_at)}; the approval window closes in "
+                f"{countdown(left)} (real time, whatever the paper speed)")
+
+    columns = [
         Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
-               tooltip=lambda v: f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
+               text=lambda v: f"\u21a9 {v.proposal.underlying}" if v.returned
+               else v.proposal.underlying,
+               tooltip=lambda v: (f"Returned: {v.returned}\n" if v.returned else "")
+               + f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
         Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170),
         Column("bias", "Bias", lambda v: str(v.proposal.bias), width=64),
         Column("net", "Net", lambda v: v.proposal.mid_price, fmt.price, align=RIGHT, width=70,
@@ -54,18 +92,32 @@ def pending_columns(now: Callable[[], datetime]) -> list[Column[PendingView]]:
                align=RIGHT, width=70, header_tip="Estimated buying power requirement"),
         Column("confidence", "Conf", lambda v: v.proposal.confidence * 100, fmt.pct,
                align=RIGHT, width=48, header_tip="Confidence in the bias call"),
-        Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip),
-        Column("warnings", "\u26a0", lambda v: v.proposal.warnings,
-               lambda w: str(len(w)) if w else "", sort_key=lambda v: len(v.proposal.warnings),
+        Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip,
+               header_tip="Time since the proposal, in engine (paper) time"),
+        Column("expires", "Expires", left_s, countdown, align=RIGHT, width=62,
+               sort_key=lambda v: left_s(v) if v.expires_at is not None else float("inf"),
+               tooltip=expiry_tip,
+               header_tip="Real time left to decide (minutes:seconds), whatever the paper speed"),
+        Column("ev", "EV", lambda v: v.proposal.expected_value,
+               lambda x: fmt.money(x, signed=True), align=RIGHT, width=64,
+               header_tip="Expected value per trade by the proposal's model (negative: flagged)"),
+        Column("warnings", "\u26a0", warnings_of,
+               lambda w: str(len(w)) if w else "", sort_key=lambda v: len(warnings_of(v)),
                align=CENTER, tooltip=_warnings_tip, width=40, header_tip="Warnings"),
     ]
+    # What decides first: the trade, its warnings and the time left to decide.
+    lead = ("symbol", "warnings", "expires")
+    return ([c for k in lead for c in columns if c.key == k]
+            + [c for c in columns if c.key not in lead])
 
 
-def pending_model(now: Callable[[], datetime], parent: Any = None) -> KeyedTableModel[PendingView]:
-    return KeyedTableModel(pending_columns(now), key=lambda v: v.workflow_id, parent=parent)
+def pending_model(now: Callable[[], datetime], parent: Any = None,
+                  wall: Callable[[], datetime] | None = None) -> KeyedTableModel[PendingView]:
+    return KeyedTableModel(pending_columns(now, wall), key=lambda v: v.workflow_id, parent=parent)
 
 
-def _leg_name(leg: ResolvedLeg) -> str:
+def leg_name(leg: ResolvedLeg) -> str:
+    """A proposal leg as a trader reads it: ``SPY 18 Dec 26 560 P``."""
     try:
         root = parse_occ(leg.symbol)[0]
     except ValueError:
@@ -75,7 +127,7 @@ def _leg_name(leg: ResolvedLeg) -> str:
 
 LEG_COLUMNS: list[Column[ResolvedLeg]] = [
     Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}", width=56),
-    Column("leg", "Leg", _leg_name, width=170,
+    Column("leg", "Leg", leg_name, width=170,
            sort_key=lambda leg: (leg.expiry, leg.strike, str(leg.option_type)),
            tooltip=lambda leg: f"OCC {' '.join(leg.symbol.split())}"
                                + (f"; chosen by {leg.reason}" if leg.reason else "")),

@@ -61,10 +61,13 @@ LABELS = {
     "max_portfolio_bwd": ("Max |beta-weighted delta|", "New trades are blocked above this"),
     "pricing_interval_seconds": ("Re-price every (s)", "Smart pricing step interval"),
     "pricing_step": ("Price step ($)", "Conceded toward natural per attempt"),
-    "reprice_tolerance": ("Re-price tolerance ($)", "Mid move that forces a re-price at "
-                          "approval"),
+    "reprice_tolerance": ("Approval tolerance ($)",
+                          "How far the mid may move against the trader's limit before an "
+                          "approved trade comes back to the queue instead of being sent"),
     "max_quote_age_seconds": ("Max quote age (s)", "Older quotes block pricing and rules"),
-    "approval_expiry_minutes": ("Approval expiry (min)", "Pending proposals expire after this"),
+    "approval_expiry_minutes": ("Approval expiry (real min)",
+                                "Pending proposals expire after this many real (wall-clock) "
+                                "minutes, whatever the paper speed"),
     "reject_cooldown_minutes": ("Cool-down after reject (min)", ""),
     "restart_cooldown_minutes": ("Cool-down after close (min)", ""),
     "auto_approve": ("Auto-approve (simulation only)", "Sends orders without asking: leave off "

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from tastydesk.engine.clock import SimClock
+from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import ActionOutcome, Decision, Trigger, WorkflowState
-from tastydesk.engine.domain.events import DecisionRecorded
+from tastydesk.engine.domain.events import Alert, DecisionRecorded
 from tastydesk.engine.errors import EngineError
 from tests.engine.store.conftest import make_proposal
-from tests.kit.world import World, world
+from tests.kit.world import START, World, world
 
 SHORT, LONG = "SPY   260220P00570000", "SPY   260220P00565000"
 
@@ -59,12 +62,15 @@ async def test_double_approval_sends_exactly_one_order(w: World) -> None:
     assert w.kernel.facade.pending() == []
 
 
-async def test_modify_sends_the_trader_price_and_quantity(w: World) -> None:
+async def test_modify_sets_the_trader_limit_and_quantity(w: World) -> None:
     wid = await pending(w)
     result = await w.kernel.facade.approve(wid, "bo", price=Decimal("0.33"), quantity=1)
     assert result.sent
     (order,) = w.broker.placed
-    assert order.price == Decimal("0.33")
+    assert order.price == Decimal("0.35")  # worked from the mid...
+    await w.step(6 * 3600)
+    walked = [p for _id, p in w.broker.replaced]
+    assert walked and min(walked) >= Decimal("0.33")  # ...toward the limit, never past it
     assert [leg.quantity for leg in order.legs] == [1, 1]
     (decision,) = w.store.decisions()
     assert decision.decision == Decision.MODIFY and decision.quantity == 1
@@ -92,10 +98,97 @@ async def test_an_unanswered_proposal_expires(w: World) -> None:
     assert w.broker.placed == []
 
 
-async def test_a_moved_market_is_rechecked_not_sent(w: World) -> None:
-    wid = await pending(w, short_mid="1.95")  # mid now 0.85, far from the proposed 0.35
+async def test_a_market_moved_past_the_limit_returns_the_trade_with_the_reason(w: World) -> None:
+    alerts: list[Alert] = []
+    w.kernel.bus.subscribe(Alert, alerts.append)
+    wid = await pending(w, short_mid="1.15")  # mid now 0.05, far below the proposed 0.35 credit
     result = await w.kernel.facade.approve(wid, "eve")
     assert result.outcome in (ActionOutcome.REPRICED, ActionOutcome.WITHDRAWN)
     assert w.broker.placed == []
     reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
-    assert any(r.startswith("re-pricing before sending: mid moved") for r in reasons)
+    assert ("approved by eve at limit 0.35 cr, not sent: mid moved from 0.35 cr to 0.05 cr, "
+            "past the limit 0.35 cr; re-pricing") in reasons
+    returned = [a for a in alerts if a.title.startswith("Trade returned: SPY")]
+    assert len(returned) == 1 and "from 0.35 cr to 0.05 cr" in returned[0].message
+    if result.outcome is ActionOutcome.REPRICED:
+        (view,) = w.kernel.facade.pending()
+        assert view.returned.startswith("mid moved from 0.35 cr to 0.05 cr")
+
+
+@pytest.mark.parametrize(("short_mid", "start"), [
+    ("1.55", "0.45"),  # the mid moved in the trader's favour: worked from the new mid
+    ("1.42", "0.35"),  # moved against, within the tolerance: never past the trader's limit
+])
+async def test_a_market_within_the_limit_sends_without_a_bounce(w: World, short_mid: str,
+                                                                start: str) -> None:
+    wid = await pending(w, short_mid=short_mid)
+    assert (await w.kernel.facade.approve(wid, "fay")).sent
+    (order,) = w.broker.placed
+    assert order.price == Decimal(start)
+    assert w.kernel.book.state(wid) is WorkflowState.EXECUTING
+    reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
+    assert any(r.startswith("approved by fay at limit 0.35 cr; sent with the mid at")
+               for r in reasons)
+    await w.step(3600)  # the price walk concedes toward natural, never past the limit
+    assert all(p >= Decimal("0.35") for _id, p in w.broker.replaced)
+
+
+async def test_a_modified_limit_holds_until_the_market_moves_past_it(w: World) -> None:
+    wid = await pending(w, short_mid="1.35")  # mid 0.25: past 0.35, within a limit of 0.28
+    assert (await w.kernel.facade.approve(wid, "gus", price=Decimal("0.28"))).sent
+    (order,) = w.broker.placed
+    assert order.price == Decimal("0.28")
+
+
+async def test_the_approval_window_runs_on_the_wall_clock_not_paper_time(tmp_path: Path) -> None:
+    wall = SimClock(START)
+    w = await world(tmp_path, wall=wall)
+    try:
+        wid = await pending(w)
+        minutes = w.kernel.settings.config.approval_expiry_minutes
+        (view,) = w.kernel.facade.pending()
+        assert view.expires_at == START + timedelta(minutes=minutes)
+        await w.step(60 * 60)  # an hour of paper time (a minute of real time at x60)
+        assert w.kernel.book.state(wid) is WorkflowState.PENDING_APPROVAL
+        wall.advance(START + timedelta(minutes=minutes, seconds=-1))
+        await w.step()
+        assert w.kernel.book.state(wid) is WorkflowState.PENDING_APPROVAL
+        wall.advance(START + timedelta(minutes=minutes, seconds=1))
+        await w.step()
+        assert w.kernel.book.state(wid) is not WorkflowState.PENDING_APPROVAL
+        reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
+        assert "approval window expired" in reasons
+    finally:
+        await w.close()
+
+
+def test_the_default_approval_window_is_five_real_minutes() -> None:
+    assert EngineConfig().approval_expiry_minutes == 5
+
+
+async def test_no_duplicate_of_a_pending_or_open_trade_for_the_same_strategy(w: World) -> None:
+    wid = await pending(w)
+    name = w.kernel.facade.pending()[0].proposal.strategy_name
+    other = await w.workflow_in("SPY", Trigger.SCAN)
+    held = w.kernel.desk.hold_back(other, "SPY", name)
+    assert held is not None and held[0] == f"{name} on SPY is already pending (workflow #{wid})"
+    assert w.kernel.desk.hold_back(other, "SPY", "Another strategy") is None
+    assert w.kernel.desk.hold_back(other, "QQQ", name) is None
+    assert w.kernel.desk.hold_back(wid, "SPY", name) is None  # a workflow never blocks itself
+    assert (await w.kernel.facade.approve(wid, "hal")).sent
+    held = w.kernel.desk.hold_back(other, "SPY", name)
+    assert held is not None and held[0].endswith(f"is already open (workflow #{wid})")
+
+
+async def test_a_symbol_cools_down_after_an_entry_fill(w: World) -> None:
+    filled = await w.workflow_in("NVDA", Trigger.SCAN, Trigger.PROPOSE, Trigger.APPROVE,
+                                 Trigger.FILL, strategy_name="Strangle")
+    fill_time = w.clock.now()
+    other = await w.workflow_in("NVDA", Trigger.SCAN)
+    cooldown = timedelta(minutes=w.kernel.settings.config.restart_cooldown_minutes)
+    held = w.kernel.desk.hold_back(other, "NVDA", "Iron Condor")
+    assert held is not None and held[1] == fill_time + cooldown
+    assert "cools down after its fill" in held[0]
+    assert filled != other
+    await w.step(cooldown.total_seconds() + 1)
+    assert w.kernel.desk.hold_back(other, "NVDA", "Iron Condor") is None
