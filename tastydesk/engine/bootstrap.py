@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tastydesk.accounts.identity import GENERATION_SEEN_KEY
+from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import (
     MarketCalendar,
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PAPER_CLOCK_KEY = "paper_clock"
 PAPER_STATE_FILE = "paper.db"
+DB_FILE = "tastydesk.db"
 HOLIDAYS_KEY = "nyse_holidays"
 
 
@@ -60,7 +63,7 @@ class PaperDriver:
     """
 
     def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
-                 store: AsyncStore, tick_s: float = 0.2) -> None:
+                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None) -> None:
         self.clock = clock
         self.broker = broker
         self.market = market
@@ -69,6 +72,7 @@ class PaperDriver:
         self.tick_s = tick_s
         self._task: asyncio.Task[None] | None = None
         self._saved_at = 0.0
+        self._paper_state = paper_state
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-driver")
@@ -84,6 +88,12 @@ class PaperDriver:
         self.market.save_state()
         self.broker.save_state()
         await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+        await self._record_generation()
+
+    async def _record_generation(self) -> None:
+        """Tell the app database which paper save it has seen (see tastydesk.accounts.identity)."""
+        if self._paper_state is not None:
+            await self.store.set_config(GENERATION_SEEN_KEY, self._paper_state.generation())
 
     def advance(self, seconds: float) -> None:
         """Advance paper time by ``seconds``, stopping at the close and jumping to the next open."""
@@ -121,6 +131,42 @@ class PaperDriver:
             if now - self._saved_at > 5.0:
                 self._saved_at = now
                 await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+                await self._record_generation()
+
+
+class ForeignState(ValueError):
+    """The paper state does not belong with the app database (another account's, or older)."""
+
+
+def bind_identity(store: Store, paper_state: Any, data_dir: Path) -> None:
+    """Give a new account its identity in both files, or prove the two files share one.
+
+    Raises :class:`ForeignState` naming the file when they do not (the state-file checks
+    refuse the same before a command or the app opens the engine).
+    """
+    from tastydesk.accounts.identity import (
+        GENERATION_SEEN_KEY,
+        IDENTITY_KEY,
+        PairFacts,
+        account_of_dir,
+        new_identity,
+        pair_problem,
+    )
+
+    account = account_of_dir(data_dir)
+    app_id = store.get_config(IDENTITY_KEY, None)
+    paper_id = paper_state.identity()
+    facts = PairFacts(app_id, paper_id, int(store.get_config(GENERATION_SEEN_KEY, 0) or 0),
+                      paper_state.generation())
+    found = pair_problem(facts, account, DB_FILE, PAPER_STATE_FILE)
+    if found is not None:
+        name, reason = found
+        raise ForeignState(f"{data_dir / name}: {reason}")
+    identity = app_id or paper_id or new_identity(account)
+    if app_id is None:
+        store.set_config(IDENTITY_KEY, identity)
+    if paper_id is None:
+        paper_state.set_identity(identity)
 
 
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
@@ -149,6 +195,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # The paper account and market live in their own journal next to the database, so they
     # survive a restart (or a kill) and the engine can reconcile against them.
     paper_state = PaperState(data_dir / PAPER_STATE_FILE)
+    bind_identity(store, paper_state, data_dir)
     market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist,
                          state=paper_state)
     resume = max(start, market.now) if market.now is not None else start
@@ -159,7 +206,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=False)
     async_store = AsyncStore(store, inline=inline_store)
-    driver = PaperDriver(clock, market, broker, calendar, async_store)
+    driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
                     strategies=store.list_strategies(), driver=driver)
@@ -168,21 +215,43 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
 
 async def open_engine(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
-                      client_kwargs: dict[str, Any] | None = None) -> EngineFacade:
+                      client_kwargs: dict[str, Any] | None = None,
+                      account: AccountRef | None = None,
+                      starting_cash: Decimal | None = None) -> EngineFacade:
     """The engine for the desktop, as the facade the UI holds (see :func:`open_kernel`)."""
     kernel = await open_kernel(data_dir, paper=paper, seed=seed, speed=speed,
-                               client_kwargs=client_kwargs)
+                               client_kwargs=client_kwargs, account=account,
+                               starting_cash=starting_cash)
     return kernel.facade
 
 
 async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
-                      client_kwargs: dict[str, Any] | None = None) -> Kernel:
-    """Build the engine: paper unless a tastytrade login is stored.
+                      client_kwargs: dict[str, Any] | None = None,
+                      account: AccountRef | None = None,
+                      starting_cash: Decimal | None = None) -> Kernel:
+    """Build the engine on ``data_dir``, the directory of one account's files.
 
-    In paper mode ``start()`` also starts the real-time paper driver. ``client_kwargs`` reach
-    the tastytrade SDK's HTTP client (tests pass an in-process transport).
+    ``account`` says which account that is: a paper account opens the paper engine (its seed
+    and starting cash from ``seed`` / ``starting_cash``); a sandbox or live account opens the
+    tastytrade broker on exactly that environment and account number, and never falls back to
+    paper over its files. Without ``account`` (older callers, tests): paper unless a tastytrade
+    login is stored. In paper mode ``start()`` also starts the real-time paper driver.
+    ``client_kwargs`` reach the tastytrade SDK's HTTP client (tests pass an in-process
+    transport).
     """
+    if account is not None:
+        if account.is_paper:
+            kernel, _driver = await open_paper_engine(
+                data_dir, seed=seed, speed=speed,
+                starting_cash=starting_cash or Decimal("100000"))
+            return kernel
+        live = await _open_live_engine(data_dir, client_kwargs, envs=(account.kind.value,),
+                                       account_number=account.name)
+        if live is None:
+            raise LoginUnavailable(f"no stored tastytrade {account.kind.value} login for "
+                                   f"account {account.name}; log in again or switch account")
+        return live
     if paper is None:
         paper = not _has_credentials()
     if not paper:
@@ -192,6 +261,10 @@ async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | 
         log.warning("stored tastytrade login unusable; starting in paper mode")
     kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed)
     return kernel
+
+
+class LoginUnavailable(RuntimeError):
+    """A tastytrade account was chosen but no usable login for it is stored."""
 
 
 def _has_credentials() -> bool:
@@ -207,14 +280,16 @@ def _has_credentials() -> bool:
 
 
 async def _open_live_engine(data_dir: Path,
-                            client_kwargs: dict[str, Any] | None = None) -> Kernel | None:
+                            client_kwargs: dict[str, Any] | None = None,
+                            envs: tuple[str, ...] = ("live", "sandbox"),
+                            account_number: str | None = None) -> Kernel | None:
     from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker
     from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
     from tastydesk.engine.clock import RealClock
     from tastydesk.paths import db_path
 
     creds_store = KeyringCredentialStore()
-    for env in ("live", "sandbox"):
+    for env in envs:
         creds = creds_store.load(env)
         if creds is None:
             continue
@@ -224,7 +299,9 @@ async def _open_live_engine(data_dir: Path,
         calendar = await load_calendar(store, (now.year - 1, now.year + 2))
         bus = EventBus()
         clock = RealClock()
-        account = store.get_config(f"account:{env}", None)
+        account = account_number or store.get_config(f"account:{env}", None)
+        if account_number is not None:
+            store.set_config(f"account:{env}", account_number)
         broker = TastytradeBroker(bus, clock, provider_secret=creds.provider_secret,
                                   refresh_token=creds.refresh_token, sandbox=env == "sandbox",
                                   account_number=account, client_kwargs=client_kwargs)
