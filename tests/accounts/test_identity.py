@@ -80,3 +80,22 @@ def test_an_older_paper_state_put_back_is_refused_naming_it(
     assert main(["simulate", "--days", "1", "--data-dir", str(data)]) == ExitCode.DAMAGED_STATE
     err = capsys.readouterr().err
     assert str(data / "paper.db") in err and "older than tastydesk.db" in err
+
+
+def test_doctor_checks_every_account_and_names_a_damaged_one(
+        two_runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(two_runs[0], data, ignore=shutil.ignore_patterns("*.lock", "logs"))
+    alt = data / "accounts" / "paper-alt"
+    shutil.copytree(two_runs[1], alt, ignore=shutil.ignore_patterns("*.lock", "logs"))
+    # two_runs[1]'s identity names paper-default: moved here, it is another account's file.
+    capsys.readouterr()
+    assert main(["doctor", "--no-qt", "--data-dir", str(data)]) != 0
+    out = capsys.readouterr().out
+    assert "account paper-alt" in out and str(alt / "tastydesk.db") in out
+    assert "belongs to account paper-default" in out
+    (alt / "paper.db").unlink()
+    (alt / "tastydesk.db").unlink()
+    main(["doctor", "--no-qt", "--data-dir", str(data)])
+    out = capsys.readouterr().out
+    assert "account paper-alt" in out and "belongs to account" not in out
