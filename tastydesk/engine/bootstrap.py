@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tastydesk.accounts.identity import GENERATION_SEEN_KEY
+from tastydesk.accounts.identity import GENERATION_SEEN_KEY, IDENTITY_KEY
 from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import (
@@ -38,17 +38,21 @@ HOLIDAYS_KEY = "nyse_holidays"
 
 async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
     """Exchange holidays and early closes, cached in the store: computing them imports pandas
-    (about a second)."""
+    (about a second). The cache is read and written on a worker thread: this runs on the event
+    loop, which must never wait on SQLite."""
+    return await asyncio.to_thread(_load_calendar, store, years)
+
+
+def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
+    from datetime import date, time
+
     cached = store.get_config(HOLIDAYS_KEY, None)
     if cached and cached.get("years") == list(years) and "early" in cached:
-        from datetime import date, time
-
         return MarketCalendar((date.fromisoformat(d) for d in cached["days"]),
                               {date.fromisoformat(d): time.fromisoformat(t)
                                for d, t in cached["early"].items()})
-    loop = asyncio.get_running_loop()
-    days = await loop.run_in_executor(None, load_nyse_holidays, *years)
-    early = await loop.run_in_executor(None, load_nyse_early_closes, *years)
+    days = load_nyse_holidays(*years)
+    early = load_nyse_early_closes(*years)
     store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
                                     "early": {d.isoformat(): t.isoformat()
                                               for d, t in early.items()}})
@@ -138,15 +142,16 @@ class ForeignState(ValueError):
     """The paper state does not belong with the app database (another account's, or older)."""
 
 
-def bind_identity(store: Store, paper_state: Any, data_dir: Path) -> None:
+def bind_identity(app_id: dict[str, Any] | None, generation_seen: int, paper_state: Any,
+                  data_dir: Path) -> dict[str, Any] | None:
     """Give a new account its identity in both files, or prove the two files share one.
 
-    Raises :class:`ForeignState` naming the file when they do not (the state-file checks
-    refuse the same before a command or the app opens the engine).
+    ``app_id`` / ``generation_seen`` are what the app database holds. Writes the paper side;
+    returns the identity the app database must record (None when it has it). Raises
+    :class:`ForeignState` naming the file when the two do not belong together (the state-file
+    checks refuse the same before a command or the app opens the engine).
     """
     from tastydesk.accounts.identity import (
-        GENERATION_SEEN_KEY,
-        IDENTITY_KEY,
         PairFacts,
         account_of_dir,
         new_identity,
@@ -154,19 +159,16 @@ def bind_identity(store: Store, paper_state: Any, data_dir: Path) -> None:
     )
 
     account = account_of_dir(data_dir)
-    app_id = store.get_config(IDENTITY_KEY, None)
     paper_id = paper_state.identity()
-    facts = PairFacts(app_id, paper_id, int(store.get_config(GENERATION_SEEN_KEY, 0) or 0),
-                      paper_state.generation())
+    facts = PairFacts(app_id, paper_id, generation_seen, paper_state.generation())
     found = pair_problem(facts, account, DB_FILE, PAPER_STATE_FILE)
     if found is not None:
         name, reason = found
         raise ForeignState(f"{data_dir / name}: {reason}")
     identity = app_id or paper_id or new_identity(account)
-    if app_id is None:
-        store.set_config(IDENTITY_KEY, identity)
     if paper_id is None:
         paper_state.set_identity(identity)
+    return identity if app_id is None else None
 
 
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
@@ -179,14 +181,24 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     from tastydesk.engine.broker.paper.state import PaperState
     from tastydesk.paths import db_path
 
-    store = store or Store.open(db_path(data_dir))
-    config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+    def read_state() -> tuple[Store, dict[str, Any], Any, list[Any]]:
+        opened = store or Store.open(db_path(data_dir))
+        return (opened, opened.get_config("engine", None) or {},
+                opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies())
+
+    def read_identity() -> tuple[Any, int]:
+        return (store.get_config(IDENTITY_KEY, None),
+                int(store.get_config(GENERATION_SEEN_KEY, 0) or 0))
+
+    # Opening the database and reading its settings happens on a worker thread: this coroutine
+    # runs on the event loop (the GUI thread in the desktop app).
+    store, stored_config, saved, strategies = await asyncio.to_thread(read_state)
+    config = EngineConfig.from_dict(stored_config)
     seed = config.paper_seed if seed is None else seed
     if speed is not None:
         config = EngineConfig.from_dict({**config.to_dict(), "paper_speed": speed})
     real_now = datetime.now(UTC)
     calendar = await load_calendar(store, (real_now.year - 1, real_now.year + 2))
-    saved = store.get_config(PAPER_CLOCK_KEY, None)
     if start is None:
         start = datetime.fromisoformat(saved) if saved else calendar.next_open(real_now)
     clock = SimClock(start)
@@ -195,7 +207,10 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # The paper account and market live in their own journal next to the database, so they
     # survive a restart (or a kill) and the engine can reconcile against them.
     paper_state = PaperState(data_dir / PAPER_STATE_FILE)
-    bind_identity(store, paper_state, data_dir)
+    app_identity, seen = await asyncio.to_thread(read_identity)
+    write_app = bind_identity(app_identity, seen, paper_state, data_dir)
+    if write_app is not None:
+        await asyncio.to_thread(store.set_config, IDENTITY_KEY, write_app)
     market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist,
                          state=paper_state)
     resume = max(start, market.now) if market.now is not None else start
@@ -209,7 +224,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
-                    strategies=store.list_strategies(), driver=driver)
+                    strategies=strategies, driver=driver)
     return kernel, driver
 
 
@@ -293,18 +308,22 @@ async def _open_live_engine(data_dir: Path,
         creds = creds_store.load(env)
         if creds is None:
             continue
-        store = Store.open(db_path(data_dir))
-        config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+        def read_state(env: str = env) -> tuple[Store, dict[str, Any], Any, list[Any]]:
+            opened = Store.open(db_path(data_dir))
+            if account_number is not None:  # the chosen account's own directory
+                opened.set_config(f"account:{env}", account_number)
+            return (opened, opened.get_config("engine", None) or {},
+                    opened.get_config(f"account:{env}", None), opened.list_strategies())
+
+        store, stored_config, account, strategies = await asyncio.to_thread(read_state)
+        config = EngineConfig.from_dict(stored_config)
         now = datetime.now(UTC)
         calendar = await load_calendar(store, (now.year - 1, now.year + 2))
         bus = EventBus()
         clock = RealClock()
-        account = account_number or store.get_config(f"account:{env}", None)
-        if account_number is not None:
-            store.set_config(f"account:{env}", account_number)
         broker = TastytradeBroker(bus, clock, provider_secret=creds.provider_secret,
                                   refresh_token=creds.refresh_token, sandbox=env == "sandbox",
                                   account_number=account, client_kwargs=client_kwargs)
         return Kernel(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
-                      calendar=calendar, config=config, strategies=store.list_strategies())
+                      calendar=calendar, config=config, strategies=strategies)
     return None

@@ -155,8 +155,9 @@ class PositionBook:
             for leg in mon.legs:
                 prev = next((x for x in old.legs if x.symbol == leg.symbol), None)
                 if prev:
-                    leg.bid, leg.ask, leg.delta = prev.bid, prev.ask, prev.delta
-                    leg.theta, leg.vega, leg.quote_time = prev.theta, prev.vega, prev.quote_time
+                    if prev.bid is not None and prev.ask is not None:
+                        leg.quoted(prev.bid, prev.ask, prev.quote_time)
+                    leg.delta, leg.theta, leg.vega = prev.delta, prev.theta, prev.vega
         self.track(mon)
         await self._broker.subscribe([leg.streamer_symbol for leg in mon.legs])
         if any(leg.mid is None for leg in mon.legs):
