@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QWidget
 
 from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount
 from tastydesk.engine.facade import EngineFacade
+from tastydesk.engine.reconcile_gate import LegDifference, ReconcileDifferences
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
@@ -35,6 +36,27 @@ class AccountFlow(QObject):
         self._switch = switch
         self._root: Path | None = None
         self.current: AccountRef | None = None
+        engine.bus.subscribe(ReconcileDifferences, self._on_differences)
+
+    def _on_differences(self, event: ReconcileDifferences) -> None:
+        """The reconciliation gate holds: show the legs once the event loop is free."""
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: self.show_differences(list(event.differences)))
+
+    def show_differences(self, differences: list[LegDifference]) -> None:
+        from tastydesk.ui.widgets.account_dialogs import ReconcileDialog
+
+        if not differences:
+            return
+        dialog = ReconcileDialog(differences, self._window)
+        if not dialog.exec():
+            self._tell("Automation stays held until each difference has a decision.")
+            return
+        user = current_user()
+        for symbol, action in dialog.decisions():
+            self._runner.run(("reconcile", symbol), lambda s=symbol, a=action:
+                             self._engine.decide_difference(s, a, user))
 
     def set_context(self, root: Path, account: AccountRef) -> None:
         """The data directory and the account open now; the title bar and badge name it."""

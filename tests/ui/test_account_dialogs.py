@@ -59,3 +59,22 @@ def test_state_problem_dialog_names_the_file_and_offers_restore_only_with_a_back
     qtbot.addWidget(with_backup)
     with_backup.restore_button.click()
     assert with_backup.choice is StateChoice.RESTORE
+
+
+def test_reconcile_dialog_shows_each_leg_app_against_broker_and_its_decision(
+        qtbot: QtBot) -> None:
+    from tastydesk.engine.reconcile_gate import DifferenceAction, LegDifference
+    from tastydesk.ui.widgets.account_dialogs import ReconcileDialog
+
+    differences = [LegDifference("SPY 260220P00500000", -1, 0, (4,)),
+                   LegDifference("SPY 260220P00495000", 1, 2, (4,))]
+    dialog = ReconcileDialog(differences)
+    qtbot.addWidget(dialog)
+    rows = [[dialog.table.item(r, c).text() for c in range(4)] for r in range(2)]
+    assert rows == [["SPY 260220P00500000", "-1", "0", "4"],
+                    ["SPY 260220P00495000", "1", "2", "4"]]
+    assert dialog.decisions() == [("SPY 260220P00500000", DifferenceAction.TAKE_BROKER),
+                                  ("SPY 260220P00495000", DifferenceAction.END_WORKFLOW)]
+    second = dialog.table.cellWidget(1, 4)
+    second.setCurrentIndex(second.findData(DifferenceAction.LATER))
+    assert dialog.decisions()[1] == ("SPY 260220P00495000", DifferenceAction.LATER)

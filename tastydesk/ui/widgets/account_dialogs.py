@@ -1,5 +1,5 @@
-"""Two small account dialogs: File > Switch account, and the refusal shown when an account's
-state files do not prove they belong together."""
+"""Small account dialogs: File > Switch account, the refusal shown when an account's state
+files do not prove they belong together, and the reconciliation gate's differences."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -18,12 +19,15 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QPushButton,
     QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from tastydesk.accounts.model import AccountRef, BadAccount, PaperAccountSpec
 from tastydesk.accounts.registry import create_paper_account, list_accounts
+from tastydesk.engine.reconcile_gate import DifferenceAction, LegDifference
 
 
 class SwitchAccountDialog(QDialog):
@@ -155,3 +159,43 @@ class StateProblemDialog(QDialog):
     def _done(self, choice: StateChoice) -> None:
         self.choice = choice
         self.accept()
+
+
+class ReconcileDialog(QDialog):
+    """The reconciliation gate's differences, one row per leg (app against broker), each with
+    the trader's decision; automation stays disarmed until each has one."""
+
+    def __init__(self, differences: list[LegDifference], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("reconcileDialog")
+        self.setWindowTitle("Positions differ from the broker")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Automation is held: no order is sent until each difference "
+                                "has a decision.", self))
+        self.table = QTableWidget(len(differences), 5, self)
+        self.table.setObjectName("reconcile.table")
+        self.table.setHorizontalHeaderLabels(["Leg", "App", "Broker", "Workflows", "Decision"])
+        self._choices: list[tuple[str, QComboBox]] = []
+        for row, diff in enumerate(differences):
+            for col, text in enumerate((diff.symbol, str(diff.app_quantity),
+                                        str(diff.broker_quantity),
+                                        ", ".join(map(str, diff.workflow_ids)))):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+            combo = QComboBox(self.table)
+            if diff.broker_quantity == 0:
+                combo.addItem("Take the broker's view (flat)", DifferenceAction.TAKE_BROKER)
+            combo.addItem("End the workflow", DifferenceAction.END_WORKFLOW)
+            combo.addItem("Leave it for later", DifferenceAction.LATER)
+            self.table.setCellWidget(row, 4, combo)
+            self._choices.append((diff.symbol, combo))
+        self.table.resizeColumnsToContents()
+        layout.addWidget(self.table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        apply = buttons.addButton("Apply decisions", QDialogButtonBox.ButtonRole.AcceptRole)
+        apply.setObjectName("reconcile.apply")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def decisions(self) -> list[tuple[str, DifferenceAction]]:
+        return [(symbol, DifferenceAction(combo.currentData())) for symbol, combo in self._choices]
