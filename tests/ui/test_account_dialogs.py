@@ -78,3 +78,19 @@ def test_reconcile_dialog_shows_each_leg_app_against_broker_and_its_decision(
     second = dialog.table.cellWidget(1, 4)
     second.setCurrentIndex(second.findData(DifferenceAction.LATER))
     assert dialog.decisions()[1] == ("SPY 260220P00495000", DifferenceAction.LATER)
+
+
+def test_the_window_names_its_account_and_offers_switch_account(
+        qtbot: QtBot, qloop: object, tmp_path: Path) -> None:
+    from PySide6.QtGui import QAction
+
+    from tastydesk.ui.main_window import MainWindow
+    from tests.ui.fake_facade import FakeFacade
+
+    window = MainWindow(FakeFacade(), tray_available=False)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    sandbox = AccountRef(AccountKind.SANDBOX, "5WT0001")
+    window.account.set_context(tmp_path, sandbox)
+    assert window.windowTitle() == "tastydesk \u2014 Sandbox · 5WT0001"
+    assert window.mode_badge.text() == "Sandbox · 5WT0001"
+    assert window.findChild(QAction, "action.switchAccount") is not None
