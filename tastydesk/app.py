@@ -33,8 +33,8 @@ def run_app(args: argparse.Namespace) -> int:
             return 2
         return int(selftest.run(args))
 
-    base = paths.data_dir(getattr(args, "data_dir", None))
-    paths.setup_logging(base)
+    base = paths.data_dir(getattr(args, "data_dir", None))  # the account's directory
+    paths.setup_logging(paths.data_dir(getattr(args, "data_root", None) or base))
     import qasync
     from PySide6.QtCore import QCoreApplication, QSettings
     from PySide6.QtWidgets import QApplication
@@ -96,10 +96,15 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
     from tastydesk.engine.bootstrap import open_engine
     from tastydesk.ui.main_window import MainWindow
 
+    account = getattr(args, "account", None)
+    refused = _check_account(base, account)
+    if refused is not None:
+        splash.close()
+        return refused
     try:
         engine = await open_engine(base, paper=True if getattr(args, "paper", False) else None,
-                                   seed=getattr(args, "seed", None),
-                                   speed=getattr(args, "speed", None))
+                                   speed=getattr(args, "speed", None),
+                                   **_account_options(args, account))
     except Exception as exc:
         splash.close()
         log.exception("could not open the engine")
@@ -112,6 +117,10 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
         return 1
 
     window = MainWindow(engine)
+    if account is not None and getattr(args, "data_root", None):
+        from pathlib import Path
+
+        window.account.set_context(Path(args.data_root), account)
     guard.activated.connect(lambda: window.focus_workflow(None))
     closed = asyncio.Event()
     window.closing.connect(closed.set)
@@ -136,10 +145,96 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
     except Exception:
         log.exception("engine did not stop cleanly")
     if window.switch_requested:
-        # After a login: reopen on the stored tastytrade login (paper only if it is unusable).
-        args.paper = False
-        return await _run_window(args, base, guard, started, splash)
+        # After a login or File > Switch account: reopen on the chosen account.
+        return await _switch(args, window.switch_target, guard, started, splash)
     return 0
+
+
+def _account_options(args: argparse.Namespace, account: Any) -> dict[str, Any]:
+    """The engine options of the chosen account (its seed and cash when it is a paper one);
+    the choice is remembered so the next start opens it again."""
+    seed = getattr(args, "seed", None)
+    root = getattr(args, "data_root", None)
+    if account is None or root is None:
+        return {"seed": seed}
+    from pathlib import Path
+
+    from tastydesk.accounts.registry import paper_spec, set_last_used
+
+    set_last_used(Path(root), account)
+    if not account.is_paper:
+        return {"account": account, "seed": seed}
+    spec = paper_spec(Path(root), account)
+    return {"account": account, "seed": spec.seed if seed is None else seed,
+            "starting_cash": spec.starting_cash}
+
+
+async def _switch(args: argparse.Namespace, target: Any, guard: Any, started: float,
+                  splash: Any) -> int:
+    """Release this account's lock, take the other's, and open its window."""
+    from pathlib import Path
+
+    from tastydesk.accounts.selection import apply_to_args
+    from tastydesk.ui.single_instance import SingleInstance
+
+    root = getattr(args, "data_root", None)
+    if target is None or root is None:
+        args.paper = False  # an older layout: reopen on the stored login
+        return await _run_window(args, paths.data_dir(args.data_dir), guard, started, splash)
+    guard.release()
+    apply_to_args(args, Path(root), target.slug)
+    base = Path(args.data_dir)
+    new_guard = SingleInstance(base)
+    if not new_guard.acquire():
+        log.error("account %s is in use by another process", target)
+        guard.acquire()
+        return int(ExitCode.LOCKED)
+    try:
+        return await _run_window(args, base, new_guard, started, splash)
+    finally:
+        new_guard.release()
+
+
+def _check_account(base: Any, account: Any) -> int | None:
+    """Refuse an account whose files do not prove they belong together, before the engine
+    opens: nothing is armed, nothing starts fresh over it. With a display the trader restores
+    the latest backup or starts the account anew on purpose; without one the app exits naming
+    the file. None when the account may open (its day's first backup is then taken)."""
+    from tastydesk.accounts.backup import latest_backup, restore_latest, set_aside, take_backup
+    from tastydesk.commands.state_files import (
+        app_database_problems,
+        check_state_files,
+        inspect_app_database,
+    )
+
+    while True:
+        if account is None or account.is_paper:
+            problems = check_state_files(base)
+        else:
+            problems = app_database_problems(inspect_app_database(paths.db_path(base)))
+        if not problems:
+            take_backup(base, replace=False)
+            return None
+        lines = [str(p) for p in problems]
+        name = account.slug if account is not None else str(base)
+        log.error("account %s refused: %s", name, "; ".join(lines))
+        if os.environ.get(STARTUP_PROBE_ENV) == "1" or not _has_display():
+            print(f"tastydesk: automation not armed; account {name} not opened: "
+                  + "; ".join(lines), file=sys.stderr)
+            return int(ExitCode.DAMAGED_STATE)
+        from tastydesk.accounts.model import AccountRef
+        from tastydesk.ui.widgets.account_dialogs import StateChoice, StateProblemDialog
+
+        backup = latest_backup(base)
+        dialog = StateProblemDialog(account or AccountRef.default_paper(), lines,
+                                    backup.name if backup else None)
+        dialog.exec()
+        if dialog.choice is StateChoice.RESTORE:
+            restore_latest(base)
+        elif dialog.choice is StateChoice.NEW_ACCOUNT:
+            set_aside(base, "set-aside")
+        else:
+            return int(ExitCode.DAMAGED_STATE)
 
 
 async def keep_loop_turning(interval_s: float = 0.05) -> None:

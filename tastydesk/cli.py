@@ -28,11 +28,20 @@ COMMANDS = {
     "doctor": "Print diagnostics: versions, data directory, database, keyring, broker",
     "orders": "Export every order: legs, prices, time in force, status history, fills, fees",
     "journal": "Export every closed trade with its order chain's totals (CSV or JSON)",
+    "accounts": "Accounts: list, create a paper account, choose one, restore a backup",
 }
 # Commands that write the data directory they are given (strategies import/restore decide
 # for themselves); without --data-dir these run on a temporary directory of their own.
 WRITES_GIVEN_DATA_DIR = frozenset({"screenshot"})
+# Commands that run on a temporary directory of their own unless --data-dir/--account is given.
+TEMPORARY_WITHOUT_DATA_DIR = frozenset({"simulate", "screenshot", "bench"})
+# Commands that only read: they never move legacy files nor create an account's directory.
+READ_ONLY = frozenset({"doctor", "orders", "journal"})
 MAX_MESSAGE = 400
+
+
+ACCOUNT_HELP = ("account: paper-NAME, sandbox-NUMBER or live-NUMBER (default: the last used, "
+                "else the default paper account)")
 
 
 class BadInput(CommandError):
@@ -48,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", help="data directory (default: platform user data dir)")
+    parser.add_argument("--account", help=ACCOUNT_HELP)
     parser.add_argument("--self-test", action="store_true",
                         help="run the app through one full workflow and exit (offscreen unless "
                              "QT_QPA_PLATFORM names a platform)")
@@ -62,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(_module=name)
         sp.add_argument("--data-dir", default=argparse.SUPPRESS,
                         help="data directory (default: platform user data dir)")
+        sp.add_argument("--account", default=argparse.SUPPRESS, help=ACCOUNT_HELP)
         module = importlib.import_module(f"tastydesk.commands.{name}")
         module.add_parser(sp)
     return parser
@@ -69,21 +80,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _take_data_dir(argv: list[str]) -> tuple[list[str], str | None]:
     """``--data-dir`` is accepted anywhere on the line, also after nested sub-commands."""
+    rest, value = _take_option(argv, "--data-dir", "a directory")
+    if value is not None and not value.strip():
+        raise BadInput("--data-dir needs a directory, got an empty value")
+    return rest, value
+
+
+def _take_option(argv: list[str], name: str, what: str = "a value"
+                 ) -> tuple[list[str], str | None]:
+    """Remove ``name VALUE`` / ``name=VALUE`` from anywhere on the line; its value."""
     rest: list[str] = []
     value: str | None = None
     it = iter(argv)
     for arg in it:
-        if arg == "--data-dir":
+        if arg == name:
             value = next(it, None)
             if value is None:
-                raise BadInput("--data-dir needs a directory")
-        elif arg.startswith("--data-dir="):
+                raise BadInput(f"{name} needs {what}")
+        elif arg.startswith(f"{name}="):
             value = arg.split("=", 1)[1]
         else:
             rest.append(arg)
-    if value is not None and not value.strip():
-        raise BadInput("--data-dir needs a directory, got an empty value")
     return rest, value
+
+
+def _select_account(args: argparse.Namespace, data_dir: str | None, account: str | None,
+                    *, migrate: bool = True) -> None:
+    """Point ``args.data_dir`` at the chosen account's directory (see
+    :mod:`tastydesk.accounts.selection`)."""
+    from tastydesk import paths
+    from tastydesk.accounts.selection import apply_to_args
+
+    if account is not None and not account.strip():
+        raise BadInput("--account needs an account, got an empty value")
+    # A reading command creates nothing: a directory that is not there is its own to report.
+    base = paths.data_dir(None) if data_dir is None else Path(data_dir)
+    apply_to_args(args, base, account, migrate=migrate)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(argv: list[str]) -> int:
     argv, data_dir = _take_data_dir(argv)
+    argv, account = _take_option(argv, "--account", "an account")
     if data_dir is not None:
         argv = ["--data-dir", data_dir, *argv]
     if not any(a in COMMANDS for a in argv) and "-h" not in argv and "--help" not in argv:
         # Fast path: the desktop app, without importing every command module.
         parser = argparse.ArgumentParser(prog="tastydesk", epilog=EXIT_CODES_HELP)
         parser.add_argument("--data-dir")
+        parser.add_argument("--account")
         parser.add_argument("--self-test", action="store_true")
         parser.add_argument("--paper", action="store_true")
         parser.add_argument("--speed", type=float, default=None)
@@ -121,6 +155,8 @@ def _dispatch(argv: list[str]) -> int:
         args = parser.parse_args(argv)
         if args.speed is not None and not args.speed > 0:
             raise BadInput(f"--speed must be positive, got {args.speed}")
+        if not (args.self_test and data_dir is None and account is None):
+            _select_account(args, data_dir, account)
         if args.self_test:
             return _self_test(args)
         from tastydesk.app import run_app
@@ -129,11 +165,13 @@ def _dispatch(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if data_dir is not None:
         args.data_dir = data_dir
+    if not (args._module in TEMPORARY_WITHOUT_DATA_DIR and data_dir is None and account is None):
+        _select_account(args, data_dir, account, migrate=args._module not in READ_ONLY)
     module = importlib.import_module(f"tastydesk.commands.{args._module}")
     if args._module in WRITES_GIVEN_DATA_DIR and data_dir is not None:
         from tastydesk.commands.writer import writing
 
-        with writing(Path(data_dir), paper_state=True):
+        with writing(Path(args.data_dir), paper_state=True):
             return int(module.run(args) or 0)
     return int(module.run(args) or 0)
 

@@ -42,7 +42,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = collect(getattr(args, "data_dir", None), probe_qt=not getattr(args, "no_qt", False))
+    report = collect(getattr(args, "data_dir", None), probe_qt=not getattr(args, "no_qt", False),
+                     root=getattr(args, "data_root", None))
     print(paths.redact(report.render()), flush=True)
     if report.problems:
         print(f"doctor: {report.problems} problem(s) found", flush=True)
@@ -51,8 +52,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def collect(data_dir: str | os.PathLike[str] | None, probe_qt: bool = True) -> Report:
-    """Build the whole report; each section is isolated so one failure never hides the rest."""
+def collect(data_dir: str | os.PathLike[str] | None, probe_qt: bool = True,
+            root: str | os.PathLike[str] | None = None) -> Report:
+    """Build the whole report; each section is isolated so one failure never hides the rest.
+
+    ``data_dir`` is the account in use (checked in full); ``root``, the data directory holding
+    every account, adds one section per other account."""
     report = Report()
     _versions(report.section("versions"))
     _platform(report.section("platform"))
@@ -63,11 +68,24 @@ def collect(data_dir: str | os.PathLike[str] | None, probe_qt: bool = True) -> R
         doctor_state.writer_lock(report.section("lock"), base)
         if doctor_state.backups_folder(base).is_dir():
             doctor_state.backups(report.section("backups"), base)
+    if root is not None and Path(root).is_dir():
+        _other_accounts(report, Path(root), base)
     secure = _keyring(report.section("keyring"))
     stored = _credentials(report.section("credentials"))
     _qt(report.section("qt"), probe_qt)
     _broker(report.section("broker"), stored, secure)
     return report
+
+
+def _other_accounts(report: Report, root: Path, current: Path | None) -> None:
+    from tastydesk.accounts.registry import account_dir, list_accounts
+
+    for account in list_accounts(root):
+        folder = account_dir(root, account)
+        if current is not None and folder.resolve() == current.resolve():
+            continue
+        doctor_state.account_summary(report.section(f"account {account.slug}"), folder,
+                                     paper=account.is_paper)
 
 
 def _error(exc: BaseException) -> str:

@@ -84,3 +84,30 @@ def _unreadable(path: Path) -> str | None:
     except sqlite3.DatabaseError as exc:
         return f"not a readable SQLite database ({exc})"
     return None if rows == ["ok"] else f"damaged ({'; '.join(map(str, rows[:3]))})"
+
+
+def account_summary(add: Callable[..., None], folder: Path, *, paper: bool) -> None:
+    """One account other than the one in use: its files, their pairing (identity and
+    generation), its backups and its writer lock, each problem named by file."""
+    from tastydesk.accounts.backup import latest_backup
+    from tastydesk.commands.state_files import app_database_problems, check_state_files
+
+    add("folder", str(folder))
+    app = inspect_app_database(paths.db_path(folder))
+    problems = (check_state_files(folder) if paper else app_database_problems(app))
+    for problem in problems:
+        add("state", str(problem), PROBLEM)
+    if not problems:
+        add("state", "no files yet" if not app.exists else
+            f"{app.history} workflow(s) and order(s); identity "
+            f"{(app.identity or {}).get('id', 'not yet written')}, paper save "
+            f"{app.generation_seen} seen")
+    backup = latest_backup(folder)
+    add("latest backup", backup.name if backup else "none yet", OK if backup else WARN)
+    if backup is not None:
+        for path in sorted(backup.iterdir()):
+            problem = _unreadable(path)
+            if problem:
+                add(f"backup {path.name}", problem, PROBLEM)
+    holder = probe(lock_path(folder))
+    add("writer", "none" if holder is None else holder.describe())

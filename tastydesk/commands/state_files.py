@@ -16,7 +16,15 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from tastydesk.accounts.identity import (
+    PairFacts,
+    account_of_dir,
+    pair_problem,
+    read_app_facts,
+    read_paper_facts,
+)
 from tastydesk.exit_codes import CommandError, ExitCode
 from tastydesk.paths import db_path
 
@@ -45,6 +53,8 @@ class AppDatabase:
     history: int = 0  # workflows and orders it holds
     paper_used: bool = False  # a paper engine has run on it
     problem: str | None = None
+    identity: dict[str, Any] | None = None  # the account identity it carries
+    generation_seen: int = 0  # the paper state's save generation it last recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +64,8 @@ class PaperStateFile:
     size: int = 0
     parts: int = 0
     problem: str | None = None
+    identity: dict[str, Any] | None = None
+    generation: int = 0
 
 
 def paper_state_path(base: Path) -> Path:
@@ -109,12 +121,15 @@ def inspect_app_database(path: Path) -> AppDatabase:
                           for table in ("workflows", "orders") if _table_exists(raw, table))
             paper_used = _table_exists(raw, "config") and raw.execute(
                 "SELECT 1 FROM config WHERE key=?", (PAPER_CLOCK_KEY,)).fetchone() is not None
+            identity, seen = (read_app_facts(raw) if _table_exists(raw, "config")
+                              else (None, 0))
     except sqlite3.DatabaseError as exc:
         return AppDatabase(path, exists=True, size=size, head=head,
                            problem=f"not a readable SQLite database ({exc})")
     return AppDatabase(path, exists=True, size=size, revision=revision, head=head,
                        known_revision=revision is None or revision in known, history=history,
-                       paper_used=paper_used, problem=problem)
+                       paper_used=paper_used, problem=problem, identity=identity,
+                       generation_seen=seen)
 
 
 def inspect_paper_state(path: Path) -> PaperStateFile:
@@ -129,10 +144,12 @@ def inspect_paper_state(path: Path) -> PaperStateFile:
             if problem is None and not _table_exists(raw, "part"):
                 problem = "not a tastydesk paper state file (no 'part' table)"
             parts = 0 if problem else raw.execute("SELECT COUNT(*) FROM part").fetchone()[0]
+            identity, generation = (None, 0) if problem else read_paper_facts(raw)
     except sqlite3.DatabaseError as exc:
         return PaperStateFile(path, exists=True, size=size,
                               problem=f"not a readable SQLite database ({exc})")
-    return PaperStateFile(path, exists=True, size=size, parts=parts, problem=problem)
+    return PaperStateFile(path, exists=True, size=size, parts=parts, problem=problem,
+                          identity=identity, generation=generation)
 
 
 def app_database_problems(app: AppDatabase) -> list[StateProblem]:
@@ -150,19 +167,30 @@ def pairing_problems(app: AppDatabase, paper: PaperStateFile) -> list[StateProbl
     """One file empty or missing while its partner holds an account's history."""
     problems: list[StateProblem] = []
     paper_missing = not paper.exists or paper.size == 0
-    if app.history and app.paper_used and paper_missing and not app.problem:
+    partnered = (app.history and app.paper_used) or app.generation_seen > 0
+    if partnered and paper_missing and not app.problem:
         what = "missing" if not paper.exists else "empty (0 bytes)"
         problems.append(StateProblem(
             paper.path, f"{what} while {app.path.name} holds {app.history} workflow(s) and "
-                        f"order(s) of a paper account; the paper account would silently start "
-                        f"over (restore the file, or move both files away to start anew)"))
+                        f"order(s) of a paper account (it saw paper save "
+                        f"{app.generation_seen}); the paper account would silently start "
+                        f"over (restore the latest backup, or move both files away to start "
+                        f"anew)"))
     app_missing = not app.exists or app.size == 0
     if app_missing and paper.parts and not paper.problem:
         what = "missing" if not app.exists else "empty (0 bytes)"
         problems.append(StateProblem(
             app.path, f"{what} while {paper.path.name} holds a paper account; its positions "
-                      f"would be orphaned (restore the file, or move both files away to start "
-                      f"anew)"))
+                      f"would be orphaned (restore the latest backup, or move both files away "
+                      f"to start anew)"))
+    if not problems and not app.problem and not paper.problem and paper.exists and paper.size:
+        facts = PairFacts(app.identity, paper.identity, app.generation_seen, paper.generation)
+        found = pair_problem(facts, account_of_dir(app.path.parent), app.path.name,
+                             paper.path.name)
+        if found is not None:
+            name, reason = found
+            problems.append(StateProblem(app.path if name == app.path.name else paper.path,
+                                         reason))
     return problems
 
 

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tastydesk.accounts.identity import GENERATION_SEEN_KEY, IDENTITY_KEY
+from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import (
     Clock,
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PAPER_CLOCK_KEY = "paper_clock"
 PAPER_STATE_FILE = "paper.db"
+DB_FILE = "tastydesk.db"
 HOLIDAYS_KEY = "nyse_holidays"
 
 
@@ -66,7 +69,7 @@ class PaperDriver:
     """
 
     def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
-                 store: AsyncStore, tick_s: float = 0.2) -> None:
+                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None) -> None:
         self.clock = clock
         self.broker = broker
         self.market = market
@@ -75,6 +78,7 @@ class PaperDriver:
         self.tick_s = tick_s
         self._task: asyncio.Task[None] | None = None
         self._saved_at = 0.0
+        self._paper_state = paper_state
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-driver")
@@ -90,6 +94,12 @@ class PaperDriver:
         self.market.save_state()
         self.broker.save_state()
         await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+        await self._record_generation()
+
+    async def _record_generation(self) -> None:
+        """Tell the app database which paper save it has seen (see tastydesk.accounts.identity)."""
+        if self._paper_state is not None:
+            await self.store.set_config(GENERATION_SEEN_KEY, self._paper_state.generation())
 
     def advance(self, seconds: float) -> None:
         """Advance paper time by ``seconds``, stopping at the close and jumping to the next open."""
@@ -127,6 +137,40 @@ class PaperDriver:
             if now - self._saved_at > 5.0:
                 self._saved_at = now
                 await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
+                await self._record_generation()
+
+
+class ForeignState(ValueError):
+    """The paper state does not belong with the app database (another account's, or older)."""
+
+
+def bind_identity(app_id: dict[str, Any] | None, generation_seen: int, paper_state: Any,
+                  data_dir: Path) -> dict[str, Any] | None:
+    """Give a new account its identity in both files, or prove the two files share one.
+
+    ``app_id`` / ``generation_seen`` are what the app database holds. Writes the paper side;
+    returns the identity the app database must record (None when it has it). Raises
+    :class:`ForeignState` naming the file when the two do not belong together (the state-file
+    checks refuse the same before a command or the app opens the engine).
+    """
+    from tastydesk.accounts.identity import (
+        PairFacts,
+        account_of_dir,
+        new_identity,
+        pair_problem,
+    )
+
+    account = account_of_dir(data_dir)
+    paper_id = paper_state.identity()
+    facts = PairFacts(app_id, paper_id, generation_seen, paper_state.generation())
+    found = pair_problem(facts, account, DB_FILE, PAPER_STATE_FILE)
+    if found is not None:
+        name, reason = found
+        raise ForeignState(f"{data_dir / name}: {reason}")
+    identity = app_id or paper_id or new_identity(account)
+    if paper_id is None:
+        paper_state.set_identity(identity)
+    return identity if app_id is None else None
 
 
 async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
@@ -143,6 +187,10 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
         opened = store or Store.open(db_path(data_dir))
         return (opened, opened.get_config("engine", None) or {},
                 opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies())
+
+    def read_identity() -> tuple[Any, int]:
+        return (store.get_config(IDENTITY_KEY, None),
+                int(store.get_config(GENERATION_SEEN_KEY, 0) or 0))
 
     # Opening the database and reading its settings happens on a worker thread: this coroutine
     # runs on the event loop (the GUI thread in the desktop app).
@@ -161,6 +209,10 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # The paper account and market live in their own journal next to the database, so they
     # survive a restart (or a kill) and the engine can reconcile against them.
     paper_state = PaperState(data_dir / PAPER_STATE_FILE)
+    app_identity, seen = await asyncio.to_thread(read_identity)
+    write_app = bind_identity(app_identity, seen, paper_state, data_dir)
+    if write_app is not None:
+        await asyncio.to_thread(store.set_config, IDENTITY_KEY, write_app)
     market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist,
                          state=paper_state)
     resume = max(start, market.now) if market.now is not None else start
@@ -171,7 +223,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=False)
     async_store = AsyncStore(store, inline=inline_store)
-    driver = PaperDriver(clock, market, broker, calendar, async_store)
+    driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
                     strategies=strategies, driver=driver, wall=wall)
@@ -181,23 +233,45 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
 async def open_engine(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
                       client_kwargs: dict[str, Any] | None = None,
-                      wall: Clock | None = None) -> EngineFacade:
+                      wall: Clock | None = None,
+                      account: AccountRef | None = None,
+                      starting_cash: Decimal | None = None) -> EngineFacade:
     """The engine for the desktop, as the facade the UI holds (see :func:`open_kernel`)."""
     kernel = await open_kernel(data_dir, paper=paper, seed=seed, speed=speed,
-                               client_kwargs=client_kwargs, wall=wall)
+                               client_kwargs=client_kwargs, wall=wall, account=account,
+                               starting_cash=starting_cash)
     return kernel.facade
 
 
 async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | None = None,
                       speed: float | None = None,
                       client_kwargs: dict[str, Any] | None = None,
-                      wall: Clock | None = None) -> Kernel:
-    """Build the engine: paper unless a tastytrade login is stored.
+                      wall: Clock | None = None,
+                      account: AccountRef | None = None,
+                      starting_cash: Decimal | None = None) -> Kernel:
+    """Build the engine on ``data_dir``, the directory of one account's files.
 
-    In paper mode ``start()`` also starts the real-time paper driver. ``client_kwargs`` reach
-    the tastytrade SDK's HTTP client (tests pass an in-process transport). ``wall`` is the
-    trader's clock for approval windows (the real clock unless a test steps its own).
+    ``account`` says which account that is: a paper account opens the paper engine (its seed
+    and starting cash from ``seed`` / ``starting_cash``); a sandbox or live account opens the
+    tastytrade broker on exactly that environment and account number, and never falls back to
+    paper over its files. Without ``account`` (older callers, tests): paper unless a tastytrade
+    login is stored. In paper mode ``start()`` also starts the real-time paper driver.
+    ``client_kwargs`` reach the tastytrade SDK's HTTP client (tests pass an in-process
+    transport). ``wall`` is the trader's clock for approval windows (the real clock unless a
+    test steps its own).
     """
+    if account is not None:
+        if account.is_paper:
+            kernel, _driver = await open_paper_engine(
+                data_dir, seed=seed, speed=speed, wall=wall or RealClock(),
+                starting_cash=starting_cash or Decimal("100000"))
+            return kernel
+        live = await _open_live_engine(data_dir, client_kwargs, envs=(account.kind.value,),
+                                       account_number=account.name)
+        if live is None:
+            raise LoginUnavailable(f"no stored tastytrade {account.kind.value} login for "
+                                   f"account {account.name}; log in again or switch account")
+        return live
     if paper is None:
         paper = not _has_credentials()
     if not paper:
@@ -209,6 +283,10 @@ async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | 
     kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed,
                                               wall=wall or RealClock())
     return kernel
+
+
+class LoginUnavailable(RuntimeError):
+    """A tastytrade account was chosen but no usable login for it is stored."""
 
 
 def _has_credentials() -> bool:
@@ -224,18 +302,22 @@ def _has_credentials() -> bool:
 
 
 async def _open_live_engine(data_dir: Path,
-                            client_kwargs: dict[str, Any] | None = None) -> Kernel | None:
+                            client_kwargs: dict[str, Any] | None = None,
+                            envs: tuple[str, ...] = ("live", "sandbox"),
+                            account_number: str | None = None) -> Kernel | None:
     from tastydesk.engine.broker.tastytrade.adapter import TastytradeBroker
     from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
     from tastydesk.paths import db_path
 
     creds_store = KeyringCredentialStore()
-    for env in ("live", "sandbox"):
+    for env in envs:
         creds = creds_store.load(env)
         if creds is None:
             continue
         def read_state(env: str = env) -> tuple[Store, dict[str, Any], Any, list[Any]]:
             opened = Store.open(db_path(data_dir))
+            if account_number is not None:  # the chosen account's own directory
+                opened.set_config(f"account:{env}", account_number)
             return (opened, opened.get_config("engine", None) or {},
                     opened.get_config(f"account:{env}", None), opened.list_strategies())
 

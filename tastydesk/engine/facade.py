@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from tastydesk.engine.positions.actions import PositionActions
     from tastydesk.engine.positions.book import PositionBook
     from tastydesk.engine.readmodel.views import ReadModel
+    from tastydesk.engine.reconcile_gate import DifferenceAction, LegDifference, ReconcileGate
     from tastydesk.engine.scanning.candidates import CandidateBuilder
     from tastydesk.engine.scanning.scanner import Scanner
     from tastydesk.engine.settings import Settings
@@ -61,7 +62,8 @@ class EngineFacade:
     def __init__(self, *, lifecycle: Lifecycle, settings: Settings, strategies: StrategyLibrary,
                  scanner: Scanner, desk: ApprovalDesk, actions: PositionActions,
                  positions: PositionBook, candidates: CandidateBuilder, readmodel: ReadModel,
-                 bus: EventBus, clock: Clock, wall: Clock, mode: Mode) -> None:
+                 bus: EventBus, clock: Clock, wall: Clock, mode: Mode,
+                 gate: ReconcileGate | None = None) -> None:
         self._lifecycle = lifecycle
         self._settings = settings
         self._strategies = strategies
@@ -71,6 +73,7 @@ class EngineFacade:
         self._positions = positions
         self._candidates = candidates
         self._read = readmodel
+        self._gate = gate
         self.bus = bus
         self.clock = clock
         # The trader's (real) clock: approval expiry and every countdown shown to the trader
@@ -192,6 +195,16 @@ class EngineFacade:
     async def remember_account(self, env: str, account_number: str, user: str) -> None:
         """Keep the account chosen at login (not a secret) for the next live engine."""
         await self._settings.remember_account(env, account_number, user)
+
+    def reconcile_differences(self) -> list[LegDifference]:
+        """Legs that differ from the broker and hold automation until the trader decides."""
+        return self._gate.pending() if self._gate is not None else []
+
+    async def decide_difference(self, symbol: str, action: DifferenceAction, user: str) -> None:
+        """Take the broker's view, end the workflow, or leave the difference for later."""
+        if self._gate is None:
+            raise ValueError("symbol: this engine has no reconciliation gate")
+        await self._gate.decide(symbol, action, user)
 
     async def save_strategy(self, strategy: Strategy, user: str) -> None:
         """Validate and store a strategy (the field errors are raised when it is invalid)."""

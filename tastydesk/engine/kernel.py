@@ -131,7 +131,7 @@ class Kernel:
             lifecycle=self, settings=self.settings, strategies=self.strategies,
             scanner=self.scanner, desk=self.desk, actions=self.actions, positions=self.positions,
             candidates=self.candidates, readmodel=self.readmodel, bus=bus, clock=clock,
-            wall=self.wall, mode=self.mode)
+            wall=self.wall, mode=self.mode, gate=self.reconciler.gate)
         self._subscriptions: list[Subscription] = []
         self._started = False
 

@@ -33,6 +33,7 @@ from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.settlement import Settlement
 from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.reconcile_gate import LegDifference, ReconcileGate
 from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
@@ -64,6 +65,8 @@ class Reconciler:
         self._bus = bus
         self._clock = clock
         self._spawn = spawn
+        self.gate = ReconcileGate(readiness=readiness, store=store, book=book,
+                                  settlement=settlement, audit=audit, bus=bus, clock=clock)
 
     def _alert(self, level: AlertLevel, title: str, message: str) -> None:
         self._bus.publish(Alert(level, AlertCategory.ERROR, title, message, self._clock.now()))
@@ -98,13 +101,17 @@ class Reconciler:
             # Every leg the store holds, not only monitored positions': an entry order that
             # part-filled keeps its workflow EXECUTING, yet its contracts are already held.
             held: Counter[str] = Counter()
+            holders: dict[str, set[int]] = {}
             for pos in await self._store.positions(open_only=True):
                 held[pos.symbol] += pos.quantity
-            for symbol, qty in held.items():
-                if broker_positions.get(symbol, 0) != qty:
-                    msg = f"{symbol}: store {qty}, broker {broker_positions.get(symbol, 0)}"
-                    await self._audit.error("reconcile", "position mismatch", detail=msg)
-                    self._alert(AlertLevel.WARNING, "Position mismatch", msg)
+                holders.setdefault(pos.symbol, set()).add(pos.workflow_id)
+            differences = [LegDifference(symbol, qty, broker_positions.get(symbol, 0),
+                                         tuple(sorted(holders.get(symbol, ()))))
+                           for symbol, qty in held.items()
+                           if broker_positions.get(symbol, 0) != qty]
+            # -- the gate: differences nothing explained wait for the trader --------------
+            if await self.gate.hold(differences):
+                return
             self._readiness.mark_reconciled(f"reconciled at {now:%Y-%m-%d %H:%M:%S}")
             await self._audit.audit(Actor.ENGINE, "reconcile", self._readiness.detail)
         except Exception as exc:

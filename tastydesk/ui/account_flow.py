@@ -8,11 +8,14 @@ start. Logging out deletes the stored credentials from the system keyring.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
+from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount
 from tastydesk.engine.facade import EngineFacade
+from tastydesk.engine.reconcile_gate import LegDifference, ReconcileDifferences
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
@@ -23,13 +26,58 @@ class AccountFlow(QObject):
     """The File menu's login and logout; ``switch`` is called when the trader switches now."""
 
     def __init__(self, window: QWidget, engine: EngineFacade, runner: CommandRunner,
-                 tell: Callable[[str], None], switch: Callable[[], None]) -> None:
+                 tell: Callable[[str], None],
+                 switch: Callable[[AccountRef | None], None]) -> None:
         super().__init__(window)
         self._window = window
         self._engine = engine
         self._runner = runner
         self._tell = tell
         self._switch = switch
+        self._root: Path | None = None
+        self.current: AccountRef | None = None
+        engine.bus.subscribe(ReconcileDifferences, self._on_differences)
+
+    def _on_differences(self, event: ReconcileDifferences) -> None:
+        """The reconciliation gate holds: show the legs once the event loop is free."""
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, lambda: self.show_differences(list(event.differences)))
+
+    def show_differences(self, differences: list[LegDifference]) -> None:
+        from tastydesk.ui.widgets.account_dialogs import ReconcileDialog
+
+        if not differences:
+            return
+        dialog = ReconcileDialog(differences, self._window)
+        if not dialog.exec():
+            self._tell("Automation stays held until each difference has a decision.")
+            return
+        user = current_user()
+        for symbol, action in dialog.decisions():
+            self._runner.run(("reconcile", symbol), lambda s=symbol, a=action:
+                             self._engine.decide_difference(s, a, user))
+
+    def set_context(self, root: Path, account: AccountRef) -> None:
+        """The data directory and the account open now; the title bar and badge name it."""
+        self._root = Path(root)
+        self.current = account
+        self._window.setWindowTitle(f"tastydesk \u2014 {account.label()}")
+        badge = self._window.findChild(QWidget, "modeBadge")
+        if badge is not None:
+            badge.setText(account.label())  # type: ignore[attr-defined]
+
+    def show_switch(self) -> None:
+        """File > Switch account: pick or create an account; the app reopens on it."""
+        from tastydesk.ui.widgets.account_dialogs import SwitchAccountDialog
+
+        if self._root is None or self.current is None:
+            self._tell("Switching accounts needs the app started on a data directory.")
+            return
+        dialog = SwitchAccountDialog(self._root, self.current, self._window)
+        dialog.exec()
+        if dialog.chosen is not None and dialog.chosen != self.current:
+            self._switch(dialog.chosen)
 
     def show_login(self) -> None:
         from tastydesk.ui.widgets.login_dialog import LoginDialog
@@ -39,15 +87,19 @@ class AccountFlow(QObject):
         dialog.exec()
 
     def logged_in(self, env: str, account: str) -> None:
-        """Keep the account choice, then offer to switch to it now."""
+        """Keep the account choice, then offer to switch to it now (its own files)."""
         user = current_user()
+        try:
+            target: AccountRef | None = AccountRef(AccountKind(env), account)
+        except (BadAccount, ValueError):
+            target = None
 
         def kept(_result: object) -> None:
             if ask_confirm(self._window, "Switch to tastytrade",
                            f"Logged in to tastytrade {env}, account {account}.\n\nSwitch to live "
                            "data now? The paper session stops; automation starts paused until "
                            "the broker is reconciled.", "Switch now"):
-                self._switch()
+                self._switch(target)
             else:
                 self._tell(f"Logged in to tastytrade {env}, account {account}. tastydesk uses "
                            "it from the next start.")

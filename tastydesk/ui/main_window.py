@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.views import HealthView
@@ -60,7 +61,8 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.engine = engine
-        self.switch_requested = False  # closed to reopen on another broker (after a login)
+        self.switch_requested = False  # closed to reopen on another account
+        self.switch_target: AccountRef | None = None  # the account to reopen on
         self.settings = settings or QSettings()
         self.setWindowTitle(f"tastydesk \u2014 {engine.mode}")
         self.setWindowIcon(icon("tastydesk"))
@@ -244,7 +246,8 @@ class MainWindow(QMainWindow):
         menus = build_menus(self, self.docks, MenuHandlers(
             login=self.account.show_login, logout=self.account.log_out,
             settings=self.show_settings, quit=self.close, focus_dock=self.focus_dock,
-            set_theme=self.set_theme, reset_layout=self.reset_layout))
+            set_theme=self.set_theme, reset_layout=self.reset_layout,
+            switch_account=self.account.show_switch))
         self.login_action = menus.login
         self.dock_actions = menus.dock_actions
         self.theme_actions = menus.theme_actions
@@ -296,8 +299,9 @@ class MainWindow(QMainWindow):
     def show_login(self) -> None:
         self.account.show_login()
 
-    def _switch_broker(self) -> None:
+    def _switch_broker(self, target: AccountRef | None = None) -> None:
         self.switch_requested = True
+        self.switch_target = target
         self.close()
 
     def watch(self, runner: CommandRunner) -> None:

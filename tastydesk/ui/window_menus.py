@@ -24,6 +24,7 @@ class MenuHandlers:
     focus_dock: Callable[[QDockWidget], None]
     set_theme: Callable[[str], None]
     reset_layout: Callable[[], None]
+    switch_account: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,9 @@ def build_menus(window: QMainWindow, docks: Sequence[QDockWidget],
     file_menu = bar.addMenu("&File")
     login = file_menu.addAction("Log &in to tastytrade\u2026", on.login)
     logout = file_menu.addAction("Log &out", on.logout)
+    if on.switch_account is not None:
+        file_menu.addAction("S&witch account\u2026", on.switch_account).setObjectName(
+            "action.switchAccount")
     file_menu.addSeparator()
     settings = file_menu.addAction("&Settings\u2026", on.settings)
     settings.setShortcut(QKeySequence("Ctrl+,"))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,7 @@ def test_after_a_run_state_files_pair_up(ran, capsys, memory_keyring):
     assert "saved part(s)" in _line(out, "status")
     assert "paper account in use" in _line(out, "history")
     assert _line(out, "holder").endswith("no tastydesk process is writing this directory")
-    assert "[backups]" not in out  # no backups folder, no section
+    assert "2; newest" in _line(out, "backups")  # the run's daily backup: both files
 
 
 def test_garbled_paper_state_is_a_problem(ran, capsys, memory_keyring):
@@ -195,6 +196,7 @@ def test_lock_holder_is_named_and_doctor_runs_beside_it(ran, capsys, memory_keyr
 
 def test_backups_are_listed_and_a_damaged_one_is_a_problem(ran, capsys, memory_keyring):
     folder = ran / "backups"
+    shutil.rmtree(folder)  # the run's own daily backup; a hand-made one instead
     folder.mkdir()
     good = sqlite3.connect(folder / "tastydesk-2026-01-05.db")
     source = sqlite3.connect(ran / "tastydesk.db")

@@ -107,7 +107,8 @@ class PositionActions:
         rule = mon.rules[rule_index]
         try:
             async with self._book.lock(workflow_id):
-                if self._book.state(workflow_id) is not WorkflowState.MONITORING:
+                if (self._book.state(workflow_id) is not WorkflowState.MONITORING
+                        or not self._readiness.reconciled):  # the reconcile gate holds
                     mon.acting = False
                     return
                 units = close_quantity(rule, mon.units)

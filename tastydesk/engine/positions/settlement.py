@@ -6,6 +6,7 @@ Called by the order manager under the workflow's lock (it implements ``OrderOutc
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -38,6 +39,15 @@ from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import CLOSE_RETRY_MINUTES
+
+# A broker's rejection of a closing order because the position is not (or no longer) held.
+_POSITION_MISSING = re.compile(r"exceeds the (long|short) position|no (such )?position|"
+                               r"position (is )?not (found|held|open)|insufficient position",
+                               re.IGNORECASE)
+
+
+def position_missing(reason: str) -> bool:
+    return bool(_POSITION_MISSING.search(reason or ""))
 
 
 class Settlement:
@@ -85,6 +95,13 @@ class Settlement:
             await self._positions.load(wid)  # fills before the end may have reduced it
             self._positions.close_failed(
                 wid, self._clock.now() + timedelta(minutes=CLOSE_RETRY_MINUTES))
+            if position_missing(reason):
+                # Closing again cannot succeed: stop the rules, tell the trader.
+                await self._positions.set_rules_paused(wid, True)
+                self._alert(AlertLevel.ERROR, AlertCategory.ERROR,
+                            f"Position not at the broker: {record.underlying}",
+                            f"{reason}. Rules paused, no close is retried; reconcile with the "
+                            f"broker (restart) and decide.", wid)
 
     async def _expired_exit(self, record: OrderRecord, units: int) -> None:
         """A closing or roll order died at the close: the exit goes out again at the next open

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 BROKER = "broker"
+IDENTITY = "identity"  # the account this paper world belongs to (see tastydesk.accounts)
+GENERATION = "generation"  # counts saves; the app database records the one it last saw
 MARKET_CORE = "market/core"
 MARKET_HISTORY = "market/history"
 MARKET_SERIES = "market/series/"
@@ -68,6 +70,9 @@ class PaperState:
                 rows,
             )
             conn.executemany("DELETE FROM part WHERE name = ?", [(name,) for name in drop])
+            conn.execute("INSERT INTO part (name, body, saved_at) VALUES (?, '1', ?) "
+                         "ON CONFLICT(name) DO UPDATE SET body = CAST(body AS INTEGER) + 1, "
+                         "saved_at = excluded.saved_at", (GENERATION, now))
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -80,6 +85,17 @@ class PaperState:
             (len(prefix), prefix),
         ).fetchall()
         return {name: json.loads(body) for name, body in rows}
+
+    def generation(self) -> int:
+        """How many saves this file has seen (0 for a new file)."""
+        row = self._conn.execute("SELECT body FROM part WHERE name = ?", (GENERATION,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def identity(self) -> dict[str, Any] | None:
+        return self.load(IDENTITY).get(IDENTITY)
+
+    def set_identity(self, identity: Mapping[str, Any]) -> None:
+        self.save({IDENTITY: dict(identity)})
 
     # -- broker and market -----------------------------------------------------------------
 

@@ -1,0 +1,96 @@
+"""File > Switch account and the refusal dialog, as real widgets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from PySide6.QtWidgets import QLabel
+from pytestqt.qtbot import QtBot
+
+from tastydesk.accounts.model import AccountKind, AccountRef, PaperAccountSpec
+from tastydesk.accounts.registry import paper_spec
+from tastydesk.ui.widgets.account_dialogs import (
+    StateChoice,
+    StateProblemDialog,
+    SwitchAccountDialog,
+)
+
+
+def test_switch_dialog_creates_a_paper_account_and_chooses_it(qtbot: QtBot, tmp_path: Path) -> None:
+    (tmp_path / "accounts" / "sandbox-5WT0001").mkdir(parents=True)
+    dialog = SwitchAccountDialog(tmp_path, AccountRef.default_paper())
+    qtbot.addWidget(dialog)
+    labels = [dialog.accounts.item(i).text() for i in range(dialog.accounts.count())]
+    assert labels == ["Paper · default  (open now)", "Sandbox · 5WT0001"]
+    dialog.name.setText("wheel_test")
+    dialog.seed.setValue(9)
+    dialog.cash.setText("25000")
+    dialog.create_paper()
+    assert paper_spec(tmp_path, AccountRef(AccountKind.PAPER, "wheel_test")) == \
+        PaperAccountSpec(9, Decimal("25000"))
+    assert dialog.accounts.currentItem().text() == "Paper · wheel_test"
+    dialog.open_selected()
+    assert dialog.chosen == AccountRef(AccountKind.PAPER, "wheel_test")
+
+
+def test_switch_dialog_refuses_a_bad_name_and_always_offers_paper(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    current = AccountRef(AccountKind.SANDBOX, "5WT0001")
+    dialog = SwitchAccountDialog(tmp_path, current)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("No Good")
+    dialog.create_paper()
+    assert dialog.message.text().startswith("Not created:")
+    assert not (tmp_path / "accounts" / "registry.json").exists()
+    dialog.back_to_paper()
+    assert dialog.chosen == AccountRef.default_paper()
+
+
+def test_state_problem_dialog_names_the_file_and_offers_restore_only_with_a_backup(
+        qtbot: QtBot) -> None:
+    problem = "/data/paper.db: empty (0 bytes) while tastydesk.db holds 12 workflow(s)"
+    dialog = StateProblemDialog(AccountRef.default_paper(), [problem], None)
+    qtbot.addWidget(dialog)
+    assert problem in dialog.findChild(QLabel, "stateProblem.text").text()
+    assert not dialog.restore_button.isEnabled()
+    assert dialog.choice is StateChoice.QUIT
+    with_backup = StateProblemDialog(AccountRef.default_paper(), [problem], "2026-12-03")
+    qtbot.addWidget(with_backup)
+    with_backup.restore_button.click()
+    assert with_backup.choice is StateChoice.RESTORE
+
+
+def test_reconcile_dialog_shows_each_leg_app_against_broker_and_its_decision(
+        qtbot: QtBot) -> None:
+    from tastydesk.engine.reconcile_gate import DifferenceAction, LegDifference
+    from tastydesk.ui.widgets.account_dialogs import ReconcileDialog
+
+    differences = [LegDifference("SPY 260220P00500000", -1, 0, (4,)),
+                   LegDifference("SPY 260220P00495000", 1, 2, (4,))]
+    dialog = ReconcileDialog(differences)
+    qtbot.addWidget(dialog)
+    rows = [[dialog.table.item(r, c).text() for c in range(4)] for r in range(2)]
+    assert rows == [["SPY 260220P00500000", "-1", "0", "4"],
+                    ["SPY 260220P00495000", "1", "2", "4"]]
+    assert dialog.decisions() == [("SPY 260220P00500000", DifferenceAction.TAKE_BROKER),
+                                  ("SPY 260220P00495000", DifferenceAction.END_WORKFLOW)]
+    second = dialog.table.cellWidget(1, 4)
+    second.setCurrentIndex(second.findData(DifferenceAction.LATER))
+    assert dialog.decisions()[1] == ("SPY 260220P00495000", DifferenceAction.LATER)
+
+
+def test_the_window_names_its_account_and_offers_switch_account(
+        qtbot: QtBot, qloop: object, tmp_path: Path) -> None:
+    from PySide6.QtGui import QAction
+
+    from tastydesk.ui.main_window import MainWindow
+    from tests.ui.fake_facade import FakeFacade
+
+    window = MainWindow(FakeFacade(), tray_available=False)  # type: ignore[arg-type]
+    qtbot.addWidget(window)
+    sandbox = AccountRef(AccountKind.SANDBOX, "5WT0001")
+    window.account.set_context(tmp_path, sandbox)
+    assert window.windowTitle() == "tastydesk \u2014 Sandbox · 5WT0001"
+    assert window.mode_badge.text() == "Sandbox · 5WT0001"
+    assert window.findChild(QAction, "action.switchAccount") is not None
