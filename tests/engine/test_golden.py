@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "4c4b7da0cda71461c2f9d5642169b8d7897451238c48e66fc0bfb3a526bdcd87"
+GOLDEN_DIGEST = "84beea35f1cc75c3dae40d05af32d3791db552cb06586ec12bf4867582f892c7"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
