@@ -47,21 +47,24 @@ async def _preview(base: Path, name: str, symbol: str, seed: int | None) -> dict
     from tastydesk.engine.store.service import Store
     from tastydesk.paths import db_path
 
-    store = Store.open(db_path(base))
-    strategy = store.get_strategy(name)
+    def read() -> tuple[Any, list[str], Any]:  # on a worker thread: this runs on the loop
+        store = Store.open(db_path(base))
+        try:
+            return (store.get_strategy(name), [s.name for s in store.list_strategies()],
+                    _market_time(store))
+        finally:
+            store.close()
+
+    strategy, names, market_time = await asyncio.to_thread(read)
     if strategy is None:
-        names = ", ".join(s.name for s in store.list_strategies())
-        store.close()
-        raise LookupError(f"no strategy named {name!r}; known: {names}")
+        raise LookupError(f"no strategy named {name!r}; known: {', '.join(names)}")
     # The preview runs on a scratch paper world so it never moves the trader's paper clock.
     with tempfile.TemporaryDirectory(prefix="tastydesk-preview-") as tmp:
-        engine, _ = await open_paper_engine(Path(tmp), seed=seed,
-                                            start=_market_time(store))
+        engine, _ = await open_paper_engine(Path(tmp), seed=seed, start=market_time)
         try:
             proposal = await engine.facade.preview(strategy, symbol)
         finally:
             await engine.store.close()
-    store.close()
     return proposal_json(proposal)
 
 
