@@ -75,7 +75,8 @@ class Roller:
     async def pending(self, mon: MonitoredPosition) -> tuple[TradeProposal, list[RollPiece]] | None:
         """The roll under way for this position (its target and the pieces left), if any: the
         workflow's proposal is partly held and partly not."""
-        proposal_id = self._book.get(mon.workflow_id).proposal_id
+        wf = self._book.find(mon.workflow_id)
+        proposal_id = wf.proposal_id if wf is not None else None
         if proposal_id is None:
             return None
         target = await self._positions.proposal(proposal_id)
