@@ -37,7 +37,7 @@ from tastydesk.engine.orders.walk import initial_price
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
-from tastydesk.engine.positions.rolls import RollPiece, is_clean, plan_roll
+from tastydesk.engine.positions.rolls import RollPiece, in_order_units, is_clean, plan_roll
 from tastydesk.engine.proposals.builder import build_proposal
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.selection import SelectionError
@@ -141,8 +141,9 @@ class Roller:
         for order in await self._store.orders(mon.workflow_id):
             if order.proposal_id == proposal_id and order.status.is_terminal:
                 self._orders.adopt_record(order)
-        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol,
-                                  piece.order_legs(mon.units), mon.units,
+        legs = piece.order_legs(mon.units)
+        units, mid, natural = in_order_units(legs, mon.units, mid, natural)
+        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, units,
                                   initial_price(mid, natural, ZERO), natural,
                                   self._strategies.get(mon.strategy_name), None,
                                   proposal_id=proposal_id, rule_type=rule)
