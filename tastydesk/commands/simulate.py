@@ -28,6 +28,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="approve every proposal and rule action by policy")
     parser.add_argument("--step-minutes", type=float, default=15.0,
                         help="simulated minutes per step")
+    parser.add_argument("--roll-rule", action="store_true",
+                        help="give the iron condor a roll rule at 25 DTE (rolled as legal orders)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -64,7 +66,8 @@ def _simulate(args: argparse.Namespace, base: Path) -> int:
     setup_logging(base, console=False)
     summary = asyncio.run(run_simulation(base, days=args.days, seed=args.seed,
                                          symbols=args.symbols, auto_approve=args.auto_approve,
-                                         step_minutes=args.step_minutes))
+                                         step_minutes=args.step_minutes,
+                                         roll_rule=args.roll_rule))
     summary["data_dir"] = str(base)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))

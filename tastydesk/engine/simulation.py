@@ -22,6 +22,7 @@ from tastydesk.engine.domain.enums import OrderStatus
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.store.service import Store
+from tastydesk.engine.strategies.roll_example import is_condor, order_legality, with_roll_rule
 from tastydesk.paths import db_path
 
 SIM_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York
@@ -29,9 +30,14 @@ SIM_END_KEY = "simulation_end"
 
 
 async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[str] | None = None,
-                         auto_approve: bool = False, step_minutes: float = 15.0) -> dict[str, Any]:
+                         auto_approve: bool = False, step_minutes: float = 15.0,
+                         roll_rule: bool = False) -> dict[str, Any]:
     wall = time.perf_counter()
     store = Store.open(db_path(data_dir), synchronous="NORMAL")
+    if roll_rule:  # the iron condor rolls at 25 DTE (as legal orders) instead of exiting
+        for strategy in store.list_strategies():
+            if is_condor(strategy):
+                store.save_strategy(with_roll_rule(strategy))
     config = EngineConfig.from_dict(store.get_config("engine", None) or {})
     overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
     if symbols:
@@ -58,6 +64,7 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
                 store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.tasks.drain()
         summary = summarise(kernel, store)
+        summary["order_legality"] = await order_legality(kernel.broker, store.orders())
     finally:
         store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()
