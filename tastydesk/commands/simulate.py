@@ -28,6 +28,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="approve every proposal and rule action by policy")
     parser.add_argument("--step-minutes", type=float, default=15.0,
                         help="simulated minutes per step")
+    parser.add_argument("--roll-rule", action="store_true",
+                        help="give the iron condor a roll rule at 25 DTE (rolled as legal orders)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument("--without-rule", action="append", default=[], metavar="RULE_TYPE",
                         help="drop this rule type (repeatable, or comma-separated) from the "
@@ -85,7 +87,8 @@ def _simulate(args: argparse.Namespace, base: Path) -> int:
             base, days=args.days, seed=args.seed, symbols=args.symbols,
             auto_approve=args.auto_approve, step_minutes=args.step_minutes,
             without_rules=frozenset(RuleType(t) for t in _rule_types(args)),
-            rules_strategy=args.rules_strategy or HOLD_STRATEGY))
+            rules_strategy=args.rules_strategy or HOLD_STRATEGY,
+            roll_rule=args.roll_rule))
     except ValueError as exc:
         if not str(exc).startswith("--rules-strategy"):
             raise

@@ -218,10 +218,10 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     resume = max(start, market.now) if market.now is not None else start
     market.step(resume)
     clock.advance(resume)
-    # strict_rules (four legs, ticks, halts) stays off until the engine rounds prices to the
-    # instrument's tick and rolls positions of more than four legs as several orders.
+    # The paper broker holds orders to tastytrade's rules (four legs, ticks, halts, sessions):
+    # what works on paper works live.
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
-                         starting_cash=starting_cash, strict_rules=False)
+                         starting_cash=starting_cash, strict_rules=True)
     async_store = AsyncStore(store, inline=inline_store)
     driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,

@@ -26,6 +26,7 @@ from tastydesk.engine.lifecycle.accounting import cash_check, lifecycle_counts, 
 from tastydesk.engine.readmodel.execution_report import execution_summary
 from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
+from tastydesk.engine.strategies.roll_example import is_condor, order_legality, with_roll_rule
 from tastydesk.paths import db_path
 
 SIM_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York
@@ -63,9 +64,11 @@ async def lifecycle_summary(kernel: Kernel, store: Store, start_cash: Decimal) -
 async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[str] | None = None,
                          auto_approve: bool = False, step_minutes: float = 15.0,
                          without_rules: frozenset[RuleType] = frozenset(),
-                         rules_strategy: str = HOLD_STRATEGY) -> dict[str, Any]:
+                         rules_strategy: str = HOLD_STRATEGY,
+                         roll_rule: bool = False) -> dict[str, Any]:
     """Run ``days`` of simulated time; ``without_rules`` drops those rule types from the
-    strategy ``rules_strategy`` (e.g. expiration_risk, to let its positions reach expiration)."""
+    strategy ``rules_strategy`` (e.g. expiration_risk, to let its positions reach expiration);
+    ``roll_rule`` gives the iron condor a roll rule (rolled as legal orders)."""
     wall = time.perf_counter()
     # Headless: no UI shares this loop, so set-up and the summary read the store directly; the
     # engine itself still goes through its (inline) async store, which the guard checks.
@@ -73,6 +76,10 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
         store = Store.open(db_path(data_dir), synchronous="NORMAL")
         if without_rules:
             drop_rules(store, rules_strategy, without_rules)
+        if roll_rule:  # the iron condor rolls at 25 DTE (as legal orders) instead of exiting
+            for strategy in store.list_strategies():
+                if is_condor(strategy):
+                    store.save_strategy(with_roll_rule(strategy))
         config = EngineConfig.from_dict(store.get_config("engine", None) or {})
         overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
         if symbols:
@@ -105,6 +112,8 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
         with LOOP_GUARD.permitted():
             summary = summarise(kernel, store)
             summary.update(await lifecycle_summary(kernel, store, Decimal(start_cash)))
+            summary["order_legality"] = await order_legality(kernel.broker,
+                                                             await kernel.store.orders())
     finally:
         await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()

@@ -43,7 +43,7 @@ from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
 from tastydesk.engine.positions.payoff import payoff_extremes
 from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
-from tastydesk.engine.positions.rolls import RollPiece, close_pieces
+from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
 from tastydesk.engine.positions.rules import close_quantity
 from tastydesk.engine.positions.session_gate import queued_message, queued_until
 from tastydesk.engine.readiness import Readiness
@@ -182,7 +182,8 @@ class PositionActions:
                                     Actor.ENGINE if rule else Actor.USER,
                                     f"{reason}: {purpose.value} {units} of {mon.units}{split}",
                                     payload={"rule": rule, "units": units})
-        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, legs, units,
+        order_units, mid, natural = in_order_units(legs, units, mid, natural)
+        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, legs, order_units,
                                   mid=mid, natural=natural,
                                   strategy=self._strategies.get(mon.strategy_name),
                                   rule_type=rule)

@@ -18,7 +18,6 @@ from tastydesk.engine.execution_pricing.anomaly import (
     LegQuote,
     QuoteAnomaly,
     quote_anomaly,
-    spread_figures,
 )
 from tastydesk.engine.lifecycle.risk import assignment_risk
 from tastydesk.engine.positions.chain import ChainTotals
@@ -155,23 +154,12 @@ class MonitoredPosition:
 
     def quote_anomaly(self) -> QuoteAnomaly | None:
         """Why the current quotes must not be acted on (a missing quote is the rules' own
-        business: they wait for it), or None."""
-        found = quote_anomaly(self.closing_quotes(), tuple(self.recent_mids)[:-1])
+        business: they wait for it), or None. Compared with the recent mids before this one."""
+        recent = tuple(self.recent_mids)
+        if recent and self._quoted():
+            recent = recent[:-1]
+        found = quote_anomaly(self.closing_quotes(), recent)
         return None if found is QuoteAnomaly.NO_QUOTE else found
-
-    def screen_quotes(self) -> QuoteAnomaly | None:
-        """Check the quotes for this evaluation and remember their mid (kept even when
-        flagged, so a genuine move passes on the next quote)."""
-        if self.holds_shares:  # the after-assignment follow-up prices shares itself
-            self.anomaly = None
-            return None
-        legs = self.closing_quotes()
-        found = quote_anomaly(legs, tuple(self.recent_mids))
-        figures = spread_figures(legs)
-        if figures is not None:
-            self.recent_mids.append(figures[0])
-        self.anomaly = None if found is QuoteAnomaly.NO_QUOTE else found
-        return self.anomaly
 
     def dte(self, today: date) -> int:
         days = [(leg.expiry - today).days for leg in self.legs if leg.expiry is not None]
@@ -197,7 +185,7 @@ class MonitoredPosition:
             dte=self.dte(today),
             short_leg_delta=short_delta,
             position_delta=pos_delta,
-            quote_ok=quote_ok and self.anomaly is None,
+            quote_ok=quote_ok,
             short_risks=risks,
         )
 
@@ -208,12 +196,26 @@ class MonitoredPosition:
     def evaluate(self, today: date, now: datetime, max_age_s: float) -> int | None:
         """The index of the rule that acts now, if any. While an assignment has left shares in
         the position the rules only report: the strategy's after-assignment follow-up owns it
-        (its option P&L targets no longer describe a position holding stock)."""
-        self.screen_quotes()
-        statuses, acting = evaluate(self.rules, self.state(today, now, max_age_s), self.holds, now,
+        (its option P&L targets no longer describe a position holding stock).
+
+        Quotes that fail the failsafe neither count towards a rule's confirmation nor let it
+        act. They are screened only when a rule's condition holds (the common case, nothing
+        near firing, stays allocation-free), and every mid joins the recent window, flagged or
+        not, so a genuine move passes on the next quote."""
+        state = self.state(today, now, max_age_s)
+        if state.mark is not None:
+            self.recent_mids.append(-state.mark)  # the closing order's mid
+        statuses, acting = evaluate(self.rules, state, self.holds, now,
                                     paused=self.paused or self.acting or self.holds_shares,
                                     spent=self.spent)
         self.statuses = statuses
+        self.anomaly = None
+        if any(hold.count for hold in self.holds):
+            self.anomaly = self.quote_anomaly()
+            if self.anomaly is not None:
+                for hold in self.holds:
+                    hold.count, hold.since = 0, None
+                return None
         return acting
 
     def greeks(self) -> tuple[float, float, float]:

@@ -35,7 +35,7 @@ from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
-from tastydesk.engine.positions.rolls import RollPiece, is_clean, plan_roll
+from tastydesk.engine.positions.rolls import RollPiece, in_order_units, is_clean, plan_roll
 from tastydesk.engine.proposals.builder import build_proposal
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.selection import SelectionError
@@ -73,7 +73,8 @@ class Roller:
     async def pending(self, mon: MonitoredPosition) -> tuple[TradeProposal, list[RollPiece]] | None:
         """The roll under way for this position (its target and the pieces left), if any: the
         workflow's proposal is partly held and partly not."""
-        proposal_id = self._book.get(mon.workflow_id).proposal_id
+        wf = self._book.find(mon.workflow_id)
+        proposal_id = wf.proposal_id if wf is not None else None
         if proposal_id is None:
             return None
         target = await self._positions.proposal(proposal_id)
@@ -138,9 +139,11 @@ class Roller:
         for order in await self._store.orders(mon.workflow_id):
             if order.proposal_id == proposal_id and order.status.is_terminal:
                 self._orders.adopt_record(order)
-        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol,
-                                  piece.order_legs(mon.units), mon.units, mid=mid,
-                                  natural=natural, strategy=self._strategies.get(mon.strategy_name),
+        legs = piece.order_legs(mon.units)
+        units, mid, natural = in_order_units(legs, mon.units, mid, natural)
+        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, units,
+                                  mid=mid, natural=natural,
+                                  strategy=self._strategies.get(mon.strategy_name),
                                   proposal_id=proposal_id, rule_type=rule)
 
     def _anomalous(self, mon: MonitoredPosition, piece: RollPiece) -> ActionResult | None:

@@ -9,6 +9,7 @@ any moment, including after a restart between two pieces.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -139,3 +140,17 @@ def is_clean(held: Sequence[MonitoredLeg], target: TradeProposal) -> bool:
         if len(states) > 1:
             return False
     return True
+
+
+def in_order_units(legs: tuple[OrderLeg, ...], units: int, mid: Decimal,
+                   natural: Decimal) -> tuple[int, Decimal, Decimal]:
+    """An order's quantity is the greatest common divisor of its legs' quantities (how the
+    broker counts units and fills), with prices per that unit: a position whose legs are not
+    one-to-one (two of one for each of another) closes as fewer, larger units."""
+    g = 0
+    for leg in legs:
+        g = math.gcd(g, leg.quantity)
+    if g <= 0 or g == units:
+        return units, mid, natural
+    scale = Decimal(units) / Decimal(g)
+    return g, (mid * scale).quantize(CENT), (natural * scale).quantize(CENT)

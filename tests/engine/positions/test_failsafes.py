@@ -78,11 +78,15 @@ def test_a_single_wide_quote_does_not_trigger_a_stop() -> None:
     assert run(fast, *LOSS, times=1, start=NOW + timedelta(minutes=5)) == [0]  # the control
 
 
-def test_inverted_or_zero_bid_quotes_never_trigger_a_stop() -> None:
-    fast = put_spread(stop(hold_evaluations=1, hold_seconds=0))
-    # The 90 put bid above the 95 put's ask: no market allows it.
-    assert run(fast, ("3.90", "4.00"), ("3.70", "3.80"), times=20) == [None] * 20
-    assert fast.anomaly is QuoteAnomaly.INVERTED
+def test_inverted_or_zero_bid_quotes_never_trigger_a_rule() -> None:
+    # The 90 put bid above the 95 put's ask: no market allows it. The spread looks worth less
+    # than nothing: a false profit the target must not take.
+    target = put_spread(ManagementRule(RuleType.PROFIT_TARGET, D("50")))
+    assert run(target, ("3.90", "4.00"), ("3.70", "3.80"), times=20) == [None] * 20
+    assert target.anomaly is QuoteAnomaly.INVERTED
+    # The control, a real profit: the first quote is a jump from the bad ones, the next acts.
+    assert run(target, ("0.05", "0.08"), ("0.30", "0.35"), times=2,
+               start=NOW + timedelta(minutes=5)) == [None, 0]
     zero = put_spread(stop(hold_evaluations=1, hold_seconds=0))
     # The long put we would sell has no bid while offered at 1.60.
     assert run(zero, ("0.00", "1.60"), ("3.70", "3.80"), times=20) == [None] * 20

@@ -134,3 +134,16 @@ def test_a_close_of_more_than_four_legs_goes_out_by_option_type() -> None:
     pieces = close_pieces(six)
     assert [(label, len(legs)) for label, legs in pieces] == [("put legs", 4), ("call legs", 2)]
     assert close_pieces(held(OLD)) == [("close", tuple(held(OLD)))]
+
+
+def test_an_order_counts_units_as_the_broker_does() -> None:
+    from tastydesk.engine.domain.enums import OrderAction
+    from tastydesk.engine.domain.orders import OrderLeg
+    from tastydesk.engine.positions.rolls import in_order_units
+
+    two_each = (OrderLeg("A", OrderAction.SELL_TO_CLOSE, 2), OrderLeg("B", OrderAction.BUY_TO_CLOSE, 2))
+    # One position unit of two contracts a leg is two order units at half the price.
+    assert in_order_units(two_each, 1, Decimal("-1.20"), Decimal("-1.50")) == (
+        2, Decimal("-0.60"), Decimal("-0.75"))
+    assert in_order_units(two_each, 2, Decimal("-0.60"), Decimal("-0.75")) == (
+        2, Decimal("-0.60"), Decimal("-0.75"))
