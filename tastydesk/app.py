@@ -93,7 +93,7 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
-    from tastydesk.engine.bootstrap import open_engine
+    from tastydesk.engine.bootstrap import LoginUnavailable, open_engine
     from tastydesk.ui.main_window import MainWindow
 
     account = getattr(args, "account", None)
@@ -105,6 +105,13 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
         engine = await open_engine(base, paper=True if getattr(args, "paper", False) else None,
                                    speed=getattr(args, "speed", None),
                                    **_account_options(args, account))
+    except LoginUnavailable as exc:
+        # The chosen tastytrade account has no usable login: say so, open paper instead.
+        log.warning("%s; opening the default paper account", exc)
+        print(f"tastydesk: {exc}; opening the default paper account", file=sys.stderr)
+        from tastydesk.accounts.model import AccountRef
+
+        return await _switch(args, AccountRef.default_paper(), guard, started, splash)
     except Exception as exc:
         splash.close()
         log.exception("could not open the engine")

@@ -155,6 +155,8 @@ def _dispatch(argv: list[str]) -> int:
         args = parser.parse_args(argv)
         if args.speed is not None and not args.speed > 0:
             raise BadInput(f"--speed must be positive, got {args.speed}")
+        if args.paper and account is None:
+            account = "paper"  # --paper: the default paper account, whatever was used last
         if not (args.self_test and data_dir is None and account is None):
             _select_account(args, data_dir, account)
         if args.self_test:

@@ -311,7 +311,13 @@ async def _open_live_engine(data_dir: Path,
 
     creds_store = KeyringCredentialStore()
     for env in envs:
-        creds = creds_store.load(env)
+        try:
+            creds = creds_store.load(env)
+        except Exception as exc:  # keyring back ends raise their own types
+            if account_number is None:
+                raise
+            raise LoginUnavailable(f"the system keyring could not give the tastytrade {env} "
+                                   f"login ({exc})") from exc
         if creds is None:
             continue
         def read_state(env: str = env) -> tuple[Store, dict[str, Any], Any, list[Any]]:

@@ -209,6 +209,12 @@ class FakeFacade:
     async def remember_account(self, env: str, account_number: str, user: str) -> None:
         await self._command("remember_account", env, account_number, user)
 
+    def reconcile_differences(self) -> list[Any]:
+        return []
+
+    async def decide_difference(self, symbol: str, action: Any, user: str) -> None:
+        await self._command("decide_difference", symbol, action, user)
+
     async def save_strategy(self, strategy: Strategy, user: str) -> None:
         await self._command("save_strategy", strategy, user)
         self.strategy_book[strategy.name] = strategy
