@@ -150,10 +150,14 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     window: Any = None
     try:
         seed = 1 if getattr(args, "seed", None) is None else int(args.seed)
-        config = EngineConfig.from_dict({**(store.get_config("engine", None) or {}),
-                                         "auto_approve": True, "paper_seed": seed})
-        store.set_config("engine", config.to_dict())
-        start = None if store.get_config(PAPER_CLOCK_KEY, None) else SIM_START
+
+        def prepare() -> datetime | None:  # on a worker thread: the loop never waits on SQLite
+            config = EngineConfig.from_dict({**(store.get_config("engine", None) or {}),
+                                             "auto_approve": True, "paper_seed": seed})
+            store.set_config("engine", config.to_dict())
+            return None if store.get_config(PAPER_CLOCK_KEY, None) else SIM_START
+
+        start = await asyncio.to_thread(prepare)
         engine, driver = await open_paper_engine(base, seed=seed, speed=getattr(args, "speed", None),
                                                  start=start, store=store)
         checks.add(True, "paper engine opens",

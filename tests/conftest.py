@@ -112,3 +112,24 @@ def fixture_store_loop_guard() -> Iterator[None]:
     LOOP_GUARD.enable()
     yield
     LOOP_GUARD.enable(previous)
+
+
+@pytest.fixture(autouse=True)
+def _store_loop_guard_everywhere() -> Iterator[None]:
+    """Every test runs with the loop guard on: product code on the event loop (the GUI thread in
+    the app) that calls the synchronous store fails the test. The tests' own inspection of the
+    database (a call made from a file under tests/) is exempt.
+    """
+    from tastydesk.engine.store.guard import LOOP_GUARD
+
+    previous = LOOP_GUARD.enabled, LOOP_GUARD.exempt_callers
+    LOOP_GUARD.enable(exempt_callers=_is_test_file)
+    yield
+    LOOP_GUARD.enable(previous[0], exempt_callers=previous[1])
+
+
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+
+
+def _is_test_file(filename: str) -> bool:
+    return filename.startswith(_TESTS_DIR)

@@ -148,11 +148,11 @@ class Trader:
 
 
 async def _gui_stall(base: Path, actions: tuple[str, ...] = Trader.ACTIONS) -> dict[str, Any]:
-    from tastydesk.benchmarks.ui import _open_with_positions
+    from tastydesk.benchmarks.ui import open_with_positions
     from tastydesk.ui.main_window import MainWindow
 
     build_started = time.perf_counter()
-    kernel, driver = await _open_with_positions(base, POSITIONS)
+    kernel, driver = await open_with_positions(base, POSITIONS)
     engine = kernel.facade  # what the UI holds
     build_s = time.perf_counter() - build_started
     positions = len(engine.positions())

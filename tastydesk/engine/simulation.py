@@ -22,6 +22,7 @@ from tastydesk.engine.domain.enums import OrderStatus
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.readmodel.execution_report import execution_summary
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tastydesk.paths import db_path
 
@@ -32,18 +33,21 @@ SIM_END_KEY = "simulation_end"
 async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[str] | None = None,
                          auto_approve: bool = False, step_minutes: float = 15.0) -> dict[str, Any]:
     wall = time.perf_counter()
-    store = Store.open(db_path(data_dir), synchronous="NORMAL")
-    config = EngineConfig.from_dict(store.get_config("engine", None) or {})
-    overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
-    if symbols:
-        overrides["watchlist"] = [s.upper() for s in symbols]
-    config = EngineConfig.from_dict({**config.to_dict(), **overrides})
-    store.set_config("engine", config.to_dict())
-    saved_end = store.get_config(SIM_END_KEY, None)
-    resumed = store.get_config(PAPER_CLOCK_KEY, None) is not None and saved_end is not None
-    start = datetime.fromisoformat(store.get_config(PAPER_CLOCK_KEY)) if resumed else SIM_START
-    end = datetime.fromisoformat(saved_end) if resumed else SIM_START + timedelta(days=days)
-    store.set_config(SIM_END_KEY, end.isoformat())
+    # Headless: no UI shares this loop, so set-up and the summary read the store directly; the
+    # engine itself still goes through its (inline) async store, which the guard checks.
+    with LOOP_GUARD.permitted():
+        store = Store.open(db_path(data_dir), synchronous="NORMAL")
+        config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+        overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
+        if symbols:
+            overrides["watchlist"] = [s.upper() for s in symbols]
+        config = EngineConfig.from_dict({**config.to_dict(), **overrides})
+        store.set_config("engine", config.to_dict())
+        saved_end = store.get_config(SIM_END_KEY, None)
+        resumed = store.get_config(PAPER_CLOCK_KEY, None) is not None and saved_end is not None
+        start = datetime.fromisoformat(store.get_config(PAPER_CLOCK_KEY)) if resumed else SIM_START
+        end = datetime.fromisoformat(saved_end) if resumed else SIM_START + timedelta(days=days)
+        store.set_config(SIM_END_KEY, end.isoformat())
     kernel, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
                                             inline_store=True)
     await kernel.start(start_driver=False)
@@ -56,11 +60,12 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
             await kernel.tasks.drain()
             steps += 1
             if steps % 50 == 0:
-                store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+                await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.tasks.drain()
-        summary = summarise(kernel, store)
+        with LOOP_GUARD.permitted():
+            summary = summarise(kernel, store)
     finally:
-        store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+        await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()
     summary.update(days=days, seed=seed, resumed=resumed, steps=steps,
                    sim_start=start.isoformat(), sim_end=end.isoformat(),
