@@ -150,10 +150,14 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     window: Any = None
     try:
         seed = 1 if getattr(args, "seed", None) is None else int(args.seed)
-        config = EngineConfig.from_dict({**(store.get_config("engine", None) or {}),
-                                         "auto_approve": True, "paper_seed": seed})
-        store.set_config("engine", config.to_dict())
-        start = None if store.get_config(PAPER_CLOCK_KEY, None) else SIM_START
+
+        def prepare() -> datetime | None:  # on a worker thread: the loop never waits on SQLite
+            config = EngineConfig.from_dict({**(store.get_config("engine", None) or {}),
+                                             "auto_approve": True, "paper_seed": seed})
+            store.set_config("engine", config.to_dict())
+            return None if store.get_config(PAPER_CLOCK_KEY, None) else SIM_START
+
+        start = await asyncio.to_thread(prepare)
         engine, driver = await open_paper_engine(base, seed=seed, speed=getattr(args, "speed", None),
                                                  start=start, store=store)
         checks.add(True, "paper engine opens",
@@ -180,15 +184,15 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
         checks.add(done, "full workflow cycle (open -> monitoring -> closing -> completed)", detail)
         await engine.tasks.drain()
 
-        problems = store.integrity_check()
+        problems = await engine.store.integrity_check()
         checks.add(not problems, "store integrity check",
                    "no problems" if not problems else "; ".join(problems[:5]))
-        journal = store.journal()
+        journal = await engine.store.journal()
         checks.add(bool(journal), "journal has an entry",
                    f"{len(journal)} closed position(s)" + (
                        f", first {journal[0].strategy} on {journal[0].symbol} "
                        f"P&L {journal[0].realised_pnl}" if journal else ""))
-        task_errors = [e for e in store.errors() if e.category == "task"]
+        task_errors = [e for e in await engine.store.errors() if e.category == "task"]
         checks.add(not task_errors, "no engine task failures",
                    "none" if not task_errors else "; ".join(e.message for e in task_errors[:3]))
 

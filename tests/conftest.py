@@ -112,3 +112,17 @@ def fixture_store_loop_guard() -> Iterator[None]:
     LOOP_GUARD.enable()
     yield
     LOOP_GUARD.enable(previous)
+
+
+@pytest.fixture(autouse=True)
+def _store_loop_guard_everywhere() -> Iterator[None]:
+    """Every test runs with the loop guard on: code on the event loop (the GUI thread in the app)
+    that calls the synchronous store fails the test. Tests that read the store directly from a
+    coroutine do it on a worker thread or inside ``LOOP_GUARD.permitted()``, as headless tools do.
+    """
+    from tastydesk.engine.store.guard import LOOP_GUARD
+
+    previous = LOOP_GUARD.enabled
+    LOOP_GUARD.enable()
+    yield
+    LOOP_GUARD.enable(previous)

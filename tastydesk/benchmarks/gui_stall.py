@@ -8,6 +8,10 @@ and resumes a position's rules and saves a strategy from the builder, in turn, e
 builder's Save with its chain check). A heartbeat timer asks to fire every ``BEAT_MS`` ms; how
 late each beat fires is the stall the trader would feel as a frozen window. Reported: the
 largest stall and the 99th percentile (targets 50 ms and 16 ms, one frame at 60 Hz).
+
+On a machine shared with other work the wall-clock stall also counts the time the process waits
+for a CPU; the ``busy`` figures count only the GUI thread's own CPU time between two beats (the
+work that held the loop), which is what the code can change.
 """
 
 from __future__ import annotations
@@ -45,14 +49,17 @@ def bench_gui_stall() -> dict[str, Any]:
 
 
 class Heartbeat:
-    """A precise Qt timer that records how late each of its beats fires, in ms."""
+    """A precise Qt timer that records how late each of its beats fires, in ms, and the GUI
+    thread's CPU time between beats."""
 
     def __init__(self, interval_ms: int) -> None:
         from PySide6.QtCore import Qt, QTimer
 
         self.late_ms: list[float] = []
+        self.busy_ms: list[float] = []
         self._interval_s = interval_ms / 1000
         self._expected = 0.0
+        self._cpu = 0.0
         self._timer = QTimer()
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.setInterval(interval_ms)
@@ -60,16 +67,19 @@ class Heartbeat:
 
     def start(self) -> None:
         self.late_ms.clear()
+        self.busy_ms.clear()
         self._expected = time.perf_counter() + self._interval_s
+        self._cpu = time.thread_time()
         self._timer.start()
 
     def stop(self) -> None:
         self._timer.stop()
 
     def _beat(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.late_ms.append(max(0.0, now - self._expected) * 1000)
-        self._expected = now + self._interval_s
+        self.busy_ms.append((cpu - self._cpu) * 1000)
+        self._expected, self._cpu = now + self._interval_s, cpu
 
 
 class Trader:
@@ -138,11 +148,11 @@ class Trader:
 
 
 async def _gui_stall(base: Path, actions: tuple[str, ...] = Trader.ACTIONS) -> dict[str, Any]:
-    from tastydesk.benchmarks.ui import _open_with_positions
+    from tastydesk.benchmarks.ui import open_with_positions
     from tastydesk.ui.main_window import MainWindow
 
     build_started = time.perf_counter()
-    kernel, driver = await _open_with_positions(base, POSITIONS)
+    kernel, driver = await open_with_positions(base, POSITIONS)
     engine = kernel.facade  # what the UI holds
     build_s = time.perf_counter() - build_started
     positions = len(engine.positions())
@@ -175,19 +185,24 @@ async def _gui_stall(base: Path, actions: tuple[str, ...] = Trader.ACTIONS) -> d
     beat.stop()
     window.close()
     await kernel.stop()
-    late = sorted(beat.late_ms)
+    late, busy = sorted(beat.late_ms), sorted(beat.busy_ms)
     if not late:
         return {"error": "the heartbeat never fired", "ok": False}
-    p99 = late[max(0, int(len(late) * 0.99) - 1)]
+    p99 = _p99(late)
     return {
         "positions": positions, "pending_at_start": pending, "build_s": round(build_s, 1),
         "paper_speed": PAPER_SPEED, "actions": dict(sorted(trader.done.items())),
         "failed_commands": sum(trader.failed.values()), "beats": len(late),
         "stall_p50_ms": round(late[len(late) // 2], 2), "stall_p99_ms": round(p99, 2),
-        "stall_max_ms": round(late[-1], 2),
+        "stall_max_ms": round(late[-1], 2), "busy_p99_ms": round(_p99(busy), 2),
+        "busy_max_ms": round(busy[-1], 2),
         "target": f"max <= {MAX_TARGET_MS} ms, p99 <= {P99_TARGET_MS} ms, {POSITIONS} positions",
         "ok": late[-1] <= MAX_TARGET_MS and p99 <= P99_TARGET_MS and positions >= POSITIONS,
     }
+
+
+def _p99(values: list[float]) -> float:
+    return values[max(0, int(len(values) * 0.99) - 1)]
 
 
 BENCHMARKS = [("gui_stall", bench_gui_stall)]

@@ -73,7 +73,7 @@ def bench_stream_lag() -> dict[str, Any]:
         return loop.run_until_complete(_stream_lag(Path(tmp), app))
 
 
-async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
+async def open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
     """An engine monitoring ``want`` positions.
 
     Opening hundreds of positions through scan -> approve -> fill takes minutes (about ten per
@@ -99,7 +99,7 @@ async def _open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
         "watchlist": symbols, "max_workflows_total": want, "max_workflows_per_symbol": 20,
         "max_allocation_pct": "100", "max_portfolio_bwd": "1000000", "paper_seed": 3,
         "scan_interval_minutes": 1440})
-    store.set_config("engine", config.to_dict())
+    await asyncio.to_thread(store.set_config, "engine", config.to_dict())
     start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
     engine, driver = await open_paper_engine(base, seed=3, start=start, store=store,
                                              starting_cash=Decimal("2000000"))
@@ -158,7 +158,7 @@ async def _stream_lag(base: Path, app: Any) -> dict[str, Any]:
     from tastydesk.ui.main_window import MainWindow
 
     build_started = time.perf_counter()
-    engine, _driver = await _open_with_positions(base, TARGET_POSITIONS)
+    engine, _driver = await open_with_positions(base, TARGET_POSITIONS)
     build_s = time.perf_counter() - build_started
     positions = engine.facade.positions()
     legs = [(leg.symbol, leg.mark or leg.entry_price) for p in positions for leg in p.legs]
@@ -224,90 +224,4 @@ async def _stream_lag(base: Path, app: Any) -> dict[str, Any]:
     }
 
 
-STALL_POSITIONS = 200
-STALL_SPEED = 60.0
-STALL_SECONDS = 6.0
-STALL_MAX_MS = 50.0
-STALL_P99_MS = 16.0
-
-
-def bench_command_stall() -> dict[str, Any]:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import qasync
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication([])
-    app.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp, loop:
-        return loop.run_until_complete(_command_stall(Path(tmp)))
-
-
-async def _command_stall(base: Path) -> dict[str, Any]:
-    """GUI loop stall while the trader works: the main window over a paper session at x60 with
-    open positions, and every 100 ms a command through the window's runner (settings, pause and
-    resume rules, save a strategy, approve what is pending). A 10 ms Qt timer measures how late
-    the GUI loop gets to it."""
-    import dataclasses
-
-    from PySide6.QtCore import QTimer
-
-    from tastydesk.ui.main_window import MainWindow
-
-    engine, driver = await _open_with_positions(base, STALL_POSITIONS)
-    facade = engine.facade
-    await facade.update_config(dataclasses.replace(facade.config(), paper_speed=STALL_SPEED),
-                               "benchmark")
-    window = MainWindow(facade, tray_available=False)
-    window.resize(1600, 1000)
-    window.show()
-    await asyncio.sleep(0.3)
-    driver.start()
-    positions = [p.workflow_id for p in facade.positions()]
-    strategy = facade.strategies()[0]
-    lags: list[float] = []
-    expected = [time.perf_counter() + 0.01]
-    timer = QTimer()
-    timer.setInterval(10)
-
-    def on_timer() -> None:
-        now = time.perf_counter()
-        lags.append(max(0.0, now - expected[0]) * 1000)
-        expected[0] = now + 0.01
-
-    timer.timeout.connect(on_timer)
-    timer.start()
-    commands = 0
-    started = time.perf_counter()
-    while time.perf_counter() - started < STALL_SECONDS:
-        n = commands
-        wid = positions[n % len(positions)] if positions else 0
-        config = facade.config()
-        paused = n % 8 == 1
-        actions = [
-            lambda c=config: facade.update_config(
-                dataclasses.replace(c, reprice_tolerance=c.reprice_tolerance), "benchmark"),
-            lambda w=wid, p=paused: facade.set_rules_paused(w, p, "benchmark"),
-            lambda: facade.save_strategy(strategy, "benchmark"),
-        ]
-        actions += [lambda v=v: facade.approve(v.workflow_id, "benchmark")
-                    for v in facade.pending()[:1]]
-        window.runner.run(("bench", n), actions[n % len(actions)])
-        commands += 1
-        await asyncio.sleep(0.1)
-    await window.runner.drain()
-    timer.stop()
-    window.close()
-    await engine.stop()
-    lags.sort()
-    p99 = lags[int(len(lags) * 0.99) - 1] if lags else float("nan")
-    worst = lags[-1] if lags else float("nan")
-    return {"positions": len(positions), "commands": commands, "speed": STALL_SPEED,
-            "stall_p99_ms": round(p99, 2), "stall_max_ms": round(worst, 2),
-            "target": f"max <= {STALL_MAX_MS} ms, p99 <= {STALL_P99_MS} ms",
-            "ok": worst <= STALL_MAX_MS and p99 <= STALL_P99_MS}
-
-
-BENCHMARKS = [("ui_startup", bench_startup), ("ui_stream_lag", bench_stream_lag),
-              ("ui_command_stall", bench_command_stall)]
+BENCHMARKS = [("ui_startup", bench_startup), ("ui_stream_lag", bench_stream_lag)]

@@ -35,17 +35,21 @@ HOLIDAYS_KEY = "nyse_holidays"
 
 async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
     """Exchange holidays and early closes, cached in the store: computing them imports pandas
-    (about a second)."""
+    (about a second). The cache is read and written on a worker thread: this runs on the event
+    loop, which must never wait on SQLite."""
+    return await asyncio.to_thread(_load_calendar, store, years)
+
+
+def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
+    from datetime import date, time
+
     cached = store.get_config(HOLIDAYS_KEY, None)
     if cached and cached.get("years") == list(years) and "early" in cached:
-        from datetime import date, time
-
         return MarketCalendar((date.fromisoformat(d) for d in cached["days"]),
                               {date.fromisoformat(d): time.fromisoformat(t)
                                for d, t in cached["early"].items()})
-    loop = asyncio.get_running_loop()
-    days = await loop.run_in_executor(None, load_nyse_holidays, *years)
-    early = await loop.run_in_executor(None, load_nyse_early_closes, *years)
+    days = load_nyse_holidays(*years)
+    early = load_nyse_early_closes(*years)
     store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
                                     "early": {d.isoformat(): t.isoformat()
                                               for d, t in early.items()}})
@@ -133,14 +137,20 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     from tastydesk.engine.broker.paper.state import PaperState
     from tastydesk.paths import db_path
 
-    store = store or Store.open(db_path(data_dir))
-    config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+    def read_state() -> tuple[Store, dict[str, Any], Any, list[Any]]:
+        opened = store or Store.open(db_path(data_dir))
+        return (opened, opened.get_config("engine", None) or {},
+                opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies())
+
+    # Opening the database and reading its settings happens on a worker thread: this coroutine
+    # runs on the event loop (the GUI thread in the desktop app).
+    store, stored_config, saved, strategies = await asyncio.to_thread(read_state)
+    config = EngineConfig.from_dict(stored_config)
     seed = config.paper_seed if seed is None else seed
     if speed is not None:
         config = EngineConfig.from_dict({**config.to_dict(), "paper_speed": speed})
     real_now = datetime.now(UTC)
     calendar = await load_calendar(store, (real_now.year - 1, real_now.year + 2))
-    saved = store.get_config(PAPER_CLOCK_KEY, None)
     if start is None:
         start = datetime.fromisoformat(saved) if saved else calendar.next_open(real_now)
     clock = SimClock(start)
@@ -162,7 +172,7 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     driver = PaperDriver(clock, market, broker, calendar, async_store)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
-                    strategies=store.list_strategies(), driver=driver)
+                    strategies=strategies, driver=driver)
     return kernel, driver
 
 
@@ -218,16 +228,20 @@ async def _open_live_engine(data_dir: Path,
         creds = creds_store.load(env)
         if creds is None:
             continue
-        store = Store.open(db_path(data_dir))
-        config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+        def read_state(env: str = env) -> tuple[Store, dict[str, Any], Any, list[Any]]:
+            opened = Store.open(db_path(data_dir))
+            return (opened, opened.get_config("engine", None) or {},
+                    opened.get_config(f"account:{env}", None), opened.list_strategies())
+
+        store, stored_config, account, strategies = await asyncio.to_thread(read_state)
+        config = EngineConfig.from_dict(stored_config)
         now = datetime.now(UTC)
         calendar = await load_calendar(store, (now.year - 1, now.year + 2))
         bus = EventBus()
         clock = RealClock()
-        account = store.get_config(f"account:{env}", None)
         broker = TastytradeBroker(bus, clock, provider_secret=creds.provider_secret,
                                   refresh_token=creds.refresh_token, sandbox=env == "sandbox",
                                   account_number=account, client_kwargs=client_kwargs)
         return Kernel(broker=broker, store=AsyncStore(store), bus=bus, clock=clock,
-                      calendar=calendar, config=config, strategies=store.list_strategies())
+                      calendar=calendar, config=config, strategies=strategies)
     return None

@@ -13,6 +13,7 @@ and every EXECUTING/CLOSING workflow is reconciled with the broker before automa
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from typing import Any
 
@@ -153,6 +154,10 @@ class Kernel:
         self.scanner.schedule(first=True)
         self.risk.schedule(self.positions.recheck_new_day)
         self.tasks.spawn(self.history.load_order_figures(), "history-orders")
+        # What start-up built (chains, strategies, history, positions loaded while reconciling)
+        # lives for the session: kept out of the collector's full passes, which would otherwise
+        # pause rule checks for milliseconds.
+        gc.freeze()
         self._started = True
         if self.driver is not None and start_driver:
             self.driver.start()

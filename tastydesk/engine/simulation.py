@@ -23,6 +23,7 @@ from tastydesk.engine.domain.enums import OrderStatus, RuleType
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.lifecycle.accounting import cash_check, lifecycle_counts, orphaned_workflows
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tastydesk.paths import db_path
 
@@ -42,19 +43,24 @@ def drop_rules(store: Store, name: str, rule_types: frozenset[RuleType]) -> None
     store.save_strategy(dataclasses.replace(strategy, rules=kept))
 
 
-async def lifecycle_summary(kernel: Kernel, store: Store, start_cash: Decimal) -> dict[str, Any]:
+async def lifecycle_facts(kernel: Kernel) -> tuple[Decimal, dict[str, int]]:
+    """The paper account's cash and positions at the end of the run."""
+    balance = await kernel.broker.balance()
+    return balance.cash, {p.symbol: p.quantity for p in await kernel.broker.positions()}
+
+
+def lifecycle_summary(kernel: Kernel, store: Store, start_cash: Decimal, cash: Decimal,
+                      broker_positions: dict[str, int]) -> dict[str, Any]:
     """Lifecycle counts, workflows monitoring legs the broker no longer holds, and the cash
     check (journal plus open positions' cost against the paper account's cash change)."""
-    balance = await kernel.broker.balance()
-    broker_positions = {p.symbol: p.quantity for p in await kernel.broker.positions()}
     bookings = store.lifecycle_bookings()
     monitored = {mon.workflow_id: [leg.symbol for leg in mon.legs] for mon in kernel.positions}
     orphans = orphaned_workflows(monitored, broker_positions, store.positions(open_only=True))
     return {
         "lifecycle": lifecycle_counts(bookings),
         "workflows_monitoring_missing_legs": len(orphans),
-        "cash_check": cash_check(balance.cash - start_cash, store.list_workflows(),
-                                 store.orders(), store.fills(), bookings, store.journal()),
+        "cash_check": cash_check(cash - start_cash, store.list_workflows(), store.orders(),
+                                 store.fills(), bookings, store.journal()),
     }
 
 
@@ -65,27 +71,30 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     """Run ``days`` of simulated time; ``without_rules`` drops those rule types from the
     strategy ``rules_strategy`` (e.g. expiration_risk, to let its positions reach expiration)."""
     wall = time.perf_counter()
-    store = Store.open(db_path(data_dir), synchronous="NORMAL")
-    if without_rules:
-        drop_rules(store, rules_strategy, without_rules)
-    config = EngineConfig.from_dict(store.get_config("engine", None) or {})
-    overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
-    if symbols:
-        overrides["watchlist"] = [s.upper() for s in symbols]
-    config = EngineConfig.from_dict({**config.to_dict(), **overrides})
-    store.set_config("engine", config.to_dict())
-    saved_end = store.get_config(SIM_END_KEY, None)
-    resumed = store.get_config(PAPER_CLOCK_KEY, None) is not None and saved_end is not None
-    start = datetime.fromisoformat(store.get_config(PAPER_CLOCK_KEY)) if resumed else SIM_START
-    end = datetime.fromisoformat(saved_end) if resumed else SIM_START + timedelta(days=days)
-    store.set_config(SIM_END_KEY, end.isoformat())
+    # Headless: no UI shares this loop, so set-up and the summary read the store directly; the
+    # engine itself still goes through its (inline) async store, which the guard checks.
+    with LOOP_GUARD.permitted():
+        store = Store.open(db_path(data_dir), synchronous="NORMAL")
+        if without_rules:
+            drop_rules(store, rules_strategy, without_rules)
+        config = EngineConfig.from_dict(store.get_config("engine", None) or {})
+        overrides: dict[str, Any] = {"auto_approve": auto_approve, "paper_seed": seed}
+        if symbols:
+            overrides["watchlist"] = [s.upper() for s in symbols]
+        config = EngineConfig.from_dict({**config.to_dict(), **overrides})
+        store.set_config("engine", config.to_dict())
+        saved_end = store.get_config(SIM_END_KEY, None)
+        resumed = store.get_config(PAPER_CLOCK_KEY, None) is not None and saved_end is not None
+        start = datetime.fromisoformat(store.get_config(PAPER_CLOCK_KEY)) if resumed else SIM_START
+        end = datetime.fromisoformat(saved_end) if resumed else SIM_START + timedelta(days=days)
+        store.set_config(SIM_END_KEY, end.isoformat())
     kernel, driver = await open_paper_engine(data_dir, seed=seed, start=start, store=store,
                                             inline_store=True)
     await kernel.start(start_driver=False)
-    start_cash = store.get_config(SIM_CASH_KEY, None)
+    start_cash = await kernel.store.get_config(SIM_CASH_KEY, None)
     if start_cash is None:
         start_cash = str(STARTING_CASH if not resumed else (await kernel.broker.balance()).cash)
-        store.set_config(SIM_CASH_KEY, start_cash)
+        await kernel.store.set_config(SIM_CASH_KEY, start_cash)
     step = step_minutes * 60.0
     steps = 0
     try:
@@ -95,12 +104,14 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
             await kernel.tasks.drain()
             steps += 1
             if steps % 50 == 0:
-                store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+                await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.tasks.drain()
-        summary = summarise(kernel, store)
-        summary.update(await lifecycle_summary(kernel, store, Decimal(start_cash)))
+        facts = await lifecycle_facts(kernel)
+        with LOOP_GUARD.permitted():
+            summary = summarise(kernel, store)
+            summary.update(lifecycle_summary(kernel, store, Decimal(start_cash), *facts))
     finally:
-        store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+        await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()
     summary.update(days=days, seed=seed, resumed=resumed, steps=steps,
                    sim_start=start.isoformat(), sim_end=end.isoformat(),

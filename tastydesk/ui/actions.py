@@ -33,13 +33,12 @@ class CommandRunner(QObject):
     """Schedules commands on the event loop, one per key, and reports how each ended.
 
     ``failed`` carries the one-line message (the field path first when the error names one);
-    ``failure`` carries the full :class:`CommandFailure` for views that mark fields.
+    a caller that marks fields passes ``on_failure`` and gets the full :class:`CommandFailure`.
     """
 
     started = Signal(object)  # key
     finished = Signal(object, object)  # key, result
     failed = Signal(object, str)  # key, one-line message ("cancelled" when cancelled)
-    failure = Signal(object, object)  # key, CommandFailure
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -124,7 +123,6 @@ class CommandRunner(QObject):
                 log.error("command %r failed", key, exc_info=exc)
         if on_failure is not None:
             on_failure(failure)
-        self.failure.emit(key, failure)
         self.failed.emit(key, failure.message)
 
 

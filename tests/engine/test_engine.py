@@ -19,6 +19,7 @@ from tastydesk.engine.domain.orders import CommandResult
 from tastydesk.engine.domain.results import SENT
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.simulation import SIM_START, run_simulation
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tastydesk.paths import db_path
 
@@ -142,7 +143,8 @@ async def test_restart_reconciles_an_intent_that_never_reached_the_broker(tmp_pa
         await engine.facade.approve(wid, "dave")
     await engine.stop()
     store = Store.open(db_path(tmp_path))
-    assert store.orders(wid)[0].status is OrderStatus.PENDING_SUBMIT
+    with LOOP_GUARD.permitted():  # the test inspects the file between two engine runs
+        assert store.orders(wid)[0].status is OrderStatus.PENDING_SUBMIT
     store.close()
     # Restart on the same data: the intent is looked up, not found, and never sent.
     engine2, _ = await open_paper_engine(tmp_path, seed=3)

@@ -14,6 +14,7 @@ import pytest
 
 from tastydesk.engine.bootstrap import open_kernel
 from tastydesk.engine.domain.enums import Mode
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tests.fake_tastytrade import FakeTastytrade, InProcessTransport
 
@@ -37,7 +38,8 @@ async def test_stored_login_opens_a_live_engine_that_reconciles(
                                  client_kwargs={"transport": fake.transport})  # type: ignore[attr-defined]
     creds.save("sandbox", fake.provider_secret, fake.refresh_token)
     store = Store.open(tmp_path / "tastydesk.db")
-    store.set_config("account:sandbox", accounts[0].account_number)
+    with LOOP_GUARD.permitted():  # arranging the data directory before the engine opens
+        store.set_config("account:sandbox", accounts[0].account_number)
     store.close()
 
     kernel = await open_kernel(tmp_path, client_kwargs={"transport": fake.transport})  # type: ignore[attr-defined]

@@ -17,10 +17,33 @@ from tastydesk.engine.clock import MarketCalendar, SimClock
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import Actor, Trigger
 from tastydesk.engine.kernel import Kernel
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import AsyncStore, Store
 from tests.kit.broker import ScriptedBroker
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, 10:00 New York: the market is open
+
+
+class InspectedStore:
+    """The test's view of the kernel's database: each read runs with the loop guard's permit.
+
+    Tests inspect the file from their coroutine between steps; the kernel itself only ever
+    reaches the store through its async store, which the guard checks.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with LOOP_GUARD.permitted():
+                return attr(*args, **kwargs)
+
+        return call
 
 
 @dataclass
@@ -28,7 +51,7 @@ class World:
     kernel: Kernel
     broker: ScriptedBroker
     clock: SimClock
-    store: Store
+    store: InspectedStore
 
     async def step(self, seconds: float = 0.0) -> None:
         """Advance paper time by ``seconds`` and let every started task finish."""
@@ -58,9 +81,10 @@ async def world(tmp_path: Path, **config: Any) -> World:
     clock = SimClock(START)
     broker = ScriptedBroker(bus, clock)
     settings = EngineConfig.from_dict({**EngineConfig().to_dict(), **config})
-    store.set_config("engine", settings.to_dict())
+    with LOOP_GUARD.permitted():  # arranging the test's database before the kernel exists
+        store.set_config("engine", settings.to_dict())
+        strategies = store.list_strategies()
     kernel = Kernel(broker=broker, store=AsyncStore(store, inline=True), bus=bus, clock=clock,
-                    calendar=MarketCalendar(), config=settings,
-                    strategies=store.list_strategies())
+                    calendar=MarketCalendar(), config=settings, strategies=strategies)
     await kernel.start(start_driver=False)
-    return World(kernel, broker, clock, store)
+    return World(kernel, broker, clock, InspectedStore(store))

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QPushButton
 
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.ui.widgets.dialogs import ReasonDialog
 from tests.conftest import run_coro
 
@@ -44,8 +45,9 @@ def seed_calendar(data_dir: Path) -> None:
     years = (now.year - 1, now.year + 2)
     store = Store.open(db_path(data_dir))
     try:
-        store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years),
-                                        "early": _early_closes(years)})
+        with LOOP_GUARD.permitted():  # arranging the data directory before any engine opens
+            store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": _holidays(years),
+                                            "early": _early_closes(years)})
     finally:
         store.close()
 
@@ -60,7 +62,8 @@ def seed_store(data_dir: Path) -> None:
     seed_calendar(data_dir)
     store = Store.open(db_path(data_dir))
     try:
-        store.set_config(PAPER_CLOCK_KEY, PAPER_START.isoformat())
+        with LOOP_GUARD.permitted():
+            store.set_config(PAPER_CLOCK_KEY, PAPER_START.isoformat())
     finally:
         store.close()
 

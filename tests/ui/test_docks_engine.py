@@ -86,6 +86,8 @@ def test_double_click_approve_sends_one_order_and_records_the_decision(
     assert len(approvals) == 1, dock.status_label.text()
     assert len(_entry_orders(engine, view.workflow_id)) == 1
     assert view.workflow_id not in [v.workflow_id for v in engine.pending()]
+    # The history table follows the DecisionRecorded event (no polling of the database).
+    assert [d.proposal_id for d in dock.history_model.rows()] == [view.proposal_id]
 
 
 def test_reject_requires_a_reason_and_is_stored_in_history(

@@ -161,8 +161,9 @@ class PositionBook:
             for leg in mon.legs:
                 prev = next((x for x in old.legs if x.symbol == leg.symbol), None)
                 if prev:
-                    leg.bid, leg.ask, leg.delta = prev.bid, prev.ask, prev.delta
-                    leg.theta, leg.vega, leg.quote_time = prev.theta, prev.vega, prev.quote_time
+                    if prev.bid is not None and prev.ask is not None:
+                        leg.quoted(prev.bid, prev.ask, prev.quote_time)
+                    leg.delta, leg.theta, leg.vega = prev.delta, prev.theta, prev.vega
         if old is not None:
             mon.spot, mon.ex_dividend = old.spot, old.ex_dividend
         self.track(mon)

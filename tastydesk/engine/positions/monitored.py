@@ -10,7 +10,7 @@ from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import OptionType, RuleType, Side
 from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT, ZERO
-from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
+from tastydesk.engine.domain.pricer import signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
 from tastydesk.engine.lifecycle.risk import assignment_risk
@@ -41,6 +41,11 @@ class MonitoredLeg:
     theta: float | None = None
     vega: float | None = None
     quote_time: datetime | None = None
+    float_mid: float | None = None  # for the rules' float math only; prices use bid/ask
+
+    def __post_init__(self) -> None:
+        if self.bid is not None and self.ask is not None and self.float_mid is None:
+            self.float_mid = (float(self.bid) + float(self.ask)) / 2
 
     @property
     def is_shares(self) -> bool:
@@ -54,15 +59,14 @@ class MonitoredLeg:
     def mid(self) -> Decimal | None:
         return None if self.bid is None or self.ask is None else (self.bid + self.ask) / 2
 
-    def quoted(self, bid: Decimal, ask: Decimal, at: datetime) -> None:
-        self.bid, self.ask, self.quote_time = bid, ask, at
+    @property
+    def units(self) -> int:
+        """Contracts per spread unit, positive (the pricer's view of the leg)."""
+        return abs(self.ratio)
 
-    def priced(self, closing: bool) -> PricedLeg | None:
-        """This leg for the pricer, on the opening side or the closing side."""
-        if self.bid is None or self.ask is None:
-            return None
-        side = self.side if not closing else (Side.BUY if self.ratio < 0 else Side.SELL)
-        return PricedLeg(side, abs(self.ratio), self.bid, self.ask)
+    def quoted(self, bid: Decimal, ask: Decimal, at: datetime | None) -> None:
+        self.bid, self.ask, self.quote_time = bid, ask, at
+        self.float_mid = (float(bid) + float(ask)) / 2
 
 
 @dataclass(slots=True)
@@ -105,20 +109,28 @@ class MonitoredPosition:
         """Signed per unit (credit +): what opening the spread brought in."""
         return sum((-Decimal(leg.ratio) * leg.entry_price for leg in self.legs), ZERO)
 
+    def _float_mark(self) -> float | None:
+        """The mark in floats, for rule thresholds checked on every quote (the hot path)."""
+        total = 0.0
+        for leg in self.legs:
+            if leg.float_mid is None:
+                return None
+            total -= leg.ratio * leg.float_mid
+        return total
+
+    def _quoted(self) -> bool:
+        return all(leg.bid is not None and leg.ask is not None for leg in self.legs)
+
     def mark(self) -> Decimal | None:
         """Signed value per unit at mid (credit +); None while any leg lacks a quote."""
-        priced = [leg.priced(closing=False) for leg in self.legs]
-        if any(p is None for p in priced):
-            return None
-        return signed_mid(priced)  # type: ignore[arg-type]
+        return signed_mid(self.legs) if self._quoted() else None  # type: ignore[arg-type]
 
     def natural_close(self) -> Decimal | None:
         """Signed price per unit to close by crossing every spread: a short leg is bought back
         at the ask (pay), a long one sold at the bid (receive)."""
-        priced = [leg.priced(closing=True) for leg in self.legs]
-        if any(p is None for p in priced):
+        if not self._quoted():
             return None
-        return signed_natural(priced)  # type: ignore[arg-type]
+        return signed_natural(self.legs, closing=True)  # type: ignore[arg-type]
 
     def dte(self, today: date) -> int:
         days = [(leg.expiry - today).days for leg in self.legs if leg.expiry is not None]
@@ -135,12 +147,11 @@ class MonitoredPosition:
                 pos_delta += leg.ratio * leg.delta
             if leg.quote_time is None or (now - leg.quote_time).total_seconds() > max_age_s:
                 quote_ok = False
-        mark = self.mark()
         risks = tuple(r for r in (assignment_risk(leg, self.spot, today, self.ex_dividend)
                                   for leg in self.legs) if r is not None) if self.spot else ()
         return PositionState(
             entry_price=float(self.entry_price),
-            mark=None if mark is None else float(mark),
+            mark=self._float_mark(),
             max_profit_per_unit=float(self.max_profit_per_unit),
             dte=self.dte(today),
             short_leg_delta=short_delta,

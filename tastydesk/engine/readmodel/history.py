@@ -76,7 +76,7 @@ class History:
         self.time_in_state: dict[str, float] = defaultdict(float)
         self._sent: set[str] = set()
         self._filled: set[str] = set()
-        self.price_steps = 0
+        self._steps: dict[str, int] = {}  # external id -> price steps
 
     # ---- figures
     @property
@@ -86,6 +86,10 @@ class History:
     @property
     def orders_filled(self) -> int:
         return len(self._filled)
+
+    @property
+    def price_steps(self) -> int:
+        return sum(self._steps.values())
 
     def errors_by_category(self) -> dict[str, int]:
         return dict(Counter(e.category for e in self.errors))
@@ -118,14 +122,15 @@ class History:
     async def load_order_figures(self) -> None:
         """Orders sent and filled, and price steps, over the whole history (one read per order:
         run in the background after start-up)."""
-        steps = 0
         for order in await self._store.orders():
             if order.broker_order_id:
-                self._sent.add(order.external_id)
+                ext = order.external_id
+                self._sent.add(ext)
                 if order.status is OrderStatus.FILLED:
-                    self._filled.add(order.external_id)
-                steps += price_steps(await self._store.order_events(order.external_id))
-        self.price_steps += steps
+                    self._filled.add(ext)
+                stored = price_steps(await self._store.order_events(ext))
+                # A step announced while this ran is in both counts: keep the larger.
+                self._steps[ext] = max(self._steps.get(ext, 0), stored)
 
     def _load_transitions(self, records: list[TransitionRecord]) -> None:
         fresh = list(self.transitions)
@@ -158,4 +163,4 @@ class History:
         if rec.status is OrderStatus.FILLED:
             self._filled.add(rec.external_id)
         if event.price_step:
-            self.price_steps += 1
+            self._steps[rec.external_id] = self._steps.get(rec.external_id, 0) + 1

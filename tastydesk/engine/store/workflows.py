@@ -32,6 +32,7 @@ WORKFLOW_UPDATES = frozenset({"rules_paused", "rule_overrides", "cooldown_until"
 _SELECT_WORKFLOW = WORKFLOWS.where("id=?")
 _COMPARE_AND_SET = "id=? AND state=? AND version=?"
 _MOVE = WORKFLOWS.update(("state", "version", "updated_at"), _COMPARE_AND_SET)
+_INITIAL = INITIAL_STATE.value
 
 
 def _decode_overrides(text: str | None) -> dict[str, Any]:
@@ -109,12 +110,12 @@ def _insert_workflow(raw: sqlite3.Connection, symbol: str, actor: Actor, reason:
     when = encode_datetime(now)
     cur = raw.execute(WORKFLOWS.insert, WORKFLOWS.params(
         symbol=symbol.strip().upper(), strategy_name=strategy_name,
-        state=INITIAL_STATE.value, version=1, created_at=when, updated_at=when,
+        state=_INITIAL, version=1, created_at=when, updated_at=when,
         cooldown_until=None, rules_paused=0, rule_overrides="{}", proposal_id=None,
         error=None))
     wf_id = cur.lastrowid
     raw.execute(TRANSITION_LOG.insert, TRANSITION_LOG.params(
-        workflow_id=wf_id, seq=1, from_state=None, to_state=INITIAL_STATE.value,
+        workflow_id=wf_id, seq=1, from_state=None, to_state=_INITIAL,
         trigger=None, actor=Actor(actor).value, reason=reason, payload="{}",
         time=when))
     assert wf_id is not None
@@ -122,6 +123,7 @@ def _insert_workflow(raw: sqlite3.Connection, symbol: str, actor: Actor, reason:
 
 
 def _apply(raw: sqlite3.Connection, req: TransitionRequest) -> WorkflowRecord:
+    # Enum ``.value`` is a descriptor call: each text is read once and kept (hot path).
     trigger = Trigger(req.trigger)
     require_aware("now", req.now)
     encoded = encode_updates(req.updates, TRANSITION_UPDATES) if req.updates else {}
@@ -129,21 +131,20 @@ def _apply(raw: sqlite3.Connection, req: TransitionRequest) -> WorkflowRecord:
     if row is None:
         raise NotFound(f"workflow {req.workflow_id} does not exist")
     w = WORKFLOWS.values(row)
-    current = WorkflowState(w.state)
-    version = w.version
-    target = next_state(current, trigger)
+    state, version = w.state, w.version
+    target = next_state(WorkflowState(state), trigger)
+    target_text, trigger_text = target.value, trigger.value
     when = encode_datetime(req.now)
     sql = (WORKFLOWS.update(("state", "version", "updated_at", *encoded), _COMPARE_AND_SET)
            if encoded else _MOVE)
-    cur = raw.execute(sql, (target.value, version + 1, when, *encoded.values(),
-                            req.workflow_id, current.value, version))
+    cur = raw.execute(sql, (target_text, version + 1, when, *encoded.values(),
+                            req.workflow_id, state, version))
     if cur.rowcount != 1:
         raise ConcurrentTransition(f"workflow {req.workflow_id} changed while moving it from "
-                                   f"{current.value} by {trigger.value}")
+                                   f"{state} by {trigger_text}")
     raw.execute(TRANSITION_LOG.insert, TRANSITION_LOG.params(
-        workflow_id=req.workflow_id, seq=version + 1, from_state=current.value,
-        to_state=target.value, trigger=trigger.value, actor=Actor(req.actor).value,
-        reason=req.reason,
+        workflow_id=req.workflow_id, seq=version + 1, from_state=state, to_state=target_text,
+        trigger=trigger_text, actor=Actor(req.actor).value, reason=req.reason,
         payload=encode_json(dict(req.payload)) if req.payload else "{}", time=when))
     changed = _decoded_updates(encoded) if encoded else {}
     return WorkflowRecord(

@@ -118,6 +118,8 @@ async def test_the_walk_steps_the_price_then_cancels_after_its_attempts(w: World
     assert order is not None and order.price < Decimal("0.40")
     steps = [e for e in w.store.order_events(ext) if e.status is OrderStatus.WORKING]
     assert len(steps) == 2  # placed, then one price step
+    figures = w.kernel.facade.analytics()  # the read model counts the typed step marker
+    assert (figures.orders_sent, figures.price_improvement_steps) == (1, 1)
     for _ in range(6):
         await w.step(interval + 1)
     assert stored(w, ext) is OrderStatus.CANCELLED

@@ -7,7 +7,6 @@ The guard is off by default. ``store_loop_guard`` (tests/conftest.py) switches i
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,7 +55,18 @@ async def test_async_store_calls_pass_the_guard(store: Store, inline: bool) -> N
 
 
 def test_guard_is_off_unless_the_environment_switches_it_on() -> None:
-    assert LOOP_GUARD.enabled == (os.environ.get(ENV_VAR, "").strip() not in ("", "0"))
+    # The suite switches the guard on for every test (tests/conftest.py); the product's default
+    # comes from the environment when the module is imported, so ask fresh interpreters.
+    import os
+    import subprocess
+    import sys
+
+    probe = "from tastydesk.engine.store.guard import LOOP_GUARD; print(LOOP_GUARD.enabled)"
+    env = {k: v for k, v in os.environ.items() if k != ENV_VAR}
+    off = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    on = subprocess.run([sys.executable, "-c", probe], env={**env, ENV_VAR: "1"},
+                        capture_output=True, text=True)
+    assert (off.stdout.strip(), on.stdout.strip()) == ("False", "True"), off.stderr + on.stderr
 
 
 async def test_guard_switched_off_allows_sync_calls_on_the_loop(

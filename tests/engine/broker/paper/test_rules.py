@@ -3,6 +3,7 @@ force; and the paper market models open interest, beta, dividends and exchange s
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -340,7 +341,7 @@ async def test_the_app_calendar_keeps_early_closes_in_its_cache(tmp_path) -> Non
     store = Store.open(tmp_path / "td.db")
     try:
         first = await load_calendar(store, (2026, 2026))
-        cached = store.get_config(HOLIDAYS_KEY, None)
+        cached = await asyncio.to_thread(store.get_config, HOLIDAYS_KEY, None)
         assert cached["early"][BLACK_FRIDAY.isoformat()] == "13:00:00"
         again = await load_calendar(store, (2026, 2026))
     finally:

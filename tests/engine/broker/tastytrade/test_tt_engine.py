@@ -7,6 +7,7 @@ from typing import Any
 
 from tastydesk.engine.bootstrap import open_engine
 from tastydesk.engine.domain.enums import Bias
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tests.fake_tastytrade import FakeTastytrade
 
@@ -21,7 +22,8 @@ async def test_a_live_proposal_carries_open_interest_beta_and_trend_bias(
                                  client_kwargs=kwargs)
     creds.save("sandbox", tt_fake.provider_secret, tt_fake.refresh_token)
     store = Store.open(tmp_path / "tastydesk.db")
-    store.set_config("account:sandbox", accounts[0].account_number)
+    with LOOP_GUARD.permitted():  # arranging the data directory before the engine opens
+        store.set_config("account:sandbox", accounts[0].account_number)
     store.close()
     engine = await open_engine(tmp_path, client_kwargs=kwargs)
     await engine.start()
