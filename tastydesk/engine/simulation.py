@@ -45,19 +45,24 @@ def drop_rules(store: Store, name: str, rule_types: frozenset[RuleType]) -> None
     store.save_strategy(dataclasses.replace(strategy, rules=kept))
 
 
-async def lifecycle_summary(kernel: Kernel, store: Store, start_cash: Decimal) -> dict[str, Any]:
+async def lifecycle_facts(kernel: Kernel) -> tuple[Decimal, dict[str, int]]:
+    """The paper account's cash and positions at the end of the run."""
+    balance = await kernel.broker.balance()
+    return balance.cash, {p.symbol: p.quantity for p in await kernel.broker.positions()}
+
+
+def lifecycle_summary(kernel: Kernel, store: Store, start_cash: Decimal, cash: Decimal,
+                      broker_positions: dict[str, int]) -> dict[str, Any]:
     """Lifecycle counts, workflows monitoring legs the broker no longer holds, and the cash
     check (journal plus open positions' cost against the paper account's cash change)."""
-    balance = await kernel.broker.balance()
-    broker_positions = {p.symbol: p.quantity for p in await kernel.broker.positions()}
     bookings = store.lifecycle_bookings()
     monitored = {mon.workflow_id: [leg.symbol for leg in mon.legs] for mon in kernel.positions}
     orphans = orphaned_workflows(monitored, broker_positions, store.positions(open_only=True))
     return {
         "lifecycle": lifecycle_counts(bookings),
         "workflows_monitoring_missing_legs": len(orphans),
-        "cash_check": cash_check(balance.cash - start_cash, store.list_workflows(),
-                                 store.orders(), store.fills(), bookings, store.journal()),
+        "cash_check": cash_check(cash - start_cash, store.list_workflows(), store.orders(),
+                                 store.fills(), bookings, store.journal()),
     }
 
 
@@ -109,11 +114,12 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
             if steps % 50 == 0:
                 await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.tasks.drain()
+        facts = await lifecycle_facts(kernel)
         with LOOP_GUARD.permitted():
             summary = summarise(kernel, store)
-            summary.update(await lifecycle_summary(kernel, store, Decimal(start_cash)))
-            summary["order_legality"] = await order_legality(kernel.broker,
-                                                             await kernel.store.orders())
+            summary.update(lifecycle_summary(kernel, store, Decimal(start_cash), *facts))
+        summary["order_legality"] = await order_legality(kernel.broker,
+                                                         await kernel.store.orders())
     finally:
         await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()

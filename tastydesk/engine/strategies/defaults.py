@@ -55,12 +55,14 @@ def _exits(profit: str, stop: str, dte: int) -> tuple[ManagementRule, ...]:
     )
 
 
-def _guards() -> tuple[ManagementRule, ...]:
+def _guards(first: int = 4) -> tuple[ManagementRule, ...]:
     """Assignment prevention on every default: close a short leg in (or within 1 % of) the money
-    on its last day, and a short call worth less than the dividend before the ex-date."""
+    on its last day, and a short call worth less than the dividend before the ex-date. Their
+    priorities follow the strategy's other rules (``first``, ``first + 1``)."""
     return (
-        ManagementRule(RuleType.EXPIRATION_RISK, D("1"), priority=10, strike_distance_pct=D("1")),
-        ManagementRule(RuleType.EX_DIVIDEND, D("3"), priority=11),
+        ManagementRule(RuleType.EXPIRATION_RISK, D("1"), priority=first,
+                       strike_distance_pct=D("1")),
+        ManagementRule(RuleType.EX_DIVIDEND, D("3"), priority=first + 1),
     )
 
 
@@ -98,7 +100,7 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         sizing=Sizing(quantity=2, max_buying_power=D("5000")),
         rules=(*_exits("25", "200", 21),
                ManagementRule(RuleType.PARTIAL_CLOSE, D("15"), action=RuleAction.PARTIAL_CLOSE,
-                              priority=4, close_pct=50), *_guards()),
+                              priority=4, close_pct=50), *_guards(5)),
     ),
     Strategy(
         name="Short Strangle - 30 DTE",
@@ -110,7 +112,8 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
         filters=_filters("1.00"),
         rules=(*_exits("50", "200", 21),
                ManagementRule(RuleType.DELTA_BREACH, D("0.25"), priority=4,
-                              delta_scope=DeltaScope.SHORT_LEG, hold_evaluations=2), *_guards()),
+                              delta_scope=DeltaScope.SHORT_LEG, hold_evaluations=2),
+               *_guards(5)),
     ),
     Strategy(
         name="Cash Secured Put - 30 DTE",

@@ -16,6 +16,7 @@ from typing import Any, cast
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QFrame,
     QHBoxLayout,
@@ -99,6 +100,29 @@ class Check(Editor):
 
     def connect(self, widget: QCheckBox, slot: Slot) -> None:
         widget.toggled.connect(slot)
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(Editor):
+    """One value of a string enum, from a combo box of labelled choices."""
+
+    choices: tuple[tuple[str, Any], ...]  # (label, enum member)
+
+    def create(self) -> QComboBox:
+        combo = QComboBox()
+        for label, value in self.choices:
+            combo.addItem(label, value)
+        return combo
+
+    def read(self, widget: QComboBox) -> Any:
+        kind = type(self.choices[0][1])  # Qt hands the enum back as its plain string
+        return kind(widget.currentData())
+
+    def write(self, widget: QComboBox, value: Any) -> None:
+        _quiet(widget, lambda: widget.setCurrentIndex(max(0, widget.findData(value))))
+
+    def connect(self, widget: QComboBox, slot: Slot) -> None:
+        widget.currentIndexChanged.connect(slot)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,12 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
+from tastydesk.engine.domain.enums import AfterAssignment
 from tastydesk.engine.domain.strategy import EntryFilters, PricingSettings, Sizing, Strategy
 from tastydesk.ui.builder.editors import (
     Biases,
     Check,
+    Choice,
     Dte,
     Editor,
     Integer,
@@ -67,6 +69,11 @@ FIELDS: tuple[Field, ...] = (
     Field("dte", "DTE", Dte(), G),
     Field("legs", "Legs", Legs(), Section.LEGS),
     Field("rules", "Management rules", Rules(), Section.RULES),
+    Field("after_assignment", "After an assignment",
+          Choice((("Close the shares and the remaining legs", AfterAssignment.CLOSE),
+                  ("Keep the shares", AfterAssignment.KEEP),
+                  ("Wheel: sell a covered call", AfterAssignment.WHEEL))), Section.RULES,
+          "What to propose when an assignment leaves the position holding shares"),
     Field("filters.min_credit", "Min credit / spread", Money(0, 1000, 2, "$", step=0.05), F),
     Field("filters.min_underlying_price", "Min underlying price", Money(0, 100000, 2, "$"), F),
     Field("filters.iv_rank_min", "IV rank", Money(0, 100, 0), F),

@@ -32,6 +32,8 @@ RULE_LABELS = {
     RuleType.DELTA_BREACH: "Delta breach",
     RuleType.PARTIAL_CLOSE: "Partial close",
     RuleType.ROLL: "Roll",
+    RuleType.EXPIRATION_RISK: "Expiration risk",
+    RuleType.EX_DIVIDEND: "Ex-dividend",
 }
 ACTION_LABELS = {
     RuleAction.CLOSE: "Close",
@@ -47,6 +49,8 @@ THRESHOLD_UNITS = {
     RuleType.DELTA_BREACH: "|Δ|",
     RuleType.PARTIAL_CLOSE: "% of max profit",
     RuleType.ROLL: "DTE",
+    RuleType.EXPIRATION_RISK: "days left",
+    RuleType.EX_DIVIDEND: "days to ex-date",
 }
 # A sensible starting rule for each type, used when the user adds one.
 DEFAULT_RULES = {
@@ -58,6 +62,9 @@ DEFAULT_RULES = {
     RuleType.PARTIAL_CLOSE: ManagementRule(RuleType.PARTIAL_CLOSE, Decimal("25"),
                                            RuleAction.PARTIAL_CLOSE, close_pct=50),
     RuleType.ROLL: ManagementRule(RuleType.ROLL, Decimal("21"), RuleAction.ROLL),
+    RuleType.EXPIRATION_RISK: ManagementRule(RuleType.EXPIRATION_RISK, Decimal("1"),
+                                             strike_distance_pct=Decimal("1")),
+    RuleType.EX_DIVIDEND: ManagementRule(RuleType.EX_DIVIDEND, Decimal("3")),
 }
 
 _Index = QModelIndex | QPersistentModelIndex

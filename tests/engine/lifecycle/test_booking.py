@@ -55,17 +55,17 @@ async def test_a_spread_that_expires_ends_expired_with_its_journal_entry(tmp_pat
         await kernel.tasks.drain()
         assert kernel.book.state(wid) is WorkflowState.COMPLETED
         assert kernel.positions.get(wid) is None
-        store = kernel.store.store
-        triggers = [t.trigger for t in store.transitions(wid)]
+        store = kernel.store
+        triggers = [t.trigger for t in await store.transitions(wid)]
         assert Trigger.EXPIRED in triggers and Trigger.CLOSED not in triggers
-        [entry] = store.journal()
+        [entry] = await store.journal()
         assert entry.closing_rule == "expired"
         assert entry.realised_pnl == D("0")  # no fills of its own: the removals move no cash
         # The same transaction again (a restart reading it back) books nothing.
         assert not await kernel.expirations.book_event(
             event(kernel, "T2", LifecycleKind.EXPIRED, LONG_PUT, -1))
-        assert len(store.lifecycle_bookings()) == 2
-        assert store.integrity_check() == []
+        assert len(await store.lifecycle_bookings()) == 2
+        assert await store.integrity_check() == []
     finally:
         await kernel.stop()
 
@@ -87,7 +87,7 @@ async def test_an_assigned_short_leg_leaves_shares_as_a_leg_and_a_follow_up(
         view = next(v for v in kernel.facade.positions() if v.workflow_id == wid)
         assert {leg.symbol: leg.multiplier for leg in view.legs} == {"SPY": 1, LONG_PUT: 100}
         # The strategy closes after an assignment; unattended sending is off, so it waits.
-        [action] = [a for a in kernel.store.store.rule_actions(wid)
+        [action] = [a for a in await kernel.store.rule_actions(wid)
                     if a.rule_type == "after_assignment"]
         assert action.action == "close" and "awaiting" in action.status
         assert "holding +100 SPY shares, +1 575 put 2026-01-16" in action.detail
@@ -96,7 +96,7 @@ async def test_an_assigned_short_leg_leaves_shares_as_a_leg_and_a_follow_up(
         # A dividend on those shares is the workflow's cash.
         await kernel.expirations.book_event(
             event(kernel, "A3", LifecycleKind.DIVIDEND, "SPY", 0, "1.50", "150.00"))
-        booked = kernel.store.store.lifecycle_bookings(wid)
+        booked = await kernel.store.lifecycle_bookings(wid)
         assert [b.event.transaction_id for b in booked] == ["A1", "A2", "A3"]
         # The long put expires, the shares are still held: the workflow goes on.
         await kernel.expirations.book_event(
@@ -120,7 +120,7 @@ async def test_a_spread_assigned_and_exercised_to_flat_ends_assigned(tmp_path: P
             await kernel.expirations.book_event(ev)
         await kernel.tasks.drain()
         assert kernel.book.state(wid) is WorkflowState.COMPLETED
-        [entry] = kernel.store.store.journal()
+        [entry] = await kernel.store.journal()
         assert entry.closing_rule == "assigned"
         assert entry.realised_pnl == D("-500.00")  # the deliveries' cash, to the cent
     finally:
@@ -135,7 +135,7 @@ async def test_a_transaction_on_nothing_the_app_holds_is_kept_not_booked_to_a_wo
         assert await kernel.expirations.book_event(
             LifecycleEvent("X1", LifecycleKind.EXPIRED, other, "QQQ", 1, D("0"), D("0"),
                            kernel.clock.now()))
-        [booking] = kernel.store.store.lifecycle_bookings()
+        [booking] = await kernel.store.lifecycle_bookings()
         assert booking.workflow_id is None
         assert kernel.book.state(wid) is WorkflowState.MONITORING
     finally:
@@ -158,13 +158,13 @@ async def test_one_transaction_on_legs_two_workflows_hold_is_split_between_them(
         await kernel.expirations.book_event(
             event(kernel, "S2", LifecycleKind.SHARES_DELIVERED, "SPY", 200, "580", "-116000.00"))
         await kernel.tasks.drain()
-        store = kernel.store.store
+        store = kernel.store
         parts = {(b.event.transaction_id, b.workflow_id, b.event.quantity, b.event.value)
-                 for b in store.lifecycle_bookings()}
+                 for b in await store.lifecycle_bookings()}
         assert parts == {("S1", first, 1, D("0")), ("S1/2", rec.id, 1, D("0")),
                          ("S2", first, 100, D("-58000.00")),
                          ("S2/2", rec.id, 100, D("-58000.00"))}
-        held = {(p.workflow_id, p.symbol): p.quantity for p in store.positions(open_only=True)}
+        held = {(p.workflow_id, p.symbol): p.quantity for p in await store.positions(open_only=True)}
         assert held[(first, "SPY")] == 100 and held[(rec.id, "SPY")] == 100
         assert (first, SHORT_PUT) not in held and (rec.id, SHORT_PUT) not in held
         assert not await kernel.expirations.book_event(

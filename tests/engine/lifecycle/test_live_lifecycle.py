@@ -16,6 +16,7 @@ import pytest
 from tastydesk.engine.bootstrap import open_kernel
 from tastydesk.engine.domain.enums import WorkflowState
 from tastydesk.engine.domain.lifecycle import LifecycleKind
+from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tests.fake_tastytrade import FakeTastytrade, InProcessTransport
 from tests.fake_tastytrade.market import occ
@@ -47,9 +48,10 @@ async def login(tmp_path: Path, fake: FakeTastytrade) -> dict[str, Any]:
     accounts = await creds.login("sandbox", fake.provider_secret, fake.refresh_token,
                                  client_kwargs=kwargs)
     creds.save("sandbox", fake.provider_secret, fake.refresh_token)
-    store = Store.open(tmp_path / "tastydesk.db")
-    store.set_config("account:sandbox", accounts[0].account_number)
-    store.close()
+    with LOOP_GUARD.permitted():  # arranging the data directory before the engine opens
+        store = Store.open(tmp_path / "tastydesk.db")
+        store.set_config("account:sandbox", accounts[0].account_number)
+        store.close()
     return kwargs
 
 
@@ -96,21 +98,21 @@ async def test_lifecycle_while_closed_is_booked_at_start_up_and_live_on_the_stre
     await engine.start()
     try:
         assert engine.health().reconciled
-        store = kernel.store.store
-        kinds = [(b.event.kind, b.workflow_id) for b in store.lifecycle_bookings()]
+        store = kernel.store
+        kinds = [(b.event.kind, b.workflow_id) for b in await store.lifecycle_bookings()]
         assert kinds == [(LifecycleKind.ASSIGNED, put_wf),
                          (LifecycleKind.SHARES_DELIVERED, put_wf),
                          (LifecycleKind.EXPIRED, call_wf), (LifecycleKind.EXPIRED, call_wf)]
         states = {w.workflow_id: w.state for w in engine.workflows()}
         assert states[call_wf] is WorkflowState.COMPLETED
-        assert [j.closing_rule for j in store.journal()] == ["expired"]
+        assert [j.closing_rule for j in await store.journal()] == ["expired"]
         assert states[put_wf] is WorkflowState.MONITORING  # the long put and the shares remain
         legs = {leg.symbol: (leg.quantity, leg.multiplier)
                 for v in engine.positions() if v.workflow_id == put_wf for leg in v.legs}
         assert legs == {"SPY": (100, 1), long_put: (1, 100)}
         # Explained by the transactions: no position mismatch is reported.
-        assert not [e for e in store.errors() if "mismatch" in e.message]
-        assert any(a.rule_type == "after_assignment" for a in store.rule_actions(put_wf))
+        assert not [e for e in await store.errors() if "mismatch" in e.message]
+        assert any(a.rule_type == "after_assignment" for a in await store.rule_actions(put_wf))
 
         # During the session: the cash-secured put is assigned on the account streamer.
         fake.assign(csp)
@@ -118,15 +120,17 @@ async def test_lifecycle_while_closed_is_booked_at_start_up_and_live_on_the_stre
                                 if v.workflow_id == csp_wf for leg in v.legs))
         [view] = [v for v in engine.positions() if v.workflow_id == csp_wf]
         assert [(leg.symbol, leg.quantity) for leg in view.legs] == [("AAPL", 100)]
-        await until(lambda: any(a.rule_type == "after_assignment"
-                                for a in store.rule_actions(csp_wf)))
-        [wheel] = [a for a in store.rule_actions(csp_wf) if a.rule_type == "after_assignment"]
+        for _ in range(200):
+            if any(a.rule_type == "after_assignment" for a in await store.rule_actions(csp_wf)):
+                break
+            await asyncio.sleep(0.05)
+        [wheel] = [a for a in await store.rule_actions(csp_wf) if a.rule_type == "after_assignment"]
         # Proposed with its rationale: at once while the market is open, else at the next open.
         assert wheel.action == "wheel"
         assert "covered call" in wheel.detail or "next open" in wheel.detail
         # A restart reads the same transactions again and books none twice.
-        before = len(store.lifecycle_bookings())
+        before = len(await store.lifecycle_bookings())
         assert await kernel.expirations.catch_up() == 0
-        assert len(store.lifecycle_bookings()) == before
+        assert len(await store.lifecycle_bookings()) == before
     finally:
         await engine.stop()
