@@ -79,7 +79,7 @@ async def _stop_exit_latency() -> dict[str, Any]:
         now = engine.clock.now()
         rules = (ManagementRule(RuleType.PROFIT_TARGET, Decimal("50")),
                  ManagementRule(RuleType.STOP_LOSS, Decimal("200"), priority=2,
-                                hold_evaluations=1, auto=True))
+                                hold_evaluations=1, hold_seconds=0, auto=True))
         held = await _open_short_puts(engine, driver, SAMPLES)
         expiry = (now + timedelta(days=40)).date()
         for i in range(POSITIONS - len(held)):  # the crowd: watched, never breached

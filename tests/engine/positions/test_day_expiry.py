@@ -37,7 +37,8 @@ async def to_minutes_before_close(engine: Any, driver: Any, minutes: int) -> Non
 
 
 async def test_an_entry_that_expires_ends_the_attempt(tmp_path: Path) -> None:
-    engine, driver = await paper(tmp_path)
+    # The approval window (real minutes; paper minutes in a headless run) outlasts the wait.
+    engine, driver = await paper(tmp_path, approval_expiry_minutes=60)
     await to_minutes_before_close(engine, driver, 30)
     wid = (await until_pending(engine, driver))[0].workflow_id
     await to_minutes_before_close(engine, driver, 5)
