@@ -116,13 +116,20 @@ def fixture_store_loop_guard() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _store_loop_guard_everywhere() -> Iterator[None]:
-    """Every test runs with the loop guard on: code on the event loop (the GUI thread in the app)
-    that calls the synchronous store fails the test. Tests that read the store directly from a
-    coroutine do it on a worker thread or inside ``LOOP_GUARD.permitted()``, as headless tools do.
+    """Every test runs with the loop guard on: product code on the event loop (the GUI thread in
+    the app) that calls the synchronous store fails the test. The tests' own inspection of the
+    database (a call made from a file under tests/) is exempt.
     """
     from tastydesk.engine.store.guard import LOOP_GUARD
 
-    previous = LOOP_GUARD.enabled
-    LOOP_GUARD.enable()
+    previous = LOOP_GUARD.enabled, LOOP_GUARD.exempt_callers
+    LOOP_GUARD.enable(exempt_callers=_is_test_file)
     yield
-    LOOP_GUARD.enable(previous)
+    LOOP_GUARD.enable(previous[0], exempt_callers=previous[1])
+
+
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+
+
+def _is_test_file(filename: str) -> bool:
+    return filename.startswith(_TESTS_DIR)
