@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "84beea35f1cc75c3dae40d05af32d3791db552cb06586ec12bf4867582f892c7"
+GOLDEN_DIGEST = "94846f99cf269495c2d011d29b2e64c5fa010f54cc119fb28bae5235a90fe349"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -143,20 +143,34 @@ class ApprovalDesk:
         """Why a candidate must not reach the queue now, and until when: the same strategy on
         the symbol already pending or open in another workflow, or the symbol's cool-down after
         its latest entry fill (``restart_cooldown_minutes``)."""
-        config = self._settings.config
-        now = self._clock.now()
+        taken = self.taken_strategies(workflow_id, symbol).get(strategy_name)
+        if taken is not None:
+            minutes = self._settings.config.scan_interval_minutes
+            return taken, self._clock.now() + timedelta(minutes=minutes)
+        return self.cooling_down(symbol)
+
+    def taken_strategies(self, workflow_id: int, symbol: str) -> dict[str, str]:
+        """Strategies another workflow already holds pending or open on ``symbol``, each with
+        the reason a second one is not proposed. A scan leaves them out before building
+        anything, so a symbol's other workflow slot looks for a different trade."""
+        out: dict[str, str] = {}
         for wf in self._book.active(symbol):
-            if wf.id == workflow_id or wf.strategy_name != strategy_name:
+            if (wf.id == workflow_id or wf.strategy_name is None
+                    or wf.strategy_name in out or wf.state not in _DUPLICATE_STATES):
                 continue
-            if wf.state in _DUPLICATE_STATES:
-                what = "pending" if wf.state is WorkflowState.PENDING_APPROVAL else "open"
-                return (f"{strategy_name} on {symbol} is already {what} (workflow #{wf.id})",
-                        now + timedelta(minutes=config.scan_interval_minutes))
+            what = "pending" if wf.state is WorkflowState.PENDING_APPROVAL else "open"
+            out[wf.strategy_name] = (f"{wf.strategy_name} on {symbol} is already {what} "
+                                     f"(workflow #{wf.id})")
+        return out
+
+    def cooling_down(self, symbol: str) -> tuple[str, datetime] | None:
+        """The symbol's cool-down after its latest entry fill and when it ends, or None."""
         filled = self._filled_at.get(symbol)
-        if filled is not None:
-            until = filled + timedelta(minutes=config.restart_cooldown_minutes)
-            if now < until:
-                return f"{symbol} cools down after its fill at {filled:%H:%M} UTC", until
+        if filled is None:
+            return None
+        until = filled + timedelta(minutes=self._settings.config.restart_cooldown_minutes)
+        if self._clock.now() < until:
+            return f"{symbol} cools down after its fill at {filled:%H:%M} UTC", until
         return None
 
     # ---- proposing

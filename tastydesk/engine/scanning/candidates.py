@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from tastydesk.engine.clock import Clock
-from tastydesk.engine.domain.chain import OptionChain
+from tastydesk.engine.domain.chain import Expiration, OptionChain
 from tastydesk.engine.domain.enums import OrderAction, Side
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
@@ -21,13 +22,29 @@ from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.proposals.builder import build_proposal
 from tastydesk.engine.risk.checks import netting_conflict, proposal_problem
 from tastydesk.engine.risk.portfolio import PortfolioRisk
-from tastydesk.engine.scanning.bias import assess_bias, candidate_strategies, filter_failures
+from tastydesk.engine.scanning.bias import (
+    BiasAssessment,
+    assess_bias,
+    candidate_strategies,
+    filter_failures,
+)
 from tastydesk.engine.scanning.score import expected_return_on_buying_power, rank
 from tastydesk.engine.selection import SelectionError, chain_window, dte_span
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.strategies.library import StrategyLibrary
 
 Candidate = tuple[TradeProposal, Strategy]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a scan will build for a symbol: its bias assessment, the strategies that passed the
+    entry filters and are not excluded (in priority order), and why the others were dropped."""
+
+    symbol: str
+    assessment: BiasAssessment
+    strategies: tuple[Strategy, ...]
+    reasons: tuple[str, ...]
 
 
 def open_legs(proposal: TradeProposal, units: int) -> tuple[OrderLeg, ...]:
@@ -51,12 +68,16 @@ class CandidateBuilder:
         self._held_legs = held_legs
         self._clock = clock
 
-    async def build(self, symbol: str, only: Strategy | None = None,
-                    workflow_id: int | None = None) -> Candidate | str:
-        """A proposal that passed every check, or the reason there is none; ``workflow_id``'s
-        own pending buying power is not counted against it (a re-price replaces it)."""
+    async def plan(self, symbol: str, only: Strategy | None = None,
+                   exclude: Mapping[str, str] | None = None) -> Plan | str:
+        """The cheap first half of :meth:`build`: the symbol's bias and the strategies worth
+        building, or the reason there is nothing to build (a pure function of the market
+        metrics, the portfolio and ``exclude``: no chain is fetched).
+
+        ``exclude`` maps the names of strategies that may not be proposed now to the reason
+        (already pending or open on the symbol): they are left out before anything is built.
+        """
         config = self._settings.config
-        now = self._clock.now()
         today = self._clock.today()
         portfolio = self._risk.view
         if portfolio.breached and only is None:
@@ -70,13 +91,41 @@ class CandidateBuilder:
         if not candidates:
             return f"no enabled strategy serves a {assessment.bias.value} bias"
         reasons: list[str] = []
-        checked: list[Candidate] = []
+        kept: list[Strategy] = []
         for strategy in candidates:
+            if exclude and strategy.name in exclude:
+                reasons.append(exclude[strategy.name])
+                continue
             failures = filter_failures(strategy, info, today)
             if failures and only is None:
                 reasons.append(f"{strategy.name}: " + "; ".join(failures))
                 continue
-            chain = await self.strategy_chain(symbol, strategy)
+            kept.append(strategy)
+        if not kept:
+            return "; ".join(reasons)
+        return Plan(symbol, assessment, tuple(kept), tuple(reasons))
+
+    async def build(self, symbol: str, only: Strategy | None = None,
+                    workflow_id: int | None = None,
+                    exclude: Mapping[str, str] | None = None) -> Candidate | str:
+        """A proposal that passed every check, or the reason there is none; ``workflow_id``'s
+        own pending buying power is not counted against it (a re-price replaces it)."""
+        planned = await self.plan(symbol, only, exclude)
+        if isinstance(planned, str):
+            return planned
+        return await self.build_planned(planned, workflow_id)
+
+    async def build_planned(self, plan: Plan, workflow_id: int | None = None) -> Candidate | str:
+        """The costly second half of :meth:`build`: each planned strategy built on its part of
+        the chain and checked; the best by score is dry-run and returned."""
+        config = self._settings.config
+        now = self._clock.now()
+        assessment = plan.assessment
+        reasons = list(plan.reasons)
+        checked: list[Candidate] = []
+        chains = _ChainCache(self._broker, plan.symbol)
+        for strategy in plan.strategies:
+            chain = await chains.chain_for(strategy)
             try:
                 proposal = build_proposal(
                     strategy, chain, now, bias=assessment.bias, confidence=assessment.confidence,
@@ -90,8 +139,8 @@ class CandidateBuilder:
                 reasons.append(f"{strategy.name}: {problem}")
                 continue
             checked.append((proposal, strategy))
-        # The best expected return on buying power goes first (see scanning.score); the broker's
-        # dry run decides between equals only for the one about to be proposed.
+        # The best score goes first (see scanning.score); the broker's dry run decides between
+        # equals only for the one about to be proposed.
         for proposal, strategy in rank(checked):
             problem = await self._dry_run(proposal)
             if problem:
@@ -118,17 +167,8 @@ class CandidateBuilder:
                               max_quote_age_s=config.max_quote_age_seconds)
 
     async def strategy_chain(self, symbol: str, strategy: Strategy) -> OptionChain:
-        """The part of the chain the strategy's legs can use: its chosen expirations only.
-
-        A DTE range spans several weeklies but a trade uses one or two of them; building (and,
-        live, streaming) just those makes a scan several times cheaper. When no expiration
-        qualifies, the whole range is fetched so selection reports why in its own words.
-        """
-        try:
-            low, high = chain_window(await self._broker.expirations(symbol), strategy)
-        except SelectionError:
-            low, high = dte_span(strategy)
-        return await self._broker.option_chain(symbol, low, max(low, high))
+        """The part of the chain the strategy's legs can use (see :class:`_ChainCache`)."""
+        return await _ChainCache(self._broker, symbol).chain_for(strategy)
 
     def _check(self, proposal: TradeProposal, strategy: Strategy,
                workflow_id: int | None) -> str | None:
@@ -147,3 +187,35 @@ class CandidateBuilder:
         if dry.errors:
             return "dry run: " + "; ".join(dry.errors)
         return None
+
+
+class _ChainCache:
+    """One evaluation's chain lookups for a symbol: the expirations fetched once, and one chain
+    per window, shared by the strategies that trade the same expirations (three 30-DTE
+    defaults on a neutral symbol ask for the same one)."""
+
+    def __init__(self, broker: BrokerPort, symbol: str) -> None:
+        self._broker = broker
+        self._symbol = symbol
+        self._expirations: list[Expiration] | None = None
+        self._chains: dict[tuple[int, int], OptionChain] = {}
+
+    async def chain_for(self, strategy: Strategy) -> OptionChain:
+        """The part of the chain the strategy's legs can use: its chosen expirations only.
+
+        A DTE range spans several weeklies but a trade uses one or two of them; building (and,
+        live, streaming) just those makes a scan several times cheaper. When no expiration
+        qualifies, the whole range is fetched so selection reports why in its own words.
+        """
+        if self._expirations is None:
+            self._expirations = await self._broker.expirations(self._symbol)
+        try:
+            low, high = chain_window(self._expirations, strategy)
+        except SelectionError:
+            low, high = dte_span(strategy)
+        window = (low, max(low, high))
+        chain = self._chains.get(window)
+        if chain is None:
+            chain = await self._broker.option_chain(self._symbol, *window)
+            self._chains[window] = chain
+        return chain

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tastydesk.engine.approvals.desk import ApprovalDesk
@@ -16,9 +16,10 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
 from tastydesk.engine.config import ConfigChange
 from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
+from tastydesk.engine.domain.events import WorkflowChanged
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.readiness import Readiness
-from tastydesk.engine.scanning.candidates import CandidateBuilder
+from tastydesk.engine.scanning.candidates import CandidateBuilder, Plan
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import SEARCHING
@@ -43,9 +44,17 @@ class Scanner:
         self._spawn = spawn
         self._counters = counters
         self._timer: TimerHandle | None = None
+        # workflow id -> the reason its last evaluation found nothing to build, while it keeps
+        # scanning: an identical answer is not recorded again.
+        self._unchanged: dict[int, str] = {}
 
     def subscribe(self) -> list[Any]:
-        return [self._bus.subscribe(ConfigChange, self._on_config)]
+        return [self._bus.subscribe(ConfigChange, self._on_config),
+                self._bus.subscribe(WorkflowChanged, self._on_workflow_changed)]
+
+    def _on_workflow_changed(self, event: WorkflowChanged) -> None:
+        if event.state not in (WorkflowState.SCANNING, WorkflowState.EVALUATING):
+            self._unchanged.pop(event.workflow_id, None)
 
     def _on_config(self, event: ConfigChange) -> None:
         if "scan_interval_minutes" in event.changed:
@@ -94,25 +103,54 @@ class Scanner:
             wf = self._book.get(workflow_id)
             if wf.state is not WorkflowState.SCANNING:
                 return
+            # No re-entry during a fill's cool-down: known before anything is built.
+            cooling = self._desk.cooling_down(wf.symbol)
+            plan: Plan | str = cooling[0] if cooling is not None else ""
+            remember = False
+            if cooling is None:
+                try:
+                    plan = await self._candidates.plan(
+                        wf.symbol, exclude=self._desk.taken_strategies(workflow_id, wf.symbol))
+                except Exception as exc:
+                    log.exception("evaluation of %s failed", wf.symbol)
+                    await self._audit.error("evaluate", str(exc), workflow_id=workflow_id)
+                    plan = f"evaluation failed: {exc}"
+                else:
+                    remember = True
+                # Same inputs, same answer as last time (e.g. the symbol's only strategy is
+                # already open in its other workflow): nothing to build and nothing new to
+                # record; the next scan asks again.
+                if isinstance(plan, str) and self._unchanged.get(workflow_id) == plan:
+                    return
             await self._book.transition(workflow_id, Trigger.SCAN, Actor.ENGINE,
                                         "scan picked the symbol")
+            if isinstance(plan, str):
+                if remember:
+                    self._unchanged[workflow_id] = plan
+                until = cooling[1] if cooling is not None else self._next_scan()
+                await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE,
+                                            plan, cooldown_until=until)
+                return
+            self._unchanged.pop(workflow_id, None)
             try:
-                outcome = await self._candidates.build(wf.symbol, workflow_id=workflow_id)
+                outcome = await self._candidates.build_planned(plan, workflow_id)
             except Exception as exc:
                 log.exception("evaluation of %s failed", wf.symbol)
                 await self._audit.error("evaluate", str(exc), workflow_id=workflow_id)
                 outcome = f"evaluation failed: {exc}"
             if isinstance(outcome, str):
-                cooldown = self._clock.now() + timedelta(
-                    minutes=self._settings.config.scan_interval_minutes)
                 await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE,
-                                            outcome, cooldown_until=cooldown)
+                                            outcome, cooldown_until=self._next_scan())
                 return
             proposal, strategy = outcome
-            # No duplicate of a pending or open trade, no re-entry during a fill's cool-down.
+            # No duplicate of a pending or open trade: another workflow on the symbol may have
+            # proposed the same strategy while this one was being built.
             held = self._desk.hold_back(workflow_id, wf.symbol, strategy.name)
             if held is not None:
                 await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE,
                                             held[0], cooldown_until=held[1])
                 return
             await self._desk.propose(workflow_id, proposal, strategy)
+
+    def _next_scan(self) -> datetime:
+        return self._clock.now() + timedelta(minutes=self._settings.config.scan_interval_minutes)
