@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "84beea35f1cc75c3dae40d05af32d3791db552cb06586ec12bf4867582f892c7"
+GOLDEN_DIGEST = "99e4a8513499c06824adfc99e7c5f1da6e860692e90b40a95cbb297b3bbe3ce1"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -48,6 +48,7 @@ from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
 from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
 from tastydesk.engine.positions.rules import close_quantity
 from tastydesk.engine.positions.session_gate import queued_message, queued_until
+from tastydesk.engine.positions.settlement import CONTINUATION
 from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.settings import Settings
@@ -220,7 +221,7 @@ class PositionActions:
                 self._book.state(workflow_id) is not WorkflowState.MONITORING:
             return False
         mon.acting = True
-        if (await self._close(mon, mon.units, "close continues", "close")).sent:
+        if (await self._close(mon, mon.units, "close continues", CONTINUATION)).sent:
             return True
         mon.acting = False
         return False
