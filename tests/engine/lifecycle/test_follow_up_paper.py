@@ -125,7 +125,7 @@ async def test_an_assignment_under_the_wheel_queues_a_covered_call_and_approving
         assert proposal.follow_up is AfterAssignment.WHEEL
         [call] = proposal.legs
         assert call.option_type is OptionType.CALL and call.quantity == 1
-        assert call.strike >= proposal.spot and 21 <= (call.expiry - proposal.created_at.date()).days
+        assert call.strike >= proposal.spot and (call.expiry - proposal.created_at.date()).days >= 21
         assert "covered call" in proposal.rationale[-1]
 
         assert await kernel.facade.approve(wid, "trader") == SENT
