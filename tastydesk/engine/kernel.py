@@ -97,7 +97,8 @@ class Kernel:
                                  risk=self.risk, broker=broker, store=store, streams=self.streams,
                                  settings=self.settings, strategies=self.strategies,
                                  readiness=self.readiness, spawn=spawn, counters=self.counters,
-                                 wall=self.wall, **common)
+                                 wall=self.wall, send_follow_up=self._send_follow_up,
+                                 follow_up_ended=self._follow_up_ended, **common)
         self.risk.add_commitments(self.desk.commitments)
         self.risk.add_commitments(self.orders.commitments)
         self.scanner = Scanner(book=self.book, candidates=self.candidates, desk=self.desk,
@@ -109,7 +110,8 @@ class Kernel:
             strategies=self.strategies, settings=self.settings, readiness=self.readiness,
             calendar=calendar, spawn=spawn, counters=self.counters, **common)
         self.followups = AssignmentFollowUps(
-            book=self.book, positions=self.positions, orders=self.orders, broker=broker,
+            book=self.book, positions=self.positions, orders=self.orders, desk=self.desk,
+            broker=broker,
             store=store, strategies=self.strategies, settings=self.settings, calendar=calendar,
             spawn=spawn, counters=self.counters, **common)
         self.expirations = LifecycleBook(
@@ -141,6 +143,13 @@ class Kernel:
 
     def _rule_due(self, mon: Any, rule_index: int) -> None:
         self.actions.rule_due(mon, rule_index)
+
+    async def _send_follow_up(self, workflow_id: int, proposal_id: int, proposal: Any,
+                              limit: Any, user: str) -> Any:
+        return await self.followups.send(workflow_id, proposal_id, proposal, limit, user)
+
+    def _follow_up_ended(self, workflow_id: int, reason: str, returned: bool) -> None:
+        self.followups.ended(workflow_id, reason, returned)
 
     async def _continue_exit(self, workflow_id: int, purpose: Any) -> bool:
         return await self.actions.continue_exit(workflow_id, purpose)

@@ -20,6 +20,7 @@ from tastydesk.engine.domain.enums import (
     CommandOutcome,
     OptionType,
     OrderStatus,
+    Trigger,
     WorkflowState,
 )
 from tastydesk.engine.domain.orders import CommandResult
@@ -194,11 +195,18 @@ async def test_simulation_runs_the_whole_cycle(tmp_path: Path) -> None:
     assert triggers.get("profit_target", 0) > 0
     assert triggers.get("stop_loss", 0) + triggers.get("time_exit", 0) > 0
     assert triggers.get("partial_close", 0) + triggers.get("roll", 0) > 0
+    # The journal names the bare rule; the whole reason is on the CLOSE transition.
+    assert summary["closed_by"] and all(" " not in rule and ":" not in rule
+                                        for rule in summary["closed_by"])
     # A partial close never takes a whole position off ("close 1 of 1").
-    for reason in summary["closed_by"]:
-        if "partial_close" in reason:
-            done, _, held = reason.rpartition("close ")[2].partition(" of ")
-            assert int(done) < int(held), reason
+    store = Store.open(db_path(tmp_path))
+    with LOOP_GUARD.permitted():  # the test inspects the file after the run
+        closes = [t.reason for t in store.transitions(None)
+                  if t.trigger is Trigger.CLOSE and "partial_close" in t.reason]
+    store.close()
+    for reason in closes:
+        done, _, held = reason.rpartition("close ")[2].partition(" of ")
+        assert int(done) < int(held), reason
 
 
 async def test_positions_opened_outside_the_app_can_be_adopted(tmp_path: Path) -> None:

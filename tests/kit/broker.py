@@ -100,8 +100,8 @@ class ScriptedBroker(BrokerPort):
             qty = sign * leg.quantity // snap.quantity * units
             held = self.held.get(leg.symbol)
             total = qty + (held.quantity if held else 0)
-            self.held[leg.symbol] = BrokerPosition(leg.symbol, parse_occ(leg.symbol)[0], total,
-                                                   Decimal("1.00"))
+            root = parse_occ(leg.symbol)[0] if len(leg.symbol) == 21 else leg.symbol  # shares
+            self.held[leg.symbol] = BrokerPosition(leg.symbol, root, total, Decimal("1.00"))
         if announce:
             self.bus.publish(OrderUpdated(snap))
         return snap

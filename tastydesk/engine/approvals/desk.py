@@ -10,13 +10,18 @@ from the current mid and never past the limit. A move beyond it, or a stale mark
 trade re-priced (a fresh candidate) with the reason on its row and in a notification. Approving
 is idempotent per workflow: a second approval while the first is in flight, or after it was sent,
 sends nothing.
+
+Follow-ups after an assignment (``TradeProposal.follow_up``) wait here too, with the same window,
+limit and decisions, while their workflow keeps MONITORING the shares: approving one hands it to
+the follow-up component (``send_follow_up``), which checks the trader's limit and sends it; one
+rejected or expired stays off the queue (an expired one is proposed again at the next open).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,6 +32,7 @@ from tastydesk.engine.domain.chain import Quote
 from tastydesk.engine.domain.enums import (
     ActionOutcome,
     Actor,
+    AfterAssignment,
     AlertCategory,
     AlertLevel,
     Decision,
@@ -62,6 +68,11 @@ IN_PROGRESS = ActionResult(ActionOutcome.IN_PROGRESS)
 _DUPLICATE_STATES = frozenset({WorkflowState.PENDING_APPROVAL, WorkflowState.EXECUTING,
                                WorkflowState.MONITORING, WorkflowState.CLOSING})
 NOT_PENDING = ActionResult(ActionOutcome.NOT_PENDING)
+#: Sends an approved follow-up: (workflow, proposal id, proposal, trader's limit, user).
+SendFollowUp = Callable[[int, int, TradeProposal, Decimal, str], Awaitable[ActionResult]]
+#: A follow-up left the queue unsent: (workflow, why, returned) -> propose again (returned: at
+#: once with fresh prices; else at the next open).
+FollowUpEnded = Callable[[int, str, bool], None]
 
 
 class ApprovalDesk:
@@ -69,7 +80,8 @@ class ApprovalDesk:
                  risk: PortfolioRisk, broker: BrokerPort, store: AsyncStore,
                  streams: StreamClaims, settings: Settings, strategies: StrategyLibrary,
                  readiness: Readiness, bus: EventBus, clock: Clock, wall: Clock,
-                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+                 spawn: Callable[[Any, str], Any], counters: Counter[str],
+                 send_follow_up: SendFollowUp, follow_up_ended: FollowUpEnded) -> None:
         self._book = book
         self._candidates = candidates
         self._orders = orders
@@ -85,6 +97,8 @@ class ApprovalDesk:
         self._wall = wall
         self._spawn = spawn
         self._counters = counters
+        self._send_follow_up = send_follow_up
+        self._follow_up_ended = follow_up_ended
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
         self._filled_at: dict[str, datetime] = {}  # symbol -> its latest entry fill
@@ -118,11 +132,19 @@ class ApprovalDesk:
             self._filled_at[event.symbol] = event.time
         if event.state is WorkflowState.PENDING_APPROVAL:
             return
-        gone = self._pending.pop(event.workflow_id, None)
+        pending = self._pending.get(event.workflow_id)
+        if pending is not None and pending.proposal.follow_up is not None \
+                and event.state is WorkflowState.MONITORING:
+            return  # a follow-up waits while its workflow monitors the shares
+        self._drop(event.workflow_id)
+
+    def _drop(self, workflow_id: int) -> None:
+        """Take a workflow's proposal off the queue: its expiry timer and its legs' stream."""
+        gone = self._pending.pop(workflow_id, None)
         if gone is None:
             return
-        self._returned.pop(event.workflow_id, None)
-        timer = self._expiry.pop(event.workflow_id, None)
+        self._returned.pop(workflow_id, None)
+        timer = self._expiry.pop(workflow_id, None)
         if timer is not None:
             timer.cancel()
         symbols = [leg.streamer_symbol for leg in gone.proposal.legs]
@@ -130,7 +152,7 @@ class ApprovalDesk:
         for sym in symbols:
             if sym not in still:
                 self._quotes.pop(sym, None)
-        self._streams.release(CLAIM, event.workflow_id, symbols, "unsubscribe-pending")
+        self._streams.release(CLAIM, workflow_id, symbols, "unsubscribe-pending")
 
     def commitments(self) -> list[Commitment]:
         """Buying power the proposals waiting for approval would use (pre-trade checks count
@@ -184,14 +206,8 @@ class ApprovalDesk:
                                     f"{proposal.mid_price}, POP {proposal.pop:.0%}",
                                     payload={"proposal_id": proposal_id},
                                     proposal_id=proposal_id, strategy_name=strategy.name)
-        self._pending[workflow_id] = PendingView(workflow_id, proposal_id, proposal, now, expires)
+        self._enqueue(PendingView(workflow_id, proposal_id, proposal, now, expires))
         self._counters["proposals"] += 1
-        symbols = [leg.streamer_symbol for leg in proposal.legs]
-        for sym in symbols:  # stream the legs so approval re-checks against live quotes
-            self._quotes.setdefault(sym, None)
-        self._streams.claim(CLAIM, workflow_id, symbols)
-        self._spawn(self._broker.subscribe(symbols), "subscribe-pending")
-        self._arm_expiry(workflow_id, expires)
         self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.PENDING,
                                 f"New trade: {proposal.underlying}",
                                 f"{strategy.name} for {proposal.mid_price} credit, max loss "
@@ -199,6 +215,42 @@ class ApprovalDesk:
         if config.auto_approve:
             self._spawn(self.approve(workflow_id, "auto-approve policy"),
                         f"auto-approve-{workflow_id}")
+
+    async def propose_follow_up(self, workflow_id: int, proposal: TradeProposal, unattended: bool,
+                                returned: str = "") -> int:
+        """Queue what follows an assignment (its workflow stays MONITORING, its timeline shows the
+        rationale); ``unattended``: approved at once, the same way. Returns the proposal id."""
+        assert proposal.follow_up is not None
+        now = self._clock.now()
+        expires = self._wall.now() + timedelta(
+            minutes=self._settings.config.approval_expiry_minutes)
+        proposal_id = await self._store.save_proposal(workflow_id, proposal, expires)
+        await self._book.transition(workflow_id, Trigger.FOLLOW_UP, Actor.ENGINE,
+                                    f"follow-up proposed: {'; '.join(proposal.rationale)}",
+                                    payload={"proposal_id": proposal_id,
+                                             "follow_up": proposal.follow_up.value})
+        self._enqueue(PendingView(workflow_id, proposal_id, proposal, now, expires))
+        if returned:
+            self._returned[workflow_id] = returned
+        self._counters["follow_ups"] += 1
+        self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING, f"After assignment: "
+                                f"{proposal.underlying}", proposal.rationale[-1], now, workflow_id))
+        if unattended:
+            self._spawn(self.approve(workflow_id, "unattended (strategy policy)"),
+                        f"auto-approve-{workflow_id}")
+        return proposal_id
+
+    def _enqueue(self, view: PendingView) -> None:
+        """On the queue: its legs stream (approval re-checks them against live quotes) and its
+        window closes on the trader's clock."""
+        self._pending[view.workflow_id] = view
+        symbols = [leg.streamer_symbol for leg in view.proposal.legs]
+        for sym in symbols:
+            self._quotes.setdefault(sym, None)
+        self._streams.claim(CLAIM, view.workflow_id, symbols)
+        self._spawn(self._broker.subscribe(symbols), "subscribe-pending")
+        assert view.expires_at is not None
+        self._arm_expiry(view.workflow_id, view.expires_at)
 
     def restore(self, record: ProposalRecord) -> None:
         """A proposal still pending after a restart (its legs stream again on the next one)."""
@@ -224,6 +276,15 @@ class ApprovalDesk:
 
     async def _expire(self, workflow_id: int) -> None:
         async with self._book.lock(workflow_id):
+            pending = self._pending.get(workflow_id)
+            if pending is not None and pending.proposal.follow_up is not None:
+                await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.EXPIRED)
+                await self._book.transition(workflow_id, Trigger.FOLLOW_UP, Actor.ENGINE,
+                                            "follow-up not decided within its approval window: "
+                                            "proposed again at the next open")
+                self._drop(workflow_id)
+                self._follow_up_ended(workflow_id, "the last proposal expired", False)
+                return
             if self._book.state(workflow_id) is WorkflowState.PENDING_APPROVAL:
                 await self._book.transition(workflow_id, Trigger.EXPIRE, Actor.ENGINE,
                                             "approval window expired")
@@ -249,6 +310,8 @@ class ApprovalDesk:
                               quantity: int | None) -> ActionResult:
         wf = self._book.find(workflow_id)
         pending = self._pending.get(workflow_id)
+        if wf is not None and pending is not None and pending.proposal.follow_up is not None:
+            return await self._approve_follow_up(pending, user, price)
         if wf is None or wf.state is not WorkflowState.PENDING_APPROVAL or pending is None:
             return NOT_PENDING
         if not self._readiness.reconciled:
@@ -286,13 +349,10 @@ class ApprovalDesk:
             return ActionResult(ActionOutcome.NOT_SENT, why)
         decision = Decision.MODIFY if (price is not None or quantity is not None) \
             else Decision.APPROVE
-        record = await self._store.record_decision(
-            pending.proposal_id, decision, user,
-            f"approved at limit {_net(limit)}" if decision is Decision.APPROVE
-            else f"approved with limit {_net(limit)} quantity {units}",
-            self._clock.now(), price=price, quantity=units)
-        self._bus.publish(DecisionRecorded(record))
-        await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.APPROVED)
+        await self._decide(pending, decision, user, f"approved at limit {_net(limit)}"
+                           if decision is Decision.APPROVE
+                           else f"approved with limit {_net(limit)} quantity {units}",
+                           ProposalStatus.APPROVED, price, units)
         await self._book.transition(workflow_id, Trigger.APPROVE, Actor.USER,
                                     f"approved by {user} at limit {_net(limit)}; sent with the "
                                     f"mid at {_net(fresh.mid)}",
@@ -332,19 +392,72 @@ class ApprovalDesk:
                                 workflow_id))
         return ActionResult(ActionOutcome.REPRICED, note)
 
+    async def _approve_follow_up(self, pending: PendingView, user: str,
+                                 price: Decimal | None) -> ActionResult:
+        """Pre-trade checks for an opening order (the covered call), the decision, then the
+        follow-up component sends it within the limit or it comes back re-priced."""
+        workflow_id, proposal = pending.workflow_id, pending.proposal
+        if self._book.state(workflow_id) is not WorkflowState.MONITORING:
+            return NOT_PENDING
+        if not self._readiness.reconciled:
+            raise EngineError("the broker is not reconciled; approvals wait for it")
+        limit = price if price is not None else proposal.mid_price
+        strategy = self._strategies.get(proposal.strategy_name)
+        if proposal.follow_up is AfterAssignment.WHEEL and strategy is not None:
+            problem = self._risk.opening_problem(workflow_id, proposal.buying_power,
+                                                 strategy.sizing.max_buying_power)
+            if problem:
+                self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
+                                        f"Not sent: {proposal.underlying}", problem,
+                                        self._clock.now(), workflow_id))
+                return ActionResult(ActionOutcome.NOT_SENT, problem)
+        await self._decide(pending, Decision.APPROVE if price is None else Decision.MODIFY, user,
+                           f"follow-up approved at limit {_net(limit)}", ProposalStatus.APPROVED,
+                           price, proposal.quantity)
+        self._counters["approvals"] += 1
+        outcome = await self._send_follow_up(workflow_id, pending.proposal_id, proposal, limit,
+                                             user)
+        if not outcome.sent and self._book.state(workflow_id) is WorkflowState.MONITORING:
+            await self._book.transition(workflow_id, Trigger.FOLLOW_UP, Actor.ENGINE,
+                                        f"approved by {user} at limit {_net(limit)}, not sent: "
+                                        f"{outcome.detail}; proposed again")
+            self._drop(workflow_id)
+            self._follow_up_ended(workflow_id, outcome.detail, True)
+            return ActionResult(ActionOutcome.REPRICED, outcome.detail)
+        return outcome
+
+    async def _decide(self, pending: PendingView, decision: Decision, user: str, reason: str,
+                      status: ProposalStatus, price: Decimal | None = None,
+                      quantity: int | None = None) -> None:
+        """A decision on a proposal, recorded and announced, and the proposal's new status."""
+        record = await self._store.record_decision(pending.proposal_id, decision, user, reason,
+                                                   self._clock.now(), price=price,
+                                                   quantity=quantity)
+        self._bus.publish(DecisionRecorded(record))
+        await self._store.set_proposal_status(pending.proposal_id, status)
+
+    async def _reject_follow_up(self, pending: PendingView, user: str, reason: str) -> None:
+        await self._decide(pending, Decision.REJECT, user, reason, ProposalStatus.REJECTED)
+        await self._book.transition(pending.workflow_id, Trigger.FOLLOW_UP, Actor.USER,
+                                    f"follow-up rejected by {user}: {reason}; the shares stay "
+                                    f"until the trader closes them")
+        self._drop(pending.workflow_id)
+
     async def reject(self, workflow_id: int, user: str, reason: str) -> None:
         if not reason or not reason.strip():
             raise EngineError("a reason is required to reject a trade")
         async with self._book.lock(workflow_id):
             pending = self._pending.get(workflow_id)
+            if pending is not None and pending.proposal.follow_up is not None \
+                    and self._book.state(workflow_id) is WorkflowState.MONITORING:
+                await self._reject_follow_up(pending, user, reason.strip())
+                return
             wf = self._book.find(workflow_id)
             if wf is None or wf.state is not WorkflowState.PENDING_APPROVAL or pending is None:
                 raise EngineError("that trade is no longer pending")
             now = self._clock.now()
-            record = await self._store.record_decision(pending.proposal_id, Decision.REJECT, user,
-                                                       reason.strip(), now)
-            self._bus.publish(DecisionRecorded(record))
-            await self._store.set_proposal_status(pending.proposal_id, ProposalStatus.REJECTED)
+            await self._decide(pending, Decision.REJECT, user, reason.strip(),
+                               ProposalStatus.REJECTED)
             cooldown = now + timedelta(minutes=self._settings.config.reject_cooldown_minutes)
             await self._book.transition(workflow_id, Trigger.REJECT, Actor.USER,
                                         f"rejected by {user}: {reason.strip()}",

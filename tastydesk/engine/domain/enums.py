@@ -104,6 +104,8 @@ class Trigger(StrEnum):
     ADOPT = "adopt"  # a position opened outside the app is taken into monitoring
     EXPIRED = "expired"  # every leg expired (worthless or cash-settled) at the broker
     ASSIGNED = "assigned"  # the last legs left by assignment or exercise at the broker
+    DELIVERED = "delivered"  # an assignment or exercise left shares in the position
+    FOLLOW_UP = "follow_up"  # the after-assignment follow-up was proposed, rejected or expired
 
 
 class AfterAssignment(StrEnum):
@@ -181,6 +183,7 @@ class ProposalStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    EXPIRED = "expired"  # a follow-up's approval window closed without a decision
 
 
 class ActionOutcome(StrEnum):

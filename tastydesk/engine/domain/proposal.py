@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from tastydesk.engine.domain.enums import Bias, OptionType, Side
+from tastydesk.engine.domain.enums import AfterAssignment, Bias, OptionType, Side
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,19 @@ class ResolvedLeg:
     iv: float
     open_interest: int = 0
     reason: str = ""  # how the strike was chosen
+
+
+@dataclass(frozen=True, slots=True)
+class ShareLeg:
+    """Shares in a follow-up proposal (the Equity leg of the order): quantity in shares, prices
+    per share, multiplier 1."""
+
+    symbol: str  # the ticker
+    side: Side
+    quantity: int  # shares, positive
+    bid: Decimal
+    ask: Decimal
+    mid: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +90,10 @@ class TradeProposal:
     quote_time: datetime | None = None
     curve: PnlCurve | None = field(default=None, compare=False)
     max_profit_unlimited: bool = False  # upside open: max_profit is a figure at +3 expected moves
+    # A follow-up of a position an assignment left holding shares (None: a new trade). Its legs
+    # are the order's (closing sides for ``close``); the shares it trades are in ``shares``.
+    follow_up: AfterAssignment | None = None
+    shares: tuple[ShareLeg, ...] = ()
 
     @property
     def is_credit(self) -> bool:
@@ -84,7 +101,7 @@ class TradeProposal:
 
     @property
     def expiry(self) -> date:
-        return min(leg.expiry for leg in self.legs)
+        return min((leg.expiry for leg in self.legs), default=self.created_at.date())
 
     @property
     def dte_from(self) -> int:

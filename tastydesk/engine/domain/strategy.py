@@ -127,6 +127,9 @@ class Strategy:
     priority: int = 1  # lower wins when several strategies serve a bias
     enabled: bool = True
     after_assignment: AfterAssignment = AfterAssignment.CLOSE  # a position left holding shares
+    # The after-assignment follow-up may be approved unattended (automation armed): otherwise
+    # it waits in the approval queue for the trader.
+    after_assignment_auto: bool = False
 
     @property
     def is_neutral(self) -> bool:

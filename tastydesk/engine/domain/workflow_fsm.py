@@ -17,6 +17,9 @@ Choices worth knowing:
 * ``MONITORING``, ``CLOSING`` or ``ERROR`` ``-expired->`` / ``-assigned->`` ``COMPLETED``: the
   broker took the last legs away by expiration, assignment or exercise (a lifecycle transaction,
   no order); the cycle is journalled with that outcome.
+* ``MONITORING -delivered-> MONITORING``: an assignment or exercise left shares in the position
+  (the timeline shows it); ``MONITORING -follow_up-> MONITORING``: the after-assignment
+  follow-up was proposed to the approval queue, rejected or expired (approving it closes).
 * ``CANCELLED`` is final: nothing leaves it.
 """
 
@@ -69,6 +72,8 @@ _LIFECYCLE: dict[tuple[WorkflowState, Trigger], WorkflowState] = {
     (S.CLOSING, T.ASSIGNED): S.COMPLETED,
     (S.ERROR, T.EXPIRED): S.COMPLETED,
     (S.ERROR, T.ASSIGNED): S.COMPLETED,
+    (S.MONITORING, T.DELIVERED): S.MONITORING,
+    (S.MONITORING, T.FOLLOW_UP): S.MONITORING,
 }
 
 

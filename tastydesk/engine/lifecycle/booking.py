@@ -32,6 +32,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.chain import parse_occ
 from tastydesk.engine.domain.enums import (
+    Actor,
     AlertCategory,
     AlertLevel,
     OptionType,
@@ -284,9 +285,24 @@ class LifecycleBook:
                 trigger=outcome)
         elif event.kind is LifecycleKind.SHARES_DELIVERED or (
                 (mon := self._positions.get(workflow_id)) is not None and mon.holds_shares):
-            await self._followups.shares_left(
-                workflow_id, event.description or
-                f"{event.quantity:+d} {event.symbol} delivered at {event.price}")
+            what = (f"{event.quantity:+d} {event.symbol} delivered at {event.price}"
+                    if event.kind is LifecycleKind.SHARES_DELIVERED
+                    else event.description or f"{event.kind.value} {event.symbol}")
+            if event.kind is LifecycleKind.SHARES_DELIVERED and \
+                    self._book.state(workflow_id) is WorkflowState.MONITORING:
+                # The timeline shows the assignment; the follow-up comes next.
+                await self._book.transition(
+                    workflow_id, Trigger.DELIVERED, Actor.ENGINE,
+                    f"{await self._delivered_by(workflow_id)}: {what}",
+                    payload={"transaction": event.transaction_id, "shares": event.quantity,
+                             "price": str(event.price)})
+            await self._followups.shares_left(workflow_id, what)
+
+    async def _delivered_by(self, workflow_id: int) -> str:
+        """``assigned`` or ``exercised``: the latest delivering transaction of the workflow."""
+        kinds = [b.event.kind for b in await self._store.lifecycle_bookings(workflow_id)
+                 if b.event.kind in DELIVERING]
+        return "exercised" if kinds and kinds[-1] is LifecycleKind.EXERCISED else "assigned"
 
     async def _outcome(self, workflow_id: int) -> Trigger:
         """``assigned`` when this cycle saw an assignment or exercise, else ``expired``."""

@@ -1,11 +1,21 @@
-"""After an assignment: what the strategy does with a position that now holds shares.
+"""After an assignment: the follow-up of a position an assignment left holding shares, proposed
+into the approval queue with its rationale.
 
-``after_assignment`` chooses: ``close`` takes the shares and the remaining options off (one
-order when the broker's dry run accepts shares and options together, as tastytrade recommends;
-otherwise the options first, then the shares), ``keep`` keeps the shares and goes on monitoring,
-``wheel`` keeps long shares to sell a covered call against them. The proposal and its rationale
-are recorded as the workflow's rule action; an order is sent only when automation is armed and
-the trader lets proposals run unattended (auto-approve), otherwise it waits for the trader.
+``after_assignment`` chooses:
+
+* ``close``: the shares and the remaining options in one order (a covered-stock order with an
+  Equity leg, tastytrade's recommended way). An order has at most four legs, so with more than
+  three options left they close first; a broker whose dry run refuses the mix gets the options
+  first, then the shares (each step its own proposal).
+* ``keep``: keep the shares and go on; a note on the timeline, no proposal.
+* ``wheel``: sell one covered call per 100 long shares, strike and expiry by the strategy's own
+  short-call leg when it has one, else 0.30 delta 21 to 60 days out, on the live chain.
+
+The proposal waits in the approval desk like any trade: a window in real time, the trader's
+limit, pre-trade checks, the dry run. It is approved unattended only while automation is armed
+and the strategy allows it (``after_assignment_auto``) or the unattended policy (``auto_approve``)
+is on. Approval hands it back to :meth:`AssignmentFollowUps.send`: re-priced on the current
+quotes, within the limit the order goes out through the order manager, beyond it it returns.
 """
 
 from __future__ import annotations
@@ -16,9 +26,11 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from tastydesk.engine.approvals.desk import ApprovalDesk
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.domain.enums import (
+    ActionOutcome,
     Actor,
     AfterAssignment,
     AlertCategory,
@@ -26,58 +38,54 @@ from tastydesk.engine.domain.enums import (
     OptionType,
     OrderAction,
     OrderPurpose,
+    SelectionMethod,
+    Side,
     Trigger,
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, RuleActionRecorded, WorkflowChanged
-from tastydesk.engine.domain.money import CENT
+from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
+from tastydesk.engine.domain.proposal import TradeProposal
+from tastydesk.engine.domain.results import SENT, ActionResult
+from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg, StrikeSelection
+from tastydesk.engine.lifecycle.proposals import call_proposal, close_proposal, describe
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
+from tastydesk.engine.positions.actions import close_legs, order_prices
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
+from tastydesk.engine.selection import SelectionError, select_expiration, select_strike
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.strategies.library import StrategyLibrary
 from tastydesk.engine.workflow.book import WorkflowBook
 
 RULE = "after_assignment"
-CALL_MIN_DTE, CALL_MAX_DTE = 21, 60  # the wheel's covered call: the first expiration in range
-CALL_DELTA = 0.30
+#: The wheel's covered call when the strategy has no short-call leg of its own.
+DEFAULT_CALL = StrategyLeg(OptionType.CALL, Side.SELL,
+                           StrikeSelection(SelectionMethod.DELTA, Decimal("0.30")))
+DEFAULT_CALL_DTE = DteRange(21, 30, 60, prefer_monthly=False)
 OPEN_DELAY = timedelta(minutes=5)
-AWAITING = "awaiting the trader's approval"
-ACTING = "acting automatically"
+PROPOSED = "proposed to the approval queue"
+KEPT = "kept"
 WAITING = "waiting for the market to open"
-CLOSING_RULE = "assigned"
-
-
-def closing_leg(leg: MonitoredLeg) -> OrderLeg:
-    action = OrderAction.BUY_TO_CLOSE if leg.quantity < 0 else OrderAction.SELL_TO_CLOSE
-    return OrderLeg(leg.symbol, action, abs(leg.quantity))
-
-
-def leg_price(leg: MonitoredLeg, natural: bool, spot: Decimal | None = None) -> Decimal | None:
-    """Signed price per unit of closing ``leg`` alone (credit +): mid, or the crossed side
-    (shares without a quote yet: the underlying's last price)."""
-    selling = leg.quantity > 0
-    if leg.bid is None or leg.ask is None:
-        if not leg.is_shares or spot is None:
-            return None
-        return (spot if selling else -spot).quantize(CENT)
-    price = (leg.bid if selling else leg.ask) if natural else (leg.bid + leg.ask) / 2
-    return (price if selling else -price).quantize(CENT)
+NOT_PROPOSED = "not proposed"
+SELLING = OrderAction.SELL_TO_OPEN
 
 
 class AssignmentFollowUps:
-    """Proposes (and, when allowed unattended, sends) what comes after an assignment."""
+    """Proposes what comes after an assignment, and sends it once approved."""
 
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
-                 broker: BrokerPort, store: AsyncStore, strategies: StrategyLibrary,
-                 settings: Settings, calendar: MarketCalendar, bus: EventBus, clock: Clock,
-                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+                 desk: ApprovalDesk, broker: BrokerPort, store: AsyncStore,
+                 strategies: StrategyLibrary, settings: Settings, calendar: MarketCalendar,
+                 bus: EventBus, clock: Clock, spawn: Callable[[Any, str], Any],
+                 counters: Counter[str]) -> None:
         self._book = book
         self._positions = positions
         self._orders = orders
+        self._desk = desk
         self._broker = broker
         self._store = store
         self._strategies = strategies
@@ -87,27 +95,25 @@ class AssignmentFollowUps:
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
-        self._sequences: set[int] = set()  # workflows closing in steps (options, then shares)
         self._deferred: set[int] = set()  # proposals waiting for the next session
+        self._kept: set[int] = set()  # workflows whose 'keep' is noted on the timeline
 
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(WorkflowChanged, self._on_workflow)]
 
     def _on_workflow(self, event: WorkflowChanged) -> None:
+        """A follow-up step ended (filled in part, or not at all) and shares are still held:
+        what is left is proposed again, at once after a fill, else at the next open."""
         if event.state is not WorkflowState.MONITORING \
                 or event.previous is not WorkflowState.CLOSING:
             return
         mon = self._positions.get(event.workflow_id)
         if mon is None or not mon.holds_shares:
-            self._sequences.discard(event.workflow_id)
             return
-        if event.workflow_id in self._sequences and all(leg.is_shares for leg in mon.legs):
-            self._sequences.discard(event.workflow_id)  # the options are closed: now the shares
-            self._spawn(self._propose(event.workflow_id, "options closed"),
+        if event.reason.startswith(("partially closed", "rolled")):
+            self._spawn(self._propose(event.workflow_id, "the previous step filled"),
                         f"after-assignment-{event.workflow_id}")
             return
-        # A step that did not fill is tried again at the next session's open, never at once.
-        self._sequences.discard(event.workflow_id)
         self._retry_at_open(event.workflow_id, f"the last step did not fill ({event.reason})")
 
     def _retry_at_open(self, workflow_id: int, reason: str) -> None:
@@ -128,129 +134,203 @@ class AssignmentFollowUps:
         """Called under the workflow's lock: the proposal runs as its own task."""
         self._spawn(self._propose(workflow_id, reason), f"after-assignment-{workflow_id}")
 
+    def ended(self, workflow_id: int, reason: str, returned: bool) -> None:
+        """The desk took a follow-up off the queue unsent: propose it again, at once with fresh
+        prices when the market moved past the trader's limit, else at the next open."""
+        if returned:
+            self._spawn(self._propose(workflow_id, reason, returned=reason),
+                        f"after-assignment-{workflow_id}")
+        else:
+            self._retry_at_open(workflow_id, reason)
+
     async def resume(self) -> None:
         """At start-up: positions still holding shares get their follow-up proposed again."""
         for mon in self._positions:
-            if any(leg.is_shares for leg in mon.legs):
+            if mon.holds_shares:
                 await self._propose(mon.workflow_id, "holding shares after a restart")
 
     def _after_open(self, workflow_id: int, reason: str) -> bool:
-        """Outside the session nothing can trade: propose again a few minutes after the open
-        (fresh quotes by then). True when deferred."""
+        """Outside the session nothing can trade: propose a few minutes after the open (fresh
+        quotes by then). True when deferred."""
         if self._calendar.is_open(self._clock.now()):
             return False
         self._retry_at_open(workflow_id, reason)
         return True
 
-    async def _propose(self, workflow_id: int, reason: str) -> None:
+    def _choice(self, mon: MonitoredPosition) -> tuple[AfterAssignment, Strategy | None]:
+        strategy = self._strategies.get(mon.strategy_name)
+        choice = strategy.after_assignment if strategy else AfterAssignment.CLOSE
+        if choice is AfterAssignment.WHEEL and any(leg.is_shares and leg.quantity < 0
+                                                   for leg in mon.legs):
+            choice = AfterAssignment.CLOSE  # short shares cannot back a covered call
+        return choice, strategy
+
+    def _unattended(self, strategy: Strategy | None) -> bool:
+        allowed = strategy is not None and strategy.after_assignment_auto
+        return self._settings.armed and (allowed or self._settings.config.auto_approve)
+
+    async def _propose(self, workflow_id: int, reason: str, returned: str = "") -> None:
         async with self._book.lock(workflow_id):
             mon = self._positions.get(workflow_id)
             if mon is None or self._book.state(workflow_id) is not WorkflowState.MONITORING \
-                    or mon.acting:
+                    or mon.acting or not mon.holds_shares or self._desk.get(workflow_id):
                 return
-            shares = [leg for leg in mon.legs if leg.is_shares]
-            if not shares:
+            choice, strategy = self._choice(mon)
+            held = ", ".join(describe(leg) for leg in mon.legs)
+            why = (f"{reason}; holding {held}; {mon.strategy_name or 'the strategy'} chooses "
+                   f"'{choice.value}' after an assignment")
+            if choice is AfterAssignment.KEEP:
+                if workflow_id not in self._kept:
+                    self._kept.add(workflow_id)
+                    note = f"{why}: keep the shares and continue"
+                    await self._book.transition(workflow_id, Trigger.FOLLOW_UP, Actor.ENGINE,
+                                                note, payload={"follow_up": choice.value})
+                    await self._record(mon, choice.value, note, KEPT)
                 return
-            strategy = self._strategies.get(mon.strategy_name)
-            choice = strategy.after_assignment if strategy else AfterAssignment.CLOSE
-            if choice is AfterAssignment.WHEEL and any(leg.quantity < 0 for leg in shares):
-                choice = AfterAssignment.CLOSE  # short shares cannot back a covered call
-            held = ", ".join(_describe(leg) for leg in mon.legs)
-            why = (f"{reason}; holding {held}; {mon.strategy_name or 'the strategy'} "
-                   f"chooses '{choice.value}' after an assignment")
-            if choice is not AfterAssignment.KEEP and self._after_open(workflow_id, reason):
+            if choice is AfterAssignment.WHEEL and any(
+                    leg.option_type is OptionType.CALL and leg.quantity < 0 for leg in mon.legs):
+                return  # the covered call is already written
+            if self._after_open(workflow_id, reason):
                 await self._record(mon, choice.value, f"{why}: proposed at the next open",
                                    WAITING)
                 return
-            if choice is AfterAssignment.KEEP:
-                await self._record(mon, choice.value, f"{why}: keep the shares and continue",
-                                   "proposed")
+            built = await (self._covered_call(mon, strategy, why)
+                           if choice is AfterAssignment.WHEEL else self._close(mon, why))
+            if isinstance(built, str):
+                await self._record(mon, choice.value, f"{why}: {built}", NOT_PROPOSED)
                 return
-            if choice is AfterAssignment.WHEEL:
-                if not any(leg.option_type is OptionType.CALL and leg.quantity < 0
-                           for leg in mon.legs):
-                    await self._covered_call(mon, why)
-                return
-            await self._close(mon, why)
+            await self._record(mon, choice.value, ": ".join(built.rationale), PROPOSED)
+            await self._desk.propose_follow_up(workflow_id, built, self._unattended(strategy),
+                                               returned=returned)
 
-    async def _close(self, mon: MonitoredPosition, reason: str) -> None:
+    # ---- building the proposal
+    def _close_step(self, mon: MonitoredPosition, together: bool) -> list[MonitoredLeg]:
+        """The legs this step closes: all of them when they fit one order (and the broker takes
+        shares with options), else the options first."""
         options = [leg for leg in mon.legs if not leg.is_shares]
-        shares = [leg for leg in mon.legs if leg.is_shares]
-        steps = [mon.legs]
-        if options and not await self._accepted_together(mon):
-            steps = [options, shares]  # the broker takes shares in an order of their own
-        legs = steps[0]
-        rationale = (f"{reason}: close {' and '.join(_describe(leg) for leg in legs)}"
-                     + (" first, then the shares" if len(steps) > 1 else ""))
-        if not (self._settings.armed and self._settings.config.auto_approve):
-            await self._record(mon, "close", rationale, AWAITING)
-            return
-        if any(leg.bid is None for leg in legs):
+        if together and len(mon.legs) <= MAX_OPTION_LEGS:
+            return list(mon.legs)
+        return options[:MAX_OPTION_LEGS] if options else list(mon.legs)
+
+    async def _close(self, mon: MonitoredPosition, why: str) -> TradeProposal | str:
+        together = any(not leg.is_shares for leg in mon.legs) and await self._together(mon)
+        legs = self._close_step(mon, together or not any(not leg.is_shares for leg in mon.legs))
+        priced = await self._close_prices(mon, legs)
+        if priced is None:
+            return "no quotes to price the close"
+        order_legs, units, mid, natural = priced
+        step = "" if len(legs) == len(mon.legs) else " first, then the shares"
+        rationale = (why, f"close {' and '.join(describe(leg) for leg in legs)}"
+                          f"{' in one order' if len(legs) > 1 else ''}{step} at "
+                          f"{mid} (natural {natural}) per {units} unit(s)")
+        return close_proposal(mon, legs, order_legs, units, mid, natural, rationale,
+                              self._clock.now())
+
+    async def _close_prices(self, mon: MonitoredPosition, legs: list[MonitoredLeg]
+                            ) -> tuple[tuple[OrderLeg, ...], int, Decimal, Decimal] | None:
+        """The closing order of ``legs`` and its mid and natural per order unit (credit +)."""
+        if any(leg.bid is None or leg.ask is None for leg in legs):
             await self._positions.refresh_quotes(mon)
         spot = None
-        if any(leg.is_shares and leg.bid is None for leg in legs):
+        if any(leg.is_shares and (leg.bid is None or leg.ask is None) for leg in legs):
             info = (await self._broker.market_metrics([mon.symbol])).get(mon.symbol)
             spot = None if info is None else info.price
-        prices = [leg_price(leg, natural=False, spot=spot) for leg in legs]
-        naturals = [leg_price(leg, natural=True, spot=spot) for leg in legs]
-        if any(p is None for p in prices) or any(p is None for p in naturals):
-            await self._record(mon, "close", f"{rationale}; no quotes to price it", AWAITING)
-            return
-        order_legs = tuple(closing_leg(leg) for leg in legs)
-        units = _units(order_legs)
-        scale = Decimal(units)
-        price = sum(p * abs(leg.quantity) for p, leg in zip(prices, legs, strict=True)) / scale
-        natural = sum(p * abs(leg.quantity) for p, leg in zip(naturals, legs, strict=True)) / scale
-        whole = len(legs) == len(mon.legs)
-        purpose = OrderPurpose.CLOSE if whole else OrderPurpose.PARTIAL_CLOSE
-        if not whole:
-            self._sequences.add(mon.workflow_id)
-        await self._record(mon, "close", rationale, ACTING)
-        mon.acting = True
-        # The reason is what the journal names as the closing rule: the cycle ends by assignment.
-        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE, CLOSING_RULE,
-                                    payload={"rule": RULE, "rationale": rationale})
-        await self._orders.submit(mon.workflow_id, purpose, mon.symbol, order_legs, units,
-                                  mid=price.quantize(CENT), natural=natural.quantize(CENT),
-                                  strategy=self._strategies.get(mon.strategy_name), rule_type=RULE)
+        mid = natural = Decimal(0)
+        for leg in legs:
+            selling = leg.quantity > 0
+            if leg.bid is None or leg.ask is None:
+                if not leg.is_shares or spot is None:
+                    return None
+                bid = ask = spot  # shares not streamed yet: the last price
+            else:
+                bid, ask = leg.bid, leg.ask
+            sign = 1 if selling else -1
+            mid += sign * leg.units * (bid + ask) / 2
+            natural += sign * leg.units * (bid if selling else ask)
+        wanted = {leg.symbol for leg in legs}
+        order_legs = tuple(o for o in close_legs(mon, mon.units) if o.symbol in wanted)
+        units, mid, natural = order_prices(order_legs, mon.units, mid, natural)
+        return order_legs, units, mid, natural
 
-    async def _covered_call(self, mon: MonitoredPosition, why: str) -> None:
-        """Sell one call per 100 shares held, 0.30 delta or nearest, the first expiration at
-        least :data:`CALL_MIN_DTE` days out, struck at or above the spot."""
+    async def _covered_call(self, mon: MonitoredPosition, strategy: Strategy | None,
+                            why: str) -> TradeProposal | str:
         shares = sum(leg.quantity for leg in mon.legs if leg.is_shares)
         contracts = shares // 100
         if contracts < 1:
-            return
-        chain = await self._broker.option_chain(mon.symbol, CALL_MIN_DTE, CALL_MAX_DTE)
-        spot = chain.underlying.price
-        picks = [s.call for e in chain.expirations[:1] for s in e.strikes
-                 if s.price >= spot and s.call.quote is not None and s.call.quote.bid > 0]
-        if not picks:
-            await self._record(mon, "wheel", f"{why}: no call to sell against the shares",
-                               AWAITING)
-            return
-        call = min(picks, key=lambda c: abs((c.greeks.delta if c.greeks else 0.5) - CALL_DELTA))
+            return f"{shares} shares are fewer than one covered call needs"
+        own = next((leg for leg in (strategy.legs if strategy else ())
+                    if leg.option_type is OptionType.CALL and leg.side is Side.SELL), None)
+        dte = strategy.dte if own is not None and strategy is not None else DEFAULT_CALL_DTE
+        chain = await self._broker.option_chain(mon.symbol, dte.min, dte.max)
+        now = self._clock.now()
+        try:
+            expiration = select_expiration(chain, dte)
+            call, how = select_strike(expiration, own or DEFAULT_CALL, chain.underlying.price, (),
+                                      now, self._settings.config.max_quote_age_seconds)
+        except SelectionError as exc:
+            return f"no call to sell against the shares ({exc})"
         assert call.quote is not None
-        rationale = (f"{why}: sell {contracts} covered call(s) {call.strike.normalize()} "
-                     f"{call.expiry.isoformat()} against {shares} shares (wheel)")
-        if not (self._settings.armed and self._settings.config.auto_approve):
-            await self._record(mon, "wheel", rationale, AWAITING)
-            return
-        await self._record(mon, "wheel", rationale, ACTING)
-        mon.acting = True
-        await self._book.transition(mon.workflow_id, Trigger.CLOSE, Actor.ENGINE,
-                                    f"{CLOSING_RULE}: wheel", payload={"rule": RULE,
-                                                                       "rationale": rationale})
-        legs = (OrderLeg(call.symbol, OrderAction.SELL_TO_OPEN, contracts),)
-        mid = ((call.quote.bid + call.quote.ask) / 2).quantize(CENT)
-        await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, contracts,
-                                  mid=mid, natural=call.quote.bid,
-                                  strategy=self._strategies.get(mon.strategy_name), rule_type=RULE)
+        rule = "the strategy's short call" if own is not None else "0.30 delta, 21-60 days"
+        rationale = (why, f"sell {contracts} covered call(s) {call.strike.normalize()} "
+                          f"{call.expiry.isoformat()} against {shares} shares (wheel; {rule}: "
+                          f"{how})")
+        dry = await self._broker.dry_run(OrderRequest(
+            mon.symbol, (OrderLeg(call.symbol, SELLING, contracts),), call.quote.bid,
+            f"td-{mon.workflow_id}-check"))
+        buying_power = max(Decimal(0), -dry.buying_power_effect)
+        return call_proposal(mon, call, contracts, buying_power, rationale, now)
 
-    async def _accepted_together(self, mon: MonitoredPosition) -> bool:
-        legs = tuple(closing_leg(leg) for leg in mon.legs)
+    async def _together(self, mon: MonitoredPosition) -> bool:
+        """Whether the broker takes shares and options in one order (its dry run says so)."""
+        legs = close_legs(mon, mon.units)
         request = OrderRequest(mon.symbol, legs, Decimal("0.01"), f"td-{mon.workflow_id}-check")
-        return (await self._broker.dry_run(request)).ok
+        dry = await self._broker.dry_run(request)
+        return not any("shares" in e or "Equity" in e for e in dry.errors)
+
+    # ---- sending an approved follow-up
+    async def send(self, workflow_id: int, proposal_id: int, proposal: TradeProposal,
+                   limit: Decimal, user: str) -> ActionResult:
+        """The desk approved ``proposal`` (its lock is held): re-price it on the current quotes
+        and send it within the trader's limit, or say why not (the desk brings it back)."""
+        mon = self._positions.get(workflow_id)
+        if mon is None or mon.acting:
+            return ActionResult(ActionOutcome.NOT_SENT, "the position is busy or gone")
+        strategy = self._strategies.get(mon.strategy_name)
+        if proposal.follow_up is AfterAssignment.WHEEL:
+            leg = proposal.legs[0]
+            legs: tuple[OrderLeg, ...] = (OrderLeg(leg.symbol, SELLING, proposal.quantity),)
+            quote = (await self._broker.option_chain(mon.symbol, 0, 400)).contract(leg.symbol)
+            if quote is None or quote.quote is None:
+                return ActionResult(ActionOutcome.NOT_SENT, "no quote for the call")
+            mid, natural = quote.quote.mid, quote.quote.bid
+            units, purpose, what = proposal.quantity, OrderPurpose.PARTIAL_CLOSE, "wheel"
+        else:
+            wanted = {leg.symbol for leg in proposal.legs} | {s.symbol for s in proposal.shares}
+            step = [leg for leg in mon.legs if leg.symbol in wanted]
+            if {leg.symbol for leg in step} != wanted:
+                return ActionResult(ActionOutcome.NOT_SENT, "the position changed")
+            priced = await self._close_prices(mon, step)
+            if priced is None:
+                return ActionResult(ActionOutcome.NOT_SENT, "no quotes to price the close")
+            legs, units, mid, natural = priced
+            whole = len(step) == len(mon.legs)
+            purpose = OrderPurpose.CLOSE if whole else OrderPurpose.PARTIAL_CLOSE
+            what = "close"
+        tolerance = self._settings.config.reprice_tolerance
+        if mid < min(limit, proposal.mid_price) - tolerance:
+            return ActionResult(ActionOutcome.NOT_SENT,
+                                f"mid moved from {proposal.mid_price} to {mid}, past the limit "
+                                f"{limit}")
+        mon.acting = True
+        await self._book.transition(
+            workflow_id, Trigger.CLOSE, Actor.ENGINE if "unattended" in user else Actor.USER,
+            f"after assignment, approved by {user}: {proposal.rationale[-1]}",
+            payload={"rule": RULE, "follow_up": what, "proposal_id": proposal_id,
+                     "limit": str(limit)})
+        await self._orders.submit(workflow_id, purpose, mon.symbol, legs, units, mid=mid,
+                                  natural=natural, strategy=strategy, limit=limit,
+                                  proposal_id=proposal_id, rule_type=RULE)
+        return SENT
 
     async def _record(self, mon: MonitoredPosition, action: str, detail: str,
                       status: str) -> None:
@@ -259,23 +339,8 @@ class AssignmentFollowUps:
         record = await self._store.add_rule_action(mon.workflow_id, RULE, action, detail, status,
                                                    now)
         self._bus.publish(RuleActionRecorded(record))
-        self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING,
-                                f"{mon.symbol}: after assignment", f"{detail} -> {status}", now,
-                                mon.workflow_id))
+        if status is not PROPOSED:  # a proposal announces itself from the queue
+            self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.PENDING,
+                                    f"{mon.symbol}: after assignment", f"{detail} -> {status}",
+                                    now, mon.workflow_id))
 
-
-def _describe(leg: MonitoredLeg) -> str:
-    if leg.is_shares:
-        return f"{leg.quantity:+d} {leg.symbol} shares"
-    assert leg.option_type is not None and leg.expiry is not None
-    return (f"{leg.quantity:+d} {leg.strike.normalize()} {leg.option_type.value} "
-            f"{leg.expiry.isoformat()}")
-
-
-def _units(legs: tuple[OrderLeg, ...]) -> int:
-    from math import gcd
-
-    units = 0
-    for leg in legs:
-        units = gcd(units, leg.quantity)
-    return max(units, 1)

@@ -7,6 +7,7 @@ Every action takes the workflow's lock and runs one at a time per position (``ac
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -31,6 +32,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, RuleTriggered
+from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
@@ -46,6 +48,7 @@ from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
 from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
 from tastydesk.engine.positions.rules import close_quantity
 from tastydesk.engine.positions.session_gate import queued_message, queued_until
+from tastydesk.engine.positions.settlement import CONTINUATION
 from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.settings import Settings
@@ -59,9 +62,25 @@ CLOSE_PCTS = (25, 50, 75, 100)
 
 
 def close_legs(mon: MonitoredPosition, units: int) -> tuple[OrderLeg, ...]:
-    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.ratio < 0
-                          else OrderAction.SELL_TO_CLOSE, abs(leg.ratio) * units)
+    """The legs closing ``units`` of ``mon``: options by their contracts per unit, shares by
+    the shares they hold (multiplier 1; their part of them for a partial close), never by the
+    ratio that counts 100 shares as one contract for pricing."""
+    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.quantity < 0
+                          else OrderAction.SELL_TO_CLOSE,
+                          abs(leg.quantity) * units // mon.units if leg.is_shares
+                          else abs(leg.ratio) * units)
                  for leg in mon.legs)
+
+
+def order_prices(legs: tuple[OrderLeg, ...], units: int, mid: Decimal,
+                 natural: Decimal) -> tuple[int, Decimal, Decimal]:
+    """The order's quantity and prices per its unit (see :func:`in_order_units`). Shares alone
+    trade per share (multiplier 1), so their unit price is the per-contract figure times 100."""
+    if any(is_option_symbol(leg.symbol) for leg in legs):
+        return in_order_units(legs, units, mid, natural)
+    shares = math.gcd(*(leg.quantity for leg in legs))
+    scale = Decimal(units * OPTION_MULTIPLIER) / Decimal(shares)
+    return shares, (mid * scale).quantize(CENT), (natural * scale).quantize(CENT)
 
 
 class PositionActions:
@@ -182,7 +201,7 @@ class PositionActions:
                                     Actor.ENGINE if rule else Actor.USER,
                                     f"{reason}: {purpose.value} {units} of {mon.units}{split}",
                                     payload={"rule": rule, "units": units})
-        order_units, mid, natural = in_order_units(legs, units, mid, natural)
+        order_units, mid, natural = order_prices(legs, units, mid, natural)
         await self._orders.submit(mon.workflow_id, purpose, mon.symbol, legs, order_units,
                                   mid=mid, natural=natural,
                                   strategy=self._strategies.get(mon.strategy_name),
@@ -202,7 +221,7 @@ class PositionActions:
                 self._book.state(workflow_id) is not WorkflowState.MONITORING:
             return False
         mon.acting = True
-        if (await self._close(mon, mon.units, "close continues", "close")).sent:
+        if (await self._close(mon, mon.units, "close continues", CONTINUATION)).sent:
             return True
         mon.acting = False
         return False

@@ -41,6 +41,8 @@ from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import CLOSE_RETRY_MINUTES
 
 # A broker's rejection of a closing order because the position is not (or no longer) held.
+#: The rule name a close split into several orders carries on the CLOSE of each later order.
+CONTINUATION = "close"
 _POSITION_MISSING = re.compile(r"exceeds the (long|short) position|no (such )?position|"
                                r"position (is )?not (found|held|open)|insufficient position",
                                re.IGNORECASE)
@@ -145,7 +147,7 @@ class Settlement:
         await self._positions.load(wid)
         if self._positions.get(wid) is None:
             # The CLOSE transition's reason names the rule (or the trader) that started it.
-            await self.finish_closed(wid, f"closed at {price}", self._book.last_reason(wid))
+            await self.finish_closed(wid, f"closed at {price}")
         elif record.status is OrderStatus.EXPIRED and record.purpose is not \
                 OrderPurpose.PARTIAL_CLOSE and partial_units is not None:
             # Part of the exit filled before the close: the rest goes out at the next open.
@@ -167,6 +169,19 @@ class Settlement:
         opens = [o for o in orders if o.purpose is OrderPurpose.OPEN and o.filled_quantity > 0]
         return opens[-1].created_at if opens else self._book.get(workflow_id).created_at
 
+    async def closing_rule(self, workflow_id: int) -> str:
+        """The bare name of what started the exit that ended the cycle, for the journal: the
+        rule's type (``stop_loss``, ``after_assignment``...) or ``manual`` for the trader. The
+        whole reason ("rule stop_loss: close 1 of 1") stays on the workflow's CLOSE transition."""
+        for t in reversed(await self._store.transitions(workflow_id)):
+            if t.trigger is not Trigger.CLOSE:
+                continue
+            rule = str(t.payload.get("rule") or "")
+            if rule == CONTINUATION:  # the next order of a close split into legal orders
+                continue
+            return rule or ("manual" if t.actor is Actor.USER else "engine")
+        return "manual"
+
     async def finish_closed(self, workflow_id: int, reason: str, rule: str = "",
                             trigger: Trigger = Trigger.CLOSED) -> None:
         """Write the cycle's journal entry, end the workflow (CLOSING -closed-> COMPLETED, or
@@ -177,6 +192,7 @@ class Settlement:
         settlements, dividends), so it equals the broker's cash change to the cent.
         """
         now = self._clock.now()
+        rule = rule or await self.closing_rule(workflow_id)
         wf = self._book.get(workflow_id)
         orders = await self._store.orders(workflow_id)
         opens = [o for o in orders if o.purpose is OrderPurpose.OPEN and o.filled_quantity > 0]
@@ -192,7 +208,7 @@ class Settlement:
         record = await self._store.add_journal(
             workflow_id=workflow_id, strategy=wf.strategy_name or "", symbol=wf.symbol,
             entry_price=entry, exit_price=exit_, fees=fees, realised_pnl=realised,
-            opened_at=cycle_start, closed_at=now, closing_rule=rule or reason)
+            opened_at=cycle_start, closed_at=now, closing_rule=rule)
         self._bus.publish(JournalRecorded(record))
         cooldown = now + timedelta(minutes=self._settings.config.restart_cooldown_minutes)
         await self._book.transition(workflow_id, trigger, Actor.ENGINE, reason,

@@ -87,6 +87,7 @@ def strategy_to_dict(s: Strategy) -> dict[str, Any]:
         },
         "rules": [_rule(r) for r in s.rules],
         "after_assignment": s.after_assignment.value,
+        "after_assignment_auto": s.after_assignment_auto,
     }
 
 

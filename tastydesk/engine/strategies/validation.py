@@ -93,7 +93,7 @@ class _Parser:
     def _strategy(self, data: object) -> Strategy | None:
         allowed = frozenset({"schema_version", "name", "description", "legs", "dte", "biases",
                              "filters", "sizing", "pricing", "rules", "priority", "enabled",
-                             "after_assignment"})
+                             "after_assignment", "after_assignment_auto"})
         obj = self.fields.mapping(data, "", allowed)
         if obj is None:
             return None
@@ -115,11 +115,13 @@ class _Parser:
         rules = self.rules(obj.get("rules", []))
         after = self.fields.enum(obj, "after_assignment", "", AfterAssignment,
                                  AfterAssignment.CLOSE)
+        after_auto = self.fields.boolean(obj, "after_assignment_auto", "", False)
         if self.errors:
             return None
         return Strategy(name=name.strip(), legs=legs, dte=dte, biases=biases,
                         description=description, filters=filters, sizing=sizing, pricing=pricing,
-                        rules=rules, priority=priority, enabled=enabled, after_assignment=after)
+                        rules=rules, priority=priority, enabled=enabled, after_assignment=after,
+                        after_assignment_auto=after_auto)
 
     def biases(self, value: object) -> Any:
         if value is _MISSING:

@@ -11,7 +11,14 @@ from typing import Any
 
 from tastydesk.engine.bootstrap import open_paper_engine
 from tastydesk.engine.domain.chain import occ_symbol
-from tastydesk.engine.domain.enums import Actor, OptionType, Trigger, WorkflowState
+from tastydesk.engine.domain.enums import (
+    Actor,
+    AfterAssignment,
+    OptionType,
+    Side,
+    Trigger,
+    WorkflowState,
+)
 from tastydesk.engine.domain.lifecycle import LifecycleEvent, LifecycleKind
 from tastydesk.engine.simulation import SIM_START
 
@@ -86,13 +93,26 @@ async def test_an_assigned_short_leg_leaves_shares_as_a_leg_and_a_follow_up(
         assert shares.option_type is None and shares.ratio == 1  # 100 shares: one contract
         view = next(v for v in kernel.facade.positions() if v.workflow_id == wid)
         assert {leg.symbol: leg.multiplier for leg in view.legs} == {"SPY": 1, LONG_PUT: 100}
-        # The strategy closes after an assignment; unattended sending is off, so it waits.
+        # The strategy closes after an assignment: proposed to the approval queue (unattended
+        # sending is off), shares and the put together in one order, with its rationale.
         [action] = [a for a in await kernel.store.rule_actions(wid)
                     if a.rule_type == "after_assignment"]
-        assert action.action == "close" and "awaiting" in action.status
-        assert "holding +100 SPY shares, +1 575 put 2026-01-16" in action.detail
-        assert "'close' after an assignment" in action.detail
-        assert "first, then the shares" in action.detail  # the paper broker trades shares alone
+        assert action.action == "close" and action.status == "proposed to the approval queue"
+        [pending] = kernel.facade.pending()
+        proposal = pending.proposal
+        assert pending.workflow_id == wid and proposal.follow_up is AfterAssignment.CLOSE
+        assert [leg.symbol for leg in proposal.legs] == [LONG_PUT]
+        assert [(s.symbol, s.side, s.quantity) for s in proposal.shares] == [
+            ("SPY", Side.SELL, 100)]
+        why = " ".join(proposal.rationale)
+        assert "holding +100 SPY shares, +1 575 put 2026-01-16" in why
+        assert "'close' after an assignment" in why and "in one order" in why
+        timeline = [(t.trigger, t.reason) for t in await kernel.store.transitions(wid)]
+        assert timeline[-2][0] is Trigger.DELIVERED and "assigned: +100 SPY" in timeline[-2][1]
+        assert timeline[-1][0] is Trigger.FOLLOW_UP and "follow-up proposed" in timeline[-1][1]
+        # Nothing of it is sent before approval.
+        assert not [o for o in await kernel.store.orders(wid)
+                    if any(leg.symbol == "SPY" for leg in o.legs)]
         # A dividend on those shares is the workflow's cash.
         await kernel.expirations.book_event(
             event(kernel, "A3", LifecycleKind.DIVIDEND, "SPY", 0, "1.50", "150.00"))

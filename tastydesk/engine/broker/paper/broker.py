@@ -25,7 +25,8 @@ Behaviour that mirrors tastytrade, because the engine relies on it:
 * Expirations, exercises, assignments and dividends are not fills: they arrive as lifecycle
   transactions (``LifecycleOccurred``, :meth:`PaperBroker.lifecycle_events`) with
   ``PositionUpdated`` and ``BalanceUpdated``. Delivered shares are positions (the ticker,
-  multiplier 1), closed with a one-leg share order.
+  multiplier 1), closed with a one-leg share order or as the Equity leg of an order with the
+  remaining options (priced per 100 shares, see :mod:`.checks`).
 
 Durability: with a :class:`~tastydesk.engine.broker.paper.state.PaperState` the account is saved
 inside ``place``/``replace``/``cancel`` before they return and after every step that booked

@@ -4,10 +4,11 @@ An order is checked against the market (known, quoted symbols of its underlying)
 (closing no more than is held, buying power after what working orders hold) and its own shape
 (positive quantities, a price that can be split across the legs). Errors name the field.
 
-Shares trade in orders of their own: one leg whose symbol is the ticker, quantity in shares,
-price per share, no commission (tastytrade charges none on stock). Whether tastytrade accepts a
-stock leg together with option legs in one order is not settled, so the paper broker refuses
-that: close delivered shares and the remaining options with two orders.
+Shares trade alone (one leg whose symbol is the ticker, quantity in shares, price per share, no
+commission: tastytrade charges none on stock) or as the Equity leg of an order with option legs
+(a covered-stock order, as tastytrade takes it: closing delivered shares together with the
+remaining options). Such a mixed order is priced like an option spread, per unit of 100 shares:
+its price times 100 times its units is the cash it moves.
 
 With ``strict_rules`` the checker also enforces what tastytrade enforces (:mod:`.rules`): at most
 four legs, a price on the instrument's tick (single-leg table, or the spread table for
@@ -134,10 +135,7 @@ class OrderChecker:
             seen.add(leg.symbol)
             contract = None
             if self._market.is_underlying(leg.symbol):
-                if len(order.legs) > 1:
-                    errors.append(f"legs[{i}].symbol: shares of {leg.symbol} trade in an order "
-                                  f"of their own; send the option legs separately")
-                elif leg.symbol != order.underlying:
+                if leg.symbol != order.underlying:
                     errors.append(f"legs[{i}].symbol: {leg.symbol!r} is not {order.underlying}")
             else:
                 contract = self._market.contract(leg.symbol)
@@ -186,7 +184,7 @@ class OrderChecker:
         stock = self.is_stock_order(order)
         for leg in order.legs:
             delta = -leg.quantity if leg.action in SELLING else leg.quantity
-            if stock:
+            if self._market.is_underlying(leg.symbol):
                 value_change += market.spot(leg.symbol) * delta
                 shares[leg.symbol] = shares.get(leg.symbol, 0) + delta
                 continue

@@ -60,7 +60,7 @@ class Matcher:
         record.last_evaluated = now
         if legs is None:
             return False
-        price = record.request.price
+        price = record.request.price * self._price_scale(record)
         if is_marketable(price, legs):
             units = record.remaining
             shown = displayed_units(legs)
@@ -76,23 +76,35 @@ class Matcher:
         self._fill(record, units, legs, now)
         return True
 
+    def _price_scale(self, record: PaperOrder) -> int:
+        """100 for an order mixing shares and options (priced per 100 shares, so per share its
+        price is a hundred times larger), else 1."""
+        stock = [self._market.is_underlying(leg.symbol) for leg in record.request.legs]
+        return MULTIPLIER if any(stock) and not all(stock) else 1
+
     def _leg_markets(self, record: PaperOrder) -> list[LegMarket] | None:
+        """The order's legs per unit, in shares when it mixes shares and options (an option's
+        ratio and sizes count its 100 shares), so one split prices both per share."""
+        scale = self._price_scale(record)
         legs = []
         for leg, ratio in zip(record.request.legs, record.ratios, strict=True):
+            per = 1
             if self._market.is_underlying(leg.symbol):
                 q = self._market.quote(leg.symbol)  # shares trade against the ticker's quote
             else:
                 contract = self._market.contract(leg.symbol)
                 q = None if contract is None else contract.quote
+                per = scale
             if q is None:
                 return None
             sign = 1 if leg.action in SELLING else -1
-            legs.append(LegMarket(sign, ratio, q.bid, q.ask, q.bid_size, q.ask_size))
+            legs.append(LegMarket(sign, ratio * per, q.bid, q.ask, q.bid_size * per,
+                                  q.ask_size * per))
         return legs
 
     def _fill(self, record: PaperOrder, units: int, legs: list[LegMarket], now: datetime
               ) -> None:
-        prices = split_price(record.request.price, legs)
+        prices = split_price(record.request.price * self._price_scale(record), legs)
         fees = ZERO
         touched: list[PaperPosition] = []
         account = self._account
@@ -101,7 +113,8 @@ class Matcher:
             zip(record.request.legs, record.ratios, prices, strict=True)
         ):
             contracts = units * ratio
-            if leg.action in OPENING and not shares:  # stock trades carry no commission
+            # stock trades (and the Equity leg of a mixed order) carry no commission
+            if leg.action in OPENING and not self._market.is_underlying(leg.symbol):
                 fee = opening_commission(contracts, self._fees_per_contract,
                                          record.commission_by_leg[i])
                 record.commission_by_leg[i] += fee

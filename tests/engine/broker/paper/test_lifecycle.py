@@ -257,16 +257,35 @@ async def test_share_orders_close_delivered_shares_without_commission() -> None:
     assert world.broker.fees_paid == fees_before == 0
 
 
-async def test_shares_and_options_in_one_order_are_refused() -> None:
+async def test_shares_and_options_close_in_one_order_priced_per_hundred_shares() -> None:
+    """A covered-stock order (an Equity leg with option legs), as tastytrade takes it: priced
+    per 100 shares, its price x 100 x units is the cash it moves; the shares book at a per-share
+    price and the call at a per-contract one that add up to the order's price."""
     world = await make_world()
     exp = world.market.chain("SPY", 7, 30).expirations[0]
     call = near(exp, world.market.spot("SPY") * D("1.05"), put=False)
+    quote = world.market.quote("SPY")
+    assert quote is not None and call.quote is not None
+    price = -(quote.ask + 1) + call.quote.bid - 1  # buy-write, marketable
+    price = price.quantize(D("0.01"))
     mixed = OrderRequest("SPY", (OrderLeg("SPY", OrderAction.BUY_TO_OPEN, 100),
                                  OrderLeg(call.symbol, OrderAction.SELL_TO_OPEN, 1)),
-                         D("-500.00"), "covered")
+                         price, "covered")
+    assert (await world.broker.dry_run(mixed)).ok
+    cash = world.cash()
     result = await world.broker.place(mixed)
-    assert result.outcome is CommandOutcome.REJECTED
-    assert "order of their own" in result.reason
+    assert result.outcome is CommandOutcome.ACCEPTED, result.reason
+    world.step_to(world.clock.now() + timedelta(minutes=1), minutes=1)
+    held = {p.symbol: p.quantity for p in await world.broker.positions()}
+    assert held == {"SPY": 100, call.symbol: -1}
+    fees = world.broker.fees_paid
+    assert world.cash() - cash == price * 100 - fees
+    close = OrderRequest("SPY", (OrderLeg("SPY", OrderAction.SELL_TO_CLOSE, 100),
+                                 OrderLeg(call.symbol, OrderAction.BUY_TO_CLOSE, 1)),
+                         -price - 5, "flatten")
+    assert (await world.broker.place(close)).outcome is CommandOutcome.ACCEPTED
+    world.step_to(world.clock.now() + timedelta(minutes=1), minutes=1)
+    assert await world.broker.positions() == []
 
 
 # -- durability ----------------------------------------------------------------------------------
