@@ -14,7 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tastydesk.accounts.identity import GENERATION_SEEN_KEY, IDENTITY_KEY
+from tastydesk.accounts.identity import (
+    GENERATION_SEEN_KEY,
+    IDENTITY_KEY,
+    SYNC_KEY,
+    SYNC_PART,
+    SideFacts,
+)
 from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import (
@@ -69,7 +75,8 @@ class PaperDriver:
     """
 
     def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
-                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None) -> None:
+                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None,
+                 sync: int = 0) -> None:
         self.clock = clock
         self.broker = broker
         self.market = market
@@ -79,6 +86,7 @@ class PaperDriver:
         self._task: asyncio.Task[None] | None = None
         self._saved_at = 0.0
         self._paper_state = paper_state
+        self._sync = sync
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-driver")
@@ -97,9 +105,15 @@ class PaperDriver:
         await self._record_generation()
 
     async def _record_generation(self) -> None:
-        """Tell the app database which paper save it has seen (see tastydesk.accounts.identity)."""
-        if self._paper_state is not None:
-            await self.store.set_config(GENERATION_SEEN_KEY, self._paper_state.generation())
+        """Bring the two files level: the app database records the paper save it has seen and
+        the next pairing sync first, the paper state the same sync second (the order the rule
+        in :mod:`tastydesk.accounts.identity` allows a crash to interrupt)."""
+        if self._paper_state is None:
+            return
+        self._sync += 1
+        await self.store.set_config(GENERATION_SEEN_KEY, self._paper_state.generation())
+        await self.store.set_config(SYNC_KEY, self._sync)
+        self._paper_state.save({SYNC_PART: self._sync})
 
     def advance(self, seconds: float) -> None:
         """Advance paper time by ``seconds``, stopping at the close and jumping to the next open."""
@@ -144,25 +158,22 @@ class ForeignState(ValueError):
     """The paper state does not belong with the app database (another account's, or older)."""
 
 
-def bind_identity(app_id: dict[str, Any] | None, generation_seen: int, paper_state: Any,
-                  data_dir: Path) -> dict[str, Any] | None:
+def bind_identity(app: SideFacts, paper_state: Any, data_dir: Path) -> dict[str, Any] | None:
     """Give a new account its identity in both files, or prove the two files share one.
 
-    ``app_id`` / ``generation_seen`` are what the app database holds. Writes the paper side;
+    ``app`` is what the app database holds. Writes the paper side;
     returns the identity the app database must record (None when it has it). Raises
     :class:`ForeignState` naming the file when the two do not belong together (the state-file
     checks refuse the same before a command or the app opens the engine).
     """
-    from tastydesk.accounts.identity import (
-        PairFacts,
-        account_of_dir,
-        new_identity,
-        pair_problem,
-    )
+    from tastydesk.accounts.identity import account_of_dir, new_identity, pair_facts, pair_problem
 
     account = account_of_dir(data_dir)
+    app_id = app.identity
     paper_id = paper_state.identity()
-    facts = PairFacts(app_id, paper_id, generation_seen, paper_state.generation())
+    sync = paper_state.load(SYNC_PART).get(SYNC_PART)
+    facts = pair_facts(app, SideFacts(paper_id, paper_state.generation(),
+                                      sync if isinstance(sync, int) else 0))
     found = pair_problem(facts, account, DB_FILE, PAPER_STATE_FILE)
     if found is not None:
         name, reason = found
@@ -188,9 +199,11 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
         return (opened, opened.get_config("engine", None) or {},
                 opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies())
 
-    def read_identity() -> tuple[Any, int]:
-        return (store.get_config(IDENTITY_KEY, None),
-                int(store.get_config(GENERATION_SEEN_KEY, 0) or 0))
+    def read_identity() -> SideFacts:
+        values = [store.get_config(key, None)
+                  for key in (IDENTITY_KEY, GENERATION_SEEN_KEY, SYNC_KEY)]
+        return SideFacts(values[0] if isinstance(values[0], dict) else None,
+                         *(v if isinstance(v, int) else 0 for v in values[1:]))
 
     # Opening the database and reading its settings happens on a worker thread: this coroutine
     # runs on the event loop (the GUI thread in the desktop app).
@@ -209,8 +222,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # The paper account and market live in their own journal next to the database, so they
     # survive a restart (or a kill) and the engine can reconcile against them.
     paper_state = PaperState(data_dir / PAPER_STATE_FILE)
-    app_identity, seen = await asyncio.to_thread(read_identity)
-    write_app = bind_identity(app_identity, seen, paper_state, data_dir)
+    app_facts = await asyncio.to_thread(read_identity)
+    write_app = bind_identity(app_facts, paper_state, data_dir)
     if write_app is not None:
         await asyncio.to_thread(store.set_config, IDENTITY_KEY, write_app)
     market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist,
@@ -223,7 +236,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=True)
     async_store = AsyncStore(store, inline=inline_store)
-    driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
+    driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state,
+                         sync=app_facts.sync)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
                     strategies=strategies, driver=driver, wall=wall)
