@@ -189,7 +189,7 @@ async def _switch(args: argparse.Namespace, target: Any, guard: Any, started: fl
         args.paper = False  # an older layout: reopen on the stored login
         return await _run_window(args, paths.data_dir(args.data_dir), guard, started, splash)
     guard.release()
-    apply_to_args(args, Path(root), target.slug)
+    apply_to_args(args, Path(root), target.slug, create=True)
     base = Path(args.data_dir)
     new_guard = SingleInstance(base)
     if not new_guard.acquire():

@@ -14,12 +14,25 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
 from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount
+from tastydesk.accounts.registry import remember_login
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.reconcile_gate import LegDifference, ReconcileDifferences
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
 REMEMBER_ACCOUNT = "account.remember"
+
+
+def stored_logins() -> list[AccountKind]:
+    """The tastytrade environments whose login the keyring holds (none when it cannot say)."""
+    try:
+        from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+
+        creds = KeyringCredentialStore()
+        return [kind for kind in (AccountKind.SANDBOX, AccountKind.LIVE)
+                if creds.load(kind.value) is not None]
+    except Exception:  # keyring back ends raise their own types; listing is best effort
+        return []
 
 
 class AccountFlow(QObject):
@@ -69,12 +82,22 @@ class AccountFlow(QObject):
 
     def show_switch(self) -> None:
         """File > Switch account: pick or create an account; the app reopens on it."""
+        from PySide6.QtCore import QSettings
+
         from tastydesk.ui.widgets.account_dialogs import SwitchAccountDialog
+        from tastydesk.ui.widgets.login_dialog import ACCOUNT_KEY
 
         if self._root is None or self.current is None:
             self._tell("Switching accounts needs the app started on a data directory.")
             return
-        dialog = SwitchAccountDialog(self._root, self.current, self._window)
+        logins = stored_logins()
+        for kind in logins:  # the account chosen at login, when this data directory knows it
+            number = QSettings().value(ACCOUNT_KEY.format(env=kind.value))
+            try:
+                remember_login(self._root, AccountRef(kind, str(number or "")))
+            except BadAccount:
+                continue
+        dialog = SwitchAccountDialog(self._root, self.current, self._window, logins=logins)
         dialog.exec()
         if dialog.chosen is not None and dialog.chosen != self.current:
             self._switch(dialog.chosen)
@@ -93,6 +116,8 @@ class AccountFlow(QObject):
             target: AccountRef | None = AccountRef(AccountKind(env), account)
         except (BadAccount, ValueError):
             target = None
+        if target is not None and self._root is not None:
+            remember_login(self._root, target)  # listed in Switch account from now on
 
         def kept(_result: object) -> None:
             if ask_confirm(self._window, "Switch to tastytrade",
