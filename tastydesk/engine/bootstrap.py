@@ -51,7 +51,7 @@ async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
     return await asyncio.to_thread(_load_calendar, store, years)
 
 
-def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
+def _load_calendar(store: Store, years: tuple[int, int], keep: bool = True) -> MarketCalendar:
     from datetime import date, time
 
     cached = store.get_config(HOLIDAYS_KEY, None)
@@ -61,6 +61,8 @@ def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
                                for d, t in cached["early"].items()})
     days = load_nyse_holidays(*years)
     early = load_nyse_early_closes(*years)
+    if not keep:  # a read-only store: computed for this session only
+        return MarketCalendar(days, early)
     store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
                                     "early": {d.isoformat(): t.isoformat()
                                               for d, t in early.items()}})
@@ -297,6 +299,45 @@ async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | 
     kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed,
                                               wall=wall or RealClock())
     return kernel
+
+
+async def open_read_only_engine(data_dir: Path, reason: str, *,
+                                account: AccountRef | None = None,
+                                wall: Clock | None = None) -> EngineFacade:
+    """The account in ``data_dir`` opened only to be looked at, because ``reason`` (its files
+    were refused; the facade and the title say so).
+
+    The app database is opened with SQLite's read-only URI: no migration, no default
+    strategies, no calendar cache, no backup, no identity or generation write (raises
+    :class:`~tastydesk.engine.store.errors.StoreError` naming the file when it cannot be read
+    so). The paper state is not opened at all: it may be the refused file. The broker is
+    :class:`~tastydesk.engine.readonly.ReadOnlyBroker` (no session, nothing sent), the kernel
+    starts without reconciling, automation stays disarmed, and every command is refused.
+    """
+    from tastydesk.accounts.model import AccountKind
+    from tastydesk.engine.domain.enums import Mode
+    from tastydesk.engine.readonly import ReadOnlyBroker
+    from tastydesk.paths import db_path
+
+    def read_state() -> tuple[Store, dict[str, Any], Any, list[Any], MarketCalendar]:
+        opened = Store.open(db_path(data_dir), read_only=True)
+        now = datetime.now(UTC)
+        return (opened, opened.get_config("engine", None) or {},
+                opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies(),
+                _load_calendar(opened, (now.year - 1, now.year + 2), keep=False))
+
+    store, stored_config, saved, strategies, calendar = await asyncio.to_thread(read_state)
+    kind = account.kind if account is not None else AccountKind.PAPER
+    mode = {AccountKind.PAPER: Mode.PAPER, AccountKind.SANDBOX: Mode.SANDBOX,
+            AccountKind.LIVE: Mode.LIVE}[kind]
+    # A paper account shows its own (stopped) paper time; a tastytrade account real time.
+    clock: Clock = (SimClock(datetime.fromisoformat(saved)) if mode is Mode.PAPER and saved
+                    else RealClock())
+    kernel = Kernel(broker=ReadOnlyBroker(mode, reason), store=AsyncStore(store),
+                    bus=EventBus(), clock=clock, calendar=calendar,
+                    config=EngineConfig.from_dict(stored_config), strategies=strategies,
+                    wall=wall or RealClock(), read_only=reason)
+    return kernel.facade
 
 
 class LoginUnavailable(RuntimeError):

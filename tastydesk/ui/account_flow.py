@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
 from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount
 from tastydesk.accounts.registry import remember_login
@@ -76,9 +77,25 @@ class AccountFlow(QObject):
         self._root = Path(root)
         self.current = account
         self._window.setWindowTitle(f"tastydesk \u2014 {account.label()}")
-        badge = self._window.findChild(QWidget, "modeBadge")
+        badge = self._window.findChild(QLabel, "modeBadge")
         if badge is not None:
-            badge.setText(account.label())  # type: ignore[attr-defined]
+            badge.setText(account.label())
+
+    def show_read_only(self, reason: str) -> None:
+        """The account is open read-only: title and badge say so with the reason, and the
+        window's own commands (kill switch, scan) are off; the engine refuses every other
+        command with the same reason."""
+        label = self.current.label() if self.current is not None else str(self._engine.mode)
+        self._window.setWindowTitle(f"tastydesk \u2014 {label} \u2014 READ-ONLY: {reason}")
+        badge = self._window.findChild(QLabel, "modeBadge")
+        if badge is not None:
+            badge.setText(f"READ-ONLY \u00b7 {label}")
+            badge.setToolTip(f"Read-only: {reason}. Nothing is written and no order is sent.")
+        for name in ("killSwitch", "action.scan_now"):
+            found = self._window.findChild(QObject, name)
+            if isinstance(found, (QAbstractButton, QAction)):
+                found.setEnabled(False)
+        self._tell(f"Read-only: {reason}")
 
     def show_switch(self) -> None:
         """File > Switch account: pick or create an account; the app reopens on it."""

@@ -149,16 +149,19 @@ class SwitchAccountDialog(QDialog):
 class StateChoice(StrEnum):
     RESTORE = "restore"
     NEW_ACCOUNT = "new_account"
+    READ_ONLY = "read_only"
     QUIT = "quit"
 
 
 class StateProblemDialog(QDialog):
     """Says which file is wrong and why; the trader restores the latest backup, starts the
-    account anew on purpose (the files are moved aside, not deleted) or quits. Nothing is
-    armed and nothing starts fresh until then."""
+    account anew on purpose (the files are moved aside, not deleted), opens it read-only to
+    look at it (nothing written, nothing sent) or quits. Nothing is armed and nothing starts
+    fresh until then. ``no_read_only`` is why the app database cannot be looked at (None when
+    it can)."""
 
     def __init__(self, account: AccountRef, problems: list[str], latest_backup: str | None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, no_read_only: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("stateProblemDialog")
         self.setWindowTitle(f"{account.label()}: state files do not match")
@@ -178,6 +181,14 @@ class StateProblemDialog(QDialog):
         self.new_button = buttons.addButton("Start this account anew",
                                             QDialogButtonBox.ButtonRole.DestructiveRole)
         self.new_button.clicked.connect(lambda: self._done(StateChoice.NEW_ACCOUNT))
+        self.read_only_button = buttons.addButton("Open read-only",
+                                                  QDialogButtonBox.ButtonRole.ActionRole)
+        self.read_only_button.setObjectName("stateProblem.readOnly")
+        self.read_only_button.setEnabled(no_read_only is None)
+        self.read_only_button.setToolTip(
+            no_read_only or "Look at positions, orders, journal and history: nothing is "
+                            "written, no order is sent, automation stays off")
+        self.read_only_button.clicked.connect(lambda: self._done(StateChoice.READ_ONLY))
         quit_button = buttons.addButton("Quit", QDialogButtonBox.ButtonRole.RejectRole)
         quit_button.clicked.connect(lambda: self._done(StateChoice.QUIT))
         layout.addWidget(buttons)
