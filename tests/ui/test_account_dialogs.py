@@ -74,7 +74,9 @@ def test_reconcile_dialog_shows_each_leg_app_against_broker_and_its_decision(
     assert rows == [["SPY 260220P00500000", "-1", "0", "4"],
                     ["SPY 260220P00495000", "1", "2", "4"]]
     assert dialog.decisions() == [("SPY 260220P00500000", DifferenceAction.TAKE_BROKER),
-                                  ("SPY 260220P00495000", DifferenceAction.END_WORKFLOW)]
+                                  ("SPY 260220P00495000", DifferenceAction.TAKE_BROKER)]
+    assert dialog.table.cellWidget(0, 4).currentText() == "Take the broker's view (set to 0, flat)"
+    assert dialog.table.cellWidget(1, 4).currentText() == "Take the broker's view (set to 2)"
     second = dialog.table.cellWidget(1, 4)
     second.setCurrentIndex(second.findData(DifferenceAction.LATER))
     assert dialog.decisions()[1] == ("SPY 260220P00495000", DifferenceAction.LATER)

@@ -219,8 +219,9 @@ class ReconcileDialog(QDialog):
                                         ", ".join(map(str, diff.workflow_ids)))):
                 self.table.setItem(row, col, QTableWidgetItem(text))
             combo = QComboBox(self.table)
-            if diff.broker_quantity == 0:
-                combo.addItem("Take the broker's view (flat)", DifferenceAction.TAKE_BROKER)
+            combo.addItem(f"Take the broker's view (set to {diff.broker_quantity}"
+                          + (", flat)" if diff.broker_quantity == 0 else ")"),
+                          DifferenceAction.TAKE_BROKER)
             combo.addItem("End the workflow", DifferenceAction.END_WORKFLOW)
             combo.addItem("Leave it for later", DifferenceAction.LATER)
             self.table.setCellWidget(row, 4, combo)
