@@ -93,18 +93,22 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QMessageBox
 
-    from tastydesk.engine.bootstrap import LoginUnavailable, open_engine
+    from tastydesk.engine.bootstrap import LoginUnavailable, open_engine, open_read_only_engine
     from tastydesk.ui.main_window import MainWindow
 
     account = getattr(args, "account", None)
-    refused = _check_account(base, account)
+    refused, read_only = _check_account(base, account)
     if refused is not None:
         splash.close()
         return refused
     try:
-        engine = await open_engine(base, paper=True if getattr(args, "paper", False) else None,
-                                   speed=getattr(args, "speed", None),
-                                   **_account_options(args, account))
+        if read_only is not None:
+            engine = await open_read_only_engine(base, read_only, account=account)
+        else:
+            engine = await open_engine(base,
+                                       paper=True if getattr(args, "paper", False) else None,
+                                       speed=getattr(args, "speed", None),
+                                       **_account_options(args, account))
     except LoginUnavailable as exc:
         # The chosen tastytrade account has no usable login: say so, open paper instead.
         log.warning("%s; opening the default paper account", exc)
@@ -128,6 +132,8 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
         from pathlib import Path
 
         window.account.set_context(Path(args.data_root), account)
+    if engine.read_only is not None:
+        window.account.show_read_only(engine.read_only)
     guard.activated.connect(lambda: window.focus_workflow(None))
     closed = asyncio.Event()
     window.closing.connect(closed.set)
@@ -189,7 +195,7 @@ async def _switch(args: argparse.Namespace, target: Any, guard: Any, started: fl
         args.paper = False  # an older layout: reopen on the stored login
         return await _run_window(args, paths.data_dir(args.data_dir), guard, started, splash)
     guard.release()
-    apply_to_args(args, Path(root), target.slug)
+    apply_to_args(args, Path(root), target.slug, create=True)
     base = Path(args.data_dir)
     new_guard = SingleInstance(base)
     if not new_guard.acquire():
@@ -202,11 +208,13 @@ async def _switch(args: argparse.Namespace, target: Any, guard: Any, started: fl
         new_guard.release()
 
 
-def _check_account(base: Any, account: Any) -> int | None:
+def _check_account(base: Any, account: Any) -> tuple[int | None, str | None]:
     """Refuse an account whose files do not prove they belong together, before the engine
     opens: nothing is armed, nothing starts fresh over it. With a display the trader restores
-    the latest backup or starts the account anew on purpose; without one the app exits naming
-    the file. None when the account may open (its day's first backup is then taken)."""
+    the latest backup, starts the account anew on purpose or opens it read-only; without one
+    the app exits naming the file. Returns (exit code, None) when the app must exit, (None,
+    reason) to open read-only, (None, None) when the account may open (its day's first backup
+    is then taken)."""
     from tastydesk.accounts.backup import latest_backup, restore_latest, set_aside, take_backup
     from tastydesk.commands.state_files import (
         app_database_problems,
@@ -221,27 +229,45 @@ def _check_account(base: Any, account: Any) -> int | None:
             problems = app_database_problems(inspect_app_database(paths.db_path(base)))
         if not problems:
             take_backup(base, replace=False)
-            return None
+            return None, None
         lines = [str(p) for p in problems]
         name = account.slug if account is not None else str(base)
         log.error("account %s refused: %s", name, "; ".join(lines))
         if os.environ.get(STARTUP_PROBE_ENV) == "1" or not _has_display():
             print(f"tastydesk: automation not armed; account {name} not opened: "
                   + "; ".join(lines), file=sys.stderr)
-            return int(ExitCode.DAMAGED_STATE)
+            return int(ExitCode.DAMAGED_STATE), None
         from tastydesk.accounts.model import AccountRef
         from tastydesk.ui.widgets.account_dialogs import StateChoice, StateProblemDialog
 
         backup = latest_backup(base)
         dialog = StateProblemDialog(account or AccountRef.default_paper(), lines,
-                                    backup.name if backup else None)
+                                    backup.name if backup else None,
+                                    no_read_only=_why_not_read_only(base))
         dialog.exec()
         if dialog.choice is StateChoice.RESTORE:
             restore_latest(base)
         elif dialog.choice is StateChoice.NEW_ACCOUNT:
             set_aside(base, "set-aside")
+        elif dialog.choice is StateChoice.READ_ONLY:
+            return None, "; ".join(lines)
         else:
-            return int(ExitCode.DAMAGED_STATE)
+            return int(ExitCode.DAMAGED_STATE), None
+
+
+def _why_not_read_only(base: Any) -> str | None:
+    """Why the account's app database cannot be opened read-only; None when it can."""
+    from tastydesk.commands.state_files import inspect_app_database
+
+    app = inspect_app_database(paths.db_path(base))
+    if not app.exists or app.size == 0:
+        return f"{app.path}: missing or empty, so there is nothing to look at"
+    if app.problem:
+        return f"{app.path}: {app.problem}"
+    if app.revision != app.head:
+        return (f"{app.path}: at schema revision {app.revision}, this tastydesk reads "
+                f"{app.head} (read-only opening does not migrate)")
+    return None
 
 
 async def keep_loop_turning(interval_s: float = 0.05) -> None:

@@ -1,12 +1,29 @@
 """Proof that an app database and a paper state belong together.
 
 Both files carry the same account identity (a random id and the account's name), written once
-when the account's engine first opens. Every save of the paper state counts up its generation
-(in the same transaction); the app database records the generation it last saw whenever the
-paper clock is saved. A paper state with another identity is foreign; one whose generation is
-below what the app database saw is older than its partner (an old copy put back): either way
-the pair is refused before anything runs. (Reads run on raw read-only connections, so
-``doctor`` uses them beside a writer.)
+when the account's engine first opens. Two counters then tie them in time:
+
+* the paper state's **generation** counts every save of it (in the same transaction); the app
+  database records the generation it last saw (``paper_generation_seen``);
+* the **pairing sync** counts the times the two files were brought level. A sync writes the
+  app database first (generation seen, then sync ``n``) and the paper state second (sync
+  ``n``); the paper driver syncs every few seconds and when it stops, whoever saves the paper
+  snapshot (the loop or a worker thread), because the sync is only ever compared at load.
+
+The rule, checked before anything runs (:func:`pair_problem`):
+
+* another identity: the file is foreign (another account's, or another world's);
+* paper generation below the generation the app database saw: the paper state is older;
+* paper sync above the app database's: the app database is older (it never wrote a sync the
+  paper state holds, so it was put back from an older copy while the paper state moved on);
+* app sync more than one above the paper state's: the paper state is older.
+
+Normal crash ordering raises no alarm. The app database commits first, so a crash between the
+two writes leaves it exactly one sync ahead (allowed); a crash between syncs leaves the paper
+generation ahead of what the app database saw (allowed: every paper save counts, the app
+database records them only at a sync). The paper state is never allowed ahead on sync. What a
+crash can hide is a difference younger than one sync interval, which is also all a crash loses.
+(Reads run on raw read-only connections, so ``doctor`` uses them beside a writer.)
 """
 
 from __future__ import annotations
@@ -23,6 +40,8 @@ from tastydesk.accounts.registry import ACCOUNTS_DIR
 
 IDENTITY_KEY = "account_identity"
 GENERATION_SEEN_KEY = "paper_generation_seen"
+SYNC_KEY = "paper_pair_sync"  # the app database's pairing sync (config key)
+SYNC_PART = "pair_sync"  # the paper state's pairing sync (part name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +52,17 @@ class PairFacts:
     paper_identity: dict[str, Any] | None = None
     generation_seen: int = 0
     paper_generation: int = 0
+    app_sync: int = 0
+    paper_sync: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SideFacts:
+    """What one of the two files says about itself (see the module docstring)."""
+
+    identity: dict[str, Any] | None = None
+    generation: int = 0  # the paper state's own; for the app database, the one it saw
+    sync: int = 0
 
 
 def account_of_dir(folder: Path) -> AccountRef:
@@ -57,30 +87,36 @@ def _json(value: Any) -> Any:
         return None
 
 
-def read_app_facts(raw: sqlite3.Connection) -> tuple[dict[str, Any] | None, int]:
-    """The identity and the paper generation an app database recorded (raw connection)."""
-    try:
-        rows = dict(raw.execute("SELECT key, value FROM config WHERE key IN (?, ?)",
-                                (IDENTITY_KEY, GENERATION_SEEN_KEY)).fetchall())
-    except sqlite3.DatabaseError:
-        return None, 0
-    identity = _json(rows.get(IDENTITY_KEY))
-    seen = _json(rows.get(GENERATION_SEEN_KEY))
-    return (identity if isinstance(identity, dict) else None,
-            seen if isinstance(seen, int) else 0)
+def _side(identity: Any, generation: Any, sync: Any) -> SideFacts:
+    return SideFacts(identity if isinstance(identity, dict) else None,
+                     generation if isinstance(generation, int) else 0,
+                     sync if isinstance(sync, int) else 0)
 
 
-def read_paper_facts(raw: sqlite3.Connection) -> tuple[dict[str, Any] | None, int]:
-    """The identity and save generation of a paper state (raw connection)."""
+def read_app_facts(raw: sqlite3.Connection) -> SideFacts:
+    """The identity, paper generation seen and pairing sync of an app database (raw
+    connection)."""
     try:
-        rows = dict(raw.execute("SELECT name, body FROM part WHERE name IN ('identity', "
-                                "'generation')").fetchall())
+        rows = dict(raw.execute("SELECT key, value FROM config WHERE key IN (?, ?, ?)",
+                                (IDENTITY_KEY, GENERATION_SEEN_KEY, SYNC_KEY)).fetchall())
     except sqlite3.DatabaseError:
-        return None, 0
-    identity = _json(rows.get("identity"))
-    generation = _json(rows.get("generation"))
-    return (identity if isinstance(identity, dict) else None,
-            generation if isinstance(generation, int) else 0)
+        return SideFacts()
+    return _side(*(_json(rows.get(k)) for k in (IDENTITY_KEY, GENERATION_SEEN_KEY, SYNC_KEY)))
+
+
+def read_paper_facts(raw: sqlite3.Connection) -> SideFacts:
+    """The identity, save generation and pairing sync of a paper state (raw connection)."""
+    try:
+        rows = dict(raw.execute("SELECT name, body FROM part WHERE name IN (?, ?, ?)",
+                                ("identity", "generation", SYNC_PART)).fetchall())
+    except sqlite3.DatabaseError:
+        return SideFacts()
+    return _side(*(_json(rows.get(k)) for k in ("identity", "generation", SYNC_PART)))
+
+
+def pair_facts(app: SideFacts, paper: SideFacts) -> PairFacts:
+    return PairFacts(app.identity, paper.identity, app.generation, paper.generation,
+                     app.sync, paper.sync)
 
 
 def pair_problem(facts: PairFacts, account: AccountRef, app_name: str, paper_name: str
@@ -101,4 +137,12 @@ def pair_problem(facts: PairFacts, account: AccountRef, app_name: str, paper_nam
         return paper_name, (f"is older than {app_name}: saved {facts.paper_generation} "
                             f"time(s), while {app_name} already saw save "
                             f"{facts.generation_seen} (an old copy put back?)")
+    if facts.paper_sync > facts.app_sync:
+        return app_name, (f"is older than {paper_name}: it is at pairing sync "
+                          f"{facts.app_sync}, while {paper_name} is at sync {facts.paper_sync} "
+                          f"(an old copy put back while the paper account moved on?)")
+    if facts.app_sync > facts.paper_sync + 1:
+        return paper_name, (f"is older than {app_name}: it is at pairing sync "
+                            f"{facts.paper_sync}, while {app_name} is at sync "
+                            f"{facts.app_sync} (an old copy put back?)")
     return None

@@ -1,7 +1,9 @@
 """Where each account's files live, which paper accounts exist, and which one was used last.
 
 The registry is one small JSON file replaced atomically; account directories are the truth
-for which accounts have state (a directory without a registry entry is still listed).
+for which accounts have state (a directory without a registry entry is still listed). It also
+remembers the tastytrade accounts whose login is stored (``logins``), so they are listed
+before their directory exists: it is created when the account is first opened.
 """
 
 from __future__ import annotations
@@ -70,9 +72,15 @@ def list_accounts(base: Path) -> list[AccountRef]:
                     found.add(AccountRef.parse(child.name))
                 except BadAccount:
                     continue
-    for name in read_registry(base).get("paper", {}):
+    content = read_registry(base)
+    for name in content.get("paper", {}):
         try:
             found.add(AccountRef(AccountKind.PAPER, name))
+        except BadAccount:
+            continue
+    for slug in content.get("logins", []):
+        try:
+            found.add(AccountRef.parse(str(slug)))
         except BadAccount:
             continue
     order = {AccountKind.PAPER: 0, AccountKind.SANDBOX: 1, AccountKind.LIVE: 2}
@@ -106,6 +114,16 @@ def ensure_registered(base: Path, account: AccountRef, spec: PaperAccountSpec | 
     if account.name not in papers:
         papers[account.name] = (spec or PaperAccountSpec()).to_dict()
         _write_registry(base, {**content, "paper": papers})
+
+
+def remember_login(base: Path, account: AccountRef) -> None:
+    """A tastytrade account with a stored login: listed from now on, directory or not."""
+    if account.is_paper:
+        return
+    content = read_registry(base)
+    logins = [str(s) for s in content.get("logins", [])]
+    if account.slug not in logins:
+        _write_registry(base, {**content, "logins": sorted([*logins, account.slug])})
 
 
 def last_used(base: Path) -> AccountRef:

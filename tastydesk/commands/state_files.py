@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from tastydesk.accounts.identity import (
-    PairFacts,
+    SideFacts,
     account_of_dir,
+    pair_facts,
     pair_problem,
     read_app_facts,
     read_paper_facts,
@@ -55,6 +56,7 @@ class AppDatabase:
     problem: str | None = None
     identity: dict[str, Any] | None = None  # the account identity it carries
     generation_seen: int = 0  # the paper state's save generation it last recorded
+    sync: int = 0  # the pairing sync it last wrote (tastydesk.accounts.identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class PaperStateFile:
     problem: str | None = None
     identity: dict[str, Any] | None = None
     generation: int = 0
+    sync: int = 0
 
 
 def paper_state_path(base: Path) -> Path:
@@ -121,15 +124,14 @@ def inspect_app_database(path: Path) -> AppDatabase:
                           for table in ("workflows", "orders") if _table_exists(raw, table))
             paper_used = _table_exists(raw, "config") and raw.execute(
                 "SELECT 1 FROM config WHERE key=?", (PAPER_CLOCK_KEY,)).fetchone() is not None
-            identity, seen = (read_app_facts(raw) if _table_exists(raw, "config")
-                              else (None, 0))
+            facts = read_app_facts(raw) if _table_exists(raw, "config") else SideFacts()
     except sqlite3.DatabaseError as exc:
         return AppDatabase(path, exists=True, size=size, head=head,
                            problem=f"not a readable SQLite database ({exc})")
     return AppDatabase(path, exists=True, size=size, revision=revision, head=head,
                        known_revision=revision is None or revision in known, history=history,
-                       paper_used=paper_used, problem=problem, identity=identity,
-                       generation_seen=seen)
+                       paper_used=paper_used, problem=problem, identity=facts.identity,
+                       generation_seen=facts.generation, sync=facts.sync)
 
 
 def inspect_paper_state(path: Path) -> PaperStateFile:
@@ -144,12 +146,12 @@ def inspect_paper_state(path: Path) -> PaperStateFile:
             if problem is None and not _table_exists(raw, "part"):
                 problem = "not a tastydesk paper state file (no 'part' table)"
             parts = 0 if problem else raw.execute("SELECT COUNT(*) FROM part").fetchone()[0]
-            identity, generation = (None, 0) if problem else read_paper_facts(raw)
+            facts = SideFacts() if problem else read_paper_facts(raw)
     except sqlite3.DatabaseError as exc:
         return PaperStateFile(path, exists=True, size=size,
                               problem=f"not a readable SQLite database ({exc})")
     return PaperStateFile(path, exists=True, size=size, parts=parts, problem=problem,
-                          identity=identity, generation=generation)
+                          identity=facts.identity, generation=facts.generation, sync=facts.sync)
 
 
 def app_database_problems(app: AppDatabase) -> list[StateProblem]:
@@ -184,7 +186,8 @@ def pairing_problems(app: AppDatabase, paper: PaperStateFile) -> list[StateProbl
                       f"would be orphaned (restore the latest backup, or move both files away "
                       f"to start anew)"))
     if not problems and not app.problem and not paper.problem and paper.exists and paper.size:
-        facts = PairFacts(app.identity, paper.identity, app.generation_seen, paper.generation)
+        facts = pair_facts(SideFacts(app.identity, app.generation_seen, app.sync),
+                           SideFacts(paper.identity, paper.generation, paper.sync))
         found = pair_problem(facts, account_of_dir(app.path.parent), app.path.name,
                              paper.path.name)
         if found is not None:

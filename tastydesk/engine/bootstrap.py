@@ -14,7 +14,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tastydesk.accounts.identity import GENERATION_SEEN_KEY, IDENTITY_KEY
+from tastydesk.accounts.identity import (
+    GENERATION_SEEN_KEY,
+    IDENTITY_KEY,
+    SYNC_KEY,
+    SYNC_PART,
+    SideFacts,
+)
 from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import (
@@ -45,7 +51,7 @@ async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
     return await asyncio.to_thread(_load_calendar, store, years)
 
 
-def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
+def _load_calendar(store: Store, years: tuple[int, int], keep: bool = True) -> MarketCalendar:
     from datetime import date, time
 
     cached = store.get_config(HOLIDAYS_KEY, None)
@@ -55,6 +61,8 @@ def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
                                for d, t in cached["early"].items()})
     days = load_nyse_holidays(*years)
     early = load_nyse_early_closes(*years)
+    if not keep:  # a read-only store: computed for this session only
+        return MarketCalendar(days, early)
     store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
                                     "early": {d.isoformat(): t.isoformat()
                                               for d, t in early.items()}})
@@ -69,7 +77,8 @@ class PaperDriver:
     """
 
     def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
-                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None) -> None:
+                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None,
+                 sync: int = 0) -> None:
         self.clock = clock
         self.broker = broker
         self.market = market
@@ -79,6 +88,7 @@ class PaperDriver:
         self._task: asyncio.Task[None] | None = None
         self._saved_at = 0.0
         self._paper_state = paper_state
+        self._sync = sync
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-driver")
@@ -97,9 +107,15 @@ class PaperDriver:
         await self._record_generation()
 
     async def _record_generation(self) -> None:
-        """Tell the app database which paper save it has seen (see tastydesk.accounts.identity)."""
-        if self._paper_state is not None:
-            await self.store.set_config(GENERATION_SEEN_KEY, self._paper_state.generation())
+        """Bring the two files level: the app database records the paper save it has seen and
+        the next pairing sync first, the paper state the same sync second (the order the rule
+        in :mod:`tastydesk.accounts.identity` allows a crash to interrupt)."""
+        if self._paper_state is None:
+            return
+        self._sync += 1
+        await self.store.set_config(GENERATION_SEEN_KEY, self._paper_state.generation())
+        await self.store.set_config(SYNC_KEY, self._sync)
+        self._paper_state.save({SYNC_PART: self._sync})
 
     def advance(self, seconds: float) -> None:
         """Advance paper time by ``seconds``, stopping at the close and jumping to the next open."""
@@ -144,25 +160,22 @@ class ForeignState(ValueError):
     """The paper state does not belong with the app database (another account's, or older)."""
 
 
-def bind_identity(app_id: dict[str, Any] | None, generation_seen: int, paper_state: Any,
-                  data_dir: Path) -> dict[str, Any] | None:
+def bind_identity(app: SideFacts, paper_state: Any, data_dir: Path) -> dict[str, Any] | None:
     """Give a new account its identity in both files, or prove the two files share one.
 
-    ``app_id`` / ``generation_seen`` are what the app database holds. Writes the paper side;
+    ``app`` is what the app database holds. Writes the paper side;
     returns the identity the app database must record (None when it has it). Raises
     :class:`ForeignState` naming the file when the two do not belong together (the state-file
     checks refuse the same before a command or the app opens the engine).
     """
-    from tastydesk.accounts.identity import (
-        PairFacts,
-        account_of_dir,
-        new_identity,
-        pair_problem,
-    )
+    from tastydesk.accounts.identity import account_of_dir, new_identity, pair_facts, pair_problem
 
     account = account_of_dir(data_dir)
+    app_id = app.identity
     paper_id = paper_state.identity()
-    facts = PairFacts(app_id, paper_id, generation_seen, paper_state.generation())
+    sync = paper_state.load(SYNC_PART).get(SYNC_PART)
+    facts = pair_facts(app, SideFacts(paper_id, paper_state.generation(),
+                                      sync if isinstance(sync, int) else 0))
     found = pair_problem(facts, account, DB_FILE, PAPER_STATE_FILE)
     if found is not None:
         name, reason = found
@@ -188,9 +201,11 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
         return (opened, opened.get_config("engine", None) or {},
                 opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies())
 
-    def read_identity() -> tuple[Any, int]:
-        return (store.get_config(IDENTITY_KEY, None),
-                int(store.get_config(GENERATION_SEEN_KEY, 0) or 0))
+    def read_identity() -> SideFacts:
+        values = [store.get_config(key, None)
+                  for key in (IDENTITY_KEY, GENERATION_SEEN_KEY, SYNC_KEY)]
+        return SideFacts(values[0] if isinstance(values[0], dict) else None,
+                         *(v if isinstance(v, int) else 0 for v in values[1:]))
 
     # Opening the database and reading its settings happens on a worker thread: this coroutine
     # runs on the event loop (the GUI thread in the desktop app).
@@ -209,8 +224,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     # The paper account and market live in their own journal next to the database, so they
     # survive a restart (or a kill) and the engine can reconcile against them.
     paper_state = PaperState(data_dir / PAPER_STATE_FILE)
-    app_identity, seen = await asyncio.to_thread(read_identity)
-    write_app = bind_identity(app_identity, seen, paper_state, data_dir)
+    app_facts = await asyncio.to_thread(read_identity)
+    write_app = bind_identity(app_facts, paper_state, data_dir)
     if write_app is not None:
         await asyncio.to_thread(store.set_config, IDENTITY_KEY, write_app)
     market = PaperMarket(bus, clock, calendar, seed=seed, symbols=config.watchlist,
@@ -223,7 +238,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=True)
     async_store = AsyncStore(store, inline=inline_store)
-    driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
+    driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state,
+                         sync=app_facts.sync)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
                     strategies=strategies, driver=driver, wall=wall)
@@ -283,6 +299,45 @@ async def open_kernel(data_dir: Path, *, paper: bool | None = None, seed: int | 
     kernel, _driver = await open_paper_engine(data_dir, seed=seed, speed=speed,
                                               wall=wall or RealClock())
     return kernel
+
+
+async def open_read_only_engine(data_dir: Path, reason: str, *,
+                                account: AccountRef | None = None,
+                                wall: Clock | None = None) -> EngineFacade:
+    """The account in ``data_dir`` opened only to be looked at, because ``reason`` (its files
+    were refused; the facade and the title say so).
+
+    The app database is opened with SQLite's read-only URI: no migration, no default
+    strategies, no calendar cache, no backup, no identity or generation write (raises
+    :class:`~tastydesk.engine.store.errors.StoreError` naming the file when it cannot be read
+    so). The paper state is not opened at all: it may be the refused file. The broker is
+    :class:`~tastydesk.engine.readonly.ReadOnlyBroker` (no session, nothing sent), the kernel
+    starts without reconciling, automation stays disarmed, and every command is refused.
+    """
+    from tastydesk.accounts.model import AccountKind
+    from tastydesk.engine.domain.enums import Mode
+    from tastydesk.engine.readonly import ReadOnlyBroker
+    from tastydesk.paths import db_path
+
+    def read_state() -> tuple[Store, dict[str, Any], Any, list[Any], MarketCalendar]:
+        opened = Store.open(db_path(data_dir), read_only=True)
+        now = datetime.now(UTC)
+        return (opened, opened.get_config("engine", None) or {},
+                opened.get_config(PAPER_CLOCK_KEY, None), opened.list_strategies(),
+                _load_calendar(opened, (now.year - 1, now.year + 2), keep=False))
+
+    store, stored_config, saved, strategies, calendar = await asyncio.to_thread(read_state)
+    kind = account.kind if account is not None else AccountKind.PAPER
+    mode = {AccountKind.PAPER: Mode.PAPER, AccountKind.SANDBOX: Mode.SANDBOX,
+            AccountKind.LIVE: Mode.LIVE}[kind]
+    # A paper account shows its own (stopped) paper time; a tastytrade account real time.
+    clock: Clock = (SimClock(datetime.fromisoformat(saved)) if mode is Mode.PAPER and saved
+                    else RealClock())
+    kernel = Kernel(broker=ReadOnlyBroker(mode, reason), store=AsyncStore(store),
+                    bus=EventBus(), clock=clock, calendar=calendar,
+                    config=EngineConfig.from_dict(stored_config), strategies=strategies,
+                    wall=wall or RealClock(), read_only=reason)
+    return kernel.facade
 
 
 class LoginUnavailable(RuntimeError):

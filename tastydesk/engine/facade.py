@@ -39,6 +39,7 @@ from tastydesk.engine.domain.views import (
     PositionView,
     WorkflowView,
 )
+from tastydesk.engine.errors import EngineError
 
 if TYPE_CHECKING:
     from tastydesk.engine.approvals.desk import ApprovalDesk
@@ -63,7 +64,7 @@ class EngineFacade:
                  scanner: Scanner, desk: ApprovalDesk, actions: PositionActions,
                  positions: PositionBook, candidates: CandidateBuilder, readmodel: ReadModel,
                  bus: EventBus, clock: Clock, wall: Clock, mode: Mode,
-                 gate: ReconcileGate | None = None) -> None:
+                 gate: ReconcileGate | None = None, read_only: str | None = None) -> None:
         self._lifecycle = lifecycle
         self._settings = settings
         self._strategies = strategies
@@ -80,6 +81,14 @@ class EngineFacade:
         # run on it, not on the paper clock.
         self.wall_clock = wall
         self.mode = mode
+        # Why this engine only shows the account (its files were refused): every command is
+        # then refused with this reason, and nothing is written or sent. None: a working engine.
+        self.read_only = read_only
+
+    def _writable(self) -> None:
+        if self.read_only is not None:
+            raise EngineError(f"read-only: {self.read_only}; nothing is written or sent "
+                              f"(restore the account or start it anew to trade)")
 
     # ---- lifecycle
     async def start(self, start_driver: bool = True) -> None:
@@ -144,6 +153,7 @@ class EngineFacade:
 
     # ---- commands
     async def scan_now(self, symbols: Sequence[str] | None = None) -> None:
+        self._writable()
         await self._scanner.scan_now(symbols)
 
     async def approve(self, workflow_id: WorkflowId, user: str, price: Decimal | None = None,
@@ -153,18 +163,23 @@ class EngineFacade:
         Idempotent per proposal: a second call while the first is in flight, or after it was
         sent, sends nothing and says so.
         """
+        self._writable()
         return await self._desk.approve(workflow_id, user, price, quantity)
 
     async def reject(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
+        self._writable()
         await self._desk.reject(workflow_id, user, reason)
 
     async def close_position(self, workflow_id: WorkflowId, user: str, pct: int = 100) -> ActionResult:
+        self._writable()
         return await self._actions.close_position(workflow_id, user, pct)
 
     async def roll_position(self, workflow_id: WorkflowId, user: str) -> ActionResult:
+        self._writable()
         return await self._actions.roll_position(workflow_id, user)
 
     async def cancel_workflow(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
+        self._writable()
         await self._actions.cancel_workflow(workflow_id, user, reason)
 
     async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal:
@@ -176,24 +191,30 @@ class EngineFacade:
 
     async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
         """Monitor legs opened outside the app with a strategy's rules; returns the workflow id."""
+        self._writable()
         return await self._actions.adopt_position(symbols, strategy_name, user)
 
     async def set_rules_paused(self, workflow_id: WorkflowId, paused: bool, user: str) -> None:
+        self._writable()
         await self._actions.set_rules_paused(workflow_id, paused, user)
 
     async def set_rule_threshold(self, workflow_id: WorkflowId, rule_index: int, threshold: Decimal,
                                  user: str) -> None:
+        self._writable()
         await self._actions.set_rule_threshold(workflow_id, rule_index, threshold, user)
 
     async def set_automation(self, armed: bool, user: str) -> None:
         """Kill switch: when disarmed no order is sent by any automated path."""
+        self._writable()
         await self._settings.set_automation(armed, user)
 
     async def update_config(self, config: EngineConfig, user: str) -> None:
+        self._writable()
         await self._settings.update_config(config, user)
 
     async def remember_account(self, env: str, account_number: str, user: str) -> None:
         """Keep the account chosen at login (not a secret) for the next live engine."""
+        self._writable()
         await self._settings.remember_account(env, account_number, user)
 
     def reconcile_differences(self) -> list[LegDifference]:
@@ -202,16 +223,20 @@ class EngineFacade:
 
     async def decide_difference(self, symbol: str, action: DifferenceAction, user: str) -> None:
         """Take the broker's view, end the workflow, or leave the difference for later."""
+        self._writable()
         if self._gate is None:
             raise ValueError("symbol: this engine has no reconciliation gate")
         await self._gate.decide(symbol, action, user)
 
     async def save_strategy(self, strategy: Strategy, user: str) -> None:
         """Validate and store a strategy (the field errors are raised when it is invalid)."""
+        self._writable()
         await self._strategies.save(strategy, user)
 
     async def delete_strategy(self, name: str, user: str) -> None:
+        self._writable()
         await self._strategies.delete(name, user)
 
     async def restore_default_strategies(self, user: str) -> None:
+        self._writable()
         await self._strategies.restore_defaults(user)

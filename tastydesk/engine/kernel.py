@@ -46,6 +46,7 @@ from tastydesk.engine.strategies.library import StrategyLibrary
 from tastydesk.engine.subscriptions import StreamClaims
 from tastydesk.engine.tasks import TaskSupervisor
 from tastydesk.engine.workflow.book import WorkflowBook
+from tastydesk.engine.workflow.common import HOLDING
 
 INDEX = "SPY"  # always streamed: beta weighting is in SPY-equivalent shares
 
@@ -53,8 +54,12 @@ INDEX = "SPY"  # always streamed: beta weighting is in SPY-equivalent shares
 class Kernel:
     def __init__(self, *, broker: BrokerPort, store: AsyncStore, bus: EventBus, clock: Clock,
                  calendar: MarketCalendar, config: EngineConfig, strategies: list[Strategy],
-                 driver: TimeDriver | None = None, wall: Clock | None = None) -> None:
+                 driver: TimeDriver | None = None, wall: Clock | None = None,
+                 read_only: str | None = None) -> None:
         self.broker = broker
+        # Why this kernel only shows the account (see tastydesk.engine.readonly); None when
+        # it trades.
+        self.read_only = read_only
         self.store = store
         self.bus = bus
         self.clock = clock
@@ -133,7 +138,7 @@ class Kernel:
             lifecycle=self, settings=self.settings, strategies=self.strategies,
             scanner=self.scanner, desk=self.desk, actions=self.actions, positions=self.positions,
             candidates=self.candidates, readmodel=self.readmodel, bus=bus, clock=clock,
-            wall=self.wall, mode=self.mode, gate=self.reconciler.gate)
+            wall=self.wall, mode=self.mode, gate=self.reconciler.gate, read_only=read_only)
         self._subscriptions: list[Subscription] = []
         self._started = False
 
@@ -160,7 +165,11 @@ class Kernel:
 
     # ---- lifecycle
     async def start(self, start_driver: bool = True) -> None:
-        """Connect, load, reconcile with the broker, then arm the schedulers."""
+        """Connect, load, reconcile with the broker, then arm the schedulers (read-only: load
+        what the account holds to show it, and nothing else)."""
+        if self.read_only is not None:
+            await self._start_read_only()
+            return
         await self.broker.connect()
         await self.strategies.load()
         await self.settings.load()
@@ -185,6 +194,24 @@ class Kernel:
         self._started = True
         if self.driver is not None and start_driver:
             self.driver.start()
+
+    async def _start_read_only(self) -> None:
+        """Load workflows, positions, every order and the history for the views. No broker
+        session, no reconciliation, no scan, no rule, no schedule: automation stays disarmed
+        and readiness says why."""
+        self.settings.hold_disarmed()
+        await self.strategies.load()
+        await self.book.load()
+        await self.history.load()
+        for component in (self.history, self.readmodel, self.positions):
+            self._subscriptions += component.subscribe()
+        for order in await self.store.orders():
+            self.orders.adopt_record(order)
+        for wf in self.book.all():
+            if wf.state in HOLDING:
+                await self.positions.load(wf.id)
+        self.readiness.mark_failed(f"read-only: {self.read_only}")
+        self.tasks.spawn(self.history.load_order_figures(), "history-orders")
 
     async def stop(self) -> None:
         if self.driver is not None:

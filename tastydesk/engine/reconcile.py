@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.approvals.desk import ApprovalDesk
 from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
+from tastydesk.engine.domain.account import BrokerPosition
 from tastydesk.engine.domain.enums import (
     Actor,
     AlertCategory,
@@ -25,7 +27,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert
-from tastydesk.engine.domain.records import WorkflowRecord
+from tastydesk.engine.domain.records import PositionRecord, WorkflowRecord
 from tastydesk.engine.lifecycle.booking import LifecycleBook
 from tastydesk.engine.lifecycle.followup import AssignmentFollowUps
 from tastydesk.engine.orders.manager import OrderManager
@@ -66,7 +68,8 @@ class Reconciler:
         self._clock = clock
         self._spawn = spawn
         self.gate = ReconcileGate(readiness=readiness, store=store, book=book,
-                                  settlement=settlement, audit=audit, bus=bus, clock=clock)
+                                  positions=positions, settlement=settlement, audit=audit,
+                                  bus=bus, clock=clock)
 
     def _alert(self, level: AlertLevel, title: str, message: str) -> None:
         self._bus.publish(Alert(level, AlertCategory.ERROR, title, message, self._clock.now()))
@@ -97,18 +100,9 @@ class Reconciler:
             # dividends) is booked before positions are compared: it explains the difference.
             await self._lifecycle.catch_up()
             await self._followups.resume()
-            broker_positions = {p.symbol: p.quantity for p in await self._broker.positions()}
-            # Every leg the store holds, not only monitored positions': an entry order that
-            # part-filled keeps its workflow EXECUTING, yet its contracts are already held.
-            held: Counter[str] = Counter()
-            holders: dict[str, set[int]] = {}
-            for pos in await self._store.positions(open_only=True):
-                held[pos.symbol] += pos.quantity
-                holders.setdefault(pos.symbol, set()).add(pos.workflow_id)
-            differences = [LegDifference(symbol, qty, broker_positions.get(symbol, 0),
-                                         tuple(sorted(holders.get(symbol, ()))))
-                           for symbol, qty in held.items()
-                           if broker_positions.get(symbol, 0) != qty]
+            differences = leg_differences(await self._broker.positions(),
+                                          await self._store.positions(open_only=True),
+                                          {wf.id: wf.symbol for wf in self._book.all()})
             # -- the gate: differences nothing explained wait for the trader --------------
             if await self.gate.hold(differences):
                 return
@@ -146,3 +140,42 @@ class Reconciler:
                     await self._settlement.finish_closed(wf.id, "position flat after restart")
         elif state in (WorkflowState.COMPLETED, WorkflowState.REJECTED):
             self._book.schedule_restart(wf.id, wf.cooldown_until or now, self._spawn)
+
+
+def leg_differences(broker: list[BrokerPosition], held_rows: list[PositionRecord],
+                    underlying_of: dict[int, str]) -> list[LegDifference]:
+    """Every leg whose quantity differs between the app and the broker: each leg the store
+    holds (not only monitored positions': an entry order that part-filled keeps its workflow
+    EXECUTING, yet its contracts are already held), and each leg the broker holds on the
+    underlying of a workflow that holds a position while the app holds none of that leg."""
+    at_broker = {p.symbol: p for p in broker}
+    held: Counter[str] = Counter()
+    holders: dict[str, set[int]] = {}
+    for pos in held_rows:
+        held[pos.symbol] += pos.quantity
+        holders.setdefault(pos.symbol, set()).add(pos.workflow_id)
+    by_underlying: dict[str, set[int]] = {}
+    for wf_ids in holders.values():
+        for wf_id in wf_ids:
+            by_underlying.setdefault(underlying_of.get(wf_id, ""), set()).add(wf_id)
+
+    def mark(symbol: str) -> Decimal | None:
+        pos = at_broker.get(symbol)
+        if pos is None:
+            return None
+        return pos.mark if pos.mark is not None else pos.average_open_price
+
+    differences = [LegDifference(symbol, qty, _quantity(at_broker.get(symbol)),
+                                 tuple(sorted(holders[symbol])),
+                                 underlying_of.get(min(holders[symbol]), ""), mark(symbol))
+                   for symbol, qty in held.items() if _quantity(at_broker.get(symbol)) != qty]
+    differences += [LegDifference(p.symbol, 0, p.quantity,
+                                  tuple(sorted(by_underlying[p.underlying])), p.underlying,
+                                  mark(p.symbol))
+                    for p in broker if p.quantity and p.symbol not in held
+                    and p.underlying in by_underlying]
+    return differences
+
+
+def _quantity(position: BrokerPosition | None) -> int:
+    return position.quantity if position is not None else 0

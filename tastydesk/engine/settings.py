@@ -41,6 +41,11 @@ class Settings:
             self._config = EngineConfig.from_dict(stored)
         self._armed = bool(await self._store.get_config("automation_armed", True))
 
+    def hold_disarmed(self) -> None:
+        """Disarm for this session only, nothing persisted: an engine opened read-only (its
+        stored kill-switch state is left as it was, for when the account opens again)."""
+        self._armed = False
+
     async def set_automation(self, armed: bool, user: str) -> None:
         self._armed = armed  # effective at once; persisting follows
         await self._store.set_config("automation_armed", armed)

@@ -11,15 +11,29 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
 
 from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount
+from tastydesk.accounts.registry import remember_login
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.reconcile_gate import LegDifference, ReconcileDifferences
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
 REMEMBER_ACCOUNT = "account.remember"
+
+
+def stored_logins() -> list[AccountKind]:
+    """The tastytrade environments whose login the keyring holds (none when it cannot say)."""
+    try:
+        from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+
+        creds = KeyringCredentialStore()
+        return [kind for kind in (AccountKind.SANDBOX, AccountKind.LIVE)
+                if creds.load(kind.value) is not None]
+    except Exception:  # keyring back ends raise their own types; listing is best effort
+        return []
 
 
 class AccountFlow(QObject):
@@ -63,18 +77,44 @@ class AccountFlow(QObject):
         self._root = Path(root)
         self.current = account
         self._window.setWindowTitle(f"tastydesk \u2014 {account.label()}")
-        badge = self._window.findChild(QWidget, "modeBadge")
+        badge = self._window.findChild(QLabel, "modeBadge")
         if badge is not None:
-            badge.setText(account.label())  # type: ignore[attr-defined]
+            badge.setText(account.label())
+
+    def show_read_only(self, reason: str) -> None:
+        """The account is open read-only: title and badge say so with the reason, and the
+        window's own commands (kill switch, scan) are off; the engine refuses every other
+        command with the same reason."""
+        label = self.current.label() if self.current is not None else str(self._engine.mode)
+        self._window.setWindowTitle(f"tastydesk \u2014 {label} \u2014 READ-ONLY: {reason}")
+        badge = self._window.findChild(QLabel, "modeBadge")
+        if badge is not None:
+            badge.setText(f"READ-ONLY \u00b7 {label}")
+            badge.setToolTip(f"Read-only: {reason}. Nothing is written and no order is sent.")
+        for name in ("killSwitch", "action.scan_now"):
+            found = self._window.findChild(QObject, name)
+            if isinstance(found, (QAbstractButton, QAction)):
+                found.setEnabled(False)
+        self._tell(f"Read-only: {reason}")
 
     def show_switch(self) -> None:
         """File > Switch account: pick or create an account; the app reopens on it."""
+        from PySide6.QtCore import QSettings
+
         from tastydesk.ui.widgets.account_dialogs import SwitchAccountDialog
+        from tastydesk.ui.widgets.login_dialog import ACCOUNT_KEY
 
         if self._root is None or self.current is None:
             self._tell("Switching accounts needs the app started on a data directory.")
             return
-        dialog = SwitchAccountDialog(self._root, self.current, self._window)
+        logins = stored_logins()
+        for kind in logins:  # the account chosen at login, when this data directory knows it
+            number = QSettings().value(ACCOUNT_KEY.format(env=kind.value))
+            try:
+                remember_login(self._root, AccountRef(kind, str(number or "")))
+            except BadAccount:
+                continue
+        dialog = SwitchAccountDialog(self._root, self.current, self._window, logins=logins)
         dialog.exec()
         if dialog.chosen is not None and dialog.chosen != self.current:
             self._switch(dialog.chosen)
@@ -93,6 +133,8 @@ class AccountFlow(QObject):
             target: AccountRef | None = AccountRef(AccountKind(env), account)
         except (BadAccount, ValueError):
             target = None
+        if target is not None and self._root is not None:
+            remember_login(self._root, target)  # listed in Switch account from now on
 
         def kept(_result: object) -> None:
             if ask_confirm(self._window, "Switch to tastytrade",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tastydesk.accounts.identity import read_app_facts, read_paper_facts
+from tastydesk.accounts.identity import SideFacts, read_app_facts, read_paper_facts
 from tastydesk.cli import main
 from tastydesk.exit_codes import ExitCode
 
@@ -41,18 +41,24 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "a", root / "b"
 
 
-def _facts(data: Path) -> tuple[tuple[dict | None, int], tuple[dict | None, int]]:
-    with sqlite3.connect(data / "tastydesk.db") as app, sqlite3.connect(data / "paper.db") as paper:
+def _facts(data: Path) -> tuple[SideFacts, SideFacts]:
+    app, paper = sqlite3.connect(data / "tastydesk.db"), sqlite3.connect(data / "paper.db")
+    try:
         return read_app_facts(app), read_paper_facts(paper)
+    finally:
+        app.close()
+        paper.close()
 
 
 def test_a_run_gives_both_files_one_identity_and_records_the_generation(
         two_runs: tuple[Path, Path]) -> None:
-    (app_id, seen), (paper_id, generation) = _facts(two_runs[0])
-    assert app_id is not None and app_id == paper_id and app_id["account"] == "paper-default"
-    assert 0 < seen <= generation
-    other = _facts(two_runs[1])[0][0]
-    assert other is not None and other["id"] != app_id["id"]
+    app, paper = _facts(two_runs[0])
+    assert app.identity is not None and app.identity == paper.identity
+    assert app.identity["account"] == "paper-default"
+    assert 0 < app.generation <= paper.generation
+    assert app.sync == paper.sync >= 1  # a clean stop leaves the two level
+    other = _facts(two_runs[1])[0].identity
+    assert other is not None and other["id"] != app.identity["id"]
 
 
 def test_a_foreign_paper_state_is_refused_naming_it(

@@ -57,6 +57,7 @@ class FakeFacade:
         self.clock = SimClock(T0)
         self.wall_clock = SimClock(T0)  # the trader's clock, stepped apart from paper time
         self.mode = Mode.PAPER
+        self.read_only: str | None = None  # the real facade's: why it only shows the account
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.failures: dict[str, BaseException] = {}
         self.preview_error: BaseException | None = None

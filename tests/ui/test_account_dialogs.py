@@ -74,7 +74,9 @@ def test_reconcile_dialog_shows_each_leg_app_against_broker_and_its_decision(
     assert rows == [["SPY 260220P00500000", "-1", "0", "4"],
                     ["SPY 260220P00495000", "1", "2", "4"]]
     assert dialog.decisions() == [("SPY 260220P00500000", DifferenceAction.TAKE_BROKER),
-                                  ("SPY 260220P00495000", DifferenceAction.END_WORKFLOW)]
+                                  ("SPY 260220P00495000", DifferenceAction.TAKE_BROKER)]
+    assert dialog.table.cellWidget(0, 4).currentText() == "Take the broker's view (set to 0, flat)"
+    assert dialog.table.cellWidget(1, 4).currentText() == "Take the broker's view (set to 2)"
     second = dialog.table.cellWidget(1, 4)
     second.setCurrentIndex(second.findData(DifferenceAction.LATER))
     assert dialog.decisions()[1] == ("SPY 260220P00495000", DifferenceAction.LATER)
@@ -94,3 +96,39 @@ def test_the_window_names_its_account_and_offers_switch_account(
     assert window.windowTitle() == "tastydesk \u2014 Sandbox · 5WT0001"
     assert window.mode_badge.text() == "Sandbox · 5WT0001"
     assert window.findChild(QAction, "action.switchAccount") is not None
+
+
+def test_stored_logins_without_a_directory_are_listed_and_opening_one_creates_it(
+        qtbot: QtBot, tmp_path: Path) -> None:
+    import argparse
+
+    from tastydesk.accounts.registry import list_accounts, remember_login
+    from tastydesk.accounts.selection import apply_to_args
+    from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+    from tastydesk.ui.account_flow import stored_logins
+
+    assert stored_logins() == []
+    KeyringCredentialStore().save("sandbox", "secret", "token")
+    KeyringCredentialStore().save("live", "secret", "token")
+    assert stored_logins() == [AccountKind.SANDBOX, AccountKind.LIVE]
+    live = AccountRef(AccountKind.LIVE, "5WX0009")
+    remember_login(tmp_path, live)  # the account chosen at login; no directory yet
+    assert not (tmp_path / "accounts" / live.slug).exists()
+    dialog = SwitchAccountDialog(tmp_path, AccountRef.default_paper(), logins=stored_logins())
+    qtbot.addWidget(dialog)
+    labels = [dialog.accounts.item(i).text() for i in range(dialog.accounts.count())]
+    assert labels == ["Paper · default  (open now)", "Live · 5WX0009",
+                      "Sandbox login · type its account number"]
+    dialog.accounts.setCurrentRow(2)
+    dialog.open_selected()
+    assert dialog.chosen is None and "account number" in dialog.message.text()
+    dialog.number.setText("5WT0042")
+    dialog.open_selected()
+    sandbox = AccountRef(AccountKind.SANDBOX, "5WT0042")
+    assert dialog.chosen == sandbox
+    # The app opens the chosen account: its directory is created on this first use.
+    args = argparse.Namespace()
+    assert apply_to_args(args, tmp_path, sandbox.slug, create=True) == sandbox
+    assert (tmp_path / "accounts" / sandbox.slug).is_dir()
+    assert args.data_dir == str(tmp_path / "accounts" / sandbox.slug)
+    assert list_accounts(tmp_path) == [AccountRef.default_paper(), sandbox, live]

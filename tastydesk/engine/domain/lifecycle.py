@@ -21,6 +21,9 @@ class LifecycleKind(StrEnum):
     SHARES_DELIVERED = "shares_delivered"  # stock received or delivered by assignment/exercise
     CASH_SETTLED = "cash_settled"  # index option settled in cash
     DIVIDEND = "dividend"  # cash paid (long shares) or charged (short shares) on the ex-date
+    # Not a broker transaction: the trader took the broker's quantity for a leg the app held
+    # differently (the reconciliation gate), booked at an estimated price.
+    RECONCILED = "reconciled"
 
 
 @dataclass(frozen=True, slots=True)

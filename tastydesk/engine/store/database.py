@@ -63,6 +63,49 @@ def create_sqlite_engine(path: Path, synchronous: str = "FULL") -> Engine:
     return engine
 
 
+def open_read_only(path: Path) -> Engine:
+    """An engine on ``path`` that cannot write it, create it or migrate it.
+
+    SQLite's read-only URI: ``mode=ro``, and ``immutable=1`` as well when no write-ahead log is
+    left beside the file (a clean close), so not even the ``-wal`` / ``-shm`` files appear. A
+    log left by a crash holds committed transactions, so it is read (``mode=ro`` only; SQLite
+    then maps the log's index). The schema must be at this tastydesk's newest revision: older
+    files need the migration a normal open runs. Raises :class:`StoreError` naming the file.
+    """
+    path = Path(path).resolve()
+    if not path.is_file() or path.stat().st_size == 0:
+        raise StoreError(f"{path}: no database to open read-only (missing or empty)")
+    logged = Path(f"{path}-wal").exists()
+    uri = f"{path.as_uri()}?mode=ro" + ("" if logged else "&immutable=1")
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+
+    engine = create_engine(f"sqlite:///{path}", creator=connect, pool_size=4, max_overflow=4)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:
+        engine.dispose()
+        raise StoreError(f"{path}: cannot be read ({exc})") from exc
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if revision != head:
+        engine.dispose()
+        raise StoreError(f"{path}: at schema revision {revision}, while this tastydesk reads "
+                         f"{head}; it opens read-only only at that revision")
+    return engine
+
+
 def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -144,9 +187,11 @@ class Database:
     write lock; readers never take it (WAL lets them run beside a writer).
     """
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", read_only: bool = False) -> None:
         self.path = Path(path)
-        self._engine: Engine = open_database(self.path, synchronous)
+        self.read_only = read_only  # every write then fails: SQLite refuses it
+        self._engine: Engine = (open_read_only(self.path) if read_only
+                                else open_database(self.path, synchronous))
         self._reader: Engine = self._engine.execution_options(**{READ_ONLY: True})
         self._lock = threading.RLock()
         self._closed = False

@@ -56,17 +56,19 @@ class Store:
     else calls the methods below.
     """
 
-    def __init__(self, path: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path, synchronous: str = "FULL", read_only: bool = False) -> None:
         self.path = Path(path)
-        self.repositories = Repositories.on(Database(self.path, synchronous))
+        self.repositories = Repositories.on(Database(self.path, synchronous, read_only))
         config = self.repositories.config
-        if not config.get_config(DEFAULTS_INSTALLED_KEY, False):
+        if not read_only and not config.get_config(DEFAULTS_INSTALLED_KEY, False):
             self.repositories.strategies.restore_default_strategies()
             config.set_config(DEFAULTS_INSTALLED_KEY, True)
 
     @classmethod
-    def open(cls, path: Path, synchronous: str = "FULL") -> Store:
-        return cls(path, synchronous)
+    def open(cls, path: Path, synchronous: str = "FULL", read_only: bool = False) -> Store:
+        """``read_only``: look at an existing file without writing, creating or migrating it
+        (see :func:`~tastydesk.engine.store.database.open_read_only`)."""
+        return cls(path, synchronous, read_only)
 
     def close(self) -> None:
         self.repositories.database.close()

@@ -3,6 +3,7 @@ files do not prove they belong together, and the reconciliation gate's differenc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
@@ -25,21 +26,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tastydesk.accounts.model import AccountRef, BadAccount, PaperAccountSpec
+from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount, PaperAccountSpec
 from tastydesk.accounts.registry import create_paper_account, list_accounts
 from tastydesk.engine.reconcile_gate import DifferenceAction, LegDifference
 
 
 class SwitchAccountDialog(QDialog):
-    """Lists every account (paper accounts, stored tastytrade accounts) and creates named paper
-    accounts; :attr:`chosen` is the account picked, None when cancelled."""
+    """Lists every account (paper accounts, tastytrade accounts with a directory or a stored
+    login) and creates named paper accounts; :attr:`chosen` is the account picked, None when
+    cancelled. ``logins`` are the environments whose login the keyring holds: one whose account
+    number is not known yet is listed too, and its number is asked when it is opened."""
 
-    def __init__(self, root: Path, current: AccountRef, parent: QWidget | None = None) -> None:
+    def __init__(self, root: Path, current: AccountRef, parent: QWidget | None = None,
+                 logins: Sequence[AccountKind] = ()) -> None:
         super().__init__(parent)
         self.setObjectName("switchAccountDialog")
         self.setWindowTitle("Switch account")
         self._root = Path(root)
         self._current = current
+        self._logins = tuple(logins)
         self.chosen: AccountRef | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Each account keeps its own workflows, orders and journal. "
@@ -48,6 +53,10 @@ class SwitchAccountDialog(QDialog):
         self.accounts.setObjectName("switchAccount.list")
         layout.addWidget(self.accounts)
         form = QFormLayout()
+        self.number = QLineEdit(self)
+        self.number.setObjectName("switchAccount.number")
+        self.number.setPlaceholderText("for a stored login without one, e.g. 5WT00001")
+        form.addRow("Account number", self.number)
         self.name = QLineEdit(self)
         self.name.setObjectName("switchAccount.name")
         self.name.setPlaceholderText("e.g. wheel_test")
@@ -82,13 +91,21 @@ class SwitchAccountDialog(QDialog):
 
     def refresh(self) -> None:
         self.accounts.clear()
-        for ref in list_accounts(self._root):
+        listed = list_accounts(self._root)
+        for ref in listed:
             mark = "  (open now)" if ref == self._current else ""
             item = QListWidgetItem(ref.label() + mark)
             item.setData(256, ref.slug)
             self.accounts.addItem(item)
             if ref == self._current:
                 self.accounts.setCurrentItem(item)
+        known = {ref.kind for ref in listed}
+        for kind in self._logins:
+            if kind not in known:  # a stored login whose account number is not known yet
+                item = QListWidgetItem(f"{kind.value.capitalize()} login · type its "
+                                       f"account number")
+                item.setData(256, kind.value)
+                self.accounts.addItem(item)
 
     def create_paper(self) -> None:
         try:
@@ -112,7 +129,16 @@ class SwitchAccountDialog(QDialog):
         if item is None:
             self.message.setText("Choose an account.")
             return
-        self.chosen = AccountRef.parse(item.data(256))
+        text = str(item.data(256))
+        try:
+            if "-" in text:
+                self.chosen = AccountRef.parse(text)
+            else:
+                self.chosen = AccountRef(AccountKind(text), self.number.text().strip())
+        except BadAccount as exc:
+            self.message.setText(f"Not opened: {exc} (type it under Account number)"
+                                 .replace("--account: ", "account number: "))
+            return
         self.accept()
 
     def back_to_paper(self) -> None:
@@ -123,16 +149,19 @@ class SwitchAccountDialog(QDialog):
 class StateChoice(StrEnum):
     RESTORE = "restore"
     NEW_ACCOUNT = "new_account"
+    READ_ONLY = "read_only"
     QUIT = "quit"
 
 
 class StateProblemDialog(QDialog):
     """Says which file is wrong and why; the trader restores the latest backup, starts the
-    account anew on purpose (the files are moved aside, not deleted) or quits. Nothing is
-    armed and nothing starts fresh until then."""
+    account anew on purpose (the files are moved aside, not deleted), opens it read-only to
+    look at it (nothing written, nothing sent) or quits. Nothing is armed and nothing starts
+    fresh until then. ``no_read_only`` is why the app database cannot be looked at (None when
+    it can)."""
 
     def __init__(self, account: AccountRef, problems: list[str], latest_backup: str | None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, no_read_only: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("stateProblemDialog")
         self.setWindowTitle(f"{account.label()}: state files do not match")
@@ -152,6 +181,14 @@ class StateProblemDialog(QDialog):
         self.new_button = buttons.addButton("Start this account anew",
                                             QDialogButtonBox.ButtonRole.DestructiveRole)
         self.new_button.clicked.connect(lambda: self._done(StateChoice.NEW_ACCOUNT))
+        self.read_only_button = buttons.addButton("Open read-only",
+                                                  QDialogButtonBox.ButtonRole.ActionRole)
+        self.read_only_button.setObjectName("stateProblem.readOnly")
+        self.read_only_button.setEnabled(no_read_only is None)
+        self.read_only_button.setToolTip(
+            no_read_only or "Look at positions, orders, journal and history: nothing is "
+                            "written, no order is sent, automation stays off")
+        self.read_only_button.clicked.connect(lambda: self._done(StateChoice.READ_ONLY))
         quit_button = buttons.addButton("Quit", QDialogButtonBox.ButtonRole.RejectRole)
         quit_button.clicked.connect(lambda: self._done(StateChoice.QUIT))
         layout.addWidget(buttons)
@@ -182,8 +219,9 @@ class ReconcileDialog(QDialog):
                                         ", ".join(map(str, diff.workflow_ids)))):
                 self.table.setItem(row, col, QTableWidgetItem(text))
             combo = QComboBox(self.table)
-            if diff.broker_quantity == 0:
-                combo.addItem("Take the broker's view (flat)", DifferenceAction.TAKE_BROKER)
+            combo.addItem(f"Take the broker's view (set to {diff.broker_quantity}"
+                          + (", flat)" if diff.broker_quantity == 0 else ")"),
+                          DifferenceAction.TAKE_BROKER)
             combo.addItem("End the workflow", DifferenceAction.END_WORKFLOW)
             combo.addItem("Leave it for later", DifferenceAction.LATER)
             self.table.setCellWidget(row, 4, combo)
