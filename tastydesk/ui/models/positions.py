@@ -84,7 +84,8 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
                              f"realised on closed parts {fmt.money(v.realised_pnl, signed=True)}"),
     Column("pnl_pct", "P&L %", lambda v: v.pnl_pct, lambda x: fmt.pct(x, signed=True),
            align=RIGHT, width=56,
-           header_tip="% of max profit captured; negative: loss as % of entry"),
+           header_tip="% of the credit received captured; negative: loss as % of the credit "
+                      "received"),
     Column("progress", "Target / stop", progress, width=180, text=exit_label,
            sort_key=lambda v: progress(v) or 0.0, tooltip=exit_tip,
            header_tip="The P&L at which the profit target or stop loss fires, and the share of "
