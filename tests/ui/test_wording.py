@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
 from tastydesk.engine.domain.enums import RuleType
@@ -137,11 +137,14 @@ def test_rules_table_in_the_builders_words_and_units(qtbot: Any) -> None:
     target, stop = row(0), row(1)
     # The engine measures both against the credit actually received, and so does the wording.
     assert target[:3] == ["Profit target", "Close", "50 % of credit received"]
-    assert target[3] == "\u22122.0 % of credit received"
-    assert target[4] == "52.0 % of credit received"
+    # Now and Distance leave the unit to the Threshold column (the tooltip spells it out).
+    assert target[3] == "\u22122.0 %" and target[4] == "52.0 %"
     assert stop[:3] == ["Stop loss", "Close", "loss 200 % of credit received"]
-    assert stop[3] == "loss 2.0 % of credit received"
-    assert stop[4] == "198.0 % of credit received"
+    assert stop[3] == "loss 2.0 %" and stop[4] == "198.0 %"
+    tip = model.index(1, model.column_index("current")).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "loss 2.0 % of credit received"
+    tip = model.index(1, model.column_index("distance")).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "198.0 % of credit received"
     assert "stop_loss" not in " ".join(stop + target)
     assert "max profit" not in " ".join(stop + target)
     position = f.position(1, pnl="-1.70", pnl_pct=-2.0)

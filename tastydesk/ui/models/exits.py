@@ -130,10 +130,11 @@ def action_label(rule: RuleStatus) -> str:
     return ACTION_LABELS.get(rule.action, str(rule.action))
 
 
-def rule_measure(rule_type: RuleType, value: float | None) -> str:
+def rule_measure(rule_type: RuleType, value: float | None, compact: bool = False) -> str:
     """A rule's current measure in its threshold's unit: ``12.4 % of credit received``,
     ``46 DTE``, ``2 days left``; a stop's measure is the loss, so a gain reads
-    ``gain 3.1 % of credit received``."""
+    ``gain 3.1 % of credit received``. ``compact`` leaves the unit to the threshold's column:
+    ``loss 3.1 %``."""
     if value is None:
         return "\u2014"
     if rule_type in (RuleType.TIME_EXIT, RuleType.ROLL):
@@ -144,11 +145,11 @@ def rule_measure(rule_type: RuleType, value: float | None) -> str:
         return days(value, "left" if rule_type is RuleType.EXPIRATION_RISK else "to ex-date")
     if rule_type is RuleType.STOP_LOSS:
         kind = "loss" if round(value, 1) > 0 else "gain" if round(value, 1) < 0 else "loss"
-        return f"{kind} {abs(value):.1f} {CREDIT_RECEIVED}"
-    return f"{fmt.number(value, 1)} {CREDIT_RECEIVED}"
+        return f"{kind} {abs(value):.1f} {'%' if compact else CREDIT_RECEIVED}"
+    return f"{fmt.number(value, 1)} {'%' if compact else CREDIT_RECEIVED}"
 
 
-def rule_distance(rule: RuleStatus, places: int = 1) -> str:
+def rule_distance(rule: RuleStatus, places: int = 1, compact: bool = False) -> str:
     """How far a rule is from firing, in its unit; ``reached`` once its condition holds."""
     d = rule.distance
     if d is None:
@@ -159,7 +160,7 @@ def rule_distance(rule: RuleStatus, places: int = 1) -> str:
         return days(d)
     if rule.rule_type is RuleType.DELTA_BREACH:
         return f"|\u0394| {d:.2f}"
-    return f"{d:.{places}f} {CREDIT_RECEIVED}"
+    return f"{d:.{places}f} {'%' if compact else CREDIT_RECEIVED}"
 
 
 def relative_distance(rule: RuleStatus) -> float:

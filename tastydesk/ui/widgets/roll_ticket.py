@@ -113,6 +113,7 @@ class RollTicket(QDialog):
         self.legs.verticalHeader().hide()
         self.legs.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.legs.setMinimumWidth(520)
+        self.legs.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.legs)
         self.form = QFormLayout()
         self.expiry = QComboBox()
@@ -326,8 +327,12 @@ class RollTicket(QDialog):
                                       _quote(mid))):
                 self.legs.setItem(r, c, QTableWidgetItem(text))
         self.legs.resizeColumnsToContents()
-        self.legs.setFixedHeight(self.legs.horizontalHeader().height() + 4
-                                 + sum(self.legs.rowHeight(r) for r in range(len(rows))))
+        self.legs.resizeRowsToContents()
+        # Every leg in view: the header's own size (the table may not be shown yet), the rows
+        # and the frame.
+        self.legs.setFixedHeight(self.legs.horizontalHeader().sizeHint().height()
+                                 + sum(self.legs.rowHeight(r) for r in range(len(rows)))
+                                 + 2 * self.legs.frameWidth() + 2)
 
     # ---- sending
     def send(self) -> None:
