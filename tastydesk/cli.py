@@ -1,7 +1,8 @@
 """Command line: ``tastydesk`` starts the desktop app; sub-commands run headless tools.
 
-Each sub-command lives in ``tastydesk.commands.<name>`` with ``add_parser(subparsers)`` and
-``run(args) -> int``; modules are imported only when their command runs, so start-up stays fast.
+Each sub-command lives in ``tastydesk.commands.<name>`` (dashes as underscores) with
+``add_parser(subparsers)`` and ``run(args) -> int``; modules are imported only when their
+command runs, so start-up stays fast.
 Every failure ends in one line on stderr and an exit code from :mod:`tastydesk.exit_codes`:
 a second writer, damaged state and unexpected errors are caught here, once for all commands
 (an unexpected error's traceback goes to the log file only).
@@ -29,6 +30,7 @@ COMMANDS = {
     "orders": "Export every order: legs, prices, time in force, status history, fills, fees",
     "journal": "Export every closed trade with its order chain's totals (CSV or JSON)",
     "accounts": "Accounts: list, create a paper account, choose one, restore a backup",
+    "roll-preview": "Preview the roll of an open position: new legs, net price, risk after it",
 }
 # Commands that write the data directory they are given (strategies import/restore decide
 # for themselves); without --data-dir these run on a temporary directory of their own.
@@ -36,7 +38,7 @@ WRITES_GIVEN_DATA_DIR = frozenset({"screenshot"})
 # Commands that run on a temporary directory of their own unless --data-dir/--account is given.
 TEMPORARY_WITHOUT_DATA_DIR = frozenset({"simulate", "screenshot", "bench"})
 # Commands that only read: they never move legacy files nor create an account's directory.
-READ_ONLY = frozenset({"doctor", "orders", "journal"})
+READ_ONLY = frozenset({"doctor", "orders", "journal", "roll-preview"})
 MAX_MESSAGE = 400
 
 
@@ -73,9 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--data-dir", default=argparse.SUPPRESS,
                         help="data directory (default: platform user data dir)")
         sp.add_argument("--account", default=argparse.SUPPRESS, help=ACCOUNT_HELP)
-        module = importlib.import_module(f"tastydesk.commands.{name}")
+        module = importlib.import_module(f"tastydesk.commands.{_module_name(name)}")
         module.add_parser(sp)
     return parser
+
+
+def _module_name(command: str) -> str:
+    return command.replace("-", "_")
 
 
 def _take_data_dir(argv: list[str]) -> tuple[list[str], str | None]:
@@ -169,7 +175,7 @@ def _dispatch(argv: list[str]) -> int:
         args.data_dir = data_dir
     if not (args._module in TEMPORARY_WITHOUT_DATA_DIR and data_dir is None and account is None):
         _select_account(args, data_dir, account, migrate=args._module not in READ_ONLY)
-    module = importlib.import_module(f"tastydesk.commands.{args._module}")
+    module = importlib.import_module(f"tastydesk.commands.{_module_name(args._module)}")
     if args._module in WRITES_GIVEN_DATA_DIR and data_dir is not None:
         from tastydesk.commands.writer import writing
 

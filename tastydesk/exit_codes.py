@@ -12,7 +12,8 @@ from typing import ClassVar
 
 class ExitCode(IntEnum):
     OK = 0
-    PROBLEMS = 1  # the command ran and found problems (doctor, self-test, simulate, bench)
+    PROBLEMS = 1  # the command ran and found problems (doctor, self-test, simulate, bench,
+    # roll-preview's refused roll)
     BAD_INPUT = 2  # bad arguments, an invalid strategy file, an unknown strategy name
     DAMAGED_STATE = 3  # a database or the paper state is unreadable, mismatched or too new
     LOCKED = 4  # another process holds the data directory's writer lock (message names it)
@@ -29,7 +30,8 @@ class CommandError(RuntimeError):
 
 HELP = """exit codes:
   0  success
-  1  the command ran and found problems (doctor, --self-test, simulate, bench targets)
+  1  the command ran and found problems (doctor, --self-test, simulate, bench targets;
+     roll-preview: the pre-trade checks would refuse the roll)
   2  bad input: arguments, an invalid strategy file, an unknown strategy name
   3  damaged or incompatible state: a database or paper.db unreadable, missing beside its
      partner, or migrated by a newer tastydesk

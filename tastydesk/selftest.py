@@ -135,6 +135,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     from PySide6.QtWidgets import QApplication
 
     from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, open_paper_engine
+    from tastydesk.engine.clock import RealClock
     from tastydesk.engine.config import EngineConfig
     from tastydesk.engine.domain.events import WorkflowChanged
     from tastydesk.engine.store.service import Store
@@ -158,8 +159,9 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
             return None if store.get_config(PAPER_CLOCK_KEY, None) else SIM_START
 
         start = await asyncio.to_thread(prepare)
+        # Approvals expire on the trader's (real) clock, as in the app, not on paper time.
         engine, driver = await open_paper_engine(base, seed=seed, speed=getattr(args, "speed", None),
-                                                 start=start, store=store)
+                                                 start=start, store=store, wall=RealClock())
         checks.add(True, "paper engine opens",
                    f"seed {seed}, paper time {engine.clock.now():%Y-%m-%d %H:%M}Z")
 
@@ -172,7 +174,10 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
         if not checks.add(window.isVisible(), "main window shown", window.windowTitle()):
             return
         await engine.start(start_driver=False)
-        checks.add(True, "engine started", f"mode {engine.mode}, auto-approve on")
+        window_min = engine.settings.config.approval_expiry_minutes
+        checks.add(True, "engine started", f"mode {engine.mode}, auto-approve on, approvals "
+                   f"expire after {window_min} real minute{'s' if window_min != 1 else ''}"
+                   f"{'' if engine.wall is not engine.clock else ' (PAPER TIME)'}")
 
         seen: dict[int, list[str]] = {}
         subscription = engine.bus.subscribe(

@@ -36,6 +36,9 @@ def test_full_self_test_passes_in_a_fresh_process(tmp_path):
                   "no unhandled exceptions"):
         assert any(line.startswith("ok") and check in line for line in out.splitlines()), check
     assert "FAIL" not in out
+    started = next(line for line in out.splitlines() if "engine started" in line)
+    # Approvals expire on the real clock, as in the app (paper time runs x60 faster).
+    assert "expire after 5 real minutes" in started and "PAPER TIME" not in started, started
     assert out.strip().splitlines()[-1].startswith("self-test passed")
     assert (tmp_path / "tastydesk.db").exists()  # the given data directory is kept
     assert (tmp_path / "selftest-window.ini").exists()  # layout saved there, not in user settings

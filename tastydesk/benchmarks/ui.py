@@ -85,6 +85,7 @@ async def open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
     from decimal import Decimal
 
     from tastydesk.engine.bootstrap import open_paper_engine
+    from tastydesk.engine.clock import RealClock
     from tastydesk.engine.config import EngineConfig
     from tastydesk.engine.domain.enums import OrderAction
     from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
@@ -101,8 +102,9 @@ async def open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
         "scan_interval_minutes": 1440})
     await asyncio.to_thread(store.set_config, "engine", config.to_dict())
     start = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+    # Approvals expire on the trader's (real) clock, as in the app, not on paper time.
     engine, driver = await open_paper_engine(base, seed=3, start=start, store=store,
-                                             starting_cash=Decimal("2000000"))
+                                             starting_cash=Decimal("2000000"), wall=RealClock())
     await engine.start(start_driver=False)
     await engine.facade.set_automation(False, "benchmark")  # positions are watched; nothing acts on them
     broker = engine.broker

@@ -20,9 +20,12 @@ def _p(values: list[float], q: float) -> float:
 
 async def _paper_engine(tmp: Path) -> Any:
     from tastydesk.engine.bootstrap import open_paper_engine
+    from tastydesk.engine.clock import RealClock
     from tastydesk.engine.simulation import SIM_START
 
-    engine, driver = await open_paper_engine(tmp, seed=7, start=SIM_START + timedelta(hours=1))
+    # Approvals expire on the trader's (real) clock, as in the app, not on paper time.
+    engine, driver = await open_paper_engine(tmp, seed=7, start=SIM_START + timedelta(hours=1),
+                                             wall=RealClock())
     await engine.start(start_driver=False)
     return engine, driver
 

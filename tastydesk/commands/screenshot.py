@@ -162,6 +162,7 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
         await _settle(app, 0.6 if title == "analytics" else 0.2)
         window.workflow_dock.grab().save(str(out / f"workflow_status_{title}.png"))
     window.workflow_dock.tabs.setCurrentIndex(0)
+    await _capture_roll_ticket(window, out)
     window.close()
     try:
         await asyncio.wait_for(engine.stop(), timeout=20)
@@ -174,6 +175,27 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
               + (", ".join(missing) or "working orders"), file=sys.stderr)
         return 1
     return 0
+
+
+async def _capture_roll_ticket(window: Any, out: Path) -> None:
+    """The Roll ticket of the first position, once priced (then cancelled: nothing is sent)."""
+    dock = window.position_dock
+    dock.raise_()
+    if not dock.model.rowCount():
+        return
+    dock.table.selectRow(0)
+    dock.roll_selected()
+    ticket = dock.roll_ticket
+    if ticket is None:
+        return
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        if ticket.preview is not None and not ticket.busy:
+            break
+    await asyncio.sleep(0.3)
+    ticket.grab().save(str(out / "roll_ticket.png"))
+    ticket.reject()
+    await asyncio.sleep(0.1)
 
 
 def _start_at_monday_open(base: Path) -> None:

@@ -29,6 +29,7 @@ from tastydesk.engine.domain.records import (
     TransitionRecord,
 )
 from tastydesk.engine.domain.results import ActionResult
+from tastydesk.engine.domain.rolls import RollEdits, RollPreview
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import (
     AnalyticsView,
@@ -174,9 +175,19 @@ class EngineFacade:
         self._writable()
         return await self._actions.close_position(workflow_id, user, pct)
 
-    async def roll_position(self, workflow_id: WorkflowId, user: str) -> ActionResult:
+    async def roll_position(self, workflow_id: WorkflowId, user: str,
+                            edits: RollEdits | None = None) -> ActionResult:
+        """Roll the position: the strategy's selection on a later expiry, or what the trader
+        set on the Roll ticket (``edits``); sent through the normal roll order path."""
         self._writable()
-        return await self._actions.roll_position(workflow_id, user)
+        return await self._actions.roll_position(workflow_id, user, edits or RollEdits())
+
+    async def preview_roll(self, workflow_id: WorkflowId,
+                           edits: RollEdits | None = None) -> RollPreview:
+        """The roll that :meth:`roll_position` with ``edits`` would send now: the new legs, the
+        net credit or debit (mid and natural) and the position's risk after it. A query that
+        reads the live chain; nothing is saved or sent."""
+        return await self._actions.preview_roll(workflow_id, edits or RollEdits())
 
     async def cancel_workflow(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         self._writable()

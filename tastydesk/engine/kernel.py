@@ -112,8 +112,9 @@ class Kernel:
         self.actions = PositionActions(
             book=self.book, positions=self.positions, orders=self.orders,
             candidates=self.candidates, broker=broker, store=store, audit=self.audit,
-            strategies=self.strategies, settings=self.settings, readiness=self.readiness,
-            calendar=calendar, spawn=spawn, counters=self.counters, **common)
+            strategies=self.strategies, settings=self.settings, risk=self.risk,
+            readiness=self.readiness, calendar=calendar, spawn=spawn, counters=self.counters,
+            **common)
         self.followups = AssignmentFollowUps(
             book=self.book, positions=self.positions, orders=self.orders, desk=self.desk,
             broker=broker,

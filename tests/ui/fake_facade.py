@@ -33,6 +33,7 @@ from tastydesk.engine.domain.records import (
     TransitionRecord,
 )
 from tastydesk.engine.domain.results import ActionResult
+from tastydesk.engine.domain.rolls import RollEdits, RollPreview
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import (
     AnalyticsView,
@@ -43,6 +44,7 @@ from tastydesk.engine.domain.views import (
     PositionView,
     WorkflowView,
 )
+from tastydesk.engine.errors import EngineError
 from tastydesk.engine.strategies.defaults import DEFAULT_STRATEGIES
 from tests.ui.factories import T0, proposal
 
@@ -62,6 +64,7 @@ class FakeFacade:
         self.failures: dict[str, BaseException] = {}
         self.preview_error: BaseException | None = None
         self.preview_result: TradeProposal = proposal()
+        self.roll_preview: RollPreview | None = None  # what preview_roll answers
         self.armed = True
         self.current_config = EngineConfig()
         self.strategy_book: dict[str, Strategy] = {s.name: s for s in strategies}
@@ -164,9 +167,16 @@ class FakeFacade:
         await self._command("close_position", workflow_id, user, pct)
         return SENT
 
-    async def roll_position(self, workflow_id: int, user: str) -> ActionResult:
-        await self._command("roll_position", workflow_id, user)
+    async def roll_position(self, workflow_id: int, user: str,
+                            edits: RollEdits | None = None) -> ActionResult:
+        await self._command("roll_position", workflow_id, user, edits)
         return SENT
+
+    async def preview_roll(self, workflow_id: int, edits: RollEdits | None = None) -> RollPreview:
+        await self._command("preview_roll", workflow_id, edits)
+        if self.roll_preview is None:
+            raise EngineError(f"workflow: no open position for workflow #{workflow_id}")
+        return self.roll_preview
 
     async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
         await self._command("cancel_workflow", workflow_id, user, reason)

@@ -103,4 +103,5 @@ def test_target_stop_cell_and_rules_read_in_dollars_and_the_builders_units(
     assert dock.focus_workflow(1)  # its rules show in the Rules tab
     rules = [dock.rules.index(r, 0).data() for r in range(dock.rules.rowCount())]
     assert rules == ["Profit target", "Stop loss"]
-    assert dock.rules.index(1, dock.rules.column_index("threshold")).data() == "200 % of entry"
+    assert dock.rules.index(1, dock.rules.column_index("threshold")).data() == \
+        "loss 200 % of credit received"

@@ -7,13 +7,21 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 
 from tastydesk.engine.domain.enums import RuleType
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.exits import exit_label, exit_level, exit_tip, nearest_text
+from tastydesk.ui.models.exits import (
+    exit_label,
+    exit_level,
+    exit_tip,
+    nearest_text,
+    rule_distance,
+    rule_measure,
+)
 from tastydesk.ui.models.positions import positions_model, rules_model
+from tastydesk.ui.models.rules import format_threshold
 from tastydesk.ui.theme import pnl_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate
 from tastydesk.ui.widgets.dialogs import ConfirmDialog, ask_close, close_text, close_units
@@ -127,14 +135,32 @@ def test_rules_table_in_the_builders_words_and_units(qtbot: Any) -> None:
         return [model.index(i, c).data() for c in range(model.columnCount())]
 
     target, stop = row(0), row(1)
-    assert target[:3] == ["Profit target", "Close", "50 % of max profit"]
-    assert target[3] == "\u22122.0 % of max profit" and target[4] == "52.0 % of max profit"
-    assert stop[:3] == ["Stop loss", "Close", "200 % of entry"]
-    assert stop[3] == "loss 2.0 % of entry" and stop[4] == "198.0 % of entry"
+    # The engine measures both against the credit actually received, and so does the wording.
+    assert target[:3] == ["Profit target", "Close", "50 % of credit received"]
+    # Now and Distance leave the unit to the Threshold column (the tooltip spells it out).
+    assert target[3] == "\u22122.0 %" and target[4] == "52.0 %"
+    assert stop[:3] == ["Stop loss", "Close", "loss 200 % of credit received"]
+    assert stop[3] == "loss 2.0 %" and stop[4] == "198.0 %"
+    tip = model.index(1, model.column_index("current")).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "loss 2.0 % of credit received"
+    tip = model.index(1, model.column_index("distance")).data(Qt.ItemDataRole.ToolTipRole)
+    assert tip == "198.0 % of credit received"
     assert "stop_loss" not in " ".join(stop + target)
+    assert "max profit" not in " ".join(stop + target)
     position = f.position(1, pnl="-1.70", pnl_pct=-2.0)
     # Compared relative to their thresholds: 198/200 of the stop's way beats 52/50 of the target's.
-    assert nearest_text(position) == "Stop loss: 198 % of entry to go"
+    assert nearest_text(position) == "Stop loss: 198 % of credit received to go"
+
+
+def test_day_counts_read_in_the_singular_and_plural() -> None:
+    assert format_threshold(RuleType.EXPIRATION_RISK, Decimal("1")) == "1 day left"
+    assert format_threshold(RuleType.EXPIRATION_RISK, Decimal("3")) == "3 days left"
+    assert format_threshold(RuleType.EX_DIVIDEND, Decimal("1")) == "1 day to ex-date"
+    assert rule_measure(RuleType.EXPIRATION_RISK, 1.0) == "1 day left"
+    assert rule_measure(RuleType.EX_DIVIDEND, 2.0) == "2 days to ex-date"
+    one = replace(f.position(1).rules[0], rule_type=RuleType.TIME_EXIT, distance=1.0)
+    assert rule_distance(one) == "1 day"
+    assert rule_distance(replace(one, distance=4.0)) == "4 days"
 
 
 def test_times_show_new_york_with_the_zone_and_local_on_request() -> None:
@@ -151,3 +177,18 @@ def test_times_show_new_york_with_the_zone_and_local_on_request() -> None:
     finally:
         fmt.set_local_time(False)
     assert fmt.time_of_day(t).endswith(" ET")
+
+
+def test_activity_times_carry_the_zone_like_the_toolbar_clock(qtbot: Any) -> None:
+    from PySide6.QtCore import Qt
+
+    from tastydesk.engine.domain.enums import AlertCategory, AlertLevel
+    from tastydesk.engine.domain.events import Alert
+    from tastydesk.ui.models.activity import activity_model, from_alert
+
+    model = activity_model()
+    t = datetime(2026, 1, 5, 19, 52, 54, tzinfo=UTC)
+    model.upsert([from_alert(Alert(AlertLevel.INFO, AlertCategory.RULE, "t", "m", t), 1)])
+    index = model.index(0, model.column_index("time"))
+    assert index.data() == "Mon 14:52:54 ET"
+    assert index.data(Qt.ItemDataRole.ToolTipRole) == "2026-01-05 14:52:54 ET"

@@ -36,6 +36,7 @@ from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbo
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
+from tastydesk.engine.domain.rolls import RollEdits, RollPreview
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
@@ -44,12 +45,13 @@ from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
 from tastydesk.engine.positions.payoff import payoff_extremes
-from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
+from tastydesk.engine.positions.roller import NO_EDITS, ROLL_REFUSED, ROLL_STOPPED, Roller
 from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
 from tastydesk.engine.positions.rules import close_quantity
 from tastydesk.engine.positions.session_gate import queued_message, queued_until
 from tastydesk.engine.positions.settlement import CONTINUATION
 from tastydesk.engine.readiness import Readiness
+from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore
@@ -58,6 +60,20 @@ from tastydesk.engine.workflow.book import WorkflowBook
 from tastydesk.engine.workflow.common import HOLDING
 
 BUSY = ActionResult(ActionOutcome.BUSY)
+
+
+def describe_edits(edits: RollEdits) -> str:
+    """The trader's Roll ticket edits, for the audit trail."""
+    parts = []
+    if edits.expiry is not None:
+        parts.append(f"expiry {edits.expiry.isoformat()}")
+    if edits.strikes is not None:
+        parts.append("strikes " + "/".join(f"{s.normalize():f}" for s in edits.strikes))
+    if edits.quantity is not None:
+        parts.append(f"quantity {edits.quantity}")
+    if edits.limit is not None:
+        parts.append(f"limit {edits.limit}")
+    return ", ".join(parts)
 CLOSE_PCTS = (25, 50, 75, 100)
 
 
@@ -87,7 +103,8 @@ class PositionActions:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
                  candidates: CandidateBuilder, broker: BrokerPort, store: AsyncStore,
                  audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
-                 readiness: Readiness, bus: EventBus, clock: Clock, calendar: MarketCalendar,
+                 risk: PortfolioRisk, readiness: Readiness, bus: EventBus, clock: Clock,
+                 calendar: MarketCalendar,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._book = book
         self._positions = positions
@@ -106,8 +123,8 @@ class PositionActions:
         self._counters = counters
         self._roller = Roller(book=book, positions=positions, orders=orders,
                               candidates=candidates, broker=broker, store=store, audit=audit,
-                              strategies=strategies, settings=settings, bus=bus, clock=clock,
-                              spawn=spawn)
+                              strategies=strategies, settings=settings, risk=risk, bus=bus,
+                              clock=clock, spawn=spawn)
 
     # ---- rules
     def rule_due(self, mon: MonitoredPosition, rule_index: int) -> None:
@@ -162,7 +179,7 @@ class PositionActions:
                 if not outcome.sent:
                     mon.acting = False
                     if rule.rule_type is RuleType.ROLL and \
-                            outcome.detail.startswith(ROLL_STOPPED):
+                            outcome.detail.startswith((ROLL_STOPPED, ROLL_REFUSED)):
                         mon.spent.add(rule_index)  # the trader decides; other rules still act
         except Exception:
             mon.acting = False
@@ -208,8 +225,9 @@ class PositionActions:
                                   rule_type=rule)
         return SENT
 
-    async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
-        return await self._roller.roll(mon, reason, rule)
+    async def _roll(self, mon: MonitoredPosition, reason: str, rule: str,
+                    edits: RollEdits = NO_EDITS) -> ActionResult:
+        return await self._roller.roll(mon, reason, rule, edits)
 
     async def continue_exit(self, workflow_id: int, purpose: OrderPurpose) -> bool:
         """A piece of a roll or of a close too wide for one order filled (the workflow's lock
@@ -260,7 +278,16 @@ class PositionActions:
                 mon.awaiting.clear()
             return outcome
 
-    async def roll_position(self, workflow_id: int, user: str) -> ActionResult:
+    async def preview_roll(self, workflow_id: int, edits: RollEdits = NO_EDITS) -> RollPreview:
+        """The roll the trader would send with ``edits``: new legs, net price, risk after it
+        (a query: nothing is saved or sent)."""
+        mon = self._positions.get(workflow_id)
+        if mon is None:
+            raise EngineError(f"workflow: no open position for workflow #{workflow_id}")
+        return await self._roller.preview(mon, edits)
+
+    async def roll_position(self, workflow_id: int, user: str,
+                            edits: RollEdits = NO_EDITS) -> ActionResult:
         mon = self._positions.get(workflow_id)
         if mon is None:
             raise EngineError("no open position for that workflow")
@@ -268,12 +295,13 @@ class PositionActions:
             if self._book.state(workflow_id) is not WorkflowState.MONITORING or mon.acting:
                 return BUSY
             mon.acting = True
-            await self._audit.audit(user, "roll", "manual roll", workflow_id)
+            await self._audit.audit(user, "roll", "manual roll" if edits == NO_EDITS
+                                    else f"manual roll, {describe_edits(edits)}", workflow_id)
             queued = self._queue_manual(mon, "roll", lambda: self._roll(
-                mon, f"rolled by {user}", ""))
+                mon, f"rolled by {user}", "", edits))
             if queued is not None:
                 return queued
-            outcome = await self._roll(mon, f"rolled by {user}", "")
+            outcome = await self._roll(mon, f"rolled by {user}", "", edits)
             if not outcome.sent:
                 mon.acting = False
             else:

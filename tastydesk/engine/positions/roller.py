@@ -6,12 +6,17 @@ sent); when it fills, the workflow records the piece (``partial``) and the next 
 (``close``), so the timeline shows the progress. What is left is always recomputed from the legs
 held against the target (:func:`plan_roll`), so a restart between two pieces carries on where it
 stopped, or explains why it cannot.
+
+The target is chosen by the strategy's selection on a later expiry, or pinned by the trader on
+the Roll ticket (:class:`RollEdits`); :meth:`Roller.preview` shows it without sending anything.
+The opening side passes the portfolio's pre-trade checks before the roll starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.audit import AuditTrail
@@ -29,14 +34,25 @@ from tastydesk.engine.domain.enums import (
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.results import SENT, ActionResult
-from tastydesk.engine.domain.strategy import DteRange
+from tastydesk.engine.domain.rolls import RollEdits, RollPreview
+from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.errors import EngineError
 from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS, QuoteAnomaly, quote_anomaly
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition
-from tastydesk.engine.positions.rolls import RollPiece, in_order_units, is_clean, plan_roll
+from tastydesk.engine.positions.roll_preview import (
+    MAX_ROLL_DTE,
+    build_preview,
+    check_edits,
+    listed_strikes,
+    pin_strikes,
+    roll_strategy,
+)
+from tastydesk.engine.positions.rolls import RollPiece, is_clean, plan_roll
 from tastydesk.engine.proposals.builder import build_proposal
+from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.selection import SelectionError
 from tastydesk.engine.settings import Settings
@@ -46,13 +62,27 @@ from tastydesk.engine.workflow.book import WorkflowBook
 
 #: How a roll that cannot carry on (a piece filled in part) answers.
 ROLL_STOPPED = "cannot continue the roll"
+#: How a roll the pre-trade checks refuse answers.
+ROLL_REFUSED = "roll refused by the pre-trade checks"
+NO_EDITS = RollEdits()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RollTarget:
+    """A planned roll: the strategy, the target proposal and the orders still to send."""
+
+    strategy: Strategy
+    proposal: TradeProposal
+    pieces: list[RollPiece]
+    strikes: tuple[Decimal, ...]  # listed at the target's expiry
 
 
 class Roller:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
                  candidates: CandidateBuilder, broker: BrokerPort, store: AsyncStore,
                  audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
-                 bus: EventBus, clock: Clock, spawn: Callable[[Any, str], Any]) -> None:
+                 risk: PortfolioRisk, bus: EventBus, clock: Clock,
+                 spawn: Callable[[Any, str], Any]) -> None:
         self._book = book
         self._positions = positions
         self._orders = orders
@@ -62,6 +92,7 @@ class Roller:
         self._audit = audit
         self._strategies = strategies
         self._settings = settings
+        self._risk = risk
         self._bus = bus
         self._clock = clock
         self._spawn = spawn
@@ -84,38 +115,83 @@ class Roller:
         pieces = plan_roll(mon.legs, target)
         return (target, pieces) if pieces else None
 
+    # ---- the target
+    async def plan(self, mon: MonitoredPosition, edits: RollEdits = NO_EDITS) -> RollTarget:
+        """The roll's target now: the strategy's selection on a later expiry, or the trader's
+        expiry, strikes and quantity; refused (``EngineError`` naming the field) when it cannot
+        be built."""
+        strategy = self._strategies.get(mon.strategy_name)
+        if mon.natural_close() is None:
+            await self._positions.refresh_quotes(mon)
+        if strategy is None or mon.natural_close() is None or mon.mark() is None:
+            raise EngineError("strategy or quotes missing")
+        check_edits(edits, len(strategy.legs))
+        today = self._clock.today()
+        rolled = roll_strategy(strategy, mon.dte(today), today, mon.units, edits)
+        chain = await self._candidates.strategy_chain(mon.symbol, rolled)
+        if edits.strikes is not None:
+            rolled = pin_strikes(rolled, chain, edits.strikes)
+        try:
+            proposal = build_proposal(rolled, chain, self._clock.now(),
+                                      max_quote_age_s=self._settings.config.max_quote_age_seconds)
+        except SelectionError as exc:
+            field = "expiry: " if edits.expiry is not None and "expiration" in str(exc) else ""
+            raise EngineError(f"{field}{exc}") from exc
+        pieces = plan_roll(mon.legs, proposal)
+        if not pieces:
+            raise EngineError("nothing to roll: the position already holds these legs")
+        if len(pieces) > 1 and proposal.quantity != mon.units:
+            raise EngineError(f"quantity: a roll sent as {len(pieces)} orders keeps the "
+                              f"position's {mon.units} units")
+        if len(pieces) > 1 and edits.limit is not None:
+            raise EngineError(f"limit: a roll sent as {len(pieces)} orders is priced order by "
+                              "order; leave the limit at the mid")
+        return RollTarget(strategy, proposal, pieces,
+                          listed_strikes(chain, proposal.expiry))
+
+    def pre_trade_problem(self, mon: MonitoredPosition, target: RollTarget) -> str | None:
+        """The portfolio's pre-trade checks on the roll's opening side: the new position's
+        buying power against the per-trade maximum and the allocation (counting pending and
+        working orders), with what the closed legs hold now released."""
+        return self._risk.roll_problem(mon.workflow_id, target.proposal.buying_power,
+                                       mon.buying_power_per_unit * mon.units,
+                                       target.strategy.sizing.max_buying_power)
+
+    async def preview(self, mon: MonitoredPosition, edits: RollEdits = NO_EDITS) -> RollPreview:
+        """What rolling with ``edits`` would send now and the position after it (a query:
+        nothing is saved or sent)."""
+        target = await self.plan(mon, edits)
+        today = self._clock.today()
+        listed = [e.date for e in await self._broker.expirations(mon.symbol)
+                  if 1 <= (e.date - today).days <= MAX_ROLL_DTE]
+        return build_preview(mon, target.proposal, target.pieces, edits, expirations=listed,
+                             strikes=target.strikes,
+                             problem=self.pre_trade_problem(mon, target))
+
     # ---- starting a roll
-    async def roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
+    async def roll(self, mon: MonitoredPosition, reason: str, rule: str,
+                   edits: RollEdits = NO_EDITS) -> ActionResult:
         """Roll the position to a later expiry (or carry on with a roll under way)."""
         under_way = await self.pending(mon)
         if under_way is not None:
             return await self._next_piece(mon, under_way[0], reason, rule,
                                           Actor.ENGINE if rule else Actor.USER)
-        strategy = self._strategies.get(mon.strategy_name)
-        if mon.natural_close() is None:
-            await self._positions.refresh_quotes(mon)
-        if strategy is None or mon.natural_close() is None or mon.mark() is None:
-            return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: strategy or quotes missing")
-        current = mon.dte(self._clock.today())
-        dte = DteRange(min=max(strategy.dte.min, current + 1),
-                       target=max(strategy.dte.target, current + 7),
-                       max=max(strategy.dte.max, current + 14), prefer_monthly=False)
-        rolled = dataclasses.replace(strategy, dte=dte,
-                                     sizing=dataclasses.replace(strategy.sizing, quantity=mon.units))
-        chain = await self._candidates.strategy_chain(mon.symbol, rolled)
         try:
-            proposal = build_proposal(rolled, chain, self._clock.now(),
-                                      max_quote_age_s=self._settings.config.max_quote_age_seconds)
-        except SelectionError as exc:
+            target = await self.plan(mon, edits)
+        except EngineError as exc:
             return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {exc}")
-        pieces = plan_roll(mon.legs, proposal)
-        if not pieces:
-            return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: nothing to roll")
+        proposal, pieces = target.proposal, target.pieces
         if pieces[0].prices() is None:
             return ActionResult(ActionOutcome.NOT_SENT, "cannot roll: quotes missing")
         refused = self._anomalous(mon, pieces[0])
         if refused is not None:
             return refused
+        problem = self.pre_trade_problem(mon, target)
+        if problem:  # refused before anything is recorded: the position stays as it is
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
+                                    f"Roll not sent: {mon.symbol}", problem, self._clock.now(),
+                                    mon.workflow_id))
+            return ActionResult(ActionOutcome.NOT_SENT, f"{ROLL_REFUSED}: {problem}")
         proposal_id = await self._store.save_proposal(mon.workflow_id, proposal, None)
         self._positions.remember_proposal(proposal_id, proposal)
         plan = (f"{len(pieces)} orders of at most 4 legs: "
@@ -126,25 +202,25 @@ class Roller:
             payload={"rule": rule, "roll_proposal": proposal_id,
                      "roll_pieces": [p.label for p in pieces]},
             proposal_id=proposal_id)
-        await self._submit(mon, pieces[0], proposal_id, rule)
+        await self._submit(mon, pieces[0], proposal_id, rule, open_units=proposal.quantity,
+                           limit=edits.limit)
         return SENT
 
     async def _submit(self, mon: MonitoredPosition, piece: RollPiece, proposal_id: int,
-                      rule: str) -> None:
-        prices = piece.prices()
-        assert prices is not None
-        mid, natural = prices
+                      rule: str, *, open_units: int | None = None,
+                      limit: Decimal | None = None) -> None:
+        order = piece.order(mon.units, open_units)
+        assert order is not None
+        legs, units, mid, natural = order
         # Each piece is an attempt of the roll proposal: after a restart the order manager knows
         # only open orders, so it learns the roll's earlier pieces before numbering this one.
-        for order in await self._store.orders(mon.workflow_id):
-            if order.proposal_id == proposal_id and order.status.is_terminal:
-                self._orders.adopt_record(order)
-        legs = piece.order_legs(mon.units)
-        units, mid, natural = in_order_units(legs, mon.units, mid, natural)
+        for record in await self._store.orders(mon.workflow_id):
+            if record.proposal_id == proposal_id and record.status.is_terminal:
+                self._orders.adopt_record(record)
         await self._orders.submit(mon.workflow_id, OrderPurpose.ROLL, mon.symbol, legs, units,
                                   mid=mid, natural=natural,
                                   strategy=self._strategies.get(mon.strategy_name),
-                                  proposal_id=proposal_id, rule_type=rule)
+                                  limit=limit, proposal_id=proposal_id, rule_type=rule)
 
     def _anomalous(self, mon: MonitoredPosition, piece: RollPiece) -> ActionResult | None:
         """The failsafe: a piece whose quotes look wrong is not priced (the roll waits)."""

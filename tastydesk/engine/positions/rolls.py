@@ -39,13 +39,16 @@ class RollPiece:
     def leg_count(self) -> int:
         return len(self.close) + len(self.open)
 
-    def order_legs(self, units: int) -> tuple[OrderLeg, ...]:
+    def order_legs(self, units: int, open_units: int | None = None) -> tuple[OrderLeg, ...]:
+        """The order's legs closing ``units`` held units and opening ``open_units`` new ones
+        (the same number unless the trader changed the quantity on the Roll ticket)."""
+        opens = units if open_units is None else open_units
         closing = tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.ratio < 0
                                  else OrderAction.SELL_TO_CLOSE, abs(leg.ratio) * units)
                         for leg in self.close)
         opening = tuple(OrderLeg(leg.symbol, OrderAction.SELL_TO_OPEN if leg.side is Side.SELL
                                  else OrderAction.BUY_TO_OPEN,
-                                 leg.quantity // self.target_units * units)
+                                 leg.quantity // self.target_units * opens)
                         for leg in self.open)
         return closing + opening
 
@@ -58,17 +61,35 @@ class RollPiece:
                 for leg in self.open]
         return out
 
-    def prices(self) -> tuple[Decimal, Decimal] | None:
-        """Signed (mid, natural) per unit (credit +), or None while a closing leg is unquoted."""
+    def prices(self, close_units: int = 1, open_units: int = 1
+               ) -> tuple[Decimal, Decimal] | None:
+        """Signed (mid, natural) per unit (credit +), or None while a closing leg is unquoted;
+        with ``close_units`` / ``open_units`` the price of that many of each side together."""
         priced: list[PricedLeg] = []
         for leg in self.close:  # closing: the side that unwinds the held leg
             if leg.bid is None or leg.ask is None:
                 return None
-            priced.append(PricedLeg(Side.SELL if leg.ratio > 0 else Side.BUY, abs(leg.ratio),
-                                    leg.bid, leg.ask))
+            priced.append(PricedLeg(Side.SELL if leg.ratio > 0 else Side.BUY,
+                                    abs(leg.ratio) * close_units, leg.bid, leg.ask))
         for leg in self.open:
-            priced.append(PricedLeg(leg.side, leg.quantity // self.target_units, leg.bid, leg.ask))
+            priced.append(PricedLeg(leg.side, leg.quantity // self.target_units * open_units,
+                                    leg.bid, leg.ask))
         return signed_mid(priced).quantize(CENT), signed_natural(priced).quantize(CENT)
+
+    def order(self, units: int, open_units: int | None = None
+              ) -> tuple[tuple[OrderLeg, ...], int, Decimal, Decimal] | None:
+        """(legs, order units, mid, natural per order unit) of this piece closing ``units`` and
+        opening ``open_units`` (default: as many); None while a closing leg is unquoted."""
+        legs = self.order_legs(units, open_units)
+        if open_units is None or open_units == units:
+            prices = self.prices()
+            if prices is None:
+                return None
+            return legs, *in_order_units(legs, units, *prices)
+        whole = self.prices(units, open_units)  # the whole order, per share
+        if whole is None:
+            return None
+        return legs, *in_order_units(legs, 1, *whole)
 
 
 def _label(kinds: set[OptionType]) -> str:

@@ -122,6 +122,19 @@ class PortfolioRisk:
         return opening_problem(buying_power, max_per_trade,
                                used=self.used_or_committed(workflow_id), limit=self.bp_limit())
 
+    def roll_problem(self, workflow_id: int, buying_power: Decimal, released: Decimal,
+                     max_per_trade: Decimal) -> str | None:
+        """The pre-trade checks on a roll's opening side. The new position's ``buying_power``
+        meets the per-trade maximum; the allocation counts every other position, pending
+        approval and working order, with the ``released`` buying power of the legs the roll
+        closes taken off. A breached portfolio refuses a roll that needs more than it frees."""
+        view = self.current()
+        if view.breached and buying_power > released:
+            return f"portfolio limit breached: {view.breach_reason}"
+        return opening_problem(buying_power, max_per_trade,
+                               used=self.used_or_committed(workflow_id) - released,
+                               limit=self.bp_limit())
+
     def _weighted(self, symbol: str, delta: float, beta: float) -> float:
         spy = self._spots.get("SPY") or 1.0
         return delta * beta * (self._spots.get(symbol, spy) / spy)

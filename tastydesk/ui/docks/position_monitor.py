@@ -44,6 +44,7 @@ from tastydesk.ui.models.rules import THRESHOLD_UNITS, format_threshold
 from tastydesk.ui.theme import pnl_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, ProgressDelegate
 from tastydesk.ui.widgets.dialogs import ask_close, ask_confirm, no_default_button
+from tastydesk.ui.widgets.roll_ticket import RollTicket
 from tastydesk.ui.widgets.table import KeyedTableView
 from tastydesk.ui.widgets.tree import KeyedTreeView
 
@@ -208,6 +209,7 @@ class PositionMonitorDock(QDockWidget):
         self.setWidget(body)
 
         self._actions_dirty = True
+        self.roll_ticket: RollTicket | None = None  # the last Roll ticket opened
         bridge.rule_triggered.connect(self._on_rule_triggered)
         bridge.market_changed.connect(self._schedule_refresh)
         bridge.workflow_changed.connect(lambda _e: self._schedule_refresh())
@@ -333,18 +335,27 @@ class PositionMonitorDock(QDockWidget):
         self.runner.run(wid, lambda: self.engine.close_position(wid, user, pct), claimed=True)
 
     def roll_selected(self) -> None:
+        """Open the Roll ticket for the selected position; Send rolls it as shown."""
         view = self._claim_selected()
         if view is None:
             return
         wid = view.workflow_id
-        text = (f"Roll {view.symbol} {view.strategy_name} (#{wid}, {view.dte} DTE) to the next "
-                "expiration? The current position is closed and a new one opened.")
-        if not ask_confirm(self, "Roll position", text, "Roll"):
-            self.runner.release(wid)
-            self._update_buttons()
-            return
-        user = current_user()
-        self.runner.run(wid, lambda: self.engine.roll_position(wid, user), claimed=True)
+        ticket = RollTicket(self, self.engine, wid,
+                            f"{view.symbol} {view.strategy_name} (#{wid}, {view.dte} DTE)")
+        self.roll_ticket = ticket
+
+        def done(result: int) -> None:
+            edits = ticket.edits
+            if result != QDialog.DialogCode.Accepted or edits is None:
+                self.runner.release(wid)
+                self._update_buttons()
+                return
+            user = current_user()
+            self.runner.run(wid, lambda: self.engine.roll_position(wid, user, edits),
+                            claimed=True)
+
+        ticket.finished.connect(done)
+        ticket.open()
 
     def toggle_rules_paused(self) -> None:
         view = self.table.current_row()

@@ -9,7 +9,9 @@ from typing import Any
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.base import RIGHT, TIME_WIDTH, Column, KeyedTableModel
+from tastydesk.ui.models.base import RIGHT, Column, KeyedTableModel
+
+CLOCK_WIDTH = 130  # "Mon 14:54:45 ET" and the sort arrow
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +46,13 @@ def from_error(record: ErrorRecord) -> ActivityEntry:
 LEVEL_MARK = {"info": "\u2139 info", "warning": "\u26a0 warn", "error": "\u2716 error"}
 
 ACTIVITY_COLUMNS: list[Column[ActivityEntry]] = [
-    Column("time", "Time", lambda e: e.time, fmt.timestamp,
-           sort_key=lambda e: e.time.timestamp(), width=TIME_WIDTH),
+    # Like the toolbar clock: weekday and time with the zone (New York unless the trader chose
+    # local time); the full date is in the tooltip.
+    Column("time", "Time", lambda e: e.time, fmt.clock_time,
+           sort_key=lambda e: e.time.timestamp(), width=CLOCK_WIDTH,
+           tooltip=lambda e: fmt.timestamp(e.time),
+           header_tip="Times in New York time (ET), the market's clock, unless Settings shows "
+                      "local time"),
     Column("level", "Level", lambda e: e.level, lambda lv: LEVEL_MARK.get(lv, lv), width=70),
     Column("source", "Source", lambda e: e.source, width=56),
     Column("category", "Category", lambda e: e.category, width=80),

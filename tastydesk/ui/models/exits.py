@@ -1,11 +1,11 @@
-"""Where a position's profit target and stop loss fire, in dollars, and how far away they are.
-
-The engine's :class:`PositionView` carries each rule's threshold in the rule's own unit (% of max
-profit for a target, % of the entry price for a stop). A trader thinks in P&L dollars, so this
-module turns them into "the stop fires at a P&L of -$600" and states the distance left as a share
-of the whole way from entry (P&L $0) to that level: "99% away" means the position has covered 1%
-of the way to its stop. Also the rule wording the Rules table and the Nearest rule column use:
-the builder's labels and units ("Stop loss", "200 % of entry", "21 DTE").
+"""Where a position's profit target and stop loss fire, in dollars, and how far away they are. The
+engine's :class:`PositionView` carries each rule's threshold in the rule's own unit (% of the
+credit received for a target, the loss as % of the credit received for a stop). A trader thinks in
+P&L dollars, so this module turns them into "the stop fires at a P&L of -$600" and states the
+distance left as a share of the whole way from entry (P&L $0) to that level: "99% away" means the
+position has covered 1% of the way to its stop. Also the rule wording the Rules table and the
+Nearest rule column use: the builder's labels and units ("Stop loss", "loss 200 % of credit
+received", "21 DTE").
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from tastydesk.engine.domain.enums import RuleType
 from tastydesk.engine.domain.money import MULTIPLIER
 from tastydesk.engine.domain.views import PositionView, RuleStatus
 from tastydesk.ui import format as fmt
-from tastydesk.ui.models.rules import ACTION_LABELS, RULE_LABELS, format_threshold
+from tastydesk.ui.models.rules import (
+    ACTION_LABELS,
+    CREDIT_RECEIVED,
+    DAY_RULES,
+    RULE_LABELS,
+    days,
+    format_threshold,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +32,7 @@ class ExitLevel:
     """One exit (target or stop) as a P&L level in dollars and the distance left to it."""
 
     rule_type: RuleType
-    threshold: Decimal  # in the rule's unit (% of max profit or % of entry)
+    threshold: Decimal  # in the rule's unit (% of the credit received)
     level: Decimal  # signed $ P&L at which the rule fires (target > 0, stop < 0)
     away_pct: float  # distance left as % of the way from P&L 0 to ``level`` (<= 0: reached)
 
@@ -123,34 +130,37 @@ def action_label(rule: RuleStatus) -> str:
     return ACTION_LABELS.get(rule.action, str(rule.action))
 
 
-def rule_measure(rule_type: RuleType, value: float | None) -> str:
-    """A rule's current measure in its threshold's unit: ``12.4 % of max profit``, ``46 DTE``;
-    a stop's measure is the loss, so a gain reads ``gain 3.1 % of entry``."""
+def rule_measure(rule_type: RuleType, value: float | None, compact: bool = False) -> str:
+    """A rule's current measure in its threshold's unit: ``12.4 % of credit received``,
+    ``46 DTE``, ``2 days left``; a stop's measure is the loss, so a gain reads
+    ``gain 3.1 % of credit received``. ``compact`` leaves the unit to the threshold's column:
+    ``loss 3.1 %``."""
     if value is None:
         return "\u2014"
     if rule_type in (RuleType.TIME_EXIT, RuleType.ROLL):
         return f"{value:.0f} DTE"
     if rule_type is RuleType.DELTA_BREACH:
         return f"|\u0394| {abs(value):.2f}"
+    if rule_type in DAY_RULES:
+        return days(value, "left" if rule_type is RuleType.EXPIRATION_RISK else "to ex-date")
     if rule_type is RuleType.STOP_LOSS:
         kind = "loss" if round(value, 1) > 0 else "gain" if round(value, 1) < 0 else "loss"
-        return f"{kind} {abs(value):.1f} % of entry"
-    return f"{fmt.number(value, 1)} % of max profit"
+        return f"{kind} {abs(value):.1f} {'%' if compact else CREDIT_RECEIVED}"
+    return f"{fmt.number(value, 1)} {'%' if compact else CREDIT_RECEIVED}"
 
 
-def rule_distance(rule: RuleStatus, places: int = 1) -> str:
+def rule_distance(rule: RuleStatus, places: int = 1, compact: bool = False) -> str:
     """How far a rule is from firing, in its unit; ``reached`` once its condition holds."""
     d = rule.distance
     if d is None:
         return "\u2014"
     if d <= 0:
         return "reached"
-    if rule.rule_type in (RuleType.TIME_EXIT, RuleType.ROLL):
-        return f"{d:.0f} days"
+    if rule.rule_type in (RuleType.TIME_EXIT, RuleType.ROLL, *DAY_RULES):
+        return days(d)
     if rule.rule_type is RuleType.DELTA_BREACH:
         return f"|\u0394| {d:.2f}"
-    unit = "% of entry" if rule.rule_type is RuleType.STOP_LOSS else "% of max profit"
-    return f"{d:.{places}f} {unit}"
+    return f"{d:.{places}f} {'%' if compact else CREDIT_RECEIVED}"
 
 
 def relative_distance(rule: RuleStatus) -> float:

@@ -84,8 +84,9 @@ POSITION_COLUMNS: list[Column[PositionView]] = [
                              f"realised on closed parts {fmt.money(v.realised_pnl, signed=True)}"),
     Column("pnl_pct", "P&L %", lambda v: v.pnl_pct, lambda x: fmt.pct(x, signed=True),
            align=RIGHT, width=56,
-           header_tip="% of max profit captured; negative: loss as % of entry"),
-    Column("progress", "Target / stop", progress, width=180, text=exit_label,
+           header_tip="% of the credit received captured; negative: loss as % of the credit "
+                      "received"),
+    Column("progress", "Target / stop", progress, width=200, text=exit_label,
            sort_key=lambda v: progress(v) or 0.0, tooltip=exit_tip,
            header_tip="The P&L at which the profit target or stop loss fires, and the share of "
                       "the way from $0 still to go"),
@@ -187,16 +188,18 @@ def _rule_state(rule: RuleStatus) -> str:
 RULE_COLUMNS: list[Column[RuleStatus]] = [
     Column("rule", "Rule", lambda r: rule_label(r.rule_type), width=100,
            tooltip=lambda r: r.description or None),
-    Column("action", "Action", action_label, width=90),
-    Column("threshold", "Threshold", lambda r: r.threshold, align=RIGHT, width=130,
+    Column("action", "Action", action_label, width=80),
+    Column("threshold", "Threshold", lambda r: r.threshold, align=RIGHT, width=210,
            text=lambda r: format_threshold(r.rule_type, r.threshold)),
-    Column("current", "Now", lambda r: r.current, align=RIGHT, width=150,
-           text=lambda r: rule_measure(r.rule_type, r.current),
+    Column("current", "Now", lambda r: r.current, align=RIGHT, width=110,
+           text=lambda r: rule_measure(r.rule_type, r.current, compact=True),
+           tooltip=lambda r: rule_measure(r.rule_type, r.current),
            header_tip="The rule's measure now, in the threshold's unit (a stop loss measures "
-                      "the loss as % of the entry price)"),
-    Column("distance", "Distance", lambda r: r.distance, align=RIGHT, width=130,
-           text=rule_distance,
-           header_tip="How far the measure still has to move before the rule fires"),
+                      "the loss as % of the credit received)"),
+    Column("distance", "Distance", lambda r: r.distance, align=RIGHT, width=100,
+           text=lambda r: rule_distance(r, compact=True), tooltip=rule_distance,
+           header_tip="How far the measure still has to move before the rule fires, in the "
+                      "threshold's unit"),
     Column("state", "State", _rule_state, width=90,
            tooltip=lambda r: "Acts without asking" if r.auto else "Asks before acting"),
 ]

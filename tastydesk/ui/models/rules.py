@@ -41,17 +41,21 @@ ACTION_LABELS = {
     RuleAction.ROLL: "Roll",
     RuleAction.ALERT: "Alert",
 }
-# Unit of the threshold per rule type, shown next to the number.
+# Unit of the threshold per rule type, shown next to the number. Profit and stop thresholds
+# are measured against the credit actually received (the debit paid, for a debit trade).
+CREDIT_RECEIVED = "% of credit received"
 THRESHOLD_UNITS = {
-    RuleType.PROFIT_TARGET: "% of max profit",
-    RuleType.STOP_LOSS: "% of entry",
+    RuleType.PROFIT_TARGET: CREDIT_RECEIVED,
+    RuleType.STOP_LOSS: f"loss, {CREDIT_RECEIVED}",
     RuleType.TIME_EXIT: "DTE",
     RuleType.DELTA_BREACH: "|Δ|",
-    RuleType.PARTIAL_CLOSE: "% of max profit",
+    RuleType.PARTIAL_CLOSE: CREDIT_RECEIVED,
     RuleType.ROLL: "DTE",
     RuleType.EXPIRATION_RISK: "days left",
     RuleType.EX_DIVIDEND: "days to ex-date",
 }
+#: Rules whose threshold counts days (shown "1 day left", "3 days left").
+DAY_RULES = frozenset({RuleType.EXPIRATION_RISK, RuleType.EX_DIVIDEND})
 # A sensible starting rule for each type, used when the user adds one.
 DEFAULT_RULES = {
     RuleType.PROFIT_TARGET: ManagementRule(RuleType.PROFIT_TARGET, Decimal("50")),
@@ -70,12 +74,24 @@ DEFAULT_RULES = {
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def days(count: float, what: str = "") -> str:
+    """``1 day``, ``3 days``, ``1 day left``: the plural follows the rounded number."""
+    n = round(count)
+    return f"{n} day{'' if abs(n) == 1 else 's'}" + (f" {what}" if what else "")
+
+
 def format_threshold(rule_type: RuleType, threshold: Decimal) -> str:
+    """A threshold in the builder's words: ``50 % of credit received``, ``loss 200 % of credit
+    received``, ``21 DTE``, ``1 day left``."""
     unit = THRESHOLD_UNITS[rule_type]
     if rule_type in (RuleType.TIME_EXIT, RuleType.ROLL):
         return f"{threshold:.0f} {unit}"
     if rule_type is RuleType.DELTA_BREACH:
         return f"{unit} {threshold:.2f}"
+    if rule_type in DAY_RULES:
+        return days(float(threshold), unit.removeprefix("days "))
+    if rule_type is RuleType.STOP_LOSS:
+        return f"loss {threshold:.0f} {CREDIT_RECEIVED}"
     return f"{threshold:.0f} {unit}"
 
 

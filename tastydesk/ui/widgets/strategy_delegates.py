@@ -157,6 +157,10 @@ class RuleDelegate(_EditRoleDelegate):
                 spin.setRange(0, 730)
                 spin.setDecimals(0)
                 spin.setSuffix(" DTE")
+            elif rule_type in R.DAY_RULES:
+                spin.setRange(0, 365)
+                spin.setDecimals(0)
+                spin.setSuffix(" days")
             else:
                 spin.setRange(0, 10000)
                 spin.setDecimals(0)
