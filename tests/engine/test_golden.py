@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "84beea35f1cc75c3dae40d05af32d3791db552cb06586ec12bf4867582f892c7"
+GOLDEN_DIGEST = "31aaa4abf4cf8e7a48aa0a7a2d475be42f809eb735a0ae7106e4b5dff0cfe301"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -99,13 +99,14 @@ class ManagementRule:
     close_pct: int = 100  # 25 / 50 / 75 for partial closes
     delta_scope: DeltaScope = DeltaScope.SHORT_LEG
     hold_evaluations: int = 0  # consecutive evaluations the condition must hold (0: by type)
-    hold_seconds: int = -1  # and for at least this long (-1: by type)
+    hold_seconds: int = -1  # or for this long, whichever first (0: off; -1: by type)
     auto: bool = False  # act without approval
     strike_distance_pct: Decimal = Decimal("0")  # expiration risk: also near the strike (% of spot)
 
     def __post_init__(self) -> None:
         # Protective exits confirm before acting, so one bad quote never closes a position:
-        # stops and delta breaches default to 3 evaluations over 10 s, other rules act at once.
+        # stops and delta breaches default to 3 evaluations or 10 s (whichever comes first),
+        # other rules act at once.
         evaluations, seconds = CONFIRMATION.get(self.rule_type, (1, 0))
         if self.hold_evaluations <= 0:
             object.__setattr__(self, "hold_evaluations", evaluations)
