@@ -133,7 +133,8 @@ class OrderManager:
         """
         plan = await self._pricer.plan(underlying=underlying, leg_count=len(legs),
                                        purpose=purpose, rule_type=rule_type, strategy=strategy,
-                                       mid=mid, limit=limit, price=price)
+                                       mid=mid, limit=limit, price=price, natural=natural,
+                                       max_slippage=self._settings.config.max_exit_slippage)
         first = plan.price(0, natural)
         now = self._clock.now()
         external_id = ExternalOrderId(f"td-{workflow_id}-{purpose.value}-{uuid.uuid4().hex[:12]}")
