@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "5c36a7e6f9499a2f49cdee70a7f8a471fab7ab6e51b00340145ae7a00a7253f7"
+GOLDEN_DIGEST = "2e1575fecc44dfda2364e16f104292153b91bfe0f02b8340e504fd7d86ee4979"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
