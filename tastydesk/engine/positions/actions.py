@@ -23,7 +23,6 @@ from tastydesk.engine.domain.enums import (
     Actor,
     AlertCategory,
     AlertLevel,
-    OrderAction,
     OrderPurpose,
     RuleAction,
     RuleType,
@@ -32,15 +31,15 @@ from tastydesk.engine.domain.enums import (
 )
 from tastydesk.engine.domain.events import Alert, RuleTriggered
 from tastydesk.engine.domain.money import CENT
-from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.orders.resting import RestingExits
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
-from tastydesk.engine.positions.monitored import MonitoredPosition
+from tastydesk.engine.positions.monitored import MonitoredPosition, close_legs
 from tastydesk.engine.positions.payoff import payoff_extremes
 from tastydesk.engine.positions.roller import ROLL_STOPPED, Roller
 from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
@@ -58,19 +57,15 @@ BUSY = ActionResult(ActionOutcome.BUSY)
 CLOSE_PCTS = (25, 50, 75, 100)
 
 
-def close_legs(mon: MonitoredPosition, units: int) -> tuple[OrderLeg, ...]:
-    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.ratio < 0
-                          else OrderAction.SELL_TO_CLOSE, abs(leg.ratio) * units)
-                 for leg in mon.legs)
-
-
 class PositionActions:
     def __init__(self, *, book: WorkflowBook, positions: PositionBook, orders: OrderManager,
                  candidates: CandidateBuilder, broker: BrokerPort, store: AsyncStore,
                  audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
                  readiness: Readiness, bus: EventBus, clock: Clock, calendar: MarketCalendar,
-                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+                 spawn: Callable[[Any, str], Any], counters: Counter[str],
+                 resting: RestingExits | None = None) -> None:
         self._book = book
+        self._resting = resting
         self._positions = positions
         self._orders = orders
         self._candidates = candidates
@@ -165,6 +160,9 @@ class PositionActions:
                                     f"{mon.symbol}: closing order not priced", why,
                                     self._clock.now(), mon.workflow_id))
             return ActionResult(ActionOutcome.NOT_SENT, why)
+        waiting = await self._withdraw_resting(mon, reason)
+        if waiting:
+            return ActionResult(ActionOutcome.NOT_SENT, waiting)
         units = max(1, min(units, mon.units))
         purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
         mid = (-mark).quantize(CENT)
@@ -190,7 +188,24 @@ class PositionActions:
         return SENT
 
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str) -> ActionResult:
+        waiting = await self._withdraw_resting(mon, reason)
+        if waiting:
+            return ActionResult(ActionOutcome.NOT_SENT, waiting)
         return await self._roller.roll(mon, reason, rule)
+
+    async def _withdraw_resting(self, mon: MonitoredPosition, reason: str) -> str:
+        """Before the app's own exit: cancel the resting profit-target order and wait for the
+        broker to confirm, so two closing orders never cover the same contracts. "" when the
+        exit may go out, else why it waits (the resting order filled first, or its cancel is
+        not confirmed yet)."""
+        if self._resting is None:
+            return ""
+        waiting = await self._resting.withdraw(mon.workflow_id, reason)
+        if waiting:
+            self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.RULE,
+                                    f"{mon.symbol}: exit not sent", waiting, self._clock.now(),
+                                    mon.workflow_id))
+        return waiting
 
     async def continue_exit(self, workflow_id: int, purpose: OrderPurpose) -> bool:
         """A piece of a roll or of a close too wide for one order filled (the workflow's lock
