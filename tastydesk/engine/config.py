@@ -37,6 +37,9 @@ class EngineConfig:
     restart_cooldown_minutes: int = 60
     approval_expiry_minutes: int = 5  # real (wall-clock) minutes, whatever the paper speed
     reprice_tolerance: Decimal = Decimal("0.05")  # $ the mid may move past the trader's limit
+    # $ per share a fast exit (re-priced at natural until filled) may go past the natural at its
+    # trigger when the market runs away
+    max_exit_slippage: Decimal = Decimal("0.50")
     max_quote_age_seconds: int = 120
     min_confidence: float = 0.5
     trend_weight: float = 0.6  # bias score = trend_weight*trend - portfolio_weight*normalised delta
@@ -121,6 +124,8 @@ class EngineConfig:
             ("approval_expiry_minutes", 1 <= self.approval_expiry_minutes <= 10080,
              "must be 1..10080"),
             ("reprice_tolerance", self.reprice_tolerance >= 0, "must be >= 0"),
+            ("max_exit_slippage", Decimal(0) <= self.max_exit_slippage <= Decimal(100),
+             "must be 0..100 ($ per share)"),
             ("max_quote_age_seconds", 1 <= self.max_quote_age_seconds <= 3600, "must be 1..3600"),
             ("min_confidence", 0.0 <= self.min_confidence <= 1.0, "must be 0..1"),
             ("bias_threshold", 0.0 < self.bias_threshold < 1.0, "must be between 0 and 1"),

@@ -29,6 +29,7 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.lifecycle.booking import LifecycleBook
 from tastydesk.engine.lifecycle.followup import AssignmentFollowUps
 from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.orders.resting import RestingExits
 from tastydesk.engine.ports import BrokerPort, TimeDriver
 from tastydesk.engine.positions.actions import PositionActions
 from tastydesk.engine.positions.book import PositionBook
@@ -90,11 +91,14 @@ class Kernel:
                                      settings=self.settings, spawn=spawn,
                                      counters=self.counters, calendar=calendar,
                                      continue_exit=self._continue_exit,
-                                     requeue_exit=self._requeue_exit, **common)
+                                     requeue_exit=self._requeue_exit,
+                                     rest_exit=self._rest_exit, **common)
         self.orders = OrderManager(broker=broker, store=store, book=self.book,
                                    settings=self.settings, strategies=self.strategies,
                                    outcomes=self.settlement, streams=self.streams, spawn=spawn,
                                    counters=self.counters, **common)
+        self.resting = RestingExits(orders=self.orders, positions=self.positions,
+                                    strategies=self.strategies)
         self.candidates = CandidateBuilder(broker=broker, settings=self.settings,
                                            strategies=self.strategies, risk=self.risk,
                                            held_legs=self.positions.held_legs, clock=clock)
@@ -114,6 +118,7 @@ class Kernel:
             candidates=self.candidates, broker=broker, store=store, audit=self.audit,
             strategies=self.strategies, settings=self.settings, risk=self.risk,
             readiness=self.readiness, calendar=calendar, spawn=spawn, counters=self.counters,
+            resting=self.resting,
             **common)
         self.followups = AssignmentFollowUps(
             book=self.book, positions=self.positions, orders=self.orders, desk=self.desk,
@@ -159,6 +164,9 @@ class Kernel:
 
     async def _continue_exit(self, workflow_id: int, purpose: Any) -> bool:
         return await self.actions.continue_exit(workflow_id, purpose)
+
+    async def _rest_exit(self, workflow_id: int) -> None:
+        await self.resting.place(workflow_id)
 
     def _requeue_exit(self, workflow_id: int, purpose: Any, units: int, rule: str,
                       at: Any) -> None:

@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "94846f99cf269495c2d011d29b2e64c5fa010f54cc119fb28bae5235a90fe349"
+GOLDEN_DIGEST = "08d6badd2a95feda1f177be446668d6cfa689a5e830a281f10f8ae448b9e8edf"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

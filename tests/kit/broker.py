@@ -57,6 +57,7 @@ class ScriptedBroker(BrokerPort):
         self.placed: list[OrderRequest] = []
         self.replaced: list[tuple[str, Decimal]] = []
         self.cancelled: list[str] = []
+        self.calls: list[tuple[str, str]] = []  # ("place", external id) / ("cancel", order id)
         self.dry_run_errors: tuple[str, ...] = ()
         self.fees = Decimal("2.00")
         self.held: dict[str, BrokerPosition] = {}
@@ -85,11 +86,14 @@ class ScriptedBroker(BrokerPort):
             self.bus.publish(QuoteReceived(q))
         return q
 
-    def fill(self, order_id: str, units: int, announce: bool = True) -> OrderSnapshot:
-        """Fill ``units`` spreads of an order at its limit; announce it as a stream would."""
+    def fill(self, order_id: str, units: int, announce: bool = True,
+             prices: dict[str, str] | None = None) -> OrderSnapshot:
+        """Fill ``units`` spreads of an order at its limit (each leg at 1.00, or at its price
+        in ``prices`` by OCC symbol); announce it as a stream would."""
         snap = self.orders[order_id]
         fills = tuple(Fill(f"fill-{next(self._fill_ids)}", order_id, leg.symbol, leg.action,
-                           leg.quantity // snap.quantity * units, Decimal("1.00"),
+                           leg.quantity // snap.quantity * units,
+                           Decimal((prices or {}).get(leg.symbol, "1.00")),
                            self.clock.now()) for leg in snap.legs)
         filled = snap.filled_quantity + units
         status = OrderStatus.FILLED if filled >= snap.quantity else OrderStatus.PARTIALLY_FILLED
@@ -152,6 +156,7 @@ class ScriptedBroker(BrokerPort):
     async def place(self, order: OrderRequest) -> CommandResult:
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.placed.append(order)
+        self.calls.append(("place", order.external_id))
         script = self._next("place")
         if script is Script.REJECT:
             return CommandResult(CommandOutcome.REJECTED, reason="scripted rejection")
@@ -183,6 +188,7 @@ class ScriptedBroker(BrokerPort):
     async def cancel(self, order_id: str) -> CommandResult:
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.cancelled.append(order_id)
+        self.calls.append(("cancel", order_id))
         old = self.orders[order_id]
         if self._next("cancel") is not Script.ACCEPT or old.status.is_terminal:
             return CommandResult(CommandOutcome.REJECTED, reason="order is no longer working")

@@ -359,8 +359,12 @@ class ApprovalDesk:
                                     payload={"price": str(price or ""), "quantity": units,
                                              "limit": str(limit)})
         self._counters["approvals"] += 1
-        floor = limit if strategy.pricing.limit_price is None \
-            else max(limit, strategy.pricing.limit_price)
+        # The walk's floor: the trader's own price when they set one; else the proposal's
+        # natural, the worst price the proposal showed. (The proposal's mid as the floor would
+        # keep an entry at mid for its whole walk: one in five went unfilled.)
+        walk_floor = limit if price is not None else min(limit, proposal.natural_price)
+        floor = walk_floor if strategy.pricing.limit_price is None \
+            else max(walk_floor, strategy.pricing.limit_price)
         await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
                                   open_legs(proposal, units), units, mid=fresh.mid,
                                   natural=fresh.natural, strategy=strategy, limit=floor,

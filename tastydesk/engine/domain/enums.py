@@ -153,6 +153,17 @@ class OrderPurpose(StrEnum):
     ROLL = "roll"
 
 
+class ExecutionPreset(StrEnum):
+    """How fast a strategy's orders of one kind walk toward natural; DEFAULT keeps the walk the
+    order's purpose calls for (entries patient, profit and time exits normal, protective exits
+    fast)."""
+
+    DEFAULT = "default"
+    PATIENT = "patient"
+    NORMAL = "normal"
+    FAST = "fast"
+
+
 class Actor(StrEnum):
     USER = "user"
     ENGINE = "engine"

@@ -12,6 +12,7 @@ from tastydesk.engine.domain.enums import (
     AfterAssignment,
     Bias,
     DeltaScope,
+    ExecutionPreset,
     ExpiryChoice,
     OptionType,
     RuleAction,
@@ -69,10 +70,17 @@ class PricingSettings:
     """How the strategy's orders are priced (see :mod:`tastydesk.engine.execution_pricing.walk`).
 
     The walk follows the order's purpose: entries patient, profit-taking and time exits normal,
-    protective exits fast. ``start_offset`` starts an entry that far from mid in our favour and
-    ``max_attempts`` (> 0) replaces the entry walk's number of prices. ``step`` and
+    protective exits fast; ``entry_preset``, ``exit_preset`` (profit, time and the trader's
+    closes, rolls) and ``protective_preset`` (stop loss, delta breach, expiration risk) choose
+    another preset per strategy. The entry walk takes the strategy's custom values:
+    ``start_offset`` starts it that far from mid in our favour, ``max_attempts`` (> 0) sets its
+    number of prices, ``walk_interval_seconds`` (> 0) the time between them and
+    ``step_share_pct`` (> 0) the share of the spread each step concedes. ``step`` and
     ``interval_seconds`` are no longer used (prices step by a share of the spread); they stay so
     that older strategy files and the builder keep loading.
+
+    ``resting_exit`` places, once the entry fills, a good-till-cancelled closing limit at the
+    profit target, so profit is taken while the app is closed.
     """
 
     start_offset: Decimal = Decimal("0")  # $ away from mid, in our favour, at the first attempt
@@ -80,6 +88,12 @@ class PricingSettings:
     interval_seconds: int = 600  # retired: see the docstring
     max_attempts: int = 0  # 0: the entry preset's number of prices
     limit_price: Decimal | None = None  # never worse than this (signed: credit +, debit -)
+    entry_preset: ExecutionPreset = ExecutionPreset.DEFAULT  # default: patient
+    exit_preset: ExecutionPreset = ExecutionPreset.DEFAULT  # default: normal
+    protective_preset: ExecutionPreset = ExecutionPreset.DEFAULT  # default: fast
+    walk_interval_seconds: int = 0  # entries; 0: the preset's interval
+    step_share_pct: int = 0  # entries; 0: even shares reaching natural on the last price
+    resting_exit: bool = False  # a GTC closing limit at the profit target, placed with the entry
 
 
 #: Default confirmation (consecutive evaluations, seconds) by rule type; others (1, 0).
@@ -99,13 +113,14 @@ class ManagementRule:
     close_pct: int = 100  # 25 / 50 / 75 for partial closes
     delta_scope: DeltaScope = DeltaScope.SHORT_LEG
     hold_evaluations: int = 0  # consecutive evaluations the condition must hold (0: by type)
-    hold_seconds: int = -1  # and for at least this long (-1: by type)
+    hold_seconds: int = -1  # or for this long, whichever first (0: off; -1: by type)
     auto: bool = False  # act without approval
     strike_distance_pct: Decimal = Decimal("0")  # expiration risk: also near the strike (% of spot)
 
     def __post_init__(self) -> None:
         # Protective exits confirm before acting, so one bad quote never closes a position:
-        # stops and delta breaches default to 3 evaluations over 10 s, other rules act at once.
+        # stops and delta breaches default to 3 evaluations or 10 s (whichever comes first),
+        # other rules act at once.
         evaluations, seconds = CONFIRMATION.get(self.rule_type, (1, 0))
         if self.hold_evaluations <= 0:
             object.__setattr__(self, "hold_evaluations", evaluations)

@@ -12,8 +12,8 @@ trader's limit.
 
 Urgency follows the purpose: entries are patient (nothing is at stake yet), profit-taking exits
 normal, protective exits (stop loss, delta breach, expiration risk) fast: a short interval, at
-natural by the third price, then re-priced at the market's natural until filled, within the
-slippage from mid the trader accepts.
+natural by the third price, then re-priced at the market's natural until filled, never past the
+natural at the trigger by more than the slippage the trader accepts (``max_exit_slippage``).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class PriceWalk:
     natural), ``interval_seconds`` apart. After the walk the order is re-priced at the then
     natural ``repeats_at_natural`` more times (``None``: until filled). ``start_offset`` is added
     to mid for the first price, in our favour. ``max_slippage`` bounds the walk to that many
-    dollars per share below the mid at its start (see :func:`walk_limit`).
+    dollars per share past the natural at its start (see :func:`walk_limit`). ``step_share``
+    (a strategy's custom value, 0 < share <= 1) makes each step concede that share of the
+    distance to natural instead of dividing it evenly over the attempts.
     """
 
     interval_seconds: float
@@ -51,6 +53,7 @@ class PriceWalk:
     start_offset: Decimal = ZERO
     repeats_at_natural: int | None = 0
     max_slippage: Decimal | None = None
+    step_share: Decimal | None = None
 
     def __post_init__(self) -> None:
         if not self.interval_seconds > 0:
@@ -64,6 +67,8 @@ class PriceWalk:
                 f"repeats_at_natural: must be >= 0 or None, got {self.repeats_at_natural}")
         if self.max_slippage is not None and self.max_slippage < 0:
             raise ValueError(f"max_slippage: must be >= 0, got {self.max_slippage}")
+        if self.step_share is not None and not ZERO < self.step_share <= 1:
+            raise ValueError(f"step_share: must be above 0 and at most 1, got {self.step_share}")
 
     @property
     def last_attempt(self) -> int | None:
@@ -83,7 +88,7 @@ PATIENT = PriceWalk(interval_seconds=120, attempts=5)
 #: Profit-taking and time exits: four prices 30 s apart (mid, a third, two thirds, natural).
 NORMAL = PriceWalk(interval_seconds=30, attempts=4)
 #: Protective exits: mid, halfway, natural 5 s apart, then natural again until filled, at most
-#: $0.50 per share below the mid at the trigger unless the trader sets otherwise.
+#: $0.50 per share past the natural at the trigger unless the trader sets otherwise.
 FAST = PriceWalk(interval_seconds=5, attempts=3, repeats_at_natural=None,
                  max_slippage=Decimal("0.50"))
 PRESETS: dict[Urgency, PriceWalk] = {
@@ -101,7 +106,8 @@ class WalkChoice(NamedTuple):
     reason: str  # one line for the timeline: which walk and why
 
 
-_FAST_RULES = {RuleType.STOP_LOSS: "stop loss", RuleType.DELTA_BREACH: "delta breach"}
+_FAST_RULES = {RuleType.STOP_LOSS: "stop loss", RuleType.DELTA_BREACH: "delta breach",
+               RuleType.EXPIRATION_RISK: "expiration risk"}
 
 
 def urgency_for(
@@ -129,12 +135,13 @@ def start_price(mid: Decimal, walk: PriceWalk) -> Decimal:
     return mid + walk.start_offset
 
 
-def walk_limit(mid: Decimal, limit: Decimal | None, walk: PriceWalk) -> Decimal | None:
-    """The worst price the walk may take: the trader's limit, tightened to ``mid`` less the
-    walk's maximum slippage (``mid`` taken when the walk starts)."""
+def walk_limit(natural: Decimal, limit: Decimal | None, walk: PriceWalk) -> Decimal | None:
+    """The worst price the walk may take: the trader's limit, tightened to ``natural`` less the
+    walk's maximum slippage (``natural`` taken when the walk starts: a walk that re-prices at
+    the market's natural follows it only that far when it runs away)."""
     if walk.max_slippage is None:
         return limit
-    bound = mid - walk.max_slippage
+    bound = natural - walk.max_slippage
     return bound if limit is None else max(limit, bound)
 
 
@@ -150,15 +157,18 @@ def step_price(
     """The limit price of attempt ``attempt`` (0 = the start), on tick and never past ``limit``.
 
     Attempt ``i`` of ``n`` sits ``i / (n - 1)`` of the way from ``start`` to the floor (natural,
-    or ``limit`` when nearer); attempts from ``n - 1`` on are at the floor. Pass the current
-    natural on each attempt to follow the market; a start already at or past the floor prices
-    every attempt at the floor.
+    or ``limit`` when nearer); attempts from ``n - 1`` on are at the floor. With a
+    ``step_share`` attempt ``i`` sits ``min(1, i * share)`` of the way instead (the last attempt
+    may then stop short of natural). Pass the current natural on each attempt to follow the
+    market; a start already at or past the floor prices every attempt at the floor.
     """
     if attempt < 0:
         raise ValueError(f"attempt: must be >= 0, got {attempt}")
     floor = floor_price(natural, limit)
     last = walk.attempts - 1
-    if start <= floor or attempt >= last:
+    if walk.step_share is not None and start > floor:
+        raw = start + (floor - start) * min(Decimal(1), walk.step_share * attempt)
+    elif start <= floor or attempt >= last:
         raw = floor
     else:
         raw = start + (floor - start) * Decimal(attempt) / Decimal(last)

@@ -52,9 +52,9 @@ from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg, St
 from tastydesk.engine.lifecycle.proposals import call_proposal, close_proposal, describe
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
-from tastydesk.engine.positions.actions import close_legs, order_prices
+from tastydesk.engine.positions.actions import order_prices
 from tastydesk.engine.positions.book import PositionBook
-from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
+from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition, close_legs
 from tastydesk.engine.selection import SelectionError, select_expiration, select_strike
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.store.service import AsyncStore

@@ -32,6 +32,7 @@ from tastydesk.engine.domain.events import (
     QuoteReceived,
 )
 from tastydesk.engine.domain.ids import ExternalOrderId
+from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest, OrderSnapshot
@@ -40,7 +41,12 @@ from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.orders.market import OrderMarket
 from tastydesk.engine.orders.pricing import OrderPricer, resumed_plan
-from tastydesk.engine.orders.working import OrderOutcomes, WorkingOrder, remaining_request
+from tastydesk.engine.orders.working import (
+    OrderOutcomes,
+    WorkingOrder,
+    opening_commitments,
+    remaining_request,
+)
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.risk.checks import Commitment
 from tastydesk.engine.settings import Settings
@@ -95,15 +101,7 @@ class OrderManager:
 
     def commitments(self) -> list[Commitment]:
         """Buying power the unfilled part of every working opening order would use."""
-        out = []
-        for w in self._working.values():
-            if w.purpose is OrderPurpose.OPEN and w.buying_power_per_unit > 0:
-                record = self._orders.get(w.external_id)
-                left = w.units - (record.filled_quantity if record else 0)
-                if left > 0:
-                    out.append(Commitment(w.workflow_id, w.request.underlying,
-                                          w.buying_power_per_unit * left, "working order"))
-        return out
+        return opening_commitments(self._working.values(), self._orders)
 
     # ---- lifecycle
     def subscribe(self) -> list[Any]:
@@ -124,20 +122,22 @@ class OrderManager:
                      legs: tuple[OrderLeg, ...], units: int, *, mid: Decimal, natural: Decimal,
                      strategy: Strategy | None, limit: Decimal | None = None,
                      price: Decimal | None = None, proposal_id: int | None = None,
-                     rule_type: str = "", buying_power_per_unit: Decimal = ZERO) -> None:
+                     rule_type: str = "", buying_power_per_unit: Decimal = ZERO,
+                     time_in_force: TimeInForce = TimeInForce.DAY) -> None:
         """Persist the intent, dry-run it, send it, and start its price walk.
 
         Every price comes from the order's walk (:mod:`tastydesk.engine.orders.pricing`): it
         starts at ``mid`` (or the trader's ``price``) and steps toward ``natural`` by shares of
-        the spread, on tick and never past ``limit``.
-        """
+        the spread, on tick and never past ``limit``. A GTC order (a resting exit) rests at its
+        ``price`` instead: no walk, until it fills or is withdrawn."""
         plan = await self._pricer.plan(underlying=underlying, leg_count=len(legs),
                                        purpose=purpose, rule_type=rule_type, strategy=strategy,
-                                       mid=mid, limit=limit, price=price)
+                                       mid=mid, limit=limit, price=price, natural=natural,
+                                       max_slippage=self._settings.config.max_exit_slippage)
         first = plan.price(0, natural)
         now = self._clock.now()
         external_id = ExternalOrderId(f"td-{workflow_id}-{purpose.value}-{uuid.uuid4().hex[:12]}")
-        request = OrderRequest(underlying, legs, first, external_id)
+        request = OrderRequest(underlying, legs, first, external_id, time_in_force=time_in_force)
         attempt = self.count_for_proposal(proposal_id, purpose) if proposal_id else 0
         record = await self._store.create_order_intent(workflow_id, purpose, request, units, now,
                                                        proposal_id=proposal_id, attempt=attempt)
@@ -163,7 +163,8 @@ class OrderManager:
                 broker_order_id=result.order.order_id, price=first,
                 detail=f"placed at {first} ({plan.reason}; mid {mid}, natural {natural})",
                 fees=dry.fees))
-            self._arm_walk(working)
+            if time_in_force is TimeInForce.DAY:
+                self._arm_walk(working)
             await self.apply_snapshot(external_id, result.order)
         elif result.outcome is CommandOutcome.REJECTED:
             await self._failed(external_id, f"rejected by the broker: {result.reason}")
@@ -225,7 +226,8 @@ class OrderManager:
             working.broker_order_id = snap.order_id
             self._by_broker_id[snap.order_id] = external_id
             await self.apply_snapshot(external_id, snap)
-            if external_id in self._working and not snap.status.is_terminal:
+            if external_id in self._working and not snap.status.is_terminal and \
+                    working.request.time_in_force is TimeInForce.DAY:
                 self._arm_walk(working)
             return
         if working.lookups >= len(UNKNOWN_LOOKUP_DELAYS):
@@ -267,6 +269,17 @@ class OrderManager:
                                    "dry run of the next price: " + "; ".join(dry.errors))
                 return
             await self._step(external_id, working, new_price)
+
+    async def withdraw(self, external_id: str, why: str) -> OrderRecord | None:
+        """Cancel an order of ours (a resting exit, before the app's own exit); its record
+        after says whether it ended or filled first (None: an order we never knew)."""
+        working = self._working.get(external_id)
+        if working is not None and working.broker_order_id is not None:
+            await self._cancel(external_id, working, why)
+            if external_id in self._working and (snap := await self._broker.get_order(
+                    working.broker_order_id)) is not None:  # not ended yet: ask once more
+                await self.apply_snapshot(external_id, snap, cancel_reason=why)
+        return self._orders.get(external_id)
 
     async def _cancel(self, external_id: str, working: WorkingOrder, why: str) -> None:
         assert working.broker_order_id is not None
@@ -320,10 +333,11 @@ class OrderManager:
         self._orders[order.external_id] = order
 
     def track(self, order: OrderRecord, snap: OrderSnapshot) -> None:
-        """Re-create in-memory tracking for an order found live at start-up; it keeps its price
-        and walks no further (it is cancelled after one interval unless filled)."""
+        """Track an order found live at start-up: it keeps its price, cancelled after one
+        interval unless filled (a GTC resting exit keeps resting)."""
         plan = resumed_plan(snap.price)
-        request = OrderRequest(order.underlying, order.legs, snap.price, order.external_id)
+        request = OrderRequest(order.underlying, order.legs, snap.price, order.external_id,
+                               time_in_force=order.time_in_force)
         working = WorkingOrder(
             external_id=order.external_id, workflow_id=order.workflow_id, purpose=order.purpose,
             broker_order_id=snap.order_id, request=request, price=snap.price, mid=snap.price,
@@ -332,7 +346,8 @@ class OrderManager:
         self._by_broker_id[snap.order_id] = order.external_id
         if not snap.status.is_terminal:
             self._watch(working)
-            self._arm_walk(working)
+            if order.time_in_force is TimeInForce.DAY:
+                self._arm_walk(working)
 
     def _end_tracking(self, working: WorkingOrder) -> None:
         if working.timer:

@@ -8,15 +8,17 @@ trader's limit, whichever component asked for the order.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tastydesk.engine.domain.enums import OrderPurpose, RuleType
+from tastydesk.engine.domain.enums import ExecutionPreset, OrderPurpose, RuleType
 from tastydesk.engine.domain.instruments import SPREAD_PENNY_TICKS, TickTable, TradingRules
-from tastydesk.engine.domain.strategy import Strategy
+from tastydesk.engine.domain.strategy import PricingSettings, Strategy
 from tastydesk.engine.execution_pricing.walk import (
     PriceWalk,
     Urgency,
+    WalkChoice,
     preset,
     start_price,
     step_price,
@@ -49,20 +51,48 @@ def _rule_type(rule_type: str) -> RuleType | None:
         return None
 
 
-def walk_for(strategy: Strategy | None, purpose: OrderPurpose, rule_type: str = ""
-             ) -> tuple[PriceWalk, Urgency, str]:
-    """The walk for an order of ``purpose`` (closing for ``rule_type``), with the strategy's
-    custom entry values (start offset, number of prices), and the reason the timeline shows."""
+def _strategy_urgency(pricing: PricingSettings, choice: WalkChoice,
+                      purpose: OrderPurpose) -> WalkChoice:
+    """The strategy's preset for this kind of order, when it chose one."""
+    if purpose is OrderPurpose.OPEN:
+        chosen = pricing.entry_preset
+    elif choice.urgency is Urgency.FAST:
+        chosen = pricing.protective_preset
+    else:
+        chosen = pricing.exit_preset
+    if chosen is ExecutionPreset.DEFAULT or chosen.value == choice.urgency.value:
+        return choice
+    urgency = Urgency(chosen.value)
+    why = choice.reason.split(": ", 1)[-1]
+    return WalkChoice(urgency, f"{urgency.value} pricing: {why} (the strategy's preset)")
+
+
+def walk_for(strategy: Strategy | None, purpose: OrderPurpose, rule_type: str = "",
+             max_slippage: Decimal | None = None) -> tuple[PriceWalk, Urgency, str]:
+    """The walk for an order of ``purpose`` (closing for ``rule_type``): the urgency its
+    purpose calls for unless the strategy chose another preset, the strategy's custom entry
+    values (start offset, number of prices, interval, step share), and the reason the timeline
+    shows. ``max_slippage`` (the trader's setting) bounds every walk that re-prices at natural
+    until filled."""
     choice = urgency_for(purpose, _rule_type(rule_type))
     custom: dict[str, object] = {}
-    if strategy is not None and purpose is OrderPurpose.OPEN:
+    if strategy is not None:
         pricing = strategy.pricing
-        if pricing.max_attempts > 0:
-            custom["attempts"] = pricing.max_attempts
-        if pricing.start_offset > 0:
-            custom["start_offset"] = pricing.start_offset
+        choice = _strategy_urgency(pricing, choice, purpose)
+        if purpose is OrderPurpose.OPEN:
+            if pricing.max_attempts > 0:
+                custom["attempts"] = pricing.max_attempts
+            if pricing.start_offset > 0:
+                custom["start_offset"] = pricing.start_offset
+            if pricing.walk_interval_seconds > 0:
+                custom["interval_seconds"] = float(pricing.walk_interval_seconds)
+            if pricing.step_share_pct > 0:
+                custom["step_share"] = Decimal(pricing.step_share_pct) / 100
     reason = choice.reason + (" (the strategy's own values)" if custom else "")
-    return preset(choice.urgency, **custom), choice.urgency, reason
+    walk = preset(choice.urgency, **custom)
+    if max_slippage is not None and walk.repeats_at_natural is None:
+        walk = dataclasses.replace(walk, max_slippage=max_slippage)
+    return walk, choice.urgency, reason
 
 
 class OrderPricer:
@@ -82,16 +112,20 @@ class OrderPricer:
 
     async def plan(self, *, underlying: str, leg_count: int, purpose: OrderPurpose,
                    rule_type: str, strategy: Strategy | None, mid: Decimal,
-                   limit: Decimal | None, price: Decimal | None = None) -> WalkPlan:
+                   limit: Decimal | None, price: Decimal | None = None,
+                   natural: Decimal | None = None,
+                   max_slippage: Decimal | None = None) -> WalkPlan:
         """The walk of a new order; ``price`` (the trader's own) starts it there instead of at
-        mid and, as the limit, keeps it there."""
-        walk, urgency, reason = walk_for(strategy, purpose, rule_type)
+        mid and, as the limit, keeps it there. A walk that re-prices at natural until filled
+        never goes past ``natural`` (at the start; mid when unknown) by more than its maximum
+        slippage (``max_slippage``, the trader's setting, else the preset's)."""
+        walk, urgency, reason = walk_for(strategy, purpose, rule_type, max_slippage)
         ticks = (await self.rules(underlying)).ticks_for(leg_count)
         if price is not None:
             return WalkPlan(walk, urgency, f"{reason}; the trader's price {price}", ticks, price,
                             price if limit is None else max(price, limit))
         return WalkPlan(walk, urgency, reason, ticks, start_price(mid, walk),
-                        walk_limit(mid, limit, walk))
+                        walk_limit(mid if natural is None else natural, limit, walk))
 
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -12,6 +13,7 @@ from tastydesk.engine.domain.enums import OrderPurpose
 from tastydesk.engine.domain.orders import OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.orders.pricing import WalkPlan
+from tastydesk.engine.risk.checks import Commitment
 
 
 @dataclass(slots=True)
@@ -44,6 +46,20 @@ def remaining_request(working: WorkingOrder, filled: int, price: Decimal) -> Ord
     legs = tuple(dataclasses.replace(leg, quantity=leg.quantity // working.units * remaining)
                  for leg in request.legs)
     return dataclasses.replace(request, price=price, legs=legs)
+
+
+def opening_commitments(working: Iterable[WorkingOrder], records: Mapping[str, OrderRecord]
+                        ) -> list[Commitment]:
+    """Buying power the unfilled part of every working opening order would use."""
+    out = []
+    for w in working:
+        if w.purpose is OrderPurpose.OPEN and w.buying_power_per_unit > 0:
+            record = records.get(w.external_id)
+            left = w.units - (record.filled_quantity if record else 0)
+            if left > 0:
+                out.append(Commitment(w.workflow_id, w.request.underlying,
+                                      w.buying_power_per_unit * left, "working order"))
+    return out
 
 
 class OrderOutcomes(Protocol):

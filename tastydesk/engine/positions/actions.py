@@ -24,7 +24,6 @@ from tastydesk.engine.domain.enums import (
     Actor,
     AlertCategory,
     AlertLevel,
-    OrderAction,
     OrderPurpose,
     RuleAction,
     RuleType,
@@ -41,9 +40,10 @@ from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS
 from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.orders.resting import RestingExits
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
-from tastydesk.engine.positions.monitored import MonitoredPosition
+from tastydesk.engine.positions.monitored import MonitoredPosition, close_legs
 from tastydesk.engine.positions.payoff import payoff_extremes
 from tastydesk.engine.positions.roller import NO_EDITS, ROLL_REFUSED, ROLL_STOPPED, Roller
 from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
@@ -77,17 +77,6 @@ def describe_edits(edits: RollEdits) -> str:
 CLOSE_PCTS = (25, 50, 75, 100)
 
 
-def close_legs(mon: MonitoredPosition, units: int) -> tuple[OrderLeg, ...]:
-    """The legs closing ``units`` of ``mon``: options by their contracts per unit, shares by
-    the shares they hold (multiplier 1; their part of them for a partial close), never by the
-    ratio that counts 100 shares as one contract for pricing."""
-    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.quantity < 0
-                          else OrderAction.SELL_TO_CLOSE,
-                          abs(leg.quantity) * units // mon.units if leg.is_shares
-                          else abs(leg.ratio) * units)
-                 for leg in mon.legs)
-
-
 def order_prices(legs: tuple[OrderLeg, ...], units: int, mid: Decimal,
                  natural: Decimal) -> tuple[int, Decimal, Decimal]:
     """The order's quantity and prices per its unit (see :func:`in_order_units`). Shares alone
@@ -105,8 +94,10 @@ class PositionActions:
                  audit: AuditTrail, strategies: StrategyLibrary, settings: Settings,
                  risk: PortfolioRisk, readiness: Readiness, bus: EventBus, clock: Clock,
                  calendar: MarketCalendar,
-                 spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
+                 spawn: Callable[[Any, str], Any], counters: Counter[str],
+                 resting: RestingExits | None = None) -> None:
         self._book = book
+        self._resting = resting
         self._positions = positions
         self._orders = orders
         self._candidates = candidates
@@ -201,6 +192,9 @@ class PositionActions:
                                     f"{mon.symbol}: closing order not priced", why,
                                     self._clock.now(), mon.workflow_id))
             return ActionResult(ActionOutcome.NOT_SENT, why)
+        waiting = await self._withdraw_resting(mon, reason)
+        if waiting:
+            return ActionResult(ActionOutcome.NOT_SENT, waiting)
         units = max(1, min(units, mon.units))
         purpose = OrderPurpose.CLOSE if units == mon.units else OrderPurpose.PARTIAL_CLOSE
         mid = (-mark).quantize(CENT)
@@ -227,7 +221,24 @@ class PositionActions:
 
     async def _roll(self, mon: MonitoredPosition, reason: str, rule: str,
                     edits: RollEdits = NO_EDITS) -> ActionResult:
+        waiting = await self._withdraw_resting(mon, reason)
+        if waiting:
+            return ActionResult(ActionOutcome.NOT_SENT, waiting)
         return await self._roller.roll(mon, reason, rule, edits)
+
+    async def _withdraw_resting(self, mon: MonitoredPosition, reason: str) -> str:
+        """Before the app's own exit: cancel the resting profit-target order and wait for the
+        broker to confirm, so two closing orders never cover the same contracts. "" when the
+        exit may go out, else why it waits (the resting order filled first, or its cancel is
+        not confirmed yet)."""
+        if self._resting is None:
+            return ""
+        waiting = await self._resting.withdraw(mon.workflow_id, reason)
+        if waiting:
+            self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.RULE,
+                                    f"{mon.symbol}: exit not sent", waiting, self._clock.now(),
+                                    mon.workflow_id))
+        return waiting
 
     async def continue_exit(self, workflow_id: int, purpose: OrderPurpose) -> bool:
         """A piece of a roll or of a close too wide for one order filled (the workflow's lock

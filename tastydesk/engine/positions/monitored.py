@@ -8,9 +8,10 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
-from tastydesk.engine.domain.enums import OptionType, RuleType, Side
+from tastydesk.engine.domain.enums import OptionType, OrderAction, RuleType, Side
 from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT, ZERO
+from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.pricer import signed_mid, signed_natural
 from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.domain.views import PositionLegView, PositionView, RuleStatus
@@ -269,6 +270,17 @@ class MonitoredPosition:
         return {"chain_credits": chain.credits, "chain_debits": chain.debits,
                 "chain_fees": chain.fees, "chain_rolls": chain.rolls,
                 "days_held": max(0, (today - chain.opened_at.date()).days)}
+
+
+def close_legs(mon: MonitoredPosition, units: int) -> tuple[OrderLeg, ...]:
+    """The legs closing ``units`` of ``mon``: options by their contracts per unit, shares by
+    the shares they hold (multiplier 1; their part of them for a partial close), never by the
+    ratio that counts 100 shares as one contract for pricing."""
+    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.quantity < 0
+                          else OrderAction.SELL_TO_CLOSE,
+                          abs(leg.quantity) * units // mon.units if leg.is_shares
+                          else abs(leg.ratio) * units)
+                 for leg in mon.legs)
 
 
 def contracts(symbol: str, quantity: int) -> int:

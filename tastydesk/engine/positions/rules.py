@@ -2,8 +2,10 @@
 
 The engine calls :func:`evaluate` on every market event that touches a monitored position (a leg's
 quote or greeks, or the underlying's quote), so this stays allocation-light: no I/O, no logging.
-A rule acts only after its condition has held for ``hold_evaluations`` consecutive evaluations and
-``hold_seconds`` of clock time, so a single bad tick never closes a position.
+A rule acts once its condition has held for ``hold_evaluations`` consecutive evaluations or for
+``hold_seconds`` of clock time, whichever comes first (``hold_seconds`` 0: by evaluations only),
+so a single bad tick never closes a position, yet a stop on a quiet quote stream (one quote a
+minute) still acts after its seconds instead of waiting minutes for enough quotes.
 """
 
 from __future__ import annotations
@@ -84,6 +86,15 @@ def distance(rule: ManagementRule, value: float | None) -> float | None:
     return threshold - value
 
 
+def confirmed(rule: ManagementRule, hold: HoldState, now: datetime) -> bool:
+    """Whether a holding condition is confirmed: ``hold_evaluations`` in a row, or
+    ``hold_seconds`` (when set) since it first held, whichever comes first."""
+    if hold.count >= rule.hold_evaluations:
+        return True
+    return (rule.hold_seconds > 0 and hold.since is not None
+            and (now - hold.since).total_seconds() >= rule.hold_seconds)
+
+
 def evaluate(
     rules: tuple[ManagementRule, ...],
     state: PositionState,
@@ -113,12 +124,7 @@ def evaluate(
         else:
             hold.count = 0
             hold.since = None
-        triggered = (
-            holds_now
-            and hold.count >= rule.hold_evaluations
-            and hold.since is not None
-            and (now - hold.since).total_seconds() >= rule.hold_seconds
-        )
+        triggered = holds_now and confirmed(rule, hold, now)
         statuses.append(
             RuleStatus(
                 index=i,

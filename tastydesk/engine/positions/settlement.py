@@ -31,6 +31,7 @@ from tastydesk.engine.domain.lifecycle import LifecycleBooking, multiplier_for
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
+from tastydesk.engine.orders.resting import RULE, WITHDRAWN, is_resting
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.chain import order_fees
 from tastydesk.engine.positions.rolls import describe_legs
@@ -58,8 +59,10 @@ class Settlement:
                  spawn: Callable[[Any, str], Any], counters: Counter[str],
                  calendar: MarketCalendar,
                  continue_exit: Callable[[int, OrderPurpose], Awaitable[bool]],
-                 requeue_exit: Callable[[int, OrderPurpose, int, str, datetime], None]) -> None:
+                 requeue_exit: Callable[[int, OrderPurpose, int, str, datetime], None],
+                 rest_exit: Callable[[int], Awaitable[Any]] | None = None) -> None:
         self._book = book
+        self._rest_exit = rest_exit  # (re-)places a strategy's resting profit-target order
         self._calendar = calendar
         self._requeue_exit = requeue_exit
         self._continue_exit = continue_exit
@@ -75,9 +78,20 @@ class Settlement:
                workflow_id: int) -> None:
         self._bus.publish(Alert(level, category, title, message, self._clock.now(), workflow_id))
 
+    async def _rest(self, workflow_id: int) -> None:
+        if self._rest_exit is not None:
+            await self._rest_exit(workflow_id)
+
     async def order_ended(self, record: OrderRecord, reason: str) -> None:
         wid = record.workflow_id
         state = self._book.state(wid)
+        if is_resting(record) and state is not WorkflowState.CLOSING:
+            if not reason.startswith(WITHDRAWN):  # withdrawn by the app: its exit follows
+                self._alert(AlertLevel.WARNING, AlertCategory.RULE,
+                            f"Resting profit-target order ended: {record.underlying}",
+                            f"{reason}. The position stays monitored by its rules; no resting "
+                            f"order is placed again until the position changes.", wid)
+            return
         self._alert(AlertLevel.WARNING, AlertCategory.ERROR, f"Order ended: {record.underlying}",
                     reason, wid)
         expired = record.status is OrderStatus.EXPIRED
@@ -97,6 +111,7 @@ class Settlement:
             await self._positions.load(wid)  # fills before the end may have reduced it
             self._positions.close_failed(
                 wid, self._clock.now() + timedelta(minutes=CLOSE_RETRY_MINUTES))
+            await self._rest(wid)  # the exit failed: profit is taken at the broker again
             if position_missing(reason):
                 # Closing again cannot succeed: stop the rules, tell the trader.
                 await self._positions.set_rules_paused(wid, True)
@@ -141,7 +156,16 @@ class Settlement:
                                             f"filled {partial_units or record.quantity} at {price}",
                                             payload={"order": record.external_id})
                 await self._positions.load(wid)
+                await self._rest(wid)
             return
+        if state is WorkflowState.MONITORING and is_resting(record):
+            # The resting profit-target order filled (while the app ran, or while it was
+            # stopped: found at start-up): the profit-target exit, booked as such.
+            await self._book.transition(
+                wid, Trigger.CLOSE, Actor.ENGINE,
+                f"rule {RULE}: the resting order filled {partial_units or record.quantity} of "
+                f"{record.quantity} at {price}", payload={"rule": RULE, "resting": True})
+            state = WorkflowState.CLOSING
         if state is not WorkflowState.CLOSING:
             return
         await self._positions.load(wid)
@@ -162,6 +186,8 @@ class Settlement:
                     partial_units is None and await self._continue_exit(wid, record.purpose):
                 return
             self._positions.action_done(wid)
+            if not is_resting(record):
+                await self._rest(wid)  # the resting order follows the smaller or rolled position
 
     async def cycle_start(self, workflow_id: int) -> datetime:
         """When the workflow's current cycle began: its latest filled entry order."""

@@ -15,6 +15,7 @@ from tastydesk.engine.domain.enums import (
     AfterAssignment,
     Bias,
     DeltaScope,
+    ExecutionPreset,
     ExpiryChoice,
     OptionType,
     RuleAction,
@@ -116,6 +117,10 @@ class _Parser:
         after = self.fields.enum(obj, "after_assignment", "", AfterAssignment,
                                  AfterAssignment.CLOSE)
         after_auto = self.fields.boolean(obj, "after_assignment_auto", "", False)
+        if (pricing is not _MISSING and rules is not _MISSING and pricing.resting_exit
+                and not any(r.rule_type is RuleType.PROFIT_TARGET and r.enabled for r in rules)):
+            self.err("pricing.resting_exit", "needs an enabled profit_target rule (the resting "
+                                             "order is placed at its price), got none")
         if self.errors:
             return None
         return Strategy(name=name.strip(), legs=legs, dte=dte, biases=biases,
@@ -324,8 +329,10 @@ class _Parser:
 
     def pricing(self, value: object) -> Any:
         path = "pricing"
-        obj = self.fields.mapping(value, path, frozenset({"start_offset", "step", "interval_seconds",
-                                                   "max_attempts", "limit_price"}))
+        obj = self.fields.mapping(value, path, frozenset({
+            "start_offset", "step", "interval_seconds", "max_attempts", "limit_price",
+            "entry_preset", "exit_preset", "protective_preset", "walk_interval_seconds",
+            "step_share_pct", "resting_exit"}))
         if obj is None:
             return _MISSING
         d = PricingSettings()
@@ -338,8 +345,25 @@ class _Parser:
                                              1, 86_400),
             "max_attempts": self.fields.integer(obj, "max_attempts", path, d.max_attempts, 0, 20),
             "limit_price": self.fields.decimal(obj, "limit_price", path, None, nullable=True),
+            "entry_preset": self.fields.enum(obj, "entry_preset", path, ExecutionPreset,
+                                             d.entry_preset),
+            "exit_preset": self.fields.enum(obj, "exit_preset", path, ExecutionPreset,
+                                            d.exit_preset),
+            "protective_preset": self.fields.enum(obj, "protective_preset", path,
+                                                  ExecutionPreset, d.protective_preset),
+            "walk_interval_seconds": self.fields.integer(obj, "walk_interval_seconds", path,
+                                                         d.walk_interval_seconds, 0, 3600),
+            "step_share_pct": self.fields.integer(obj, "step_share_pct", path,
+                                                  d.step_share_pct, 0, 100),
+            "resting_exit": self.fields.boolean(obj, "resting_exit", path, d.resting_exit),
         }
         if _MISSING in p.values():
+            return _MISSING
+        if p["protective_preset"] is ExecutionPreset.PATIENT:
+            # Minutes between prices while a stop is losing money: never for a protective exit.
+            self.err("pricing.protective_preset",
+                     "must be default, normal or fast (a stop must not wait minutes between "
+                     "prices), got patient")
             return _MISSING
         return PricingSettings(**p)
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from operator import attrgetter
 from typing import Any
 
-from tastydesk.engine.domain.enums import AfterAssignment
+from tastydesk.engine.domain.enums import AfterAssignment, ExecutionPreset
 from tastydesk.engine.domain.strategy import EntryFilters, PricingSettings, Sizing, Strategy
 from tastydesk.ui.builder.editors import (
     Biases,
@@ -58,6 +58,13 @@ class Field:
 
 G, F, Z, P = Section.GENERAL, Section.FILTERS, Section.SIZING, Section.PRICING
 
+
+def _presets(default: str) -> tuple[tuple[str, ExecutionPreset], ...]:
+    return ((f"Default ({default})", ExecutionPreset.DEFAULT),
+            ("Patient", ExecutionPreset.PATIENT), ("Normal", ExecutionPreset.NORMAL),
+            ("Fast", ExecutionPreset.FAST))
+
+
 FIELDS: tuple[Field, ...] = (
     Field("name", "Name", Text("Unique name"), G),
     Field("priority", "Priority", Integer(1, 1000), G,
@@ -93,6 +100,22 @@ FIELDS: tuple[Field, ...] = (
     Field("pricing.limit_price", "Limit price",
           OptionalMoney(Money(-10000, 10000, 2, step=0.05)), P,
           "Never worse than this price: credit positive, debit negative"),
+    Field("pricing.entry_preset", "Entries", Choice(_presets("patient")), P,
+          "How fast entries walk from mid to natural"),
+    Field("pricing.exit_preset", "Profit and time exits", Choice(_presets("normal")), P,
+          "How fast profit-target, time and manual exits walk to natural"),
+    Field("pricing.protective_preset", "Protective exits",
+          Choice(tuple(c for c in _presets("fast") if c[1] is not ExecutionPreset.PATIENT)), P,
+          "Stop loss, delta breach and expiration risk: at natural within a few prices, then "
+          "repeated at natural up to the maximum slippage in Settings"),
+    Field("pricing.walk_interval_seconds", "Entry step interval",
+          Integer(0, 3600, " s", special="preset"), P, "Seconds between an entry's prices"),
+    Field("pricing.step_share_pct", "Entry step share",
+          Integer(0, 100, " % of the spread", special="even"), P,
+          "Share of the distance from mid to natural each entry step concedes"),
+    Field("pricing.resting_exit", "", Check("Resting profit-target order"), P,
+          "Once the entry fills, leave a good-till-cancelled closing order at the profit target "
+          "at the broker, so profit is taken while the app is closed"),
 )
 
 # The nested parts of a Strategy that are edited field by field.

@@ -39,7 +39,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "bias_threshold")),
     ("Portfolio limits", ("max_allocation_pct", "max_portfolio_bwd")),
     ("Pricing", ("pricing_interval_seconds", "pricing_step", "reprice_tolerance",
-                 "max_quote_age_seconds")),
+                 "max_exit_slippage", "max_quote_age_seconds")),
     ("Approvals and cool-downs", ("approval_expiry_minutes", "reject_cooldown_minutes",
                                   "restart_cooldown_minutes", "auto_approve")),
     ("Paper market", ("paper_speed", "paper_seed")),
@@ -64,6 +64,10 @@ LABELS = {
     "reprice_tolerance": ("Approval tolerance ($)",
                           "How far the mid may move against the trader's limit before an "
                           "approved trade comes back to the queue instead of being sent"),
+    "max_exit_slippage": ("Max slippage on fast exits ($)",
+                          "A stop, delta-breach or expiration-risk exit is re-priced at natural "
+                          "until filled, but never more than this per share past the natural "
+                          "at its trigger"),
     "max_quote_age_seconds": ("Max quote age (s)", "Older quotes block pricing and rules"),
     "approval_expiry_minutes": ("Approval expiry (real min)",
                                 "Pending proposals expire after this many real (wall-clock) "

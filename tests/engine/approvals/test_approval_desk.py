@@ -117,11 +117,12 @@ async def test_a_market_moved_past_the_limit_returns_the_trade_with_the_reason(w
 
 @pytest.mark.parametrize(("short_mid", "start"), [
     ("1.55", "0.45"),  # the mid moved in the trader's favour: worked from the new mid
-    ("1.42", "0.35"),  # moved against, within the tolerance: never past the trader's limit
+    ("1.42", "0.32"),  # moved against, within the tolerance: worked from the new mid
 ])
 async def test_a_market_within_the_limit_sends_without_a_bounce(w: World, short_mid: str,
                                                                 start: str) -> None:
     wid = await pending(w, short_mid=short_mid)
+    natural = w.kernel.facade.pending()[0].proposal.natural_price
     assert (await w.kernel.facade.approve(wid, "fay")).sent
     (order,) = w.broker.placed
     assert order.price == Decimal(start)
@@ -129,8 +130,12 @@ async def test_a_market_within_the_limit_sends_without_a_bounce(w: World, short_
     reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
     assert any(r.startswith("approved by fay at limit 0.35 cr; sent with the mid at")
                for r in reasons)
-    await w.step(3600)  # the price walk concedes toward natural, never past the limit
-    assert all(p >= Decimal("0.35") for _id, p in w.broker.replaced)
+    # Approved as proposed: the walk concedes toward natural, never past the proposal's
+    # natural (a floor at the proposal's mid would keep the entry at mid for its whole walk).
+    for _ in range(6):
+        await w.step(120)
+    assert w.broker.replaced and min(p for _id, p in w.broker.replaced) < Decimal(start)
+    assert all(p >= natural for _id, p in w.broker.replaced)
 
 
 async def test_a_modified_limit_holds_until_the_market_moves_past_it(w: World) -> None:

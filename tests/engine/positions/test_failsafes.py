@@ -54,7 +54,7 @@ def run(mon: MonitoredPosition, long: tuple[str, str], short: tuple[str, str],
 LOSS = (("1.50", "1.60"), ("3.70", "3.80"))  # the spread costs 2.20 to close: a 120% loss
 
 
-def test_stops_and_breaches_confirm_over_three_evaluations_and_ten_seconds_by_default() -> None:
+def test_stops_and_breaches_confirm_on_three_evaluations_or_ten_seconds_by_default() -> None:
     assert (stop().hold_evaluations, stop().hold_seconds) == (3, 10)
     breach = ManagementRule(RuleType.DELTA_BREACH, D("0.3"))
     assert (breach.hold_evaluations, breach.hold_seconds) == (3, 10)
@@ -62,8 +62,12 @@ def test_stops_and_breaches_confirm_over_three_evaluations_and_ten_seconds_by_de
     assert (target.hold_evaluations, target.hold_seconds) == (1, 0)
     assert (stop(hold_evaluations=1, hold_seconds=0).hold_evaluations,
             stop(hold_evaluations=1, hold_seconds=0).hold_seconds) == (1, 0)  # benchmarks
-    mon = put_spread(stop())
-    assert run(mon, *LOSS, times=3) == [None, None, 0]  # 3 evaluations over 10 s
+    # Quotes a second apart: the third evaluation confirms, long before ten seconds.
+    assert run(put_spread(stop()), *LOSS, times=3, step_s=1) == [None, None, 0]
+    # A quote every 10 s: ten seconds of holding confirm on the second evaluation.
+    assert run(put_spread(stop()), *LOSS, times=2, step_s=10) == [None, 0]
+    # Neither yet: two evaluations within 9 s.
+    assert run(put_spread(stop()), *LOSS, times=2, step_s=9) == [None, None]
 
 
 def test_a_single_wide_quote_does_not_trigger_a_stop() -> None:

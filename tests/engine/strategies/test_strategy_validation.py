@@ -94,6 +94,16 @@ def _set(path: list[Any], value: Any) -> dict[str, Any]:
     (["pricing", "interval_seconds"], 0, "pricing.interval_seconds"),
     (["pricing", "max_attempts"], 21, "pricing.max_attempts"),
     (["pricing", "limit_price"], "NaN", "pricing.limit_price"),
+    (["pricing", "entry_preset"], "hasty", "pricing.entry_preset"),
+    (["pricing", "exit_preset"], "fast", None),
+    (["pricing", "protective_preset"], "patient", "pricing.protective_preset"),
+    (["pricing", "protective_preset"], "normal", None),
+    (["pricing", "walk_interval_seconds"], -1, "pricing.walk_interval_seconds"),
+    (["pricing", "walk_interval_seconds"], 3601, "pricing.walk_interval_seconds"),
+    (["pricing", "step_share_pct"], 101, "pricing.step_share_pct"),
+    (["pricing", "step_share_pct"], 25, None),
+    (["pricing", "resting_exit"], "yes", "pricing.resting_exit"),
+    (["pricing", "resting_exit"], True, None),
     (["rules", 0, "threshold"], "-5", "rules[0].threshold"),
     (["rules", 1, "threshold"], "150", "rules[1].threshold"),
     (["rules", 2, "threshold"], "2.5", "rules[2].threshold"),
@@ -279,3 +289,36 @@ def test_fuzz_mutated_valid_strategies_give_only_field_errors(strategy: Any,
         if not _paths_of(doc):
             break
     _only_field_errors(doc)
+
+
+def test_a_resting_exit_needs_an_enabled_profit_target() -> None:
+    data = condor()
+    data["pricing"]["resting_exit"] = True
+    data["rules"] = [r for r in data["rules"] if r["rule_type"] != "profit_target"]
+    assert "pricing.resting_exit" in paths(data)
+    data = condor()
+    data["pricing"]["resting_exit"] = True
+    for r in data["rules"]:
+        if r["rule_type"] == "profit_target":
+            r["enabled"] = False
+    assert "pricing.resting_exit" in paths(data)
+
+
+def test_presets_and_custom_values_round_trip() -> None:
+    from tastydesk.engine.domain.enums import ExecutionPreset
+
+    data = condor()
+    data["pricing"].update(entry_preset="normal", exit_preset="fast", protective_preset="normal",
+                           walk_interval_seconds=45, step_share_pct=20, resting_exit=True)
+    s = parse_strategy(data)
+    assert (s.pricing.entry_preset, s.pricing.exit_preset, s.pricing.protective_preset) == (
+        ExecutionPreset.NORMAL, ExecutionPreset.FAST, ExecutionPreset.NORMAL)
+    assert (s.pricing.walk_interval_seconds, s.pricing.step_share_pct,
+            s.pricing.resting_exit) == (45, 20, True)
+    assert parse_strategy(strategy_to_dict(s)) == s
+    # A file written before these fields loads with the defaults (the walk by purpose).
+    old = condor()
+    for key in ("entry_preset", "exit_preset", "protective_preset", "walk_interval_seconds",
+                "step_share_pct", "resting_exit"):
+        old["pricing"].pop(key)
+    assert parse_strategy(old).pricing == CONDOR.pricing

@@ -64,6 +64,27 @@ def test_hold_requirement_ignores_a_single_bad_tick() -> None:
     assert acting == 0
 
 
+def test_confirmation_is_evaluations_or_seconds_whichever_comes_first() -> None:
+    by_count = (rule(RuleType.STOP_LOSS, "200", hold_evaluations=3, hold_seconds=600),)
+    holds = [HoldState()]
+    acted = [evaluate(by_count, state(3.5), holds, NOW + timedelta(seconds=i))[1]
+             for i in range(3)]
+    assert acted == [None, None, 0]  # three in a row, 2 s of the 600
+    by_time = (rule(RuleType.STOP_LOSS, "200", hold_evaluations=50, hold_seconds=10),)
+    holds = [HoldState()]
+    acted = [evaluate(by_time, state(3.5), holds, NOW + timedelta(seconds=s))[1]
+             for s in (0, 4, 9, 10)]
+    assert acted == [None, None, None, 0]  # 10 s held, 4 evaluations of the 50
+    # Seconds 0: evaluations only (never "zero seconds have passed, act").
+    no_time = (rule(RuleType.STOP_LOSS, "200", hold_evaluations=2, hold_seconds=0),)
+    holds = [HoldState()]
+    assert evaluate(no_time, state(3.5), holds, NOW)[1] is None
+    assert evaluate(no_time, state(3.5), holds, NOW)[1] == 0
+    # One evaluation (the stop-exit benchmark's setting) acts at once.
+    once = (rule(RuleType.STOP_LOSS, "200", hold_evaluations=1, hold_seconds=0),)
+    assert evaluate(once, state(3.5), [HoldState()], NOW)[1] == 0
+
+
 def test_paused_positions_report_but_never_act() -> None:
     rules = (rule(RuleType.PROFIT_TARGET, "50"),)
     statuses, acting = evaluate(rules, state(0.1), [HoldState()], NOW, paused=True)
