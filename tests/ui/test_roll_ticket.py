@@ -3,6 +3,7 @@ the roll again (errors on the field), and Send rolls the position through the ro
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,21 @@ def test_send_rolls_the_position_as_the_ticket_shows_it(
         if view is not None and {leg.symbol for leg in view.legs} == opened:
             break
     assert view is not None and {leg.symbol for leg in view.legs} == opened
+
+
+def test_a_roll_the_pre_trade_checks_refuse_says_why_and_cannot_be_sent(
+        qtbot: Any, held: Any, dock: PositionMonitorDock) -> None:
+    engine, _driver, pos = held
+    strategy = next(s for s in engine.facade.strategies() if s.name == pos.strategy_name)
+    run_coro(qtbot, engine.facade.save_strategy(dataclasses.replace(
+        strategy, sizing=dataclasses.replace(strategy.sizing, max_buying_power=Decimal("100"))),
+        "tester"))
+    ticket = _open_ticket(qtbot, dock)
+    assert ticket.problem.isVisibleTo(ticket)
+    assert ticket.problem.text() == ("Send would be refused: buying power "
+                                     f"{ticket.preview.buying_power} above the per-trade "
+                                     "maximum 100")
+    assert not ticket.send_button.isEnabled()
+    ticket.send()  # nothing is accepted while the checks refuse it
+    assert ticket.edits is None and ticket.isVisible()
+    ticket.reject()

@@ -180,8 +180,6 @@ def test_times_show_new_york_with_the_zone_and_local_on_request() -> None:
 
 
 def test_activity_times_carry_the_zone_like_the_toolbar_clock(qtbot: Any) -> None:
-    from PySide6.QtCore import Qt
-
     from tastydesk.engine.domain.enums import AlertCategory, AlertLevel
     from tastydesk.engine.domain.events import Alert
     from tastydesk.ui.models.activity import activity_model, from_alert

@@ -88,6 +88,7 @@ def pin_strikes(strategy: Strategy, chain: OptionChain, strikes: Sequence[Decima
 
 
 def listed_strikes(chain: OptionChain, expiry: date) -> tuple[Decimal, ...]:
+    """The strikes listed at ``expiry`` (what the ticket offers for each new leg)."""
     for expiration in chain.expirations:
         if expiration.date == expiry:
             return tuple(s.price for s in expiration.strikes)

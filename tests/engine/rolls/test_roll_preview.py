@@ -153,3 +153,35 @@ async def test_the_rolls_opening_side_counts_pending_and_working_orders(tmp_path
     assert result.outcome is ActionOutcome.NOT_SENT and "allocation: " in result.detail
     assert Side.SELL in {leg.side for leg in preview.opening}
     await engine.stop()
+
+
+async def test_a_roll_rule_refused_by_the_checks_alerts_once_and_leaves_it_to_the_trader(
+        tmp_path: Path) -> None:
+    from tastydesk.engine.domain.events import Alert
+    from tastydesk.engine.strategies.roll_example import with_roll_rule
+
+    engine, driver = await paper(tmp_path, auto_manage=[])
+    for s in engine.facade.strategies():
+        if "Credit Spread" not in s.name:
+            await engine.facade.save_strategy(dataclasses.replace(s, enabled=False), "test")
+        else:  # a roll rule that acts unattended, quiet until its threshold is raised
+            await engine.facade.save_strategy(with_roll_rule(s, D("1")), "test")
+    pos = await until_position(engine, driver)
+    wid = pos.workflow_id
+    strategy = next(s for s in engine.facade.strategies() if s.name == pos.strategy_name)
+    await engine.facade.save_strategy(dataclasses.replace(
+        strategy, sizing=dataclasses.replace(strategy.sizing, max_buying_power=D("100"))), "t")
+    alerts: list[Alert] = []
+    engine.bus.subscribe(Alert, alerts.append)
+    placed = count_placed(engine)
+    index = next(i for i, r in enumerate(strategy.rules) if r.rule_type.value == "roll")
+    await engine.facade.set_rule_threshold(wid, index, D("90"), "test")  # due now
+    for _ in range(6):
+        driver.advance(60)
+        await engine.tasks.drain()
+    refused = [a for a in alerts if a.title == f"Roll not sent: {pos.symbol}"]
+    assert len(refused) == 1 and "above the per-trade maximum 100" in refused[0].message
+    assert not any("-roll-" in ext for ext in placed)
+    mon = engine.positions.get(wid)
+    assert index in mon.spent and not mon.acting  # the trader decides; other rules still act
+    await engine.stop()
