@@ -45,6 +45,7 @@ from tastydesk.engine.workflow.book import WorkflowBook
 
 ACKNOWLEDGED_KEY = "reconcile_acknowledged"
 ZERO = Decimal("0")
+RECONCILED_RULE = "reconciled"  # the journal's closing_rule for a cycle ended by the gate
 
 
 class DifferenceAction(StrEnum):
@@ -205,7 +206,8 @@ class ReconcileGate:
         if wf is None:
             return
         if wf.state is WorkflowState.MONITORING:
-            await self._book.transition(wf_id, Trigger.CLOSE, Actor.USER, reason)
+            await self._book.transition(wf_id, Trigger.CLOSE, Actor.USER, reason,
+                                        payload={"rule": RECONCILED_RULE})
             wf = self._book.get(wf_id)
         if wf is not None and wf.state is WorkflowState.CLOSING:
-            await self._settlement.finish_closed(wf_id, reason)
+            await self._settlement.finish_closed(wf_id, reason, RECONCILED_RULE)

@@ -112,7 +112,8 @@ async def test_a_workflow_left_with_nothing_ends_with_the_estimate_in_its_journa
     # The kit's position came without fills, so the cycle's cash is the two estimates: the
     # short bought back at its mark 0.65 (-65), the long sold at 0.35 (+35).
     assert entry.realised_pnl == Decimal("-30")
-    assert "taken the broker's view" in entry.closing_rule
+    assert entry.closing_rule == "reconciled"
+    assert any("taken the broker's view" in t.reason for t in w.store.transitions(wid))
     assert w.broker.placed == []
 
 

@@ -151,7 +151,9 @@ def test_at_x60_an_approval_holds_for_its_real_window_and_within_the_limit_sends
     _approve_in_dock(qtbot, dock, wid)
     assert w.kernel.book.state(wid) is WorkflowState.EXECUTING
     (order,) = w.broker.placed
-    assert order.price == Decimal("0.35")
+    # worked from the current mid (0.32: the short leg's 1.42 less the long's 1.10), within
+    # the limit the trader approved (the proposal's natural)
+    assert order.price == Decimal("0.32")
     assert not dock.detail.returned_banner.isVisible()
     assert "repriced" not in dock.status_label.text()
 

@@ -44,7 +44,7 @@ from tastydesk.engine.domain.enums import (
 from tastydesk.engine.domain.events import Alert, DecisionRecorded, QuoteReceived, WorkflowChanged
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.pricer import PricedLeg, SpreadPrice, spread_price
-from tastydesk.engine.domain.proposal import TradeProposal
+from tastydesk.engine.domain.proposal import TradeProposal, approval_limit
 from tastydesk.engine.domain.records import ProposalRecord
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import Strategy
@@ -320,20 +320,23 @@ class ApprovalDesk:
         strategy = self._strategies.get(proposal.strategy_name)
         if strategy is None:
             raise EngineError(f"strategy {proposal.strategy_name!r} no longer exists")
-        # The approval carries the trader's limit: the proposal's price, or the modified one.
-        # The order goes out while the market stays within it (worked from the current mid,
-        # never past the limit); only a move beyond it, or a market that cannot be priced,
-        # returns the trade.
-        limit = price if price is not None else proposal.mid_price
+        # Two prices travel with the approval. The anchor, the price the trader looked at
+        # (the modified one, or the proposal's mid): a mid that moved against it by more than
+        # the tolerance returns the trade instead of sending it. The limit the order is worked
+        # toward from the current mid and never passes: the modified price, or the proposal's
+        # natural (the confirmation says so; with the mid as the limit an entry sat at mid for
+        # its whole walk and one in five went unfilled).
+        anchor = price if price is not None else proposal.mid_price
+        limit = price if price is not None else approval_limit(proposal)
         fresh = await self.current_prices(proposal)
         beyond = None
         if fresh is None:
             beyond = "quotes for the legs are missing or stale"
-        elif fresh.mid < min(limit, proposal.mid_price) - self._settings.config.reprice_tolerance:
+        elif fresh.mid < min(anchor, proposal.mid_price) - self._settings.config.reprice_tolerance:
             beyond = (f"mid moved from {_net(proposal.mid_price)} to {_net(fresh.mid)}, past "
-                      f"the limit {_net(limit)}")
+                      f"the limit {_net(anchor)}")
         if beyond or fresh is None:
-            return await self._return(workflow_id, proposal, strategy, user, limit, beyond or "")
+            return await self._return(workflow_id, proposal, strategy, user, anchor, beyond or "")
         portfolio = self._risk.view
         if portfolio.breached:
             raise EngineError(f"portfolio limit breached: {portfolio.breach_reason}")
@@ -359,12 +362,9 @@ class ApprovalDesk:
                                     payload={"price": str(price or ""), "quantity": units,
                                              "limit": str(limit)})
         self._counters["approvals"] += 1
-        # The walk's floor: the trader's own price when they set one; else the proposal's
-        # natural, the worst price the proposal showed. (The proposal's mid as the floor would
-        # keep an entry at mid for its whole walk: one in five went unfilled.)
-        walk_floor = limit if price is not None else min(limit, proposal.natural_price)
-        floor = walk_floor if strategy.pricing.limit_price is None \
-            else max(walk_floor, strategy.pricing.limit_price)
+        # The walk never goes past the trader's limit (nor the strategy's own limit price).
+        floor = limit if strategy.pricing.limit_price is None \
+            else max(limit, strategy.pricing.limit_price)
         await self._orders.submit(workflow_id, OrderPurpose.OPEN, proposal.underlying,
                                   open_legs(proposal, units), units, mid=fresh.mid,
                                   natural=fresh.natural, strategy=strategy, limit=floor,

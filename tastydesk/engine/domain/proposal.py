@@ -106,3 +106,9 @@ class TradeProposal:
     @property
     def dte_from(self) -> int:
         return (self.expiry - self.created_at.date()).days
+
+
+def approval_limit(proposal: TradeProposal) -> Decimal:
+    """The limit an approval without a modified price carries: the proposal's natural, the
+    worst price it showed (credit positive). The trader who wants a tighter one modifies it."""
+    return proposal.natural_price

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.engine.domain.events import DecisionRecorded
+from tastydesk.engine.domain.proposal import approval_limit
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
@@ -245,9 +246,11 @@ class ApprovalQueueDock(QDockWidget):
             p = claimed[0].proposal
             text = (f"Send a limit order to {'sell' if p.is_credit else 'buy'} "
                     f"{p.quantity} \u00d7 {p.underlying} {p.strategy_name} with your limit at "
-                    f"{fmt.price(p.mid_price)} per share? It is worked from the current mid "
-                    f"and never goes past your limit; if the market has moved beyond it, the "
-                    f"trade comes back to the queue instead.")
+                    f"the natural, {fmt.price(approval_limit(p))} per share? It is worked from "
+                    f"the current mid ({fmt.price(p.mid_price)} when proposed) toward your "
+                    f"limit and never goes past it; if the mid has moved against the proposal "
+                    f"by more than the re-price tolerance, the trade comes back to the queue "
+                    f"instead. Modify sets a tighter limit.")
             detail = (f"Max profit {fmt.money(p.max_profit)}, max loss {fmt.money(p.max_loss)}, "
                       f"buying power {fmt.money(p.buying_power)}, mode {self.engine.mode}.")
         else:

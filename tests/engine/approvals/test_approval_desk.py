@@ -128,7 +128,8 @@ async def test_a_market_within_the_limit_sends_without_a_bounce(w: World, short_
     assert order.price == Decimal(start)
     assert w.kernel.book.state(wid) is WorkflowState.EXECUTING
     reasons = [t.reason for t in w.kernel.facade.transitions(wid)]
-    assert any(r.startswith("approved by fay at limit 0.35 cr; sent with the mid at")
+    # the limit recorded is the one the order is worked toward: the proposal's natural
+    assert any(r.startswith(f"approved by fay at limit {natural:.2f} cr; sent with the mid at")
                for r in reasons)
     # Approved as proposed: the walk concedes toward natural, never past the proposal's
     # natural (a floor at the proposal's mid would keep the entry at mid for its whole walk).
