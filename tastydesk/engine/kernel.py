@@ -98,7 +98,8 @@ class Kernel:
                                    outcomes=self.settlement, streams=self.streams, spawn=spawn,
                                    counters=self.counters, **common)
         self.resting = RestingExits(orders=self.orders, positions=self.positions,
-                                    strategies=self.strategies)
+                                    strategies=self.strategies, book=self.book,
+                                    readiness=self.readiness)
         self.candidates = CandidateBuilder(broker=broker, settings=self.settings,
                                            strategies=self.strategies, risk=self.risk,
                                            held_legs=self.positions.held_legs, clock=clock)
@@ -192,6 +193,7 @@ class Kernel:
                                 self.bus.subscribe(ConfigChange, self._on_config)]
         await self.reconciler.reconcile()
         self.tasks.spawn(self.actions.resume_rolls(), "resume-rolls")
+        self.tasks.spawn(self.resting.resume(), "resume-resting-exits")
         await self.broker.subscribe(sorted({*self.settings.config.watchlist, INDEX}))
         self.scanner.schedule(first=True)
         self.risk.schedule(self.positions.recheck_new_day)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tastydesk.engine.domain.enums import OrderPurpose, OrderStatus, RuleType
+from tastydesk.engine.domain.enums import OrderPurpose, OrderStatus, RuleType, WorkflowState
 from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS, TimeInForce
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER
@@ -26,7 +26,9 @@ from tastydesk.engine.execution_pricing.thresholds import profit_target_mark
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition, close_legs
+from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.strategies.library import StrategyLibrary
+from tastydesk.engine.workflow.book import WorkflowBook
 
 #: The cancel reason of a resting order withdrawn by the app (before its own exit, or to
 #: re-size it); the settlement side recognises it and raises no alarm.
@@ -45,10 +47,12 @@ class RestingExits:
     command runs under the workflow's lock (the callers hold it)."""
 
     def __init__(self, *, orders: OrderManager, positions: PositionBook,
-                 strategies: StrategyLibrary) -> None:
+                 strategies: StrategyLibrary, book: WorkflowBook, readiness: Readiness) -> None:
         self._orders = orders
         self._positions = positions
         self._strategies = strategies
+        self._book = book
+        self._readiness = readiness
 
     def order_of(self, workflow_id: int) -> OrderRecord | None:
         """The workflow's resting order still open at the broker, if any."""
@@ -73,9 +77,12 @@ class RestingExits:
 
     async def place(self, workflow_id: int) -> bool:
         """Rest a GTC closing order at the profit target for every unit held (after the entry
-        fills, or after a partial close or roll changed the position). True when one went out."""
+        fills, or after a partial close or roll changed the position). True when one went out.
+        Nothing is sent before start-up reconciliation ends (:meth:`resume` places them then)."""
         mon = self._positions.get(workflow_id)
-        if mon is None or mon.units < 1 or self.order_of(workflow_id) is not None:
+        if mon is None or mon.units < 1 or self.order_of(workflow_id) is not None or \
+                not self._readiness.reconciled or mon.acting or \
+                self._book.state(workflow_id) is not WorkflowState.MONITORING:
             return False
         price = self.target_price(mon)
         if price is None:
@@ -86,6 +93,14 @@ class RestingExits:
                                   price=price, rule_type=RULE,
                                   time_in_force=TimeInForce.GTC)
         return True
+
+    async def resume(self) -> None:
+        """After start-up reconciliation: rest an order for every monitored position whose
+        strategy wants one and has none (its entry filled while the app was stopped, or the
+        app stopped before placing it)."""
+        for mon in list(self._positions):
+            async with self._book.lock(mon.workflow_id):
+                await self.place(mon.workflow_id)
 
     async def withdraw(self, workflow_id: int, why: str) -> str:
         """Cancel the workflow's resting order before the app's own exit; returns "" when

@@ -85,7 +85,7 @@ class Settlement:
     async def order_ended(self, record: OrderRecord, reason: str) -> None:
         wid = record.workflow_id
         state = self._book.state(wid)
-        if is_resting(record) and state is not WorkflowState.CLOSING:
+        if is_resting(record):  # nothing filled: the workflow is not changed by it
             if not reason.startswith(WITHDRAWN):  # withdrawn by the app: its exit follows
                 self._alert(AlertLevel.WARNING, AlertCategory.RULE,
                             f"Resting profit-target order ended: {record.underlying}",

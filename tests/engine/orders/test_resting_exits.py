@@ -183,3 +183,29 @@ async def test_a_resting_order_cancelled_at_the_broker_is_noted_at_start_up(w: W
     assert any(a.title == "Resting profit-target order ended: SPY" for a in alerts)
     statuses = {o.external_id: o.status for o in w.store.orders(wid)}
     assert statuses[resting.external_id] is OrderStatus.CANCELLED
+
+
+async def test_an_entry_that_filled_while_stopped_gets_its_resting_order_after_start_up(
+        w: World) -> None:
+    wid = await w.workflow_in("SPY", Trigger.SCAN)
+    strategy = w.kernel.strategies.get(STRATEGY)
+    assert strategy is not None
+    await w.kernel.desk.propose(wid, make_proposal(w.clock.now()), strategy)
+    quote(w, ("1.43", "1.47"), ("1.08", "1.12"))
+    await w.step()
+    assert (await w.kernel.facade.approve(wid, "ann")).sent
+    (entry,) = w.broker.placed
+    await w.kernel.stop()
+    live = w.broker.live(entry.external_id)
+    assert live is not None
+    w.broker.fill(live.order_id, 2, announce=False, prices=ENTRY)
+    restarted = Kernel(broker=w.broker, store=AsyncStore(Store.open(w.store.path), inline=True),
+                       bus=w.kernel.bus, clock=w.clock, calendar=MarketCalendar(),
+                       config=w.kernel.settings.config, strategies=w.store.list_strategies())
+    await restarted.start(start_driver=False)
+    w.kernel = restarted
+    await w.step()
+    assert restarted.book.state(wid) is WorkflowState.MONITORING
+    resting = w.broker.placed[-1]
+    assert resting.time_in_force is TimeInForce.GTC and resting.price == Decimal("-0.20")
+    assert len(w.broker.placed) == 2  # one resting order, placed once reconciled
