@@ -31,8 +31,6 @@ class EngineConfig:
     max_workflows_total: int = 20
     max_allocation_pct: Decimal = Decimal("80")  # of buying power
     max_portfolio_bwd: Decimal = Decimal("500")  # |beta-weighted delta| above which new trades are blocked
-    pricing_interval_seconds: int = 600  # default smart-pricing step interval
-    pricing_step: Decimal = Decimal("0.01")
     reject_cooldown_minutes: int = 60
     restart_cooldown_minutes: int = 60
     approval_expiry_minutes: int = 5  # real (wall-clock) minutes, whatever the paper speed
@@ -114,10 +112,6 @@ class EngineConfig:
             ("max_workflows_total", 1 <= self.max_workflows_total <= 500, "must be 1..500"),
             ("max_allocation_pct", Decimal(0) < self.max_allocation_pct <= 100, "must be 0..100"),
             ("max_portfolio_bwd", self.max_portfolio_bwd > 0, "must be positive"),
-            ("pricing_interval_seconds", 1 <= self.pricing_interval_seconds <= 86400,
-             "must be 1..86400 seconds"),
-            ("pricing_step", Decimal("0.01") <= self.pricing_step <= Decimal("1"),
-             "must be 0.01..1.00"),
             ("reject_cooldown_minutes", 0 <= self.reject_cooldown_minutes <= 100000, "must be >= 0"),
             ("restart_cooldown_minutes", 0 <= self.restart_cooldown_minutes <= 100000,
              "must be >= 0"),

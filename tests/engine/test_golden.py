@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "08d6badd2a95feda1f177be446668d6cfa689a5e830a281f10f8ae448b9e8edf"
+GOLDEN_DIGEST = "af016f3041d13e06deac9ca8ea5e4071ac74813b144a84655429f31b17f7298b"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

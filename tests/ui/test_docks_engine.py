@@ -140,15 +140,15 @@ def test_settings_dialog_names_invalid_fields_and_applies_valid_changes(
     dialog = SettingsDialog(engine)
     qtbot.addWidget(dialog)
     dialog.edits["scan_interval_minutes"].setText("0")
-    dialog.edits["pricing_step"].setText("abc")
+    dialog.edits["reprice_tolerance"].setText("abc")
     dialog.edits["watchlist"].setText("SPY, not-a-ticker!")
     dialog.save()  # values that do not parse are reported first
     assert dialog.saved is None
     errors = {name: label.text() for name, label in dialog.errors.items() if label.text()}
-    assert list(errors) == ["pricing_step"]
-    assert errors["pricing_step"].startswith("Price step ($):")
-    assert dialog.errors["pricing_step"].isVisibleTo(dialog)
-    dialog.edits["pricing_step"].setText("0.02")
+    assert list(errors) == ["reprice_tolerance"]
+    assert errors["reprice_tolerance"].startswith("Approval tolerance ($):")
+    assert dialog.errors["reprice_tolerance"].isVisibleTo(dialog)
+    dialog.edits["reprice_tolerance"].setText("0.02")
     dialog.save()  # then range and format checks, each next to its field
     assert dialog.saved is None
     errors = {name: label.text() for name, label in dialog.errors.items() if label.text()}
@@ -158,7 +158,7 @@ def test_settings_dialog_names_invalid_fields_and_applies_valid_changes(
     assert "2 field(s)" in dialog.summary.text()
     assert engine.config().scan_interval_minutes != 0
     dialog.edits["scan_interval_minutes"].setText("15")
-    dialog.edits["pricing_step"].setText("0.02")
+    dialog.edits["reprice_tolerance"].setText("0.02")
     dialog.edits["watchlist"].setText("spy qqq")
     dialog.notify["fill"].setChecked(False)
     dialog.save()
@@ -166,7 +166,7 @@ def test_settings_dialog_names_invalid_fields_and_applies_valid_changes(
     wait_for(qtbot, lambda: engine.config().scan_interval_minutes == 15, timeout_s=5)
     config = engine.config()
     assert config.scan_interval_minutes == 15
-    assert str(config.pricing_step) == "0.02"
+    assert str(config.reprice_tolerance) == "0.02"
     assert config.watchlist == ("SPY", "QQQ")
     assert "fill" not in config.notify
 

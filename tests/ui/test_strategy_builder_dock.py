@@ -118,7 +118,6 @@ def test_editing_every_field_updates_strategy_and_saves(dock, engine, qloop) -> 
                         ("filters.min_open_interest", 250),
                         ("filters.earnings_blackout_days", 5), ("sizing.quantity", 2),
                         ("sizing.max_buying_power", 3000), ("pricing.start_offset", 0.05),
-                        ("pricing.step", 0.02), ("pricing.interval_seconds", 300),
                         ("pricing.max_attempts", 5)):
         dock.field_widget(path).setValue(value)
     dock.field_widget("pricing.limit_price").check.setChecked(True)
@@ -141,8 +140,8 @@ def test_editing_every_field_updates_strategy_and_saves(dock, engine, qloop) -> 
         Decimal("0.4"), Decimal("25"), Decimal("10"), Decimal("90"), 3, Decimal("12.5"), 250, 5)
     assert (s.sizing.quantity, s.sizing.max_buying_power) == (2, Decimal("3000"))
     p = s.pricing
-    assert (p.start_offset, p.step, p.interval_seconds, p.max_attempts, p.limit_price) == (
-        Decimal("0.05"), Decimal("0.02"), 300, 5, Decimal("0.8"))
+    assert (p.start_offset, p.max_attempts, p.limit_price) == (
+        Decimal("0.05"), 5, Decimal("0.8"))
     assert [r.rule_type for r in s.rules] == [RuleType.PROFIT_TARGET, RuleType.TIME_EXIT]
     assert dock.errors() == [] and dock.save_button.isEnabled()
     finish(qloop, dock.save())

@@ -75,17 +75,15 @@ class PricingSettings:
     another preset per strategy. The entry walk takes the strategy's custom values:
     ``start_offset`` starts it that far from mid in our favour, ``max_attempts`` (> 0) sets its
     number of prices, ``walk_interval_seconds`` (> 0) the time between them and
-    ``step_share_pct`` (> 0) the share of the spread each step concedes. ``step`` and
-    ``interval_seconds`` are no longer used (prices step by a share of the spread); they stay so
-    that older strategy files and the builder keep loading.
+    ``step_share_pct`` (> 0) the share of the spread each step concedes. (Older files' fixed
+    ``step`` and ``interval_seconds`` are read and ignored: prices step by a share of the
+    spread.)
 
     ``resting_exit`` places, once the entry fills, a good-till-cancelled closing limit at the
     profit target, so profit is taken while the app is closed.
     """
 
     start_offset: Decimal = Decimal("0")  # $ away from mid, in our favour, at the first attempt
-    step: Decimal = Decimal("0.01")  # retired: see the docstring
-    interval_seconds: int = 600  # retired: see the docstring
     max_attempts: int = 0  # 0: the entry preset's number of prices
     limit_price: Decimal | None = None  # never worse than this (signed: credit +, debit -)
     entry_preset: ExecutionPreset = ExecutionPreset.DEFAULT  # default: patient

@@ -80,8 +80,6 @@ def strategy_to_dict(s: Strategy) -> dict[str, Any]:
         "sizing": {"quantity": z.quantity, "max_buying_power": _dec(z.max_buying_power)},
         "pricing": {
             "start_offset": _dec(p.start_offset),
-            "step": _dec(p.step),
-            "interval_seconds": p.interval_seconds,
             "max_attempts": p.max_attempts,
             "limit_price": _dec(p.limit_price),
             "entry_preset": p.entry_preset.value,

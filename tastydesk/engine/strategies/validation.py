@@ -336,13 +336,14 @@ class _Parser:
         if obj is None:
             return _MISSING
         d = PricingSettings()
+        # Older files' fixed "step" and "interval_seconds" (prices now step by a share of the
+        # spread) are still checked for type so a typo is named, then dropped.
+        self.fields.decimal(obj, "step", path, Decimal("0.01"),
+                            lambda v: None if v > 0 else "must be positive")
+        self.fields.integer(obj, "interval_seconds", path, 600, 1, 86_400)
         p = {
             "start_offset": self.fields.decimal(obj, "start_offset", path, d.start_offset,
                                          _at_least(Decimal("0"))),
-            "step": self.fields.decimal(obj, "step", path, d.step,
-                                 lambda v: None if v > 0 else "must be positive"),
-            "interval_seconds": self.fields.integer(obj, "interval_seconds", path, d.interval_seconds,
-                                             1, 86_400),
             "max_attempts": self.fields.integer(obj, "max_attempts", path, d.max_attempts, 0, 20),
             "limit_price": self.fields.decimal(obj, "limit_price", path, None, nullable=True),
             "entry_preset": self.fields.enum(obj, "entry_preset", path, ExecutionPreset,

@@ -97,8 +97,6 @@ FIELDS: tuple[Field, ...] = (
     Field("sizing.max_buying_power", "Max buying power",
           Money(0, 10_000_000, 0, "$", step=500), Z),
     Field("pricing.start_offset", "Start from mid by", Money(0, 100, 2, "$", step=0.01), P),
-    Field("pricing.step", "Concede per step", Money(0, 10, 2, "$", step=0.01), P),
-    Field("pricing.interval_seconds", "Step interval", Integer(1, 86_400, " s"), P),
     Field("pricing.max_attempts", "Max attempts", Integer(0, 20, special="auto"), P),
     Field("pricing.limit_price", "Limit price",
           OptionalMoney(Money(-10000, 10000, 2, step=0.05)), P,

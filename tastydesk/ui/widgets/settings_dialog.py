@@ -38,8 +38,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "max_workflows_total", "min_confidence", "trend_weight", "portfolio_weight",
                   "bias_threshold")),
     ("Portfolio limits", ("max_allocation_pct", "max_portfolio_bwd")),
-    ("Pricing", ("pricing_interval_seconds", "pricing_step", "reprice_tolerance",
-                 "max_exit_slippage", "max_quote_age_seconds")),
+    ("Pricing", ("reprice_tolerance", "max_exit_slippage", "max_quote_age_seconds")),
     ("Approvals and cool-downs", ("approval_expiry_minutes", "reject_cooldown_minutes",
                                   "restart_cooldown_minutes", "auto_approve")),
     ("Paper market", ("paper_speed", "paper_seed")),
@@ -59,11 +58,9 @@ LABELS = {
     "bias_threshold": ("Bias threshold (0-1)", "|score| above which the bias is directional"),
     "max_allocation_pct": ("Max allocation (% of BP)", ""),
     "max_portfolio_bwd": ("Max |beta-weighted delta|", "New trades are blocked above this"),
-    "pricing_interval_seconds": ("Re-price every (s)", "Smart pricing step interval"),
-    "pricing_step": ("Price step ($)", "Conceded toward natural per attempt"),
     "reprice_tolerance": ("Approval tolerance ($)",
-                          "How far the mid may move against the trader's limit before an "
-                          "approved trade comes back to the queue instead of being sent"),
+                          "How far the mid may move against the price the trader approved "
+                          "before the trade comes back to the queue instead of being sent"),
     "max_exit_slippage": ("Max slippage on fast exits ($)",
                           "A stop, delta-breach or expiration-risk exit is re-priced at natural "
                           "until filled, but never more than this per share past the natural "
