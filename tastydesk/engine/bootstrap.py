@@ -104,9 +104,9 @@ class PaperDriver:
         self.market.save_state()
         self.broker.save_state()
         await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
-        await self._record_generation()
+        await self.sync()
 
-    async def _record_generation(self) -> None:
+    async def sync(self) -> None:
         """Bring the two files level: the app database records the paper save it has seen and
         the next pairing sync first, the paper state the same sync second (the order the rule
         in :mod:`tastydesk.accounts.identity` allows a crash to interrupt)."""
@@ -153,7 +153,7 @@ class PaperDriver:
             if now - self._saved_at > 5.0:
                 self._saved_at = now
                 await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
-                await self._record_generation()
+                await self.sync()
 
 
 class ForeignState(ValueError):

@@ -133,3 +133,11 @@ def test_a_paper_state_two_syncs_behind_is_refused_naming_it(one_run: Path, tmp_
     problems = check_state_files(data)
     assert [p.path for p in problems] == [data / "paper.db"]
     assert "older than tastydesk.db" in problems[0].reason
+
+
+def test_a_run_syncs_as_it_goes_not_only_when_it_stops(one_run: Path) -> None:
+    """A run killed half-way has synced already: an app database put back from before it is
+    then found older (two sessions of 15-minute steps: more than 50 steps, so one sync on the
+    way, and one at the stop)."""
+    app, paper = _facts(one_run)
+    assert app.sync == paper.sync >= 2
