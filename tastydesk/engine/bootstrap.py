@@ -333,6 +333,8 @@ async def open_read_only_engine(data_dir: Path, reason: str, *,
     # A paper account shows its own (stopped) paper time; a tastytrade account real time.
     clock: Clock = (SimClock(datetime.fromisoformat(saved)) if mode is Mode.PAPER and saved
                     else RealClock())
+    if isinstance(clock, SimClock):
+        clock.set_speed(0.0)  # nothing drives it: the toolbar shows paper time standing still
     kernel = Kernel(broker=ReadOnlyBroker(mode, reason), store=AsyncStore(store),
                     bus=EventBus(), clock=clock, calendar=calendar,
                     config=EngineConfig.from_dict(stored_config), strategies=strategies,

@@ -101,6 +101,7 @@ def test_read_only_shows_the_account_and_writes_and_sends_nothing(
         assert not window.kill_switch.isEnabled() and not window.scan_action.isEnabled()
         health = engine.health()
         assert not health.automation_armed and not health.reconciled
+        assert health.clock_speed == 0  # paper time stands still
         assert health.reconcile_detail.startswith("read-only: ")
         # What the account holds is there to look at.
         assert len(engine.orders()) == rows["orders"]
