@@ -103,6 +103,7 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
         return refused
     try:
         if read_only is not None:
+            # The writer lock taken above stays held: nobody may write the files shown.
             engine = await open_read_only_engine(base, read_only, account=account)
         else:
             engine = await open_engine(base,
