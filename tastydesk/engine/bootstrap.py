@@ -183,6 +183,10 @@ def bind_identity(app: SideFacts, paper_state: Any, data_dir: Path) -> dict[str,
     identity = app_id or paper_id or new_identity(account)
     if paper_id is None:
         paper_state.set_identity(identity)
+    if facts.app_sync > facts.paper_sync:
+        # The last sync stopped between its two writes: finish it before anything runs, so a
+        # second such crash leaves the app database one ahead again, never two.
+        paper_state.save({SYNC_PART: facts.app_sync})
     return identity if app_id is None else None
 
 
