@@ -103,6 +103,7 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
         return refused
     try:
         if read_only is not None:
+            # The writer lock taken above stays held: nobody may write the files shown.
             engine = await open_read_only_engine(base, read_only, account=account)
         else:
             engine = await open_engine(base,
@@ -208,13 +209,14 @@ async def _switch(args: argparse.Namespace, target: Any, guard: Any, started: fl
         new_guard.release()
 
 
-def _check_account(base: Any, account: Any) -> tuple[int | None, str | None]:
+def _check_account(base: Any, account: Any, *, ask: bool | None = None
+                   ) -> tuple[int | None, str | None]:
     """Refuse an account whose files do not prove they belong together, before the engine
-    opens: nothing is armed, nothing starts fresh over it. With a display the trader restores
-    the latest backup, starts the account anew on purpose or opens it read-only; without one
-    the app exits naming the file. Returns (exit code, None) when the app must exit, (None,
-    reason) to open read-only, (None, None) when the account may open (its day's first backup
-    is then taken)."""
+    opens: nothing is armed, nothing starts fresh over it. With a display (``ask``: None
+    decides by the platform) the trader restores the latest backup, starts the account anew on
+    purpose or opens it read-only; without one the app exits naming the file. Returns (exit
+    code, None) when the app must exit, (None, reason) to open read-only, (None, None) when the
+    account may open (its day's first backup is then taken)."""
     from tastydesk.accounts.backup import latest_backup, restore_latest, set_aside, take_backup
     from tastydesk.commands.state_files import (
         app_database_problems,
@@ -233,7 +235,9 @@ def _check_account(base: Any, account: Any) -> tuple[int | None, str | None]:
         lines = [str(p) for p in problems]
         name = account.slug if account is not None else str(base)
         log.error("account %s refused: %s", name, "; ".join(lines))
-        if os.environ.get(STARTUP_PROBE_ENV) == "1" or not _has_display():
+        if ask is None:
+            ask = os.environ.get(STARTUP_PROBE_ENV) != "1" and _has_display()
+        if not ask:
             print(f"tastydesk: automation not armed; account {name} not opened: "
                   + "; ".join(lines), file=sys.stderr)
             return int(ExitCode.DAMAGED_STATE), None

@@ -19,10 +19,12 @@ The rule, checked before anything runs (:func:`pair_problem`):
 * app sync more than one above the paper state's: the paper state is older.
 
 Normal crash ordering raises no alarm. The app database commits first, so a crash between the
-two writes leaves it exactly one sync ahead (allowed); a crash between syncs leaves the paper
-generation ahead of what the app database saw (allowed: every paper save counts, the app
-database records them only at a sync). The paper state is never allowed ahead on sync. What a
-crash can hide is a difference younger than one sync interval, which is also all a crash loses.
+two writes leaves it exactly one sync ahead (allowed; the next opening finishes that sync on the
+paper side before anything runs, so crash after crash never leaves it two ahead); a crash
+between syncs leaves the paper generation ahead of what the app database saw (allowed: every
+paper save counts, the app database records them only at a sync). The paper state is never
+allowed ahead on sync. What a crash can hide is a difference younger than one sync interval
+(5 s in the app, 50 steps in ``simulate``), which is also about all a crash loses.
 (Reads run on raw read-only connections, so ``doctor`` uses them beside a writer.)
 """
 

@@ -104,9 +104,9 @@ class PaperDriver:
         self.market.save_state()
         self.broker.save_state()
         await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
-        await self._record_generation()
+        await self.sync()
 
-    async def _record_generation(self) -> None:
+    async def sync(self) -> None:
         """Bring the two files level: the app database records the paper save it has seen and
         the next pairing sync first, the paper state the same sync second (the order the rule
         in :mod:`tastydesk.accounts.identity` allows a crash to interrupt)."""
@@ -153,7 +153,7 @@ class PaperDriver:
             if now - self._saved_at > 5.0:
                 self._saved_at = now
                 await self.store.set_config(PAPER_CLOCK_KEY, self.clock.now().isoformat())
-                await self._record_generation()
+                await self.sync()
 
 
 class ForeignState(ValueError):
@@ -183,6 +183,10 @@ def bind_identity(app: SideFacts, paper_state: Any, data_dir: Path) -> dict[str,
     identity = app_id or paper_id or new_identity(account)
     if paper_id is None:
         paper_state.set_identity(identity)
+    if facts.app_sync > facts.paper_sync:
+        # The last sync stopped between its two writes: finish it before anything runs, so a
+        # second such crash leaves the app database one ahead again, never two.
+        paper_state.save({SYNC_PART: facts.app_sync})
     return identity if app_id is None else None
 
 
@@ -333,6 +337,8 @@ async def open_read_only_engine(data_dir: Path, reason: str, *,
     # A paper account shows its own (stopped) paper time; a tastytrade account real time.
     clock: Clock = (SimClock(datetime.fromisoformat(saved)) if mode is Mode.PAPER and saved
                     else RealClock())
+    if isinstance(clock, SimClock):
+        clock.set_speed(0.0)  # nothing drives it: the toolbar shows paper time standing still
     kernel = Kernel(broker=ReadOnlyBroker(mode, reason), store=AsyncStore(store),
                     bus=EventBus(), clock=clock, calendar=calendar,
                     config=EngineConfig.from_dict(stored_config), strategies=strategies,

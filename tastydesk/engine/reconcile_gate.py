@@ -42,6 +42,7 @@ from tastydesk.engine.positions.settlement import Settlement
 from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
+from tastydesk.engine.workflow.common import HOLDING
 
 ACKNOWLEDGED_KEY = "reconcile_acknowledged"
 ZERO = Decimal("0")
@@ -159,6 +160,8 @@ class ReconcileGate:
                 description=detail)
             await self._store.book_lifecycle(event, wf_id, now)
             await self._audit.audit(user, "reconcile", detail, wf_id)
+            if wf.state not in HOLDING:
+                continue  # e.g. an entry still executing: its order flow owns the position
             await self._positions.load(wf_id)
             if self._positions.get(wf_id) is None:
                 await self._close_as_flat(wf_id, detail)

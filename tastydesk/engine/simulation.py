@@ -113,6 +113,7 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
             steps += 1
             if steps % 50 == 0:
                 await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
+                await driver.sync()  # the two files brought level (tastydesk.accounts.identity)
         await kernel.tasks.drain()
         facts = await lifecycle_facts(kernel)
         with LOOP_GUARD.permitted():

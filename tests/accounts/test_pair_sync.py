@@ -92,6 +92,24 @@ def test_a_crash_after_the_app_database_synced_is_no_alarm(one_run: Path, tmp_pa
     assert app.sync == paper.sync  # the next sync brought the paper state level
 
 
+async def test_opening_finishes_an_interrupted_sync_so_two_crashes_raise_no_alarm(
+        one_run: Path, tmp_path: Path) -> None:
+    from tastydesk.engine.bootstrap import open_paper_engine
+
+    data = _fresh(one_run, tmp_path)
+    app, _paper = _facts(data)
+    for crash in (1, 2):  # each time the app's write of the next sync lands, the paper's not
+        with sqlite3.connect(data / "tastydesk.db") as raw:
+            raw.execute("UPDATE config SET value=? WHERE key=?",
+                        (json.dumps(app.sync + crash), SYNC_KEY))
+        raw.close()
+        assert check_state_files(data) == [], crash
+        kernel, _driver = await open_paper_engine(data)  # opens, then "crashes": never stops
+        await kernel.store.close()
+        app_now, paper_now = _facts(data)
+        assert paper_now.sync == app_now.sync == app.sync + crash
+
+
 def test_paper_saves_the_app_database_has_not_seen_are_no_alarm(one_run: Path, tmp_path: Path
                                                                  ) -> None:
     data = _fresh(one_run, tmp_path)
@@ -133,3 +151,11 @@ def test_a_paper_state_two_syncs_behind_is_refused_naming_it(one_run: Path, tmp_
     problems = check_state_files(data)
     assert [p.path for p in problems] == [data / "paper.db"]
     assert "older than tastydesk.db" in problems[0].reason
+
+
+def test_a_run_syncs_as_it_goes_not_only_when_it_stops(one_run: Path) -> None:
+    """A run killed half-way has synced already: an app database put back from before it is
+    then found older (two sessions of 15-minute steps: more than 50 steps, so one sync on the
+    way, and one at the stop)."""
+    app, paper = _facts(one_run)
+    assert app.sync == paper.sync >= 2

@@ -132,3 +132,31 @@ def test_stored_logins_without_a_directory_are_listed_and_opening_one_creates_it
     assert (tmp_path / "accounts" / sandbox.slug).is_dir()
     assert args.data_dir == str(tmp_path / "accounts" / sandbox.slug)
     assert list_accounts(tmp_path) == [AccountRef.default_paper(), sandbox, live]
+
+
+def test_switch_account_lists_the_account_chosen_at_login(qtbot: QtBot, tmp_path: Path) -> None:
+    """The login dialog keeps the account number in QSettings; File > Switch account lists it
+    (remembered in the registry) though its directory does not exist yet."""
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QWidget
+
+    from tastydesk.accounts.registry import list_accounts
+    from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+    from tastydesk.ui.account_flow import AccountFlow
+    from tastydesk.ui.actions import CommandRunner
+    from tests.ui.engine_kit import DialogAnswerer
+    from tests.ui.fake_facade import FakeFacade
+
+    window = QWidget()
+    qtbot.addWidget(window)
+    told: list[str] = []
+    flow = AccountFlow(window, FakeFacade(), CommandRunner(window), told.append, lambda _a: None)
+    flow.set_context(tmp_path, AccountRef.default_paper())
+    KeyringCredentialStore().save("sandbox", "secret", "token")
+    QSettings().setValue("tastytrade/account/sandbox", "5WT0077")
+    with DialogAnswerer("Cancel") as answerer:
+        flow.show_switch()
+    assert answerer.seen == ["Switch account"]
+    sandbox = AccountRef(AccountKind.SANDBOX, "5WT0077")
+    assert sandbox in list_accounts(tmp_path)
+    assert not (tmp_path / "accounts" / sandbox.slug).exists()

@@ -101,6 +101,7 @@ def test_read_only_shows_the_account_and_writes_and_sends_nothing(
         assert not window.kill_switch.isEnabled() and not window.scan_action.isEnabled()
         health = engine.health()
         assert not health.automation_armed and not health.reconciled
+        assert health.clock_speed == 0  # paper time stands still
         assert health.reconcile_detail.startswith("read-only: ")
         # What the account holds is there to look at.
         assert len(engine.orders()) == rows["orders"]
@@ -159,3 +160,30 @@ def test_an_unreadable_app_database_is_named_not_opened(qloop: Any, qtbot: Any,
     with pytest.raises(StoreError, match=r"tastydesk\.db: no database to open read-only"):
         run_coro(qtbot, open_read_only_engine(tmp_path, "why", account=ACCOUNT))
     assert (tmp_path / "tastydesk.db").stat().st_size == 0
+
+
+
+def test_the_apps_check_opens_read_only_or_restores_as_the_trader_chooses(
+        qtbot: Any, traded: Path, damaged: Path) -> None:
+    """The refusal as the app shows it (real dialog, real files): "Open read-only" returns the
+    reason and changes nothing; "Restore" puts the backup back and the account opens."""
+    from tastydesk.accounts.backup import take_backup
+    from tastydesk.app import _check_account
+    from tests.ui.engine_kit import DialogAnswerer
+
+    before = _fingerprint(damaged)
+    assert _check_account(damaged, ACCOUNT, ask=False)[0] == 3  # headless: exit, naming it
+    with DialogAnswerer("Open read-only") as answerer:
+        refused, reason = _check_account(damaged, ACCOUNT, ask=True)
+    assert answerer.seen == ["Paper \u00b7 default: state files do not match"]
+    assert refused is None and reason is not None and str(damaged / "paper.db") in reason
+    assert _fingerprint(damaged) == before
+    good = damaged.parent / "good"
+    shutil.copytree(traded, good, ignore=shutil.ignore_patterns("*.lock", "logs", "backups"))
+    backup = take_backup(good)  # what a writer's start takes on a good account
+    assert backup is not None
+    (good / "paper.db").write_bytes(b"")
+    with DialogAnswerer(f"Restore backup of {backup.name}") as answerer:
+        assert _check_account(good, ACCOUNT, ask=True) == (None, None)
+    assert len(answerer.seen) == 1
+    assert check_state_files(good) == []

@@ -69,7 +69,9 @@ def open_read_only(path: Path) -> Engine:
     SQLite's read-only URI: ``mode=ro``, and ``immutable=1`` as well when no write-ahead log is
     left beside the file (a clean close), so not even the ``-wal`` / ``-shm`` files appear. A
     log left by a crash holds committed transactions, so it is read (``mode=ro`` only; SQLite
-    then maps the log's index). The schema must be at this tastydesk's newest revision: older
+    then maps the log's index). ``immutable`` is sound only while nobody writes the file: the
+    app keeps the account's writer lock while it shows it read-only, so no writer can start
+    beside it. The schema must be at this tastydesk's newest revision: older
     files need the migration a normal open runs. Raises :class:`StoreError` naming the file.
     """
     path = Path(path).resolve()

@@ -207,8 +207,12 @@ class ReconcileDialog(QDialog):
         self.setObjectName("reconcileDialog")
         self.setWindowTitle("Positions differ from the broker")
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Automation is held: no order is sent until each difference "
-                                "has a decision.", self))
+        note = QLabel("Automation is held: no order is sent until each difference has a "
+                      "decision. Taking the broker's view sets the app's quantity to the "
+                      "broker's; what vanished or appeared is booked at the leg's last mark, an "
+                      "estimate. A workflow left with nothing ends.", self)
+        note.setWordWrap(True)
+        layout.addWidget(note)
         self.table = QTableWidget(len(differences), 5, self)
         self.table.setObjectName("reconcile.table")
         self.table.setHorizontalHeaderLabels(["Leg", "App", "Broker", "Workflows", "Decision"])
