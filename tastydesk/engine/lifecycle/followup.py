@@ -314,7 +314,8 @@ class AssignmentFollowUps:
         if proposal.follow_up is AfterAssignment.WHEEL:
             leg = proposal.legs[0]
             legs: tuple[OrderLeg, ...] = (OrderLeg(leg.symbol, SELLING, proposal.quantity),)
-            quote = (await self._broker.option_chain(mon.symbol, 0, 400)).contract(leg.symbol)
+            dte = max(0, (leg.expiry - self._clock.today()).days)
+            quote = (await self._broker.option_chain(mon.symbol, dte, dte)).contract(leg.symbol)
             if quote is None or quote.quote is None:
                 return ActionResult(ActionOutcome.NOT_SENT, "no quote for the call")
             mid, natural = quote.quote.mid, quote.quote.bid
