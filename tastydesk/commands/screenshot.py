@@ -2,7 +2,9 @@
 
 The paper clock runs fast until the desk has pending approvals, working orders and open
 positions (trades are approved the way a user would, through the engine facade), then the main
-window and every dock are written as PNG files.
+window and every dock are written as PNG files. The lifecycle scenes follow (assignment risk in
+the Position Monitor, a follow-up after an assignment in the approval queue): see
+:mod:`tastydesk.commands.screenshot_scenes`.
 """
 
 from __future__ import annotations
@@ -110,11 +112,13 @@ async def _capture_with_ticker(args: argparse.Namespace, base: Path, out: Path,
 async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) -> int:
     import dataclasses
 
-    from tastydesk.engine.bootstrap import open_engine
+    from tastydesk.commands import screenshot_scenes
+    from tastydesk.engine.bootstrap import open_kernel
     from tastydesk.ui.main_window import MainWindow
 
     _start_at_monday_open(base)
-    engine = await open_engine(base, paper=True, seed=args.seed, speed=args.speed)
+    kernel = await open_kernel(base, paper=True, seed=args.seed, speed=args.speed)
+    engine = kernel.facade
     window = MainWindow(engine, tray_available=False)
     size = getattr(args, "size", WINDOW_SIZE)
     window.resize(*size)
@@ -163,6 +167,8 @@ async def _capture(args: argparse.Namespace, base: Path, out: Path, app: Any) ->
         window.workflow_dock.grab().save(str(out / f"workflow_status_{title}.png"))
     window.workflow_dock.tabs.setCurrentIndex(0)
     await _capture_roll_ticket(window, out)
+    missing += await screenshot_scenes.capture(kernel, window, out, _settle, args.timeout,
+                                               tuple(size))
     window.close()
     try:
         await asyncio.wait_for(engine.stop(), timeout=20)

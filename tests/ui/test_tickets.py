@@ -34,6 +34,24 @@ def test_price_rows_give_each_leg_and_the_spread() -> None:
     assert spread[3:] == (view.proposal.mid_price, view.proposal.natural_price)
 
 
+def test_price_rows_of_a_follow_up_count_its_shares_per_hundred() -> None:
+    """A close after an assignment: the long put and 100 shares in one order, priced per 100
+    shares, so the shares' bid counts once per unit in the spread's bid."""
+    from tastydesk.engine.domain.enums import AfterAssignment, Side
+    from tastydesk.engine.domain.proposal import ShareLeg
+
+    view = pending(1)
+    put = dataclasses.replace(view.proposal.legs[1], side=Side.SELL)
+    proposal = dataclasses.replace(
+        view.proposal, legs=(put,), follow_up=AfterAssignment.CLOSE,
+        shares=(ShareLeg("SPY", Side.SELL, 100, Decimal("600.00"), Decimal("600.10"),
+                         Decimal("600.05")),))
+    rows = price_rows(proposal)
+    assert [r[0] for r in rows] == ["sell 1 SPY 18 Dec 26 555 P", "sell 100 SPY shares",
+                                    "Spread (per share)"]
+    assert rows[2][1:3] == (Decimal("601.10"), Decimal("601.30"))
+
+
 def test_modify_ticket_shows_the_prices_above_the_limit(qtbot: Any) -> None:
     ticket = ModifyTicket(None, pending(1))
     qtbot.addWidget(ticket)

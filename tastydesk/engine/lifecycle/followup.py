@@ -45,11 +45,18 @@ from tastydesk.engine.domain.enums import (
 )
 from tastydesk.engine.domain.events import Alert, RuleActionRecorded, WorkflowChanged
 from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
+from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg, StrikeSelection
-from tastydesk.engine.lifecycle.proposals import call_proposal, close_proposal, describe
+from tastydesk.engine.lifecycle.proposals import (
+    call_proposal,
+    close_proposal,
+    describe,
+    realised_by_closing,
+    strike_text,
+)
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.actions import order_prices
@@ -218,17 +225,22 @@ class AssignmentFollowUps:
         priced = await self._close_prices(mon, legs)
         if priced is None:
             return "no quotes to price the close"
-        order_legs, units, mid, natural = priced
+        order_legs, units, mid, natural, quotes = priced
         step = "" if len(legs) == len(mon.legs) else " first, then the shares"
+        realised = realised_by_closing(legs, quotes)
         rationale = (why, f"close {' and '.join(describe(leg) for leg in legs)}"
                           f"{' in one order' if len(legs) > 1 else ''}{step} at "
-                          f"{mid} (natural {natural}) per {units} unit(s)")
-        return close_proposal(mon, legs, order_legs, units, mid, natural, rationale,
+                          f"{mid:.2f} (natural {natural:.2f}) x {units}, realising "
+                          f"{'-' if realised < 0 else '+'}${abs(realised):,.2f} against the "
+                          f"open prices")
+        return close_proposal(mon, legs, quotes, order_legs, units, mid, natural, rationale,
                               self._clock.now())
 
     async def _close_prices(self, mon: MonitoredPosition, legs: list[MonitoredLeg]
-                            ) -> tuple[tuple[OrderLeg, ...], int, Decimal, Decimal] | None:
-        """The closing order of ``legs`` and its mid and natural per order unit (credit +)."""
+                            ) -> tuple[tuple[OrderLeg, ...], int, Decimal, Decimal,
+                                       dict[str, tuple[Decimal, Decimal]]] | None:
+        """The closing order of ``legs``, its mid and natural per order unit (credit +) and
+        the (bid, ask) per leg they were priced on."""
         if any(leg.bid is None or leg.ask is None for leg in legs):
             await self._positions.refresh_quotes(mon)
         spot = None
@@ -236,6 +248,7 @@ class AssignmentFollowUps:
             info = (await self._broker.market_metrics([mon.symbol])).get(mon.symbol)
             spot = None if info is None else info.price
         mid = natural = Decimal(0)
+        quotes: dict[str, tuple[Decimal, Decimal]] = {}
         for leg in legs:
             selling = leg.quantity > 0
             if leg.bid is None or leg.ask is None:
@@ -244,13 +257,15 @@ class AssignmentFollowUps:
                 bid = ask = spot  # shares not streamed yet: the last price
             else:
                 bid, ask = leg.bid, leg.ask
+            quotes[leg.symbol] = (bid, ask)
             sign = 1 if selling else -1
             mid += sign * leg.units * (bid + ask) / 2
             natural += sign * leg.units * (bid if selling else ask)
         wanted = {leg.symbol for leg in legs}
         order_legs = tuple(o for o in close_legs(mon, mon.units) if o.symbol in wanted)
-        units, mid, natural = order_prices(order_legs, mon.units, mid, natural)
-        return order_legs, units, mid, natural
+        units, mid, natural = order_prices(order_legs, mon.units, mid.quantize(CENT),
+                                           natural.quantize(CENT))
+        return order_legs, units, mid, natural, quotes
 
     async def _covered_call(self, mon: MonitoredPosition, strategy: Strategy | None,
                             why: str) -> TradeProposal | str:
@@ -271,7 +286,7 @@ class AssignmentFollowUps:
             return f"no call to sell against the shares ({exc})"
         assert call.quote is not None
         rule = "the strategy's short call" if own is not None else "0.30 delta, 21-60 days"
-        rationale = (why, f"sell {contracts} covered call(s) {call.strike.normalize()} "
+        rationale = (why, f"sell {contracts} covered call(s) {strike_text(call.strike)} "
                           f"{call.expiry.isoformat()} against {shares} shares (wheel; {rule}: "
                           f"{how})")
         dry = await self._broker.dry_run(OrderRequest(
@@ -299,7 +314,8 @@ class AssignmentFollowUps:
         if proposal.follow_up is AfterAssignment.WHEEL:
             leg = proposal.legs[0]
             legs: tuple[OrderLeg, ...] = (OrderLeg(leg.symbol, SELLING, proposal.quantity),)
-            quote = (await self._broker.option_chain(mon.symbol, 0, 400)).contract(leg.symbol)
+            dte = max(0, (leg.expiry - self._clock.today()).days)
+            quote = (await self._broker.option_chain(mon.symbol, dte, dte)).contract(leg.symbol)
             if quote is None or quote.quote is None:
                 return ActionResult(ActionOutcome.NOT_SENT, "no quote for the call")
             mid, natural = quote.quote.mid, quote.quote.bid
@@ -312,7 +328,7 @@ class AssignmentFollowUps:
             priced = await self._close_prices(mon, step)
             if priced is None:
                 return ActionResult(ActionOutcome.NOT_SENT, "no quotes to price the close")
-            legs, units, mid, natural = priced
+            legs, units, mid, natural, _quotes = priced
             whole = len(step) == len(mon.legs)
             purpose = OrderPurpose.CLOSE if whole else OrderPurpose.PARTIAL_CLOSE
             what = "close"

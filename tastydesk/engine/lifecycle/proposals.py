@@ -16,13 +16,28 @@ from tastydesk.engine.domain.proposal import PositionGreeks, ResolvedLeg, ShareL
 from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 
 
+def strike_text(strike: Decimal) -> str:
+    """``560``, ``222.5``: no trailing zeros, never an exponent."""
+    return format(strike.normalize(), "f")
+
+
 def describe(leg: MonitoredLeg) -> str:
     """A held leg in a rationale: ``+100 SPY shares`` or ``+1 575 put 2026-01-16``."""
     if leg.is_shares:
         return f"{leg.quantity:+d} {leg.symbol} shares"
     assert leg.option_type is not None and leg.expiry is not None
-    return (f"{leg.quantity:+d} {leg.strike.normalize()} {leg.option_type.value} "
+    return (f"{leg.quantity:+d} {strike_text(leg.strike)} {leg.option_type.value} "
             f"{leg.expiry.isoformat()}")
+
+
+def realised_by_closing(legs: list[MonitoredLeg],
+                        quotes: dict[str, tuple[Decimal, Decimal]]) -> Decimal:
+    """What closing ``legs`` at mid realises against their open prices, in dollars."""
+    total = ZERO
+    for leg in legs:
+        bid, ask = quotes[leg.symbol]
+        total += ((bid + ask) / 2 - leg.entry_price) * leg.quantity * leg.multiplier
+    return total.quantize(CENT)
 
 
 def _spot(mon: MonitoredPosition) -> Decimal:
@@ -33,19 +48,19 @@ def _spot(mon: MonitoredPosition) -> Decimal:
 
 
 def close_proposal(mon: MonitoredPosition, legs: list[MonitoredLeg],
-                   order_legs: tuple[OrderLeg, ...], units: int, mid: Decimal, natural: Decimal,
-                   rationale: tuple[str, ...], now: datetime) -> TradeProposal:
-    """Closing ``legs`` of ``mon`` (the shares with the options, or one step of it). Its
-    P&L figures are what closing at mid realises against the legs' open prices."""
+                   quotes: dict[str, tuple[Decimal, Decimal]], order_legs: tuple[OrderLeg, ...],
+                   units: int, mid: Decimal, natural: Decimal, rationale: tuple[str, ...],
+                   now: datetime) -> TradeProposal:
+    """Closing ``legs`` of ``mon`` (the shares with the options, or one step of it) at the
+    ``quotes`` (bid, ask) it was priced on. A close takes risk off: no profit or loss figures
+    of its own (what it realises is in the rationale)."""
     sizes = {o.symbol: o.quantity for o in order_legs}
     options: list[ResolvedLeg] = []
     shares: list[ShareLeg] = []
-    realised = ZERO
     for leg in legs:
-        bid, ask = leg.bid or ZERO, leg.ask or ZERO
+        bid, ask = quotes[leg.symbol]
         leg_mid = ((bid + ask) / 2).quantize(CENT)
         side = Side.SELL if leg.quantity > 0 else Side.BUY
-        realised += (leg_mid - leg.entry_price) * leg.quantity * leg.multiplier
         if leg.is_shares:
             shares.append(ShareLeg(leg.symbol, side, sizes[leg.symbol], bid, ask, leg_mid))
             continue
@@ -55,12 +70,11 @@ def close_proposal(mon: MonitoredPosition, legs: list[MonitoredLeg],
             side=side, strike=leg.strike, expiry=leg.expiry, quantity=sizes[leg.symbol], bid=bid,
             ask=ask, mid=leg_mid, delta=leg.delta or 0.0, gamma=0.0, theta=leg.theta or 0.0,
             vega=leg.vega or 0.0, iv=0.0, reason="held since the assignment"))
-    realised = realised.quantize(CENT)
     return TradeProposal(
         strategy_name=mon.strategy_name, underlying=mon.symbol, spot=_spot(mon),
         legs=tuple(options), quantity=units, mid_price=mid, natural_price=natural,
-        max_profit=max(realised, ZERO), max_loss=max(-realised, ZERO), defined_risk=True,
-        breakevens=(), pop=0.0, touch_probability=0.0, expected_value=realised,
+        max_profit=ZERO, max_loss=ZERO, defined_risk=True,
+        breakevens=(), pop=0.0, touch_probability=0.0, expected_value=ZERO,
         risk_reward=0.0, greeks=PositionGreeks(), buying_power=ZERO, fees=ZERO, warnings=(),
         created_at=now, rationale=rationale, quote_time=now, follow_up=AfterAssignment.CLOSE,
         shares=tuple(shares))

@@ -74,6 +74,8 @@ class PositionBook:
         self._monitored: dict[int, MonitoredPosition] = {}
         self._by_symbol: dict[str, list[MonitoredPosition]] = defaultdict(list)
         self._proposals: dict[int, TradeProposal] = {}
+        # symbol -> its next ex-date and amount, for positions loaded after it was read
+        self._dividends: dict[str, tuple[date, Decimal] | None] = {}
         self._dirty: dict[int, MonitoredPosition] = {}
         self._flush_scheduled = False
         self._views_wanted = False
@@ -111,6 +113,7 @@ class PositionBook:
     def set_dividend(self, symbol: str, ex_dividend: tuple[date, Decimal] | None) -> None:
         """The next ex-date and amount of ``symbol``'s dividend, for the positions on it (the
         ex-dividend rule and the assignment-risk figures read them)."""
+        self._dividends[symbol] = ex_dividend
         for mon in self._monitored.values():
             if mon.symbol == symbol and mon.ex_dividend != ex_dividend:
                 mon.ex_dividend = ex_dividend
@@ -180,6 +183,8 @@ class PositionBook:
                     leg.delta, leg.theta, leg.vega = prev.delta, prev.theta, prev.vega
         if old is not None:
             mon.spot, mon.ex_dividend = old.spot, old.ex_dividend
+        else:
+            mon.ex_dividend = self._dividends.get(mon.symbol)
         self.track(mon)
         await self._broker.subscribe([leg.streamer_symbol for leg in mon.legs])
         if any(leg.mid is None for leg in mon.legs):

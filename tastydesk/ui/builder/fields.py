@@ -81,9 +81,9 @@ FIELDS: tuple[Field, ...] = (
                   ("Keep the shares", AfterAssignment.KEEP),
                   ("Wheel: sell a covered call", AfterAssignment.WHEEL))), Section.RULES,
           "What to propose when an assignment leaves the position holding shares"),
-    Field("after_assignment_auto", "", Check("Send the follow-up unattended"), Section.RULES,
-          "Off: the follow-up waits in the approval queue for the trader. On: it is sent "
-          "without approval, through the same checks and dry run", inline=True),
+    Field("after_assignment_auto", "", Check("Unattended"), Section.RULES,
+          "Send the after-assignment follow-up without waiting for approval while automation "
+          "is armed (otherwise it waits in the approval queue)", inline=True),
     Field("filters.min_credit", "Min credit / spread", Money(0, 1000, 2, "$", step=0.05), F),
     Field("filters.min_underlying_price", "Min underlying price", Money(0, 100000, 2, "$"), F),
     Field("filters.iv_rank_min", "IV rank", Money(0, 100, 0), F),

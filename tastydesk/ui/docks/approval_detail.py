@@ -157,6 +157,14 @@ class ProposalDetail(QSplitter):
         if view.expires_at is not None:
             left = (view.expires_at - self._wall()).total_seconds()
             expires = f", expires in {countdown(left)} (real time)"
+        if p.follow_up is not None:  # after an assignment: what the order trades, shares included
+            shares = "".join(f", {s.side.value.lower()} {s.quantity} {s.symbol} shares"
+                             for s in p.shares)
+            self.title_label.setText(
+                f"{p.underlying} after assignment ({p.strategy_name}): {p.follow_up.value}"
+                f"{shares} \u00d7{p.quantity} at {fmt.price(p.mid_price)} (natural "
+                f"{fmt.price(p.natural_price)}), spot {p.spot:,.2f}{expires}")
+            return
         self.title_label.setText(
             f"{p.underlying} {p.strategy_name} \u00d7{p.quantity} at {fmt.price(p.mid_price)}"
             f" (natural {fmt.price(p.natural_price)}), spot {p.spot:,.2f}, {p.dte_from} DTE"

@@ -35,6 +35,15 @@ def _warnings_tip(view: PendingView) -> str:
     return "\n".join(f"\u26a0 {w}" for w in warnings)
 
 
+def strategy_text(view: PendingView) -> str:
+    """The strategy, or for a follow-up after an assignment what it does: ``After assignment:
+    close`` (the rationale is in the tooltip and the detail)."""
+    follow_up = view.proposal.follow_up
+    if follow_up is None:
+        return view.proposal.strategy_name
+    return f"After assignment: {follow_up.value}"
+
+
 def countdown(seconds: float | None) -> str:
     """A live countdown in real minutes and seconds: ``4:59``, ``0:07``, ``expired``."""
     if seconds is None:
@@ -74,7 +83,9 @@ def pending_columns(now: Callable[[], datetime],
                else v.proposal.underlying,
                tooltip=lambda v: (f"Returned: {v.returned}\n" if v.returned else "")
                + f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
-        Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170),
+        Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170,
+               text=strategy_text,
+               tooltip=lambda v: "\n".join(v.proposal.rationale) or None),
         Column("bias", "Bias", lambda v: str(v.proposal.bias), width=64),
         Column("net", "Net", lambda v: v.proposal.mid_price, fmt.price, align=RIGHT, width=70,
                header_tip="Net price per spread at mid: cr = credit received, db = debit paid",

@@ -44,6 +44,16 @@ def price_rows(p: TradeProposal) -> list[tuple[str, Decimal, Decimal, Decimal, D
         near, far = (leg.bid, leg.ask) if sign > 0 else (leg.ask, leg.bid)
         spread_bid += sign * ratio * near
         spread_ask += sign * ratio * far
+    for shares in p.shares:  # a follow-up's Equity leg: with options, priced per 100 shares
+        per = Decimal(100 * max(1, p.quantity)) if p.legs else Decimal(max(1, p.quantity))
+        ratio = Decimal(shares.quantity) / per
+        sign = Decimal(1) if shares.side is Side.SELL else Decimal(-1)
+        natural = shares.bid if shares.side is Side.SELL else shares.ask
+        rows.append((f"{shares.side} {shares.quantity} {shares.symbol} shares", shares.bid,
+                     shares.ask, shares.mid, natural))
+        near, far = (shares.bid, shares.ask) if sign > 0 else (shares.ask, shares.bid)
+        spread_bid += sign * ratio * near
+        spread_ask += sign * ratio * far
     rows.append(("Spread (per share)", spread_bid, spread_ask, p.mid_price, p.natural_price))
     return rows
 

@@ -157,3 +157,37 @@ async def test_a_strategy_that_allows_it_sends_the_follow_up_unattended(tmp_path
         assert decision.user == "unattended (strategy policy)"
     finally:
         await w.close()
+
+
+async def test_a_broker_that_refuses_shares_with_options_closes_the_options_first(
+        tmp_path: Path) -> None:
+    """Where the dry run refuses the covered-stock order, the options close first, then the
+    shares: each step its own proposal, the shares priced per share."""
+    w = await world(tmp_path)
+    try:
+        w.broker.dry_run_errors = ("legs[0].symbol: shares of SPY trade in an order of their own",)
+        wid = await assigned(w)
+        w.broker.dry_run_errors = ()
+        k = w.kernel
+        [first] = k.facade.pending()
+        assert first.proposal.shares == () and [leg.symbol for leg in first.proposal.legs] == [
+            LONG_PUT]
+        assert "first, then the shares" in first.proposal.rationale[-1]
+        assert await k.facade.approve(wid, "trader") == SENT
+        await w.step()
+        [order] = w.broker.placed
+        w.broker.fill(w.broker.live(order.external_id).order_id, 1)  # type: ignore[union-attr]
+        await w.step()
+        [second] = k.facade.pending()
+        assert [(s.symbol, s.quantity) for s in second.proposal.shares] == [("SPY", 100)]
+        assert second.proposal.quantity == 100 and second.proposal.mid_price == D("600.00")
+        assert await k.facade.approve(wid, "trader") == SENT
+        await w.step()
+        shares_order = w.broker.placed[-1]
+        assert [(leg.symbol, leg.quantity) for leg in shares_order.legs] == [("SPY", 100)]
+        w.broker.fill(w.broker.live(shares_order.external_id).order_id,  # type: ignore[union-attr]
+                      100)
+        await w.step()
+        assert k.book.state(wid) is WorkflowState.COMPLETED
+    finally:
+        await w.close()
