@@ -65,6 +65,9 @@ def run_app(args: argparse.Namespace) -> int:
     if os.environ.get(STARTUP_PROBE_ENV) == "1":
         print(f"first-window-s {time.perf_counter() - started:.4f}", flush=True)
 
+    from tastydesk.ui.gui_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()  # noqa: F841  (lives while the app runs)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     reporter = ErrorReporter(app)

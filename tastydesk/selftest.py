@@ -96,6 +96,9 @@ def _run(args: argparse.Namespace, base: Path, checks: Checks) -> None:
     app.setQuitOnLastWindowClosed(False)  # closing the window is a check, not the end of the run
     checks.add(isinstance(app, QApplication), "Qt application",
                f"platform {QApplication.platformName()}")
+    from tastydesk.ui.gui_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()  # noqa: F841  (lives while the check runs)
     loop = qasync.QEventLoop(app)
     previous_loop = _current_loop()
     asyncio.set_event_loop(loop)

@@ -69,8 +69,36 @@ def fixture_memory_keyring() -> Iterator[Any]:
     keyring.set_keyring(previous)
 
 
+#: The GUI-thread collector, once a Qt test has started one (see tastydesk.ui.gui_gc).
+GUI_COLLECTORS: list[Any] = []
+
+
+@pytest.fixture(name="gui_gc", scope="session")
+def fixture_gui_gc(qapp: Any) -> Iterator[Any]:
+    """As in the app: automatic garbage collection off, cycles collected on the GUI thread, so a
+    Qt object left in a cycle by one test is never destroyed on a store or worker thread."""
+    import gc
+
+    from tastydesk.ui.gui_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()
+    GUI_COLLECTORS.append(collector)
+    yield collector
+    collector.timer.stop()
+    GUI_COLLECTORS.clear()
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread() -> Iterator[None]:
+    """After each test, collect what passed the thresholds, on the main (GUI) thread."""
+    yield
+    for collector in GUI_COLLECTORS:
+        collector.check()
+
+
 @pytest.fixture(name="qloop")
-def fixture_qloop(qapp: Any) -> Iterator[asyncio.AbstractEventLoop]:
+def fixture_qloop(qapp: Any, gui_gc: Any) -> Iterator[asyncio.AbstractEventLoop]:
     """A qasync loop marked as running, so coroutines scheduled by Qt slots progress while
     pytest-qt's ``qtbot.waitUntil``/``waitSignal`` spin the Qt event loop."""
     import qasync

@@ -76,6 +76,9 @@ def _run_app(args: argparse.Namespace, base: Path, out: Path) -> int:
     assert isinstance(app, QApplication)
     app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop early
     apply_theme(app, args.theme)
+    from tastydesk.ui.gui_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()  # noqa: F841  (lives while the capture runs)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:

@@ -8,5 +8,5 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _ui_isolation(isolated_settings: Any, memory_keyring: Any) -> None:
+def _ui_isolation(isolated_settings: Any, memory_keyring: Any, gui_gc: Any) -> None:
     """QSettings and keyring never touch the developer's real configuration."""
