@@ -29,6 +29,11 @@ def test_a_worker_thread_never_collects_and_the_gui_timer_does(qtbot: Any, gui_g
     worker.start()
     worker.join()
     assert collected_on == ["worker"] and ref() is not None  # the worker left the cycle alone
-    for _ in range(gc.get_threshold()[0] + 1):
-        _Node()  # unreachable cycles: the counters pass the thresholds
-    qtbot.waitUntil(lambda: ref() is None, timeout=5000)  # the timer on the GUI thread did
+    threshold = gc.get_threshold()[0]
+    for _ in range(threshold + 1):
+        _Node()  # unreachable cycles: the youngest generation's counter passes its threshold
+    assert gc.get_count()[0] > threshold
+    # the collector's timer, on the GUI thread, collects the youngest generation
+    qtbot.waitUntil(lambda: gc.get_count()[0] < threshold, timeout=5000)
+    gc.collect()
+    assert ref() is None
