@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "94846f99cf269495c2d011d29b2e64c5fa010f54cc119fb28bae5235a90fe349"
+GOLDEN_DIGEST = "c85d342e02fd24e5369de357f2ae8a0d1a4c0dbfaea6036f1de3e8aa2a91487a"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
