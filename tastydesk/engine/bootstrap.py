@@ -223,6 +223,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=True)
     async_store = AsyncStore(store, inline=inline_store)
+    if not inline_store:  # saves off the event loop, in order with the engine's own writes
+        paper_state.write_behind(async_store.submit)
     driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,
                     clock=clock, calendar=calendar, config=config,
