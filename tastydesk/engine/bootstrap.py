@@ -28,6 +28,7 @@ from tastydesk.engine.clock import (
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.kernel import Kernel
+from tastydesk.engine.nyse_days import nyse_days
 from tastydesk.engine.store.service import AsyncStore, Store
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ HOLIDAYS_KEY = "nyse_holidays"
 
 
 async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
-    """Exchange holidays and early closes, cached in the store: computing them imports pandas
+    """Exchange holidays and early closes, cached in the store: from the bundled table
+    (:mod:`tastydesk.engine.nyse_days`) inside its years, else computed, which imports pandas
     (about a second). The cache is read and written on a worker thread: this runs on the event
     loop, which must never wait on SQLite."""
     return await asyncio.to_thread(_load_calendar, store, years)
@@ -53,8 +55,9 @@ def _load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
         return MarketCalendar((date.fromisoformat(d) for d in cached["days"]),
                               {date.fromisoformat(d): time.fromisoformat(t)
                                for d, t in cached["early"].items()})
-    days = load_nyse_holidays(*years)
-    early = load_nyse_early_closes(*years)
+    table = nyse_days(*years)  # the bundled table spares a first start importing pandas
+    days, early = table if table is not None else (load_nyse_holidays(*years),
+                                                   load_nyse_early_closes(*years))
     store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
                                     "early": {d.isoformat(): t.isoformat()
                                               for d, t in early.items()}})
