@@ -163,3 +163,4 @@ def test_a_changed_position_signals_only_the_cells_that_changed(qtbot: Any) -> N
     quantity = model.column_index("quantity")
     assert ranges == [(0, quantity, 0, quantity)]
     assert model.index(0, model.column_index("pnl")).data(ValueRole) == Decimal("5")
+
