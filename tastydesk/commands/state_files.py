@@ -11,7 +11,6 @@ is imported only when a check runs.)
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -92,15 +91,12 @@ def _table_exists(raw: sqlite3.Connection, name: str) -> bool:
                        (name,)).fetchone() is not None
 
 
-@functools.cache
 def migration_head() -> tuple[str | None, frozenset[str]]:
-    """The newest migration this tastydesk knows, and every revision it knows (read once)."""
-    from alembic.script import ScriptDirectory
+    """The newest migration this tastydesk knows, and every revision it knows (read once, from
+    the scripts' text: the start-up check needs no Alembic)."""
+    from tastydesk.engine.store.database import script_revisions
 
-    from tastydesk.engine.store.database import alembic_config
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head(), frozenset(rev.revision for rev in script.walk_revisions())
+    return script_revisions()
 
 
 def inspect_app_database(path: Path) -> AppDatabase:

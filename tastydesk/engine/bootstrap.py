@@ -34,6 +34,7 @@ from tastydesk.engine.clock import (
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.kernel import Kernel
+from tastydesk.engine.nyse_days import nyse_days
 from tastydesk.engine.store.service import AsyncStore, Store
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ HOLIDAYS_KEY = "nyse_holidays"
 
 
 async def load_calendar(store: Store, years: tuple[int, int]) -> MarketCalendar:
-    """Exchange holidays and early closes, cached in the store: computing them imports pandas
+    """Exchange holidays and early closes, cached in the store: from the bundled table
+    (:mod:`tastydesk.engine.nyse_days`) inside its years, else computed, which imports pandas
     (about a second). The cache is read and written on a worker thread: this runs on the event
     loop, which must never wait on SQLite."""
     return await asyncio.to_thread(_load_calendar, store, years)
@@ -59,8 +61,9 @@ def _load_calendar(store: Store, years: tuple[int, int], keep: bool = True) -> M
         return MarketCalendar((date.fromisoformat(d) for d in cached["days"]),
                               {date.fromisoformat(d): time.fromisoformat(t)
                                for d, t in cached["early"].items()})
-    days = load_nyse_holidays(*years)
-    early = load_nyse_early_closes(*years)
+    table = nyse_days(*years)  # the bundled table spares a first start importing pandas
+    days, early = table if table is not None else (load_nyse_holidays(*years),
+                                                   load_nyse_early_closes(*years))
     if not keep:  # a read-only store: computed for this session only
         return MarketCalendar(days, early)
     store.set_config(HOLIDAYS_KEY, {"years": list(years), "days": [d.isoformat() for d in days],
@@ -242,6 +245,8 @@ async def open_paper_engine(data_dir: Path, *, seed: int | None = None,
     broker = PaperBroker(market, bus, clock, seed=seed, state=paper_state,
                          starting_cash=starting_cash, strict_rules=True)
     async_store = AsyncStore(store, inline=inline_store)
+    if not inline_store:  # saves off the event loop, in order with the engine's own writes
+        paper_state.write_behind(async_store.submit)
     driver = PaperDriver(clock, market, broker, calendar, async_store, paper_state=paper_state,
                          sync=app_facts.sync)
     kernel = Kernel(broker=broker, store=async_store, bus=bus,

@@ -38,6 +38,7 @@ from tastydesk.ui.docks.activity_log import ActivityLogDock
 from tastydesk.ui.docks.approval_queue import ApprovalQueueDock
 from tastydesk.ui.docks.position_monitor import PositionMonitorDock
 from tastydesk.ui.docks.workflow_status import WorkflowStatusDock
+from tastydesk.ui.heap import freeze_long_lived
 from tastydesk.ui.notifications import Notifier
 from tastydesk.ui.resources import icon
 from tastydesk.ui.theme import MODE_COLOURS, apply_theme, stream_chip
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._restored = self.restore_layout()
         self.refresh_status()
+        QTimer.singleShot(0, freeze_long_lived)  # once built: see tastydesk.ui.heap
 
     # ---- Docks and layout
     def _make_builder_dock(self) -> QDockWidget | None:

@@ -145,14 +145,22 @@ def test_large_book_opens_collapsed_and_only_shown_legs_are_signalled(qtbot: Any
     assert child_signals == [1, 1]
 
 
-def test_a_changed_position_signals_its_figures_not_its_key(qtbot: Any) -> None:
+def test_a_changed_position_signals_only_the_cells_that_changed(qtbot: Any) -> None:
     model = positions_model()
-    model.upsert([condor(1), condor(2)])
+    model.upsert([condor(1), condor(2), condor(3)])
     ranges: list[tuple[int, int, int, int]] = []
     model.dataChanged.connect(lambda a, b, _roles=(): ranges.append(
         (a.row(), a.column(), b.row(), b.column())))
-    model.upsert([replace(condor(1), pnl=Decimal("5")), replace(condor(2), pnl=Decimal("6"))])
-    last = model.columnCount() - 1
-    # The "#" column (the workflow id) cannot change: the tree need not re-check children.
-    assert ranges == [(0, 1, 1, last)]
+    model.upsert([replace(condor(1), pnl=Decimal("5")), replace(condor(2), pnl=Decimal("6")),
+                  condor(3)])
+    pnl, progress = model.column_index("pnl"), model.column_index("progress")
+    # The span from the P&L to the target / stop bar drawn from it, on the two rows that moved:
+    # not the key (the tree need not re-check children), not the third row, no column outside
+    # (a view sorted by one of those is not re-sorted).
+    assert ranges == [(0, min(pnl, progress), 1, max(pnl, progress))]
+    ranges.clear()
+    model.upsert([replace(condor(1), pnl=Decimal("5"), quantity=3)])
+    quantity = model.column_index("quantity")
+    assert ranges == [(0, quantity, 0, quantity)]
     assert model.index(0, model.column_index("pnl")).data(ValueRole) == Decimal("5")
+

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtr
+
+from tastydesk.engine.pricing import special
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _MIN_T = 1e-8
@@ -101,8 +102,8 @@ def bsm_price(
     d1 = np.log(sq / kr)
     d1 /= stddev
     d1 += 0.5 * stddev
-    price = sq * ndtr(sign * d1)
-    price -= kr * ndtr(sign * (d1 - stddev))
+    price = sq * special.ndtr(sign * d1)
+    price -= kr * special.ndtr(sign * (d1 - stddev))
     price *= sign
     np.maximum(price, 0.0, out=price)
     if _has_expired(tt):
@@ -136,8 +137,8 @@ def bsm_greeks(
     d1 = np.log(sq / kr)
     d1 /= stddev
     d1 += 0.5 * stddev
-    nd1 = ndtr(sign * d1)
-    nd2 = ndtr(sign * (d1 - stddev))
+    nd1 = special.ndtr(sign * d1)
+    nd2 = special.ndtr(sign * (d1 - stddev))
     sq_pdf = d1 * d1
     sq_pdf *= -0.5
     np.exp(sq_pdf, out=sq_pdf)

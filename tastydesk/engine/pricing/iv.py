@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtr
+
+from tastydesk.engine.pricing import special
 
 MIN_VOL = 1e-4
 MAX_VOL = 5.0
@@ -38,8 +39,8 @@ def _black_otm(x: np.ndarray, s: np.ndarray, fwd: np.ndarray, strike: np.ndarray
     """Undiscounted out-of-the-money Black value, its derivative in total vol, and ``d1``."""
     d1 = x / s
     d1 += 0.5 * s
-    value = fwd * ndtr(theta * d1)
-    value -= strike * ndtr(theta * (d1 - s))
+    value = fwd * special.ndtr(theta * d1)
+    value -= strike * special.ndtr(theta * (d1 - s))
     value *= theta
     dvalue = d1 * d1
     dvalue *= -0.5

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import log_ndtr, ndtr
+
+from tastydesk.engine.pricing import special
 
 _MIN_STDDEV = 1e-12
 
@@ -44,7 +45,7 @@ def prob_above(spot: ArrayLike, level: ArrayLike, t: ArrayLike, vol: ArrayLike,
     stddev = np.maximum(v * np.sqrt(te), _MIN_STDDEV)
     mu = np.asarray(rate, dtype=np.float64) - np.asarray(div, dtype=np.float64) - 0.5 * v * v
     d2 = (np.log(s / lv) + mu * te) / stddev
-    p = ndtr(d2)
+    p = special.ndtr(d2)
     p = np.where(tt <= 0, (s > lv).astype(np.float64), p)
     return _result(p, spot, level, t, vol, rate, div)
 
@@ -77,9 +78,9 @@ def prob_touch(spot: ArrayLike, level: ArrayLike, t: ArrayLike, vol: ArrayLike,
     hh = sgn * h
     mm = sgn * mu
     mt = mm * te
-    first = ndtr((mt - hh) / stddev)
+    first = special.ndtr((mt - hh) / stddev)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        second = np.exp(2.0 * mm * hh / (v_safe * v_safe) + log_ndtr((-hh - mt) / stddev))
+        second = np.exp(2.0 * mm * hh / (v_safe * v_safe) + special.log_ndtr((-hh - mt) / stddev))
     p = np.clip(first + second, 0.0, 1.0)
     p = np.where(hh <= 0, 1.0, p)  # already at the level
     p = np.where((tt <= 0) & (hh > 0), 0.0, p)

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtr
+
+from tastydesk.engine.pricing import special
 
 _INV_SQRT_2PI = 1.0 / np.sqrt(2.0 * np.pi)
 _MIN_STDDEV = 1e-12
@@ -118,7 +119,7 @@ def smile_prob_below(
     stddev = np.maximum(sigma * sqt, _MIN_STDDEV)
     d2 = (np.log(spot / lv) + (rate - div - 0.5 * sigma * sigma) * t) / stddev
     pdf = np.exp(-0.5 * d2 * d2) * _INV_SQRT_2PI
-    return np.minimum(np.maximum(ndtr(-d2) + lv * sqt * pdf * slope, 0.0), 1.0)
+    return np.minimum(np.maximum(special.ndtr(-d2) + lv * sqt * pdf * slope, 0.0), 1.0)
 
 
 def forward_call(
@@ -134,7 +135,7 @@ def forward_call(
     safe = np.where(k > 0, k, forward)
     stddev = np.maximum(smile.vol(safe) * math.sqrt(t), _MIN_STDDEV)
     d1 = np.log(forward / safe) / stddev + 0.5 * stddev
-    call = forward * ndtr(d1) - safe * ndtr(d1 - stddev)
+    call = forward * special.ndtr(d1) - safe * special.ndtr(d1 - stddev)
     return np.where(k > 0, np.maximum(call, 0.0), forward)
 
 

@@ -2,8 +2,8 @@
 
 Bias and confidence (:mod:`tastydesk.engine.scanning.bias`) pick the strategies to try; each is
 filtered, built on the part of the chain its legs can use, checked against the portfolio (pure
-checks in :mod:`tastydesk.engine.risk.checks`); the best by expected return on buying power
-(:mod:`tastydesk.engine.scanning.score`) is dry-run at the broker and proposed.
+checks in :mod:`tastydesk.engine.risk.checks`); the best by risk-adjusted expected return on
+buying power (:mod:`tastydesk.engine.scanning.score`) is dry-run at the broker and proposed.
 """
 
 from __future__ import annotations
@@ -150,8 +150,8 @@ class CandidateBuilder:
             if len(checked) > 1 and score is not None:
                 proposal = dataclasses.replace(proposal, rationale=(
                     *proposal.rationale,
-                    f"chosen among {len(checked)} strategies: expected return on buying power "
-                    f"{score:.1%}"))
+                    f"chosen among {len(checked)} strategies: risk-adjusted expected return on "
+                    f"buying power {score:.1%}"))
             return proposal, strategy
         return "; ".join(reasons) or "no candidate"
 

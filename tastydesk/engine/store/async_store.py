@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -78,6 +78,16 @@ class AsyncStore:
             with LOOP_GUARD.permitted():
                 return func(*args, **kwargs)
         return await self._call(func, *args, **kwargs)
+
+    def submit(self, func: Callable[[], None]) -> Future[None]:
+        """Queue ``func`` on the writer thread without waiting for it (write-behind of the paper
+        state: in order with every store call). Inline stores run it now."""
+        if self.inline:
+            done: Future[None] = Future()
+            func()
+            done.set_result(None)
+            return done
+        return self._executor.submit(func)
 
     async def close(self) -> None:
         """Close the store after every queued call has run, then stop the writer thread."""

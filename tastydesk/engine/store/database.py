@@ -9,25 +9,30 @@
   the pragma is ignored inside one), because a batch migration rebuilds a table by copy, drop and
   rename, and with foreign keys on, dropping the old table cascades into its children.
   ``foreign_key_check`` and ``integrity_check`` must both pass afterwards.
+* Alembic is imported only when a migration has to run: opening a database already at the
+  newest revision reads the revision with one query and compares it with the newest one named
+  in the migration scripts (most starts need no migration, and importing Alembic costs the
+  window most of a second).
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 
 from tastydesk.engine.store.errors import MigrationError, StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
@@ -109,6 +114,8 @@ def open_read_only(path: Path) -> Engine:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")
@@ -118,8 +125,47 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+_REVISION = re.compile(r"""^(down_)?revision\s*(?::[^=]*)?=\s*(?:["']([^"']+)["']|None)""",
+                       re.MULTILINE)
+
+
+@functools.cache
+def script_revisions() -> tuple[str | None, frozenset[str]]:
+    """The newest revision of the migration scripts and every revision they define, read from
+    their ``revision`` and ``down_revision`` lines without importing Alembic; the newest is None
+    when the scripts do not form one line (then :func:`migrate` asks Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for down, name in _REVISION.findall(script.read_text(encoding="utf-8")):
+            if name:
+                (parents if down else revisions).add(name)
+    heads = revisions - parents
+    return (next(iter(heads)) if len(heads) == 1 else None), frozenset(revisions)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration scripts (see :func:`script_revisions`)."""
+    return script_revisions()[0]
+
+
+def stored_revision(engine: Engine) -> str | None:
+    """The database's revision by one query (None for a new database)."""
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        if raw.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                       "AND name = 'alembic_version'").fetchone() is None:
+            return None
+        rows = raw.execute("SELECT version_num FROM alembic_version").fetchall()
+        conn.rollback()
+    return rows[0][0] if len(rows) == 1 else None
 
 
 def migrate(engine: Engine, revision: str = "head") -> bool:
@@ -128,6 +174,13 @@ def migrate(engine: Engine, revision: str = "head") -> bool:
     After a migration the database must pass SQLite's checks with no problem it did not already
     have; otherwise :class:`MigrationError` is raised (and the transaction was rolled back).
     """
+    head = head_revision()
+    if revision == "head" and head is not None and stored_revision(engine) == head:
+        return False  # the usual start: nothing to migrate, no Alembic to import
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()

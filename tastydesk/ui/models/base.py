@@ -240,6 +240,28 @@ def _runs(positions: Sequence[int]) -> Iterable[tuple[int, int]]:
         yield start, prev
 
 
+def changed_columns(columns: Sequence[Column[Any]],
+                    pairs: Iterable[tuple[Any, Any]]) -> list[int]:
+    """Positions of the columns whose value or display text differs in any of the ``(old,
+    new)`` row pairs: only those are signalled, so a price tick neither repaints a row's other
+    cells nor re-sorts a view sorted by a column it did not touch. A column found changed is
+    not compared again, so a batch costs little more than its first few rows."""
+    pending = list(enumerate(columns))
+    found: list[int] = []
+    for old, new in pairs:
+        still = []
+        for i, column in pending:
+            if column.value(old) != column.value(new) or (
+                    column.text is not None and column.text(old) != column.text(new)):
+                found.append(i)
+            else:
+                still.append((i, column))
+        pending = still
+        if not pending:
+            break
+    return sorted(found)
+
+
 class TableFilterProxy(QSortFilterProxyModel):
     """Sorts by :data:`SortRole` with Python comparison and filters on text and a predicate."""
 

@@ -22,7 +22,14 @@ from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 
-from tastydesk.ui.models.base import AnyIndex, Column, KeyedColumns, _runs, column_data
+from tastydesk.ui.models.base import (
+    AnyIndex,
+    Column,
+    KeyedColumns,
+    _runs,
+    changed_columns,
+    column_data,
+)
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole
 
 T = TypeVar("T")
@@ -141,10 +148,8 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
     def upsert(self, rows: Iterable[T]) -> int:
         """Insert new rows, replace changed ones (and their children); returns how many."""
         changed: list[int] = []
-        whole: list[int] = []  # rows whose first column changed too
+        pairs: list[tuple[T, T]] = []
         new: dict[Hashable, T] = {}
-        last = len(self._columns) - 1
-        first = self._columns[0]
         for row in rows:
             key = self._key(row)
             pos = self._pos.get(key)
@@ -155,18 +160,18 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
             if previous == row:
                 continue
             self._rows[key] = row
-            if first.value(previous) != first.value(row):
-                whole.append(pos)
             changed.append(pos)
+            pairs.append((previous, row))
             self._replace_children(key, pos, tuple(self._children_of(row)))
-        # The first column usually holds the key, which never changes: leaving it out of the
-        # signal spares the tree re-checking every changed parent's children and the proxy
-        # re-sorting when that column is the sort column.
-        skip = 0 if len(self._columns) == 1 else 1
-        for start, end in _runs(sorted(changed)):
-            self.dataChanged.emit(self.index(start, skip), self.index(end, last))
-        for start, end in _runs(sorted(whole)):
-            self.dataChanged.emit(self.index(start, 0), self.index(end, 0))
+        # The span of the columns that changed, one signal per run of rows (each signal costs
+        # the proxy and the view a pass over its rows): the key column never changes, so the
+        # tree need not re-check every changed parent's children, and a view sorted by a column
+        # outside the span is not re-sorted.
+        columns = changed_columns(self._columns, pairs) if pairs else []
+        if columns:
+            for start, end in _runs(sorted(changed)):
+                self.dataChanged.emit(self.index(start, columns[0]),
+                                      self.index(end, columns[-1]))
         if new:
             first = len(self._keys)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)

@@ -1,4 +1,5 @@
-"""Strategies chosen among equals: expected return on buying power, priority breaking ties."""
+"""Strategies chosen among equals: expected return on buying power with a tail charge for
+undefined risk, priority breaking ties."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tastydesk.benchmarks.proposal import iron_condor, synthetic_chain
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.strategy import DteRange
 from tastydesk.engine.proposals import build_proposal
-from tastydesk.engine.scanning.score import expected_return_on_buying_power, rank
+from tastydesk.engine.scanning.score import TAIL_CHARGE, expected_return_on_buying_power, rank
 from tastydesk.engine.strategies.defaults import DEFAULT_STRATEGIES
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
@@ -53,3 +54,16 @@ def test_the_cash_secured_put_fits_the_default_paper_account() -> None:
     # A 20-delta put on a $135 stock ties up about $12,500: within its cap, and under a sixth of
     # the default $100,000 account's 80 % allocation.
     assert D("12500") <= csp.sizing.max_buying_power <= D("80000") / 5
+
+
+def test_undefined_risk_is_charged_for_its_tail(proposal: TradeProposal) -> None:
+    condor, strangle = (s for s in DEFAULT_STRATEGIES if "Condor" in s.name or "Strangle" in s.name)
+    naked = dataclasses.replace(_with(proposal, "-8", "4000"), defined_risk=False)
+    assert expected_return_on_buying_power(naked) == D("-0.002") - TAIL_CHARGE
+    # The same return per dollar: the defined-risk trade wins.
+    ranked = rank([(naked, strangle), (_with(proposal, "-8", "4000"), condor)])
+    assert ranked[0][1] is condor
+    # Ahead by more than the charge: the undefined-risk trade wins.
+    rich = dataclasses.replace(_with(proposal, "40", "4000"), defined_risk=False)
+    ranked = rank([(rich, strangle), (_with(proposal, "-8", "4000"), condor)])
+    assert ranked[0][1] is strangle

@@ -51,7 +51,7 @@ def test_async_store_has_a_typed_coroutine_for_each_store_method(name: str) -> N
 
 def test_async_store_has_no_catch_all() -> None:
     assert "__getattr__" not in vars(AsyncStore)
-    assert _public(AsyncStore) == PUBLIC | {"run", "close"}
+    assert _public(AsyncStore) == PUBLIC | {"run", "submit", "close"}
 
 
 @pytest.mark.parametrize("name", sorted(PUBLIC))

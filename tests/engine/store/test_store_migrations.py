@@ -127,3 +127,35 @@ def test_fresh_database_pragmas(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert raw.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     engine.dispose()
+
+
+def test_the_head_read_from_the_scripts_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from tastydesk.engine.store.database import head_revision, script_revisions
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == script.get_current_head()
+    assert script_revisions()[1] == {rev.revision for rev in script.walk_revisions()}
+
+
+def test_opening_a_database_at_the_newest_revision_does_not_import_alembic(
+        tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    Store.open(tmp_path / "app.db").close()  # created and migrated
+    code = ("import sys\nfrom pathlib import Path\n"
+            "from tastydesk.engine.store.service import Store\n"
+            f"Store.open(Path({str(tmp_path / 'app.db')!r})).close()\n"
+            "print('alembic' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "False"
+    # One revision behind: the migration runs (and needs Alembic).
+    engine = create_sqlite_engine(tmp_path / "old.db")
+    assert migrate(engine, "0005_fill_market")
+    assert migrate(engine)
+    assert current_revision(engine) == "0006_lifecycle_events"
+    assert not migrate(engine)
+    engine.dispose()

@@ -107,6 +107,8 @@ class PaperBroker(BrokerPort):
         self.account_number = account_number
         self._account = PaperAccount(market, starting_cash)
         self._book = OrderBook()
+        self._encoded: dict[str, tuple[tuple[OrderStatus, datetime, int, int],
+                                       dict[str, Any]]] = {}  # finished orders, encoded
         self._strict = strict_rules
         self._checker = OrderChecker(market, self._account, self._book, fees_per_contract,
                                      strict_rules)
@@ -194,7 +196,7 @@ class PaperBroker(BrokerPort):
             "format": STATE_FORMAT,
             "account_number": self.account_number,
             **self._account.state(),
-            "orders": [order_state(r) for r in self._book.kept()],
+            "orders": self._order_states(),
             "next_order_id": self._book.next_order_id,
             "next_fill_id": self._book.next_fill_id,
             "rng": rng_state(self._matcher.rng.getstate()),
@@ -204,6 +206,21 @@ class PaperBroker(BrokerPort):
             "balance_sent_at": (None if self._balance_sent_at is None
                                 else self._balance_sent_at.isoformat()),
         }
+
+    def _order_states(self) -> list[dict[str, Any]]:
+        """The kept orders encoded; a finished order's encoding is reused while it is kept (a
+        busy day keeps hundreds, and every fill saves the account)."""
+        encoded: dict[str, tuple[tuple[OrderStatus, datetime, int, int], dict[str, Any]]] = {}
+        out = []
+        for record in self._book.kept():
+            version = (record.status, record.updated_at, record.filled_units, len(record.fills))
+            cached = self._encoded.get(record.order_id)
+            state = cached[1] if cached is not None and cached[0] == version else order_state(record)
+            if record.status.is_terminal:
+                encoded[record.order_id] = (version, state)
+            out.append(state)
+        self._encoded = encoded
+        return out
 
     def restore(self, state: dict[str, Any]) -> None:
         """Continue from a :meth:`snapshot` (replaces the whole account).

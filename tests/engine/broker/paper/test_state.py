@@ -368,3 +368,46 @@ async def test_a_world_saved_before_the_split_loads_and_continues_identically(tm
             for o in await broker.live_orders()] == after["orders"]
     assert await broker.lifecycle_events(None) == []
     state.close()
+
+
+# -- write-behind ---------------------------------------------------------------------------------
+
+
+def test_write_behind_saves_off_the_caller_in_order_and_counts_only_committed_saves(
+        tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Event
+
+    state = PaperState(tmp_path / "paper.db")
+    writer = ThreadPoolExecutor(max_workers=1)
+    gate = Event()
+    writer.submit(gate.wait)  # the writer thread is busy: saves must not wait for it
+    state.write_behind(writer.submit)
+    body = {"cash": 0}
+    t0 = time.perf_counter()
+    for n in range(50):
+        body["cash"] = n  # the caller keeps changing its state: each save is taken as it was
+        state.save({"broker": body})
+    assert time.perf_counter() - t0 < 1.0
+    assert state.generation() == 0  # nothing committed yet, so nothing to record as seen
+    gate.set()
+    assert state.load_broker() == {"cash": 49}  # a read waits for the queue; the newest won
+    assert state.generation() == 50
+    state.save({"broker": {"cash": 50}})
+    state.close()  # flushes
+    writer.shutdown()
+    with PaperState(tmp_path / "paper.db") as again:
+        assert again.load_broker() == {"cash": 50}
+        assert again.generation() == 51
+
+
+def test_a_save_after_the_writer_stopped_commits_on_the_caller(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = ThreadPoolExecutor(max_workers=1)
+    with PaperState(tmp_path / "paper.db") as state:
+        state.write_behind(writer.submit)
+        state.save({"broker": {"cash": 1}})
+        writer.shutdown(wait=True)
+        state.save({"broker": {"cash": 2}})
+        assert state.load_broker() == {"cash": 2}
