@@ -35,8 +35,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="drop this rule type (repeatable, or comma-separated) from the "
                              "--rules-strategy strategy, e.g. expiration_risk")
     parser.add_argument("--rules-strategy", default=None, metavar="NAME",
-                        help="the strategy --without-rule applies to "
+                        help="the strategy --without-rule and --hold-to-expiry apply to "
                              "(default: Iron Condor - 45 DTE)")
+    parser.add_argument("--hold-to-expiry", action="store_true",
+                        help="drop every rule of the --rules-strategy strategy, so its positions "
+                             "reach expiration (expiry, exercise, assignment, dividends)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +89,8 @@ def _simulate(args: argparse.Namespace, base: Path) -> int:
         summary = asyncio.run(run_simulation(
             base, days=args.days, seed=args.seed, symbols=args.symbols,
             auto_approve=args.auto_approve, step_minutes=args.step_minutes,
-            without_rules=frozenset(RuleType(t) for t in _rule_types(args)),
+            without_rules=frozenset(RuleType) if args.hold_to_expiry
+            else frozenset(RuleType(t) for t in _rule_types(args)),
             rules_strategy=args.rules_strategy or HOLD_STRATEGY,
             roll_rule=args.roll_rule))
     except ValueError as exc:

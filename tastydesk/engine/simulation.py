@@ -124,6 +124,9 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
     finally:
         await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
         await kernel.stop()
+    if without_rules:  # what the run changed, so its counts can be reproduced
+        summary["rules_dropped"] = {"strategy": rules_strategy,
+                                    "rule_types": sorted(t.value for t in without_rules)}
     summary.update(days=days, seed=seed, resumed=resumed, steps=steps,
                    sim_start=start.isoformat(), sim_end=end.isoformat(),
                    wall_s=round(time.perf_counter() - wall, 2))

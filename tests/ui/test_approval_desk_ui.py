@@ -273,3 +273,36 @@ def test_unmanaged_positions_are_listed_and_adopted_under_a_strategy(
     assert sorted(symbols) == sorted([short, long_])
     assert strategy == fake.strategies()[0].name
     bridge.dispose()
+
+
+def test_the_detail_of_a_follow_up_lists_its_shares_as_a_leg(qtbot: Any,
+                                                           fake: FakeFacade) -> None:
+    """A close after an assignment trades the long put and 100 shares: both are rows of the
+    legs table, the shares per share with delta 1 and no option figures."""
+    from tastydesk.engine.domain.enums import AfterAssignment, Side
+    from tastydesk.engine.domain.proposal import ShareLeg
+
+    view = pending_view(1)
+    put = dataclasses.replace(view.proposal.legs[1], side=Side.SELL)
+    follow_up = dataclasses.replace(
+        view.proposal, legs=(put,), follow_up=AfterAssignment.CLOSE,
+        shares=(ShareLeg("SPY", Side.SELL, 100, Decimal("600.00"), Decimal("600.10"),
+                         Decimal("600.05")),))
+    fake.pending_views = [dataclasses.replace(view, proposal=follow_up)]
+    bridge = EngineBridge(fake)
+    dock = ApprovalQueueDock(fake, bridge)
+    qtbot.addWidget(dock)
+    assert dock.focus_workflow(1)
+    legs = dock.detail.legs
+
+    def cells(row: int) -> list[str]:
+        return [str(legs.index(row, legs.column_index(key)).data())
+                for key in ("side", "leg", "bid", "ask", "mid", "delta", "theta", "iv", "oi")]
+
+    assert legs.rowCount() == 2
+    assert cells(0)[:2] == [f"{Side.SELL} 1", "SPY 18 Dec 26 555 P"]
+    assert cells(1) == [f"{Side.SELL} 100", "SPY shares", "600.00", "600.10", "600.05",
+                        "1.000", "", "", ""]
+    tip = legs.index(1, legs.column_index("leg")).data(Qt.ItemDataRole.ToolTipRole)
+    assert "multiplier 1" in tip
+    bridge.dispose()

@@ -133,9 +133,12 @@ class ApprovalDesk:
         if event.state is WorkflowState.PENDING_APPROVAL:
             return
         pending = self._pending.get(event.workflow_id)
-        if pending is not None and pending.proposal.follow_up is not None \
-                and event.state is WorkflowState.MONITORING:
-            return  # a follow-up waits while its workflow monitors the shares
+        if pending is not None and pending.proposal.follow_up is not None:
+            if event.state is WorkflowState.MONITORING:
+                return  # a follow-up waits while its workflow monitors the shares
+            if event.workflow_id not in self._in_flight:  # left monitoring undecided: it ends
+                self._spawn(self._store.set_proposal_status(
+                    pending.proposal_id, ProposalStatus.WITHDRAWN), "withdraw-follow-up")
         self._drop(event.workflow_id)
 
     def _drop(self, workflow_id: int) -> None:

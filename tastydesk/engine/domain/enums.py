@@ -195,6 +195,7 @@ class ProposalStatus(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     EXPIRED = "expired"  # a follow-up's approval window closed without a decision
+    WITHDRAWN = "withdrawn"  # a follow-up whose position left monitoring before a decision
 
 
 class ActionOutcome(StrEnum):

@@ -38,6 +38,7 @@ from tastydesk.engine.domain.enums import (
     OptionType,
     OrderAction,
     OrderPurpose,
+    ProposalStatus,
     SelectionMethod,
     Side,
     Trigger,
@@ -151,10 +152,33 @@ class AssignmentFollowUps:
             self._retry_at_open(workflow_id, reason)
 
     async def resume(self) -> None:
-        """At start-up: positions still holding shares get their follow-up proposed again."""
+        """At start-up: positions still holding shares get back the follow-up that was pending
+        when the app stopped (its id and window; the desk expires it if the window closed),
+        else a fresh one."""
         for mon in self._positions:
-            if mon.holds_shares:
+            if mon.holds_shares and not await self._restore(mon):
                 await self._propose(mon.workflow_id, "holding shares after a restart")
+
+    async def _restore(self, mon: MonitoredPosition) -> bool:
+        """Whether the latest follow-up proposal of ``mon`` was still pending and is back on
+        the queue; one for legs the position no longer holds is withdrawn instead."""
+        latest = next((t.payload["proposal_id"] for t in reversed(
+            await self._store.transitions(mon.workflow_id)) if t.trigger is Trigger.FOLLOW_UP
+            and "proposal_id" in t.payload), None)
+        if latest is None:
+            return False
+        record = await self._store.get_proposal(int(latest))
+        if record.status != ProposalStatus.PENDING:
+            return False
+        held = {leg.symbol for leg in mon.legs}
+        wanted = {s.symbol for s in record.proposal.shares}
+        if record.proposal.follow_up is not AfterAssignment.WHEEL:
+            wanted |= {leg.symbol for leg in record.proposal.legs}
+        if not wanted <= held:
+            await self._store.set_proposal_status(record.id, ProposalStatus.WITHDRAWN)
+            return False
+        self._desk.restore(record)
+        return True
 
     def _after_open(self, workflow_id: int, reason: str) -> bool:
         """Outside the session nothing can trade: propose a few minutes after the open (fresh

@@ -7,7 +7,6 @@ Every action takes the workflow's lock and runs one at a time per position (``ac
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -31,9 +30,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, RuleTriggered
-from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT
-from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.rolls import RollEdits, RollPreview
 from tastydesk.engine.domain.strategy import ManagementRule
@@ -46,7 +43,7 @@ from tastydesk.engine.positions.book import ACTING, ONE_UNIT, PositionBook
 from tastydesk.engine.positions.monitored import MonitoredPosition, close_legs
 from tastydesk.engine.positions.payoff import payoff_extremes
 from tastydesk.engine.positions.roller import NO_EDITS, ROLL_REFUSED, ROLL_STOPPED, Roller
-from tastydesk.engine.positions.rolls import RollPiece, close_pieces, in_order_units
+from tastydesk.engine.positions.rolls import RollPiece, close_pieces, order_prices
 from tastydesk.engine.positions.rules import close_quantity
 from tastydesk.engine.positions.session_gate import queued_message, queued_until
 from tastydesk.engine.positions.settlement import CONTINUATION
@@ -75,17 +72,6 @@ def describe_edits(edits: RollEdits) -> str:
         parts.append(f"limit {edits.limit}")
     return ", ".join(parts)
 CLOSE_PCTS = (25, 50, 75, 100)
-
-
-def order_prices(legs: tuple[OrderLeg, ...], units: int, mid: Decimal,
-                 natural: Decimal) -> tuple[int, Decimal, Decimal]:
-    """The order's quantity and prices per its unit (see :func:`in_order_units`). Shares alone
-    trade per share (multiplier 1), so their unit price is the per-contract figure times 100."""
-    if any(is_option_symbol(leg.symbol) for leg in legs):
-        return in_order_units(legs, units, mid, natural)
-    shares = math.gcd(*(leg.quantity for leg in legs))
-    scale = Decimal(units * OPTION_MULTIPLIER) / Decimal(shares)
-    return shares, (mid * scale).quantize(CENT), (natural * scale).quantize(CENT)
 
 
 class PositionActions:
@@ -206,7 +192,7 @@ class PositionActions:
             prices = piece.prices()
             assert prices is not None  # every leg is quoted (natural_close above)
             mid, natural = prices
-            legs = piece.order_legs(units)
+            legs = piece.order_legs(units, held_units=mon.units)
             split = f" ({piece.label}: order 1 of {len(pieces)} of at most 4 legs)"
         await self._book.transition(mon.workflow_id, Trigger.CLOSE,
                                     Actor.ENGINE if rule else Actor.USER,

@@ -273,14 +273,19 @@ class MonitoredPosition:
 
 
 def close_legs(mon: MonitoredPosition, units: int) -> tuple[OrderLeg, ...]:
-    """The legs closing ``units`` of ``mon``: options by their contracts per unit, shares by
-    the shares they hold (multiplier 1; their part of them for a partial close), never by the
-    ratio that counts 100 shares as one contract for pricing."""
-    return tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.quantity < 0
-                          else OrderAction.SELL_TO_CLOSE,
-                          abs(leg.quantity) * units // mon.units if leg.is_shares
-                          else abs(leg.ratio) * units)
-                 for leg in mon.legs)
+    """The legs closing ``units`` of ``mon`` (see :func:`closing_leg`)."""
+    return tuple(closing_leg(leg, units, mon.units) for leg in mon.legs)
+
+
+def closing_leg(leg: MonitoredLeg, units: int, held_units: int) -> OrderLeg:
+    """The order leg closing ``units`` of the ``held_units`` a position holds: an option by
+    its contracts per unit, shares by the shares they hold (multiplier 1; their part of them
+    for a partial close), never by the ratio that counts 100 shares as one contract for
+    pricing. Every path that closes a leg (a close, a split close, a roll) sizes it here."""
+    action = OrderAction.BUY_TO_CLOSE if leg.quantity < 0 else OrderAction.SELL_TO_CLOSE
+    if leg.is_shares:
+        return OrderLeg(leg.symbol, action, abs(leg.quantity) * units // max(1, held_units))
+    return OrderLeg(leg.symbol, action, abs(leg.ratio) * units)
 
 
 def contracts(symbol: str, quantity: int) -> int:

@@ -16,14 +16,16 @@ from decimal import Decimal
 
 from tastydesk.engine.domain.enums import OptionType, OrderAction, Side
 from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
+from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg
 from tastydesk.engine.domain.pricer import PricedLeg, signed_mid, signed_natural
 from tastydesk.engine.domain.proposal import ResolvedLeg, TradeProposal
 from tastydesk.engine.execution_pricing.anomaly import LegQuote
-from tastydesk.engine.positions.monitored import MonitoredLeg
+from tastydesk.engine.positions.monitored import MonitoredLeg, closing_leg
 
 _TYPE_LABEL = {OptionType.PUT: "put", OptionType.CALL: "call"}
+SHARES_LABEL = "shares"  # a piece closing the shares an assignment left
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,13 +41,14 @@ class RollPiece:
     def leg_count(self) -> int:
         return len(self.close) + len(self.open)
 
-    def order_legs(self, units: int, open_units: int | None = None) -> tuple[OrderLeg, ...]:
-        """The order's legs closing ``units`` held units and opening ``open_units`` new ones
-        (the same number unless the trader changed the quantity on the Roll ticket)."""
+    def order_legs(self, units: int, open_units: int | None = None,
+                   held_units: int | None = None) -> tuple[OrderLeg, ...]:
+        """The order's legs closing ``units`` of the ``held_units`` held (default: all of
+        them) and opening ``open_units`` new ones (the same number unless the trader changed
+        the quantity on the Roll ticket). Shares close by the shares held, as a close does."""
         opens = units if open_units is None else open_units
-        closing = tuple(OrderLeg(leg.symbol, OrderAction.BUY_TO_CLOSE if leg.ratio < 0
-                                 else OrderAction.SELL_TO_CLOSE, abs(leg.ratio) * units)
-                        for leg in self.close)
+        held = units if held_units is None else held_units
+        closing = tuple(closing_leg(leg, units, held) for leg in self.close)
         opening = tuple(OrderLeg(leg.symbol, OrderAction.SELL_TO_OPEN if leg.side is Side.SELL
                                  else OrderAction.BUY_TO_OPEN,
                                  leg.quantity // self.target_units * opens)
@@ -85,16 +88,18 @@ class RollPiece:
             prices = self.prices()
             if prices is None:
                 return None
-            return legs, *in_order_units(legs, units, *prices)
+            return legs, *order_prices(legs, units, *prices)
         whole = self.prices(units, open_units)  # the whole order, per share
         if whole is None:
             return None
-        return legs, *in_order_units(legs, 1, *whole)
+        return legs, *order_prices(legs, 1, *whole)
 
 
-def _label(kinds: set[OptionType]) -> str:
+def _label(kinds: set[OptionType | None]) -> str:
+    if kinds == {None}:
+        return SHARES_LABEL
     if len(kinds) == 1:
-        return f"{_TYPE_LABEL[next(iter(kinds))]} spread"
+        return f"{_TYPE_LABEL[next(iter(kinds))]} spread"  # type: ignore[index]
     return "roll"
 
 
@@ -135,20 +140,25 @@ def plan_roll(held: Sequence[MonitoredLeg], target: TradeProposal,
             pieces.append(RollPiece(f"{label} close", close, (), units))
         if open_:
             pieces.append(RollPiece(f"{label} open", (), open_, units))
+    shares = tuple(leg for leg in closing if leg.is_shares)
+    if shares:  # the options first, so no short option is left without its shares
+        pieces.append(RollPiece(f"{SHARES_LABEL} close", shares, (), units))
     return pieces
 
 
 def close_pieces(held: Sequence[MonitoredLeg], max_legs: int = MAX_OPTION_LEGS
                  ) -> list[tuple[str, tuple[MonitoredLeg, ...]]]:
     """A close in legal orders: everything at once when it fits, else by option type (puts,
-    then calls), a type with too many legs in chunks of ``max_legs``."""
+    then calls), a type with too many legs in chunks of ``max_legs``, and shares an assignment
+    left last (the options first, so no short option is left without its shares)."""
     if len(held) <= max_legs:
         return [("close", tuple(held))]
     out = []
-    for kind in (OptionType.PUT, OptionType.CALL):
+    for kind in (OptionType.PUT, OptionType.CALL, None):
         legs = [leg for leg in held if leg.option_type is kind]
+        label = SHARES_LABEL if kind is None else f"{_TYPE_LABEL[kind]} legs"
         for i in range(0, len(legs), max_legs):
-            out.append((f"{_TYPE_LABEL[kind]} legs", tuple(legs[i:i + max_legs])))
+            out.append((label, tuple(legs[i:i + max_legs])))
     return out
 
 
@@ -175,3 +185,14 @@ def in_order_units(legs: tuple[OrderLeg, ...], units: int, mid: Decimal,
         return units, mid, natural
     scale = Decimal(units) / Decimal(g)
     return g, (mid * scale).quantize(CENT), (natural * scale).quantize(CENT)
+
+
+def order_prices(legs: tuple[OrderLeg, ...], units: int, mid: Decimal,
+                 natural: Decimal) -> tuple[int, Decimal, Decimal]:
+    """The order's quantity and prices per its unit (see :func:`in_order_units`). Shares alone
+    trade per share (multiplier 1), so their unit price is the per-contract figure times 100."""
+    if any(is_option_symbol(leg.symbol) for leg in legs):
+        return in_order_units(legs, units, mid, natural)
+    shares = math.gcd(*(leg.quantity for leg in legs))
+    scale = Decimal(units * OPTION_MULTIPLIER) / Decimal(shares)
+    return shares, (mid * scale).quantize(CENT), (natural * scale).quantize(CENT)

@@ -133,7 +133,7 @@ class ProposalDetail(QSplitter):
         warnings = warnings_of(view)
         self.warnings_banner.setText("\n".join(f"\u26a0 {w}" for w in warnings))
         self.warnings_banner.setVisible(bool(warnings))
-        self.legs.reset(p.legs)
+        self.legs.reset([*p.legs, *p.shares])  # a follow-up's shares are a row of their own
         g = p.greeks
         facts = self._facts
         facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")

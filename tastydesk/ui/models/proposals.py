@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tastydesk.engine.domain.chain import parse_occ
-from tastydesk.engine.domain.proposal import ResolvedLeg
+from tastydesk.engine.domain.proposal import ResolvedLeg, ShareLeg
 from tastydesk.engine.domain.records import DecisionRecord
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.ui import format as fmt
@@ -127,8 +127,24 @@ def pending_model(now: Callable[[], datetime], parent: Any = None,
     return KeyedTableModel(pending_columns(now, wall), key=lambda v: v.workflow_id, parent=parent)
 
 
-def leg_name(leg: ResolvedLeg) -> str:
-    """A proposal leg as a trader reads it: ``SPY 18 Dec 26 560 P``."""
+#: A row of a proposal's legs table: an option, or the shares a follow-up trades.
+LegRow = ResolvedLeg | ShareLeg
+SHARES_TIP = "shares: multiplier 1, quantity in shares, prices per share"
+
+
+def _option(value: Callable[[ResolvedLeg], Any]) -> Callable[[LegRow], Any]:
+    """An option-only figure; None (a blank cell) on the share row."""
+    return lambda leg: value(leg) if isinstance(leg, ResolvedLeg) else None
+
+
+def _blank(show: Callable[[Any], str]) -> Callable[[Any], str]:
+    return lambda x: "" if x is None else show(x)
+
+
+def leg_name(leg: LegRow) -> str:
+    """A proposal leg as a trader reads it: ``SPY 18 Dec 26 560 P``, or ``SPY shares``."""
+    if isinstance(leg, ShareLeg):
+        return f"{leg.symbol} shares"
     try:
         root = parse_occ(leg.symbol)[0]
     except ValueError:
@@ -136,27 +152,33 @@ def leg_name(leg: ResolvedLeg) -> str:
     return fmt.leg_name(root, leg.expiry, leg.option_type, leg.strike)
 
 
-LEG_COLUMNS: list[Column[ResolvedLeg]] = [
+LEG_COLUMNS: list[Column[LegRow]] = [
     Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}", width=56),
     Column("leg", "Leg", leg_name, width=170,
-           sort_key=lambda leg: (leg.expiry, leg.strike, str(leg.option_type)),
-           tooltip=lambda leg: f"OCC {' '.join(leg.symbol.split())}"
-                               + (f"; chosen by {leg.reason}" if leg.reason else "")),
+           sort_key=lambda leg: (leg.expiry, leg.strike, str(leg.option_type))
+           if isinstance(leg, ResolvedLeg) else (),
+           tooltip=lambda leg: SHARES_TIP if isinstance(leg, ShareLeg) else
+           f"OCC {' '.join(leg.symbol.split())}"
+           + (f"; chosen by {leg.reason}" if leg.reason else "")),
     Column("bid", "Bid", lambda leg: leg.bid, lambda x: f"{x:.2f}", align=RIGHT),
     Column("ask", "Ask", lambda leg: leg.ask, lambda x: f"{x:.2f}", align=RIGHT),
     Column("mid", "Mid", lambda leg: leg.mid, lambda x: f"{x:.2f}", align=RIGHT),
-    Column("delta", "\u0394", lambda leg: leg.delta, lambda x: fmt.number(x, 3), align=RIGHT,
-           header_tip="Delta per share"),
-    Column("theta", "\u0398", lambda leg: leg.theta, lambda x: fmt.number(x, 3), align=RIGHT,
-           header_tip="Theta per share per day"),
-    Column("vega", "Vega", lambda leg: leg.vega, lambda x: fmt.number(x, 3), align=RIGHT),
-    Column("iv", "IV", lambda leg: leg.iv * 100, lambda x: fmt.pct(x, places=1), align=RIGHT),
-    Column("oi", "OI", lambda leg: leg.open_interest, lambda x: f"{x:,}", align=RIGHT,
-           header_tip="Open interest", tooltip=lambda leg: leg.reason or None),
+    Column("delta", "\u0394", lambda leg: leg.delta if isinstance(leg, ResolvedLeg) else 1.0,
+           lambda x: fmt.number(x, 3), align=RIGHT, header_tip="Delta per share"),
+    Column("theta", "\u0398", _option(lambda leg: leg.theta), _blank(lambda x: fmt.number(x, 3)),
+           align=RIGHT, header_tip="Theta per share per day"),
+    Column("vega", "Vega", _option(lambda leg: leg.vega), _blank(lambda x: fmt.number(x, 3)),
+           align=RIGHT),
+    Column("iv", "IV", _option(lambda leg: leg.iv * 100),
+           _blank(lambda x: fmt.pct(x, places=1)), align=RIGHT),
+    Column("oi", "OI", _option(lambda leg: leg.open_interest), _blank(lambda x: f"{x:,}"),
+           align=RIGHT, header_tip="Open interest",
+           tooltip=lambda leg: (leg.reason or None) if isinstance(leg, ResolvedLeg) else None),
 ]
 
 
-def legs_model(parent: Any = None) -> KeyedTableModel[ResolvedLeg]:
+def legs_model(parent: Any = None) -> KeyedTableModel[LegRow]:
+    """A proposal's legs: its options, then the shares a follow-up trades (multiplier 1)."""
     return KeyedTableModel(LEG_COLUMNS, key=lambda leg: leg.symbol, parent=parent)
 
 
