@@ -105,7 +105,7 @@ def open_read_only(path: Path) -> Engine:
     except Exception as exc:
         engine.dispose()
         raise StoreError(f"{path}: cannot be read ({exc})") from exc
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = head_revision()
     if revision != head:
         engine.dispose()
         raise StoreError(f"{path}: at schema revision {revision}, while this tastydesk reads "
