@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "af016f3041d13e06deac9ca8ea5e4071ac74813b144a84655429f31b17f7298b"
+GOLDEN_DIGEST = "a5b20b268552125cb9a615cfaf0266c0501725ff8f6b8d2f03209eaab76322ee"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

@@ -26,6 +26,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tastydesk.engine.approvals.prices import current_spread_price
+from tastydesk.engine.approvals.prices import net_price as _net
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, TimerHandle
 from tastydesk.engine.domain.chain import Quote
@@ -43,7 +45,7 @@ from tastydesk.engine.domain.enums import (
 )
 from tastydesk.engine.domain.events import Alert, DecisionRecorded, QuoteReceived, WorkflowChanged
 from tastydesk.engine.domain.money import CENT
-from tastydesk.engine.domain.pricer import PricedLeg, SpreadPrice, spread_price
+from tastydesk.engine.domain.pricer import SpreadPrice
 from tastydesk.engine.domain.proposal import TradeProposal, approval_limit
 from tastydesk.engine.domain.records import ProposalRecord
 from tastydesk.engine.domain.results import SENT, ActionResult
@@ -472,37 +474,6 @@ class ApprovalDesk:
             self._book.schedule_restart(workflow_id, cooldown, self._spawn)
 
     async def current_prices(self, proposal: TradeProposal) -> SpreadPrice | None:
-        """Mid and natural per spread from the latest quotes for the proposal's legs.
-
-        Streamed quotes are used when every leg has a fresh one; otherwise the chain is fetched.
-        """
-        now = self._clock.now()
-        max_age = self._settings.config.max_quote_age_seconds
-        streamed = [self._quotes.get(leg.streamer_symbol) for leg in proposal.legs]
-        if all(q is not None and (now - q.time).total_seconds() <= max_age for q in streamed):
-            return _price(proposal, streamed)  # type: ignore[arg-type]
-        today = self._clock.today()
-        max_dte = (max(leg.expiry for leg in proposal.legs) - today).days
-        min_dte = (min(leg.expiry for leg in proposal.legs) - today).days
-        chain = await self._broker.option_chain(proposal.underlying, max(0, min_dte), max_dte)
-        quotes = []
-        for leg in proposal.legs:
-            contract = chain.contract(leg.symbol)
-            if contract is None or contract.quote is None:
-                return None
-            if (now - contract.quote.time).total_seconds() > max_age:
-                return None
-            quotes.append(contract.quote)
-        return _price(proposal, quotes)
-
-
-def _net(price: Decimal) -> str:
-    """A signed net price as the trader reads it: ``2.84 cr`` or ``1.20 db``."""
-    return f"{abs(price):.2f} {'cr' if price > 0 else 'db'}"
-
-
-def _price(proposal: TradeProposal, quotes: list[Quote]) -> SpreadPrice:
-    unit = proposal.quantity
-    return spread_price([PricedLeg(leg.side, leg.quantity // unit, q.bid, q.ask)
-                         for leg, q in zip(proposal.legs, quotes, strict=True)],
-                        mids=[q.mid for q in quotes])
+        """Mid and natural per spread from the latest quotes for the proposal's legs."""
+        return await current_spread_price(proposal, self._quotes, self._broker, self._clock,
+                                          self._settings.config.max_quote_age_seconds)
