@@ -34,6 +34,7 @@ from tastydesk.ui.models.proposals import (
     negative_ev,
     pending_model,
 )
+from tastydesk.ui.read_only import lock_writes
 from tastydesk.ui.resources import icon
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
 from tastydesk.ui.widgets.dialogs import ask_confirm
@@ -98,6 +99,7 @@ class ApprovalQueueDock(QDockWidget):
         self.status_label = QLabel()
         self.status_label.setObjectName("approval.status")
 
+        self._shortcuts: list[QAction] = []
         for text, keys, slot in (("Approve", "Ctrl+Return", self.approve_selected),
                                  ("Approve", "Ctrl+Enter", self.approve_selected),
                                  ("Modify", "Ctrl+M", self.modify_selected),
@@ -107,6 +109,7 @@ class ApprovalQueueDock(QDockWidget):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(slot)
             self.addAction(action)
+            self._shortcuts.append(action)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -228,6 +231,8 @@ class ApprovalQueueDock(QDockWidget):
         self.approve_button.setEnabled(bool(ready))
         self.reject_button.setEnabled(bool(ready))
         self.modify_button.setEnabled(len(ready) == 1 and len(selected) == 1)
+        lock_writes(self.engine, self.approve_button, self.modify_button, self.reject_button,
+                    *self._shortcuts)
 
     # ---- Actions
     def _ready_selection(self) -> list[PendingView]:
