@@ -131,6 +131,11 @@ def test_chart_follows_palette(chart: PnlChart) -> None:
         QApplication.processEvents()
         assert chart.plot_widget.backgroundBrush().color().name() == "#202124"
         assert chart.expiry_item.opts["pen"].color().name() == "#e8eaed"
+        # Max profit / max loss sit on the chart's own background, not on the red and green
+        # fills (red on dark red was unreadable in the dark theme).
+        chart.set_proposal(make_proposal(vertical_curve()))
+        for label in chart._extreme_labels:
+            assert label.fill.color().name() == "#202124" and label.fill.color().alpha() > 200
     finally:
         app.setPalette(original)
         QApplication.processEvents()

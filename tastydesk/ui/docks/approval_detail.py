@@ -77,10 +77,16 @@ class ProposalDetail(QSplitter):
         layout.addWidget(self.legs_table, 1)
         facts = QFrame()
         facts.setObjectName("summaryHeader")
-        grid = QHBoxLayout(facts)
-        grid.setContentsMargins(6, 4, 6, 4)
+        column = QVBoxLayout(facts)
+        column.setContentsMargins(6, 4, 6, 4)
+        column.setSpacing(2)
+        grid = QHBoxLayout()
+        column.addLayout(grid)
         self._facts: dict[str, QLabel] = {}
-        for names in (RISK_FACTS, WHY_FACTS):
+        # The rationale is prose: it takes the pane's full width below the figures, so a
+        # narrow pane does not wrap it a word per line.
+        for names, holder in ((RISK_FACTS, grid), (WHY_FACTS[:-1], grid),
+                              (WHY_FACTS[-1:], column)):
             form = QFormLayout()
             form.setHorizontalSpacing(8)
             form.setVerticalSpacing(1)
@@ -90,7 +96,7 @@ class ProposalDetail(QSplitter):
                 label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 self._facts[name] = label
                 form.addRow(name, label)
-            grid.addLayout(form, 1)
+            holder.addLayout(form, 1)
         facts_scroll = QScrollArea()
         facts_scroll.setObjectName("approval.facts")
         facts_scroll.setWidgetResizable(True)

@@ -227,7 +227,8 @@ class WorkflowStatusDock(QDockWidget):
         s["mode"].setText(str(h.mode))
         s["automation"].setText("ARMED" if h.automation_armed else "PAUSED (kill switch)")
         s["reconciled"].setText(("OK" if h.reconciled else "NOT reconciled")
-                                + (f": {h.reconcile_detail}" if h.reconcile_detail else ""))
+                                + (f": {fmt.zoned_text(h.reconcile_detail)}"
+                                   if h.reconcile_detail else ""))
         text, tip = stream_chip(h.streams)
         s["streams"].setText(text)
         s["streams"].setToolTip(tip)

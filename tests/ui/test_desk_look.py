@@ -1,0 +1,48 @@
+"""What the desk shows at the sizes traders use: the approval legs with their prices in view,
+the rationale across the detail pane, and engine times in the display zone."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from typing import Any
+
+from tastydesk.ui import format as fmt
+from tastydesk.ui.main_window import MainWindow
+from tests.ui.factories import pending
+from tests.ui.fake_facade import FakeFacade
+
+
+def test_the_legs_show_their_prices_and_the_rationale_spans_the_pane(
+        qloop: Any, qtbot: Any) -> None:
+    fake = FakeFacade()
+    fake.pending_views = [pending(1)]
+    window = MainWindow(fake, tray_available=False)
+    qtbot.addWidget(window)
+    window.resize(1600, 980)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(100)
+    detail = window.approval_dock.detail
+    assert window.approval_dock.focus_workflow(1)
+    qtbot.wait(50)
+    table = detail.legs_table
+    header, shown = table.horizontalHeader(), table.viewport().width()
+    for key in ("leg", "bid", "ask", "mid", "delta"):
+        column = detail.legs.column_index(key)
+        right = header.sectionViewportPosition(column) + header.sectionSize(column)
+        assert right <= shown, f"{key} is cut off ({right} > {shown} px)"
+    rationale = detail.findChildren(type(detail.title_label))
+    why = next(label for label in rationale if label.text() == "trend up; IV rank 45")
+    bias = next(label for label in rationale if label.text() == "bullish")
+    assert why.width() > 2 * bias.width()  # its own row, not a third of the pane
+
+
+def test_engine_times_show_in_the_display_zone(qloop: Any) -> None:
+    fmt.set_local_time(False)
+    assert fmt.zoned_text("reconciled at 2026-01-05 14:35:00; differences decided") == (
+        "reconciled at 2026-01-05 09:35:00 ET; differences decided")
+    assert fmt.zoned_text("at 2026-01-05 14:35:00 ET") == "at 2026-01-05 14:35:00 ET"
+    assert fmt.zoned_text("no time here") == "no time here"
