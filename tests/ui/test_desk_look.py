@@ -46,3 +46,27 @@ def test_engine_times_show_in_the_display_zone(qloop: Any) -> None:
         "reconciled at 2026-01-05 09:35:00 ET; differences decided")
     assert fmt.zoned_text("at 2026-01-05 14:35:00 ET") == "at 2026-01-05 14:35:00 ET"
     assert fmt.zoned_text("no time here") == "no time here"
+
+
+def test_an_unticked_box_is_visible_in_the_dark_theme(qtbot: Any) -> None:
+    """Fusion draws the box's outline a shade off the dark window: "Hide negative EV" or an
+    unticked bias read as bare text. The dark style sheet outlines it."""
+    from PySide6.QtWidgets import QApplication, QCheckBox
+
+    from tastydesk.ui.theme import apply_theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    try:
+        apply_theme(app, "dark")
+        box = QCheckBox("Hide negative EV")
+        qtbot.addWidget(box)
+        box.show()
+        qtbot.waitExposed(box)
+        image = box.grab().toImage()
+        back = app.palette().color(app.palette().ColorRole.Window).lightness()
+        indicator = [image.pixelColor(x, y).lightness() for x in range(min(20, image.width()))
+                     for y in range(image.height())]
+        assert max(indicator) - back > 60  # an outline well off the background
+    finally:
+        apply_theme(app, "light")
