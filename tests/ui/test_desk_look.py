@@ -70,3 +70,39 @@ def test_an_unticked_box_is_visible_in_the_dark_theme(qtbot: Any) -> None:
         assert max(indicator) - back > 60  # an outline well off the background
     finally:
         apply_theme(app, "light")
+
+
+def test_a_follow_up_shows_dashes_not_zeros_and_ev_stays_beside_the_figures(
+        qloop: Any, qtbot: Any) -> None:
+    """A close after an assignment has no profit target, odds or bias confidence: the queue
+    shows a dash, where a new trade shows its figures; the EV column keeps its width."""
+    import dataclasses
+    from decimal import Decimal
+
+    from tastydesk.engine.domain.enums import AfterAssignment
+    from tastydesk.ui.bridge import EngineBridge
+    from tastydesk.ui.docks.approval_queue import ApprovalQueueDock
+
+    fake = FakeFacade()
+    new = pending(1)
+    follow = pending(2)
+    follow = dataclasses.replace(follow, proposal=dataclasses.replace(
+        follow.proposal, follow_up=AfterAssignment.CLOSE, pop=0.0, confidence=0.0,
+        risk_reward=0.0, max_profit=Decimal("0")))
+    fake.pending_views = [new, follow]
+    dock = ApprovalQueueDock(fake, EngineBridge(fake))
+    qtbot.addWidget(dock)
+    dock.resize(2400, 600)
+    dock.show()
+    qtbot.waitExposed(dock)
+    model = dock.model
+
+    def cell(row: int, key: str) -> str:
+        return model.data(model.index(row, model.column_index(key)))
+
+    by_id = {model.row_at(r).workflow_id: r for r in range(model.rowCount())}
+    for key in ("max_profit", "rr", "pop", "confidence"):
+        assert cell(by_id[2], key) == fmt.DASH, key
+        assert cell(by_id[1], key) not in (fmt.DASH, ""), key
+    header = dock.table.horizontalHeader()
+    assert header.sectionSize(model.column_index("ev")) < 120

@@ -109,9 +109,12 @@ def test_chart_clears_and_reports_missing_curve(chart: PnlChart) -> None:
     assert len(chart.expiry_item.getData()[0] or []) == 0
     assert chart.breakeven_points() == []
     assert chart.summary.text() == "No P&L curve for this proposal"
+    assert not chart.plot_widget.isVisible()  # not the last trade's axes over nothing
     chart.set_proposal(None)
     assert chart.summary.text() == "No proposal"
     assert not chart.spot_line.isVisible()
+    chart.set_proposal(make_proposal(vertical_curve()))
+    assert chart.plot_widget.isVisible()
 
 
 def test_chart_rejects_mismatched_curve(chart: PnlChart) -> None:

@@ -71,6 +71,8 @@ class ApprovalQueueDock(QDockWidget):
                                             PnlDelegate(self.table))
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(lambda _ix: self.table.setFocus())
+        # The figures stay side by side: a stretched last column put EV a screen away.
+        self.table.horizontalHeader().setStretchLastSection(False)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("approval.filter")

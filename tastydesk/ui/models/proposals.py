@@ -77,6 +77,11 @@ def pending_columns(now: Callable[[], datetime],
         return (f"Proposed {fmt.timestamp(v.created_at)}; the approval window closes in "
                 f"{countdown(left)} (real time, whatever the paper speed)")
 
+    def trade(read: Callable[[PendingView], Any]) -> Callable[[PendingView], Any]:
+        """A new trade's figure; a follow-up (closing what an assignment left) has no
+        profit target, odds or bias confidence: a dash, not a zero that reads as a fact."""
+        return lambda v: None if v.proposal.follow_up is not None else read(v)
+
     columns = [
         Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
                text=lambda v: f"\u21a9 {v.proposal.underlying}" if v.returned
@@ -90,18 +95,18 @@ def pending_columns(now: Callable[[], datetime],
         Column("net", "Net", lambda v: v.proposal.mid_price, fmt.price, align=RIGHT, width=70,
                header_tip="Net price per spread at mid: cr = credit received, db = debit paid",
                tooltip=lambda v: f"Natural {fmt.price(v.proposal.natural_price)}"),
-        Column("max_profit", "Max profit", lambda v: v.proposal.max_profit, fmt.money,
+        Column("max_profit", "Max profit", trade(lambda v: v.proposal.max_profit), fmt.money,
                align=RIGHT, width=80),
         Column("max_loss", "Max loss", lambda v: v.proposal.max_loss,
                lambda x: fmt.money(x) if x is not None else "undefined", align=RIGHT, width=80,
                tooltip=lambda v: "" if v.proposal.defined_risk else "Undefined risk"),
-        Column("rr", "R/R", lambda v: v.proposal.risk_reward, lambda x: fmt.number(x, 2),
+        Column("rr", "R/R", trade(lambda v: v.proposal.risk_reward), lambda x: fmt.number(x, 2),
                align=RIGHT, width=48, header_tip="Risk/reward: max loss / max profit"),
-        Column("pop", "POP", lambda v: v.proposal.pop * 100, fmt.pct, align=RIGHT, width=48,
+        Column("pop", "POP", trade(lambda v: v.proposal.pop * 100), fmt.pct, align=RIGHT, width=48,
                header_tip="Probability of profit at expiry"),
         Column("bp", "BP", lambda v: v.proposal.buying_power, lambda x: fmt.money(x, places=0),
                align=RIGHT, width=70, header_tip="Estimated buying power requirement"),
-        Column("confidence", "Conf", lambda v: v.proposal.confidence * 100, fmt.pct,
+        Column("confidence", "Conf", trade(lambda v: v.proposal.confidence * 100), fmt.pct,
                align=RIGHT, width=48, header_tip="Confidence in the bias call"),
         Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip,
                header_tip="Time since the proposal, in engine (paper) time"),

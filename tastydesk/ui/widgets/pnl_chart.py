@@ -247,6 +247,8 @@ class PnlChart(QWidget):
         self._loss_item.setData(xs, np.minimum(ys, 0.0))
         for fill in (self.profit_fill, self.loss_fill, self.band, self.zero_line):
             fill.setVisible(has)
+        # No curve: no axes either (they would keep the last trade's dollar scale).
+        self.plot_widget.setVisible(has)
         self.spot_line.setVisible(has and self._spot is not None)
         if self._spot is not None:
             self.spot_line.setPos(self._spot)
