@@ -106,3 +106,32 @@ def test_a_follow_up_shows_dashes_not_zeros_and_ev_stays_beside_the_figures(
         assert cell(by_id[1], key) not in (fmt.DASH, ""), key
     header = dock.table.horizontalHeader()
     assert header.sectionSize(model.column_index("ev")) < 120
+
+
+def test_an_empty_table_says_why_it_is_empty(qloop: Any, qtbot: Any) -> None:
+    """No pending trade, no error, no closed trade: each table says so in its viewport; a
+    filter hiding every row says that instead."""
+    from tastydesk.ui.bridge import EngineBridge
+    from tastydesk.ui.docks.approval_queue import ApprovalQueueDock
+    from tastydesk.ui.docks.workflow_status import WorkflowStatusDock
+
+    fake = FakeFacade()
+    bridge = EngineBridge(fake)
+    queue = ApprovalQueueDock(fake, bridge)
+    status = WorkflowStatusDock(fake, bridge)
+    for dock in (queue, status):
+        qtbot.addWidget(dock)
+    assert queue.table.shown_empty_text().startswith("No trade waiting for approval")
+    assert status.errors_table.shown_empty_text() == "No errors recorded."
+    assert status.journal_table.shown_empty_text() == "No closed trade yet."
+    fake.pending_views = [pending(1)]
+    queue.refresh()
+    assert queue.table.shown_empty_text() == ""
+    queue.filter_edit.setText("no such symbol")
+    assert queue.table.shown_empty_text() == "No row matches the filter."
+    queue.show()
+    qtbot.waitExposed(queue)
+    image = queue.table.viewport().grab().toImage()  # the note is drawn, not only answered
+    base = image.pixelColor(image.width() // 2, image.height() - 2)
+    assert any(image.pixelColor(x, y) != base for x in range(image.width())
+               for y in range(8, 30))

@@ -62,7 +62,9 @@ class ApprovalQueueDock(QDockWidget):
         self.model = pending_model(lambda: engine.clock.now(), self,
                                    wall=lambda: engine.wall_clock.now())
         self.table = KeyedTableView(self.model, "approval.table", multi_select=True,
-                                    sort_column="age", sort_order=Qt.SortOrder.DescendingOrder)
+                                    sort_column="age", sort_order=Qt.SortOrder.DescendingOrder,
+                                    empty_text="No trade waiting for approval. Scans of the "
+                                               "watchlist propose trades here (Scan now: F5).")
         self.table.setItemDelegateForColumn(self.model.column_index("warnings"),
                                             WarningsDelegate(self.table))
         self.table.setItemDelegateForColumn(self.model.column_index("net"),

@@ -179,7 +179,8 @@ class PositionMonitorDock(QDockWidget):
         layout.addLayout(bar)
 
         self.rules = rules_model(self)
-        self.rules_table = KeyedTableView(self.rules, "positions.rules")
+        self.rules_table = KeyedTableView(self.rules, "positions.rules",
+                                          empty_text="Select a position to see its rules.")
         self.rules_table.selectionModel().selectionChanged.connect(
             lambda *_: self._update_buttons())
         self.actions_model = rule_actions_model(self)

@@ -218,7 +218,8 @@ class WorkflowStatusDock(QDockWidget):
         outer.addWidget(QLabel("Recent errors"))
         self.errors = activity_model(self)
         self.errors_table = KeyedTableView(self.errors, "workflow.errors", sort_column="time",
-                                           sort_order=Qt.SortOrder.DescendingOrder)
+                                           sort_order=Qt.SortOrder.DescendingOrder,
+                                           empty_text="No errors recorded.")
         outer.addWidget(self.errors_table, 1)
         return page
 
@@ -279,7 +280,10 @@ class WorkflowStatusDock(QDockWidget):
         layout.addWidget(self.fill_quality)
         self.stats = stats_model(self)
         self.stats_table = KeyedTableView(self.stats, "workflow.stats", sort_column="pnl",
-                                          sort_order=Qt.SortOrder.DescendingOrder)
+                                          sort_order=Qt.SortOrder.DescendingOrder,
+                                          empty_text="No closed trade yet: trades, win rate "
+                                                     "and realised P&L per strategy appear "
+                                                     "after the first close.")
         self.stats_table.setItemDelegateForColumn(self.stats.column_index("pnl"),
                                                   PnlDelegate(self.stats_table))
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -343,7 +347,8 @@ class WorkflowStatusDock(QDockWidget):
         layout.addLayout(bar)
         self.journal = journal_model(self)
         self.journal_table = KeyedTableView(self.journal, "workflow.journal", sort_column="closed",
-                                            sort_order=Qt.SortOrder.DescendingOrder)
+                                            sort_order=Qt.SortOrder.DescendingOrder,
+                                            empty_text="No closed trade yet.")
         self.journal_table.setItemDelegateForColumn(self.journal.column_index("pnl"),
                                                     PnlDelegate(self.journal_table))
         self.all_transitions = transitions_model(self)
