@@ -101,11 +101,18 @@ def test_a_follow_up_shows_dashes_not_zeros_and_ev_stays_beside_the_figures(
         return model.data(model.index(row, model.column_index(key)))
 
     by_id = {model.row_at(r).workflow_id: r for r in range(model.rowCount())}
-    for key in ("max_profit", "rr", "pop", "confidence"):
+    for key in ("max_profit", "rr", "pop", "confidence", "bias"):
         assert cell(by_id[2], key) == fmt.DASH, key
         assert cell(by_id[1], key) not in (fmt.DASH, ""), key
     header = dock.table.horizontalHeader()
     assert header.sectionSize(model.column_index("ev")) < 120
+    assert dock.focus_workflow(2)
+    detail = dock.detail
+    assert [detail.fact(n) for n in ("Touch prob.", "IV rank", "Bias", "Confidence")] == \
+        [fmt.DASH] * 4
+    legs = detail.legs_table.horizontalHeader()
+    assert legs.sectionSize(detail.legs.column_index("oi")) < 120
+    assert dock.focus_workflow(1) and detail.fact("Bias") == "bullish"
 
 
 def test_an_empty_table_says_why_it_is_empty(qloop: Any, qtbot: Any) -> None:

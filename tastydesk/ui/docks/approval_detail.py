@@ -74,6 +74,7 @@ class ProposalDetail(QSplitter):
         self.legs_table = KeyedTableView(self.legs, "approval.legs")
         self.legs_table.setSortingEnabled(False)
         self.legs_table.setMinimumHeight(70)
+        self.legs_table.horizontalHeader().setStretchLastSection(False)  # OI beside IV
         layout.addWidget(self.legs_table, 1)
         facts = QFrame()
         facts.setObjectName("summaryHeader")
@@ -144,14 +145,15 @@ class ProposalDetail(QSplitter):
         facts = self._facts
         facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")
         facts["Expected value"].setText(fmt.money(p.expected_value, signed=True))
-        facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100))
+        new = p.follow_up is None  # a follow-up closes what is held: no odds, no bias call
+        facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100) if new else fmt.DASH)
         facts["Greeks"].setText(
             f"\u0394 {fmt.number(g.delta, 1)}  \u0398 {fmt.number(g.theta, 2)}  "
             f"V {fmt.number(g.vega, 1)}  \u03b2\u0394 {fmt.number(g.beta_weighted_delta, 1)}")
         facts["Fees"].setText(fmt.money(p.fees))
-        facts["IV rank"].setText(f"{p.iv_rank:.0f}")
-        facts["Bias"].setText(str(p.bias))
-        facts["Confidence"].setText(fmt.pct(p.confidence * 100))
+        facts["IV rank"].setText(f"{p.iv_rank:.0f}" if new else fmt.DASH)
+        facts["Bias"].setText(str(p.bias) if new else fmt.DASH)
+        facts["Confidence"].setText(fmt.pct(p.confidence * 100) if new else fmt.DASH)
         facts["Rationale"].setText("; ".join(p.rationale) or "\u2014")
         chart = self._ensure_chart()
         if chart is not None:
