@@ -142,3 +142,17 @@ def test_an_empty_table_says_why_it_is_empty(qloop: Any, qtbot: Any) -> None:
     base = image.pixelColor(image.width() // 2, image.height() - 2)
     assert any(image.pixelColor(x, y) != base for x in range(image.width())
                for y in range(8, 30))
+
+
+def test_no_splitter_of_the_desk_collapses_a_pane(qloop: Any, qtbot: Any) -> None:
+    """Dragging a splitter handle to the end shrinks a pane to its minimum, never to nothing
+    (a collapsed detail pane or chart looks like a missing one)."""
+    from PySide6.QtWidgets import QSplitter
+
+    window = MainWindow(FakeFacade(), tray_available=False)
+    qtbot.addWidget(window)
+    splitters = window.findChildren(QSplitter)
+    assert len(splitters) >= 8
+    collapsible = [s.objectName() or type(s.parent()).__name__ for s in splitters
+                   if s.childrenCollapsible()]
+    assert collapsible == []

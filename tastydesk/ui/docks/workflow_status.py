@@ -288,6 +288,7 @@ class WorkflowStatusDock(QDockWidget):
                                                   PnlDelegate(self.stats_table))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("workflow.analytics_splitter")
+        splitter.setChildrenCollapsible(False)  # a drag never hides the table or the chart
         splitter.addWidget(self.stats_table)
         self.equity_holder = QWidget()
         self.equity_holder.setObjectName("workflow.equity_holder")
@@ -360,6 +361,7 @@ class WorkflowStatusDock(QDockWidget):
         self.history_kind.currentTextChanged.connect(self._apply_history_kind)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("workflow.history_splitter")
+        splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.journal_table)
         splitter.addWidget(self.transitions_table)
         layout.addWidget(splitter, 1)
