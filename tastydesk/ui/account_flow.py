@@ -18,6 +18,7 @@ from tastydesk.accounts.registry import remember_login
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.reconcile_gate import LegDifference, ReconcileDifferences
 from tastydesk.ui.actions import CommandRunner, current_user
+from tastydesk.ui.theme import MODE_COLOURS
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
 REMEMBER_ACCOUNT = "account.remember"
@@ -89,6 +90,8 @@ class AccountFlow(QObject):
         badge = self._window.findChild(QLabel, "modeBadge")
         if badge is not None:
             badge.setText(f"READ-ONLY \u00b7 {label}")
+            background, foreground = MODE_COLOURS["READ-ONLY"]
+            badge.setStyleSheet(f"background: {background}; color: {foreground};")
             badge.setToolTip(f"Read-only: {reason}. Nothing is written and no order is sent.")
         self._tell(f"Read-only: {reason}")
 

@@ -54,6 +54,8 @@ def test_read_only_greys_every_writing_control_with_the_reason(qloop: Any, qtbot
     for name, control in _writers(window).items():
         assert not control.isEnabled(), name
         assert control.toolTip() == TIP, name
+    window.account.show_read_only(REASON)  # the badge leaves the mode's colour
+    assert "#5f6368" in window.mode_badge.styleSheet()
     # The approval shortcuts are off too; the selection moving turns nothing back on.
     assert window.approval_dock.actions() and not any(
         a.isEnabled() for a in window.approval_dock.actions())
@@ -88,3 +90,17 @@ def test_a_working_account_keeps_them_enabled(qloop: Any, qtbot: Any) -> None:
     dialog = SettingsDialog(fake, window)
     qtbot.addWidget(dialog)
     assert dialog.save_button.isEnabled() and dialog.edits["auto_approve"].isEnabled()
+
+
+def test_a_login_from_a_read_only_account_offers_the_switch_without_writing(
+        qloop: Any, qtbot: Any) -> None:
+    """The read-only account keeps nothing (its engine would refuse to remember the login):
+    the login is offered as the way to another account straight away."""
+    from tests.ui.engine_kit import DialogAnswerer, wait_for
+
+    window, fake = _window(qtbot, REASON)
+    with DialogAnswerer("Switch now") as answerer:
+        window.account.logged_in("sandbox", "5WT0001")
+        wait_for(qtbot, lambda: window.switch_requested, timeout_s=5)
+    assert answerer.seen == ["Switch to tastytrade"]
+    assert fake.called("remember_account") == []
