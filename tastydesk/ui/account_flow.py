@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QAbstractButton, QLabel, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
 from tastydesk.accounts.model import AccountKind, AccountRef, BadAccount
 from tastydesk.accounts.registry import remember_login
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.reconcile_gate import LegDifference, ReconcileDifferences
 from tastydesk.ui.actions import CommandRunner, current_user
+from tastydesk.ui.theme import MODE_COLOURS
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
 REMEMBER_ACCOUNT = "account.remember"
@@ -82,19 +82,17 @@ class AccountFlow(QObject):
             badge.setText(account.label())
 
     def show_read_only(self, reason: str) -> None:
-        """The account is open read-only: title and badge say so with the reason, and the
-        window's own commands (kill switch, scan) are off; the engine refuses every other
-        command with the same reason."""
+        """The account is open read-only: title and badge say so with the reason (the docks
+        grey out their commands from the engine's ``read_only``, which refuses every command
+        with the same reason)."""
         label = self.current.label() if self.current is not None else str(self._engine.mode)
         self._window.setWindowTitle(f"tastydesk \u2014 {label} \u2014 READ-ONLY: {reason}")
         badge = self._window.findChild(QLabel, "modeBadge")
         if badge is not None:
             badge.setText(f"READ-ONLY \u00b7 {label}")
+            background, foreground = MODE_COLOURS["READ-ONLY"]
+            badge.setStyleSheet(f"background: {background}; color: {foreground};")
             badge.setToolTip(f"Read-only: {reason}. Nothing is written and no order is sent.")
-        for name in ("killSwitch", "action.scan_now"):
-            found = self._window.findChild(QObject, name)
-            if isinstance(found, (QAbstractButton, QAction)):
-                found.setEnabled(False)
         self._tell(f"Read-only: {reason}")
 
     def show_switch(self) -> None:
@@ -146,6 +144,9 @@ class AccountFlow(QObject):
                 self._tell(f"Logged in to tastytrade {env}, account {account}. tastydesk uses "
                            "it from the next start.")
 
+        if self._engine.read_only is not None:  # this account keeps nothing: just offer it
+            kept(None)
+            return
         # A failure is reported by the window, like every command's.
         self._runner.run(REMEMBER_ACCOUNT,
                          lambda: self._engine.remember_account(env, account, user),

@@ -8,7 +8,8 @@ Times are shown in New York time, the market's own clock, with the zone named; a
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+import re
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -132,6 +133,16 @@ def timestamp(value: datetime | None) -> str:
         return DASH
     when, zone = _zoned(value)
     return f"{when:%Y-%m-%d %H:%M:%S} {zone}"
+
+
+_ENGINE_STAMP = re.compile(r"\b(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\b(?! [A-Z])")
+
+
+def zoned_text(text: str) -> str:
+    """Engine-written text with each bare ``YYYY-MM-DD HH:MM:SS`` (the engine's UTC clock) shown
+    in the display zone with the zone named, like every other time on the desk."""
+    return _ENGINE_STAMP.sub(
+        lambda m: timestamp(datetime.fromisoformat(m[1]).replace(tzinfo=UTC)), text)
 
 
 def clock_time(value: datetime | None) -> str:

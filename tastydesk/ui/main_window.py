@@ -40,6 +40,7 @@ from tastydesk.ui.docks.position_monitor import PositionMonitorDock
 from tastydesk.ui.docks.workflow_status import WorkflowStatusDock
 from tastydesk.ui.heap import freeze_long_lived
 from tastydesk.ui.notifications import Notifier
+from tastydesk.ui.read_only import lock_writes
 from tastydesk.ui.resources import icon
 from tastydesk.ui.theme import MODE_COLOURS, apply_theme, stream_chip
 from tastydesk.ui.widgets.dialogs import ask_confirm
@@ -375,6 +376,7 @@ class MainWindow(QMainWindow):
                                  else "Automation PAUSED")
         self.armed_label.setText("armed" if h.automation_armed else "paused")
         self.login_action.setEnabled(True)
+        lock_writes(self.engine, self.kill_switch, self.kill_action, self.scan_action)
         if h.login_required:
             self.toast_message("tastytrade login required: File \u2192 Log in")
 

@@ -26,6 +26,7 @@ MODE_COLOURS = {
     "PAPER": ("#1565c0", "#ffffff"),
     "SANDBOX": ("#ef8f00", "#000000"),
     "LIVE": ("#c62828", "#ffffff"),
+    "READ-ONLY": ("#5f6368", "#ffffff"),  # an account only looked at: no mode's colour
 }
 
 HEALTH_COLOURS = {"ok": "#2e7d32", "warn": "#ef8f00", "danger": "#c62828"}

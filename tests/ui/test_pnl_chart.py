@@ -109,9 +109,12 @@ def test_chart_clears_and_reports_missing_curve(chart: PnlChart) -> None:
     assert len(chart.expiry_item.getData()[0] or []) == 0
     assert chart.breakeven_points() == []
     assert chart.summary.text() == "No P&L curve for this proposal"
+    assert not chart.plot_widget.isVisible()  # not the last trade's axes over nothing
     chart.set_proposal(None)
     assert chart.summary.text() == "No proposal"
     assert not chart.spot_line.isVisible()
+    chart.set_proposal(make_proposal(vertical_curve()))
+    assert chart.plot_widget.isVisible()
 
 
 def test_chart_rejects_mismatched_curve(chart: PnlChart) -> None:
@@ -131,6 +134,11 @@ def test_chart_follows_palette(chart: PnlChart) -> None:
         QApplication.processEvents()
         assert chart.plot_widget.backgroundBrush().color().name() == "#202124"
         assert chart.expiry_item.opts["pen"].color().name() == "#e8eaed"
+        # Max profit / max loss sit on the chart's own background, not on the red and green
+        # fills (red on dark red was unreadable in the dark theme).
+        chart.set_proposal(make_proposal(vertical_curve()))
+        for label in chart._extreme_labels:
+            assert label.fill.color().name() == "#202124" and label.fill.color().alpha() > 200
     finally:
         app.setPalette(original)
         QApplication.processEvents()

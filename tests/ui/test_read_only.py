@@ -21,6 +21,7 @@ from tastydesk.engine.bootstrap import open_read_only_engine
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.store.errors import StoreError
 from tastydesk.ui.main_window import MainWindow
+from tastydesk.ui.read_only import read_only_tip
 from tastydesk.ui.widgets.account_dialogs import StateChoice, StateProblemDialog
 from tests.conftest import run_coro
 from tests.ui.engine_kit import wait_for
@@ -99,6 +100,16 @@ def test_read_only_shows_the_account_and_writes_and_sends_nothing(
         assert badge.text() == "READ-ONLY \u00b7 Paper \u00b7 default"
         assert str(damaged / "paper.db") in badge.toolTip()
         assert not window.kill_switch.isEnabled() and not window.scan_action.isEnabled()
+        # Every dock greys its commands with the engine's reason, whatever is selected.
+        assert window.position_dock.focus_workflow(engine.positions()[0].workflow_id)
+        tip = read_only_tip(reason)
+        builder = window.builder_dock
+        assert builder is not None
+        for control in (window.position_dock.close_button, window.position_dock.roll_button,
+                        window.position_dock.partial_button, window.position_dock.pause_button,
+                        window.approval_dock.approve_button, builder.save_button,
+                        builder.library.restore_button, window.kill_switch):
+            assert not control.isEnabled() and control.toolTip() == tip
         health = engine.health()
         assert not health.automation_armed and not health.reconciled
         assert health.clock_speed == 0  # paper time stands still

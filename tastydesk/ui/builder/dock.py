@@ -50,6 +50,7 @@ from tastydesk.ui.builder.marks import ErrorMarks
 from tastydesk.ui.builder.preview import IDLE_TEXT, PreviewPanel
 from tastydesk.ui.failures import EXPECTED_ERRORS, CommandFailure
 from tastydesk.ui.models.legs import default_leg
+from tastydesk.ui.read_only import lock_writes
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,11 @@ class StrategyBuilderDock(QDockWidget):
         self.revert_button.setEnabled(dirty)
         self.library.export_button.setEnabled(valid)
         self.library.delete_button.setEnabled(self._original_name is not None)
-        if not valid:
+        lib = self.library
+        if lock_writes(self.engine, self.save_button, lib.delete_button, lib.import_button,
+                       lib.restore_button):
+            self.status.setText("Read-only account: strategies can be looked at, not saved")
+        elif not valid:
             self.status.setText(f"✖ {len(self._errors)} problem(s): Save is disabled until "
                                 "fixed")
         elif not saving:

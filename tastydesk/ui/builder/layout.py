@@ -47,6 +47,7 @@ def builder_body(parent: QWidget, library: QWidget, tabs: QTabWidget, problems: 
         bar.addWidget(button)
     layout.addLayout(bar)
     splitter = QSplitter(Qt.Orientation.Horizontal, root)
+    splitter.setChildrenCollapsible(False)  # the library list never disappears on a drag
     splitter.addWidget(library)
     splitter.addWidget(editor)
     splitter.setStretchFactor(0, 0)

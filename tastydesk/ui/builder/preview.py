@@ -70,6 +70,7 @@ class PreviewPanel(QWidget):
         layout.addLayout(bar)
 
         self.split = QSplitter(Qt.Orientation.Horizontal)
+        self.split.setChildrenCollapsible(False)  # a drag never hides the chart or the figures
         metrics = QWidget()
         grid = QFormLayout(metrics)
         grid.setContentsMargins(0, 0, 0, 0)

@@ -24,7 +24,8 @@ class ActivityLogDock(QDockWidget):
         self._alerts = 0
         self.model = activity_model(self)
         self.table = KeyedTableView(self.model, "activity.table", sort_column="time",
-                                    sort_order=Qt.SortOrder.DescendingOrder)
+                                    sort_order=Qt.SortOrder.DescendingOrder,
+                                    empty_text="Nothing has happened yet.")
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("activity.filter")
         self.filter_edit.setPlaceholderText("Filter activity\u2026")

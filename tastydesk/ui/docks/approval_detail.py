@@ -74,13 +74,20 @@ class ProposalDetail(QSplitter):
         self.legs_table = KeyedTableView(self.legs, "approval.legs")
         self.legs_table.setSortingEnabled(False)
         self.legs_table.setMinimumHeight(70)
+        self.legs_table.horizontalHeader().setStretchLastSection(False)  # OI beside IV
         layout.addWidget(self.legs_table, 1)
         facts = QFrame()
         facts.setObjectName("summaryHeader")
-        grid = QHBoxLayout(facts)
-        grid.setContentsMargins(6, 4, 6, 4)
+        column = QVBoxLayout(facts)
+        column.setContentsMargins(6, 4, 6, 4)
+        column.setSpacing(2)
+        grid = QHBoxLayout()
+        column.addLayout(grid)
         self._facts: dict[str, QLabel] = {}
-        for names in (RISK_FACTS, WHY_FACTS):
+        # The rationale is prose: it takes the pane's full width below the figures, so a
+        # narrow pane does not wrap it a word per line.
+        for names, holder in ((RISK_FACTS, grid), (WHY_FACTS[:-1], grid),
+                              (WHY_FACTS[-1:], column)):
             form = QFormLayout()
             form.setHorizontalSpacing(8)
             form.setVerticalSpacing(1)
@@ -90,7 +97,7 @@ class ProposalDetail(QSplitter):
                 label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 self._facts[name] = label
                 form.addRow(name, label)
-            grid.addLayout(form, 1)
+            holder.addLayout(form, 1)
         facts_scroll = QScrollArea()
         facts_scroll.setObjectName("approval.facts")
         facts_scroll.setWidgetResizable(True)
@@ -138,14 +145,15 @@ class ProposalDetail(QSplitter):
         facts = self._facts
         facts["Breakevens"].setText(", ".join(f"{b:,.2f}" for b in p.breakevens) or "none")
         facts["Expected value"].setText(fmt.money(p.expected_value, signed=True))
-        facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100))
+        new = p.follow_up is None  # a follow-up closes what is held: no odds, no bias call
+        facts["Touch prob."].setText(fmt.pct(p.touch_probability * 100) if new else fmt.DASH)
         facts["Greeks"].setText(
             f"\u0394 {fmt.number(g.delta, 1)}  \u0398 {fmt.number(g.theta, 2)}  "
             f"V {fmt.number(g.vega, 1)}  \u03b2\u0394 {fmt.number(g.beta_weighted_delta, 1)}")
         facts["Fees"].setText(fmt.money(p.fees))
-        facts["IV rank"].setText(f"{p.iv_rank:.0f}")
-        facts["Bias"].setText(str(p.bias))
-        facts["Confidence"].setText(fmt.pct(p.confidence * 100))
+        facts["IV rank"].setText(f"{p.iv_rank:.0f}" if new else fmt.DASH)
+        facts["Bias"].setText(str(p.bias) if new else fmt.DASH)
+        facts["Confidence"].setText(fmt.pct(p.confidence * 100) if new else fmt.DASH)
         facts["Rationale"].setText("; ".join(p.rationale) or "\u2014")
         chart = self._ensure_chart()
         if chart is not None:

@@ -34,6 +34,7 @@ from tastydesk.ui.models.proposals import (
     negative_ev,
     pending_model,
 )
+from tastydesk.ui.read_only import lock_writes
 from tastydesk.ui.resources import icon
 from tastydesk.ui.widgets.delegates import PnlDelegate, WarningsDelegate
 from tastydesk.ui.widgets.dialogs import ask_confirm
@@ -61,7 +62,9 @@ class ApprovalQueueDock(QDockWidget):
         self.model = pending_model(lambda: engine.clock.now(), self,
                                    wall=lambda: engine.wall_clock.now())
         self.table = KeyedTableView(self.model, "approval.table", multi_select=True,
-                                    sort_column="age", sort_order=Qt.SortOrder.DescendingOrder)
+                                    sort_column="age", sort_order=Qt.SortOrder.DescendingOrder,
+                                    empty_text="No trade waiting for approval. Scans of the "
+                                               "watchlist propose trades here (Scan now: F5).")
         self.table.setItemDelegateForColumn(self.model.column_index("warnings"),
                                             WarningsDelegate(self.table))
         self.table.setItemDelegateForColumn(self.model.column_index("net"),
@@ -70,6 +73,8 @@ class ApprovalQueueDock(QDockWidget):
                                             PnlDelegate(self.table))
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.table.doubleClicked.connect(lambda _ix: self.table.setFocus())
+        # The figures stay side by side: a stretched last column put EV a screen away.
+        self.table.horizontalHeader().setStretchLastSection(False)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setObjectName("approval.filter")
@@ -98,6 +103,7 @@ class ApprovalQueueDock(QDockWidget):
         self.status_label = QLabel()
         self.status_label.setObjectName("approval.status")
 
+        self._shortcuts: list[QAction] = []
         for text, keys, slot in (("Approve", "Ctrl+Return", self.approve_selected),
                                  ("Approve", "Ctrl+Enter", self.approve_selected),
                                  ("Modify", "Ctrl+M", self.modify_selected),
@@ -107,6 +113,7 @@ class ApprovalQueueDock(QDockWidget):
             action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             action.triggered.connect(slot)
             self.addAction(action)
+            self._shortcuts.append(action)
 
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
@@ -228,6 +235,8 @@ class ApprovalQueueDock(QDockWidget):
         self.approve_button.setEnabled(bool(ready))
         self.reject_button.setEnabled(bool(ready))
         self.modify_button.setEnabled(len(ready) == 1 and len(selected) == 1)
+        lock_writes(self.engine, self.approve_button, self.modify_button, self.reject_button,
+                    *self._shortcuts)
 
     # ---- Actions
     def _ready_selection(self) -> list[PendingView]:

@@ -41,6 +41,7 @@ from tastydesk.ui.models.positions import (
     rules_model,
 )
 from tastydesk.ui.models.rules import THRESHOLD_UNITS, format_threshold
+from tastydesk.ui.read_only import lock_writes
 from tastydesk.ui.theme import pnl_colour
 from tastydesk.ui.widgets.delegates import PnlDelegate, ProgressDelegate
 from tastydesk.ui.widgets.dialogs import ask_close, ask_confirm, no_default_button
@@ -178,7 +179,8 @@ class PositionMonitorDock(QDockWidget):
         layout.addLayout(bar)
 
         self.rules = rules_model(self)
-        self.rules_table = KeyedTableView(self.rules, "positions.rules")
+        self.rules_table = KeyedTableView(self.rules, "positions.rules",
+                                          empty_text="Select a position to see its rules.")
         self.rules_table.selectionModel().selectionChanged.connect(
             lambda *_: self._update_buttons())
         self.actions_model = rule_actions_model(self)
@@ -312,6 +314,8 @@ class PositionMonitorDock(QDockWidget):
         self.threshold_button.setEnabled(ready and self.rules_table.current_row() is not None)
         if view is not None:
             self.pause_button.setText("Resume rules" if view.rules_paused else "Pause rules")
+        lock_writes(self.engine, self.close_button, self.partial_button, self.roll_button,
+                    self.pause_button, self.threshold_button)
 
     # ---- Actions
     def _claim_selected(self) -> PositionView | None:

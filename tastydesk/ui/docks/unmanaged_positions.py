@@ -24,6 +24,7 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
 from tastydesk.ui.models.base import RIGHT, Column, KeyedTableModel
+from tastydesk.ui.read_only import lock_writes
 from tastydesk.ui.widgets.table import KeyedTableView
 
 LOAD = "unmanaged.load"
@@ -131,6 +132,7 @@ class UnmanagedPositions(QWidget):
         selected = [p for p in self.table.selected_rows() if p is not None]
         self.adopt_button.setEnabled(bool(selected)
                                      and len({p.underlying for p in selected}) == 1)
+        lock_writes(self._engine, self.adopt_button)
 
     def adopt_selected(self) -> None:
         legs = [p for p in self.table.selected_rows() if p is not None]

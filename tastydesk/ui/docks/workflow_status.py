@@ -218,7 +218,8 @@ class WorkflowStatusDock(QDockWidget):
         outer.addWidget(QLabel("Recent errors"))
         self.errors = activity_model(self)
         self.errors_table = KeyedTableView(self.errors, "workflow.errors", sort_column="time",
-                                           sort_order=Qt.SortOrder.DescendingOrder)
+                                           sort_order=Qt.SortOrder.DescendingOrder,
+                                           empty_text="No errors recorded.")
         outer.addWidget(self.errors_table, 1)
         return page
 
@@ -227,7 +228,8 @@ class WorkflowStatusDock(QDockWidget):
         s["mode"].setText(str(h.mode))
         s["automation"].setText("ARMED" if h.automation_armed else "PAUSED (kill switch)")
         s["reconciled"].setText(("OK" if h.reconciled else "NOT reconciled")
-                                + (f": {h.reconcile_detail}" if h.reconcile_detail else ""))
+                                + (f": {fmt.zoned_text(h.reconcile_detail)}"
+                                   if h.reconcile_detail else ""))
         text, tip = stream_chip(h.streams)
         s["streams"].setText(text)
         s["streams"].setToolTip(tip)
@@ -278,11 +280,15 @@ class WorkflowStatusDock(QDockWidget):
         layout.addWidget(self.fill_quality)
         self.stats = stats_model(self)
         self.stats_table = KeyedTableView(self.stats, "workflow.stats", sort_column="pnl",
-                                          sort_order=Qt.SortOrder.DescendingOrder)
+                                          sort_order=Qt.SortOrder.DescendingOrder,
+                                          empty_text="No closed trade yet: trades, win rate "
+                                                     "and realised P&L per strategy appear "
+                                                     "after the first close.")
         self.stats_table.setItemDelegateForColumn(self.stats.column_index("pnl"),
                                                   PnlDelegate(self.stats_table))
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setObjectName("workflow.analytics_splitter")
+        splitter.setChildrenCollapsible(False)  # a drag never hides the table or the chart
         splitter.addWidget(self.stats_table)
         self.equity_holder = QWidget()
         self.equity_holder.setObjectName("workflow.equity_holder")
@@ -342,7 +348,8 @@ class WorkflowStatusDock(QDockWidget):
         layout.addLayout(bar)
         self.journal = journal_model(self)
         self.journal_table = KeyedTableView(self.journal, "workflow.journal", sort_column="closed",
-                                            sort_order=Qt.SortOrder.DescendingOrder)
+                                            sort_order=Qt.SortOrder.DescendingOrder,
+                                            empty_text="No closed trade yet.")
         self.journal_table.setItemDelegateForColumn(self.journal.column_index("pnl"),
                                                     PnlDelegate(self.journal_table))
         self.all_transitions = transitions_model(self)
@@ -354,6 +361,7 @@ class WorkflowStatusDock(QDockWidget):
         self.history_kind.currentTextChanged.connect(self._apply_history_kind)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setObjectName("workflow.history_splitter")
+        splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.journal_table)
         splitter.addWidget(self.transitions_table)
         layout.addWidget(splitter, 1)

@@ -77,6 +77,11 @@ def pending_columns(now: Callable[[], datetime],
         return (f"Proposed {fmt.timestamp(v.created_at)}; the approval window closes in "
                 f"{countdown(left)} (real time, whatever the paper speed)")
 
+    def trade(read: Callable[[PendingView], Any]) -> Callable[[PendingView], Any]:
+        """A new trade's figure; a follow-up (closing what an assignment left) has no
+        profit target, odds or bias confidence: a dash, not a zero that reads as a fact."""
+        return lambda v: None if v.proposal.follow_up is not None else read(v)
+
     columns = [
         Column("symbol", "Symbol", lambda v: v.proposal.underlying, width=64,
                text=lambda v: f"\u21a9 {v.proposal.underlying}" if v.returned
@@ -86,22 +91,23 @@ def pending_columns(now: Callable[[], datetime],
         Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170,
                text=strategy_text,
                tooltip=lambda v: "\n".join(v.proposal.rationale) or None),
-        Column("bias", "Bias", lambda v: str(v.proposal.bias), width=64),
+        Column("bias", "Bias", trade(lambda v: str(v.proposal.bias)),
+               lambda b: fmt.DASH if b is None else b, width=64),
         Column("net", "Net", lambda v: v.proposal.mid_price, fmt.price, align=RIGHT, width=70,
                header_tip="Net price per spread at mid: cr = credit received, db = debit paid",
                tooltip=lambda v: f"Natural {fmt.price(v.proposal.natural_price)}"),
-        Column("max_profit", "Max profit", lambda v: v.proposal.max_profit, fmt.money,
+        Column("max_profit", "Max profit", trade(lambda v: v.proposal.max_profit), fmt.money,
                align=RIGHT, width=80),
         Column("max_loss", "Max loss", lambda v: v.proposal.max_loss,
                lambda x: fmt.money(x) if x is not None else "undefined", align=RIGHT, width=80,
                tooltip=lambda v: "" if v.proposal.defined_risk else "Undefined risk"),
-        Column("rr", "R/R", lambda v: v.proposal.risk_reward, lambda x: fmt.number(x, 2),
+        Column("rr", "R/R", trade(lambda v: v.proposal.risk_reward), lambda x: fmt.number(x, 2),
                align=RIGHT, width=48, header_tip="Risk/reward: max loss / max profit"),
-        Column("pop", "POP", lambda v: v.proposal.pop * 100, fmt.pct, align=RIGHT, width=48,
+        Column("pop", "POP", trade(lambda v: v.proposal.pop * 100), fmt.pct, align=RIGHT, width=48,
                header_tip="Probability of profit at expiry"),
         Column("bp", "BP", lambda v: v.proposal.buying_power, lambda x: fmt.money(x, places=0),
                align=RIGHT, width=70, header_tip="Estimated buying power requirement"),
-        Column("confidence", "Conf", lambda v: v.proposal.confidence * 100, fmt.pct,
+        Column("confidence", "Conf", trade(lambda v: v.proposal.confidence * 100), fmt.pct,
                align=RIGHT, width=48, header_tip="Confidence in the bias call"),
         Column("age", "Age", age_s, fmt.age, align=RIGHT, width=54, tooltip=expiry_tip,
                header_tip="Time since the proposal, in engine (paper) time"),
@@ -154,23 +160,23 @@ def leg_name(leg: LegRow) -> str:
 
 LEG_COLUMNS: list[Column[LegRow]] = [
     Column("side", "Side", lambda leg: f"{leg.side} {leg.quantity}", width=56),
-    Column("leg", "Leg", leg_name, width=170,
+    Column("leg", "Leg", leg_name, width=150,
            sort_key=lambda leg: (leg.expiry, leg.strike, str(leg.option_type))
            if isinstance(leg, ResolvedLeg) else (),
            tooltip=lambda leg: SHARES_TIP if isinstance(leg, ShareLeg) else
            f"OCC {' '.join(leg.symbol.split())}"
            + (f"; chosen by {leg.reason}" if leg.reason else "")),
-    Column("bid", "Bid", lambda leg: leg.bid, lambda x: f"{x:.2f}", align=RIGHT),
-    Column("ask", "Ask", lambda leg: leg.ask, lambda x: f"{x:.2f}", align=RIGHT),
-    Column("mid", "Mid", lambda leg: leg.mid, lambda x: f"{x:.2f}", align=RIGHT),
+    Column("bid", "Bid", lambda leg: leg.bid, lambda x: f"{x:.2f}", align=RIGHT, width=52),
+    Column("ask", "Ask", lambda leg: leg.ask, lambda x: f"{x:.2f}", align=RIGHT, width=52),
+    Column("mid", "Mid", lambda leg: leg.mid, lambda x: f"{x:.2f}", align=RIGHT, width=52),
     Column("delta", "\u0394", lambda leg: leg.delta if isinstance(leg, ResolvedLeg) else 1.0,
-           lambda x: fmt.number(x, 3), align=RIGHT, header_tip="Delta per share"),
+           lambda x: fmt.number(x, 3), align=RIGHT, width=58, header_tip="Delta per share"),
     Column("theta", "\u0398", _option(lambda leg: leg.theta), _blank(lambda x: fmt.number(x, 3)),
-           align=RIGHT, header_tip="Theta per share per day"),
+           align=RIGHT, width=58, header_tip="Theta per share per day"),
     Column("vega", "Vega", _option(lambda leg: leg.vega), _blank(lambda x: fmt.number(x, 3)),
-           align=RIGHT),
+           align=RIGHT, width=58),
     Column("iv", "IV", _option(lambda leg: leg.iv * 100),
-           _blank(lambda x: fmt.pct(x, places=1)), align=RIGHT),
+           _blank(lambda x: fmt.pct(x, places=1)), align=RIGHT, width=56),
     Column("oi", "OI", _option(lambda leg: leg.open_interest), _blank(lambda x: f"{x:,}"),
            align=RIGHT, header_tip="Open interest",
            tooltip=lambda leg: (leg.reason or None) if isinstance(leg, ResolvedLeg) else None),

@@ -247,6 +247,8 @@ class PnlChart(QWidget):
         self._loss_item.setData(xs, np.minimum(ys, 0.0))
         for fill in (self.profit_fill, self.loss_fill, self.band, self.zero_line):
             fill.setVisible(has)
+        # No curve: no axes either (they would keep the last trade's dollar scale).
+        self.plot_widget.setVisible(has)
         self.spot_line.setVisible(has and self._spot is not None)
         if self._spot is not None:
             self.spot_line.setPos(self._spot)
@@ -254,7 +256,8 @@ class PnlChart(QWidget):
             self.band.setRegion((curve.one_sd_low, curve.one_sd_high))
         self.breakeven_item.setData(self._breakevens, [0.0] * len(self._breakevens))
         while len(self._breakeven_labels) < len(self._breakevens):
-            label = pg.TextItem(anchor=(0.5, -0.4), color=self._colors["foreground"])
+            label = self._backed(pg.TextItem(anchor=(0.5, -0.4),
+                                             color=self._colors["foreground"]))
             self.plot_widget.getPlotItem().addItem(label)
             self._breakeven_labels.append(label)
         for i, label in enumerate(self._breakeven_labels):
@@ -283,6 +286,15 @@ class PnlChart(QWidget):
         self.readout.setText(HOVER_HINT if has else "")
         if has:
             self.plot_widget.getPlotItem().enableAutoRange()
+
+    def _backed(self, label: Any) -> Any:
+        """A label on the chart's own background: readable over the profit and loss fills and
+        the curves, in the dark theme too."""
+        back = QColor(self._colors["background"])
+        back.setAlpha(215)
+        label.fill = self._pg.mkBrush(back)  # TextItem's public fill (it has no setter)
+        label.update()
+        return label
 
     def _breakeven_anchor(self, i: int) -> float:
         """Outer breakevens label outward (left of the lowest, right of the highest), so two
@@ -338,6 +350,8 @@ class PnlChart(QWidget):
             label.setColor(c["foreground"])
         self._extreme_labels[0].setColor(c["profit"])
         self._extreme_labels[1].setColor(c["loss"])
+        for label in (*self._breakeven_labels, *self._extreme_labels):
+            self._backed(label)
         cross = QColor(c["foreground"])
         cross.setAlpha(120)
         self.cross_v.setPen(pg.mkPen(cross, style=Qt.PenStyle.DashLine))

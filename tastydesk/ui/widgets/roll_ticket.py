@@ -87,6 +87,13 @@ def orders_text(p: RollPreview) -> str:
             + "; each priced on its own (dry run first).")
 
 
+def split_note(p: RollPreview) -> str:
+    """Why a roll sent as several orders takes neither another quantity nor a limit."""
+    return (f"Fixed: this roll goes out as {len(p.orders)} orders (at most 4 legs each), so it "
+            f"keeps the position's {p.held_units} unit{'s' if p.held_units != 1 else ''} and "
+            "each order is worked from its own mid; there is no single limit to set.")
+
+
 class RollTicket(QDialog):
     """Roll one position: preview, edit, send. ``edits`` holds what Send commits to."""
 
@@ -133,13 +140,18 @@ class RollTicket(QDialog):
                               "it.")
         self.limit.valueChanged.connect(self._limit_edited)
         self.limit_text = _label("roll.limit_text")
+        # Why quantity and limit are fixed: a roll of more than four legs goes out as several
+        # orders, each priced on its own (shown beside the fields, not only as a tooltip).
+        self.split_note = _label("roll.split_note")
+        self.split_note.hide()
         self.strikes: list[QComboBox] = []
         self.errors: dict[str, QLabel] = {}
         self.form.addRow("Expiry", self._with_error(self.expiry, "expiry"))
         self._strike_rows = QFormLayout()
         self.form.addRow(self._strike_rows)
         self.form.addRow("Quantity", self._with_error(self.quantity, "quantity"))
-        self.form.addRow("Limit", self._with_error(self.limit, "limit", self.limit_text))
+        self.form.addRow("Limit", self._with_error(self.limit, "limit", self.limit_text,
+                                                   self.split_note))
         layout.addLayout(self.form)
         self.price = _label("roll.price")
         self.risk = _label("roll.risk")
@@ -164,13 +176,13 @@ class RollTicket(QDialog):
         self._timer.timeout.connect(self.request)
         self.request()
 
-    def _with_error(self, field: QWidget, path: str, extra: QWidget | None = None) -> QWidget:
+    def _with_error(self, field: QWidget, path: str, *extras: QWidget) -> QWidget:
         box = QWidget()
         column = QVBoxLayout(box)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(1)
         column.addWidget(field)
-        if extra is not None:
+        for extra in extras:
             column.addWidget(extra)
         error = _label(path, error=True)
         column.addWidget(error)
@@ -279,9 +291,12 @@ class RollTicket(QDialog):
         self.expiry.setCurrentIndex(max(0, self.expiry.findData(p.expiry)))
         self._fill_strikes(p)
         self.quantity.setValue(p.quantity)
+        self.quantity.setEnabled(not p.split)
         self.limit.setEnabled(not p.split)
+        self.split_note.setVisible(p.split)
+        self.split_note.setText(split_note(p) if p.split else "")
         if p.split:
-            self.limit.setToolTip("A roll sent as several orders is priced order by order")
+            self.limit.setToolTip(self.split_note.text())
         if not self._limit_touched or p.split:
             self.limit.setValue(float(p.mid))
         self.limit_text.setText(fmt.price(self._limit_value()))

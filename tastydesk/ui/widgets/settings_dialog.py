@@ -30,6 +30,7 @@ from tastydesk.engine.domain.enums import RuleType
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner, current_user
+from tastydesk.ui.read_only import lock_writes
 
 NOTIFY_CATEGORIES = ("pending", "fill", "rule", "error", "risk", "connection")
 
@@ -166,6 +167,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.buttons)
         self.saved: EngineConfig | None = None
+        lock_writes(engine, self.save_button, self.restore_button, self.edits["auto_approve"],
+                    *self.auto_manage.values())
 
     def _build_display(self) -> QGroupBox:
         """Display preferences of this computer (QSettings, not engine configuration)."""

@@ -6,6 +6,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from tastydesk.ui.models.base import Column, KeyedTableModel, TableFilterProxy
@@ -36,9 +37,13 @@ class KeyedTableView(QTableView):
     def __init__(self, model: KeyedTableModel[Any], object_name: str,
                  parent: QWidget | None = None, multi_select: bool = False,
                  sort_column: str | None = None,
-                 sort_order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+                 sort_order: Qt.SortOrder = Qt.SortOrder.AscendingOrder,
+                 empty_text: str = "") -> None:
         super().__init__(parent)
         self.source = model
+        # What the table says while it has no row, so an empty pane reads as a state (nothing
+        # yet, or a filter hiding every row) rather than as something that failed to load.
+        self.empty_text = empty_text
         self.proxy = TableFilterProxy(self)
         self.proxy.setSourceModel(model)
         self.setModel(self.proxy)
@@ -59,6 +64,23 @@ class KeyedTableView(QTableView):
 
     def apply_default_widths(self) -> None:
         apply_widths(self, self.horizontalHeader(), self.source.columns)
+
+    def shown_empty_text(self) -> str:
+        """The note drawn over the empty table now ("" while it shows rows)."""
+        if self.proxy.rowCount() > 0 or not self.empty_text:
+            return ""
+        return self.empty_text if self.source.rowCount() == 0 else "No row matches the filter."
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        text = self.shown_empty_text()
+        if text:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(12, 10, -12, -10),
+                             int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                                 | Qt.TextFlag.TextWordWrap), text)
+            painter.end()
 
     def selected_rows(self) -> list[Any]:
         """Row objects of the selected rows, in view order."""
