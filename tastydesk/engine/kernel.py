@@ -38,6 +38,7 @@ from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.readmodel.history import History
 from tastydesk.engine.readmodel.views import ReadModel
 from tastydesk.engine.reconcile import Reconciler
+from tastydesk.engine.reconcile_gate import ReconcileCleared
 from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.scanning.candidates import CandidateBuilder
 from tastydesk.engine.scanning.scanner import Scanner
@@ -125,11 +126,11 @@ class Kernel:
             book=self.book, positions=self.positions, orders=self.orders, desk=self.desk,
             broker=broker,
             store=store, strategies=self.strategies, settings=self.settings, calendar=calendar,
-            spawn=spawn, counters=self.counters, **common)
+            spawn=spawn, counters=self.counters, resting=self.resting, **common)
         self.expirations = LifecycleBook(
             broker=broker, store=store, book=self.book, positions=self.positions,
-            settlement=self.settlement, followups=self.followups, audit=self.audit, spawn=spawn,
-            counters=self.counters, **common)
+            settlement=self.settlement, followups=self.followups, resting=self.resting,
+            audit=self.audit, spawn=spawn, counters=self.counters, **common)
         self.reconciler = Reconciler(broker=broker, store=store, book=self.book,
                                      orders=self.orders, desk=self.desk, positions=self.positions,
                                      settlement=self.settlement, lifecycle=self.expirations,
@@ -190,10 +191,9 @@ class Kernel:
             self._subscriptions += component.subscribe()
         self._subscriptions += [self.bus.subscribe(StreamGap, self._on_gap),
                                 self.bus.subscribe(ConnectionChanged, self._on_connection),
-                                self.bus.subscribe(ConfigChange, self._on_config)]
-        await self.reconciler.reconcile()
-        self.tasks.spawn(self.actions.resume_rolls(), "resume-rolls")
-        self.tasks.spawn(self.resting.resume(), "resume-resting-exits")
+                                self.bus.subscribe(ConfigChange, self._on_config),
+                                self.bus.subscribe(ReconcileCleared, self._on_reconciled)]
+        await self.reconciler.reconcile()  # ReconcileCleared resumes what waited for it
         await self.broker.subscribe(sorted({*self.settings.config.watchlist, INDEX}))
         self.scanner.schedule(first=True)
         self.risk.schedule(self.positions.recheck_new_day)
@@ -244,6 +244,14 @@ class Kernel:
                                f"{name}: {exc}", self.clock.now()))
 
     # ---- events the kernel itself follows
+    def _on_reconciled(self, event: ReconcileCleared) -> None:
+        """Reconciled (at start-up, on a retry, or once the trader decided the last difference
+        the gate held): rolls a restart interrupted carry on, and every position whose strategy
+        wants a resting exit gets one that matches what it holds. Nothing of this is sent while
+        the gate holds."""
+        self.tasks.spawn(self.actions.resume_rolls(), "resume-rolls")
+        self.tasks.spawn(self.resting.resume(), "resume-resting-exits")
+
     def _on_gap(self, event: StreamGap) -> None:
         if event.stream == "account":
             self.orders.resync()

@@ -35,7 +35,7 @@ from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.settlement import Settlement
 from tastydesk.engine.readiness import Readiness
-from tastydesk.engine.reconcile_gate import LegDifference, ReconcileGate
+from tastydesk.engine.reconcile_gate import LegDifference, ReconcileCleared, ReconcileGate
 from tastydesk.engine.risk.portfolio import PortfolioRisk
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.book import WorkflowBook
@@ -108,6 +108,7 @@ class Reconciler:
                 return
             self._readiness.mark_reconciled(f"reconciled at {now:%Y-%m-%d %H:%M:%S}")
             await self._audit.audit(Actor.ENGINE, "reconcile", self._readiness.detail)
+            self._bus.publish(ReconcileCleared(self._readiness.detail, now))
         except Exception as exc:
             self._readiness.mark_failed(f"reconciliation failed: {exc}")
             log.exception("reconciliation failed")

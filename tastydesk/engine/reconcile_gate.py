@@ -78,6 +78,16 @@ class ReconcileDifferences:
     time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ReconcileCleared:
+    """Bus event: the app agrees with the broker and may act (start-up reconciliation passed,
+    a retry after a failure passed, or the trader decided the last difference). What waits
+    for it (resting exits, rolls a restart interrupted) goes out now, not before."""
+
+    detail: str
+    time: datetime
+
+
 class ReconcileGate:
     """Holds automation while differences wait for a decision; see the module docstring."""
 
@@ -138,8 +148,10 @@ class ReconcileGate:
         await self._audit.audit(user, "reconcile decision", f"{diff.describe()}: {action.value}")
         del self._pending[symbol]
         if not self._pending:
+            now = self._clock.now()
             self._readiness.mark_reconciled(
-                f"reconciled at {self._clock.now():%Y-%m-%d %H:%M:%S}; differences decided")
+                f"reconciled at {now:%Y-%m-%d %H:%M:%S}; differences decided")
+            self._bus.publish(ReconcileCleared(self._readiness.detail, now))
 
     async def _take_broker(self, diff: LegDifference, user: str) -> None:
         """Set the app's position in the leg to the broker's (see the module docstring)."""

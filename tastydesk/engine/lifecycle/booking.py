@@ -49,6 +49,7 @@ from tastydesk.engine.domain.lifecycle import (
 )
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.records import PositionRecord
+from tastydesk.engine.orders.resting import RestingExits
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.settlement import Settlement
@@ -73,7 +74,7 @@ class LifecycleBook:
 
     def __init__(self, *, broker: BrokerPort, store: AsyncStore, book: WorkflowBook,
                  positions: PositionBook, settlement: Settlement, followups: FollowUps,
-                 audit: AuditTrail, bus: EventBus, clock: Clock,
+                 resting: RestingExits, audit: AuditTrail, bus: EventBus, clock: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str]) -> None:
         self._broker = broker
         self._store = store
@@ -81,6 +82,7 @@ class LifecycleBook:
         self._positions = positions
         self._settlement = settlement
         self._followups = followups
+        self._resting = resting
         self._audit = audit
         self._bus = bus
         self._clock = clock
@@ -275,6 +277,9 @@ class LifecycleBook:
                     workflow_id)
         if event.kind is LifecycleKind.DIVIDEND or wf.state not in ENDABLE:
             return
+        # A resting profit-target order covers contracts that are gone now: withdrawn before
+        # anything else closes the position (never two closing orders over the same contracts).
+        await self._resting.withdraw(workflow_id, f"the position changed at the broker: {detail}")
         if event.kind in DELIVERING and is_option_symbol(event.symbol):
             return  # the delivery follows: settle once the shares are booked
         await self._positions.load(workflow_id)
@@ -297,6 +302,8 @@ class LifecycleBook:
                     payload={"transaction": event.transaction_id, "shares": event.quantity,
                              "price": str(event.price)})
             await self._followups.shares_left(workflow_id, what)
+        else:  # options left (a leg of another expiry, say): rest an order for them, if wanted
+            await self._resting.place(workflow_id)
 
     async def _delivered_by(self, workflow_id: int) -> str:
         """``assigned`` or ``exercised``: the latest delivering transaction of the workflow."""

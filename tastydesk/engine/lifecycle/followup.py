@@ -59,6 +59,7 @@ from tastydesk.engine.lifecycle.proposals import (
     strike_text,
 )
 from tastydesk.engine.orders.manager import OrderManager
+from tastydesk.engine.orders.resting import RestingExits
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.positions.actions import order_prices
 from tastydesk.engine.positions.book import PositionBook
@@ -89,8 +90,9 @@ class AssignmentFollowUps:
                  desk: ApprovalDesk, broker: BrokerPort, store: AsyncStore,
                  strategies: StrategyLibrary, settings: Settings, calendar: MarketCalendar,
                  bus: EventBus, clock: Clock, spawn: Callable[[Any, str], Any],
-                 counters: Counter[str]) -> None:
+                 counters: Counter[str], resting: RestingExits) -> None:
         self._book = book
+        self._resting = resting
         self._positions = positions
         self._orders = orders
         self._desk = desk
@@ -361,6 +363,11 @@ class AssignmentFollowUps:
             return ActionResult(ActionOutcome.NOT_SENT,
                                 f"mid moved from {proposal.mid_price} to {mid}, past the limit "
                                 f"{limit}")
+        # Like every exit of the app's own: a resting order still over these contracts is
+        # withdrawn first, and the close waits until the broker confirms it ended.
+        waiting = await self._resting.withdraw(workflow_id, f"after assignment: {what}")
+        if waiting:
+            return ActionResult(ActionOutcome.NOT_SENT, waiting)
         mon.acting = True
         await self._book.transition(
             workflow_id, Trigger.CLOSE, Actor.ENGINE if "unattended" in user else Actor.USER,

@@ -95,12 +95,26 @@ class RestingExits:
         return True
 
     async def resume(self) -> None:
-        """After start-up reconciliation: rest an order for every monitored position whose
-        strategy wants one and has none (its entry filled while the app was stopped, or the
-        app stopped before placing it)."""
+        """Once reconciled (at start-up, or when the trader cleared the reconciliation gate):
+        every monitored position whose strategy wants a resting order gets one that closes what
+        it holds. One is placed where none rests (the entry filled while the app was stopped or
+        the gate held); one over other contracts (the trader took the broker's view, a leg
+        expired or was assigned meanwhile) is withdrawn and placed again for what is held."""
         for mon in list(self._positions):
             async with self._book.lock(mon.workflow_id):
-                await self.place(mon.workflow_id)
+                resting = self.order_of(mon.workflow_id)
+                if resting is None:
+                    await self.place(mon.workflow_id)
+                elif not self._in_step(mon, resting) and not mon.acting and \
+                        self._book.state(mon.workflow_id) is WorkflowState.MONITORING:
+                    await self.resize(mon.workflow_id)
+
+    def _in_step(self, mon: MonitoredPosition, order: OrderRecord) -> bool:
+        """Whether ``order`` closes exactly what the position holds, and is still wanted."""
+        if self.target_price(mon) is None:
+            return False
+        held = {(leg.symbol, leg.action, leg.quantity) for leg in close_legs(mon, mon.units)}
+        return {(leg.symbol, leg.action, leg.quantity) for leg in order.legs} == held
 
     async def withdraw(self, workflow_id: int, why: str) -> str:
         """Cancel the workflow's resting order before the app's own exit; returns "" when

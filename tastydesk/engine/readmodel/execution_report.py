@@ -9,12 +9,15 @@ measured over a simulated year, not guessed.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import OrderPurpose, OrderStatus, Trigger
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.domain.records import OrderRecord, TransitionRecord
 from tastydesk.engine.execution_pricing.fill_quality import percentile, samples_from_events, summarise
+from tastydesk.engine.readmodel.allocation_audit import opening_breaches
 from tastydesk.engine.store.service import Store
 
 STOP_RULE = "stop_loss"
@@ -92,4 +95,25 @@ def execution_summary(store: Store) -> dict[str, Any]:
     }
 
 
+def allocation_summary(store: Store, nlv: list[tuple[datetime, Decimal]], start_nlv: Decimal,
+                       max_allocation_pct: Decimal) -> dict[str, Any]:
+    """Opening orders that, when sent, were above their strategy's per-trade cap or pushed the
+    allocation (positions, pending approvals and working orders) past ``max_allocation_pct``
+    of the broker's net liquidating value, counted from the records (see
+    :mod:`tastydesk.engine.readmodel.allocation_audit`), not from the checks' verdicts."""
+    proposals: dict[int, tuple[str, Decimal, int]] = {}
 
+    def proposal_of(proposal_id: int) -> tuple[str, Decimal, int]:
+        if proposal_id not in proposals:
+            p = store.get_proposal(proposal_id).proposal
+            proposals[proposal_id] = (p.strategy_name, p.buying_power, p.quantity)
+        return proposals[proposal_id]
+
+    found = opening_breaches(
+        store.orders(), lambda o: store.order_events(o.external_id), proposal_of,
+        {s.name: s.sizing.max_buying_power for s in store.list_strategies()},
+        store.transitions(None), store.journal(), nlv, start_nlv, max_allocation_pct)
+    return {"opening_orders_above_cap_or_allocation": {
+        "above_per_trade_cap": found.above_cap,
+        "above_allocation": found.above_allocation,
+        "max_allocation_pct": str(max_allocation_pct)}}
