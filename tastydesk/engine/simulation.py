@@ -17,13 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, open_paper_engine
+from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, PaperDriver, open_paper_engine
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import OrderStatus, RuleType
-from tastydesk.engine.domain.order_fsm import price_steps
+from tastydesk.engine.domain.events import BalanceUpdated
+from tastydesk.engine.domain.order_fsm import OPEN_ORDER, price_steps
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.lifecycle.accounting import cash_check, lifecycle_counts, orphaned_workflows
-from tastydesk.engine.readmodel.execution_report import execution_summary
+from tastydesk.engine.orders.resting import is_resting
+from tastydesk.engine.readmodel.execution_report import allocation_summary, execution_summary
 from tastydesk.engine.store.guard import LOOP_GUARD
 from tastydesk.engine.store.service import Store
 from tastydesk.engine.strategies.roll_example import is_condor, order_legality, with_roll_rule
@@ -34,6 +36,8 @@ SIM_END_KEY = "simulation_end"
 SIM_CASH_KEY = "simulation_start_cash"
 STARTING_CASH = Decimal("100000")  # what open_paper_engine funds a new paper account with
 HOLD_STRATEGY = "Iron Condor - 45 DTE"
+#: How long after an order is sent or re-priced the paper broker matches it, in a simulation.
+MATCH_DELAY = timedelta(seconds=1)
 
 
 def drop_rules(store: Store, name: str, rule_types: frozenset[RuleType]) -> None:
@@ -105,11 +109,13 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
         await kernel.store.set_config(SIM_CASH_KEY, start_cash)
     step = step_minutes * 60.0
     steps = 0
+    # The broker's net liquidating value over the run: the allocation audit's account state.
+    nlv: list[tuple[datetime, Decimal]] = []
+    kernel.bus.subscribe(BalanceUpdated, lambda e: nlv.append(
+        (kernel.clock.now(), e.balance.net_liquidating_value)))
     try:
         while kernel.clock.now() < end:
-            driver.advance(step)
-            await asyncio.sleep(0)  # let the per-turn rule checks run
-            await kernel.tasks.drain()
+            await advance_step(kernel, driver, step)
             steps += 1
             if steps % 50 == 0:
                 await kernel.store.set_config(PAPER_CLOCK_KEY, kernel.clock.now().isoformat())
@@ -119,6 +125,8 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
         with LOOP_GUARD.permitted():
             summary = summarise(kernel, store)
             summary.update(lifecycle_summary(kernel, store, Decimal(start_cash), *facts))
+            summary.update(allocation_summary(store, nlv, Decimal(start_cash),
+                                              kernel.settings.config.max_allocation_pct))
         summary["order_legality"] = await order_legality(kernel.broker,
                                                          await kernel.store.orders())
     finally:
@@ -131,6 +139,44 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
                    sim_start=start.isoformat(), sim_end=end.isoformat(),
                    wall_s=round(time.perf_counter() - wall, 2))
     return summary
+
+
+def _walking(kernel: Kernel) -> bool:
+    """Whether an order of the app's is being worked (sent, not yet ended, not a resting exit)."""
+    return any(o.status in OPEN_ORDER and not is_resting(o) for o in kernel.orders.records())
+
+
+async def _settle(kernel: Kernel) -> None:
+    await asyncio.sleep(0)  # let the per-turn rule checks run
+    await kernel.tasks.drain()
+
+
+async def advance_step(kernel: Kernel, driver: PaperDriver, seconds: float) -> None:
+    """Advance paper time by ``seconds``. While an order is being worked and the market is
+    open, the step stops at every timer due on the way: the market (and the paper broker's
+    matching) is stepped to the timer's time, the timer fires then, and the broker matches what
+    it sent a moment later.
+
+    Why: the engine's timers keep their own times, as in the desktop. Stepped in one jump, a
+    price walk's two-minute timer fired at the end of the step, so each price of an entry took
+    a whole step: a ten-minute walk took over an hour, drifted from its limit meanwhile and ran
+    into the close. With no order working, nothing gains from the stops, so the step is one
+    jump (a year's run stays about as fast).
+    """
+    clock, calendar = driver.clock, kernel.calendar
+    target = clock.now() + timedelta(seconds=seconds)
+    while _walking(kernel) and calendar.is_open(now := clock.now()):
+        due = clock.next_timer()
+        if due is None or not now < due < min(target, calendar.next_close(now) - MATCH_DELAY):
+            break
+        driver.advance((due - now).total_seconds())
+        await _settle(kernel)
+        driver.advance(MATCH_DELAY.total_seconds())
+        await _settle(kernel)
+    left = (target - clock.now()).total_seconds()
+    if left > 0:
+        driver.advance(left)
+    await _settle(kernel)
 
 
 def summarise(kernel: Kernel, store: Store) -> dict[str, Any]:

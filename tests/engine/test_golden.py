@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "a5b20b268552125cb9a615cfaf0266c0501725ff8f6b8d2f03209eaab76322ee"
+GOLDEN_DIGEST = "2a4b843d892d58586c69383a909f1a9f6bac2a0ca7995d9f348f02ed75d618b5"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 
