@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 
 from tastydesk.benchmarks.proposal import iron_condor, synthetic_chain
+from tastydesk.engine.domain.enums import OptionType, Side
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.strategy import DteRange
 from tastydesk.engine.proposals import build_proposal
@@ -58,12 +59,29 @@ def test_the_cash_secured_put_fits_the_default_paper_account() -> None:
 
 def test_undefined_risk_is_charged_for_its_tail(proposal: TradeProposal) -> None:
     condor, strangle = (s for s in DEFAULT_STRATEGIES if "Condor" in s.name or "Strangle" in s.name)
-    naked = dataclasses.replace(_with(proposal, "-8", "4000"), defined_risk=False)
+    naked = dataclasses.replace(_with(proposal, "-8", "4000"), defined_risk=False,
+                                max_loss=D("999999"))  # an uncovered leg: beyond its margin
     assert expected_return_on_buying_power(naked) == D("-0.002") - TAIL_CHARGE
     # The same return per dollar: the defined-risk trade wins.
     ranked = rank([(naked, strangle), (_with(proposal, "-8", "4000"), condor)])
     assert ranked[0][1] is condor
     # Ahead by more than the charge: the undefined-risk trade wins.
-    rich = dataclasses.replace(_with(proposal, "40", "4000"), defined_risk=False)
+    rich = dataclasses.replace(_with(proposal, "40", "4000"), defined_risk=False,
+                               max_loss=D("999999"))
     ranked = rank([(rich, strangle), (_with(proposal, "-8", "4000"), condor)])
     assert ranked[0][1] is strangle
+
+
+def test_a_cash_secured_put_is_not_charged_its_cash_covers_the_worst_case(
+        proposal: TradeProposal) -> None:
+    short_put = tuple(leg for leg in proposal.legs
+                      if leg.side is Side.SELL and leg.option_type is OptionType.PUT)
+    secured = dataclasses.replace(_with(proposal, "-8", "4000"), defined_risk=False,
+                                  legs=short_put, max_loss=D("3900"))  # assigned at the strike
+    assert expected_return_on_buying_power(secured) == D("-0.002")
+    # The same put on margin (its worst case beyond the buying power) is charged.
+    margin = dataclasses.replace(secured, max_loss=D("9000"))
+    assert expected_return_on_buying_power(margin) == D("-0.002") - TAIL_CHARGE
+    # A short call is never covered by cash: charged whatever its buying power.
+    strangle_like = dataclasses.replace(secured, legs=proposal.legs)
+    assert expected_return_on_buying_power(strangle_like) == D("-0.002") - TAIL_CHARGE
