@@ -118,14 +118,14 @@ DEFAULT_STRATEGIES: tuple[Strategy, ...] = (
     Strategy(
         name="Cash Secured Put - 30 DTE",
         description="Sell a 20-delta put backed by cash: bullish, happy to own the shares. "
-                    "Up to $15,000 of buying power a trade (15 % of the default $100,000 paper "
-                    "account): names priced below about $150.",
+                    "Up to $21,000 of buying power a trade (about a fifth of the default "
+                    "$100,000 paper account): names priced below about $210.",
         legs=(_delta(PUT, SELL, "0.20"),),
         dte=DteRange(25, 30, 35),
         biases=frozenset({Bias.BULLISH}),
         filters=_filters("0.50"),
         # The strike's cash is the buying power: a $5,000 cap would need a stock below $50.
-        sizing=Sizing(quantity=1, max_buying_power=D("15000")),
+        sizing=Sizing(quantity=1, max_buying_power=D("21000")),
         rules=(*_exits("50", "300", 7), *_guards()),
         after_assignment=AfterAssignment.WHEEL,
     ),

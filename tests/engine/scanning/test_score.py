@@ -52,9 +52,9 @@ def test_best_return_wins_and_priority_breaks_ties(proposal: TradeProposal) -> N
 
 def test_the_cash_secured_put_fits_the_default_paper_account() -> None:
     csp = next(s for s in DEFAULT_STRATEGIES if "Cash Secured" in s.name)
-    # A 20-delta put on a $135 stock ties up about $12,500: within its cap, and under a sixth of
-    # the default $100,000 account's 80 % allocation.
-    assert D("12500") <= csp.sizing.max_buying_power <= D("80000") / 5
+    # A 20-delta put on a $185 stock ties up about $18,500: within its cap, and at most a
+    # quarter of the default $100,000 account's 80 % allocation.
+    assert D("18500") <= csp.sizing.max_buying_power <= D("80000") / 3
 
 
 def test_undefined_risk_is_charged_for_its_tail(proposal: TradeProposal) -> None:
