@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import os
 import tempfile
 import time
@@ -40,12 +41,21 @@ def bench_gui_stall() -> dict[str, Any]:
     import qasync
     from PySide6.QtWidgets import QApplication
 
+    from tastydesk.ui.gui_gc import collect_on_gui_thread
+
     app = QApplication.instance() or QApplication([])
     app.setQuitOnLastWindowClosed(False)  # closing the window must not stop the loop
+    # Collect as the app does (on a GUI-thread timer, automatic collection off), so the stalls
+    # measured are the app's; the other benchmarks of the run get automatic collection back.
+    collector = collect_on_gui_thread()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp, loop:
-        return loop.run_until_complete(_gui_stall(Path(tmp)))
+    try:
+        with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp, loop:
+            return loop.run_until_complete(_gui_stall(Path(tmp)))
+    finally:
+        collector.timer.stop()
+        gc.enable()
 
 
 class Heartbeat:

@@ -20,7 +20,7 @@ from tastydesk.engine.domain.records import (
 )
 from tastydesk.engine.domain.views import StrategyStats
 from tastydesk.ui.models.activity import activity_model, from_alert, from_audit, from_error
-from tastydesk.ui.models.base import Column, KeyedTableModel, TableFilterProxy
+from tastydesk.ui.models.base import Column, KeyedTableModel, TableFilterProxy, changed_span
 from tastydesk.ui.models.positions import (
     positions_model,
     progress,
@@ -159,3 +159,17 @@ def test_pending_age_follows_the_given_clock(qtbot: Any) -> None:
     with qtbot.waitSignal(model.dataChanged):
         model.refresh_column("age")
     assert model.index(0, col).data() == "2h 01m"
+
+
+def test_changed_span_covers_every_changed_column_across_rows() -> None:
+    """The span runs from the leftmost to the rightmost column that changed in any row, found
+    in whichever row it changed; unchanged rows and columns leave it alone."""
+    columns = [Column(str(i), str(i), lambda r, i=i: r[i]) for i in range(5)]
+    base = (0, 0, 0, 0, 0)
+    assert changed_span(columns, [(base, base)]) is None
+    assert changed_span(columns, [(base, (0, 0, 1, 0, 0))]) == (2, 2)
+    pairs = [(base, (0, 0, 1, 0, 0)), (base, base), (base, (0, 0, 0, 0, 1)),
+             (base, (0, 1, 1, 0, 0))]
+    assert changed_span(columns, pairs) == (1, 4)
+    text = Column("t", "t", lambda r: 0, text=lambda r: str(r[0]))
+    assert changed_span([text, *columns], [(base, (7, 0, 0, 0, 0))]) == (0, 1)

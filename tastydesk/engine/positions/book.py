@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -51,6 +52,8 @@ from tastydesk.engine.workflow.book import WorkflowBook
 ACTING = "acting automatically"
 ONE_UNIT = "not acted on: one unit open, a partial close would close all of it"
 CLAIM = "position"
+#: Rule checks per loop turn (about 6 ms of work at most; see ``flush_checks``).
+CHECK_BATCH = 40
 
 
 class PositionBook:
@@ -338,11 +341,23 @@ class PositionBook:
             asyncio.get_running_loop().call_soon(self.flush_checks)
 
     def flush_checks(self) -> None:
-        """Run the rule checks queued this loop turn (scheduled by the first quote of a burst)."""
+        """Run the rule checks queued this loop turn (scheduled by the first quote of a burst).
+
+        At most ``CHECK_BATCH`` positions per loop turn, oldest first; the rest wait for the next
+        turn, so a burst that moves hundreds of positions never holds the event loop (and the
+        window) for the whole of it. Each turn still sees only whole bursts: a quote that
+        arrives meanwhile updates its position before that position's check.
+        """
         self._flush_scheduled = False
-        dirty, self._dirty = self._dirty, {}
+        if len(self._dirty) <= CHECK_BATCH:
+            batch, self._dirty = self._dirty, {}
+        else:
+            keys = list(itertools.islice(self._dirty, CHECK_BATCH))
+            batch = {wid: self._dirty.pop(wid) for wid in keys}
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush_checks)
         today = self._clock.today()
-        for mon in dirty.values():
+        for mon in batch.values():
             if self._monitored.get(mon.workflow_id) is mon:
                 self.check(mon)
                 if self._views_wanted:

@@ -272,7 +272,9 @@ class PositionMonitorDock(QDockWidget):
         f["open"].setText(str(p.open_positions))
         for key, value in (("pnl_today", p.pnl_today), ("realised", p.realised_pnl)):
             colour = pnl_colour(value, f[key].text())
-            f[key].setStyleSheet("" if colour is None else f"color: {colour.name()}")
+            sheet = "" if colour is None else f"color: {colour.name()}"
+            if f[key].styleSheet() != sheet:  # setting a style sheet re-polishes the label
+                f[key].setStyleSheet(sheet)
         text, ratio, tip = buying_power_text(p)
         self.bp_bar.setValue(int(min(1.0, ratio) * 1000))
         self.bp_bar.setFormat(text)

@@ -51,6 +51,14 @@ class Column(Generic[T]):
     text: Callable[[T], str] | None = None
 
 
+#: The roles a keyed model answers. A view asks each painted cell for a dozen roles (font,
+#: colours, check state, decoration...); the rest are refused before any lookup, since painting
+#: a full table calls ``data`` thousands of times.
+ANSWERED_ROLES = frozenset({int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole),
+                            int(Qt.ItemDataRole.TextAlignmentRole), RowObjectRole, SortRole,
+                            ValueRole, KeyRole})
+
+
 def column_data(column: Column[Any], row: Any, role: int) -> Any:
     """A cell's display text, sort key, value, alignment or tooltip (None for other roles)."""
     if role == Qt.ItemDataRole.DisplayRole:
@@ -164,7 +172,7 @@ class KeyedTableModel(KeyedColumns[T], QAbstractTableModel):
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or index.row() >= len(self._keys):
+        if role not in ANSWERED_ROLES or not index.isValid() or index.row() >= len(self._keys):
             return None
         row = self._rows[self._keys[index.row()]]
         if role == RowObjectRole:
@@ -240,26 +248,26 @@ def _runs(positions: Sequence[int]) -> Iterable[tuple[int, int]]:
         yield start, prev
 
 
-def changed_columns(columns: Sequence[Column[Any]],
-                    pairs: Iterable[tuple[Any, Any]]) -> list[int]:
-    """Positions of the columns whose value or display text differs in any of the ``(old,
-    new)`` row pairs: only those are signalled, so a price tick neither repaints a row's other
-    cells nor re-sorts a view sorted by a column it did not touch. A column found changed is
-    not compared again, so a batch costs little more than its first few rows."""
+def changed_span(columns: Sequence[Column[Any]],
+                 pairs: Iterable[tuple[Any, Any]]) -> tuple[int, int] | None:
+    """The first and last position of the columns whose value or display text differs in any of
+    the ``(old, new)`` row pairs (None: none differs). Only that span is signalled, so a price
+    tick neither repaints a row's other cells nor re-sorts a view sorted by a column outside it.
+    Only columns outside the span found so far are compared on the next rows, so a batch of
+    hundreds of rows costs little more than its first few."""
     pending = list(enumerate(columns))
-    found: list[int] = []
+    low = high = -1
     for old, new in pairs:
-        still = []
         for i, column in pending:
             if column.value(old) != column.value(new) or (
                     column.text is not None and column.text(old) != column.text(new)):
-                found.append(i)
-            else:
-                still.append((i, column))
-        pending = still
+                low = i if low < 0 else min(low, i)
+                high = max(high, i)
+        if low >= 0:
+            pending = [(i, c) for i, c in pending if i < low or i > high]
         if not pending:
             break
-    return sorted(found)
+    return None if low < 0 else (low, high)
 
 
 class TableFilterProxy(QSortFilterProxyModel):

@@ -68,30 +68,32 @@ def _risk_tip(view: PositionView) -> str:
     return "\n".join(lines) or "No short option leg"
 
 
+#: Widths sized so that at 1600x980 the Position Monitor shows every column up to Chain whole
+#: (a strategy name such as "Call Credit Spread - 30 DTE" included); the rest scroll.
 POSITION_COLUMNS: list[Column[PositionView]] = [
     Column("id", "#", lambda v: v.workflow_id, align=RIGHT, width=36),
     Column("symbol", "Symbol", lambda v: v.symbol, width=60),
-    Column("strategy", "Strategy", lambda v: v.strategy_name, width=160),
+    Column("strategy", "Strategy", lambda v: v.strategy_name, width=172),
     Column("quantity", "Qty", lambda v: v.quantity, align=RIGHT, width=36),
-    Column("entry", "Entry", lambda v: v.entry_price, fmt.price, align=RIGHT, width=70),
-    Column("mark", "Mark", lambda v: v.mark, fmt.price, align=RIGHT, width=70,
+    Column("entry", "Entry", lambda v: v.entry_price, fmt.price, align=RIGHT, width=58),
+    Column("mark", "Mark", lambda v: v.mark, fmt.price, align=RIGHT, width=58,
            header_tip="Value per spread at mid, in the entry's terms (cr / db); closing trades "
                       "the other way",
            tooltip=lambda v: f"Closing order near {fmt.closing_price(v.mark)} per spread"),
     Column("pnl", "P&L", lambda v: v.pnl, lambda x: fmt.money(x, signed=True), align=RIGHT,
-           width=80, header_tip="Unrealised P&L of the open spreads at mid",
+           width=73, header_tip="Unrealised P&L of the open spreads at mid",
            tooltip=lambda v: f"Unrealised {fmt.money(v.pnl, signed=True)} on {v.quantity} open; "
                              f"realised on closed parts {fmt.money(v.realised_pnl, signed=True)}"),
     Column("pnl_pct", "P&L %", lambda v: v.pnl_pct, lambda x: fmt.pct(x, signed=True),
            align=RIGHT, width=56,
            header_tip="% of the credit received captured; negative: loss as % of the credit "
                       "received"),
-    Column("progress", "Target / stop", progress, width=200, text=exit_label,
+    Column("progress", "Target / stop", progress, width=168, text=exit_label,
            sort_key=lambda v: progress(v) or 0.0, tooltip=exit_tip,
            header_tip="The P&L at which the profit target or stop loss fires, and the share of "
                       "the way from $0 still to go"),
     Column("chain", "Chain", lambda v: v.realised_pnl, lambda x: fmt.money(x, signed=True),
-           align=RIGHT, width=80, tooltip=lambda v: _chain_tip(v),
+           align=RIGHT, width=66, tooltip=lambda v: _chain_tip(v),
            header_tip="The order chain (entry, rolls, closes): P&L realised on legs rolled or "
                       "closed away, after fees; the tooltip has credits, debits and days held"),
     Column("dte", "DTE", lambda v: v.dte, align=RIGHT, width=40),

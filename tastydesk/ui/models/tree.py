@@ -23,11 +23,12 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 
 from tastydesk.ui.models.base import (
+    ANSWERED_ROLES,
     AnyIndex,
     Column,
     KeyedColumns,
     _runs,
-    changed_columns,
+    changed_span,
     column_data,
 )
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole
@@ -37,6 +38,7 @@ C = TypeVar("C")
 
 #: Role on a child index: the parent's row object (a leg's position).
 ParentObjectRole = int(Qt.ItemDataRole.UserRole) + 40
+_ANSWERED = ANSWERED_ROLES | {ParentObjectRole}
 
 _TOP = 0  # internal id of top-level indexes; children carry their parent's serial (>= 1)
 
@@ -110,7 +112,7 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         return self.rowCount(parent) > 0
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ANSWERED or not index.isValid():
             return None
         if index.internalId() == _TOP:
             if index.row() >= len(self._keys):
@@ -167,11 +169,10 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         # the proxy and the view a pass over its rows): the key column never changes, so the
         # tree need not re-check every changed parent's children, and a view sorted by a column
         # outside the span is not re-sorted.
-        columns = changed_columns(self._columns, pairs) if pairs else []
-        if columns:
+        span = changed_span(self._columns, pairs) if pairs else None
+        if span is not None:
             for start, end in _runs(sorted(changed)):
-                self.dataChanged.emit(self.index(start, columns[0]),
-                                      self.index(end, columns[-1]))
+                self.dataChanged.emit(self.index(start, span[0]), self.index(end, span[1]))
         if new:
             first = len(self._keys)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)

@@ -3,16 +3,27 @@ coalesced per loop turn, partial closes leave the rest monitored."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
-from tastydesk.engine.domain.enums import OrderPurpose, RuleType, Trigger, WorkflowState
-from tastydesk.engine.domain.events import RuleTriggered
+from tastydesk.engine.domain.chain import Quote, parse_occ, streamer_symbol
+from tastydesk.engine.domain.enums import (
+    OptionType,
+    OrderPurpose,
+    RuleType,
+    Trigger,
+    WorkflowState,
+)
+from tastydesk.engine.domain.events import QuoteReceived, RuleTriggered
+from tastydesk.engine.domain.strategy import ManagementRule
 from tastydesk.engine.errors import EngineError
+from tastydesk.engine.positions.book import CHECK_BATCH
+from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 from tests.kit.world import World, world
 
 SHORT = "SPY   260220P00570000"
@@ -128,3 +139,40 @@ async def test_pausing_rules_stops_them_and_is_audited(w: World) -> None:
     assert fired == []
     assert w.kernel.book.get(wid).rules_paused
     assert any(a.action == "rules_paused" for a in w.kernel.facade.audit_log())
+
+
+async def test_a_burst_over_many_positions_is_checked_a_batch_per_loop_turn(w: World) -> None:
+    """A market step that moves hundreds of positions must not hold the loop for all of them:
+    each turn checks at most ``CHECK_BATCH``, and every moved position is checked in the end."""
+    now = w.clock.now()
+    expiry = (now + timedelta(days=40)).date()
+    mons = []
+    for i in range(CHECK_BATCH * 2 + 5):
+        sym = f".SYN{i:04d}"
+        leg = MonitoredLeg(symbol=sym, streamer_symbol=sym, option_type=OptionType.PUT,
+                           strike=Decimal(100), expiry=expiry, quantity=-1, ratio=-1,
+                           entry_price=Decimal("1.00"), bid=Decimal("0.95"), ask=Decimal("1.05"),
+                           delta=0.1, theta=0.01, vega=0.05, quote_time=now)
+        mon = MonitoredPosition(workflow_id=50_000 + i, symbol="SYN", strategy_name="batch",
+                                legs=[leg], units=1, max_profit_per_unit=Decimal("100"),
+                                max_loss_per_unit=Decimal("400"),
+                                buying_power_per_unit=Decimal("400"),
+                                rules=(ManagementRule(RuleType.STOP_LOSS, Decimal("200")),),
+                                opened_at=now)
+        w.kernel.positions.track(mon)
+        mons.append(mon)
+    for mon in mons:  # a view kept from before the burst: a check drops it
+        mon.cached_view = mon.view(WorkflowState.MONITORING, now.date())
+    for mon in mons:
+        w.kernel.bus.publish(QuoteReceived(Quote(mon.legs[0].symbol, Decimal("0.98"),
+                                                 Decimal("1.04"), now)))
+
+    def checked() -> int:
+        return sum(1 for mon in mons if mon.cached_view is None)
+
+    assert checked() == 0, "checks wait for the end of the burst"
+    await asyncio.sleep(0)
+    assert checked() == CHECK_BATCH
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert checked() == len(mons)
