@@ -107,6 +107,9 @@ class ApprovalDesk:
         self._returned: dict[int, str] = {}  # workflow id -> why its last approval came back
         self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
+        # workflow id -> (symbol, strategy) being proposed: taken from the first line of
+        # propose, before its first await, so two workflows never queue the same trade
+        self._proposing: dict[int, tuple[str, str]] = {}
 
     # ---- queries
     def views(self) -> list[PendingView]:
@@ -181,6 +184,9 @@ class ApprovalDesk:
         the reason a second one is not proposed. A scan leaves them out before building
         anything, so a symbol's other workflow slot looks for a different trade."""
         out: dict[str, str] = {}
+        for other, (sym, name) in self._proposing.items():
+            if other != workflow_id and sym == symbol:
+                out[name] = f"{name} on {symbol} is already pending (workflow #{other})"
         for wf in self._book.active(symbol):
             if (wf.id == workflow_id or wf.strategy_name is None
                     or wf.strategy_name in out or wf.state not in _DUPLICATE_STATES):
@@ -202,6 +208,17 @@ class ApprovalDesk:
 
     # ---- proposing
     async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
+        """Queue ``proposal``. The caller checked :meth:`hold_back` with no await since; the
+        trade is reserved here before the first await, so a second workflow on the symbol that
+        checks while this one is being saved sees it as pending."""
+        self._proposing[workflow_id] = (proposal.underlying, strategy.name)
+        try:
+            await self._propose(workflow_id, proposal, strategy)
+        finally:
+            self._proposing.pop(workflow_id, None)
+
+    async def _propose(self, workflow_id: int, proposal: TradeProposal,
+                       strategy: Strategy) -> None:
         config = self._settings.config
         now = self._clock.now()
         expires = self._wall.now() + timedelta(minutes=config.approval_expiry_minutes)

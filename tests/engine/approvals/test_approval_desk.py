@@ -186,6 +186,20 @@ async def test_no_duplicate_of_a_pending_or_open_trade_for_the_same_strategy(w: 
     assert held is not None and held[0].endswith(f"is already open (workflow #{wid})")
 
 
+async def test_two_workflows_proposing_the_same_trade_at_once_queue_it_once(w: World) -> None:
+    first = await w.workflow_in("SPY", Trigger.SCAN)
+    second = await w.workflow_in("SPY", Trigger.SCAN)
+    proposal = make_proposal(w.clock.now())
+    strategy = w.kernel.strategies.get(proposal.strategy_name)
+    assert strategy is not None
+    saving = asyncio.ensure_future(w.kernel.desk.propose(first, proposal, strategy))
+    await asyncio.sleep(0)  # the first is saving its proposal, not yet pending
+    held = w.kernel.desk.hold_back(second, "SPY", strategy.name)
+    assert held is not None and f"already pending (workflow #{first})" in held[0]
+    await saving
+    assert [v.workflow_id for v in w.kernel.facade.pending()] == [first]
+
+
 async def test_a_symbol_cools_down_after_an_entry_fill(w: World) -> None:
     filled = await w.workflow_in("NVDA", Trigger.SCAN, Trigger.PROPOSE, Trigger.APPROVE,
                                  Trigger.FILL, strategy_name="Strangle")
