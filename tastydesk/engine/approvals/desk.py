@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tastydesk.engine.approvals.entry_guard import EntryGuard
 from tastydesk.engine.approvals.prices import current_spread_price
 from tastydesk.engine.approvals.prices import net_price as _net
 from tastydesk.engine.bus import EventBus
@@ -67,8 +68,6 @@ from tastydesk.engine.workflow.book import WorkflowBook
 CLAIM = "pending"
 IN_PROGRESS = ActionResult(ActionOutcome.IN_PROGRESS)
 # A workflow in one of these states holds its symbol and strategy: no second one is proposed.
-_DUPLICATE_STATES = frozenset({WorkflowState.PENDING_APPROVAL, WorkflowState.EXECUTING,
-                               WorkflowState.MONITORING, WorkflowState.CLOSING})
 NOT_PENDING = ActionResult(ActionOutcome.NOT_PENDING)
 #: Sends an approved follow-up: (workflow, proposal id, proposal, trader's limit, user).
 SendFollowUp = Callable[[int, int, TradeProposal, Decimal, str], Awaitable[ActionResult]]
@@ -103,13 +102,10 @@ class ApprovalDesk:
         self._follow_up_ended = follow_up_ended
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
-        self._filled_at: dict[str, datetime] = {}  # symbol -> its latest entry fill
         self._returned: dict[int, str] = {}  # workflow id -> why its last approval came back
         self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
-        # workflow id -> (symbol, strategy) being proposed: taken from the first line of
-        # propose, before its first await, so two workflows never queue the same trade
-        self._proposing: dict[int, tuple[str, str]] = {}
+        self._guard = EntryGuard(book, settings, clock)
 
     # ---- queries
     def views(self) -> list[PendingView]:
@@ -134,7 +130,7 @@ class ApprovalDesk:
 
     def _on_workflow_changed(self, event: WorkflowChanged) -> None:
         if event.state is WorkflowState.MONITORING and event.previous is WorkflowState.EXECUTING:
-            self._filled_at[event.symbol] = event.time
+            self._guard.filled(event.symbol, event.time)
         if event.state is WorkflowState.PENDING_APPROVAL:
             return
         pending = self._pending.get(event.workflow_id)
@@ -170,52 +166,27 @@ class ApprovalDesk:
 
     def hold_back(self, workflow_id: int, symbol: str,
                   strategy_name: str) -> tuple[str, datetime] | None:
-        """Why a candidate must not reach the queue now, and until when: the same strategy on
-        the symbol already pending or open in another workflow, or the symbol's cool-down after
-        its latest entry fill (``restart_cooldown_minutes``)."""
-        taken = self.taken_strategies(workflow_id, symbol).get(strategy_name)
-        if taken is not None:
-            minutes = self._settings.config.scan_interval_minutes
-            return taken, self._clock.now() + timedelta(minutes=minutes)
-        return self.cooling_down(symbol)
+        """See :meth:`EntryGuard.hold_back`."""
+        return self._guard.hold_back(workflow_id, symbol, strategy_name)
 
     def taken_strategies(self, workflow_id: int, symbol: str) -> dict[str, str]:
-        """Strategies another workflow already holds pending or open on ``symbol``, each with
-        the reason a second one is not proposed. A scan leaves them out before building
-        anything, so a symbol's other workflow slot looks for a different trade."""
-        out: dict[str, str] = {}
-        for other, (sym, name) in self._proposing.items():
-            if other != workflow_id and sym == symbol:
-                out[name] = f"{name} on {symbol} is already pending (workflow #{other})"
-        for wf in self._book.active(symbol):
-            if (wf.id == workflow_id or wf.strategy_name is None
-                    or wf.strategy_name in out or wf.state not in _DUPLICATE_STATES):
-                continue
-            what = "pending" if wf.state is WorkflowState.PENDING_APPROVAL else "open"
-            out[wf.strategy_name] = (f"{wf.strategy_name} on {symbol} is already {what} "
-                                     f"(workflow #{wf.id})")
-        return out
+        """See :meth:`EntryGuard.taken_strategies`."""
+        return self._guard.taken_strategies(workflow_id, symbol)
 
     def cooling_down(self, symbol: str) -> tuple[str, datetime] | None:
-        """The symbol's cool-down after its latest entry fill and when it ends, or None."""
-        filled = self._filled_at.get(symbol)
-        if filled is None:
-            return None
-        until = filled + timedelta(minutes=self._settings.config.restart_cooldown_minutes)
-        if self._clock.now() < until:
-            return f"{symbol} cools down after its fill at {filled:%H:%M} UTC", until
-        return None
+        """See :meth:`EntryGuard.cooling_down`."""
+        return self._guard.cooling_down(symbol)
 
     # ---- proposing
     async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
         """Queue ``proposal``. The caller checked :meth:`hold_back` with no await since; the
         trade is reserved here before the first await, so a second workflow on the symbol that
         checks while this one is being saved sees it as pending."""
-        self._proposing[workflow_id] = (proposal.underlying, strategy.name)
+        self._guard.reserve(workflow_id, proposal.underlying, strategy.name)
         try:
             await self._propose(workflow_id, proposal, strategy)
         finally:
-            self._proposing.pop(workflow_id, None)
+            self._guard.release(workflow_id)
 
     async def _propose(self, workflow_id: int, proposal: TradeProposal,
                        strategy: Strategy) -> None:
