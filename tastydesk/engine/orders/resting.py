@@ -80,9 +80,10 @@ class RestingExits:
         fills, or after a partial close or roll changed the position). True when one went out.
         Nothing is sent before start-up reconciliation ends (:meth:`resume` places them then)."""
         mon = self._positions.get(workflow_id)
+        wf = self._book.find(workflow_id)  # a position the book has no workflow for: none
         if mon is None or mon.units < 1 or self.order_of(workflow_id) is not None or \
                 not self._readiness.reconciled or mon.acting or \
-                self._book.state(workflow_id) is not WorkflowState.MONITORING:
+                wf is None or wf.state is not WorkflowState.MONITORING:
             return False
         price = self.target_price(mon)
         if price is None:
