@@ -30,8 +30,14 @@ from tastydesk.engine.domain.results import SENT
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.reconcile_gate import DifferenceAction
 from tastydesk.engine.store.service import AsyncStore, Store
-from tests.engine.orders.test_resting_exits import ENTRY, LONG, SHORT, STRATEGY, holding, quote
-from tests.engine.store.conftest import make_proposal
+from tests.engine.orders.test_resting_exits import (
+    ENTRY,
+    LONG,
+    SHORT,
+    STRATEGY,
+    entry_working_at_stop,
+    holding,
+)
 from tests.kit.broker import Script
 from tests.kit.world import World, world
 
@@ -78,17 +84,7 @@ def legs_of(order: OrderRequest) -> set[tuple[str, int]]:
 # ---- the reconciliation gate
 async def test_a_resting_order_waits_for_the_gate_and_goes_out_once_the_trader_clears_it(
         w: World) -> None:
-    wid = await w.workflow_in("SPY", Trigger.SCAN)
-    strategy = w.kernel.strategies.get(STRATEGY)
-    assert strategy is not None
-    await w.kernel.desk.propose(wid, make_proposal(w.clock.now()), strategy)
-    quote(w, ("1.43", "1.47"), ("1.08", "1.12"))
-    await w.step()
-    assert (await w.kernel.facade.approve(wid, "ann")).sent
-    (entry,) = w.broker.placed
-    await w.kernel.stop()
-    live = w.broker.live(entry.external_id)
-    assert live is not None
+    wid, entry, live = await entry_working_at_stop(w)
     w.broker.fill(live.order_id, 2, announce=False, prices=ENTRY)  # filled while stopped
     w.broker.held[EXTRA] = BrokerPosition(EXTRA, "SPY", 1, D("1.00"))  # nothing explains it
     kernel = await restart(w)

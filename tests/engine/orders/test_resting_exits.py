@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -61,6 +62,23 @@ async def holding(w: World) -> tuple[int, OrderRequest]:
     await w.step()
     assert w.kernel.book.state(wid) is WorkflowState.MONITORING
     return wid, w.broker.placed[-1]
+
+
+async def entry_working_at_stop(w: World) -> tuple[int, OrderRequest, Any]:
+    """An entry approved and sent, then the engine stopped with it still working at the broker:
+    the workflow, the order sent and its live state at the broker."""
+    wid = await w.workflow_in("SPY", Trigger.SCAN)
+    strategy = w.kernel.strategies.get(STRATEGY)
+    assert strategy is not None
+    await w.kernel.desk.propose(wid, make_proposal(w.clock.now()), strategy)
+    quote(w, ("1.43", "1.47"), ("1.08", "1.12"))
+    await w.step()
+    assert (await w.kernel.facade.approve(wid, "ann")).sent
+    (entry,) = w.broker.placed
+    await w.kernel.stop()
+    live = w.broker.live(entry.external_id)
+    assert live is not None
+    return wid, entry, live
 
 
 async def test_the_entry_fill_places_a_gtc_close_at_the_profit_target(w: World) -> None:
@@ -187,17 +205,7 @@ async def test_a_resting_order_cancelled_at_the_broker_is_noted_at_start_up(w: W
 
 async def test_an_entry_that_filled_while_stopped_gets_its_resting_order_after_start_up(
         w: World) -> None:
-    wid = await w.workflow_in("SPY", Trigger.SCAN)
-    strategy = w.kernel.strategies.get(STRATEGY)
-    assert strategy is not None
-    await w.kernel.desk.propose(wid, make_proposal(w.clock.now()), strategy)
-    quote(w, ("1.43", "1.47"), ("1.08", "1.12"))
-    await w.step()
-    assert (await w.kernel.facade.approve(wid, "ann")).sent
-    (entry,) = w.broker.placed
-    await w.kernel.stop()
-    live = w.broker.live(entry.external_id)
-    assert live is not None
+    wid, _entry, live = await entry_working_at_stop(w)
     w.broker.fill(live.order_id, 2, announce=False, prices=ENTRY)
     restarted = Kernel(broker=w.broker, store=AsyncStore(Store.open(w.store.path), inline=True),
                        bus=w.kernel.bus, clock=w.clock, calendar=MarketCalendar(),
