@@ -29,6 +29,7 @@ from typing import Protocol, runtime_checkable
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import Mode, StreamHealth
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TradingRules
 from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import CommandResult, DryRunResult, OrderRequest, OrderSnapshot
@@ -86,16 +87,16 @@ class BrokerPort(ABC):
     async def place(self, order: OrderRequest) -> CommandResult: ...
 
     @abstractmethod
-    async def replace(self, order_id: str, price: Decimal) -> CommandResult: ...
+    async def replace(self, order_id: BrokerOrderId, price: Decimal) -> CommandResult: ...
 
     @abstractmethod
-    async def cancel(self, order_id: str) -> CommandResult: ...
+    async def cancel(self, order_id: BrokerOrderId) -> CommandResult: ...
 
     @abstractmethod
-    async def get_order(self, order_id: str) -> OrderSnapshot | None: ...
+    async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None: ...
 
     @abstractmethod
-    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+    async def find_order(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         """Today's order carrying this external identifier, in any status, or None."""
 
     @abstractmethod

@@ -13,6 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from tastydesk.engine.domain.ids import WorkflowId
+
 
 class LifecycleKind(StrEnum):
     EXPIRED = "expired"  # option removed worthless at expiration
@@ -75,5 +77,5 @@ class LifecycleBooking:
     against none (``workflow_id`` None: the app held nothing it explains)."""
 
     event: LifecycleEvent
-    workflow_id: int | None
+    workflow_id: WorkflowId | None
     booked_at: datetime

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import CommandOutcome, OrderAction, OrderStatus
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TimeInForce
 
 
@@ -24,7 +25,7 @@ class OrderRequest:
     underlying: str
     legs: tuple[OrderLeg, ...]
     price: Decimal
-    external_id: str
+    external_id: ExternalOrderId
     source: str = "tastydesk"
     time_in_force: TimeInForce = TimeInForce.DAY
 
@@ -32,7 +33,7 @@ class OrderRequest:
 @dataclass(frozen=True, slots=True)
 class Fill:
     fill_id: str
-    order_id: str
+    order_id: BrokerOrderId
     symbol: str
     action: OrderAction
     quantity: int
@@ -44,8 +45,8 @@ class Fill:
 class OrderSnapshot:
     """What the broker says about one order at one moment."""
 
-    order_id: str
-    external_id: str | None
+    order_id: BrokerOrderId
+    external_id: ExternalOrderId | None
     underlying: str
     legs: tuple[OrderLeg, ...]
     price: Decimal  # signed
@@ -54,10 +55,10 @@ class OrderSnapshot:
     quantity: int
     fills: tuple[Fill, ...] = ()
     reject_reason: str | None = None
-    replaces_order_id: str | None = None
+    replaces_order_id: BrokerOrderId | None = None
     updated_at: datetime | None = None
     source: str | None = None
-    replacing_order_id: str | None = None  # set on an order cancelled by a replace: the new id
+    replacing_order_id: BrokerOrderId | None = None  # set on an order cancelled by a replace: the new id
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ class WorkflowRecord:
     cooldown_until: datetime | None = None
     rules_paused: bool = False
     rule_overrides: Mapping[str, Any] = field(default_factory=dict)
-    proposal_id: int | None = None
+    proposal_id: ProposalId | None = None
     error: str | None = None
 
 
@@ -47,7 +47,7 @@ class TransitionRecord:
     """One row of the append-only transition log. The creation row has no trigger or source."""
 
     id: int
-    workflow_id: int
+    workflow_id: WorkflowId
     seq: int
     from_state: WorkflowState | None
     to_state: WorkflowState
@@ -62,7 +62,7 @@ class TransitionRecord:
 class TransitionRequest:
     """One transition for :meth:`Store.transition_many` (group commit)."""
 
-    workflow_id: int
+    workflow_id: WorkflowId
     trigger: Trigger
     actor: Actor
     reason: str
@@ -120,7 +120,7 @@ class OrderEventRecord:
     id: int
     order_id: int
     status: OrderStatus
-    broker_order_id: str | None
+    broker_order_id: BrokerOrderId | None
     price: Decimal | None
     filled_quantity: int | None
     detail: str
@@ -134,7 +134,7 @@ class FillRecord:
     id: int
     fill_id: str
     order_id: int
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     action: OrderAction
     quantity: int
@@ -147,7 +147,7 @@ class PositionRecord:
     """One leg held by one workflow. ``quantity`` is signed: short negative."""
 
     id: int
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     quantity: int
     avg_open_price: Decimal  # per share, unsigned
@@ -159,7 +159,7 @@ class PositionRecord:
 @dataclass(frozen=True, slots=True)
 class RuleActionRecord:
     id: int
-    workflow_id: int
+    workflow_id: WorkflowId
     rule_type: str
     action: str
     detail: str
@@ -170,7 +170,7 @@ class RuleActionRecord:
 @dataclass(frozen=True, slots=True)
 class JournalRecord:
     id: int
-    workflow_id: int
+    workflow_id: WorkflowId
     strategy: str
     symbol: str
     entry_price: Decimal  # signed per share: credit +, debit -
@@ -189,7 +189,7 @@ class AuditRecord:
     actor: str
     action: str
     detail: str
-    workflow_id: int | None
+    workflow_id: WorkflowId | None
     time: datetime
 
 
@@ -199,5 +199,5 @@ class ErrorRecord:
     category: str
     message: str
     detail: str
-    workflow_id: int | None
+    workflow_id: WorkflowId | None
     time: datetime

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.proposal import ResolvedLeg
 
 
@@ -48,7 +49,7 @@ class RollPreview:
     refused by the pre-trade checks now (None: it would go out).
     """
 
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     strategy_name: str
     held_units: int

@@ -16,7 +16,7 @@ from tastydesk.engine.domain.enums import (
     StreamHealth,
     WorkflowState,
 )
-from tastydesk.engine.domain.ids import ProposalId, WorkflowId
+from tastydesk.engine.domain.ids import ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 
 
@@ -144,7 +144,7 @@ class PositionView:
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    external_id: str
+    external_id: ExternalOrderId
     workflow_id: WorkflowId
     symbol: str
     purpose: str
