@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger, WorkflowState
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
@@ -118,11 +119,11 @@ class AsyncStore:
                                 strategy_name)
 
     async def create_workflows(self, symbols: Iterable[str], actor: Actor, reason: str,
-                               now: datetime, strategy_name: str | None = None) -> list[int]:
+                               now: datetime, strategy_name: str | None = None) -> list[WorkflowId]:
         return await self._call(self._repos.workflows.create_workflows, symbols, actor, reason, now,
                                 strategy_name)
 
-    async def transition(self, workflow_id: int, trigger: Trigger, actor: Actor, reason: str,
+    async def transition(self, workflow_id: WorkflowId, trigger: Trigger, actor: Actor, reason: str,
                          now: datetime, payload: dict[str, Any] | None = None,
                          **updates: Any) -> WorkflowRecord:
         return await self._call(self._repos.workflows.transition, workflow_id, trigger, actor,
@@ -131,32 +132,32 @@ class AsyncStore:
     async def transition_many(self, items: Sequence[TransitionRequest]) -> list[WorkflowRecord]:
         return await self._call(self._repos.workflows.transition_many, items)
 
-    async def get_workflow(self, workflow_id: int) -> WorkflowRecord:
+    async def get_workflow(self, workflow_id: WorkflowId) -> WorkflowRecord:
         return await self._call(self._repos.workflows.get_workflow, workflow_id)
 
     async def list_workflows(self, states: Iterable[WorkflowState] | None = None,
                              symbol: str | None = None) -> list[WorkflowRecord]:
         return await self._call(self._repos.workflows.list_workflows, states, symbol)
 
-    async def transitions(self, workflow_id: int | None = None,
+    async def transitions(self, workflow_id: WorkflowId | None = None,
                           limit: int | None = None) -> list[TransitionRecord]:
         return await self._call(self._repos.workflows.transitions, workflow_id, limit)
 
-    async def update_workflow(self, workflow_id: int, **fields: Any) -> WorkflowRecord:
+    async def update_workflow(self, workflow_id: WorkflowId, **fields: Any) -> WorkflowRecord:
         return await self._call(self._repos.workflows.update_workflow, workflow_id, **fields)
 
-    async def save_proposal(self, workflow_id: int, proposal: TradeProposal,
-                            expires_at: datetime | None) -> int:
+    async def save_proposal(self, workflow_id: WorkflowId, proposal: TradeProposal,
+                            expires_at: datetime | None) -> ProposalId:
         return await self._call(self._repos.proposals.save_proposal, workflow_id, proposal,
                                 expires_at)
 
-    async def get_proposal(self, proposal_id: int) -> ProposalRecord:
+    async def get_proposal(self, proposal_id: ProposalId) -> ProposalRecord:
         return await self._call(self._repos.proposals.get_proposal, proposal_id)
 
-    async def set_proposal_status(self, proposal_id: int, status: str) -> None:
+    async def set_proposal_status(self, proposal_id: ProposalId, status: str) -> None:
         await self._call(self._repos.proposals.set_proposal_status, proposal_id, status)
 
-    async def record_decision(self, proposal_id: int, decision: str, user: str, reason: str,
+    async def record_decision(self, proposal_id: ProposalId, decision: str, user: str, reason: str,
                               now: datetime, price: Decimal | None = None,
                               quantity: int | None = None) -> DecisionRecord:
         return await self._call(self._repos.proposals.record_decision, proposal_id, decision, user,
@@ -165,14 +166,14 @@ class AsyncStore:
     async def decisions(self, limit: int | None = None) -> list[DecisionRecord]:
         return await self._call(self._repos.proposals.decisions, limit)
 
-    async def create_order_intent(self, workflow_id: int, purpose: OrderPurpose, request: OrderRequest,
-                                  quantity: int, now: datetime, proposal_id: int | None = None,
+    async def create_order_intent(self, workflow_id: WorkflowId, purpose: OrderPurpose, request: OrderRequest,
+                                  quantity: int, now: datetime, proposal_id: ProposalId | None = None,
                                   attempt: int = 0) -> OrderRecord:
         return await self._call(self._repos.orders.create_order_intent, workflow_id, purpose,
                                 request, quantity, now, proposal_id, attempt)
 
-    async def update_order(self, external_id: str, status: OrderStatus, now: datetime,
-                           broker_order_id: str | None = None, price: Decimal | None = None,
+    async def update_order(self, external_id: ExternalOrderId, status: OrderStatus, now: datetime,
+                           broker_order_id: BrokerOrderId | None = None, price: Decimal | None = None,
                            filled_quantity: int | None = None, detail: str = "",
                            fees: Decimal | None = None, mid: Decimal | None = None,
                            natural: Decimal | None = None) -> OrderRecord:
@@ -180,41 +181,43 @@ class AsyncStore:
                                 broker_order_id, price, filled_quantity, detail, fees, mid,
                                 natural)
 
-    async def get_order(self, external_id: str) -> OrderRecord | None:
+    async def get_order(self, external_id: ExternalOrderId) -> OrderRecord | None:
         return await self._call(self._repos.orders.get_order, external_id)
 
-    async def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
+    async def order_by_broker_id(self, broker_order_id: BrokerOrderId) -> OrderRecord | None:
         return await self._call(self._repos.orders.order_by_broker_id, broker_order_id)
 
-    async def orders(self, workflow_id: int | None = None, open_only: bool = False) -> list[OrderRecord]:
+    async def orders(self, workflow_id: WorkflowId | None = None,
+                     open_only: bool = False) -> list[OrderRecord]:
         return await self._call(self._repos.orders.orders, workflow_id, open_only)
 
-    async def order_events(self, external_id: str) -> list[OrderEventRecord]:
+    async def order_events(self, external_id: ExternalOrderId) -> list[OrderEventRecord]:
         return await self._call(self._repos.orders.order_events, external_id)
 
-    async def order_events_by_order(self, external_ids: Iterable[str] | None = None
-                                    ) -> dict[str, list[OrderEventRecord]]:
+    async def order_events_by_order(self, external_ids: Iterable[ExternalOrderId] | None = None
+                                    ) -> dict[ExternalOrderId, list[OrderEventRecord]]:
         return await self._call(self._repos.orders.order_events_by_order, external_ids)
 
-    async def add_fill(self, external_id: str, fill: Fill) -> bool:
+    async def add_fill(self, external_id: ExternalOrderId, fill: Fill) -> bool:
         return await self._call(self._repos.orders.add_fill, external_id, fill)
 
-    async def record_fills(self, external_id: str, fills: Sequence[Fill], now: datetime) -> list[Fill]:
+    async def record_fills(self, external_id: ExternalOrderId, fills: Sequence[Fill],
+                           now: datetime) -> list[Fill]:
         return await self._call(self._repos.orders.record_fills, external_id, fills, now)
 
-    async def fills(self, workflow_id: int | None = None) -> list[FillRecord]:
+    async def fills(self, workflow_id: WorkflowId | None = None) -> list[FillRecord]:
         return await self._call(self._repos.orders.fills, workflow_id)
 
-    async def apply_position_fill(self, workflow_id: int, symbol: str, signed_quantity: int,
+    async def apply_position_fill(self, workflow_id: WorkflowId, symbol: str, signed_quantity: int,
                                   price: Decimal, now: datetime) -> PositionRecord:
         return await self._call(self._repos.positions.apply_position_fill, workflow_id, symbol,
                                 signed_quantity, price, now)
 
-    async def positions(self, workflow_id: int | None = None,
+    async def positions(self, workflow_id: WorkflowId | None = None,
                         open_only: bool = True) -> list[PositionRecord]:
         return await self._call(self._repos.positions.positions, workflow_id, open_only)
 
-    async def add_journal(self, workflow_id: int, strategy: str, symbol: str, entry_price: Decimal,
+    async def add_journal(self, workflow_id: WorkflowId, strategy: str, symbol: str, entry_price: Decimal,
                           exit_price: Decimal, fees: Decimal, realised_pnl: Decimal,
                           opened_at: datetime, closed_at: datetime, closing_rule: str) -> JournalRecord:
         return await self._call(self._repos.journal.add_journal, workflow_id, strategy, symbol,
@@ -224,25 +227,25 @@ class AsyncStore:
     async def journal(self) -> list[JournalRecord]:
         return await self._call(self._repos.journal.journal)
 
-    async def book_lifecycle(self, event: LifecycleEvent, workflow_id: int | None,
+    async def book_lifecycle(self, event: LifecycleEvent, workflow_id: WorkflowId | None,
                              now: datetime) -> bool:
         return await self._call(self._repos.lifecycle.book_lifecycle, event, workflow_id, now)
 
     async def lifecycle_booked(self, transaction_id: str) -> bool:
         return await self._call(self._repos.lifecycle.lifecycle_booked, transaction_id)
 
-    async def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
+    async def lifecycle_bookings(self, workflow_id: WorkflowId | None = None) -> list[LifecycleBooking]:
         return await self._call(self._repos.lifecycle.lifecycle_bookings, workflow_id)
 
     async def last_lifecycle_time(self) -> datetime | None:
         return await self._call(self._repos.lifecycle.last_lifecycle_time)
 
-    async def add_rule_action(self, workflow_id: int, rule_type: str, action: str, detail: str,
+    async def add_rule_action(self, workflow_id: WorkflowId, rule_type: str, action: str, detail: str,
                               status: str, now: datetime) -> RuleActionRecord:
         return await self._call(self._repos.journal.add_rule_action, workflow_id, rule_type, action,
                                 detail, status, now)
 
-    async def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+    async def rule_actions(self, workflow_id: WorkflowId | None = None) -> list[RuleActionRecord]:
         return await self._call(self._repos.journal.rule_actions, workflow_id)
 
     async def record_metric(self, name: str, value: float, now: datetime) -> None:
@@ -252,14 +255,14 @@ class AsyncStore:
         return await self._call(self._repos.journal.metrics, name, since)
 
     async def audit(self, actor: Actor | str, action: str, detail: str, now: datetime,
-                    workflow_id: int | None = None) -> None:
+                    workflow_id: WorkflowId | None = None) -> None:
         await self._call(self._repos.logs.audit, actor, action, detail, now, workflow_id)
 
     async def audit_log(self, limit: int | None = None) -> list[AuditRecord]:
         return await self._call(self._repos.logs.audit_log, limit)
 
     async def log_error(self, category: str, message: str, now: datetime, detail: str = "",
-                        workflow_id: int | None = None) -> None:
+                        workflow_id: WorkflowId | None = None) -> None:
         await self._call(self._repos.logs.log_error, category, message, now, detail, workflow_id)
 
     async def errors(self, limit: int | None = None) -> list[ErrorRecord]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import JournalRecord, RuleActionRecord
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.errors import NotFound
@@ -17,7 +18,7 @@ from tastydesk.engine.store.types import encode_datetime
 
 
 def _journal(row: JournalRow) -> JournalRecord:
-    return JournalRecord(id=row.id, workflow_id=row.workflow_id, strategy=row.strategy,
+    return JournalRecord(id=row.id, workflow_id=WorkflowId(row.workflow_id), strategy=row.strategy,
                          symbol=row.symbol, entry_price=row.entry_price,
                          exit_price=row.exit_price, fees=row.fees, realised_pnl=row.realised_pnl,
                          opened_at=row.opened_at, closed_at=row.closed_at,
@@ -26,7 +27,7 @@ def _journal(row: JournalRow) -> JournalRecord:
 
 def _rule_action(row: Any) -> RuleActionRecord:
     r = RULE_ACTIONS.values(row)
-    return RuleActionRecord(id=r.id, workflow_id=r.workflow_id, rule_type=r.rule_type,
+    return RuleActionRecord(id=r.id, workflow_id=WorkflowId(r.workflow_id), rule_type=r.rule_type,
                             action=r.action, detail=r.detail, status=r.status,
                             time=decode_time(r.time))
 
@@ -37,7 +38,7 @@ class JournalRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def add_journal(self, workflow_id: int, strategy: str, symbol: str, entry_price: Decimal,
+    def add_journal(self, workflow_id: WorkflowId, strategy: str, symbol: str, entry_price: Decimal,
                     exit_price: Decimal, fees: Decimal, realised_pnl: Decimal,
                     opened_at: datetime, closed_at: datetime, closing_rule: str) -> JournalRecord:
         if closed_at < opened_at:
@@ -59,7 +60,7 @@ class JournalRepository:
         with self._db.read() as s:
             return [_journal(r) for r in s.scalars(select(JournalRow).order_by(JournalRow.id))]
 
-    def add_rule_action(self, workflow_id: int, rule_type: str, action: str, detail: str,
+    def add_rule_action(self, workflow_id: WorkflowId, rule_type: str, action: str, detail: str,
                         status: str, now: datetime) -> RuleActionRecord:
         with self._db.raw_write() as raw:
             require_workflow(raw, workflow_id)
@@ -71,7 +72,7 @@ class JournalRepository:
                                 rule_type=str(rule_type), action=str(action), detail=detail,
                                 status=status, time=now)
 
-    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+    def rule_actions(self, workflow_id: WorkflowId | None = None) -> list[RuleActionRecord]:
         sql = RULE_ACTIONS.select
         params: tuple[Any, ...] = ()
         if workflow_id is not None:

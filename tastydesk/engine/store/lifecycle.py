@@ -6,6 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent, LifecycleKind
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.models import LifecycleRow
@@ -34,7 +35,7 @@ class LifecycleRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def book_lifecycle(self, event: LifecycleEvent, workflow_id: int | None,
+    def book_lifecycle(self, event: LifecycleEvent, workflow_id: WorkflowId | None,
                        now: datetime) -> bool:
         """Record ``event`` and fold its quantity into the workflow's position, in one
         transaction; False (and nothing changed) when this transaction id was booked before.
@@ -63,7 +64,7 @@ class LifecycleRepository:
         with self._db.raw_read() as raw:
             return raw.execute(_EXISTS, (transaction_id,)).fetchone() is not None
 
-    def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
+    def lifecycle_bookings(self, workflow_id: WorkflowId | None = None) -> list[LifecycleBooking]:
         sql = LIFECYCLE.select
         params: tuple[Any, ...] = ()
         if workflow_id is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tastydesk.engine.domain.enums import Actor
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.models import AuditRow, ErrorRow
@@ -13,12 +14,14 @@ from tastydesk.engine.store.tables import recent_rows
 
 def _audit(r: AuditRow) -> AuditRecord:
     return AuditRecord(id=r.id, actor=r.actor, action=r.action, detail=r.detail,
-                       workflow_id=r.workflow_id, time=r.time)
+                       workflow_id=None if r.workflow_id is None else WorkflowId(r.workflow_id),
+                       time=r.time)
 
 
 def _error(r: ErrorRow) -> ErrorRecord:
     return ErrorRecord(id=r.id, category=r.category, message=r.message, detail=r.detail,
-                       workflow_id=r.workflow_id, time=r.time)
+                       workflow_id=None if r.workflow_id is None else WorkflowId(r.workflow_id),
+                       time=r.time)
 
 
 class LogRepository:
@@ -28,7 +31,7 @@ class LogRepository:
         self._db = db
 
     def audit(self, actor: Actor | str, action: str, detail: str, now: datetime,
-              workflow_id: int | None = None) -> None:
+              workflow_id: WorkflowId | None = None) -> None:
         with self._db.write() as s:
             s.add(AuditRow(actor=str(actor), action=action, detail=detail,
                            workflow_id=workflow_id, time=now))
@@ -37,7 +40,7 @@ class LogRepository:
         return recent_rows(self._db, AuditRow, _audit, limit)
 
     def log_error(self, category: str, message: str, now: datetime, detail: str = "",
-                  workflow_id: int | None = None) -> None:
+                  workflow_id: WorkflowId | None = None) -> None:
         with self._db.write() as s:
             s.add(ErrorRow(category=category, message=message, detail=detail,
                            workflow_id=workflow_id, time=now))

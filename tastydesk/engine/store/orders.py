@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import OrderAction, OrderPurpose, OrderStatus
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
 from tastydesk.engine.domain.records import FillRecord, OrderEventRecord, OrderRecord
@@ -44,14 +45,14 @@ _INSERT_FILL = FILLS.insert + " ON CONFLICT (fill_id) DO NOTHING"
 _BUYS = (OrderAction.BUY_TO_OPEN, OrderAction.BUY_TO_CLOSE)
 
 
-def _order_ids(raw: sqlite3.Connection, external_id: str) -> tuple[int, int]:
+def _order_ids(raw: sqlite3.Connection, external_id: ExternalOrderId) -> tuple[int, WorkflowId]:
     row = raw.execute(_IDS_BY_EXTERNAL, (external_id,)).fetchone()
     if row is None:
         raise NotFound(f"order {external_id!r} does not exist")
-    return row[0], row[1]
+    return row[0], WorkflowId(row[1])
 
 
-def _insert_fill(raw: sqlite3.Connection, order_id: int, workflow_id: int, fill: Fill) -> bool:
+def _insert_fill(raw: sqlite3.Connection, order_id: int, workflow_id: WorkflowId, fill: Fill) -> bool:
     cur = raw.execute(_INSERT_FILL, FILLS.params(
         fill_id=fill.fill_id, order_id=order_id, workflow_id=workflow_id,
         symbol=fill.symbol, action=OrderAction(fill.action).value,
@@ -63,7 +64,8 @@ def _insert_fill(raw: sqlite3.Connection, order_id: int, workflow_id: int, fill:
 def _event_record(row: Any) -> OrderEventRecord:
     e = ORDER_EVENTS.values(row)
     return OrderEventRecord(id=e.id, order_id=e.order_id, status=OrderStatus(e.status),
-                            broker_order_id=e.broker_order_id,
+                            broker_order_id=None if e.broker_order_id is None
+                            else BrokerOrderId(e.broker_order_id),
                             price=None if e.price is None else Decimal(e.price),
                             filled_quantity=e.filled_quantity, detail=e.detail,
                             time=decode_time(e.time),
@@ -74,7 +76,8 @@ def _event_record(row: Any) -> OrderEventRecord:
 def _fill_record(row: Any) -> FillRecord:
     f = FILLS.values(row)
     return FillRecord(id=f.id, fill_id=f.fill_id, order_id=f.order_id,
-                      workflow_id=f.workflow_id, symbol=f.symbol, action=OrderAction(f.action),
+                      workflow_id=WorkflowId(f.workflow_id), symbol=f.symbol,
+                      action=OrderAction(f.action),
                       quantity=f.quantity, price=Decimal(f.price), time=decode_time(f.time))
 
 
@@ -86,8 +89,8 @@ class OrderRepository:
         # An order's legs never change after its intent is written, so they are decoded once.
         self._legs: dict[int, tuple[OrderLeg, ...]] = {}
 
-    def create_order_intent(self, workflow_id: int, purpose: OrderPurpose, request: OrderRequest,
-                            quantity: int, now: datetime, proposal_id: int | None = None,
+    def create_order_intent(self, workflow_id: WorkflowId, purpose: OrderPurpose, request: OrderRequest,
+                            quantity: int, now: datetime, proposal_id: ProposalId | None = None,
                             attempt: int = 0) -> OrderRecord:
         if quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
@@ -131,8 +134,8 @@ class OrderRepository:
             created_at=now, updated_at=now, reject_reason=None,
             time_in_force=TimeInForce(request.time_in_force))
 
-    def update_order(self, external_id: str, status: OrderStatus, now: datetime,
-                     broker_order_id: str | None = None, price: Decimal | None = None,
+    def update_order(self, external_id: ExternalOrderId, status: OrderStatus, now: datetime,
+                     broker_order_id: BrokerOrderId | None = None, price: Decimal | None = None,
                      filled_quantity: int | None = None, detail: str = "",
                      fees: Decimal | None = None, mid: Decimal | None = None,
                      natural: Decimal | None = None) -> OrderRecord:
@@ -177,9 +180,11 @@ class OrderRepository:
                 self._legs.clear()
             self._legs[o.id] = legs
         return OrderRecord(
-            id=o.id, workflow_id=o.workflow_id, proposal_id=o.proposal_id,
-            purpose=OrderPurpose(o.purpose), external_id=o.external_id,
-            broker_order_id=o.broker_order_id, status=OrderStatus(o.status),
+            id=o.id, workflow_id=WorkflowId(o.workflow_id),
+            proposal_id=None if o.proposal_id is None else ProposalId(o.proposal_id),
+            purpose=OrderPurpose(o.purpose), external_id=ExternalOrderId(o.external_id),
+            broker_order_id=None if o.broker_order_id is None else BrokerOrderId(o.broker_order_id),
+            status=OrderStatus(o.status),
             price=Decimal(o.price), quantity=o.quantity, filled_quantity=o.filled_quantity,
             attempt=o.attempt, underlying=o.underlying, legs=legs,
             created_at=decode_time(o.created_at), updated_at=decode_time(o.updated_at),
@@ -191,13 +196,13 @@ class OrderRepository:
             row = raw.execute(sql, (value,)).fetchone()
         return None if row is None else self._order_record(ORDERS.values(row))
 
-    def get_order(self, external_id: str) -> OrderRecord | None:
+    def get_order(self, external_id: ExternalOrderId) -> OrderRecord | None:
         return self._first_order(_SELECT_BY_EXTERNAL, external_id)
 
-    def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
+    def order_by_broker_id(self, broker_order_id: BrokerOrderId) -> OrderRecord | None:
         return self._first_order(_SELECT_BY_BROKER, broker_order_id)
 
-    def orders(self, workflow_id: int | None = None, open_only: bool = False) -> list[OrderRecord]:
+    def orders(self, workflow_id: WorkflowId | None = None, open_only: bool = False) -> list[OrderRecord]:
         sql = ORDERS.where("1=1")
         params: list[Any] = []
         if workflow_id is not None:
@@ -211,13 +216,13 @@ class OrderRepository:
             rows = raw.execute(sql + " ORDER BY id", params).fetchall()
         return [self._order_record(ORDERS.values(r)) for r in rows]
 
-    def order_events(self, external_id: str) -> list[OrderEventRecord]:
+    def order_events(self, external_id: ExternalOrderId) -> list[OrderEventRecord]:
         with self._db.raw_read() as raw:
             rows = raw.execute(_SELECT_EVENTS, (external_id,)).fetchall()
         return [_event_record(r) for r in rows]
 
-    def order_events_by_order(self, external_ids: Iterable[str] | None = None
-                              ) -> dict[str, list[OrderEventRecord]]:
+    def order_events_by_order(self, external_ids: Iterable[ExternalOrderId] | None = None
+                              ) -> dict[ExternalOrderId, list[OrderEventRecord]]:
         wanted = None if external_ids is None else list(dict.fromkeys(external_ids))
         queries: list[tuple[str, Sequence[str]]] = [(_SELECT_ALL_EVENTS, ())]
         if wanted is not None:
@@ -229,17 +234,17 @@ class OrderRepository:
         with self._db.raw_read() as raw:
             for sql, params in queries:
                 rows += raw.execute(sql, params).fetchall()
-        out: dict[str, list[OrderEventRecord]] = {ext: [] for ext in wanted or ()}
+        out: dict[ExternalOrderId, list[OrderEventRecord]] = {ext: [] for ext in wanted or ()}
         for row in sorted(rows, key=lambda r: r[1]):  # by event id: the order they happened
             out.setdefault(row[0], []).append(_event_record(row[1:]))
         return out
 
-    def add_fill(self, external_id: str, fill: Fill) -> bool:
+    def add_fill(self, external_id: ExternalOrderId, fill: Fill) -> bool:
         with self._db.raw_write() as raw:
             order_id, workflow_id = _order_ids(raw, external_id)
             return _insert_fill(raw, order_id, workflow_id, fill)
 
-    def record_fills(self, external_id: str, fills: Sequence[Fill], now: datetime) -> list[Fill]:
+    def record_fills(self, external_id: ExternalOrderId, fills: Sequence[Fill], now: datetime) -> list[Fill]:
         new: list[Fill] = []
         with self._db.raw_write() as raw:
             order_id, workflow_id = _order_ids(raw, external_id)
@@ -252,7 +257,7 @@ class OrderRepository:
                 new.append(fill)
         return new
 
-    def fills(self, workflow_id: int | None = None) -> list[FillRecord]:
+    def fills(self, workflow_id: WorkflowId | None = None) -> list[FillRecord]:
         sql = FILLS.select
         params: tuple[Any, ...] = ()
         if workflow_id is not None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import multiplier_for
 from tastydesk.engine.domain.records import PositionRecord
 from tastydesk.engine.store.database import Database
@@ -23,14 +24,14 @@ _SET_HOLDING = POSITIONS.update(("quantity", "avg_open_price", "realised_pnl", "
 
 def position_record(row: Any) -> PositionRecord:
     p = POSITIONS.values(row)
-    return PositionRecord(id=p.id, workflow_id=p.workflow_id, symbol=p.symbol,
+    return PositionRecord(id=p.id, workflow_id=WorkflowId(p.workflow_id), symbol=p.symbol,
                           quantity=p.quantity, avg_open_price=Decimal(p.avg_open_price),
                           opened_at=decode_time(p.opened_at),
                           closed_at=decode_datetime(p.closed_at),
                           realised_pnl=Decimal(p.realised_pnl))
 
 
-def fold_position(raw: sqlite3.Connection, workflow_id: int, symbol: str, signed_quantity: int,
+def fold_position(raw: sqlite3.Connection, workflow_id: WorkflowId, symbol: str, signed_quantity: int,
                   price: Decimal, now: datetime) -> PositionRecord:
     """Fold one leg fill into the open position, in the caller's write transaction.
 
@@ -90,13 +91,13 @@ class PositionRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def apply_position_fill(self, workflow_id: int, symbol: str, signed_quantity: int,
+    def apply_position_fill(self, workflow_id: WorkflowId, symbol: str, signed_quantity: int,
                             price: Decimal, now: datetime) -> PositionRecord:
         with self._db.raw_write() as raw:
             require_workflow(raw, workflow_id)
             return fold_position(raw, workflow_id, symbol, signed_quantity, price, now)
 
-    def positions(self, workflow_id: int | None = None,
+    def positions(self, workflow_id: WorkflowId | None = None,
                   open_only: bool = True) -> list[PositionRecord]:
         sql = POSITIONS.where("1=1")
         params: list[Any] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import DecisionRecord, ProposalRecord
 from tastydesk.engine.store import codec
@@ -34,7 +35,7 @@ _PROPOSAL_EXISTS = PROPOSALS.pick(("id",), "WHERE id=?")
 
 
 def _decision(row: DecisionRow) -> DecisionRecord:
-    return DecisionRecord(id=row.id, proposal_id=row.proposal_id, decision=row.decision,
+    return DecisionRecord(id=row.id, proposal_id=ProposalId(row.proposal_id), decision=row.decision,
                           user=row.user, reason=row.reason, time=row.time, price=row.price,
                           quantity=row.quantity)
 
@@ -45,8 +46,8 @@ class ProposalRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def save_proposal(self, workflow_id: int, proposal: TradeProposal,
-                      expires_at: datetime | None) -> int:
+    def save_proposal(self, workflow_id: WorkflowId, proposal: TradeProposal,
+                      expires_at: datetime | None) -> ProposalId:
         require_aware("expires_at", expires_at)
         body = encode_json(codec.proposal_to_json(proposal))
         with self._db.raw_write() as raw:
@@ -56,26 +57,26 @@ class ProposalRepository:
                 created_at=encode_datetime(proposal.created_at),
                 expires_at=encode_datetime(expires_at)))
             assert cur.lastrowid is not None
-            return cur.lastrowid
+            return ProposalId(cur.lastrowid)
 
-    def get_proposal(self, proposal_id: int) -> ProposalRecord:
+    def get_proposal(self, proposal_id: ProposalId) -> ProposalRecord:
         with self._db.raw_read() as raw:
             row = raw.execute(_SELECT_PROPOSAL, (proposal_id,)).fetchone()
         if row is None:
             raise NotFound(f"proposal {proposal_id} does not exist")
         p = PROPOSALS.values(row)
-        return ProposalRecord(id=p.id, workflow_id=p.workflow_id,
+        return ProposalRecord(id=ProposalId(p.id), workflow_id=WorkflowId(p.workflow_id),
                               proposal=codec.proposal_from_json(decode_json(p.body)),
                               status=p.status, created_at=decode_time(p.created_at),
                               expires_at=decode_datetime(p.expires_at))
 
-    def set_proposal_status(self, proposal_id: int, status: str) -> None:
+    def set_proposal_status(self, proposal_id: ProposalId, status: str) -> None:
         with self._db.raw_write() as raw:
             cur = raw.execute(_SET_STATUS, (status, proposal_id))
             if cur.rowcount != 1:
                 raise NotFound(f"proposal {proposal_id} does not exist")
 
-    def record_decision(self, proposal_id: int, decision: str, user: str, reason: str,
+    def record_decision(self, proposal_id: ProposalId, decision: str, user: str, reason: str,
                         now: datetime, price: Decimal | None = None,
                         quantity: int | None = None) -> DecisionRecord:
         if decision not in DECISION_VALUES:

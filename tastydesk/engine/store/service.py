@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger, WorkflowState
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
@@ -117,13 +118,13 @@ class Store:
                                                            strategy_name)
 
     def create_workflows(self, symbols: Iterable[str], actor: Actor, reason: str,
-                         now: datetime, strategy_name: str | None = None) -> list[int]:
+                         now: datetime, strategy_name: str | None = None) -> list[WorkflowId]:
         """Create many workflows in one transaction (start-up from a watch list); their ids."""
         LOOP_GUARD.check()
         return self.repositories.workflows.create_workflows(symbols, actor, reason, now,
                                                             strategy_name)
 
-    def transition(self, workflow_id: int, trigger: Trigger, actor: Actor, reason: str,
+    def transition(self, workflow_id: WorkflowId, trigger: Trigger, actor: Actor, reason: str,
                    now: datetime, payload: dict[str, Any] | None = None,
                    **updates: Any) -> WorkflowRecord:
         """Move a workflow by ``trigger``; the log row and the new state commit together.
@@ -140,7 +141,7 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.workflows.transition_many(items)
 
-    def get_workflow(self, workflow_id: int) -> WorkflowRecord:
+    def get_workflow(self, workflow_id: WorkflowId) -> WorkflowRecord:
         LOOP_GUARD.check()
         return self.repositories.workflows.get_workflow(workflow_id)
 
@@ -149,32 +150,32 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.workflows.list_workflows(states, symbol)
 
-    def transitions(self, workflow_id: int | None = None,
+    def transitions(self, workflow_id: WorkflowId | None = None,
                     limit: int | None = None) -> list[TransitionRecord]:
         LOOP_GUARD.check()
         return self.repositories.workflows.transitions(workflow_id, limit)
 
-    def update_workflow(self, workflow_id: int, **fields: Any) -> WorkflowRecord:
+    def update_workflow(self, workflow_id: WorkflowId, **fields: Any) -> WorkflowRecord:
         """Change settings (rules_paused, rule_overrides, cooldown_until); never the state."""
         LOOP_GUARD.check()
         return self.repositories.workflows.update_workflow(workflow_id, **fields)
 
     # -- proposals and decisions ---------------------------------------------------------------
 
-    def save_proposal(self, workflow_id: int, proposal: TradeProposal,
-                      expires_at: datetime | None) -> int:
+    def save_proposal(self, workflow_id: WorkflowId, proposal: TradeProposal,
+                      expires_at: datetime | None) -> ProposalId:
         LOOP_GUARD.check()
         return self.repositories.proposals.save_proposal(workflow_id, proposal, expires_at)
 
-    def get_proposal(self, proposal_id: int) -> ProposalRecord:
+    def get_proposal(self, proposal_id: ProposalId) -> ProposalRecord:
         LOOP_GUARD.check()
         return self.repositories.proposals.get_proposal(proposal_id)
 
-    def set_proposal_status(self, proposal_id: int, status: str) -> None:
+    def set_proposal_status(self, proposal_id: ProposalId, status: str) -> None:
         LOOP_GUARD.check()
         self.repositories.proposals.set_proposal_status(proposal_id, status)
 
-    def record_decision(self, proposal_id: int, decision: str, user: str, reason: str,
+    def record_decision(self, proposal_id: ProposalId, decision: str, user: str, reason: str,
                         now: datetime, price: Decimal | None = None,
                         quantity: int | None = None) -> DecisionRecord:
         LOOP_GUARD.check()
@@ -187,8 +188,8 @@ class Store:
 
     # -- orders and fills -----------------------------------------------------------------------
 
-    def create_order_intent(self, workflow_id: int, purpose: OrderPurpose, request: OrderRequest,
-                            quantity: int, now: datetime, proposal_id: int | None = None,
+    def create_order_intent(self, workflow_id: WorkflowId, purpose: OrderPurpose, request: OrderRequest,
+                            quantity: int, now: datetime, proposal_id: ProposalId | None = None,
                             attempt: int = 0) -> OrderRecord:
         """Persist the order before it is sent (status PENDING_SUBMIT).
 
@@ -199,8 +200,8 @@ class Store:
         return self.repositories.orders.create_order_intent(
             workflow_id, purpose, request, quantity, now, proposal_id, attempt)
 
-    def update_order(self, external_id: str, status: OrderStatus, now: datetime,
-                     broker_order_id: str | None = None, price: Decimal | None = None,
+    def update_order(self, external_id: ExternalOrderId, status: OrderStatus, now: datetime,
+                     broker_order_id: BrokerOrderId | None = None, price: Decimal | None = None,
                      filled_quantity: int | None = None, detail: str = "",
                      fees: Decimal | None = None, mid: Decimal | None = None,
                      natural: Decimal | None = None) -> OrderRecord:
@@ -214,24 +215,24 @@ class Store:
                                                      price, filled_quantity, detail, fees,
                                                      mid, natural)
 
-    def get_order(self, external_id: str) -> OrderRecord | None:
+    def get_order(self, external_id: ExternalOrderId) -> OrderRecord | None:
         LOOP_GUARD.check()
         return self.repositories.orders.get_order(external_id)
 
-    def order_by_broker_id(self, broker_order_id: str) -> OrderRecord | None:
+    def order_by_broker_id(self, broker_order_id: BrokerOrderId) -> OrderRecord | None:
         LOOP_GUARD.check()
         return self.repositories.orders.order_by_broker_id(broker_order_id)
 
-    def orders(self, workflow_id: int | None = None, open_only: bool = False) -> list[OrderRecord]:
+    def orders(self, workflow_id: WorkflowId | None = None, open_only: bool = False) -> list[OrderRecord]:
         LOOP_GUARD.check()
         return self.repositories.orders.orders(workflow_id, open_only)
 
-    def order_events(self, external_id: str) -> list[OrderEventRecord]:
+    def order_events(self, external_id: ExternalOrderId) -> list[OrderEventRecord]:
         LOOP_GUARD.check()
         return self.repositories.orders.order_events(external_id)
 
-    def order_events_by_order(self, external_ids: Iterable[str] | None = None
-                              ) -> dict[str, list[OrderEventRecord]]:
+    def order_events_by_order(self, external_ids: Iterable[ExternalOrderId] | None = None
+                              ) -> dict[ExternalOrderId, list[OrderEventRecord]]:
         """Every order's event history in one read (all orders when ``external_ids`` is None).
 
         For figures over many orders (analytics), instead of one read per order.
@@ -239,12 +240,12 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.orders.order_events_by_order(external_ids)
 
-    def add_fill(self, external_id: str, fill: Fill) -> bool:
+    def add_fill(self, external_id: ExternalOrderId, fill: Fill) -> bool:
         """Store a fill once; a replayed fill (same fill_id) is ignored and returns False."""
         LOOP_GUARD.check()
         return self.repositories.orders.add_fill(external_id, fill)
 
-    def record_fills(self, external_id: str, fills: Sequence[Fill], now: datetime) -> list[Fill]:
+    def record_fills(self, external_id: ExternalOrderId, fills: Sequence[Fill], now: datetime) -> list[Fill]:
         """Store fills and fold each new one into its workflow's position, in ONE transaction.
 
         A crash can therefore never leave a fill recorded but its position unchanged (after a
@@ -254,13 +255,13 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.orders.record_fills(external_id, fills, now)
 
-    def fills(self, workflow_id: int | None = None) -> list[FillRecord]:
+    def fills(self, workflow_id: WorkflowId | None = None) -> list[FillRecord]:
         LOOP_GUARD.check()
         return self.repositories.orders.fills(workflow_id)
 
     # -- positions ------------------------------------------------------------------------------
 
-    def apply_position_fill(self, workflow_id: int, symbol: str, signed_quantity: int,
+    def apply_position_fill(self, workflow_id: WorkflowId, symbol: str, signed_quantity: int,
                             price: Decimal, now: datetime) -> PositionRecord:
         """Fold one leg fill into the workflow's position in that symbol.
 
@@ -272,14 +273,14 @@ class Store:
         return self.repositories.positions.apply_position_fill(workflow_id, symbol,
                                                                signed_quantity, price, now)
 
-    def positions(self, workflow_id: int | None = None,
+    def positions(self, workflow_id: WorkflowId | None = None,
                   open_only: bool = True) -> list[PositionRecord]:
         LOOP_GUARD.check()
         return self.repositories.positions.positions(workflow_id, open_only)
 
     # -- journal, rule actions, metrics ---------------------------------------------------------
 
-    def add_journal(self, workflow_id: int, strategy: str, symbol: str, entry_price: Decimal,
+    def add_journal(self, workflow_id: WorkflowId, strategy: str, symbol: str, entry_price: Decimal,
                     exit_price: Decimal, fees: Decimal, realised_pnl: Decimal,
                     opened_at: datetime, closed_at: datetime, closing_rule: str) -> JournalRecord:
         LOOP_GUARD.check()
@@ -293,7 +294,7 @@ class Store:
 
     # -- lifecycle transactions -----------------------------------------------------------------
 
-    def book_lifecycle(self, event: LifecycleEvent, workflow_id: int | None,
+    def book_lifecycle(self, event: LifecycleEvent, workflow_id: WorkflowId | None,
                        now: datetime) -> bool:
         LOOP_GUARD.check()
         return self.repositories.lifecycle.book_lifecycle(event, workflow_id, now)
@@ -302,7 +303,7 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.lifecycle.lifecycle_booked(transaction_id)
 
-    def lifecycle_bookings(self, workflow_id: int | None = None) -> list[LifecycleBooking]:
+    def lifecycle_bookings(self, workflow_id: WorkflowId | None = None) -> list[LifecycleBooking]:
         LOOP_GUARD.check()
         return self.repositories.lifecycle.lifecycle_bookings(workflow_id)
 
@@ -310,13 +311,13 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.lifecycle.last_lifecycle_time()
 
-    def add_rule_action(self, workflow_id: int, rule_type: str, action: str, detail: str,
+    def add_rule_action(self, workflow_id: WorkflowId, rule_type: str, action: str, detail: str,
                         status: str, now: datetime) -> RuleActionRecord:
         LOOP_GUARD.check()
         return self.repositories.journal.add_rule_action(workflow_id, rule_type, action, detail,
                                                          status, now)
 
-    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+    def rule_actions(self, workflow_id: WorkflowId | None = None) -> list[RuleActionRecord]:
         LOOP_GUARD.check()
         return self.repositories.journal.rule_actions(workflow_id)
 
@@ -331,7 +332,7 @@ class Store:
     # -- audit, errors, config ------------------------------------------------------------------
 
     def audit(self, actor: Actor | str, action: str, detail: str, now: datetime,
-              workflow_id: int | None = None) -> None:
+              workflow_id: WorkflowId | None = None) -> None:
         LOOP_GUARD.check()
         self.repositories.logs.audit(actor, action, detail, now, workflow_id)
 
@@ -340,7 +341,7 @@ class Store:
         return self.repositories.logs.audit_log(limit)
 
     def log_error(self, category: str, message: str, now: datetime, detail: str = "",
-                  workflow_id: int | None = None) -> None:
+                  workflow_id: WorkflowId | None = None) -> None:
         LOOP_GUARD.check()
         self.repositories.logs.log_error(category, message, now, detail, workflow_id)
 

@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, select
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.store.database import Database
 from tastydesk.engine.store.errors import NotFound
 from tastydesk.engine.store.models import (
@@ -133,7 +134,7 @@ def require_aware(name: str, value: object) -> None:
 _WORKFLOW_EXISTS = WORKFLOWS.pick(("id",), "WHERE id=?")
 
 
-def require_workflow(raw: sqlite3.Connection, workflow_id: int) -> None:
+def require_workflow(raw: sqlite3.Connection, workflow_id: WorkflowId) -> None:
     if raw.execute(_WORKFLOW_EXISTS, (workflow_id,)).fetchone() is None:
         raise NotFound(f"workflow {workflow_id} does not exist")
 

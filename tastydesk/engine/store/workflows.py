@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.records import TransitionRecord, TransitionRequest, WorkflowRecord
 from tastydesk.engine.domain.workflow_fsm import INITIAL_STATE, next_state
 from tastydesk.engine.store.database import Database
@@ -42,18 +43,19 @@ def _decode_overrides(text: str | None) -> dict[str, Any]:
 def workflow_record(row: Sequence[Any]) -> WorkflowRecord:
     w = WORKFLOWS.values(row)
     return WorkflowRecord(
-        id=w.id, symbol=w.symbol, strategy_name=w.strategy_name, state=WorkflowState(w.state),
+        id=WorkflowId(w.id), symbol=w.symbol, strategy_name=w.strategy_name,
+        state=WorkflowState(w.state),
         version=w.version, created_at=decode_time(w.created_at),
         updated_at=decode_time(w.updated_at), cooldown_until=decode_datetime(w.cooldown_until),
         rules_paused=bool(w.rules_paused), rule_overrides=_decode_overrides(w.rule_overrides),
-        proposal_id=w.proposal_id, error=w.error,
+        proposal_id=None if w.proposal_id is None else ProposalId(w.proposal_id), error=w.error,
     )
 
 
 def transition_record(row: Sequence[Any]) -> TransitionRecord:
     t = TRANSITION_LOG.values(row)
     return TransitionRecord(
-        id=t.id, workflow_id=t.workflow_id, seq=t.seq,
+        id=t.id, workflow_id=WorkflowId(t.workflow_id), seq=t.seq,
         from_state=None if t.from_state is None else WorkflowState(t.from_state),
         to_state=WorkflowState(t.to_state),
         trigger=None if t.trigger is None else Trigger(t.trigger),
@@ -103,7 +105,7 @@ def _decoded_updates(encoded: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _insert_workflow(raw: sqlite3.Connection, symbol: str, actor: Actor, reason: str,
-                     now: datetime, strategy_name: str | None) -> int:
+                     now: datetime, strategy_name: str | None) -> WorkflowId:
     if not isinstance(symbol, str) or not symbol.strip():
         raise ValueError(f"symbol must be non-empty text, got {symbol!r}")
     require_aware("now", now)
@@ -119,7 +121,7 @@ def _insert_workflow(raw: sqlite3.Connection, symbol: str, actor: Actor, reason:
         trigger=None, actor=Actor(actor).value, reason=reason, payload="{}",
         time=when))
     assert wf_id is not None
-    return wf_id
+    return WorkflowId(wf_id)
 
 
 def _apply(raw: sqlite3.Connection, req: TransitionRequest) -> WorkflowRecord:
@@ -173,12 +175,12 @@ class WorkflowRepository:
         return workflow_record(row)
 
     def create_workflows(self, symbols: Iterable[str], actor: Actor, reason: str,
-                         now: datetime, strategy_name: str | None = None) -> list[int]:
+                         now: datetime, strategy_name: str | None = None) -> list[WorkflowId]:
         with self._db.raw_write() as raw:
             return [_insert_workflow(raw, sym, actor, reason, now, strategy_name)
                     for sym in symbols]
 
-    def transition(self, workflow_id: int, trigger: Trigger, actor: Actor, reason: str,
+    def transition(self, workflow_id: WorkflowId, trigger: Trigger, actor: Actor, reason: str,
                    now: datetime, payload: dict[str, Any] | None = None,
                    **updates: Any) -> WorkflowRecord:
         request = TransitionRequest(workflow_id, trigger, actor, reason, now, payload, updates)
@@ -189,7 +191,7 @@ class WorkflowRepository:
         with self._db.raw_write() as raw:
             return [_apply(raw, item) for item in items]
 
-    def get_workflow(self, workflow_id: int) -> WorkflowRecord:
+    def get_workflow(self, workflow_id: WorkflowId) -> WorkflowRecord:
         with self._db.raw_read() as raw:
             row = raw.execute(_SELECT_WORKFLOW, (workflow_id,)).fetchone()
         if row is None:
@@ -213,7 +215,7 @@ class WorkflowRepository:
             rows = raw.execute(sql + " ORDER BY id", params).fetchall()
         return [workflow_record(r) for r in rows]
 
-    def transitions(self, workflow_id: int | None = None,
+    def transitions(self, workflow_id: WorkflowId | None = None,
                     limit: int | None = None) -> list[TransitionRecord]:
         sql = TRANSITION_LOG.select
         params: list[Any] = []
@@ -228,7 +230,7 @@ class WorkflowRepository:
             rows = raw.execute(sql, params).fetchall()
         return [transition_record(r) for r in reversed(rows)]
 
-    def update_workflow(self, workflow_id: int, **fields: Any) -> WorkflowRecord:
+    def update_workflow(self, workflow_id: WorkflowId, **fields: Any) -> WorkflowRecord:
         encoded = encode_updates(fields, WORKFLOW_UPDATES)
         with self._db.raw_write() as raw:
             if encoded:
