@@ -9,6 +9,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.enums import Actor
 from tastydesk.engine.domain.events import AuditRecorded, ErrorRecorded
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
 from tastydesk.engine.store.service import AsyncStore
 
@@ -20,7 +21,7 @@ class AuditTrail:
         self._clock = clock
 
     async def audit(self, actor: Actor | str, action: str, detail: str,
-                    workflow_id: int | None = None) -> None:
+                    workflow_id: WorkflowId | None = None) -> None:
         now = self._clock.now()
         await self._store.audit(actor, action, detail, now, workflow_id)
         # Numbered by the read model, which continues after the stored log.
@@ -28,7 +29,7 @@ class AuditTrail:
                                                     now)))
 
     async def error(self, category: str, message: str, detail: str = "",
-                    workflow_id: int | None = None) -> None:
+                    workflow_id: WorkflowId | None = None) -> None:
         now = self._clock.now()
         await self._store.log_error(category, message, now, detail=detail,
                                     workflow_id=workflow_id)

@@ -24,6 +24,7 @@ from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.config import ConfigChange, EngineConfig
 from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, Mode, StreamHealth
 from tastydesk.engine.domain.events import Alert, ConnectionChanged, StreamGap
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.lifecycle.booking import LifecycleBook
@@ -157,20 +158,20 @@ class Kernel:
     def _rule_due(self, mon: Any, rule_index: int) -> None:
         self.actions.rule_due(mon, rule_index)
 
-    async def _send_follow_up(self, workflow_id: int, proposal_id: int, proposal: Any,
+    async def _send_follow_up(self, workflow_id: WorkflowId, proposal_id: ProposalId, proposal: Any,
                               limit: Any, user: str) -> Any:
         return await self.followups.send(workflow_id, proposal_id, proposal, limit, user)
 
-    def _follow_up_ended(self, workflow_id: int, reason: str, returned: bool) -> None:
+    def _follow_up_ended(self, workflow_id: WorkflowId, reason: str, returned: bool) -> None:
         self.followups.ended(workflow_id, reason, returned)
 
-    async def _continue_exit(self, workflow_id: int, purpose: Any) -> bool:
+    async def _continue_exit(self, workflow_id: WorkflowId, purpose: Any) -> bool:
         return await self.actions.continue_exit(workflow_id, purpose)
 
-    async def _rest_exit(self, workflow_id: int) -> None:
+    async def _rest_exit(self, workflow_id: WorkflowId) -> None:
         await self.resting.place(workflow_id)
 
-    def _requeue_exit(self, workflow_id: int, purpose: Any, units: int, rule: str,
+    def _requeue_exit(self, workflow_id: WorkflowId, purpose: Any, units: int, rule: str,
                       at: Any) -> None:
         self.actions.requeue_exit(workflow_id, purpose, units, rule, at)
 

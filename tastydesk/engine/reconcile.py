@@ -27,6 +27,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import PositionRecord, WorkflowRecord
 from tastydesk.engine.lifecycle.booking import LifecycleBook
 from tastydesk.engine.lifecycle.followup import AssignmentFollowUps
@@ -144,18 +145,18 @@ class Reconciler:
 
 
 def leg_differences(broker: list[BrokerPosition], held_rows: list[PositionRecord],
-                    underlying_of: dict[int, str]) -> list[LegDifference]:
+                    underlying_of: dict[WorkflowId, str]) -> list[LegDifference]:
     """Every leg whose quantity differs between the app and the broker: each leg the store
     holds (not only monitored positions': an entry order that part-filled keeps its workflow
     EXECUTING, yet its contracts are already held), and each leg the broker holds on the
     underlying of a workflow that holds a position while the app holds none of that leg."""
     at_broker = {p.symbol: p for p in broker}
     held: Counter[str] = Counter()
-    holders: dict[str, set[int]] = {}
+    holders: dict[str, set[WorkflowId]] = {}
     for pos in held_rows:
         held[pos.symbol] += pos.quantity
         holders.setdefault(pos.symbol, set()).add(pos.workflow_id)
-    by_underlying: dict[str, set[int]] = {}
+    by_underlying: dict[str, set[WorkflowId]] = {}
     for wf_ids in holders.values():
         for wf_id in wf_ids:
             by_underlying.setdefault(underlying_of.get(wf_id, ""), set()).add(wf_id)

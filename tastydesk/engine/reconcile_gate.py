@@ -36,6 +36,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.enums import Actor, AlertCategory, AlertLevel, Trigger, WorkflowState
 from tastydesk.engine.domain.events import Alert
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleEvent, LifecycleKind, multiplier_for
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.settlement import Settlement
@@ -62,7 +63,7 @@ class LegDifference:
     symbol: str
     app_quantity: int
     broker_quantity: int
-    workflow_ids: tuple[int, ...] = ()
+    workflow_ids: tuple[WorkflowId, ...] = ()
     underlying: str = ""
     broker_mark: Decimal | None = None  # the broker's mark, or its average open price
 
@@ -178,13 +179,13 @@ class ReconcileGate:
             if self._positions.get(wf_id) is None:
                 await self._close_as_flat(wf_id, detail)
 
-    async def _changes(self, diff: LegDifference) -> dict[int, int]:
+    async def _changes(self, diff: LegDifference) -> dict[WorkflowId, int]:
         """How much each workflow's position in the leg moves to match the broker."""
         holders = sorted((p for p in await self._store.positions(open_only=True)
                           if p.symbol == diff.symbol and p.quantity != 0),
                          key=lambda p: (p.workflow_id, p.id))
         remaining = diff.broker_quantity - sum(p.quantity for p in holders)
-        changes: dict[int, int] = {}
+        changes: dict[WorkflowId, int] = {}
         for pos in holders:
             if remaining == 0:
                 break
@@ -204,7 +205,7 @@ class ReconcileGate:
             changes[owners[0]] = changes.get(owners[0], 0) + remaining
         return changes
 
-    def _mark(self, wf_id: int, diff: LegDifference) -> tuple[Decimal, str]:
+    def _mark(self, wf_id: WorkflowId, diff: LegDifference) -> tuple[Decimal, str]:
         """The price the change is booked at, and where it came from (module docstring)."""
         mon = self._positions.get(wf_id)
         leg = next((g for g in mon.legs if g.symbol == diff.symbol), None) if mon else None
@@ -216,7 +217,7 @@ class ReconcileGate:
             return leg.entry_price, "no mark: its open price"
         return ZERO, "no mark and no open price"
 
-    async def _close_as_flat(self, wf_id: int, reason: str) -> None:
+    async def _close_as_flat(self, wf_id: WorkflowId, reason: str) -> None:
         wf = self._book.get(wf_id)
         if wf is None:
             return

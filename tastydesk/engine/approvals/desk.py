@@ -45,6 +45,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, DecisionRecorded, QuoteReceived, WorkflowChanged
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.pricer import SpreadPrice
 from tastydesk.engine.domain.proposal import TradeProposal, approval_limit
@@ -70,10 +71,11 @@ IN_PROGRESS = ActionResult(ActionOutcome.IN_PROGRESS)
 # A workflow in one of these states holds its symbol and strategy: no second one is proposed.
 NOT_PENDING = ActionResult(ActionOutcome.NOT_PENDING)
 #: Sends an approved follow-up: (workflow, proposal id, proposal, trader's limit, user).
-SendFollowUp = Callable[[int, int, TradeProposal, Decimal, str], Awaitable[ActionResult]]
+SendFollowUp = Callable[[WorkflowId, ProposalId, TradeProposal, Decimal, str],
+                        Awaitable[ActionResult]]
 #: A follow-up left the queue unsent: (workflow, why, returned) -> propose again (returned: at
 #: once with fresh prices; else at the next open).
-FollowUpEnded = Callable[[int, str, bool], None]
+FollowUpEnded = Callable[[WorkflowId, str, bool], None]
 
 
 class ApprovalDesk:
@@ -102,8 +104,8 @@ class ApprovalDesk:
         self._follow_up_ended = follow_up_ended
         self._pending: dict[int, PendingView] = {}
         self._in_flight: set[int] = set()
-        self._returned: dict[int, str] = {}  # workflow id -> why its last approval came back
-        self._expiry: dict[int, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
+        self._returned: dict[WorkflowId, str] = {}  # workflow id -> why its last approval came back
+        self._expiry: dict[WorkflowId, TimerHandle] = {}  # workflow id -> its wall-clock expiry timer
         self._quotes: dict[str, Quote | None] = {}  # streamer symbol -> latest quote
         self._guard = EntryGuard(book, settings, clock)
 
@@ -113,7 +115,7 @@ class ApprovalDesk:
                                     returned=self._returned.get(p.workflow_id, ""))
                 for p in sorted(self._pending.values(), key=lambda p: p.created_at)]
 
-    def get(self, workflow_id: int) -> PendingView | None:
+    def get(self, workflow_id: WorkflowId) -> PendingView | None:
         return self._pending.get(workflow_id)
 
     def __len__(self) -> int:
@@ -142,7 +144,7 @@ class ApprovalDesk:
                     pending.proposal_id, ProposalStatus.WITHDRAWN), "withdraw-follow-up")
         self._drop(event.workflow_id)
 
-    def _drop(self, workflow_id: int) -> None:
+    def _drop(self, workflow_id: WorkflowId) -> None:
         """Take a workflow's proposal off the queue: its expiry timer and its legs' stream."""
         gone = self._pending.pop(workflow_id, None)
         if gone is None:
@@ -164,12 +166,12 @@ class ApprovalDesk:
         return [Commitment(p.workflow_id, p.proposal.underlying, p.proposal.buying_power,
                            "pending approval") for p in self._pending.values()]
 
-    def hold_back(self, workflow_id: int, symbol: str,
+    def hold_back(self, workflow_id: WorkflowId, symbol: str,
                   strategy_name: str) -> tuple[str, datetime] | None:
         """See :meth:`EntryGuard.hold_back`."""
         return self._guard.hold_back(workflow_id, symbol, strategy_name)
 
-    def taken_strategies(self, workflow_id: int, symbol: str) -> dict[str, str]:
+    def taken_strategies(self, workflow_id: WorkflowId, symbol: str) -> dict[str, str]:
         """See :meth:`EntryGuard.taken_strategies`."""
         return self._guard.taken_strategies(workflow_id, symbol)
 
@@ -178,7 +180,7 @@ class ApprovalDesk:
         return self._guard.cooling_down(symbol)
 
     # ---- proposing
-    async def propose(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy) -> None:
+    async def propose(self, workflow_id: WorkflowId, proposal: TradeProposal, strategy: Strategy) -> None:
         """Queue ``proposal``. The caller checked :meth:`hold_back` with no await since; the
         trade is reserved here before the first await, so a second workflow on the symbol that
         checks while this one is being saved sees it as pending."""
@@ -188,7 +190,7 @@ class ApprovalDesk:
         finally:
             self._guard.release(workflow_id)
 
-    async def _propose(self, workflow_id: int, proposal: TradeProposal,
+    async def _propose(self, workflow_id: WorkflowId, proposal: TradeProposal,
                        strategy: Strategy) -> None:
         config = self._settings.config
         now = self._clock.now()
@@ -209,7 +211,7 @@ class ApprovalDesk:
             self._spawn(self.approve(workflow_id, "auto-approve policy"),
                         f"auto-approve-{workflow_id}")
 
-    async def propose_follow_up(self, workflow_id: int, proposal: TradeProposal, unattended: bool,
+    async def propose_follow_up(self, workflow_id: WorkflowId, proposal: TradeProposal, unattended: bool,
                                 returned: str = "") -> int:
         """Queue what follows an assignment (its workflow stays MONITORING, its timeline shows the
         rationale); ``unattended``: approved at once, the same way. Returns the proposal id."""
@@ -254,7 +256,7 @@ class ApprovalDesk:
         if record.expires_at is not None:
             self._arm_expiry(wid, record.expires_at)
 
-    def _arm_expiry(self, workflow_id: int, at: datetime) -> None:
+    def _arm_expiry(self, workflow_id: WorkflowId, at: datetime) -> None:
         """One expiry timer per pending workflow, on the wall clock (a new proposal replaces
         the previous timer)."""
         old = self._expiry.pop(workflow_id, None)
@@ -267,7 +269,7 @@ class ApprovalDesk:
 
         self._expiry[workflow_id] = self._wall.call_at(at, fire)
 
-    async def _expire(self, workflow_id: int) -> None:
+    async def _expire(self, workflow_id: WorkflowId) -> None:
         async with self._book.lock(workflow_id):
             pending = self._pending.get(workflow_id)
             if pending is not None and pending.proposal.follow_up is not None:
@@ -283,7 +285,7 @@ class ApprovalDesk:
                                             "approval window expired")
 
     # ---- decisions
-    async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
+    async def approve(self, workflow_id: WorkflowId, user: str, price: Decimal | None = None,
                       quantity: int | None = None) -> ActionResult:
         """Approve (optionally modify price/quantity) and send; see the module docstring."""
         if quantity is not None and quantity < 1:
@@ -299,7 +301,7 @@ class ApprovalDesk:
         finally:
             self._in_flight.discard(workflow_id)
 
-    async def _approve_locked(self, workflow_id: int, user: str, price: Decimal | None,
+    async def _approve_locked(self, workflow_id: WorkflowId, user: str, price: Decimal | None,
                               quantity: int | None) -> ActionResult:
         wf = self._book.find(workflow_id)
         pending = self._pending.get(workflow_id)
@@ -364,7 +366,7 @@ class ApprovalDesk:
                                   proposal_id=pending.proposal_id, buying_power_per_unit=per_unit)
         return SENT
 
-    async def _return(self, workflow_id: int, proposal: TradeProposal, strategy: Strategy,
+    async def _return(self, workflow_id: WorkflowId, proposal: TradeProposal, strategy: Strategy,
                       user: str, limit: Decimal, beyond: str) -> ActionResult:
         """The market moved beyond the trader's limit: re-price the trade and bring it back to
         the queue with the reason on its row, or withdraw it when nothing qualifies now."""
@@ -440,7 +442,7 @@ class ApprovalDesk:
                                     f"until the trader closes them")
         self._drop(pending.workflow_id)
 
-    async def reject(self, workflow_id: int, user: str, reason: str) -> None:
+    async def reject(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         if not reason or not reason.strip():
             raise EngineError("a reason is required to reject a trade")
         async with self._book.lock(workflow_id):

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.enums import WorkflowState
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.workflow.book import WorkflowBook
 
@@ -32,13 +33,13 @@ class EntryGuard:
         """An entry on ``symbol`` filled at ``at``: its cool-down starts."""
         self._filled_at[symbol] = at
 
-    def reserve(self, workflow_id: int, symbol: str, strategy_name: str) -> None:
+    def reserve(self, workflow_id: WorkflowId, symbol: str, strategy_name: str) -> None:
         self._proposing[workflow_id] = (symbol, strategy_name)
 
-    def release(self, workflow_id: int) -> None:
+    def release(self, workflow_id: WorkflowId) -> None:
         self._proposing.pop(workflow_id, None)
 
-    def hold_back(self, workflow_id: int, symbol: str,
+    def hold_back(self, workflow_id: WorkflowId, symbol: str,
                   strategy_name: str) -> tuple[str, datetime] | None:
         """Why a candidate must not reach the queue now, and until when: the same strategy on
         the symbol already pending or open in another workflow, or the symbol's cool-down after
@@ -49,7 +50,7 @@ class EntryGuard:
             return taken, self._clock.now() + timedelta(minutes=minutes)
         return self.cooling_down(symbol)
 
-    def taken_strategies(self, workflow_id: int, symbol: str) -> dict[str, str]:
+    def taken_strategies(self, workflow_id: WorkflowId, symbol: str) -> dict[str, str]:
         """Strategies another workflow already holds pending or open on ``symbol``, each with
         the reason a second one is not proposed. A scan leaves them out before building
         anything, so a symbol's other workflow slot looks for a different trade."""

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import OrderPurpose
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleKind
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.records import (
@@ -56,10 +57,10 @@ def cash_check(broker_cash_change: Decimal, workflows: list[WorkflowRecord],
                bookings: list[LifecycleBooking], journal: list[JournalRecord]) -> dict[str, Any]:
     """The journal plus the open cycles' cash, against the broker's cash change (to the cent)."""
     journalled = {(j.workflow_id, j.opened_at) for j in journal}
-    by_wf_orders: dict[int, list[OrderRecord]] = {}
+    by_wf_orders: dict[WorkflowId, list[OrderRecord]] = {}
     for o in orders:
         by_wf_orders.setdefault(o.workflow_id, []).append(o)
-    by_wf_fills: dict[int, list[FillRecord]] = {}
+    by_wf_fills: dict[WorkflowId, list[FillRecord]] = {}
     for f in fills:
         by_wf_fills.setdefault(f.workflow_id, []).append(f)
     open_cost = ZERO
@@ -84,7 +85,7 @@ def cash_check(broker_cash_change: Decimal, workflows: list[WorkflowRecord],
             "difference": str(broker_cash_change - total)}
 
 
-def orphaned_workflows(monitored: dict[int, list[str]],
+def orphaned_workflows(monitored: dict[WorkflowId, list[str]],
                        broker_positions: dict[str, int],
                        store_positions: list[PositionRecord]) -> list[int]:
     """Workflows whose monitored legs include one the broker holds none of (or less of than the

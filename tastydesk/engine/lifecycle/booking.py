@@ -40,6 +40,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, WorkflowChanged
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import (
     OPTION_MULTIPLIER,
     LifecycleEvent,
@@ -65,7 +66,7 @@ OVERLAP = timedelta(days=1)
 
 
 class FollowUps(Protocol):
-    async def shares_left(self, workflow_id: int, reason: str) -> None:
+    async def shares_left(self, workflow_id: WorkflowId, reason: str) -> None:
         """An assignment or exercise left this workflow holding shares."""
 
 
@@ -147,7 +148,8 @@ class LifecycleBook:
         return booked
 
     # ---- attribution
-    async def _split(self, event: LifecycleEvent) -> list[tuple[int | None, LifecycleEvent]]:
+    async def _split(self, event: LifecycleEvent
+                     ) -> list[tuple[WorkflowId | None, LifecycleEvent]]:
         """(workflow, part of the event) for every workflow the event touches; None: the part
         no workflow explains."""
         if event.kind is LifecycleKind.DIVIDEND:
@@ -156,12 +158,12 @@ class LifecycleBook:
             return _parts(event, holders, total) if holders else [(None, event)]
         wanted = abs(event.quantity)
         if event.kind is LifecycleKind.SHARES_DELIVERED:
-            claims: list[tuple[int, int]] = []
+            claims: list[tuple[WorkflowId, int]] = []
             queue = self._awaiting_delivery.get(event.underlying, [])
             while queue and sum(q for _, q in claims) < wanted:
                 wid, shares = queue[0]
                 take = min(shares, wanted - sum(q for _, q in claims))
-                claims.append((wid, take))
+                claims.append((WorkflowId(wid), take))
                 queue[0][1] -= take
                 if queue[0][1] <= 0:
                     queue.pop(0)
@@ -242,7 +244,7 @@ class LifecycleBook:
             description=f"{what} against another workflow's opposite position at {price} "
                         f"(netted at the broker)")
 
-    async def _delivery_owner(self, event: LifecycleEvent) -> int | None:
+    async def _delivery_owner(self, event: LifecycleEvent) -> WorkflowId | None:
         """After a restart between an assignment and its delivery: the workflow of the latest
         assignment or exercise on the underlying, else the workflow already holding its shares."""
         for booking in reversed(await self._store.lifecycle_bookings()):
@@ -268,7 +270,7 @@ class LifecycleBook:
         return new
 
     # ---- what a booking means for the workflow
-    async def _settle(self, workflow_id: int, event: LifecycleEvent) -> None:
+    async def _settle(self, workflow_id: WorkflowId, event: LifecycleEvent) -> None:
         wf = self._book.get(workflow_id)
         detail = event.description or f"{event.kind.value} {event.symbol}"
         self._alert(AlertLevel.WARNING if event.kind in DELIVERING else AlertLevel.INFO,
@@ -305,13 +307,13 @@ class LifecycleBook:
         else:  # options left (a leg of another expiry, say): rest an order for them, if wanted
             await self._resting.place(workflow_id)
 
-    async def _delivered_by(self, workflow_id: int) -> str:
+    async def _delivered_by(self, workflow_id: WorkflowId) -> str:
         """``assigned`` or ``exercised``: the latest delivering transaction of the workflow."""
         kinds = [b.event.kind for b in await self._store.lifecycle_bookings(workflow_id)
                  if b.event.kind in DELIVERING]
         return "exercised" if kinds and kinds[-1] is LifecycleKind.EXERCISED else "assigned"
 
-    async def _outcome(self, workflow_id: int) -> Trigger:
+    async def _outcome(self, workflow_id: WorkflowId) -> Trigger:
         """``assigned`` when this cycle saw an assignment or exercise, else ``expired``."""
         cycle = await self._settlement.cycle_start(workflow_id)
         kinds = {b.event.kind for b in await self._store.lifecycle_bookings(workflow_id)
@@ -332,21 +334,21 @@ class LifecycleBook:
             kind = "early_assigned"
         self._counters[f"lifecycle:{kind}"] += 1
 
-    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
+    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: WorkflowId) -> None:
         self._bus.publish(Alert(level, AlertCategory.FILL, title, message, self._clock.now(),
                                 workflow_id))
 
 
-def _parts(event: LifecycleEvent, claims: list[tuple[int, int]],
-           total: int) -> list[tuple[int | None, LifecycleEvent]]:
+def _parts(event: LifecycleEvent, claims: list[tuple[WorkflowId, int]],
+           total: int) -> list[tuple[WorkflowId | None, LifecycleEvent]]:
     """``event`` divided by ``claims`` (workflow, size) out of ``total``; cash pro rata to the
     cent, the last part taking the rounding; what no claim covers is a part of its own."""
     sign = 1 if event.quantity >= 0 else -1
     covered = sum(size for _, size in claims)
-    shares: list[tuple[int | None, int]] = list(claims)
+    shares: list[tuple[WorkflowId | None, int]] = list(claims)
     if covered < total:
         shares.append((None, total - covered))
-    parts: list[tuple[int | None, LifecycleEvent]] = []
+    parts: list[tuple[WorkflowId | None, LifecycleEvent]] = []
     paid = ZERO
     for i, (wid, size) in enumerate(shares):
         last = i == len(shares) - 1

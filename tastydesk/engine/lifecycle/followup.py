@@ -45,6 +45,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, RuleActionRecorded, WorkflowChanged
+from tastydesk.engine.domain.ids import ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
@@ -105,8 +106,8 @@ class AssignmentFollowUps:
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
-        self._deferred: set[int] = set()  # proposals waiting for the next session
-        self._kept: set[int] = set()  # workflows whose 'keep' is noted on the timeline
+        self._deferred: set[WorkflowId] = set()  # follow-ups waiting for the next session
+        self._kept: set[WorkflowId] = set()  # workflows whose 'keep' is noted on the timeline
 
     def subscribe(self) -> list[Any]:
         return [self._bus.subscribe(WorkflowChanged, self._on_workflow)]
@@ -126,7 +127,7 @@ class AssignmentFollowUps:
             return
         self._retry_at_open(event.workflow_id, f"the last step did not fill ({event.reason})")
 
-    def _retry_at_open(self, workflow_id: int, reason: str) -> None:
+    def _retry_at_open(self, workflow_id: WorkflowId, reason: str) -> None:
         if workflow_id in self._deferred:
             return
         self._deferred.add(workflow_id)
@@ -140,11 +141,11 @@ class AssignmentFollowUps:
         opening = self._calendar.next_open(after + timedelta(minutes=1))
         self._clock.call_at(opening + OPEN_DELAY, again)
 
-    async def shares_left(self, workflow_id: int, reason: str) -> None:
+    async def shares_left(self, workflow_id: WorkflowId, reason: str) -> None:
         """Called under the workflow's lock: the proposal runs as its own task."""
         self._spawn(self._propose(workflow_id, reason), f"after-assignment-{workflow_id}")
 
-    def ended(self, workflow_id: int, reason: str, returned: bool) -> None:
+    def ended(self, workflow_id: WorkflowId, reason: str, returned: bool) -> None:
         """The desk took a follow-up off the queue unsent: propose it again, at once with fresh
         prices when the market moved past the trader's limit, else at the next open."""
         if returned:
@@ -169,7 +170,7 @@ class AssignmentFollowUps:
             and "proposal_id" in t.payload), None)
         if latest is None:
             return False
-        record = await self._store.get_proposal(int(latest))
+        record = await self._store.get_proposal(ProposalId(int(latest)))
         if record.status != ProposalStatus.PENDING:
             return False
         held = {leg.symbol for leg in mon.legs}
@@ -182,7 +183,7 @@ class AssignmentFollowUps:
         self._desk.restore(record)
         return True
 
-    def _after_open(self, workflow_id: int, reason: str) -> bool:
+    def _after_open(self, workflow_id: WorkflowId, reason: str) -> bool:
         """Outside the session nothing can trade: propose a few minutes after the open (fresh
         quotes by then). True when deferred."""
         if self._calendar.is_open(self._clock.now()):
@@ -202,7 +203,7 @@ class AssignmentFollowUps:
         allowed = strategy is not None and strategy.after_assignment_auto
         return self._settings.armed and (allowed or self._settings.config.auto_approve)
 
-    async def _propose(self, workflow_id: int, reason: str, returned: str = "") -> None:
+    async def _propose(self, workflow_id: WorkflowId, reason: str, returned: str = "") -> None:
         async with self._book.lock(workflow_id):
             mon = self._positions.get(workflow_id)
             if mon is None or self._book.state(workflow_id) is not WorkflowState.MONITORING \
@@ -317,19 +318,20 @@ class AssignmentFollowUps:
                           f"{how})")
         dry = await self._broker.dry_run(OrderRequest(
             mon.symbol, (OrderLeg(call.symbol, SELLING, contracts),), call.quote.bid,
-            f"td-{mon.workflow_id}-check"))
+            ExternalOrderId(f"td-{mon.workflow_id}-check")))
         buying_power = max(Decimal(0), -dry.buying_power_effect)
         return call_proposal(mon, call, contracts, buying_power, rationale, now)
 
     async def _together(self, mon: MonitoredPosition) -> bool:
         """Whether the broker takes shares and options in one order (its dry run says so)."""
         legs = close_legs(mon, mon.units)
-        request = OrderRequest(mon.symbol, legs, Decimal("0.01"), f"td-{mon.workflow_id}-check")
+        request = OrderRequest(mon.symbol, legs, Decimal("0.01"),
+                               ExternalOrderId(f"td-{mon.workflow_id}-check"))
         dry = await self._broker.dry_run(request)
         return not any("shares" in e or "Equity" in e for e in dry.errors)
 
     # ---- sending an approved follow-up
-    async def send(self, workflow_id: int, proposal_id: int, proposal: TradeProposal,
+    async def send(self, workflow_id: WorkflowId, proposal_id: ProposalId, proposal: TradeProposal,
                    limit: Decimal, user: str) -> ActionResult:
         """The desk approved ``proposal`` (its lock is held): re-price it on the current quotes
         and send it within the trader's limit, or say why not (the desk brings it back)."""

@@ -31,7 +31,7 @@ from tastydesk.engine.domain.events import (
     OrderUpdated,
     QuoteReceived,
 )
-from tastydesk.engine.domain.ids import ExternalOrderId
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
@@ -78,24 +78,24 @@ class OrderManager:
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
-        self._orders: dict[str, OrderRecord] = {}
-        self._working: dict[str, WorkingOrder] = {}
-        self._by_broker_id: dict[str, str] = {}
+        self._orders: dict[ExternalOrderId, OrderRecord] = {}
+        self._working: dict[ExternalOrderId, WorkingOrder] = {}
+        self._by_broker_id: dict[BrokerOrderId, ExternalOrderId] = {}
         self._seen_fills: set[str] = set()
-        self._lookups: dict[str, TimerHandle] = {}
+        self._lookups: dict[ExternalOrderId, TimerHandle] = {}
 
     # ---- queries
     def records(self) -> list[OrderRecord]:
         return list(self._orders.values())
 
-    def working(self, external_id: str) -> WorkingOrder | None:
+    def working(self, external_id: ExternalOrderId) -> WorkingOrder | None:
         return self._working.get(external_id)
 
-    def has_open(self, workflow_id: int) -> bool:
+    def has_open(self, workflow_id: WorkflowId) -> bool:
         return any(o.workflow_id == workflow_id and o.status in OPEN_ORDER
                    for o in self._orders.values())
 
-    def count_for_proposal(self, proposal_id: int, purpose: OrderPurpose) -> int:
+    def count_for_proposal(self, proposal_id: ProposalId, purpose: OrderPurpose) -> int:
         return sum(1 for o in self._orders.values()
                    if o.proposal_id == proposal_id and o.purpose is purpose)
 
@@ -118,10 +118,10 @@ class OrderManager:
         self._lookups.clear()
 
     # ---- submission
-    async def submit(self, workflow_id: int, purpose: OrderPurpose, underlying: str,
+    async def submit(self, workflow_id: WorkflowId, purpose: OrderPurpose, underlying: str,
                      legs: tuple[OrderLeg, ...], units: int, *, mid: Decimal, natural: Decimal,
                      strategy: Strategy | None, limit: Decimal | None = None,
-                     price: Decimal | None = None, proposal_id: int | None = None,
+                     price: Decimal | None = None, proposal_id: ProposalId | None = None,
                      rule_type: str = "", buying_power_per_unit: Decimal = ZERO,
                      time_in_force: TimeInForce = TimeInForce.DAY) -> None:
         """Persist the intent, dry-run it, send it, and start its price walk.
@@ -198,7 +198,7 @@ class OrderManager:
                                         market.natural if market else None))
         return record
 
-    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
+    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: WorkflowId) -> None:
         self._bus.publish(Alert(level, AlertCategory.ERROR, title, message, self._clock.now(),
                                 workflow_id))
 
@@ -216,7 +216,7 @@ class OrderManager:
 
         self._lookups[ext] = self._clock.call_later(delay, fire)
 
-    async def _resolve_unknown(self, external_id: str) -> None:
+    async def _resolve_unknown(self, external_id: ExternalOrderId) -> None:
         working = self._working.get(external_id)
         if working is None:
             return
@@ -243,7 +243,7 @@ class OrderManager:
             working.plan.walk.interval_seconds,
             lambda: self._spawn(self._walk(working.external_id), "price-walk"))
 
-    async def _walk(self, external_id: str) -> None:
+    async def _walk(self, external_id: ExternalOrderId) -> None:
         working = self._working.get(external_id)
         if working is None or working.broker_order_id is None:
             return
@@ -270,7 +270,7 @@ class OrderManager:
                 return
             await self._step(external_id, working, new_price)
 
-    async def withdraw(self, external_id: str, why: str) -> OrderRecord | None:
+    async def withdraw(self, external_id: ExternalOrderId, why: str) -> OrderRecord | None:
         """Cancel an order of ours (a resting exit, before the app's own exit); its record
         after says whether it ended or filled first (None: an order we never knew)."""
         working = self._working.get(external_id)
@@ -281,7 +281,7 @@ class OrderManager:
                 await self.apply_snapshot(external_id, snap, cancel_reason=why)
         return self._orders.get(external_id)
 
-    async def _cancel(self, external_id: str, working: WorkingOrder, why: str) -> None:
+    async def _cancel(self, external_id: ExternalOrderId, working: WorkingOrder, why: str) -> None:
         assert working.broker_order_id is not None
         result = await self._broker.cancel(working.broker_order_id)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
@@ -291,7 +291,7 @@ class OrderManager:
             if snap is not None:
                 await self.apply_snapshot(external_id, snap)
 
-    async def _step(self, external_id: str, working: WorkingOrder, new_price: Decimal) -> None:
+    async def _step(self, external_id: ExternalOrderId, working: WorkingOrder, new_price: Decimal) -> None:
         assert working.broker_order_id is not None
         result = await self._broker.replace(working.broker_order_id, new_price)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
@@ -361,7 +361,7 @@ class OrderManager:
         self._record(await self._store.update_order(order.external_id, OrderStatus.CANCELLED,
                                                     self._clock.now(), detail=detail))
 
-    async def _failed(self, external_id: str, reason: str) -> None:
+    async def _failed(self, external_id: ExternalOrderId, reason: str) -> None:
         working = self._working.pop(external_id, None)
         if working:
             self._end_tracking(working)
@@ -391,19 +391,19 @@ class OrderManager:
             if working.broker_order_id:
                 self._spawn(self.confirm_fill(ext, working.broker_order_id), "resync")
 
-    async def confirm_fill(self, external_id: str, order_id: str) -> None:
+    async def confirm_fill(self, external_id: ExternalOrderId, order_id: BrokerOrderId) -> None:
         snap = await self._broker.get_order(order_id)  # fills are confirmed by look-up
         if snap is not None:
             await self._snapshot_locked(external_id, snap)
 
-    async def _snapshot_locked(self, external_id: str, snap: OrderSnapshot) -> None:
+    async def _snapshot_locked(self, external_id: ExternalOrderId, snap: OrderSnapshot) -> None:
         order = self._orders.get(external_id)
         if order is None:
             return
         async with self._book.lock(order.workflow_id):
             await self.apply_snapshot(external_id, snap)
 
-    async def apply_snapshot(self, external_id: str, snap: OrderSnapshot,
+    async def apply_snapshot(self, external_id: ExternalOrderId, snap: OrderSnapshot,
                              cancel_reason: str = "") -> None:
         """Fold a broker snapshot of one of our orders into the store and the workflow."""
         order = self._orders[external_id]

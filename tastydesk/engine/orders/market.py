@@ -12,6 +12,7 @@ from typing import Any
 
 from tastydesk.engine.domain.chain import Quote, parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import OrderAction, Side
+from tastydesk.engine.domain.ids import ExternalOrderId, WorkflowId
 from tastydesk.engine.domain.orders import OrderRequest
 from tastydesk.engine.domain.pricer import PricedLeg, SpreadPrice, spread_price
 from tastydesk.engine.ports import BrokerPort
@@ -92,13 +93,13 @@ class OrderMarket:
         self._spawn = spawn
         self._quotes = LegQuotes()
 
-    def watch(self, external_id: str, workflow_id: int, request: OrderRequest) -> None:
+    def watch(self, external_id: ExternalOrderId, workflow_id: WorkflowId, request: OrderRequest) -> None:
         symbols = order_streamers(request)
         self._quotes.watch(external_id, symbols)
         self._streams.claim(STREAM_CLAIM, workflow_id, symbols)
         self._spawn(self._broker.subscribe(symbols), "subscribe-order")
 
-    def unwatch(self, external_id: str, workflow_id: int, request: OrderRequest,
+    def unwatch(self, external_id: ExternalOrderId, workflow_id: WorkflowId, request: OrderRequest,
                 workflow_still_working: bool) -> None:
         symbols = order_streamers(request)
         self._quotes.unwatch(external_id, symbols)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import OrderPurpose, OrderStatus, RuleType, WorkflowState
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.instruments import MAX_OPTION_LEGS, TimeInForce
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER
@@ -54,7 +55,7 @@ class RestingExits:
         self._book = book
         self._readiness = readiness
 
-    def order_of(self, workflow_id: int) -> OrderRecord | None:
+    def order_of(self, workflow_id: WorkflowId) -> OrderRecord | None:
         """The workflow's resting order still open at the broker, if any."""
         return next((o for o in self._orders.records() if o.workflow_id == workflow_id
                      and o.status in OPEN_ORDER and is_resting(o)), None)
@@ -75,7 +76,7 @@ class RestingExits:
         price = -profit_target_mark(mon.entry_price, rule.threshold, basis)
         return price if price != ZERO else None
 
-    async def place(self, workflow_id: int) -> bool:
+    async def place(self, workflow_id: WorkflowId) -> bool:
         """Rest a GTC closing order at the profit target for every unit held (after the entry
         fills, or after a partial close or roll changed the position). True when one went out.
         Nothing is sent before start-up reconciliation ends (:meth:`resume` places them then)."""
@@ -117,7 +118,7 @@ class RestingExits:
         held = {(leg.symbol, leg.action, leg.quantity) for leg in close_legs(mon, mon.units)}
         return {(leg.symbol, leg.action, leg.quantity) for leg in order.legs} == held
 
-    async def withdraw(self, workflow_id: int, why: str) -> str:
+    async def withdraw(self, workflow_id: WorkflowId, why: str) -> str:
         """Cancel the workflow's resting order before the app's own exit; returns "" when
         nothing rests any more (the exit may go out), else why the exit must wait: the order
         filled first (the position changed) or its cancel is not confirmed yet."""
@@ -134,7 +135,7 @@ class RestingExits:
             return "the resting profit-target order's cancel is not confirmed yet"
         return ""
 
-    async def resize(self, workflow_id: int) -> None:
+    async def resize(self, workflow_id: WorkflowId) -> None:
         """After a partial close or roll: the resting order follows the position (withdrawn,
         then placed again at the new quantity and price)."""
         if not await self.withdraw(workflow_id, "the position changed"):

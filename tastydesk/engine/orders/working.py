@@ -10,6 +10,7 @@ from typing import Protocol
 
 from tastydesk.engine.clock import TimerHandle
 from tastydesk.engine.domain.enums import OrderPurpose
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, WorkflowId
 from tastydesk.engine.domain.orders import OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.orders.pricing import WalkPlan
@@ -18,10 +19,10 @@ from tastydesk.engine.risk.checks import Commitment
 
 @dataclass(slots=True)
 class WorkingOrder:
-    external_id: str
-    workflow_id: int
+    external_id: ExternalOrderId
+    workflow_id: WorkflowId
     purpose: OrderPurpose
-    broker_order_id: str | None
+    broker_order_id: BrokerOrderId | None
     request: OrderRequest  # as first sent; ``price`` below is the current limit
     price: Decimal
     mid: Decimal  # at the start of the walk; updated from quotes while it works
@@ -48,7 +49,8 @@ def remaining_request(working: WorkingOrder, filled: int, price: Decimal) -> Ord
     return dataclasses.replace(request, price=price, legs=legs)
 
 
-def opening_commitments(working: Iterable[WorkingOrder], records: Mapping[str, OrderRecord]
+def opening_commitments(working: Iterable[WorkingOrder],
+                        records: Mapping[ExternalOrderId, OrderRecord]
                         ) -> list[Commitment]:
     """Buying power the unfilled part of every working opening order would use."""
     out = []

@@ -30,6 +30,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, RuleTriggered
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.money import CENT
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.rolls import RollEdits, RollPreview
@@ -113,7 +114,7 @@ class PositionActions:
         return self._settings.armed and (rule.auto or rule.rule_type in config.auto_manage
                                          or config.auto_approve)
 
-    async def _act(self, workflow_id: int, rule_index: int) -> None:
+    async def _act(self, workflow_id: WorkflowId, rule_index: int) -> None:
         mon = self._positions.get(workflow_id)
         if mon is None:
             return
@@ -226,7 +227,7 @@ class PositionActions:
                                     mon.workflow_id))
         return waiting
 
-    async def continue_exit(self, workflow_id: int, purpose: OrderPurpose) -> bool:
+    async def continue_exit(self, workflow_id: WorkflowId, purpose: OrderPurpose) -> bool:
         """A piece of a roll or of a close too wide for one order filled (the workflow's lock
         is held): send the next piece, if any. True when an order went out."""
         if purpose is OrderPurpose.ROLL:
@@ -246,7 +247,7 @@ class PositionActions:
         await self._roller.resume_after_restart()
 
     # ---- trader commands
-    async def close_position(self, workflow_id: int, user: str, pct: int = 100) -> ActionResult:
+    async def close_position(self, workflow_id: WorkflowId, user: str, pct: int = 100) -> ActionResult:
         if pct not in CLOSE_PCTS:
             raise EngineError("close percentage must be 25, 50, 75 or 100")
         mon = self._positions.get(workflow_id)
@@ -275,7 +276,7 @@ class PositionActions:
                 mon.awaiting.clear()
             return outcome
 
-    async def preview_roll(self, workflow_id: int, edits: RollEdits = NO_EDITS) -> RollPreview:
+    async def preview_roll(self, workflow_id: WorkflowId, edits: RollEdits = NO_EDITS) -> RollPreview:
         """The roll the trader would send with ``edits``: new legs, net price, risk after it
         (a query: nothing is saved or sent)."""
         mon = self._positions.get(workflow_id)
@@ -283,7 +284,7 @@ class PositionActions:
             raise EngineError(f"workflow: no open position for workflow #{workflow_id}")
         return await self._roller.preview(mon, edits)
 
-    async def roll_position(self, workflow_id: int, user: str,
+    async def roll_position(self, workflow_id: WorkflowId, user: str,
                             edits: RollEdits = NO_EDITS) -> ActionResult:
         mon = self._positions.get(workflow_id)
         if mon is None:
@@ -329,7 +330,7 @@ class PositionActions:
                                 lambda: self._spawn(at_open(), f"queued-{wid}"))
         return ActionResult(ActionOutcome.QUEUED, message)
 
-    def requeue_exit(self, workflow_id: int, purpose: OrderPurpose, units: int, rule: str,
+    def requeue_exit(self, workflow_id: WorkflowId, purpose: OrderPurpose, units: int, rule: str,
                      at: datetime) -> None:
         """A DAY exit expired at the close: send it again at ``at`` (the next open). Rules stay
         quiet meanwhile; at the open the same exit goes out for what is still held."""
@@ -356,7 +357,7 @@ class PositionActions:
         self._book.set_timer_at(("queued", workflow_id), at,
                                 lambda: self._spawn(at_open(), f"requeued-{workflow_id}"))
 
-    async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
+    async def set_rules_paused(self, workflow_id: WorkflowId, paused: bool, user: str) -> None:
         await self._positions.set_rules_paused(workflow_id, paused)
         await self._audit.audit(user, "rules_paused" if paused else "rules_resumed", "",
                                 workflow_id)
@@ -364,7 +365,7 @@ class PositionActions:
                                         f"rules {'paused' if paused else 'resumed'} by {user}",
                                         self._clock.now()))
 
-    async def set_rule_threshold(self, workflow_id: int, rule_index: int, threshold: Decimal,
+    async def set_rule_threshold(self, workflow_id: WorkflowId, rule_index: int, threshold: Decimal,
                                  user: str) -> None:
         wf = self._book.find(workflow_id)
         if wf is None:
@@ -432,7 +433,7 @@ class PositionActions:
             mon.buying_power_per_unit = loss / mon.units
         return rec.id
 
-    async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
+    async def cancel_workflow(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         if not reason.strip():
             raise EngineError("a reason is required to cancel a workflow")
         async with self._book.lock(workflow_id):

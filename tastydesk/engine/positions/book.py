@@ -28,6 +28,7 @@ from tastydesk.engine.domain.events import (
     RuleActionRecorded,
     RuleTriggered,
 )
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import WorkflowRecord
@@ -74,9 +75,9 @@ class PositionBook:
         self._counters = counters
         self._on_change = on_change
         self._on_rule_due = on_rule_due
-        self._monitored: dict[int, MonitoredPosition] = {}
+        self._monitored: dict[WorkflowId, MonitoredPosition] = {}
         self._by_symbol: dict[str, list[MonitoredPosition]] = defaultdict(list)
-        self._proposals: dict[int, TradeProposal] = {}
+        self._proposals: dict[ProposalId, TradeProposal] = {}
         # symbol -> its next ex-date and amount, for positions loaded after it was read
         self._dividends: dict[str, tuple[date, Decimal] | None] = {}
         self._dirty: dict[int, MonitoredPosition] = {}
@@ -85,7 +86,7 @@ class PositionBook:
         self._betas: dict[str, tuple[date, float]] = {}
 
     # ---- queries
-    def get(self, workflow_id: int) -> MonitoredPosition | None:
+    def get(self, workflow_id: WorkflowId) -> MonitoredPosition | None:
         return self._monitored.get(workflow_id)
 
     def __iter__(self) -> Iterator[MonitoredPosition]:
@@ -122,7 +123,7 @@ class PositionBook:
                 mon.ex_dividend = ex_dividend
                 self._mark_dirty(mon)
 
-    def remember_proposal(self, proposal_id: int, proposal: TradeProposal) -> None:
+    def remember_proposal(self, proposal_id: ProposalId, proposal: TradeProposal) -> None:
         self._proposals[proposal_id] = proposal
 
     # ---- loading
@@ -130,7 +131,7 @@ class PositionBook:
         return [self._bus.subscribe(QuoteReceived, self._on_quote),
                 self._bus.subscribe(GreeksReceived, self._on_greeks)]
 
-    async def load(self, workflow_id: int) -> None:
+    async def load(self, workflow_id: WorkflowId) -> None:
         """(Re)build a monitored position from the stored legs and the workflow's proposal."""
         wf = self._book.get(workflow_id)
         legs_rec = [p for p in await self._store.positions(workflow_id, open_only=True)
@@ -217,7 +218,7 @@ class PositionBook:
         self._betas[symbol] = (today, beta)
         return beta
 
-    async def proposal(self, proposal_id: int) -> TradeProposal:
+    async def proposal(self, proposal_id: ProposalId) -> TradeProposal:
         """A stored proposal (an entry's, or a roll's target), cached once read."""
         cached = self._proposals.get(proposal_id)
         if cached is None:
@@ -242,7 +243,7 @@ class PositionBook:
                 g = contract.greeks
                 leg.delta, leg.theta, leg.vega = g.delta, g.theta, g.vega
 
-    def drop(self, workflow_id: int) -> None:
+    def drop(self, workflow_id: WorkflowId) -> None:
         mon = self._monitored.pop(workflow_id, None)
         if mon is None:
             return
@@ -268,12 +269,12 @@ class PositionBook:
         return tuple(rules)
 
     # ---- action state
-    def action_done(self, workflow_id: int) -> None:
+    def action_done(self, workflow_id: WorkflowId) -> None:
         mon = self._monitored.get(workflow_id)
         if mon is not None:
             mon.acting = False
 
-    def close_failed(self, workflow_id: int, retry_after: datetime) -> None:
+    def close_failed(self, workflow_id: WorkflowId, retry_after: datetime) -> None:
         """A closing order ended unfilled: rules start over and wait before acting again."""
         mon = self._monitored.get(workflow_id)
         if mon:
@@ -282,14 +283,14 @@ class PositionBook:
             mon.retry_after = retry_after
 
     # ---- trader commands on rules
-    async def set_rules_paused(self, workflow_id: int, paused: bool) -> None:
+    async def set_rules_paused(self, workflow_id: WorkflowId, paused: bool) -> None:
         mon = self._monitored.get(workflow_id)
         if mon is not None:
             mon.paused = paused
             mon.cached_view = None
         await self._book.update(workflow_id, rules_paused=paused)
 
-    async def set_rule_threshold(self, workflow_id: int, rule_index: int,
+    async def set_rule_threshold(self, workflow_id: WorkflowId, rule_index: int,
                                  overrides: dict[str, str], strategy: Strategy) -> None:
         wf = await self._book.update(workflow_id, rule_overrides=overrides)
         mon = self._monitored.get(workflow_id)
@@ -412,7 +413,7 @@ class PositionBook:
         self._spawn(self._record_rule_action(mon.workflow_id, rule.rule_type.value, action,
                                              detail, status, now), "rule-action")
 
-    async def _record_rule_action(self, workflow_id: int, rule_type: str, action: str,
+    async def _record_rule_action(self, workflow_id: WorkflowId, rule_type: str, action: str,
                                   detail: str, status: str, now: datetime) -> None:
         record = await self._store.add_rule_action(workflow_id, rule_type, action, detail, status,
                                                    now)

@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tastydesk.engine.domain.enums import OrderAction, OrderPurpose
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.money import CENT, MULTIPLIER, ZERO
 from tastydesk.engine.domain.records import FillRecord, OrderRecord
 
@@ -37,7 +38,7 @@ _SELLS = (OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE)
 class ChainTotals:
     """One chain's totals in dollars (credits and debits both positive amounts)."""
 
-    workflow_id: int
+    workflow_id: WorkflowId
     opened_at: datetime
     closed_at: datetime | None  # None while legs are still held
     orders: int  # filled orders in the chain (entry, rolls, closes)
@@ -69,7 +70,7 @@ def order_fees(orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:
     return total.quantize(CENT)
 
 
-def chain_totals(workflow_id: int, orders: list[OrderRecord], fills: list[FillRecord],
+def chain_totals(workflow_id: WorkflowId, orders: list[OrderRecord], fills: list[FillRecord],
                  now: datetime) -> ChainTotals:
     """Totals of one chain (its orders and their fills, in time order)."""
     credits = debits = ZERO
@@ -100,7 +101,7 @@ def chain_totals(workflow_id: int, orders: list[OrderRecord], fills: list[FillRe
         days_held=max(0, ((closed_at or now) - opened).days))
 
 
-def chains(workflow_id: int, orders: list[OrderRecord], fills: list[FillRecord],
+def chains(workflow_id: WorkflowId, orders: list[OrderRecord], fills: list[FillRecord],
            now: datetime) -> list[ChainTotals]:
     """A workflow's chains, oldest first: each starts at an entry that filled and runs until
     the next such entry."""
@@ -116,13 +117,13 @@ def chains(workflow_id: int, orders: list[OrderRecord], fills: list[FillRecord],
     return out
 
 
-def workflow_chains(store: Store, workflow_id: int, now: datetime) -> list[ChainTotals]:
+def workflow_chains(store: Store, workflow_id: WorkflowId, now: datetime) -> list[ChainTotals]:
     """Every chain of a workflow, from a (read-only) store: what the journal and the exports
     show next to each closed trade (match a journal entry by ``opened_at``)."""
     return chains(workflow_id, store.orders(workflow_id), store.fills(workflow_id), now)
 
 
-async def load_current_chain(store: AsyncStore, workflow_id: int,
+async def load_current_chain(store: AsyncStore, workflow_id: WorkflowId,
                              now: datetime) -> ChainTotals | None:
     """The chain of the position a workflow holds now (its latest), through the async store."""
     found = chains(workflow_id, await store.orders(workflow_id), await store.fills(workflow_id),

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from tastydesk.engine.domain.chain import parse_occ, streamer_symbol
 from tastydesk.engine.domain.enums import OptionType, OrderAction, RuleType, Side
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import OPTION_MULTIPLIER, is_option_symbol
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.orders import OrderLeg
@@ -82,7 +83,7 @@ RECENT_MIDS = 20  # closing mids kept for the failsafe's jump check
 
 @dataclass(slots=True)
 class MonitoredPosition:
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     strategy_name: str
     legs: list[MonitoredLeg]

@@ -32,6 +32,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.rolls import RollEdits, RollPreview
@@ -97,7 +98,7 @@ class Roller:
         self._clock = clock
         self._spawn = spawn
 
-    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: int) -> None:
+    def _alert(self, level: AlertLevel, title: str, message: str, workflow_id: WorkflowId) -> None:
         self._bus.publish(Alert(level, AlertCategory.RULE, title, message, self._clock.now(),
                                 workflow_id))
 
@@ -206,7 +207,7 @@ class Roller:
                            limit=edits.limit)
         return SENT
 
-    async def _submit(self, mon: MonitoredPosition, piece: RollPiece, proposal_id: int,
+    async def _submit(self, mon: MonitoredPosition, piece: RollPiece, proposal_id: ProposalId,
                       rule: str, *, open_units: int | None = None,
                       limit: Decimal | None = None) -> None:
         order = piece.order(mon.units, open_units)
@@ -285,7 +286,7 @@ class Roller:
         await self._submit(mon, piece, proposal_id, rule)
         return SENT
 
-    async def continue_after_fill(self, workflow_id: int) -> bool:
+    async def continue_after_fill(self, workflow_id: WorkflowId) -> bool:
         """A roll piece filled and the workflow is MONITORING again (the caller holds the lock):
         send the next piece, if the roll has one. True when an order went out."""
         mon = self._positions.get(workflow_id)

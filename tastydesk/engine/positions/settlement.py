@@ -27,6 +27,7 @@ from tastydesk.engine.domain.enums import (
     WorkflowState,
 )
 from tastydesk.engine.domain.events import Alert, JournalRecorded
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, multiplier_for
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
@@ -58,9 +59,9 @@ class Settlement:
                  settings: Settings, bus: EventBus, clock: Clock,
                  spawn: Callable[[Any, str], Any], counters: Counter[str],
                  calendar: MarketCalendar,
-                 continue_exit: Callable[[int, OrderPurpose], Awaitable[bool]],
-                 requeue_exit: Callable[[int, OrderPurpose, int, str, datetime], None],
-                 rest_exit: Callable[[int], Awaitable[Any]] | None = None) -> None:
+                 continue_exit: Callable[[WorkflowId, OrderPurpose], Awaitable[bool]],
+                 requeue_exit: Callable[[WorkflowId, OrderPurpose, int, str, datetime], None],
+                 rest_exit: Callable[[WorkflowId], Awaitable[Any]] | None = None) -> None:
         self._book = book
         self._rest_exit = rest_exit  # (re-)places a strategy's resting profit-target order
         self._calendar = calendar
@@ -75,10 +76,10 @@ class Settlement:
         self._counters = counters
 
     def _alert(self, level: AlertLevel, category: AlertCategory, title: str, message: str,
-               workflow_id: int) -> None:
+               workflow_id: WorkflowId) -> None:
         self._bus.publish(Alert(level, category, title, message, self._clock.now(), workflow_id))
 
-    async def _rest(self, workflow_id: int) -> None:
+    async def _rest(self, workflow_id: WorkflowId) -> None:
         if self._rest_exit is not None:
             await self._rest_exit(workflow_id)
 
@@ -189,13 +190,13 @@ class Settlement:
             if not is_resting(record):
                 await self._rest(wid)  # the resting order follows the smaller or rolled position
 
-    async def cycle_start(self, workflow_id: int) -> datetime:
+    async def cycle_start(self, workflow_id: WorkflowId) -> datetime:
         """When the workflow's current cycle began: its latest filled entry order."""
         orders = await self._store.orders(workflow_id)
         opens = [o for o in orders if o.purpose is OrderPurpose.OPEN and o.filled_quantity > 0]
         return opens[-1].created_at if opens else self._book.get(workflow_id).created_at
 
-    async def closing_rule(self, workflow_id: int) -> str:
+    async def closing_rule(self, workflow_id: WorkflowId) -> str:
         """The bare name of what started the exit that ended the cycle, for the journal: the
         rule's type (``stop_loss``, ``after_assignment``...) or ``manual`` for the trader. The
         whole reason ("rule stop_loss: close 1 of 1") stays on the workflow's CLOSE transition."""
@@ -208,7 +209,7 @@ class Settlement:
             return rule or ("manual" if t.actor is Actor.USER else "engine")
         return "manual"
 
-    async def finish_closed(self, workflow_id: int, reason: str, rule: str = "",
+    async def finish_closed(self, workflow_id: WorkflowId, reason: str, rule: str = "",
                             trigger: Trigger = Trigger.CLOSED) -> None:
         """Write the cycle's journal entry, end the workflow (CLOSING -closed-> COMPLETED, or
         ``expired`` / ``assigned`` when the broker took the last legs), schedule the restart.

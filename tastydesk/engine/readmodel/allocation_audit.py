@@ -16,6 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tastydesk.engine.domain.enums import OrderPurpose, Trigger, WorkflowState
+from tastydesk.engine.domain.ids import ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER
 from tastydesk.engine.domain.records import (
@@ -55,7 +56,7 @@ class _Order:
 
 def opening_breaches(orders: Iterable[OrderRecord],
                      events_of: Callable[[OrderRecord], Sequence[OrderEventRecord]],
-                     proposal_of: Callable[[int], tuple[str, Decimal, int]],
+                     proposal_of: Callable[[ProposalId], tuple[str, Decimal, int]],
                      caps: dict[str, Decimal], transitions: Iterable[TransitionRecord],
                      journal: Iterable[JournalRecord],
                      nlv: Sequence[tuple[datetime, Decimal]], start_nlv: Decimal,
@@ -64,7 +65,7 @@ def opening_breaches(orders: Iterable[OrderRecord],
 
     ``proposal_of(id)`` gives a proposal's (strategy, buying power, quantity); ``nlv`` is the
     broker's net liquidating value as reported over the run, in time order."""
-    built: dict[str, _Order] = {}
+    built: dict[ExternalOrderId, _Order] = {}
     for o in orders:
         per_unit = ZERO
         if o.proposal_id is not None and o.purpose is OrderPurpose.OPEN:
@@ -94,13 +95,13 @@ def opening_breaches(orders: Iterable[OrderRecord],
     return OpeningBreaches(above_cap, above_allocation)
 
 
-def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[int, datetime]]
+def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[WorkflowId, datetime]]
           ) -> tuple[Decimal, set[int]]:
     """Buying power the other workflows' held positions and working opening orders used
     when ``order`` was recorded, and the workflows whose opening order came before it at
     its very moment (their approval is no longer pending then)."""
     at, mark = order.record.created_at, order.first_event
-    fills: dict[int, list[tuple[datetime, int, Decimal]]] = {}  # workflow -> (when, +/-units, bp)
+    fills: dict[WorkflowId, list[tuple[datetime, int, Decimal]]] = {}  # workflow -> (when, +/-units, bp)
     working = ZERO
     sent: set[int] = set()
     for other in others:
@@ -131,16 +132,16 @@ def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[int, dateti
 
 
 def _pending_spans(transitions: Iterable[TransitionRecord],
-                   proposal_of: Callable[[int], tuple[str, Decimal, int]]
-                   ) -> list[tuple[int, datetime, datetime, Decimal]]:
+                   proposal_of: Callable[[ProposalId], tuple[str, Decimal, int]]
+                   ) -> list[tuple[WorkflowId, datetime, datetime, Decimal]]:
     """(workflow, from, until, buying power) of every proposal while it awaited approval; one
     approved at an order's own moment is pending then unless its order came first."""
     spans = []
-    opened: dict[int, tuple[datetime, Decimal]] = {}
+    opened: dict[WorkflowId, tuple[datetime, Decimal]] = {}
     for t in sorted(transitions, key=lambda t: t.id):
         if t.to_state is WorkflowState.PENDING_APPROVAL and t.trigger is Trigger.PROPOSE \
                 and "proposal_id" in t.payload:
-            _, bp, _ = proposal_of(int(t.payload["proposal_id"]))
+            _, bp, _ = proposal_of(ProposalId(int(t.payload["proposal_id"])))
             opened[t.workflow_id] = (t.time, bp)
         elif t.workflow_id in opened and t.to_state is not WorkflowState.PENDING_APPROVAL:
             start, bp = opened.pop(t.workflow_id)

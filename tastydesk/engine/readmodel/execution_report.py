@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.domain.enums import OrderPurpose, OrderStatus, Trigger
+from tastydesk.engine.domain.ids import ProposalId
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.domain.records import OrderRecord, TransitionRecord
 from tastydesk.engine.execution_pricing.fill_quality import percentile, samples_from_events, summarise
@@ -42,7 +43,7 @@ def execution_summary(store: Store) -> dict[str, Any]:
     proposals_by_strategy: Counter[str] = Counter()
     for t in transitions:
         if t.trigger is Trigger.PROPOSE and "proposal_id" in t.payload:
-            proposal = store.get_proposal(int(t.payload["proposal_id"])).proposal
+            proposal = store.get_proposal(ProposalId(int(t.payload["proposal_id"]))).proposal
             proposals_by_strategy[proposal.strategy_name] += 1
     closes = sorted((t for t in transitions if t.trigger is Trigger.CLOSE),
                     key=lambda t: t.time)
@@ -101,9 +102,9 @@ def allocation_summary(store: Store, nlv: list[tuple[datetime, Decimal]], start_
     allocation (positions, pending approvals and working orders) past ``max_allocation_pct``
     of the broker's net liquidating value, counted from the records (see
     :mod:`tastydesk.engine.readmodel.allocation_audit`), not from the checks' verdicts."""
-    proposals: dict[int, tuple[str, Decimal, int]] = {}
+    proposals: dict[ProposalId, tuple[str, Decimal, int]] = {}
 
-    def proposal_of(proposal_id: int) -> tuple[str, Decimal, int]:
+    def proposal_of(proposal_id: ProposalId) -> tuple[str, Decimal, int]:
         if proposal_id not in proposals:
             p = store.get_proposal(proposal_id).proposal
             proposals[proposal_id] = (p.strategy_name, p.buying_power, p.quantity)

@@ -20,6 +20,7 @@ from tastydesk.engine.domain.events import (
     RuleActionRecorded,
     TransitionRecorded,
 )
+from tastydesk.engine.domain.ids import ExternalOrderId, WorkflowId
 from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -72,14 +73,14 @@ class History:
         self.journal: _Log[JournalRecord] = _Log()
         self.audit: _Log[AuditRecord] = _Log(LOG_LIMIT)
         self.errors: _Log[ErrorRecord] = _Log(LOG_LIMIT)
-        self._by_workflow: dict[int, list[TransitionRecord]] = defaultdict(list)
+        self._by_workflow: dict[WorkflowId, list[TransitionRecord]] = defaultdict(list)
         self._last: dict[int, TransitionRecord] = {}
         self.time_in_state: dict[str, float] = defaultdict(float)
         self._sent: set[str] = set()
         self._filled: set[str] = set()
         self._steps: dict[str, int] = {}  # external id -> price steps
         # external id -> (workflow id, fills with their market), and the units they cover
-        self._fills: dict[str, list[tuple[int, FillSample]]] = {}
+        self._fills: dict[ExternalOrderId, list[tuple[WorkflowId, FillSample]]] = {}
         self._filled_units: dict[str, int] = {}
 
     # ---- figures
@@ -95,14 +96,14 @@ class History:
     def price_steps(self) -> int:
         return sum(self._steps.values())
 
-    def fills(self) -> list[tuple[int, FillSample]]:
+    def fills(self) -> list[tuple[WorkflowId, FillSample]]:
         """Every fill recorded with its market, with its workflow id (fill quality)."""
         return [f for samples in self._fills.values() for f in samples]
 
     def errors_by_category(self) -> dict[str, int]:
         return dict(Counter(e.category for e in self.errors))
 
-    def workflow_transitions(self, workflow_id: int) -> list[TransitionRecord]:
+    def workflow_transitions(self, workflow_id: WorkflowId) -> list[TransitionRecord]:
         return list(self._by_workflow.get(workflow_id, ()))
 
     # ---- loading and following

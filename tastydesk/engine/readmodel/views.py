@@ -16,6 +16,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.domain.events import GreeksReceived, QuoteReceived
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER
 from tastydesk.engine.domain.records import (
@@ -152,7 +153,7 @@ class ReadModel:
             login_required=self._readiness.login_required)
 
     # ---- history
-    def transitions(self, workflow_id: int | None = None,
+    def transitions(self, workflow_id: WorkflowId | None = None,
                     limit: int = 500) -> list[TransitionRecord]:
         records = (self.history.transitions if workflow_id is None
                    else self.history.workflow_transitions(workflow_id))
@@ -161,7 +162,7 @@ class ReadModel:
     def decisions(self, limit: int = 500) -> list[DecisionRecord]:
         return list(self.history.decisions[-limit:])
 
-    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+    def rule_actions(self, workflow_id: WorkflowId | None = None) -> list[RuleActionRecord]:
         return [r for r in self.history.rule_actions
                 if workflow_id is None or r.workflow_id == workflow_id]
 
@@ -198,6 +199,6 @@ class ReadModel:
                              time_in_state_s=dict(history.time_in_state),
                              by_strategy=by_strategy, equity_curve=tuple(curve))
 
-    def _strategy_of(self, workflow_id: int) -> str:
+    def _strategy_of(self, workflow_id: WorkflowId) -> str:
         wf = self._book.find(workflow_id)
         return (wf.strategy_name if wf is not None else None) or "—"

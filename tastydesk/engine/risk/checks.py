@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import Side
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.strategy import Strategy
@@ -45,7 +46,7 @@ class Commitment:
     """Buying power a workflow has asked for but does not hold yet: a proposal waiting for
     approval, or the unfilled part of a working opening order."""
 
-    workflow_id: int
+    workflow_id: WorkflowId
     symbol: str
     buying_power: Decimal
     kind: str  # "pending approval" or "working order"

@@ -20,6 +20,7 @@ from tastydesk.engine.domain.events import (
     PortfolioRiskChanged,
     QuoteReceived,
 )
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.views import PortfolioView
 from tastydesk.engine.risk.checks import (
@@ -111,7 +112,7 @@ class PortfolioRisk:
         opening orders."""
         return self.current().buying_power_used + committed(self.commitments(), exclude_workflow)
 
-    def opening_problem(self, workflow_id: int | None, buying_power: Decimal,
+    def opening_problem(self, workflow_id: WorkflowId | None, buying_power: Decimal,
                         max_per_trade: Decimal) -> str | None:
         """The pre-trade checks every path that sends an opening order runs (proposal,
         approval, modify, re-price): per-trade buying power, allocation counting what is
@@ -122,7 +123,7 @@ class PortfolioRisk:
         return opening_problem(buying_power, max_per_trade,
                                used=self.used_or_committed(workflow_id), limit=self.bp_limit())
 
-    def roll_problem(self, workflow_id: int, buying_power: Decimal, released: Decimal,
+    def roll_problem(self, workflow_id: WorkflowId, buying_power: Decimal, released: Decimal,
                      max_per_trade: Decimal) -> str | None:
         """The pre-trade checks on a roll's opening side. The new position's ``buying_power``
         meets the per-trade maximum; the allocation counts every other position, pending

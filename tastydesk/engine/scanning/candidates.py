@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.chain import Expiration, OptionChain
 from tastydesk.engine.domain.enums import OrderAction, Side
+from tastydesk.engine.domain.ids import ExternalOrderId, WorkflowId
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.strategy import Strategy
@@ -106,7 +107,7 @@ class CandidateBuilder:
         return Plan(symbol, assessment, tuple(kept), tuple(reasons))
 
     async def build(self, symbol: str, only: Strategy | None = None,
-                    workflow_id: int | None = None,
+                    workflow_id: WorkflowId | None = None,
                     exclude: Mapping[str, str] | None = None) -> Candidate | str:
         """A proposal that passed every check, or the reason there is none; ``workflow_id``'s
         own pending buying power is not counted against it (a re-price replaces it)."""
@@ -115,7 +116,7 @@ class CandidateBuilder:
             return planned
         return await self.build_planned(planned, workflow_id)
 
-    async def build_planned(self, plan: Plan, workflow_id: int | None = None) -> Candidate | str:
+    async def build_planned(self, plan: Plan, workflow_id: WorkflowId | None = None) -> Candidate | str:
         """The costly second half of :meth:`build`: each planned strategy built on its part of
         the chain and checked; the best by score is dry-run and returned."""
         config = self._settings.config
@@ -171,7 +172,7 @@ class CandidateBuilder:
         return await _ChainCache(self._broker, symbol).chain_for(strategy)
 
     def _check(self, proposal: TradeProposal, strategy: Strategy,
-               workflow_id: int | None) -> str | None:
+               workflow_id: WorkflowId | None) -> str | None:
         conflict = netting_conflict(proposal, self._held_legs())
         if conflict:
             return conflict
@@ -182,7 +183,7 @@ class CandidateBuilder:
 
     async def _dry_run(self, proposal: TradeProposal) -> str | None:
         request = OrderRequest(proposal.underlying, open_legs(proposal, proposal.quantity),
-                               proposal.mid_price, "dry")
+                               proposal.mid_price, ExternalOrderId("dry"))
         dry = await self._broker.dry_run(request)
         if dry.errors:
             return "dry run: " + "; ".join(dry.errors)

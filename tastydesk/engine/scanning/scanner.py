@@ -17,6 +17,7 @@ from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
 from tastydesk.engine.config import ConfigChange
 from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
 from tastydesk.engine.domain.events import WorkflowChanged
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.readiness import Readiness
 from tastydesk.engine.scanning.candidates import CandidateBuilder, Plan
@@ -98,7 +99,7 @@ class Scanner:
                     and (wf.cooldown_until is None or wf.cooldown_until <= now)):
                 self._spawn(self._evaluate(wf.id), f"evaluate-{wf.id}")
 
-    async def _evaluate(self, workflow_id: int) -> None:
+    async def _evaluate(self, workflow_id: WorkflowId) -> None:
         async with self._book.lock(workflow_id):
             wf = self._book.get(workflow_id)
             if wf.state is not WorkflowState.SCANNING:

@@ -18,6 +18,7 @@ from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, TimerHandle
 from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
 from tastydesk.engine.domain.events import TransitionRecorded, WorkflowChanged
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import TransitionRecord, WorkflowRecord
 from tastydesk.engine.store.service import AsyncStore
 from tastydesk.engine.workflow.common import ENDED
@@ -32,9 +33,9 @@ class WorkflowBook:
         self._bus = bus
         self._clock = clock
         self._counters = counters
-        self._records: dict[int, WorkflowRecord] = {}
-        self._last_reason: dict[int, str] = {}
-        self._locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._records: dict[WorkflowId, WorkflowRecord] = {}
+        self._last_reason: dict[WorkflowId, str] = {}
+        self._locks: dict[WorkflowId, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._timers: dict[TimerKey, TimerHandle] = {}
 
     # ---- records
@@ -42,19 +43,19 @@ class WorkflowBook:
         for wf in await self._store.list_workflows():
             self._records[wf.id] = wf
 
-    def get(self, workflow_id: int) -> WorkflowRecord:
+    def get(self, workflow_id: WorkflowId) -> WorkflowRecord:
         return self._records[workflow_id]
 
-    def find(self, workflow_id: int) -> WorkflowRecord | None:
+    def find(self, workflow_id: WorkflowId) -> WorkflowRecord | None:
         return self._records.get(workflow_id)
 
-    def state(self, workflow_id: int) -> WorkflowState:
+    def state(self, workflow_id: WorkflowId) -> WorkflowState:
         return self._records[workflow_id].state
 
     def all(self) -> list[WorkflowRecord]:
         return list(self._records.values())
 
-    def last_reason(self, workflow_id: int) -> str:
+    def last_reason(self, workflow_id: WorkflowId) -> str:
         return self._last_reason.get(workflow_id, "")
 
     def active(self, symbol: str | None = None) -> list[WorkflowRecord]:
@@ -62,7 +63,7 @@ class WorkflowBook:
         return [w for w in self._records.values()
                 if w.state not in ENDED and (symbol is None or w.symbol == symbol)]
 
-    def lock(self, workflow_id: int) -> asyncio.Lock:
+    def lock(self, workflow_id: WorkflowId) -> asyncio.Lock:
         """Serialises everything that acts on one workflow (approval, orders, rules)."""
         return self._locks[workflow_id]
 
@@ -79,7 +80,7 @@ class WorkflowBook:
             self._bus.publish(WorkflowChanged(rec.id, symbol, rec.state, None, "created", now))
         return rec
 
-    async def transition(self, workflow_id: int, trigger: Trigger, actor: Actor, reason: str,
+    async def transition(self, workflow_id: WorkflowId, trigger: Trigger, actor: Actor, reason: str,
                          payload: dict[str, Any] | None = None, **updates: Any) -> WorkflowRecord:
         previous = self._records.get(workflow_id)
         now = self._clock.now()
@@ -96,7 +97,7 @@ class WorkflowBook:
                                           self._clock.now()))
         return rec
 
-    async def update(self, workflow_id: int, **fields: Any) -> WorkflowRecord:
+    async def update(self, workflow_id: WorkflowId, **fields: Any) -> WorkflowRecord:
         """Change a workflow's settings (rules paused, rule overrides) without a transition."""
         rec = await self._store.update_workflow(workflow_id, **fields)
         self._records[workflow_id] = rec
@@ -121,7 +122,7 @@ class WorkflowBook:
             old.cancel()
         self._timers[key] = self._clock.call_at(at, callback)
 
-    def cancel_timers(self, workflow_id: int) -> None:
+    def cancel_timers(self, workflow_id: WorkflowId) -> None:
         for key in [k for k in self._timers if k[1] == workflow_id]:
             self._timers.pop(key).cancel()
 
@@ -130,14 +131,14 @@ class WorkflowBook:
             handle.cancel()
         self._timers.clear()
 
-    def schedule_restart(self, workflow_id: int, at: datetime,
+    def schedule_restart(self, workflow_id: WorkflowId, at: datetime,
                          spawn: Callable[[Any, str], Any]) -> None:
         """After a cool-down a completed or rejected workflow scans again."""
         seconds = max(0.0, (at - self._clock.now()).total_seconds())
         self.set_timer(("restart", workflow_id), seconds,
                        lambda: spawn(self._restart(workflow_id), f"restart-{workflow_id}"))
 
-    async def _restart(self, workflow_id: int) -> None:
+    async def _restart(self, workflow_id: WorkflowId) -> None:
         async with self._locks[workflow_id]:
             wf = self._records[workflow_id]
             if wf.state in (WorkflowState.COMPLETED, WorkflowState.REJECTED):
