@@ -17,6 +17,7 @@ from decimal import Decimal
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import CommandOutcome, Mode, StreamHealth
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.orders import CommandResult, DryRunResult, OrderRequest, OrderSnapshot
 from tastydesk.engine.ports import BrokerPort
 
@@ -70,16 +71,16 @@ class ReadOnlyBroker(BrokerPort):
     async def place(self, order: OrderRequest) -> CommandResult:
         return self._refuse(f"place {order.external_id}")
 
-    async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+    async def replace(self, order_id: BrokerOrderId, price: Decimal) -> CommandResult:
         return self._refuse(f"replace {order_id}")
 
-    async def cancel(self, order_id: str) -> CommandResult:
+    async def cancel(self, order_id: BrokerOrderId) -> CommandResult:
         return self._refuse(f"cancel {order_id}")
 
-    async def get_order(self, order_id: str) -> OrderSnapshot | None:
+    async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         return None
 
-    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+    async def find_order(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         return None
 
     async def live_orders(self) -> list[OrderSnapshot]:

@@ -63,6 +63,7 @@ from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import CommandOutcome, Mode, OrderStatus, StreamHealth
 from tastydesk.engine.domain.events import BalanceUpdated, ConnectionChanged, OrderUpdated
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TimeInForce, TradingRules
 from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.money import ZERO
@@ -293,7 +294,7 @@ class PaperBroker(BrokerPort):
             return CommandResult(CommandOutcome.REJECTED, record.snapshot(), record.reject_reason)
         return CommandResult(CommandOutcome.ACCEPTED, record.snapshot())
 
-    async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+    async def replace(self, order_id: BrokerOrderId, price: Decimal) -> CommandResult:
         if not self._connected:
             return CommandResult(CommandOutcome.REJECTED, None, "broker not connected")
         old = self._book.get(order_id)
@@ -331,7 +332,7 @@ class PaperBroker(BrokerPort):
         self._publish_order(new)
         return CommandResult(CommandOutcome.ACCEPTED, new.snapshot())
 
-    async def cancel(self, order_id: str) -> CommandResult:
+    async def cancel(self, order_id: BrokerOrderId) -> CommandResult:
         if not self._connected:
             return CommandResult(CommandOutcome.REJECTED, None, "broker not connected")
         record = self._book.get(order_id)
@@ -356,11 +357,11 @@ class PaperBroker(BrokerPort):
         """Expirations, exercises, assignments, deliveries and dividends after ``since``."""
         return self._lifecycle.since(since)
 
-    async def get_order(self, order_id: str) -> OrderSnapshot | None:
+    async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         record = self._book.get(order_id)
         return None if record is None else record.snapshot()
 
-    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+    async def find_order(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         """The most recent of today's orders with this external id (a replacement carries it on)."""
         for record in reversed(self._book.live_view(self._clock.today())):
             if record.request.external_id == external_id:
@@ -421,5 +422,5 @@ class PaperBroker(BrokerPort):
         self._bus.publish(OrderUpdated(record.snapshot()))
 
 
-def _unknown_order(order_id: str) -> CommandResult:
+def _unknown_order(order_id: BrokerOrderId) -> CommandResult:
     return CommandResult(CommandOutcome.REJECTED, None, f"order_id: unknown order {order_id!r}")

@@ -13,6 +13,7 @@ from tastydesk.engine.broker.paper.account import PaperPosition
 from tastydesk.engine.broker.paper.lifecycle_log import parse_event
 from tastydesk.engine.broker.paper.orders import PaperOrder
 from tastydesk.engine.domain.enums import OrderAction, OrderStatus
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest
@@ -79,8 +80,8 @@ def fill_state(f: Fill) -> list[Any]:
 
 def fill_from(row: list[Any]) -> Fill:
     fill_id, order_id, symbol, action, quantity, price, at = row
-    return Fill(fill_id, order_id, symbol, OrderAction(action), int(quantity), Decimal(price),
-                datetime.fromisoformat(at))
+    return Fill(fill_id, BrokerOrderId(order_id), symbol, OrderAction(action), int(quantity),
+                Decimal(price), datetime.fromisoformat(at))
 
 
 def order_state(r: PaperOrder) -> dict[str, Any]:
@@ -108,15 +109,19 @@ def order_state(r: PaperOrder) -> dict[str, Any]:
     }
 
 
+def _broker_id(value: str | None) -> BrokerOrderId | None:
+    return None if value is None else BrokerOrderId(value)
+
+
 def order_from(body: dict[str, Any]) -> PaperOrder:
     legs = tuple(OrderLeg(symbol, OrderAction(action), int(qty))
                  for symbol, action, qty in body["legs"])
     # Worlds saved before time in force existed hold only Day orders.
     request = OrderRequest(body["underlying"], legs, Decimal(body["price"]),
-                           body["external_id"], body["source"],
+                           ExternalOrderId(body["external_id"]), body["source"],
                            TimeInForce(body.get("time_in_force", TimeInForce.DAY.value)))
     return PaperOrder(
-        order_id=body["order_id"],
+        order_id=BrokerOrderId(body["order_id"]),
         request=request,
         units=int(body["units"]),
         ratios=tuple(int(x) for x in body["ratios"]),
@@ -128,6 +133,6 @@ def order_from(body: dict[str, Any]) -> PaperOrder:
         fills=[fill_from(row) for row in body["fills"]],
         commission_by_leg=[Decimal(c) for c in body["commission_by_leg"]],
         reject_reason=body["reject_reason"],
-        replaces_order_id=body["replaces_order_id"],
-        replacing_order_id=body["replacing_order_id"],
+        replaces_order_id=_broker_id(body["replaces_order_id"]),
+        replacing_order_id=_broker_id(body["replacing_order_id"]),
     )

@@ -15,6 +15,7 @@ from functools import reduce
 
 from tastydesk.engine.clock import NEW_YORK
 from tastydesk.engine.domain.enums import OrderStatus
+from tastydesk.engine.domain.ids import BrokerOrderId
 from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest, OrderSnapshot
 
 
@@ -22,7 +23,7 @@ from tastydesk.engine.domain.orders import Fill, OrderLeg, OrderRequest, OrderSn
 class PaperOrder:
     """One order as the paper broker keeps it (mutable: fills and status change it)."""
 
-    order_id: str
+    order_id: BrokerOrderId
     request: OrderRequest
     units: int
     ratios: tuple[int, ...]
@@ -34,8 +35,8 @@ class PaperOrder:
     fills: list[Fill] = field(default_factory=list)
     commission_by_leg: list[Decimal] = field(default_factory=list)
     reject_reason: str | None = None
-    replaces_order_id: str | None = None
-    replacing_order_id: str | None = None
+    replaces_order_id: BrokerOrderId | None = None
+    replacing_order_id: BrokerOrderId | None = None
 
     @property
     def remaining(self) -> int:
@@ -81,15 +82,15 @@ class OrderBook:
     """Orders by id, the working ones, today's index and the id counters; see the module."""
 
     def __init__(self) -> None:
-        self._orders: dict[str, PaperOrder] = {}
-        self._live: dict[str, PaperOrder] = {}  # working and partially filled orders
-        self._touched: dict[str, PaperOrder] = {}  # orders updated on ``_touched_day``
+        self._orders: dict[BrokerOrderId, PaperOrder] = {}
+        self._live: dict[BrokerOrderId, PaperOrder] = {}  # working and partially filled orders
+        self._touched: dict[BrokerOrderId, PaperOrder] = {}  # orders updated on ``_touched_day``
         self._touched_day: date | None = None
         self.next_order_id = 1
         self.next_fill_id = 1
 
-    def new_order_id(self) -> str:
-        order_id = str(self.next_order_id)
+    def new_order_id(self) -> BrokerOrderId:
+        order_id = BrokerOrderId(str(self.next_order_id))
         self.next_order_id += 1
         return order_id
 
@@ -105,7 +106,7 @@ class OrderBook:
             self._live[record.order_id] = record
         self.touch(record)
 
-    def get(self, order_id: str) -> PaperOrder | None:
+    def get(self, order_id: BrokerOrderId) -> PaperOrder | None:
         return self._orders.get(order_id)
 
     def working(self) -> list[PaperOrder]:

@@ -23,6 +23,7 @@ from tastydesk.engine.domain.events import (
     OrderUpdated,
     PositionUpdated,
 )
+from tastydesk.engine.domain.ids import BrokerOrderId
 from tastydesk.engine.domain.orders import OrderSnapshot
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class AccountBook:
         self._clock = clock
         self._wanted = wanted_account
         self._account: Any = None
-        self._orders: dict[str, OrderSnapshot] = {}
+        self._orders: dict[BrokerOrderId, OrderSnapshot] = {}
         self._fill_ids: set[str] = set()
         self._positions: dict[str, BrokerPosition] = {}
         self._balance: Balance | None = None
@@ -64,7 +65,7 @@ class AccountBook:
         dividends, deposits move cash; marks do not)."""
         self._cash_listeners.append(listener)
 
-    def cached_order(self, order_id: str) -> OrderSnapshot | None:
+    def cached_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         return self._orders.get(order_id)
 
     def held(self, symbol: str) -> BrokerPosition | None:

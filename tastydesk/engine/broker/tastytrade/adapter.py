@@ -48,6 +48,7 @@ from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
 from tastydesk.engine.domain.enums import Mode, StreamHealth
 from tastydesk.engine.domain.events import ConnectionChanged, StreamGap
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TradingRules
 from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import (
@@ -211,16 +212,16 @@ class TastytradeBroker(BrokerPort):
     async def place(self, order: OrderRequest) -> CommandResult:
         return await self._orders.place(order)
 
-    async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+    async def replace(self, order_id: BrokerOrderId, price: Decimal) -> CommandResult:
         return await self._orders.replace(order_id, price)
 
-    async def cancel(self, order_id: str) -> CommandResult:
+    async def cancel(self, order_id: BrokerOrderId) -> CommandResult:
         return await self._orders.cancel(order_id)
 
-    async def get_order(self, order_id: str) -> OrderSnapshot | None:
+    async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         return await self._orders.get_order(order_id)
 
-    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+    async def find_order(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         return await self._orders.find_order(external_id)
 
     # ------------------------------------------------------------------ market data

@@ -26,6 +26,7 @@ from tastydesk.engine.domain.chain import (
     UnderlyingInfo,
 )
 from tastydesk.engine.domain.enums import OptionType, OrderAction, OrderStatus
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TickBand, TickTable, TimeInForce
 from tastydesk.engine.domain.orders import DryRunResult, Fill, OrderLeg, OrderRequest, OrderSnapshot
 
@@ -91,7 +92,7 @@ def order_legs(order: Any, what: str = "order") -> tuple[OrderLeg, ...]:
     return tuple(legs)
 
 
-def order_fills(order: Any, order_id: str) -> tuple[Fill, ...]:
+def order_fills(order: Any, order_id: BrokerOrderId) -> tuple[Fill, ...]:
     fills = []
     for i, leg in enumerate(order.legs or ()):
         action = OrderAction(_status_text(leg.action))
@@ -121,9 +122,15 @@ def filled_units(order: Any, legs: tuple[OrderLeg, ...], size: int) -> int:
     return units or 0
 
 
+def _external_id(value: Any) -> ExternalOrderId | None:
+    """The external identifier an order carries: ours on orders this app sent, any text (or
+    none) on orders placed elsewhere."""
+    return None if value is None else ExternalOrderId(value)
+
+
 def order_snapshot(order: Any) -> OrderSnapshot:
     """A placed SDK order (REST or account stream) as an :class:`OrderSnapshot`."""
-    order_id = str(_get(order, "id", "order"))
+    order_id = BrokerOrderId(str(_get(order, "id", "order")))
     what = f"order {order_id}"
     legs = order_legs(order, what)
     size = _int(order.size, what, "size") if getattr(order, "size", None) else \
@@ -145,12 +152,12 @@ def order_snapshot(order: Any) -> OrderSnapshot:
     price = getattr(order, "price", None)
     replaces = getattr(order, "replaces_order_id", None)
     return OrderSnapshot(
-        order_id=order_id, external_id=getattr(order, "external_identifier", None),
+        order_id=order_id, external_id=_external_id(getattr(order, "external_identifier", None)),
         underlying=_get(order, "underlying_symbol", what), legs=legs,
         price=Decimal(price) if price is not None else Decimal("0"), status=status,
         filled_quantity=filled, quantity=size, fills=order_fills(order, order_id),
         reject_reason=getattr(order, "reject_reason", None),
-        replaces_order_id=str(replaces) if replaces is not None else None,
+        replaces_order_id=BrokerOrderId(str(replaces)) if replaces is not None else None,
         updated_at=_utc(getattr(order, "updated_at", None)),
         source=getattr(order, "source", None))
 
@@ -367,7 +374,7 @@ def _leg(leg: OrderLeg) -> Any:
                   quantity=leg.quantity)
 
 
-def limit_order(legs: Iterable[OrderLeg], price: Decimal, external_id: str | None,
+def limit_order(legs: Iterable[OrderLeg], price: Decimal, external_id: ExternalOrderId | None,
                 source: str, time_in_force: TimeInForce = TimeInForce.DAY) -> Any:
     """A limit order in the SDK's model; ``price`` signed (credit +, debit -)."""
     from tastytrade.order import LimitOrder, OrderTimeInForce

@@ -21,6 +21,7 @@ from tastydesk.engine.broker.tastytrade.errors import (
 from tastydesk.engine.broker.tastytrade.session import CallFailed, RestClient
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.enums import CommandOutcome, OrderStatus
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.orders import (
     CommandResult,
     DryRunResult,
@@ -71,7 +72,7 @@ class OrderDesk:
                                  snapshot.reject_reason or "rejected by tastytrade")
         return CommandResult(CommandOutcome.ACCEPTED, snapshot)
 
-    async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+    async def replace(self, order_id: BrokerOrderId, price: Decimal) -> CommandResult:
         number = order_number(order_id)
         if price == 0:
             raise ValueError("price: must not be zero (credit positive, debit negative)")
@@ -104,7 +105,7 @@ class OrderDesk:
         self._book.apply_order(snapshot, publish=True)
         return CommandResult(CommandOutcome.ACCEPTED, snapshot)
 
-    async def cancel(self, order_id: str) -> CommandResult:
+    async def cancel(self, order_id: BrokerOrderId) -> CommandResult:
         number = order_number(order_id)
         account, session = self._book.account, self._rest.session
         try:
@@ -120,11 +121,11 @@ class OrderDesk:
             self._book.apply_order(snapshot, publish=True)
         return CommandResult(CommandOutcome.ACCEPTED, snapshot)
 
-    async def get_order(self, order_id: str) -> OrderSnapshot | None:
+    async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         raw = await self._raw_order(order_id, order_number(order_id))
         return None if raw is None else mapping.order_snapshot(raw)
 
-    async def _raw_order(self, order_id: str, number: int) -> Any:
+    async def _raw_order(self, order_id: BrokerOrderId, number: int) -> Any:
         account, session = self._book.account, self._rest.session
         try:
             return await self._rest.call("get order",
@@ -136,7 +137,7 @@ class OrderDesk:
             raise BrokerUnavailable(f"get order {order_id} failed: "
                                     f"{exc.failure.reason}") from None
 
-    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+    async def find_order(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         if not external_id:
             raise ValueError("external_id: must not be empty")
         matches = [o for o in await self._book.live_orders() if o.external_id == external_id]
@@ -150,7 +151,7 @@ class OrderDesk:
             return None
         return max(matches, key=lambda o: int(o.order_id) if o.order_id.isdigit() else 0)
 
-    async def _quiet_get(self, order_id: str) -> OrderSnapshot | None:
+    async def _quiet_get(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         try:
             return await self.get_order(order_id)
         except (BrokerUnavailable, BrokerPayloadError) as exc:
@@ -158,7 +159,7 @@ class OrderDesk:
             return self._book.cached_order(order_id)
 
 
-def order_number(order_id: str) -> int:
+def order_number(order_id: BrokerOrderId) -> int:
     try:
         return int(str(order_id).strip())
     except ValueError:
