@@ -211,8 +211,8 @@ class ApprovalDesk:
             self._spawn(self.approve(workflow_id, "auto-approve policy"),
                         f"auto-approve-{workflow_id}")
 
-    async def propose_follow_up(self, workflow_id: WorkflowId, proposal: TradeProposal, unattended: bool,
-                                returned: str = "") -> int:
+    async def propose_follow_up(self, workflow_id: WorkflowId, proposal: TradeProposal,
+                                unattended: bool, returned: str = "") -> ProposalId:
         """Queue what follows an assignment (its workflow stays MONITORING, its timeline shows the
         rationale); ``unattended``: approved at once, the same way. Returns the proposal id."""
         assert proposal.follow_up is not None

@@ -394,7 +394,8 @@ class PositionActions:
                 out.append(dataclasses.replace(pos, quantity=rest))
         return out
 
-    async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
+    async def adopt_position(self, symbols: Sequence[str], strategy_name: str,
+                             user: str) -> WorkflowId:
         """Take option legs opened outside the app into monitoring under a strategy's rules.
 
         The legs keep the broker's quantities and average open prices; max profit and loss come
