@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tastydesk.engine.domain.ids import ExternalOrderId, WorkflowId
+
 POSITIONS = 1000
 SAMPLES = 40
 TARGET_P99_MS = 50.0
@@ -44,15 +46,16 @@ async def _open_short_puts(engine: Any, driver: Any, count: int) -> list[Any]:
     puts = [s.put for exp in chain.expirations for s in exp.strikes
             if s.put.quote is not None and s.put.quote.bid > Decimal("0.05")][:count]
     for i, put in enumerate(puts):
+        # marketable: fills at once
         request = OrderRequest(HELD_SYMBOL, (OrderLeg(put.symbol, OrderAction.SELL_TO_OPEN, 1),),
-                               Decimal("0.05"), f"bench-open-{i}")  # marketable: fills at once
+                               Decimal("0.05"), ExternalOrderId(f"bench-open-{i}"))
         await engine.broker.place(request)
     driver.advance(60)
     await engine.tasks.drain()
     return puts
 
 
-def _position(workflow_id: int, symbol: str, streamer: str, kind: Any, strike: Decimal,
+def _position(workflow_id: WorkflowId, symbol: str, streamer: str, kind: Any, strike: Decimal,
               expiry: Any, ratio: int, now: Any, rules: Any) -> Any:
     from tastydesk.engine.positions.monitored import MonitoredLeg, MonitoredPosition
 
@@ -84,8 +87,8 @@ async def _stop_exit_latency() -> dict[str, Any]:
         expiry = (now + timedelta(days=40)).date()
         for i in range(POSITIONS - len(held)):  # the crowd: watched, never breached
             sym = f".SYM{i % 10}{i:04d}"
-            engine.positions.track(_position(20_000 + i, sym, sym, OptionType.PUT, Decimal(100),
-                                             expiry, -1, now, rules))
+            engine.positions.track(_position(WorkflowId(20_000 + i), sym, sym, OptionType.PUT,
+                                             Decimal(100), expiry, -1, now, rules))
         targets = []
         for put in held:
             rec = await engine.book.create(HELD_SYMBOL, Actor.ENGINE, "bench")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from tastydesk.engine.domain.enums import Actor, Trigger
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import TransitionRequest
 from tastydesk.engine.store.service import Store
 
@@ -23,7 +24,7 @@ GROUP = 100
 NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
 
-def _with_store(body: Callable[[Store, list[int]], dict[str, object]]) -> dict[str, object]:
+def _with_store(body: Callable[[Store, list[WorkflowId]], dict[str, object]]) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tastydesk-bench-") as tmp:
         store = Store.open(Path(tmp) / "bench.db")
         try:
@@ -39,7 +40,7 @@ def _trigger(round_no: int) -> Trigger:
 
 
 def bench_single() -> dict[str, object]:
-    def body(store: Store, ids: list[int]) -> dict[str, object]:
+    def body(store: Store, ids: list[WorkflowId]) -> dict[str, object]:
         start = time.perf_counter()
         for i in range(SINGLE):
             store.transition(ids[i % len(ids)], _trigger(i // len(ids)), Actor.ENGINE, "bench",
@@ -53,7 +54,7 @@ def bench_single() -> dict[str, object]:
 
 
 def bench_grouped() -> dict[str, object]:
-    def body(store: Store, ids: list[int]) -> dict[str, object]:
+    def body(store: Store, ids: list[WorkflowId]) -> dict[str, object]:
         start = time.perf_counter()
         for batch in range(0, GROUPED, GROUP):
             store.transition_many([

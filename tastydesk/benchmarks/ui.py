@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tastydesk.engine.domain.ids import ExternalOrderId
+
 STARTUP_TARGET_S = 1.0
 LAG_TARGET_MS = 50.0
 RSS_TARGET_MB = 400.0
@@ -128,7 +130,7 @@ async def open_with_positions(base: Path, want: int) -> tuple[Any, Any]:
                     continue
                 order = OrderRequest(symbol, (OrderLeg(short.symbol, OrderAction.SELL_TO_OPEN, 1),
                                               OrderLeg(long_.symbol, OrderAction.BUY_TO_OPEN, 1)),
-                                     price, f"bench-{symbol}-{exp.date}-{k}")
+                                     price, ExternalOrderId(f"bench-{symbol}-{exp.date}-{k}"))
                 await broker.place(order)
                 spreads.append((short.symbol, long_.symbol))
                 placed += 1

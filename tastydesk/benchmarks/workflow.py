@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tastydesk.engine.domain.ids import WorkflowId
+
 
 def _p(values: list[float], q: float) -> float:
     values = sorted(values)
@@ -62,7 +64,7 @@ async def _rule_decision_latency() -> dict[str, Any]:
                                          ratio=ratio, entry_price=Decimal("1.00"),
                                          bid=Decimal("0.95"), ask=Decimal("1.05"), delta=0.1,
                                          theta=0.01, vega=0.05, quote_time=now))
-            mon = MonitoredPosition(workflow_id=10_000 + i, symbol=f"SYM{i % 10}",
+            mon = MonitoredPosition(workflow_id=WorkflowId(10_000 + i), symbol=f"SYM{i % 10}",
                                     strategy_name="bench", legs=legs, units=1,
                                     max_profit_per_unit=Decimal("100"),
                                     max_loss_per_unit=Decimal("400"),

@@ -39,6 +39,7 @@ from tastydesk.commands.exports import (
     write_table,
 )
 from tastydesk.engine.domain.enums import OrderPurpose
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import FillRecord, JournalRecord, OrderRecord
 from tastydesk.exit_codes import ExitCode
 
@@ -93,10 +94,10 @@ class _Chain:
 def journal_documents(records: Records) -> list[dict[str, Any]]:
     """Every closed trade as a JSON-ready object (the :data:`COLUMNS` keys, then its chain's
     orders), in the order the trades closed."""
-    by_workflow: dict[int, list[OrderRecord]] = {}
+    by_workflow: dict[WorkflowId, list[OrderRecord]] = {}
     for order in records.orders:
         by_workflow.setdefault(order.workflow_id, []).append(order)
-    fills_by_workflow: dict[int, list[FillRecord]] = {}
+    fills_by_workflow: dict[WorkflowId, list[FillRecord]] = {}
     for fill in records.fills:
         fills_by_workflow.setdefault(fill.workflow_id, []).append(fill)
     chains: dict[Any, _Chain] = {}

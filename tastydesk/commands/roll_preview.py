@@ -25,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.exit_codes import CommandError, ExitCode
 
 USER = "roll-preview"
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise DamagedState(problems)
     if args.workflow < 1:
         raise CannotPreview(f"--workflow: must be a positive workflow id, got {args.workflow}")
-    preview = asyncio.run(_preview(base, args.workflow))
+    preview = asyncio.run(_preview(base, WorkflowId(args.workflow)))
     document = preview_json(preview)
     if args.json:
         print(json.dumps(document, indent=2))
@@ -85,7 +86,7 @@ def _market_seed(path: Path) -> int | None:
     return int(seed) if isinstance(seed, int) else None
 
 
-async def _preview(base: Path, workflow_id: int) -> Any:
+async def _preview(base: Path, workflow_id: WorkflowId) -> Any:
     from tastydesk.commands.state_files import paper_state_path
     from tastydesk.engine.bootstrap import open_paper_engine
     from tastydesk.engine.errors import EngineError

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tastydesk.engine.domain.ids import WorkflowId
+
 WINDOW_SIZE = (1600, 980)
 
 
@@ -223,7 +225,7 @@ def _start_at_monday_open(base: Path) -> None:
         store.close()
 
 
-async def _approve(engine: Any, workflow_id: int, user: str) -> None:
+async def _approve(engine: Any, workflow_id: WorkflowId, user: str) -> None:
     try:
         await asyncio.wait_for(engine.approve(workflow_id, user), timeout=15)
     except Exception as exc:  # a refused or re-priced approval is retried on the next pass

@@ -24,6 +24,7 @@ from typing import Any
 
 from tastydesk.engine.domain.chain import OptionChain, OptionContract
 from tastydesk.engine.domain.enums import CommandOutcome, OrderAction
+from tastydesk.engine.domain.ids import ExternalOrderId
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 
 USER = "screenshot"
@@ -45,7 +46,7 @@ async def _open(kernel: Any, underlying: str, contract: OptionContract, sell: bo
     price = q.bid - THROUGH if sell else -(q.ask + THROUGH)
     result = await kernel.broker.place(OrderRequest(
         underlying, (OrderLeg(contract.symbol, action, 1),), price,
-        f"elsewhere-{contract.symbol.replace(' ', '')}"))
+        ExternalOrderId(f"elsewhere-{contract.symbol.replace(' ', '')}")))
     if result.outcome is not CommandOutcome.ACCEPTED:
         raise RuntimeError(f"{contract.symbol}: {result.reason}")
 

@@ -200,7 +200,8 @@ class EngineFacade:
         """Broker positions that no workflow manages (opened outside the app)."""
         return await self._actions.external_positions()
 
-    async def adopt_position(self, symbols: Sequence[str], strategy_name: str, user: str) -> int:
+    async def adopt_position(self, symbols: Sequence[str], strategy_name: str,
+                             user: str) -> WorkflowId:
         """Monitor legs opened outside the app with a strategy's rules; returns the workflow id."""
         self._writable()
         return await self._actions.adopt_position(symbols, strategy_name, user)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from tastydesk.accounts.model import AccountRef
 from tastydesk.engine.domain.enums import Mode
 from tastydesk.engine.domain.events import Alert
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.views import HealthView
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
@@ -334,7 +335,7 @@ class MainWindow(QMainWindow):
         self.toast.show()
         self._toast_timer.start(ms)
 
-    def focus_workflow(self, workflow_id: int | None) -> None:
+    def focus_workflow(self, workflow_id: WorkflowId | None) -> None:
         """Bring the window up and select the item a notification was about."""
         self.showNormal()
         self.raise_()

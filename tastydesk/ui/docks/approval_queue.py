@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.engine.domain.events import DecisionRecorded
+from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.proposal import approval_limit
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.engine.facade import EngineFacade
@@ -57,7 +58,7 @@ class ApprovalQueueDock(QDockWidget):
         self.runner = CommandRunner(self)
         self.runner.finished.connect(self._on_command_finished)
         self.runner.failed.connect(self._on_command_failed)
-        self._labels: dict[int, str] = {}
+        self._labels: dict[ProposalId, str] = {}
 
         self.model = pending_model(lambda: engine.clock.now(), self,
                                    wall=lambda: engine.wall_clock.now())
@@ -221,7 +222,7 @@ class ApprovalQueueDock(QDockWidget):
         if self.detail.shown is not None:
             self.detail.show_title(self.detail.shown)
 
-    def _label_for(self, proposal_id: int) -> str:
+    def _label_for(self, proposal_id: ProposalId) -> str:
         return self._labels.get(proposal_id, f"proposal #{proposal_id}")
 
     def _on_selection(self, *_args: object) -> None:
@@ -324,7 +325,7 @@ class ApprovalQueueDock(QDockWidget):
                             claimed=True)
         self._update_buttons()
 
-    def focus_workflow(self, workflow_id: int) -> bool:
+    def focus_workflow(self, workflow_id: WorkflowId) -> bool:
         """Select a pending trade by workflow id (from a notification click)."""
         self.tabs.setCurrentIndex(0)
         self.filter_edit.clear()

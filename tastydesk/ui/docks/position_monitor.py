@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.views import PortfolioView, PositionView, RuleStatus
 from tastydesk.engine.facade import EngineFacade
 from tastydesk.ui import format as fmt
@@ -398,7 +399,7 @@ class PositionMonitorDock(QDockWidget):
     def status_text(self, text: str) -> None:
         self.status_label.setText(text)
 
-    def focus_workflow(self, workflow_id: int) -> bool:
+    def focus_workflow(self, workflow_id: WorkflowId) -> bool:
         self.filter_edit.clear()
         return self.table.select_key(workflow_id)
 

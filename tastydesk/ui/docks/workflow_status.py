@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.engine.domain.enums import WorkflowState
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.views import (
     AnalyticsView,
     FillQualityStats,
@@ -402,7 +403,7 @@ class WorkflowStatusDock(QDockWidget):
             self.journal.sync(self.engine.journal())
             self.all_transitions.sync(self.engine.transitions(limit=500))
 
-    def focus_workflow(self, workflow_id: int) -> bool:
+    def focus_workflow(self, workflow_id: WorkflowId) -> bool:
         self.tabs.setCurrentIndex(0)
         self.state_combo.setCurrentText(ALL_STATES)
         self.search_edit.clear()

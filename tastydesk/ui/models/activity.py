@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tastydesk.engine.domain.events import Alert
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
 from tastydesk.ui import format as fmt
 from tastydesk.ui.models.base import RIGHT, Column, KeyedTableModel
@@ -25,7 +26,7 @@ class ActivityEntry:
     category: str
     title: str
     detail: str
-    workflow_id: int | None = None
+    workflow_id: WorkflowId | None = None
 
 
 def from_alert(alert: Alert, serial: int) -> ActivityEntry:

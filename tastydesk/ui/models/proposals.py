@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from tastydesk.engine.domain.chain import parse_occ
+from tastydesk.engine.domain.ids import ProposalId
 from tastydesk.engine.domain.proposal import ResolvedLeg, ShareLeg
 from tastydesk.engine.domain.records import DecisionRecord
 from tastydesk.engine.domain.views import PendingView
@@ -188,7 +189,7 @@ def legs_model(parent: Any = None) -> KeyedTableModel[LegRow]:
     return KeyedTableModel(LEG_COLUMNS, key=lambda leg: leg.symbol, parent=parent)
 
 
-def decision_columns(label: Callable[[int], str]) -> list[Column[DecisionRecord]]:
+def decision_columns(label: Callable[[ProposalId], str]) -> list[Column[DecisionRecord]]:
     """History columns; ``label`` names the trade behind a proposal id."""
     return [
         Column("time", "When", lambda d: d.time, fmt.timestamp,
@@ -203,6 +204,6 @@ def decision_columns(label: Callable[[int], str]) -> list[Column[DecisionRecord]
     ]
 
 
-def decisions_model(label: Callable[[int], str],
+def decisions_model(label: Callable[[ProposalId], str],
                     parent: Any = None) -> KeyedTableModel[DecisionRecord]:
     return KeyedTableModel(decision_columns(label), key=lambda d: d.id, parent=parent)

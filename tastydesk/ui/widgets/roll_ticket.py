@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.engine.domain.enums import Side
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.rolls import RollEdits, RollPreview
 from tastydesk.ui import format as fmt
 from tastydesk.ui.actions import CommandRunner
@@ -42,7 +43,7 @@ PREVIEW = "preview"
 
 
 class RollPreviewer(Protocol):
-    async def preview_roll(self, workflow_id: int, edits: RollEdits | None = None
+    async def preview_roll(self, workflow_id: WorkflowId, edits: RollEdits | None = None
                            ) -> RollPreview: ...
 
 
@@ -97,7 +98,7 @@ def split_note(p: RollPreview) -> str:
 class RollTicket(QDialog):
     """Roll one position: preview, edit, send. ``edits`` holds what Send commits to."""
 
-    def __init__(self, parent: QWidget | None, engine: RollPreviewer, workflow_id: int,
+    def __init__(self, parent: QWidget | None, engine: RollPreviewer, workflow_id: WorkflowId,
                  title: str) -> None:
         super().__init__(parent)
         self.setObjectName("rollTicket")
