@@ -153,9 +153,9 @@ class LifecycleBook:
         """(workflow, part of the event) for every workflow the event touches; None: the part
         no workflow explains."""
         if event.kind is LifecycleKind.DIVIDEND:
-            holders = [(p.workflow_id, abs(p.quantity)) for p in await self._holders(event.symbol)]
-            total = sum(q for _, q in holders)
-            return _parts(event, holders, total) if holders else [(None, event)]
+            owned = [(p.workflow_id, abs(p.quantity)) for p in await self._holders(event.symbol)]
+            total = sum(q for _, q in owned)
+            return _parts(event, owned, total) if owned else [(None, event)]
         wanted = abs(event.quantity)
         if event.kind is LifecycleKind.SHARES_DELIVERED:
             claims: list[tuple[WorkflowId, int]] = []
