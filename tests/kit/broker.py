@@ -30,6 +30,7 @@ from tastydesk.engine.domain.chain import (
 )
 from tastydesk.engine.domain.enums import CommandOutcome, Mode, OrderAction, OrderStatus, StreamHealth
 from tastydesk.engine.domain.events import OrderUpdated, QuoteReceived
+from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.orders import (
     CommandResult,
     DryRunResult,
@@ -86,7 +87,7 @@ class ScriptedBroker(BrokerPort):
             self.bus.publish(QuoteReceived(q))
         return q
 
-    def fill(self, order_id: str, units: int, announce: bool = True,
+    def fill(self, order_id: BrokerOrderId, units: int, announce: bool = True,
              prices: dict[str, str] | None = None) -> OrderSnapshot:
         """Fill ``units`` spreads of an order at its limit (each leg at 1.00, or at its price
         in ``prices`` by OCC symbol); announce it as a stream would."""
@@ -110,7 +111,7 @@ class ScriptedBroker(BrokerPort):
             self.bus.publish(OrderUpdated(snap))
         return snap
 
-    def live(self, external_id: str) -> OrderSnapshot | None:
+    def live(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         return next((o for o in reversed(self.orders.values())
                      if o.external_id == external_id and o.status is not OrderStatus.REPLACED),
                     None)
@@ -163,7 +164,7 @@ class ScriptedBroker(BrokerPort):
         if script is Script.LOST_ORDER:
             return CommandResult(CommandOutcome.UNKNOWN, reason="timeout before the broker")
         units = math.gcd(*(leg.quantity for leg in order.legs))  # spreads of 1:1 ratios
-        snap = OrderSnapshot(f"B{next(self._ids)}", order.external_id, order.underlying,
+        snap = OrderSnapshot(BrokerOrderId(f"B{next(self._ids)}"), order.external_id, order.underlying,
                              order.legs, order.price, OrderStatus.WORKING, 0, units,
                              updated_at=self.clock.now())
         self.orders[snap.order_id] = snap
@@ -171,13 +172,13 @@ class ScriptedBroker(BrokerPort):
             return CommandResult(CommandOutcome.UNKNOWN, reason="timeout after send")
         return CommandResult(CommandOutcome.ACCEPTED, snap)
 
-    async def replace(self, order_id: str, price: Decimal) -> CommandResult:
+    async def replace(self, order_id: BrokerOrderId, price: Decimal) -> CommandResult:
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.replaced.append((order_id, price))
         old = self.orders[order_id]
         if self._next("replace") is not Script.ACCEPT or old.status.is_terminal:
             return CommandResult(CommandOutcome.REJECTED, reason="order is no longer working")
-        new = replace(old, order_id=f"B{next(self._ids)}", price=price, fills=(),
+        new = replace(old, order_id=BrokerOrderId(f"B{next(self._ids)}"), price=price, fills=(),
                       filled_quantity=0, quantity=old.quantity - old.filled_quantity,
                       status=OrderStatus.WORKING, replaces_order_id=order_id)
         self.orders[order_id] = replace(old, status=OrderStatus.REPLACED,
@@ -185,7 +186,7 @@ class ScriptedBroker(BrokerPort):
         self.orders[new.order_id] = new
         return CommandResult(CommandOutcome.ACCEPTED, new)
 
-    async def cancel(self, order_id: str) -> CommandResult:
+    async def cancel(self, order_id: BrokerOrderId) -> CommandResult:
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.cancelled.append(order_id)
         self.calls.append(("cancel", order_id))
@@ -195,11 +196,11 @@ class ScriptedBroker(BrokerPort):
         snap = self.orders[order_id] = replace(old, status=OrderStatus.CANCELLED)
         return CommandResult(CommandOutcome.ACCEPTED, snap)
 
-    async def get_order(self, order_id: str) -> OrderSnapshot | None:
+    async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         return self.orders.get(order_id)
 
-    async def find_order(self, external_id: str) -> OrderSnapshot | None:
+    async def find_order(self, external_id: ExternalOrderId) -> OrderSnapshot | None:
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         return self.live(external_id)
 

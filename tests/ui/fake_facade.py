@@ -23,6 +23,7 @@ from tastydesk.engine.clock import SimClock
 from tastydesk.engine.config import ConfigChange, EngineConfig
 from tastydesk.engine.domain.account import BrokerPosition
 from tastydesk.engine.domain.enums import ActionOutcome, Mode, StreamHealth
+from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import (
     AuditRecord,
@@ -101,14 +102,14 @@ class FakeFacade:
     def orders(self, open_only: bool = False) -> list[OrderView]:
         return []
 
-    def transitions(self, workflow_id: int | None = None,
+    def transitions(self, workflow_id: WorkflowId | None = None,
                     limit: int = 500) -> list[TransitionRecord]:
         return []
 
     def decisions(self, limit: int = 500) -> list[DecisionRecord]:
         return []
 
-    def rule_actions(self, workflow_id: int | None = None) -> list[RuleActionRecord]:
+    def rule_actions(self, workflow_id: WorkflowId | None = None) -> list[RuleActionRecord]:
         return []
 
     def journal(self) -> list[JournalRecord]:
@@ -152,33 +153,33 @@ class FakeFacade:
     async def scan_now(self, symbols: Sequence[str] | None = None) -> None:
         await self._command("scan_now", symbols)
 
-    async def approve(self, workflow_id: int, user: str, price: Decimal | None = None,
+    async def approve(self, workflow_id: WorkflowId, user: str, price: Decimal | None = None,
                       quantity: int | None = None) -> ActionResult:
         await self._command("approve", workflow_id, user, price, quantity)
         self.pending_views = [v for v in self.pending_views if v.workflow_id != workflow_id]
         return SENT
 
-    async def reject(self, workflow_id: int, user: str, reason: str) -> None:
+    async def reject(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         await self._command("reject", workflow_id, user, reason)
         self.pending_views = [v for v in self.pending_views if v.workflow_id != workflow_id]
 
-    async def close_position(self, workflow_id: int, user: str,
+    async def close_position(self, workflow_id: WorkflowId, user: str,
                              pct: int = 100) -> ActionResult:
         await self._command("close_position", workflow_id, user, pct)
         return SENT
 
-    async def roll_position(self, workflow_id: int, user: str,
+    async def roll_position(self, workflow_id: WorkflowId, user: str,
                             edits: RollEdits | None = None) -> ActionResult:
         await self._command("roll_position", workflow_id, user, edits)
         return SENT
 
-    async def preview_roll(self, workflow_id: int, edits: RollEdits | None = None) -> RollPreview:
+    async def preview_roll(self, workflow_id: WorkflowId, edits: RollEdits | None = None) -> RollPreview:
         await self._command("preview_roll", workflow_id, edits)
         if self.roll_preview is None:
             raise EngineError(f"workflow: no open position for workflow #{workflow_id}")
         return self.roll_preview
 
-    async def cancel_workflow(self, workflow_id: int, user: str, reason: str) -> None:
+    async def cancel_workflow(self, workflow_id: WorkflowId, user: str, reason: str) -> None:
         await self._command("cancel_workflow", workflow_id, user, reason)
 
     async def preview(self, strategy: Strategy, symbol: str) -> TradeProposal:
@@ -194,17 +195,17 @@ class FakeFacade:
         return list(self.external_views)
 
     async def adopt_position(self, symbols: Sequence[str], strategy_name: str,
-                             user: str) -> int:
+                             user: str) -> WorkflowId:
         await self._command("adopt_position", tuple(symbols), strategy_name, user)
-        return 1
+        return WorkflowId(1)
 
-    async def set_rules_paused(self, workflow_id: int, paused: bool, user: str) -> None:
+    async def set_rules_paused(self, workflow_id: WorkflowId, paused: bool, user: str) -> None:
         await self._command("set_rules_paused", workflow_id, paused, user)
         self.position_views = [dataclasses.replace(v, rules_paused=paused)
                                if v.workflow_id == workflow_id else v
                                for v in self.position_views]
 
-    async def set_rule_threshold(self, workflow_id: int, rule_index: int, threshold: Decimal,
+    async def set_rule_threshold(self, workflow_id: WorkflowId, rule_index: int, threshold: Decimal,
                                  user: str) -> None:
         await self._command("set_rule_threshold", workflow_id, rule_index, threshold, user)
 
