@@ -26,7 +26,8 @@ def _booking(row: Any) -> LifecycleBooking:
         underlying=r.underlying, quantity=r.quantity, price=Decimal(r.price),
         value=Decimal(r.value), time=decode_time(r.time), early=bool(r.early),
         description=r.description)
-    return LifecycleBooking(event, r.workflow_id, decode_time(r.booked_at))
+    owner = None if r.workflow_id is None else WorkflowId(r.workflow_id)
+    return LifecycleBooking(event, owner, decode_time(r.booked_at))
 
 
 class LifecycleRepository:
