@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "bef79d76c2fe74f5894809ff22cd17bac5be20efea0b60cdda130909326d9b5d"
+GOLDEN_DIGEST = "fd1d7ee1e331a0db40ae3930c3a32a52aacb4e618ff15e76e21b0b74e34fa816"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

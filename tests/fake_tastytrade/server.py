@@ -12,6 +12,11 @@ Control methods are plain Python calls:
   symbols, prices on the underlying's tick table (``option-tick-sizes`` for one leg, pennies for
   spreads), Day orders only while the market is open; ``close_market`` expires working Day
   orders (status Expired, pushed) and keeps GTC orders working; ``open_market``;
+* order lookups as tastytrade answers them: ``/orders/live`` lists the orders created or
+  updated today (server time) and every order still working (an old GTC order included); the
+  history honours ``start-date``/``end-date``; an order by id is found whatever its age;
+* cancels: confirmed at once by default; after ``defer_cancels()`` a cancel answers
+  ``Cancel Requested`` (the order may still fill) until ``confirm_cancels()`` ends them;
 * lifecycle, booked in the transaction history and pushed as position and balance updates:
   ``add_position``, ``assign``, ``exercise``, ``expire``, ``pay_dividend`` (call them before
   the broker connects for what happened while the app was closed).
@@ -45,6 +50,8 @@ from tests.fake_tastytrade.market import VOLS, FakeMarket
 
 DXLINK_URL = "wss://dxlink.fake-tastytrade.test/realtime"
 WORKING = {"Received", "Routed", "In Flight", "Live", "Contingent"}
+#: Still at the exchange: working, or asked to cancel and not confirmed yet (it may fill).
+LIVE = WORKING | {"Cancel Requested"}
 _CLOSE = object()
 
 CHANNEL_TYPES = ("Candle", "Greeks", "Profile", "Quote", "Summary", "TheoPrice", "TimeAndSale",
@@ -100,6 +107,7 @@ class FakeTastytrade:
         self.connects: dict[str, int] = defaultdict(int)
         self._conns: set[_Conn] = set()
         self._order_ids = itertools.count(1001)
+        self.cancels_deferred = False  # see defer_cancels()
         self._fill_ids = itertools.count(1)
         self.app = Starlette(routes=self._routes())
 
@@ -174,7 +182,7 @@ class FakeTastytrade:
              leg_prices: dict[str, Decimal] | None = None) -> dict[str, Any]:
         """Fill ``quantity`` spread units (default: the rest) at the legs' mids (or given)."""
         order = self.orders[int(order_id)]
-        if order["status"] not in WORKING:
+        if order["status"] not in LIVE:
             raise ValueError(f"order {order_id} is {order['status']}, cannot fill")
         size = int(order["size"])
         remaining_units = min(int(Decimal(leg["remaining-quantity"])) * size
@@ -213,6 +221,30 @@ class FakeTastytrade:
             self._notify("CurrentPosition", self._position_json(leg["symbol"]))
         self._notify("AccountBalance", self._balance_json())
         return order
+
+    def defer_cancels(self) -> None:
+        """From now on a cancel is only requested: the order answers ``Cancel Requested`` (still
+        working, it may fill) until :meth:`confirm_cancels`, as an exchange confirms a cancel
+        after tastytrade accepted the request."""
+        self.cancels_deferred = True
+
+    def confirm_cancels(self) -> list[int]:
+        """The exchange confirms every requested cancel (status Cancelled, pushed); cancels are
+        confirmed at once again. Returns the ids of the orders cancelled."""
+        self.cancels_deferred = False
+        now = p.iso(self._now())
+        ended = []
+        for order in self.orders.values():
+            if order["status"] == "Cancel Requested":
+                order.update({"status": "Cancelled", "cancelled-at": now, "terminal-at": now,
+                              "updated-at": now})
+                self._notify("Order", order)
+                ended.append(order["id"])
+        return ended
+
+    def now(self) -> datetime:
+        """The server's clock (moved forward by :meth:`next_session`)."""
+        return self._now()
 
     def close_market(self) -> None:
         """The session closes: working Day orders expire (as tastytrade reports them, status
@@ -508,8 +540,16 @@ class FakeTastytrade:
         return self._ok({"items": items})
 
     async def _live_orders(self, request: Request) -> Response:
+        """tastytrade's live orders: every order created or updated today, whatever its status,
+        and every order still working (a GTC order placed days ago included)."""
         bad = await self._pre(request, "live_orders") or self._check_account(request)
-        return bad or self._ok({"items": list(self.orders.values())})
+        if bad:
+            return bad
+        today = self._now().date()
+        items = [o for o in self.orders.values()
+                 if o["status"] in LIVE
+                 or _day(o["received-at"]) == today or _day(o["updated-at"]) == today]
+        return self._ok({"items": items})
 
     async def _orders_root(self, request: Request) -> Response:
         if request.method == "POST":
@@ -519,7 +559,14 @@ class FakeTastytrade:
             return bad
         per_page = int(request.query_params.get("per-page", "50"))
         offset = int(request.query_params.get("page-offset", "0"))
-        items = sorted(self.orders.values(), key=lambda o: o["id"], reverse=True)
+        # start-date / end-date: the orders last updated within the range (an order that
+        # ended before the range is left out).
+        start = request.query_params.get("start-date")
+        end = request.query_params.get("end-date")
+        items = sorted((o for o in self.orders.values()
+                        if (start is None or _day(o["updated-at"]) >= date.fromisoformat(start))
+                        and (end is None or _day(o["updated-at"]) <= date.fromisoformat(end))),
+                       key=lambda o: o["id"], reverse=True)
         pages = max(1, math.ceil(len(items) / per_page))
         chunk = items[offset * per_page:(offset + 1) * per_page]
         return JSONResponse({"data": {"items": chunk}, "context": "/fake",
@@ -652,8 +699,12 @@ class FakeTastytrade:
             return JSONResponse(p.error("order_not_cancellable",
                                         f"Order is {order['status']}"), 422)
         now = p.iso(self._now())
-        order.update({"status": "Cancelled", "cancelled-at": now, "terminal-at": now,
-                      "updated-at": now, "cancellable": False, "editable": False})
+        if self.cancels_deferred:
+            order.update({"status": "Cancel Requested", "updated-at": now,
+                          "cancellable": False, "editable": False})
+        else:
+            order.update({"status": "Cancelled", "cancelled-at": now, "terminal-at": now,
+                          "updated-at": now, "cancellable": False, "editable": False})
         self._notify("Order", order)
         response = self._ok(order)
         await self._post("cancel")
@@ -901,3 +952,8 @@ class FakeTastytrade:
                 snapshots[entry["type"]].append(snap)
         for event_type, events in snapshots.items():
             conn.queue.put_nowait(self._feed_data(conn, event_type, events))
+
+
+def _day(stamp: str) -> date:
+    """The date of one of the fake's ISO timestamps (UTC)."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).date()

@@ -283,6 +283,7 @@ class OrderManager:
 
     async def _cancel(self, external_id: ExternalOrderId, working: WorkingOrder, why: str) -> None:
         assert working.broker_order_id is not None
+        working.cancel_reason = why
         result = await self._broker.cancel(working.broker_order_id)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
             await self.apply_snapshot(external_id, result.order, cancel_reason=why)
@@ -415,6 +416,7 @@ class OrderManager:
             new_fills = len(await self._store.record_fills(external_id, unseen, now))
             self._seen_fills.update(f.fill_id for f in unseen)
         working = self._working.get(external_id)
+        cancel_reason = cancel_reason or (working.cancel_reason if working else "")
         current = working.broker_order_id if working else order.broker_order_id
         if snap.order_id != current and snap.status in (OrderStatus.CANCELLED,
                                                         OrderStatus.REPLACED):

@@ -35,6 +35,9 @@ class WorkingOrder:
     rule_type: str = ""
     lookups: int = 0
     buying_power_per_unit: Decimal = Decimal(0)  # of an opening order, for pre-trade checks
+    # Why the app asked the broker to cancel it: tastytrade may answer "Cancel Requested" and
+    # confirm later on the account stream, and the confirmation must end it for that reason.
+    cancel_reason: str = ""
 
 
 def remaining_request(working: WorkingOrder, filled: int, price: Decimal) -> OrderRequest:

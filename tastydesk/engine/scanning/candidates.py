@@ -182,8 +182,13 @@ class CandidateBuilder:
                                 max_quote_age_s=self._settings.config.max_quote_age_seconds)
 
     async def _dry_run(self, proposal: TradeProposal) -> str | None:
-        request = OrderRequest(proposal.underlying, open_legs(proposal, proposal.quantity),
-                               proposal.mid_price, ExternalOrderId("dry"))
+        """The broker's objection to the opening order at mid, or None. The mid is rounded to
+        the broker's tick for the order's shape first: a single option above $3 trades in
+        nickels, and an off-tick mid was refused for its price, not for the trade."""
+        legs = open_legs(proposal, proposal.quantity)
+        ticks = (await self._broker.trading_rules(proposal.underlying)).ticks_for(len(legs))
+        request = OrderRequest(proposal.underlying, legs, ticks.round(proposal.mid_price),
+                               ExternalOrderId("dry"))
         dry = await self._broker.dry_run(request)
         if dry.errors:
             return "dry run: " + "; ".join(dry.errors)
