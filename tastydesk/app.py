@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -33,6 +34,11 @@ def run_app(args: argparse.Namespace) -> int:
             return 2
         return int(selftest.run(args))
 
+    # Collection belongs to the GUI thread's collector (started below, see tastydesk.ui.gui_gc);
+    # turned off from here, the imports and the window's construction run without the full
+    # passes the growing heap would otherwise trigger, and the heap is collected once, when
+    # it is frozen (tastydesk.ui.heap).
+    gc.disable()
     base = paths.data_dir(getattr(args, "data_dir", None))  # the account's directory
     paths.setup_logging(paths.data_dir(getattr(args, "data_root", None) or base))
     import qasync
