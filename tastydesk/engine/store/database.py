@@ -18,8 +18,6 @@
 
 from __future__ import annotations
 
-import functools
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -30,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 
+from tastydesk.engine.schema_revisions import MIGRATIONS_DIR, head_revision
 from tastydesk.engine.store.errors import MigrationError, StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "tastydesk_read_only"
 
@@ -130,30 +128,6 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-_REVISION = re.compile(r"""^(down_)?revision\s*(?::[^=]*)?=\s*(?:["']([^"']+)["']|None)""",
-                       re.MULTILINE)
-
-
-@functools.cache
-def script_revisions() -> tuple[str | None, frozenset[str]]:
-    """The newest revision of the migration scripts and every revision they define, read from
-    their ``revision`` and ``down_revision`` lines without importing Alembic; the newest is None
-    when the scripts do not form one line (then :func:`migrate` asks Alembic)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for down, name in _REVISION.findall(script.read_text(encoding="utf-8")):
-            if name:
-                (parents if down else revisions).add(name)
-    heads = revisions - parents
-    return (next(iter(heads)) if len(heads) == 1 else None), frozenset(revisions)
-
-
-def head_revision() -> str | None:
-    """The newest revision of the migration scripts (see :func:`script_revisions`)."""
-    return script_revisions()[0]
 
 
 def stored_revision(engine: Engine) -> str | None:
