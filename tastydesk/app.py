@@ -137,7 +137,7 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
                              f"Data directory: {base}")
         return 1
 
-    window = MainWindow(engine)
+    window = MainWindow(engine, freeze_heap=False)  # frozen once painted: _start_engine
     if account is not None and getattr(args, "data_root", None):
         from pathlib import Path
 
@@ -319,6 +319,11 @@ def _show_splash(app: Any) -> Any:
 
 
 async def _start_engine(engine: Any, window: Any) -> None:
+    from tastydesk.ui.heap import freeze_long_lived
+
+    # The window and the opened engine live for the session: collected once and frozen here,
+    # after the first paint rather than before it (the engine's start freezes what it adds).
+    freeze_long_lived()
     try:
         await engine.start()
     except Exception as exc:
