@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QHeaderView, QMainWindo
 
 from tastydesk.ui.theme import current_theme
 
-STATE_VERSION = 4  # bump when docks are added/renamed: old saved layouts are then ignored
+STATE_VERSION = 5  # bump when docks or their tables change shape: old saved layouts are then ignored
 KEY_STATE = "window/state"
 KEY_GEOMETRY = "window/geometry"
 KEY_VERSION = "window/version"

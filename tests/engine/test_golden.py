@@ -22,7 +22,7 @@ from tastydesk.paths import db_path
 
 GOLDEN_DAYS = 20
 GOLDEN_SEED = 1
-GOLDEN_DIGEST = "2a4b843d892d58586c69383a909f1a9f6bac2a0ca7995d9f348f02ed75d618b5"
+GOLDEN_DIGEST = "bef79d76c2fe74f5894809ff22cd17bac5be20efea0b60cdda130909326d9b5d"
 
 _EXTERNAL_ID = re.compile(r"td-(\d+)-([a-z_]+)-[0-9a-f]{12}")
 

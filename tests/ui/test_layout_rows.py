@@ -1,7 +1,8 @@
 """Tables first: the default layout shows whole tables at the sizes traders use.
 
 At 1600x980 and 1920x1080 the queue shows at least 8 rows next to its detail pane, every leg of
-a 4-leg trade, and the Position Monitor at least 8 positions.
+a 4-leg trade, and the Position Monitor at least 8 positions; the queue's deciding columns
+(trade, warnings, time left, net, EV, POP, max loss and profit) show without scrolling.
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def test_default_layout_shows_tables_first(qloop: Any, qtbot: Any, size: tuple[i
     assert rows[0] >= 8, f"queue shows {rows[0]} rows"
     assert rows[1] >= 4, f"legs table shows {rows[1]} of 4 legs"
     assert rows[2] >= 8, f"position monitor shows {rows[2]} rows"
+    deciding = ("symbol", "warnings", "expires", "strategy", "net", "ev", "pop", "max_loss",
+                "max_profit")
+    header = queue.table.horizontalHeader()
+    right = max(header.sectionViewportPosition(queue.model.column_index(k))
+                + header.sectionSize(queue.model.column_index(k)) for k in deciding)
+    assert right <= queue.table.viewport().width(), (
+        f"the deciding columns end at {right} px in a {queue.table.viewport().width()} px queue")
 
 
 def test_layout_and_theme_are_kept_in_the_data_directory(qloop: Any, tmp_path: Any) -> None:

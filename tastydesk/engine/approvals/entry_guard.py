@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tastydesk.engine.clock import Clock
+from tastydesk.engine.clock import NEW_YORK, Clock
 from tastydesk.engine.domain.enums import WorkflowState
 from tastydesk.engine.settings import Settings
 from tastydesk.engine.workflow.book import WorkflowBook
@@ -73,5 +73,7 @@ class EntryGuard:
             return None
         until = filled + timedelta(minutes=self._settings.config.restart_cooldown_minutes)
         if self._clock.now() < until:
-            return f"{symbol} cools down after its fill at {filled:%H:%M} UTC", until
+            local = filled.astimezone(NEW_YORK)
+            return (f"{symbol} cools down after its fill at {local:%H:%M} "
+                    f"{local.tzname()} until {until.astimezone(NEW_YORK):%H:%M}"), until
         return None

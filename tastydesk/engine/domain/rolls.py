@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from tastydesk.engine.domain.proposal import ResolvedLeg
 
@@ -27,6 +28,29 @@ class RollEdits:
     strikes: tuple[Decimal, ...] | None = None
     quantity: int | None = None
     limit: Decimal | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        """The edits as JSON for the roll's timeline entry: a roll re-sent later (its day
+        order died at the close) goes out with the trader's choices, not the strategy's."""
+        out: dict[str, Any] = {}
+        if self.expiry is not None:
+            out["expiry"] = self.expiry.isoformat()
+        if self.strikes is not None:
+            out["strikes"] = [str(s) for s in self.strikes]
+        if self.quantity is not None:
+            out["quantity"] = self.quantity
+        if self.limit is not None:
+            out["limit"] = str(self.limit)
+        return out
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> RollEdits:
+        """Edits read back from :meth:`to_payload`."""
+        strikes = data.get("strikes")
+        return cls(expiry=date.fromisoformat(data["expiry"]) if "expiry" in data else None,
+                   strikes=tuple(Decimal(s) for s in strikes) if strikes is not None else None,
+                   quantity=int(data["quantity"]) if "quantity" in data else None,
+                   limit=Decimal(data["limit"]) if "limit" in data else None)
 
 
 @dataclass(frozen=True, slots=True)

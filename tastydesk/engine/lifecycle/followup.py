@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tastydesk.engine.approvals.desk import ApprovalDesk
 from tastydesk.engine.bus import EventBus
-from tastydesk.engine.clock import Clock, MarketCalendar
+from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
 from tastydesk.engine.domain.enums import (
     ActionOutcome,
     Actor,
@@ -76,6 +76,9 @@ DEFAULT_CALL = StrategyLeg(OptionType.CALL, Side.SELL,
                            StrikeSelection(SelectionMethod.DELTA, Decimal("0.30")))
 DEFAULT_CALL_DTE = DteRange(21, 30, 60, prefer_monthly=False)
 OPEN_DELAY = timedelta(minutes=5)
+#: A follow-up that could not be built (no quote for a leg yet) is tried again this much later
+#: in the session, else at the next open: shares left after an assignment are never forgotten.
+RETRY_DELAY = timedelta(minutes=5)
 PROPOSED = "proposed to the approval queue"
 KEPT = "kept"
 WAITING = "waiting for the market to open"
@@ -105,7 +108,8 @@ class AssignmentFollowUps:
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
-        self._deferred: set[int] = set()  # proposals waiting for the next session
+        # proposals waiting for a retry: when, and the timer to cancel for an earlier one
+        self._deferred: dict[int, tuple[datetime, TimerHandle]] = {}
         self._kept: set[int] = set()  # workflows whose 'keep' is noted on the timeline
 
     def subscribe(self) -> list[Any]:
@@ -127,18 +131,33 @@ class AssignmentFollowUps:
         self._retry_at_open(event.workflow_id, f"the last step did not fill ({event.reason})")
 
     def _retry_at_open(self, workflow_id: int, reason: str) -> None:
-        if workflow_id in self._deferred:
-            return
-        self._deferred.add(workflow_id)
         now = self._clock.now()
+        after = self._calendar.next_close(now) if self._calendar.is_open(now) else now
+        self._retry_at(workflow_id, reason,
+                       self._calendar.next_open(after + timedelta(minutes=1)) + OPEN_DELAY)
+
+    def _retry_soon(self, workflow_id: int, reason: str) -> None:
+        """Try again ``RETRY_DELAY`` later while the session lasts, else at the next open."""
+        now = self._clock.now()
+        at = now + RETRY_DELAY
+        if self._calendar.is_open(now) and at < self._calendar.next_close(now):
+            self._retry_at(workflow_id, reason, at)
+        else:
+            self._retry_at_open(workflow_id, reason)
+
+    def _retry_at(self, workflow_id: int, reason: str, at: datetime) -> None:
+        """One retry per workflow, the earliest asked for."""
+        waiting = self._deferred.get(workflow_id)
+        if waiting is not None:
+            if waiting[0] <= at:
+                return
+            waiting[1].cancel()
 
         def again() -> None:
-            self._deferred.discard(workflow_id)
+            self._deferred.pop(workflow_id, None)
             self._spawn(self._propose(workflow_id, reason), f"after-assignment-{workflow_id}")
 
-        after = self._calendar.next_close(now) if self._calendar.is_open(now) else now
-        opening = self._calendar.next_open(after + timedelta(minutes=1))
-        self._clock.call_at(opening + OPEN_DELAY, again)
+        self._deferred[workflow_id] = (at, self._clock.call_at(at, again))
 
     async def shares_left(self, workflow_id: int, reason: str) -> None:
         """Called under the workflow's lock: the proposal runs as its own task."""
@@ -230,7 +249,9 @@ class AssignmentFollowUps:
             built = await (self._covered_call(mon, strategy, why)
                            if choice is AfterAssignment.WHEEL else self._close(mon, why))
             if isinstance(built, str):
-                await self._record(mon, choice.value, f"{why}: {built}", NOT_PROPOSED)
+                await self._record(mon, choice.value, f"{why}: {built}; tried again shortly",
+                                   NOT_PROPOSED)
+                self._retry_soon(workflow_id, reason)
                 return
             await self._record(mon, choice.value, ": ".join(built.rationale), PROPOSED)
             await self._desk.propose_follow_up(workflow_id, built, self._unattended(strategy),

@@ -347,7 +347,8 @@ class PositionActions:
                         self._positions.get(workflow_id) is not mon:
                     return
                 if purpose is OrderPurpose.ROLL:
-                    outcome = await self._roll(mon, reason, rule)
+                    outcome = await self._roll(mon, reason, rule,
+                                               await self._roller.last_edits(workflow_id))
                 else:
                     outcome = await self._close(mon, min(units, mon.units), reason, rule)
                 if not outcome.sent:

@@ -200,7 +200,8 @@ class Roller:
             mon.workflow_id, Trigger.CLOSE, Actor.ENGINE if rule else Actor.USER,
             f"{reason}: roll to {proposal.expiry.isoformat()} as {plan}",
             payload={"rule": rule, "roll_proposal": proposal_id,
-                     "roll_pieces": [p.label for p in pieces]},
+                     "roll_pieces": [p.label for p in pieces],
+                     **({"roll_edits": edits.to_payload()} if edits != NO_EDITS else {})},
             proposal_id=proposal_id)
         await self._submit(mon, pieces[0], proposal_id, rule, open_units=proposal.quantity,
                            limit=edits.limit)
@@ -231,6 +232,14 @@ class Roller:
         self._alert(AlertLevel.WARNING, f"{mon.symbol}: {piece.label} not priced", why,
                     mon.workflow_id)
         return ActionResult(ActionOutcome.NOT_SENT, f"cannot roll: {why}")
+
+    async def last_edits(self, workflow_id: int) -> RollEdits:
+        """The trader's Roll-ticket edits of the workflow's latest roll (none when the strategy
+        chose it): a roll sent again at the open keeps them."""
+        for t in reversed(await self._store.transitions(workflow_id)):
+            if t.trigger is Trigger.CLOSE and "roll_pieces" in t.payload:
+                return RollEdits.from_payload(t.payload.get("roll_edits", {}))
+        return NO_EDITS
 
     # ---- carrying on
     async def _fresh(self, mon: MonitoredPosition, target: TradeProposal,

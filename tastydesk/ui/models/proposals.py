@@ -56,6 +56,10 @@ def countdown(seconds: float | None) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+PENDING_ORDER = ("symbol", "warnings", "expires", "strategy", "net", "ev", "pop", "max_loss",
+                 "max_profit", "bp", "rr", "bias", "confidence", "age")
+
+
 def pending_columns(now: Callable[[], datetime],
                     wall: Callable[[], datetime] | None = None) -> list[Column[PendingView]]:
     """Columns of the pending table; ``now`` is the engine clock (ages follow paper time) and
@@ -88,7 +92,7 @@ def pending_columns(now: Callable[[], datetime],
                else v.proposal.underlying,
                tooltip=lambda v: (f"Returned: {v.returned}\n" if v.returned else "")
                + f"Workflow #{v.workflow_id}, proposal #{v.proposal_id}"),
-        Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=170,
+        Column("strategy", "Strategy", lambda v: v.proposal.strategy_name, width=160,
                text=strategy_text,
                tooltip=lambda v: "\n".join(v.proposal.rationale) or None),
         Column("bias", "Bias", trade(lambda v: str(v.proposal.bias)),
@@ -122,10 +126,11 @@ def pending_columns(now: Callable[[], datetime],
                lambda w: str(len(w)) if w else "", sort_key=lambda v: len(warnings_of(v)),
                align=CENTER, tooltip=_warnings_tip, width=40, header_tip="Warnings"),
     ]
-    # What decides first: the trade, its warnings and the time left to decide.
-    lead = ("symbol", "warnings", "expires")
-    return ([c for k in lead for c in columns if c.key == k]
-            + [c for c in columns if c.key not in lead])
+    # What decides first: the trade, its warnings and the time left to decide, then its price
+    # and odds; the context columns (buying power, R/R, bias, age) follow, so the deciding
+    # figures stay in view when the queue shares a 1600-pixel screen with the monitor.
+    order = {key: i for i, key in enumerate(PENDING_ORDER)}
+    return sorted(columns, key=lambda c: order[c.key])
 
 
 def pending_model(now: Callable[[], datetime], parent: Any = None,

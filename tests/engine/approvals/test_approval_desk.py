@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -208,7 +209,10 @@ async def test_a_symbol_cools_down_after_an_entry_fill(w: World) -> None:
     cooldown = timedelta(minutes=w.kernel.settings.config.restart_cooldown_minutes)
     held = w.kernel.desk.hold_back(other, "NVDA", "Iron Condor")
     assert held is not None and held[1] == fill_time + cooldown
-    assert "cools down after its fill" in held[0]
+    et = ZoneInfo("America/New_York")
+    local_fill, local_end = fill_time.astimezone(et), held[1].astimezone(et)
+    assert held[0] == (f"NVDA cools down after its fill at {local_fill:%H:%M} "
+                       f"{local_fill.tzname()} until {local_end:%H:%M}")
     assert filled != other
     await w.step(cooldown.total_seconds() + 1)
     assert w.kernel.desk.hold_back(other, "NVDA", "Iron Condor") is None

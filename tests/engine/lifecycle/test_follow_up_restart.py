@@ -11,6 +11,7 @@ from tastydesk.engine.domain.chain import Quote, streamer_symbol
 from tastydesk.engine.domain.enums import OptionType, ProposalStatus, Trigger, WorkflowState
 from tastydesk.engine.domain.events import QuoteReceived
 from tastydesk.engine.domain.orders import OrderLeg
+from tastydesk.engine.lifecycle.followup import RETRY_DELAY
 from tests.engine.lifecycle.test_follow_up_queue import EXPIRY, LONG_PUT, assigned
 from tests.kit.world import World, world
 
@@ -69,11 +70,15 @@ async def test_a_follow_up_dropped_when_its_position_left_monitoring_ends_withdr
         await w2.step()
         assert w2.kernel.book.state(wid) is WorkflowState.MONITORING
         assert w2.store.get_proposal(pending.proposal_id).status == ProposalStatus.WITHDRAWN
-        # once the long put is quoted again the follow-up is proposed anew (the old one ended)
+        assert w2.kernel.facade.pending() == []  # no quote to price the close yet
+        # once the long put is quoted again the follow-up is proposed anew (the old one ended),
+        # by the retry a few minutes later: nothing has to restart the app for it
+        await w2.step(RETRY_DELAY.total_seconds() - 1)
         w2.broker.quote(LONG_PUT, streamer_symbol("SPY", EXPIRY, OptionType.PUT, D("595")),
                         "1.00", "1.20")
-        await w2.kernel.followups.resume()
         await w2.step()
+        assert w2.kernel.facade.pending() == []
+        await w2.step(1)
         [fresh] = w2.kernel.facade.pending()
         assert fresh.proposal_id != pending.proposal_id
         assert proposed(w2, wid) == [pending.proposal_id, fresh.proposal_id]

@@ -4,15 +4,18 @@ and acts by purpose: an entry ends its attempt; an exit goes out again at the ne
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+import json
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from tastydesk.engine.clock import NEW_YORK
-from tastydesk.engine.domain.enums import OrderPurpose, OrderStatus, WorkflowState
+from tastydesk.engine.domain.enums import OrderAction, OrderPurpose, OrderStatus, WorkflowState
 from tastydesk.engine.domain.orders import CommandResult
 from tastydesk.engine.domain.results import SENT
+from tastydesk.engine.domain.rolls import RollEdits
+from tests.engine.rolls.test_roll_preview import vertical
 from tests.engine.test_engine import paper, until_pending, until_position
 
 
@@ -82,3 +85,40 @@ async def test_an_exit_that_expires_goes_out_again_at_the_next_open(tmp_path: Pa
     assert len(closes) == 2 and opening <= closes[1].created_at <= opening + timedelta(minutes=1)
     assert reasons[-1].startswith("re-sent at the open after the day order expired")
     await engine.stop()
+
+
+async def test_a_roll_from_the_ticket_that_expires_goes_out_again_with_the_traders_edits(
+        tmp_path: Path) -> None:
+    engine, driver, pos = await vertical(tmp_path)
+    wid = pos.workflow_id
+    await to_minutes_before_close(engine, driver, 5)
+    first = await engine.facade.preview_roll(wid)
+    later = next(d for d in first.expirations if d > first.expiry)
+    short, long_ = first.opening
+    step = Decimal("1") if short.option_type.value == "put" else Decimal("-1")
+    edits = RollEdits(expiry=later, strikes=(short.strike - step, long_.strike - step),
+                      quantity=2)
+    edited = await engine.facade.preview_roll(wid, edits)
+    unfillable(engine, "roll", Decimal("25.00"))
+    assert await engine.facade.roll_position(
+        wid, "lena", dataclasses.replace(edits, limit=edited.mid)) == SENT
+    await engine.tasks.drain()
+    driver.advance(300)  # the order expires at the close; the roll is re-queued for the open
+    await engine.tasks.drain()
+    driver.advance(60)
+    await engine.tasks.drain()
+    rolls = [o for o in await engine.store.orders(wid) if o.purpose is OrderPurpose.ROLL]
+    assert rolls[0].status is OrderStatus.EXPIRED and len(rolls) == 2
+    opening = {leg.symbol: leg.quantity for leg in rolls[1].legs
+               if leg.action in (OrderAction.SELL_TO_OPEN, OrderAction.BUY_TO_OPEN)}
+    assert opening == {leg.symbol: 2 for leg in edited.opening}  # the ticket's legs, not new ones
+    reasons = [t.reason for t in engine.facade.transitions(wid)]
+    assert any(r.startswith("re-sent at the open after the day order expired") for r in reasons)
+    await engine.stop()
+
+
+def test_roll_edits_round_trip_through_the_timeline_payload() -> None:
+    edits = RollEdits(expiry=date(2026, 3, 20), strikes=(Decimal("95"), Decimal("90.5")),
+                      quantity=3, limit=Decimal("-0.42"))
+    assert RollEdits.from_payload(json.loads(json.dumps(edits.to_payload()))) == edits
+    assert RollEdits.from_payload(RollEdits().to_payload()) == RollEdits()
