@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -33,6 +34,11 @@ def run_app(args: argparse.Namespace) -> int:
             return 2
         return int(selftest.run(args))
 
+    # Collection belongs to the GUI thread's collector (started below, see tastydesk.ui.gui_gc);
+    # turned off from here, the imports and the window's construction run without the full
+    # passes the growing heap would otherwise trigger, and the heap is collected once, when
+    # it is frozen (tastydesk.ui.heap).
+    gc.disable()
     base = paths.data_dir(getattr(args, "data_dir", None))  # the account's directory
     paths.setup_logging(paths.data_dir(getattr(args, "data_root", None) or base))
     import qasync
@@ -131,7 +137,7 @@ async def _run_window(args: argparse.Namespace, base: Any, guard: Any, started: 
                              f"Data directory: {base}")
         return 1
 
-    window = MainWindow(engine)
+    window = MainWindow(engine, freeze_heap=False)  # frozen once painted: _start_engine
     if account is not None and getattr(args, "data_root", None):
         from pathlib import Path
 
@@ -313,6 +319,11 @@ def _show_splash(app: Any) -> Any:
 
 
 async def _start_engine(engine: Any, window: Any) -> None:
+    from tastydesk.ui.heap import freeze_long_lived
+
+    # The window and the opened engine live for the session: collected once and frozen here,
+    # after the first paint rather than before it (the engine's start freezes what it adds).
+    freeze_long_lived()
     try:
         await engine.start()
     except Exception as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 APP_NAME = "tastydesk"
 ORG_NAME = "tastydesk"
 DB_FILE = "tastydesk.db"
+PAPER_STATE_FILE = "paper.db"  # the paper account and market, beside the app database
 
 
 def data_dir(override: str | os.PathLike[str] | None = None) -> Path:

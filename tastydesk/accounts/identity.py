@@ -43,6 +43,7 @@ from tastydesk.accounts.registry import ACCOUNTS_DIR
 IDENTITY_KEY = "account_identity"
 GENERATION_SEEN_KEY = "paper_generation_seen"
 SYNC_KEY = "paper_pair_sync"  # the app database's pairing sync (config key)
+PAPER_CLOCK_KEY = "paper_clock"  # the paper time last saved: set once a paper engine ran
 SYNC_PART = "pair_sync"  # the paper state's pairing sync (part name)
 
 

@@ -1,7 +1,9 @@
 """Desktop benchmarks: start-up to the first window, and UI responsiveness under a quote storm.
 
 ``ui_startup`` launches the real app in a subprocess (offscreen, paper mode) and reads the time
-from process start to the first painted window (the splash) and to the painted main window.
+from the start of the app (its own clock) to the first painted window (the splash) and to the
+painted main window with the engine opened, and the main window's time from the launch (seen
+from outside, so nothing done before the app's clock starts can hide).
 ``ui_stream_lag`` builds a paper engine holding open positions, shows the main window over it,
 then publishes 10,000 quotes per second for the legs of every monitored position on the engine's
 bus and measures how late a 10 ms Qt timer fires (event-loop lag) and the peak RSS.
@@ -16,6 +18,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -28,24 +31,40 @@ RSS_TARGET_MB = 400.0
 QUOTES_PER_S = 10_000
 TARGET_POSITIONS = 500
 STREAM_SECONDS = 5.0
+LAUNCH_TIMEOUT_S = 120.0
 BUILD_BUDGET_S = 240.0  # wall time allowed for opening and adopting the positions
 
 
-def _launch(data_dir: Path) -> tuple[float, float]:
+def _launch(data_dir: Path) -> tuple[float, float, float]:
+    """(first window, main window) on the app's own clock, which starts when the app begins to
+    run (after the interpreter and the command line), and the main window as seen from here,
+    from the launch: the time the trader waits. The probe's lines are read as they come."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TASTYDESK_STARTUP_PROBE": "1"}
-    started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "tastydesk", "--data-dir", str(data_dir),
-                           "--paper"], env=env, capture_output=True, text=True, timeout=120)
-    wall = time.perf_counter() - started
-    figures = {}
-    for line in proc.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        if key in ("first-window-s", "main-window-s"):
-            figures[key] = float(value)
-    if len(figures) == 2:
-        return figures["first-window-s"], figures["main-window-s"]
+    figures: dict[str, float] = {}
+    # stderr goes to a file, not a pipe: a chatty stderr cannot block the app while it runs.
+    with tempfile.TemporaryFile("w+") as errors:
+        started = time.perf_counter()
+        with subprocess.Popen([sys.executable, "-m", "tastydesk", "--data-dir", str(data_dir),
+                               "--paper"], env=env, stdout=subprocess.PIPE, stderr=errors,
+                              text=True) as proc:
+            watchdog = threading.Timer(LAUNCH_TIMEOUT_S, proc.kill)
+            watchdog.start()
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    key, _, value = line.strip().partition(" ")
+                    if key == "main-window-s":
+                        figures["from-launch-s"] = time.perf_counter() - started
+                    if key in ("first-window-s", "main-window-s"):
+                        figures[key] = float(value)
+            finally:
+                watchdog.cancel()
+        errors.seek(0)
+        err = errors.read()
+    if len(figures) == 3:
+        return figures["first-window-s"], figures["main-window-s"], figures["from-launch-s"]
     raise RuntimeError(f"app did not report its first window (exit {proc.returncode}, "
-                       f"{wall:.1f} s): {proc.stderr.strip()[-400:]}")
+                       f"{time.perf_counter() - started:.1f} s): {err.strip()[-400:]}")
 
 
 def bench_startup() -> dict[str, Any]:
@@ -55,9 +74,12 @@ def bench_startup() -> dict[str, Any]:
         warm = [_launch(base) for _ in range(3)]
     first = sorted(w[0] for w in warm)
     main = sorted(w[1] for w in warm)
+    launch = sorted(w[2] for w in warm)
     return {"first_window_s": round(first[1], 3), "main_window_s": round(main[1], 3),
+            "main_window_from_launch_s": round(launch[1], 3),
             "first_run_first_window_s": round(cold[0], 3),
             "first_run_main_window_s": round(cold[1], 3),
+            "first_run_main_window_from_launch_s": round(cold[2], 3),
             "target": f"first window <= {STARTUP_TARGET_S} s",
             "ok": first[1] <= STARTUP_TARGET_S}
 

@@ -5,8 +5,8 @@ garbled file, a database migrated by a newer tastydesk, or one file missing or e
 partner holds an account's history would otherwise be "repaired" by starting fresh over it.
 These checks open nothing for writing and create no file, so ``doctor`` runs them beside a
 writer and ``simulate`` / ``--self-test`` run them before they write anything. (Not a command:
-shared by the commands and the command line, which imports it on every start: the engine
-is imported only when a check runs.)
+shared by the commands and the command line, which runs it on every start: it imports
+neither the engine nor SQLAlchemy, so the engine's import is paid once, when it opens.)
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tastydesk.accounts.identity import (
+    PAPER_CLOCK_KEY,
     SideFacts,
     account_of_dir,
     pair_facts,
@@ -26,7 +27,7 @@ from tastydesk.accounts.identity import (
     read_paper_facts,
 )
 from tastydesk.exit_codes import CommandError, ExitCode
-from tastydesk.paths import db_path
+from tastydesk.paths import PAPER_STATE_FILE, db_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +72,6 @@ class PaperStateFile:
 
 
 def paper_state_path(base: Path) -> Path:
-    from tastydesk.engine.bootstrap import PAPER_STATE_FILE  # the engine's name for it
-
     return Path(base) / PAPER_STATE_FILE
 
 
@@ -94,7 +93,7 @@ def _table_exists(raw: sqlite3.Connection, name: str) -> bool:
 def migration_head() -> tuple[str | None, frozenset[str]]:
     """The newest migration this tastydesk knows, and every revision it knows (read once, from
     the scripts' text: the start-up check needs no Alembic)."""
-    from tastydesk.engine.store.database import script_revisions
+    from tastydesk.engine.schema_revisions import script_revisions
 
     return script_revisions()
 
@@ -106,8 +105,6 @@ def inspect_app_database(path: Path) -> AppDatabase:
     size = path.stat().st_size
     if size == 0:
         return AppDatabase(path, exists=True)
-    from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY  # set once a paper engine ran
-
     head, known = migration_head()
     try:
         with closing(read_only(path)) as raw:

@@ -17,6 +17,7 @@ from typing import Any
 from tastydesk.accounts.identity import (
     GENERATION_SEEN_KEY,
     IDENTITY_KEY,
+    PAPER_CLOCK_KEY,
     SYNC_KEY,
     SYNC_PART,
     SideFacts,
@@ -36,11 +37,10 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.nyse_days import nyse_days
 from tastydesk.engine.store.service import AsyncStore, Store
+from tastydesk.paths import PAPER_STATE_FILE
 
 log = logging.getLogger(__name__)
 
-PAPER_CLOCK_KEY = "paper_clock"
-PAPER_STATE_FILE = "paper.db"
 DB_FILE = "tastydesk.db"
 HOLIDAYS_KEY = "nyse_holidays"
 

@@ -60,7 +60,10 @@ class MainWindow(QMainWindow):
     closing = Signal()  # emitted once, when the window is about to close
 
     def __init__(self, engine: EngineFacade, parent: QWidget | None = None,
-                 settings: QSettings | None = None, tray_available: bool | None = None) -> None:
+                 settings: QSettings | None = None, tray_available: bool | None = None,
+                 freeze_heap: bool = True) -> None:
+        """``freeze_heap``: freeze the heap once built (see tastydesk.ui.heap); False when the
+        caller does it itself (the app, once the window has painted)."""
         super().__init__(parent)
         self.setObjectName("mainWindow")
         self.engine = engine
@@ -122,7 +125,8 @@ class MainWindow(QMainWindow):
         self._shown_once = False
         self._restored = self.restore_layout()
         self.refresh_status()
-        QTimer.singleShot(0, freeze_long_lived)  # once built: see tastydesk.ui.heap
+        if freeze_heap:
+            QTimer.singleShot(0, freeze_long_lived)  # once built: see tastydesk.ui.heap
 
     # ---- Docks and layout
     def _make_builder_dock(self) -> QDockWidget | None:

@@ -12,13 +12,12 @@
 * Alembic is imported only when a migration has to run: opening a database already at the
   newest revision reads the revision with one query and compares it with the newest one named
   in the migration scripts (most starts need no migration, and importing Alembic costs the
-  window most of a second).
+  window most of a second). A new, empty file gets the newest schema from the ORM tables in
+  one transaction, stamped with the newest revision (:func:`create_fresh`).
 """
 
 from __future__ import annotations
 
-import functools
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -29,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 
+from tastydesk.engine.schema_revisions import MIGRATIONS_DIR, head_revision
 from tastydesk.engine.store.errors import MigrationError, StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 5000
 READ_ONLY = "tastydesk_read_only"
 
@@ -131,30 +130,6 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-_REVISION = re.compile(r"""^(down_)?revision\s*(?::[^=]*)?=\s*(?:["']([^"']+)["']|None)""",
-                       re.MULTILINE)
-
-
-@functools.cache
-def script_revisions() -> tuple[str | None, frozenset[str]]:
-    """The newest revision of the migration scripts and every revision they define, read from
-    their ``revision`` and ``down_revision`` lines without importing Alembic; the newest is None
-    when the scripts do not form one line (then :func:`migrate` asks Alembic)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for down, name in _REVISION.findall(script.read_text(encoding="utf-8")):
-            if name:
-                (parents if down else revisions).add(name)
-    heads = revisions - parents
-    return (next(iter(heads)) if len(heads) == 1 else None), frozenset(revisions)
-
-
-def head_revision() -> str | None:
-    """The newest revision of the migration scripts (see :func:`script_revisions`)."""
-    return script_revisions()[0]
-
-
 def stored_revision(engine: Engine) -> str | None:
     """The database's revision by one query (None for a new database)."""
     with engine.connect() as conn:
@@ -175,8 +150,12 @@ def migrate(engine: Engine, revision: str = "head") -> bool:
     have; otherwise :class:`MigrationError` is raised (and the transaction was rolled back).
     """
     head = head_revision()
-    if revision == "head" and head is not None and stored_revision(engine) == head:
-        return False  # the usual start: nothing to migrate, no Alembic to import
+    if revision == "head" and head is not None:
+        stored = stored_revision(engine)
+        if stored == head:
+            return False  # the usual start: nothing to migrate, no Alembic to import
+        if stored is None and create_fresh(engine, head):
+            return True  # a new file: the schema built at once, no Alembic to import
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
@@ -203,6 +182,31 @@ def migrate(engine: Engine, revision: str = "head") -> bool:
             if conn.in_transaction():
                 conn.rollback()
             raw.execute("PRAGMA foreign_keys=ON")
+    return True
+
+
+def create_fresh(engine: Engine, head: str) -> bool:
+    """Give a database with nothing in it the newest schema in one transaction, built from the
+    ORM tables, and record ``head`` as its revision (what ``alembic stamp`` writes). False,
+    changing nothing, when the file already holds anything (an older file is migrated).
+
+    Replaying every migration on a new file imports Alembic and rebuilds tables by copy; the
+    result is the same schema (a test compares the two, table by table), so a first start
+    skips it.
+    """
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table
+
+    from tastydesk.engine.store.models import Base
+
+    version = Table("alembic_version", MetaData(),  # Alembic's own version table, as it makes it
+                    Column("version_num", String(32), nullable=False),
+                    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+    with engine.begin() as conn:  # BEGIN IMMEDIATE: no other writer between look and create
+        if conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar():
+            return False
+        Base.metadata.create_all(conn)
+        version.create(conn)
+        conn.execute(version.insert().values(version_num=head))
     return True
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -254,7 +255,7 @@ class MetricRow(Base):
     __table_args__ = (Index(None, "name", "time"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str]
-    value: Mapped[float]
+    value: Mapped[float] = mapped_column(Float)  # FLOAT, as the migrations declare it
     time: Mapped[datetime]
 
 

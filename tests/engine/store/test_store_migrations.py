@@ -132,7 +132,7 @@ def test_fresh_database_pragmas(tmp_path: Path) -> None:
 def test_the_head_read_from_the_scripts_is_alembics_head() -> None:
     from alembic.script import ScriptDirectory
 
-    from tastydesk.engine.store.database import head_revision, script_revisions
+    from tastydesk.engine.schema_revisions import head_revision, script_revisions
 
     script = ScriptDirectory.from_config(alembic_config())
     assert head_revision() == script.get_current_head()
