@@ -66,6 +66,10 @@ class LegQuotes:
         if quote.symbol in self._quotes:
             self._quotes[quote.symbol] = quote
 
+    def quote(self, streamer: str) -> Quote | None:
+        """The latest quote of a watched symbol (None: none yet, or not watched)."""
+        return self._quotes.get(streamer)
+
     def seed(self, quotes: Iterable[Quote]) -> None:
         for q in quotes:
             self.update(q)
@@ -111,3 +115,6 @@ class OrderMarket:
 
     def price(self, request: OrderRequest, units: int) -> SpreadPrice | None:
         return self._quotes.price(request, units)
+
+    def quote(self, streamer: str) -> Quote | None:
+        return self._quotes.quote(streamer)
