@@ -60,11 +60,13 @@ def order_leg_quotes(request: OrderRequest, units: int, quote_of: QuoteOf
 
 def screen(legs: Sequence[LegQuote], recent_mids: deque[float],
            limits: AnomalyLimits = DEFAULT_LIMITS) -> QuoteAnomaly | None:
-    """The anomaly of ``legs`` against the ``recent_mids`` before them; their mid then joins
-    the window, flagged or not, so a genuine move passes on the next step."""
+    """The anomaly of ``legs`` against the ``recent_mids`` before them. Their mid then joins the
+    window when it is a price at all: sane, or a jump (so a genuine move passes on the next
+    step); the mid of a crossed, inverted, zero-bid or too wide market does not (else the
+    return to sane quotes would look like a jump)."""
     found = quote_anomaly(legs, tuple(recent_mids), limits)
     figures = spread_figures(legs)
-    if figures is not None:
+    if figures is not None and found in (None, QuoteAnomaly.JUMP):
         recent_mids.append(figures[0])
     return None if found is QuoteAnomaly.NO_QUOTE else found
 
