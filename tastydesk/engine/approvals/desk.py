@@ -326,7 +326,7 @@ class ApprovalDesk:
         limit = price if price is not None else approval_limit(proposal)
         fresh = await self.current_prices(proposal)
         if isinstance(fresh, QuoteAnomaly):  # held: the proposal stays pending, nothing sent
-            why = f"not sent: quotes ignored: {DESCRIPTIONS[fresh]} ({fresh.value})"
+            why = f"quotes ignored: {DESCRIPTIONS[fresh]} ({fresh.value})"
             self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING,
                                     f"Held: {proposal.underlying}", why, self._clock.now(),
                                     workflow_id))
@@ -345,7 +345,8 @@ class ApprovalDesk:
         units = quantity or proposal.quantity
         per_unit = proposal.buying_power / proposal.quantity
         problem = self._risk.opening_problem(workflow_id, (per_unit * units).quantize(CENT),
-                                             strategy.sizing.max_buying_power)
+                                             strategy.sizing.max_buying_power,
+                                             proposal.underlying)
         if problem:  # refused before anything is recorded: the proposal stays pending
             why = f"{units} lot{'s' if units > 1 else ''}: {problem}"
             self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
@@ -411,7 +412,8 @@ class ApprovalDesk:
         strategy = self._strategies.get(proposal.strategy_name)
         if proposal.follow_up is AfterAssignment.WHEEL and strategy is not None:
             problem = self._risk.opening_problem(workflow_id, proposal.buying_power,
-                                                 strategy.sizing.max_buying_power)
+                                                 strategy.sizing.max_buying_power,
+                                                 proposal.underlying)
             if problem:
                 self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
                                         f"Not sent: {proposal.underlying}", problem,
