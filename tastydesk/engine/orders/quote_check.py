@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
 from tastydesk.engine.domain.chain import Quote, parse_occ
-from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, OrderAction
+from tastydesk.engine.domain.enums import AlertCategory, AlertLevel
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.ids import ExternalOrderId
 from tastydesk.engine.domain.orders import OrderRequest
@@ -32,13 +32,11 @@ from tastydesk.engine.execution_pricing.anomaly import (
     quote_anomaly,
     spread_figures,
 )
-from tastydesk.engine.orders.market import leg_streamer
+from tastydesk.engine.orders.market import SELLING, leg_streamer
 from tastydesk.engine.orders.working import WorkingOrder
 from tastydesk.engine.store.service import AsyncStore
 
 RECENT_STEPS = 8  # mids of the last steps an order's jump check compares with
-
-_SELLING = frozenset({OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE})
 QuoteOf = Callable[[str], Quote | None]
 
 
@@ -53,7 +51,7 @@ def order_leg_quotes(request: OrderRequest, units: int, quote_of: QuoteOf
         if quote is None or units < 1:
             return None
         _root, expiry, kind, strike = parse_occ(leg.symbol)
-        legs.append(LegQuote(1 if leg.action in _SELLING else -1, max(1, leg.quantity // units),
+        legs.append(LegQuote(1 if leg.action in SELLING else -1, max(1, leg.quantity // units),
                              quote.bid, quote.ask, kind, strike, expiry))
     return legs
 
