@@ -83,10 +83,6 @@ class OrderQuoteCheck:
         self._recent: dict[ExternalOrderId, deque[float]] = {}
         self._flagged: dict[ExternalOrderId, QuoteAnomaly] = {}
 
-    def anomaly(self, external_id: ExternalOrderId) -> QuoteAnomaly | None:
-        """The anomaly an order's walk is waiting on, or None."""
-        return self._flagged.get(external_id)
-
     async def held(self, working: WorkingOrder, order: OrderRecord) -> bool:
         """Whether this step of ``working`` must wait (its quotes fail the failsafe). The first
         step held for a reason alerts the trader and writes the reason on the order's timeline
