@@ -1,8 +1,9 @@
 """A scripted broker: implements the broker port, answers each command as the test scripts it.
 
-Commands take their outcome from a script (``ACCEPT`` by default): a definitive rejection, a reply
-lost after the broker took the order (``LOST_REPLY``: the order exists, the engine hears UNKNOWN),
-or an order lost on the way (``LOST_ORDER``: UNKNOWN, and the broker never saw it). Fills are
+Commands (place, replace, cancel) take their outcome from a script (``ACCEPT`` by default): a
+definitive rejection, a reply lost after the broker acted (``LOST_REPLY``: the order was placed,
+replaced or cancelled, the engine hears UNKNOWN), or a command lost on the way (``LOST_ORDER``:
+UNKNOWN, and the broker never saw it); the engine learns the order's fate only by looking it up. Fills are
 made by the test (``fill``), announced like a real broker's stream or left silent, so races
 between a fill and a replace can be staged exactly.
 """
@@ -176,7 +177,10 @@ class ScriptedBroker(BrokerPort):
         await asyncio.sleep(0)  # a network round trip: other tasks run meanwhile
         self.replaced.append((order_id, price))
         old = self.orders[order_id]
-        if self._next("replace") is not Script.ACCEPT or old.status.is_terminal:
+        script = self._next("replace")
+        if script is Script.LOST_ORDER:
+            return CommandResult(CommandOutcome.UNKNOWN, reason="timeout before the broker")
+        if script is Script.REJECT or old.status.is_terminal:
             return CommandResult(CommandOutcome.REJECTED, reason="order is no longer working")
         new = replace(old, order_id=BrokerOrderId(f"B{next(self._ids)}"), price=price, fills=(),
                       filled_quantity=0, quantity=old.quantity - old.filled_quantity,
@@ -184,6 +188,8 @@ class ScriptedBroker(BrokerPort):
         self.orders[order_id] = replace(old, status=OrderStatus.REPLACED,
                                         replacing_order_id=new.order_id)
         self.orders[new.order_id] = new
+        if script is Script.LOST_REPLY:
+            return CommandResult(CommandOutcome.UNKNOWN, reason="timeout after send")
         return CommandResult(CommandOutcome.ACCEPTED, new)
 
     async def cancel(self, order_id: BrokerOrderId) -> CommandResult:
@@ -191,9 +197,14 @@ class ScriptedBroker(BrokerPort):
         self.cancelled.append(order_id)
         self.calls.append(("cancel", order_id))
         old = self.orders[order_id]
-        if self._next("cancel") is not Script.ACCEPT or old.status.is_terminal:
+        script = self._next("cancel")
+        if script is Script.LOST_ORDER:
+            return CommandResult(CommandOutcome.UNKNOWN, reason="timeout before the broker")
+        if script is Script.REJECT or old.status.is_terminal:
             return CommandResult(CommandOutcome.REJECTED, reason="order is no longer working")
         snap = self.orders[order_id] = replace(old, status=OrderStatus.CANCELLED)
+        if script is Script.LOST_REPLY:
+            return CommandResult(CommandOutcome.UNKNOWN, reason="timeout after send")
         return CommandResult(CommandOutcome.ACCEPTED, snap)
 
     async def get_order(self, order_id: BrokerOrderId) -> OrderSnapshot | None:

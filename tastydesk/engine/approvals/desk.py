@@ -54,6 +54,7 @@ from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.domain.views import PendingView
 from tastydesk.engine.errors import EngineError
+from tastydesk.engine.execution_pricing.anomaly import DESCRIPTIONS, QuoteAnomaly
 from tastydesk.engine.orders.manager import OrderManager
 from tastydesk.engine.ports import BrokerPort
 from tastydesk.engine.readiness import Readiness
@@ -324,6 +325,12 @@ class ApprovalDesk:
         anchor = price if price is not None else proposal.mid_price
         limit = price if price is not None else approval_limit(proposal)
         fresh = await self.current_prices(proposal)
+        if isinstance(fresh, QuoteAnomaly):  # held: the proposal stays pending, nothing sent
+            why = f"quotes ignored: {DESCRIPTIONS[fresh]} ({fresh.value})"
+            self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.PENDING,
+                                    f"Held: {proposal.underlying}", why, self._clock.now(),
+                                    workflow_id))
+            return ActionResult(ActionOutcome.NOT_SENT, why)
         beyond = None
         if fresh is None:
             beyond = "quotes for the legs are missing or stale"
@@ -338,7 +345,8 @@ class ApprovalDesk:
         units = quantity or proposal.quantity
         per_unit = proposal.buying_power / proposal.quantity
         problem = self._risk.opening_problem(workflow_id, (per_unit * units).quantize(CENT),
-                                             strategy.sizing.max_buying_power)
+                                             strategy.sizing.max_buying_power,
+                                             proposal.underlying)
         if problem:  # refused before anything is recorded: the proposal stays pending
             why = f"{units} lot{'s' if units > 1 else ''}: {problem}"
             self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
@@ -404,7 +412,8 @@ class ApprovalDesk:
         strategy = self._strategies.get(proposal.strategy_name)
         if proposal.follow_up is AfterAssignment.WHEEL and strategy is not None:
             problem = self._risk.opening_problem(workflow_id, proposal.buying_power,
-                                                 strategy.sizing.max_buying_power)
+                                                 strategy.sizing.max_buying_power,
+                                                 proposal.underlying)
             if problem:
                 self._bus.publish(Alert(AlertLevel.WARNING, AlertCategory.RISK,
                                         f"Not sent: {proposal.underlying}", problem,
@@ -463,7 +472,8 @@ class ApprovalDesk:
                                         cooldown_until=cooldown)
             self._book.schedule_restart(workflow_id, cooldown, self._spawn)
 
-    async def current_prices(self, proposal: TradeProposal) -> SpreadPrice | None:
-        """Mid and natural per spread from the latest quotes for the proposal's legs."""
+    async def current_prices(self, proposal: TradeProposal) -> SpreadPrice | QuoteAnomaly | None:
+        """Mid and natural per spread from the latest quotes for the proposal's legs (see
+        :func:`current_spread_price`)."""
         return await current_spread_price(proposal, self._quotes, self._broker, self._clock,
                                           self._settings.config.max_quote_age_seconds)

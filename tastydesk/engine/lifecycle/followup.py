@@ -52,6 +52,12 @@ from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.results import SENT, ActionResult
 from tastydesk.engine.domain.strategy import DteRange, Strategy, StrategyLeg, StrikeSelection
+from tastydesk.engine.execution_pricing.anomaly import (
+    DESCRIPTIONS,
+    LegQuote,
+    QuoteAnomaly,
+    quote_anomaly,
+)
 from tastydesk.engine.lifecycle.proposals import (
     call_proposal,
     close_proposal,
@@ -369,6 +375,8 @@ class AssignmentFollowUps:
                 return ActionResult(ActionOutcome.NOT_SENT, "no quote for the call")
             mid, natural = quote.quote.mid, quote.quote.bid
             units, purpose, what = proposal.quantity, OrderPurpose.PARTIAL_CLOSE, "wheel"
+            quoted = [LegQuote(1, 1, quote.quote.bid, quote.quote.ask, leg.option_type,
+                               leg.strike, leg.expiry)]
         else:
             wanted = {leg.symbol for leg in proposal.legs} | {s.symbol for s in proposal.shares}
             step = [leg for leg in mon.legs if leg.symbol in wanted]
@@ -377,10 +385,17 @@ class AssignmentFollowUps:
             priced = await self._close_prices(mon, step)
             if priced is None:
                 return ActionResult(ActionOutcome.NOT_SENT, "no quotes to price the close")
-            legs, units, mid, natural, _quotes = priced
+            legs, units, mid, natural, quotes = priced
+            quoted = [LegQuote(1 if leg.quantity > 0 else -1, max(1, abs(leg.ratio)),
+                               *quotes[leg.symbol], leg.option_type, leg.strike, leg.expiry)
+                      for leg in step]
             whole = len(step) == len(mon.legs)
             purpose = OrderPurpose.CLOSE if whole else OrderPurpose.PARTIAL_CLOSE
             what = "close"
+        anomaly = quote_anomaly(quoted)
+        if anomaly is not None and anomaly is not QuoteAnomaly.NO_QUOTE:  # the failsafe
+            return ActionResult(ActionOutcome.NOT_SENT, f"quotes ignored: "
+                                f"{DESCRIPTIONS[anomaly]} ({anomaly.value})")
         tolerance = self._settings.config.reprice_tolerance
         if mid < min(limit, proposal.mid_price) - tolerance:
             return ActionResult(ActionOutcome.NOT_SENT,

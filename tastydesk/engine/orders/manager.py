@@ -35,12 +35,13 @@ from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, Proposal
 from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
-from tastydesk.engine.domain.orders import OrderLeg, OrderRequest, OrderSnapshot
+from tastydesk.engine.domain.orders import CommandResult, OrderLeg, OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.pricer import SpreadPrice
 from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.orders.market import OrderMarket
 from tastydesk.engine.orders.pricing import OrderPricer, resumed_plan
+from tastydesk.engine.orders.quote_check import OrderQuoteCheck
 from tastydesk.engine.orders.working import (
     OrderOutcomes,
     WorkingOrder,
@@ -83,6 +84,7 @@ class OrderManager:
         self._by_broker_id: dict[BrokerOrderId, ExternalOrderId] = {}
         self._seen_fills: set[str] = set()
         self._lookups: dict[ExternalOrderId, TimerHandle] = {}
+        self._quote_check = OrderQuoteCheck(self._market_data.quote, store, bus, clock, self._record)
 
     # ---- queries
     def records(self) -> list[OrderRecord]:
@@ -148,7 +150,7 @@ class OrderManager:
             plan=plan, units=units, rule_type=rule_type,
             buying_power_per_unit=buying_power_per_unit)
         self._working[external_id] = working
-        self._watch(working)
+        self._market_data.watch(external_id, workflow_id, request)
         dry = await self._broker.dry_run(request)
         if dry.errors:
             await self._failed(external_id, "dry run: " + "; ".join(dry.errors))
@@ -178,9 +180,6 @@ class OrderManager:
             self._schedule_lookup(working)
 
     # ---- the legs' quotes: the walk follows the market, fills record it
-    def _watch(self, working: WorkingOrder) -> None:
-        self._market_data.watch(working.external_id, working.workflow_id, working.request)
-
     def _on_quote(self, event: QuoteReceived) -> None:
         self._market_data.update(event.quote)
 
@@ -257,6 +256,9 @@ class OrderManager:
                        else f"not filled after {working.attempt + 1} prices")
                 await self._cancel(external_id, working, why)
                 return
+            if await self._quote_check.held(working, self._orders[external_id]):
+                self._arm_walk(working)  # this step waits for sane quotes
+                return
             new_price = working.plan.price(nxt, self._market(working).natural)
             if new_price == working.price:
                 working.attempt = nxt  # already there (at natural or the limit): keep working
@@ -287,14 +289,21 @@ class OrderManager:
         result = await self._broker.cancel(working.broker_order_id)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
             await self.apply_snapshot(external_id, result.order, cancel_reason=why)
-        elif result.outcome is CommandOutcome.REJECTED:
+        else:  # refused, or an unknown outcome: looked up, never sent again
             snap = await self._broker.get_order(working.broker_order_id)
             if snap is not None:
                 await self.apply_snapshot(external_id, snap)
+            if external_id in self._working and working.request.time_in_force is TimeInForce.DAY:
+                self._arm_walk(working)  # still working: the walk decides again next interval
 
     async def _step(self, external_id: ExternalOrderId, working: WorkingOrder, new_price: Decimal) -> None:
         assert working.broker_order_id is not None
         result = await self._broker.replace(working.broker_order_id, new_price)
+        if result.outcome is CommandOutcome.UNKNOWN:  # looked up, never sent again
+            found = await self._broker.find_order(external_id)
+            went = found is not None and found.order_id != working.broker_order_id
+            result = CommandResult(CommandOutcome.ACCEPTED if went else CommandOutcome.REJECTED,
+                                   found if went else None, result.reason)
         if result.outcome is CommandOutcome.ACCEPTED and result.order is not None:
             old = working.broker_order_id
             working.filled_before = self._orders[external_id].filled_quantity
@@ -311,21 +320,13 @@ class OrderManager:
                 price_step=True)
             self._arm_walk(working)
             await self.apply_snapshot(external_id, result.order)
-        elif result.outcome is CommandOutcome.REJECTED:
+        else:
             # The original keeps working at its old price (it may have filled meanwhile).
             snap = await self._broker.get_order(working.broker_order_id)
             if snap is not None:
                 await self.apply_snapshot(external_id, snap)
             if external_id in self._working:
                 working.attempt += 1
-                self._arm_walk(working)
-        else:
-            snap = await self._broker.find_order(external_id)
-            if snap is not None:
-                working.broker_order_id = snap.order_id
-                self._by_broker_id[snap.order_id] = external_id
-                await self.apply_snapshot(external_id, snap)
-            if external_id in self._working:
                 self._arm_walk(working)
 
     # ---- start-up
@@ -346,13 +347,14 @@ class OrderManager:
         self._working[order.external_id] = working
         self._by_broker_id[snap.order_id] = order.external_id
         if not snap.status.is_terminal:
-            self._watch(working)
+            self._market_data.watch(order.external_id, order.workflow_id, request)
             if order.time_in_force is TimeInForce.DAY:
                 self._arm_walk(working)
 
     def _end_tracking(self, working: WorkingOrder) -> None:
         if working.timer:
             working.timer.cancel()
+        self._quote_check.forget(working.external_id)
         self._market_data.unwatch(
             working.external_id, working.workflow_id, working.request,
             any(w.workflow_id == working.workflow_id for w in self._working.values()))
@@ -376,15 +378,13 @@ class OrderManager:
         snap = event.order
         ext = snap.external_id if snap.external_id in self._orders else self._by_broker_id.get(
             snap.order_id)
-        if ext is None:
-            return
-        self._spawn(self._snapshot_locked(ext, snap), "order-update")
+        if ext is not None:
+            self._spawn(self._snapshot_locked(ext, snap), "order-update")
 
     def _on_fill(self, event: FillReceived) -> None:
         ext = self._by_broker_id.get(event.fill.order_id)
-        if ext is None:
-            return
-        self._spawn(self.confirm_fill(ext, event.fill.order_id), "fill")
+        if ext is not None:
+            self._spawn(self.confirm_fill(ext, event.fill.order_id), "fill")
 
     def resync(self) -> None:
         """After an account-stream gap, re-read every working order: fills may have happened."""

@@ -21,7 +21,7 @@ from tastydesk.engine.subscriptions import StreamClaims
 STREAM_CLAIM = "order"
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
-_SELLING = frozenset({OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE})
+SELLING = frozenset({OrderAction.SELL_TO_OPEN, OrderAction.SELL_TO_CLOSE})
 
 
 def leg_streamer(occ: str) -> str | None:
@@ -66,6 +66,10 @@ class LegQuotes:
         if quote.symbol in self._quotes:
             self._quotes[quote.symbol] = quote
 
+    def quote(self, streamer: str) -> Quote | None:
+        """The latest quote of a watched symbol (None: none yet, or not watched)."""
+        return self._quotes.get(streamer)
+
     def seed(self, quotes: Iterable[Quote]) -> None:
         for q in quotes:
             self.update(q)
@@ -79,7 +83,7 @@ class LegQuotes:
             quote = self._quotes.get(sym) if sym else None
             if quote is None or units < 1:
                 return None
-            side = Side.SELL if leg.action in _SELLING else Side.BUY
+            side = Side.SELL if leg.action in SELLING else Side.BUY
             legs.append(PricedLeg(side, max(1, leg.quantity // units), quote.bid, quote.ask))
         return spread_price(legs)
 
@@ -111,3 +115,6 @@ class OrderMarket:
 
     def price(self, request: OrderRequest, units: int) -> SpreadPrice | None:
         return self._quotes.price(request, units)
+
+    def quote(self, streamer: str) -> Quote | None:
+        return self._quotes.quote(streamer)

@@ -74,6 +74,22 @@ def opening_problem(buying_power: Decimal, max_per_trade: Decimal, *, used: Deci
     return None
 
 
+def position_count_problem(symbol: str, others: Mapping[str, int], config: EngineConfig
+                           ) -> str | None:
+    """Why one more position on ``symbol`` may not be opened, or None. ``others`` counts, per
+    symbol, the other workflows holding a position, working an opening order or waiting for
+    approval; the new one must fit the per-symbol and the total limits with them."""
+    on_symbol = others.get(symbol, 0)
+    if on_symbol + 1 > config.max_workflows_per_symbol:
+        return (f"per-symbol limit: {on_symbol} other {symbol} position(s) open, working or "
+                f"pending approval; at most {config.max_workflows_per_symbol}")
+    total = sum(others.values())
+    if total + 1 > config.max_workflows_total:
+        return (f"total limit: {total} other position(s) open, working or pending approval; "
+                f"at most {config.max_workflows_total}")
+    return None
+
+
 def proposal_problem(proposal: TradeProposal, strategy: Strategy, *, used: Decimal,
                      limit: Decimal, now: datetime, max_quote_age_s: float) -> str | None:
     """Why a proposal may not be sent (credit, per-trade and portfolio buying power, stale

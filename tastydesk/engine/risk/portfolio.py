@@ -5,6 +5,7 @@ is open, or on demand when something changed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ from tastydesk.engine.risk.checks import (
     buying_power_limit,
     committed,
     opening_problem,
+    position_count_problem,
 )
 from tastydesk.engine.settings import Settings
 
@@ -36,6 +38,7 @@ from tastydesk.engine.settings import Settings
 class Exposure(Protocol):
     """What risk reads from a monitored position."""
 
+    workflow_id: WorkflowId
     symbol: str
     beta: float
     units: int
@@ -112,16 +115,29 @@ class PortfolioRisk:
         opening orders."""
         return self.current().buying_power_used + committed(self.commitments(), exclude_workflow)
 
+    def positions_by_symbol(self, exclude_workflow: int | None = None) -> Counter[str]:
+        """Workflows per symbol holding a position, working an opening order or waiting for
+        approval (each counted once; ``exclude_workflow`` is the one being checked)."""
+        held: dict[int, str] = {mon.workflow_id: mon.symbol for mon in self._exposures}
+        held.update((c.workflow_id, c.symbol) for c in self.commitments())
+        if exclude_workflow is not None:
+            held.pop(exclude_workflow, None)
+        return Counter(held.values())
+
     def opening_problem(self, workflow_id: WorkflowId | None, buying_power: Decimal,
-                        max_per_trade: Decimal) -> str | None:
+                        max_per_trade: Decimal, symbol: str) -> str | None:
         """The pre-trade checks every path that sends an opening order runs (proposal,
-        approval, modify, re-price): per-trade buying power, allocation counting what is
-        pending and working, and the portfolio's limits."""
+        approval, modify, bulk, re-price): the portfolio's limits, the per-symbol and total
+        position limits, per-trade buying power, and the allocation counting what is pending
+        and working."""
         view = self.current()
         if view.breached:
             return f"portfolio limit breached: {view.breach_reason}"
-        return opening_problem(buying_power, max_per_trade,
-                               used=self.used_or_committed(workflow_id), limit=self.bp_limit())
+        problem = position_count_problem(symbol, self.positions_by_symbol(workflow_id),
+                                         self._settings.config)
+        return problem or opening_problem(buying_power, max_per_trade,
+                                          used=self.used_or_committed(workflow_id),
+                                          limit=self.bp_limit())
 
     def roll_problem(self, workflow_id: WorkflowId, buying_power: Decimal, released: Decimal,
                      max_per_trade: Decimal) -> str | None:

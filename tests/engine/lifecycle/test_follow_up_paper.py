@@ -12,8 +12,9 @@ from typing import Any
 
 from tastydesk.engine.bootstrap import open_paper_engine
 from tastydesk.engine.config import EngineConfig
-from tastydesk.engine.domain.chain import OptionContract
+from tastydesk.engine.domain.chain import OptionContract, Quote
 from tastydesk.engine.domain.enums import (
+    ActionOutcome,
     AfterAssignment,
     CommandOutcome,
     OptionType,
@@ -21,6 +22,7 @@ from tastydesk.engine.domain.enums import (
     Trigger,
     WorkflowState,
 )
+from tastydesk.engine.domain.events import QuoteReceived
 from tastydesk.engine.domain.orders import OrderLeg, OrderRequest
 from tastydesk.engine.domain.results import SENT
 from tastydesk.engine.simulation import SIM_START
@@ -137,5 +139,34 @@ async def test_an_assignment_under_the_wheel_queues_a_covered_call_and_approving
         assert legs == {"SPY": 100, call.symbol: -1}
         assert kernel.facade.pending() == [] or all(p.workflow_id != wid
                                                     for p in kernel.facade.pending())
+    finally:
+        await kernel.stop()
+
+
+async def test_a_follow_up_is_not_sent_on_anomalous_quotes(tmp_path: Path) -> None:
+    kernel, driver = await paper(tmp_path)
+    try:
+        wid = await assigned_position(kernel, driver, "Put Credit Spread - 30 DTE", hedge=True)
+        [pending] = [p for p in kernel.facade.pending() if p.workflow_id == wid]
+        [put] = pending.proposal.legs
+        sent: list[OrderRequest] = []
+        original = kernel.broker.place
+
+        async def counting(order: OrderRequest) -> Any:
+            sent.append(order)
+            return await original(order)
+
+        kernel.broker.place = counting
+        # The long put the close sells loses its bid while its ask says it is worth something.
+        kernel.bus.publish(QuoteReceived(Quote(put.streamer_symbol, D("0.00"), D("5.00"),
+                                               kernel.clock.now())))
+        result = await kernel.facade.approve(wid, "trader")
+        await kernel.tasks.drain()
+        assert result.outcome is ActionOutcome.REPRICED
+        assert result.detail == "quotes ignored: a leg to be sold has no bid (zero_bid)"
+        assert sent == []
+        reasons = [t.reason for t in kernel.facade.transitions(wid)]
+        assert any("not sent: quotes ignored: a leg to be sold has no bid (zero_bid)" in r
+                   for r in reasons)
     finally:
         await kernel.stop()

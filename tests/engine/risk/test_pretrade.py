@@ -63,6 +63,6 @@ async def test_allocation_counts_pending_approvals_and_working_orders(tmp_path: 
     limit = engine.risk.bp_limit()
     assert limit > 0
     problem = engine.risk.opening_problem(None, limit - engine.risk.used_or_committed() + 1,
-                                          D("1000000"))
+                                          D("1000000"), "XYZ")
     assert problem is not None and problem.startswith("allocation:")
     await engine.stop()
