@@ -38,6 +38,7 @@ from tastydesk.engine.domain.enums import (
     AfterAssignment,
     AlertCategory,
     AlertLevel,
+    CommitmentKind,
     Decision,
     OrderPurpose,
     ProposalStatus,
@@ -165,7 +166,7 @@ class ApprovalDesk:
         """Buying power the proposals waiting for approval would use (pre-trade checks count
         it)."""
         return [Commitment(p.workflow_id, p.proposal.underlying, p.proposal.buying_power,
-                           "pending approval") for p in self._pending.values()]
+                           CommitmentKind.PENDING_APPROVAL) for p in self._pending.values()]
 
     def hold_back(self, workflow_id: WorkflowId, symbol: str,
                   strategy_name: str) -> tuple[str, datetime] | None:

@@ -198,6 +198,13 @@ class ProposalStatus(StrEnum):
     WITHDRAWN = "withdrawn"  # a follow-up whose position left monitoring before a decision
 
 
+class CommitmentKind(StrEnum):
+    """What holds buying power a workflow does not hold yet (the allocation counts both)."""
+
+    PENDING_APPROVAL = "pending approval"
+    WORKING_ORDER = "working order"
+
+
 class ActionOutcome(StrEnum):
     """What an engine command did (the trader reads it next to the command)."""
 

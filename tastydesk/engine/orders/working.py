@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from tastydesk.engine.clock import TimerHandle
-from tastydesk.engine.domain.enums import OrderPurpose
+from tastydesk.engine.domain.enums import CommitmentKind, OrderPurpose
 from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, WorkflowId
 from tastydesk.engine.domain.orders import OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.records import OrderRecord
@@ -63,7 +63,7 @@ def opening_commitments(working: Iterable[WorkingOrder],
             left = w.units - (record.filled_quantity if record else 0)
             if left > 0:
                 out.append(Commitment(w.workflow_id, w.request.underlying,
-                                      w.buying_power_per_unit * left, "working order"))
+                                      w.buying_power_per_unit * left, CommitmentKind.WORKING_ORDER))
     return out
 
 

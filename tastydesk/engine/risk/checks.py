@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tastydesk.engine.config import EngineConfig
-from tastydesk.engine.domain.enums import Side
+from tastydesk.engine.domain.enums import CommitmentKind, Side
 from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.money import CENT, ZERO
 from tastydesk.engine.domain.proposal import TradeProposal
@@ -49,7 +49,7 @@ class Commitment:
     workflow_id: WorkflowId
     symbol: str
     buying_power: Decimal
-    kind: str  # "pending approval" or "working order"
+    kind: CommitmentKind
 
 
 def committed(commitments: Iterable[Commitment], exclude_workflow: int | None = None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from pathlib import Path
 
-from tastydesk.engine.domain.enums import ActionOutcome, WorkflowState
+from tastydesk.engine.domain.enums import ActionOutcome, CommitmentKind, WorkflowState
 from tastydesk.engine.domain.results import SENT
 from tastydesk.engine.risk.checks import Commitment, committed, opening_problem
 from tests.engine.test_engine import count_placed, paper, until_pending
@@ -21,8 +21,8 @@ def test_opening_problem_names_the_cap_and_the_allocation() -> None:
 
 
 def test_committed_counts_other_workflows_only() -> None:
-    items = [Commitment(1, "SPY", D("800"), "pending approval"),
-             Commitment(2, "QQQ", D("500"), "working order")]
+    items = [Commitment(1, "SPY", D("800"), CommitmentKind.PENDING_APPROVAL),
+             Commitment(2, "QQQ", D("500"), CommitmentKind.WORKING_ORDER)]
     assert committed(items) == D("1300")
     assert committed(items, exclude_workflow=1) == D("500")
 

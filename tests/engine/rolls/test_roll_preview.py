@@ -143,10 +143,11 @@ async def test_the_rolls_opening_side_counts_pending_and_working_orders(tmp_path
     released = engine.positions.get(wid).buying_power_per_unit * pos.quantity
     # Other workflows' commitments fill the allocation up to just below what the roll needs.
     room = engine.risk.bp_limit() - (engine.risk.used_or_committed(wid) - released)
+    from tastydesk.engine.domain.enums import CommitmentKind
     from tastydesk.engine.risk.checks import Commitment
 
     engine.risk.add_commitments(lambda: [Commitment(999, "QQQ", room - preview.buying_power
-                                                    + D("1"), "working order")])
+                                                    + D("1"), CommitmentKind.WORKING_ORDER)])
     refused = await engine.facade.preview_roll(wid)
     assert refused.problem is not None and refused.problem.startswith("allocation: ")
     result = await engine.facade.roll_position(wid, "ivan")
