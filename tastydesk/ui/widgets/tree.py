@@ -8,7 +8,6 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtWidgets import (
     QHeaderView,
-    QStyledItemDelegate,
     QStyleOptionViewItem,
     QTreeView,
     QWidget,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 from tastydesk.ui.models.base import TableFilterProxy, sort_less
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole
 from tastydesk.ui.models.tree import KeyedTreeModel, ParentObjectRole
+from tastydesk.ui.widgets.delegates import CellDelegate
 from tastydesk.ui.widgets.table import apply_widths, select_keyed, setup_keyed_view
 
 
@@ -47,7 +47,7 @@ class TreeFilterProxy(TableFilterProxy):
         return sort_less(a, b)
 
 
-class _RowHeightDelegate(QStyledItemDelegate):
+class _RowHeightDelegate(CellDelegate):
     """Rows as tall as the tables' (font height + 6 px), so docks side by side line up."""
 
     def sizeHint(self, option: QStyleOptionViewItem,
