@@ -20,6 +20,7 @@ _STATIC_TEXTS = 4096  # laid-out texts kept per delegate (prices change: old one
 # Flags as plain ints: the enum operators cost more than the rest of a cell's paint.
 _SLOW_STATES = (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_HasFocus).value
 _ENABLED = QStyle.StateFlag.State_Enabled.value
+_HOVER = QStyle.StateFlag.State_MouseOver.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
 _RIGHT = Qt.AlignmentFlag.AlignRight.value
 _HCENTER = Qt.AlignmentFlag.AlignHCenter.value
@@ -44,29 +45,32 @@ class CellDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         cell = index.data(CellRole)
-        if not isinstance(cell, Cell) or option.state.value & _SLOW_STATES:
+        state = option.state.value
+        if not isinstance(cell, Cell) or state & _SLOW_STATES:
             super().paint(painter, option, index)
             return
         widget = option.widget
         style = widget.style() if widget is not None else QApplication.style()
         rect = self.text_rect(option, style)
-        text = self.static_text(cell.text, option.font) if cell.text else None
+        font = option.font
+        text = self.static_text(cell.text, font) if cell.text else None
         if text is not None and text.size().width() > rect.width():
             super().paint(painter, option, index)
             return
-        style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                            widget)
-        self.draw_cell(painter, option, cell, rect, text)
+        if state & _HOVER:  # unselected, a keyed model's cell has no panel but a hover one
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
+                                widget)
+        if text is not None:
+            self.draw_cell(painter, option, cell, rect, text, font)
 
     def draw_cell(self, painter: QPainter, option: QStyleOptionViewItem, cell: Cell,
-                  rect: QRect, text: QStaticText | None) -> None:
+                  rect: QRect, text: QStaticText, font: QFont) -> None:
         """Draw the cell's text in ``rect``, aligned as the styled path aligns it."""
-        if text is not None:
-            painter.save()
-            painter.setFont(option.font)
-            painter.setPen(self.text_colour(option, cell))
-            painter.drawStaticText(aligned(text, rect, cell.align), text)
-            painter.restore()
+        painter.save()
+        painter.setFont(font)
+        painter.setPen(self.text_colour(option, cell))
+        painter.drawStaticText(aligned(text, rect, cell.align), text)
+        painter.restore()
 
     def text_colour(self, option: QStyleOptionViewItem, cell: Cell) -> QColor:
         """The colour the styled path gives an unselected cell's text."""
