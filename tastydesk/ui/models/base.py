@@ -93,8 +93,8 @@ def column_data(column: Column[Any], row: Any, role: int) -> Any:
 
 class KeyedColumns(Generic[T]):
     """What a keyed model over :class:`Column` definitions answers the same way, table or tree:
-    headers and the key/row lookups (flags are Qt's own: enabled and selectable, answered
-    without a call into Python for every painted cell). Mixed into both models ahead of their Qt base."""
+    headers and the key/row lookups. Mixed into both models ahead of their Qt base. Flags are
+    Qt's own (enabled and selectable), answered without a call into Python per painted cell."""
 
     _columns: tuple[Column[T], ...]
     _keys: list[Hashable]
