@@ -6,13 +6,17 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QStyledItemDelegate
+from PySide6.QtWidgets import QApplication, QStyledItemDelegate, QStyleOptionViewItem
 
 from tastydesk.engine.domain.views import PositionView
 from tastydesk.ui.models.base import LEFT, RIGHT, Cell, Column, KeyedTableModel
-from tastydesk.ui.models.positions import POSITION_COLUMNS, POSITION_LEG_CHILD_COLUMNS
+from tastydesk.ui.models.positions import (
+    POSITION_COLUMNS,
+    POSITION_LEG_CHILD_COLUMNS,
+    positions_model,
+)
 from tastydesk.ui.models.roles import CellRole
 from tastydesk.ui.models.tree import KeyedTreeModel
 from tastydesk.ui.widgets.delegates import PnlDelegate, ProgressDelegate
@@ -113,3 +117,20 @@ def test_text_wider_than_its_cell_is_elided_as_before(qtbot: Any) -> None:
     fast = _paint(view).copy(cell)
     view.setItemDelegate(QStyledItemDelegate(view))
     assert fast == _paint(view).copy(cell)
+
+
+def test_the_tree_measures_cells_as_the_styled_path_does(qtbot: Any) -> None:
+    model = positions_model()
+    view = KeyedTreeView(model, "positions.table")
+    qtbot.addWidget(view)
+    model.upsert([f.position(1, pnl="-13"), f.position(2)])
+    option = QStyleOptionViewItem()
+    view.initViewItemOption(option)
+    styled = QStyledItemDelegate()
+    row_height = option.fontMetrics.height() + 6
+    parent = view.proxy.index(0, 0)
+    for index in [view.proxy.index(0, c) for c in range(model.columnCount())] + \
+            [view.proxy.index(0, c, parent) for c in range(model.columnCount())]:
+        hint = styled.sizeHint(option, index)
+        expected = QSize(hint.width(), max(hint.height(), row_height))
+        assert view.itemDelegate().sizeHint(option, index) == expected, index.column()

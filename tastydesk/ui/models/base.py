@@ -54,9 +54,10 @@ class Column(Generic[T]):
 @dataclass(frozen=True, slots=True)
 class Cell:
     """What a delegate paints: the display text, its alignment and the raw value (a P&L colour
-    or a progress bar is drawn from it)."""
+    or a progress bar is drawn from it). ``text`` None: the cell has no text at all (a column a
+    child row leaves empty), which measures narrower than an empty text."""
 
-    text: str
+    text: str | None
     align: int
     value: Any = None
 

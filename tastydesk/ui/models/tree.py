@@ -142,7 +142,7 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(self._columns[index.column()].align)
             if role == CellRole:
-                return Cell("", int(self._columns[index.column()].align))
+                return Cell(None, int(self._columns[index.column()].align))
             return None
         return column_data(column, (parent_row, kids[index.row()]), role)
 

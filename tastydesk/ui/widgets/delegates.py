@@ -6,6 +6,8 @@ carries the sign, so nothing is told by colour alone) from ``DisplayRole``.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QStaticText, QTransform
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
@@ -79,12 +81,28 @@ class CellDelegate(QStyledItemDelegate):
 
     def text_rect(self, option: QStyleOptionViewItem, style: QStyle) -> QRect:
         """The cell less the styled path's text margin on each side."""
+        margin = self.text_margin(option, style)
+        return option.rect.adjusted(margin, 0, -margin, 0)
+
+    def text_margin(self, option: QStyleOptionViewItem, style: QStyle) -> int:
+        """The styled path's margin on each side of a cell's text."""
         held, margin = self._margins
         if held is not style:
             margin = style.pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None,
                                        option.widget) + 1
             self._margins = (style, margin)
-        return option.rect.adjusted(margin, 0, -margin, 0)
+        return margin
+
+    def text_width(self, option: QStyleOptionViewItem, cell: Cell) -> int:
+        """How wide the styled path measures a text-only cell: its text and the two margins
+        (nothing for a cell without text)."""
+        if cell.text is None:
+            return 0
+        widget = option.widget
+        style = widget.style() if widget is not None else QApplication.style()
+        text = math.ceil(self.static_text(cell.text, option.font).size().width()) \
+            if cell.text else 0
+        return text + 2 * self.text_margin(option, style)
 
     def static_text(self, text: str, font: QFont) -> QStaticText:
         """``text`` laid out in ``font``, kept for the next paint of the same text."""
@@ -174,7 +192,7 @@ class ProgressDelegate(CellDelegate):
         style = opt.widget.style() if opt.widget is not None else QApplication.style()
         cell = index.data(CellRole)
         if isinstance(cell, Cell) and not option.state.value & _SLOW_STATES:
-            text, value = cell.text, cell.value
+            text, value = cell.text or "", cell.value
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter,
                                 opt.widget)
         else:
