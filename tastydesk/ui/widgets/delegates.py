@@ -1,7 +1,8 @@
-"""Item delegates: P&L colour, warning icons, progress toward profit target and stop.
+"""Item delegates: keyed cells, P&L colour, warning icons, progress toward target and stop.
 
-Delegates only paint: the numbers come from the model's :data:`ValueRole`, the text (which always
-carries the sign, so nothing is told by colour alone) from ``DisplayRole``.
+Delegates only paint: a keyed model's cell comes from its one :data:`CellRole` answer (text,
+alignment, value), other models' from ``DisplayRole`` and :data:`ValueRole`; the text always
+carries the sign, so nothing is told by colour alone.
 """
 
 from __future__ import annotations
