@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole, ValueRole
+from tastydesk.ui.models.roles import CellRole, KeyRole, RowObjectRole, SortRole, ValueRole
 
 T = TypeVar("T")
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -51,16 +51,32 @@ class Column(Generic[T]):
     text: Callable[[T], str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """What a delegate paints: the display text, its alignment and the raw value (a P&L colour
+    or a progress bar is drawn from it). ``text`` None: the cell has no text at all (a column a
+    child row leaves empty), which measures narrower than an empty text."""
+
+    text: str | None
+    align: int
+    value: Any = None
+
+
 #: The roles a keyed model answers. A view asks each painted cell for a dozen roles (font,
 #: colours, check state, decoration...); the rest are refused before any lookup, since painting
 #: a full table calls ``data`` thousands of times.
 ANSWERED_ROLES = frozenset({int(Qt.ItemDataRole.DisplayRole), int(Qt.ItemDataRole.ToolTipRole),
                             int(Qt.ItemDataRole.TextAlignmentRole), RowObjectRole, SortRole,
-                            ValueRole, KeyRole})
+                            ValueRole, KeyRole, CellRole})
 
 
 def column_data(column: Column[Any], row: Any, role: int) -> Any:
-    """A cell's display text, sort key, value, alignment or tooltip (None for other roles)."""
+    """A cell's display text, sort key, value, alignment, tooltip or :class:`Cell` (None for
+    other roles)."""
+    if role == CellRole:
+        value = column.value(row)
+        text = column.text(row) if column.text is not None else column.fmt(value)
+        return Cell(text, int(column.align), value)
     if role == Qt.ItemDataRole.DisplayRole:
         if column.text is not None:
             return column.text(row)
@@ -78,7 +94,8 @@ def column_data(column: Column[Any], row: Any, role: int) -> Any:
 
 class KeyedColumns(Generic[T]):
     """What a keyed model over :class:`Column` definitions answers the same way, table or tree:
-    headers, flags and the key/row lookups. Mixed into both models ahead of their Qt base."""
+    headers and the key/row lookups. Mixed into both models ahead of their Qt base. Flags are
+    Qt's own (enabled and selectable), answered without a call into Python per painted cell."""
 
     _columns: tuple[Column[T], ...]
     _keys: list[Hashable]
@@ -98,11 +115,6 @@ class KeyedColumns(Generic[T]):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(self._columns[section].align)
         return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     @property
     def columns(self) -> tuple[Column[T], ...]:

@@ -25,13 +25,14 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt
 from tastydesk.ui.models.base import (
     ANSWERED_ROLES,
     AnyIndex,
+    Cell,
     Column,
     KeyedColumns,
     _runs,
     changed_span,
     column_data,
 )
-from tastydesk.ui.models.roles import KeyRole, RowObjectRole
+from tastydesk.ui.models.roles import CellRole, KeyRole, RowObjectRole
 
 T = TypeVar("T")
 C = TypeVar("C")
@@ -140,6 +141,8 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         if column is None:
             if role == Qt.ItemDataRole.TextAlignmentRole:
                 return int(self._columns[index.column()].align)
+            if role == CellRole:
+                return Cell(None, int(self._columns[index.column()].align))
             return None
         return column_data(column, (parent_row, kids[index.row()]), role)
 

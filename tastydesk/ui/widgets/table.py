@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from tastydesk.ui.models.base import Column, KeyedTableModel, TableFilterProxy
 from tastydesk.ui.models.roles import KeyRole, RowObjectRole
+from tastydesk.ui.widgets.delegates import CellDelegate
 
 
 def setup_keyed_view(view: QAbstractItemView, header: QHeaderView, object_name: str,
@@ -50,6 +51,7 @@ class KeyedTableView(QTableView):
         self.setSortingEnabled(True)
         self.setWordWrap(False)
         self.setShowGrid(False)
+        self.setItemDelegate(CellDelegate(self))
         setup_keyed_view(self, self.horizontalHeader(), object_name, multi_select)
         vertical = self.verticalHeader()
         vertical.setVisible(False)

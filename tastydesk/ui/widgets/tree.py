@@ -8,15 +8,15 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
 from PySide6.QtWidgets import (
     QHeaderView,
-    QStyledItemDelegate,
     QStyleOptionViewItem,
     QTreeView,
     QWidget,
 )
 
-from tastydesk.ui.models.base import TableFilterProxy, sort_less
-from tastydesk.ui.models.roles import KeyRole, RowObjectRole, SortRole
+from tastydesk.ui.models.base import Cell, TableFilterProxy, sort_less
+from tastydesk.ui.models.roles import CellRole, KeyRole, RowObjectRole, SortRole
 from tastydesk.ui.models.tree import KeyedTreeModel, ParentObjectRole
+from tastydesk.ui.widgets.delegates import CellDelegate
 from tastydesk.ui.widgets.table import apply_widths, select_keyed, setup_keyed_view
 
 
@@ -47,13 +47,17 @@ class TreeFilterProxy(TableFilterProxy):
         return sort_less(a, b)
 
 
-class _RowHeightDelegate(QStyledItemDelegate):
+class _RowHeightDelegate(CellDelegate):
     """Rows as tall as the tables' (font height + 6 px), so docks side by side line up."""
 
     def sizeHint(self, option: QStyleOptionViewItem,
                  index: QModelIndex | QPersistentModelIndex) -> QSize:
+        height = option.fontMetrics.height() + 6
+        cell = index.data(CellRole)
+        if isinstance(cell, Cell):  # one line of text: measured without the styled path's roles
+            return QSize(self.text_width(option, cell), height)
         hint = super().sizeHint(option, index)
-        return QSize(hint.width(), max(hint.height(), option.fontMetrics.height() + 6))
+        return QSize(hint.width(), max(hint.height(), height))
 
 
 class KeyedTreeView(QTreeView):

@@ -17,7 +17,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tastydesk.engine.broker.paper.margin import Holding, requirement, share_requirement
+from tastydesk.engine.broker.paper.margin import (
+    Holding,
+    requirement,
+    share_requirement,
+    underlying_requirement,
+)
 from tastydesk.engine.broker.paper.market import PaperMarket
 from tastydesk.engine.domain.account import Balance, BrokerPosition
 from tastydesk.engine.domain.chain import parse_occ
@@ -83,6 +88,11 @@ class PaperAccount:
         self._mark_cache: dict[str, Decimal] = {}
         self._mark_version = -1
         self._requirement_cache: tuple[int, int, Decimal] | None = None
+        # The marked option lines and each underlying's requirement, kept until the marks or
+        # the positions change: an order's check changes one underlying's lines.
+        self._lines_key: tuple[int, int] | None = None
+        self._holdings: list[Holding] = []
+        self._underlying_reqs: dict[str, Decimal] = {}
         self._rev = 0  # bumped whenever a position changes
 
     @property
@@ -173,24 +183,60 @@ class PaperAccount:
 
     def holdings(self) -> list[Holding]:
         """The option lines, marked (what the option margin rules measure)."""
-        return [
+        self._refresh_lines()
+        return list(self._holdings)
+
+    def _refresh_lines(self) -> None:
+        key = (self._market.version, self._rev)
+        if key == self._lines_key:
+            return
+        self._holdings = [
             Holding(p.symbol, p.underlying, p.option_type, p.strike, p.expiry, p.quantity,
                     self.mark(p.symbol))
             for p in self._positions.values()
             if p.option_type is not None and p.strike is not None and p.expiry is not None
         ]
+        lines: dict[str, list[Holding]] = {}
+        for h in self._holdings:
+            if h.quantity:
+                lines.setdefault(h.underlying, []).append(h)
+        self._underlying_reqs = {u: underlying_requirement(group, self._market.spot(u))
+                                 for u, group in lines.items()}
+        self._lines_key = key
 
     def shares(self) -> dict[str, int]:
         """Share positions: ticker -> signed quantity."""
         return {p.symbol: p.quantity for p in self._positions.values() if not p.is_option}
 
-    def requirement(self, holdings: list[Holding], shares: dict[str, int] | None = None
-                    ) -> Decimal:
-        """Requirement of these option lines plus these shares (the account's when None)."""
+    def requirement(self, holdings: list[Holding], shares: dict[str, int] | None = None,
+                    changed: frozenset[str] | None = None) -> Decimal:
+        """Requirement of these option lines plus these shares (the account's when None).
+
+        ``changed``: the underlyings whose lines differ from the account's own; every other
+        underlying's lines must be the account's (as :meth:`holdings` lists them), and their
+        requirement is taken as measured for the account instead of measured again. The sum
+        runs in the same order, so the result is the same to the last digit."""
         shares = self.shares() if shares is None else shares
-        spots = {h.underlying: self._market.spot(h.underlying) for h in holdings if h.quantity}
-        spots.update({t: self._market.spot(t) for t, q in shares.items() if q})
-        return (requirement(holdings, spots) + share_requirement(shares, spots)).quantize(CENT)
+        share_spots = {t: self._market.spot(t) for t, q in shares.items() if q}
+        if changed is None:
+            spots = {h.underlying: self._market.spot(h.underlying)
+                     for h in holdings if h.quantity}
+            spots.update(share_spots)
+            return (requirement(holdings, spots)
+                    + share_requirement(shares, spots)).quantize(CENT)
+        self._refresh_lines()
+        own = self._underlying_reqs
+        lines: dict[str, list[Holding]] = {}
+        for h in holdings:
+            if h.quantity:
+                group = lines.setdefault(h.underlying, [])
+                if h.underlying in changed:
+                    group.append(h)
+        total = ZERO
+        for underlying, group in lines.items():
+            total += (underlying_requirement(group, self._market.spot(underlying))
+                      if underlying in changed else own[underlying])
+        return (total + share_requirement(shares, share_spots)).quantize(CENT)
 
     def positions_requirement(self) -> Decimal:
         """Requirement of the open positions; kept until the marks or the positions change."""

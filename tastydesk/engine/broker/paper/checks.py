@@ -182,6 +182,7 @@ class OrderChecker:
         shares = account.shares()
         value_change = ZERO
         stock = self.is_stock_order(order)
+        changed: set[str] = set()  # underlyings whose option lines the order changes
         for leg in order.legs:
             delta = -leg.quantity if leg.action in SELLING else leg.quantity
             if self._market.is_underlying(leg.symbol):
@@ -194,6 +195,9 @@ class OrderChecker:
             mark = contract.quote.mid
             value_change += mark * MULTIPLIER * delta
             held = by_symbol.get(leg.symbol)
+            changed.add(contract.underlying)
+            if held is not None:
+                changed.add(held.underlying)
             quantity = delta + (0 if held is None else held.quantity)
             by_symbol[leg.symbol] = Holding(
                 contract.symbol, contract.underlying, contract.option_type, contract.strike,
@@ -202,7 +206,7 @@ class OrderChecker:
         units, _ = units_of(order.legs)
         cash_change = order.price * units * (1 if stock else MULTIPLIER)
         nlv_change = cash_change + value_change
-        req_change = (account.requirement(list(by_symbol.values()), shares)
+        req_change = (account.requirement(list(by_symbol.values()), shares, frozenset(changed))
                       - account.positions_requirement())
         return (nlv_change - req_change).quantize(CENT)
 
