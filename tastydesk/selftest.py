@@ -140,6 +140,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, open_paper_engine
     from tastydesk.engine.clock import RealClock
     from tastydesk.engine.config import EngineConfig
+    from tastydesk.engine.domain.enums import ErrorCategory
     from tastydesk.engine.domain.events import WorkflowChanged
     from tastydesk.engine.store.service import Store
 
@@ -200,7 +201,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
                    f"{len(journal)} closed position(s)" + (
                        f", first {journal[0].strategy} on {journal[0].symbol} "
                        f"P&L {journal[0].realised_pnl}" if journal else ""))
-        task_errors = [e for e in await engine.store.errors() if e.category == "task"]
+        task_errors = [e for e in await engine.store.errors() if e.category is ErrorCategory.TASK]
         checks.add(not task_errors, "no engine task failures",
                    "none" if not task_errors else "; ".join(e.message for e in task_errors[:3]))
 
