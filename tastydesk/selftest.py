@@ -23,9 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tastydesk import paths
+
+if TYPE_CHECKING:  # the engine is imported when the check runs, not when the CLI loads
+    from tastydesk.engine.bootstrap import PaperDriver
+    from tastydesk.engine.kernel import Kernel
 
 SIM_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York
 STEP_S = 300.0  # simulated seconds per step
@@ -220,7 +224,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     checks.add(not errors, "no unhandled exceptions", "none" if not errors else "; ".join(errors[:3]))
 
 
-async def _drive(engine: Any, driver: Any, seen: dict[int, list[str]],
+async def _drive(engine: Kernel, driver: PaperDriver, seen: dict[int, list[str]],
                  args: argparse.Namespace) -> tuple[bool, str]:
     """Step paper time until some workflow has gone through the whole cycle, within the bounds."""
     max_days = float(getattr(args, "max_days", None) or MAX_SIM_DAYS)

@@ -205,7 +205,7 @@ class Kernel:
         gc.freeze()
         self._started = True
         if self.driver is not None and start_driver:
-            self.driver.start()
+            self.driver.start(self.tasks)
 
     async def _start_read_only(self) -> None:
         """Load workflows, positions, every order and the history for the views. No broker
