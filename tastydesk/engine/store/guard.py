@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from tastydesk.engine.store.errors import SyncCallOnEventLoop
 
 ENV_VAR = "TASTYDESK_STORE_LOOP_GUARD"
+#: Refusals kept until taken (a guarded app that nobody reads must not grow without bound).
+KEPT_VIOLATIONS = 100
 
 
 class _Permits(threading.local):
@@ -88,7 +90,8 @@ class LoopGuard:
                    f"loop; await AsyncStore.{method} instead so the loop never waits on SQLite")
         stack = "".join(traceback.format_stack(sys._getframe(1)))
         with self._violations_lock:
-            self._violations.append(Violation(message, stack))
+            if len(self._violations) < KEPT_VIOLATIONS:
+                self._violations.append(Violation(message, stack))
         raise SyncCallOnEventLoop(message)
 
     def take_violations(self) -> list[Violation]:
