@@ -105,8 +105,9 @@ class RollTicket(QDialog):
         self.setWindowTitle(f"Roll {title}")
         self._engine = engine
         self.workflow_id = workflow_id
-        # The opener's runner (one the window watches), so a preview that fails is reported as
-        # every other command is, besides the ticket's own line; its own runner when alone.
+        # Previews run on the ticket's own runner unless the opener passes one: a preview's
+        # problem belongs on the field being edited and the ticket's line, not in a window-wide
+        # alert per keystroke. Send goes through the opener's roll command and its reporting.
         self.runner = runner if runner is not None else CommandRunner(self)
         self._preview_key = (PREVIEW, workflow_id)
         self.preview: RollPreview | None = None
