@@ -42,6 +42,7 @@ class _Order:
     per_unit: Decimal  # buying power per unit, from its proposal (0: none)
     ids: tuple[int, ...]  # the events' ids
     peaks: tuple[int, ...]  # units filled as of each event (the most any event so far says)
+    first_event: int  # the id of its first event (0: none)
 
     @classmethod
     def of(cls, record: OrderRecord, events: Sequence[OrderEventRecord],
@@ -53,11 +54,8 @@ class _Order:
         for e in events:
             peak = max(peak, e.filled_quantity or 0)
             peaks.append(peak)
-        return cls(record, tuple(events), per_unit, tuple(e.id for e in events), tuple(peaks))
-
-    @property
-    def first_event(self) -> int:
-        return self.events[0].id if self.events else 0
+        ids = tuple(e.id for e in events)
+        return cls(record, tuple(events), per_unit, ids, tuple(peaks), ids[0] if ids else 0)
 
     def state_before(self, event_id: int) -> tuple[bool, int]:
         """(still open, units filled) as written before event ``event_id``."""
@@ -86,7 +84,11 @@ def opening_breaches(orders: Iterable[OrderRecord],
             per_unit = bp / qty if qty else ZERO
         built[o.external_id] = _Order.of(o, events_of(o), per_unit)
     pending = _pending_spans(transitions, proposal_of)
-    ended = [(j.workflow_id, j.closed_at) for j in journal]
+    ended: dict[int, list[datetime]] = {}  # workflow -> when its cycles ended, in time order
+    for j in journal:
+        ended.setdefault(j.workflow_id, []).append(j.closed_at)
+    for closes in ended.values():
+        closes.sort()
     times = [when for when, _ in nlv]
     above_cap = above_allocation = 0
     for order in built.values():
@@ -109,7 +111,7 @@ def opening_breaches(orders: Iterable[OrderRecord],
     return OpeningBreaches(above_cap, above_allocation)
 
 
-def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[int, datetime]]
+def _used(order: _Order, others: Iterable[_Order], ended: dict[int, list[datetime]]
           ) -> tuple[Decimal, set[int]]:
     """Buying power the other workflows' held positions and working opening orders used
     when ``order`` was recorded, and the workflows whose opening order came before it at
@@ -137,7 +139,9 @@ def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[int, dateti
     for wid, moves in fills.items():
         # The current cycle starts after the workflow's last cycle that ended by now (closed,
         # expired, assigned); earlier cycles hold nothing any more.
-        since = max((when for w, when in ended if w == wid and when <= at), default=None)
+        closes = ended.get(wid, [])
+        before = bisect_right(closes, at)
+        since = closes[before - 1] if before else None
         current = [m for m in moves if since is None or m[0] > since]
         units = sum(n for _, n, _ in current)
         per_unit = next((bp for _, n, bp in reversed(current) if n > 0), ZERO)
