@@ -21,7 +21,7 @@ from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, PaperDriver, open_paper_
 from tastydesk.engine.config import EngineConfig
 from tastydesk.engine.domain.enums import OrderStatus, RuleType
 from tastydesk.engine.domain.events import BalanceUpdated
-from tastydesk.engine.domain.order_fsm import OPEN_ORDER, price_steps
+from tastydesk.engine.domain.order_fsm import price_steps
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.lifecycle.accounting import cash_check, lifecycle_counts, orphaned_workflows
 from tastydesk.engine.orders.resting import is_resting
@@ -143,7 +143,7 @@ async def run_simulation(data_dir: Path, *, days: int, seed: int, symbols: list[
 
 def _walking(kernel: Kernel) -> bool:
     """Whether an order of the app's is being worked (sent, not yet ended, not a resting exit)."""
-    return any(o.status in OPEN_ORDER and not is_resting(o) for o in kernel.orders.records())
+    return any(not is_resting(o) for o in kernel.orders.open_records())
 
 
 async def _settle(kernel: Kernel) -> None:

@@ -34,7 +34,7 @@ from tastydesk.engine.domain.events import (
 from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.instruments import TimeInForce
 from tastydesk.engine.domain.money import ZERO
-from tastydesk.engine.domain.order_fsm import OPEN_ORDER, can_move
+from tastydesk.engine.domain.order_fsm import can_move
 from tastydesk.engine.domain.orders import CommandResult, OrderLeg, OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.pricer import SpreadPrice
 from tastydesk.engine.domain.records import OrderRecord
@@ -42,6 +42,7 @@ from tastydesk.engine.domain.strategy import Strategy
 from tastydesk.engine.orders.market import OrderMarket
 from tastydesk.engine.orders.pricing import OrderPricer, resumed_plan
 from tastydesk.engine.orders.quote_check import OrderQuoteCheck
+from tastydesk.engine.orders.records import OrderRecords
 from tastydesk.engine.orders.working import (
     OrderOutcomes,
     WorkingOrder,
@@ -79,7 +80,7 @@ class OrderManager:
         self._clock = clock
         self._spawn = spawn
         self._counters = counters
-        self._orders: dict[ExternalOrderId, OrderRecord] = {}
+        self._orders = OrderRecords()
         self._working: dict[ExternalOrderId, WorkingOrder] = {}
         self._by_broker_id: dict[BrokerOrderId, ExternalOrderId] = {}
         self._seen_fills: set[str] = set()
@@ -88,17 +89,20 @@ class OrderManager:
 
     # ---- queries
     def records(self) -> list[OrderRecord]:
-        return list(self._orders.values())
+        return self._orders.all()
+
+    def open_records(self) -> list[OrderRecord]:
+        """The orders sent and not yet ended (a short list, whatever the run has sent)."""
+        return self._orders.open()
 
     def working(self, external_id: ExternalOrderId) -> WorkingOrder | None:
         return self._working.get(external_id)
 
     def has_open(self, workflow_id: WorkflowId) -> bool:
-        return any(o.workflow_id == workflow_id and o.status in OPEN_ORDER
-                   for o in self._orders.values())
+        return any(o.workflow_id == workflow_id for o in self._orders.open())
 
     def count_for_proposal(self, proposal_id: ProposalId, purpose: OrderPurpose) -> int:
-        return sum(1 for o in self._orders.values()
+        return sum(1 for o in self._orders.all()
                    if o.proposal_id == proposal_id and o.purpose is purpose)
 
     def commitments(self) -> list[Commitment]:
@@ -192,7 +196,7 @@ class OrderManager:
 
     def _record(self, record: OrderRecord, price_step: bool = False,
                 market: SpreadPrice | None = None) -> OrderRecord:
-        self._orders[record.external_id] = record
+        self._orders.put(record)
         self._bus.publish(OrderRecorded(record, price_step, market.mid if market else None,
                                         market.natural if market else None))
         return record
@@ -332,7 +336,7 @@ class OrderManager:
     # ---- start-up
     def adopt_record(self, order: OrderRecord) -> None:
         """Know an open order from the store (start-up, before its broker state is read)."""
-        self._orders[order.external_id] = order
+        self._orders.put(order)
 
     def track(self, order: OrderRecord, snap: OrderSnapshot) -> None:
         """Track an order found live at start-up: it keeps its price, cancelled after one

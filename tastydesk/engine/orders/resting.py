@@ -57,8 +57,8 @@ class RestingExits:
 
     def order_of(self, workflow_id: WorkflowId) -> OrderRecord | None:
         """The workflow's resting order still open at the broker, if any."""
-        return next((o for o in self._orders.records() if o.workflow_id == workflow_id
-                     and o.status in OPEN_ORDER and is_resting(o)), None)
+        return next((o for o in self._orders.open_records() if o.workflow_id == workflow_id
+                     and is_resting(o)), None)
 
     def target_price(self, mon: MonitoredPosition) -> Decimal | None:
         """The signed closing price at the position's profit target (unrounded), or None when

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -14,6 +14,7 @@ from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, Workflow
 from tastydesk.engine.domain.orders import OrderRequest, OrderSnapshot
 from tastydesk.engine.domain.records import OrderRecord
 from tastydesk.engine.orders.pricing import WalkPlan
+from tastydesk.engine.orders.records import OrderRecords
 from tastydesk.engine.risk.checks import Commitment
 
 
@@ -52,8 +53,7 @@ def remaining_request(working: WorkingOrder, filled: int, price: Decimal) -> Ord
     return dataclasses.replace(request, price=price, legs=legs)
 
 
-def opening_commitments(working: Iterable[WorkingOrder],
-                        records: Mapping[ExternalOrderId, OrderRecord]
+def opening_commitments(working: Iterable[WorkingOrder], records: OrderRecords
                         ) -> list[Commitment]:
     """Buying power the unfilled part of every working opening order would use."""
     out = []

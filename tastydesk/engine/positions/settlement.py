@@ -31,7 +31,7 @@ from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, multiplier_for
 from tastydesk.engine.domain.money import ZERO
 from tastydesk.engine.domain.orders import OrderSnapshot
-from tastydesk.engine.domain.records import FillRecord, OrderRecord
+from tastydesk.engine.domain.records import FillRecord, OrderRecord, TransitionRecord
 from tastydesk.engine.orders.resting import RULE, WITHDRAWN, is_resting
 from tastydesk.engine.positions.book import PositionBook
 from tastydesk.engine.positions.chain import order_fees
@@ -45,6 +45,8 @@ from tastydesk.engine.workflow.common import CLOSE_RETRY_MINUTES
 # A broker's rejection of a closing order because the position is not (or no longer) held.
 #: The rule name a close split into several orders carries on the CLOSE of each later order.
 CONTINUATION = "close"
+#: How many of a workflow's latest transitions are searched first for its exit's CLOSE.
+RECENT_TRANSITIONS = 20
 _POSITION_MISSING = re.compile(r"exceeds the (long|short) position|no (such )?position|"
                                r"position (is )?not (found|held|open)|insufficient position",
                                re.IGNORECASE)
@@ -199,15 +201,16 @@ class Settlement:
     async def closing_rule(self, workflow_id: WorkflowId) -> str:
         """The bare name of what started the exit that ended the cycle, for the journal: the
         rule's type (``stop_loss``, ``after_assignment``...) or ``manual`` for the trader. The
-        whole reason ("rule stop_loss: close 1 of 1") stays on the workflow's CLOSE transition."""
-        for t in reversed(await self._store.transitions(workflow_id)):
-            if t.trigger is not Trigger.CLOSE:
-                continue
-            rule = str(t.payload.get("rule") or "")
-            if rule == CONTINUATION:  # the next order of a close split into legal orders
-                continue
-            return rule or ("manual" if t.actor is Actor.USER else "engine")
-        return "manual"
+        whole reason ("rule stop_loss: close 1 of 1") stays on the workflow's CLOSE transition.
+
+        The CLOSE is among the cycle's last few transitions, while a workflow that has scanned
+        for months has hundreds before it: the recent ones are read first, the rest only when
+        they hold no CLOSE."""
+        recent = await self._store.transitions(workflow_id, limit=RECENT_TRANSITIONS)
+        found = _closing_rule_in(recent)
+        if found is None and len(recent) == RECENT_TRANSITIONS:
+            found = _closing_rule_in(await self._store.transitions(workflow_id))
+        return found or "manual"
 
     async def finish_closed(self, workflow_id: WorkflowId, reason: str, rule: str = "",
                             trigger: Trigger = Trigger.CLOSED) -> None:
@@ -261,3 +264,15 @@ def cycle_cash(fills: list[FillRecord], bookings: list[LifecycleBooking]) -> Dec
 def cycle_fees(orders: list[OrderRecord], fills: list[FillRecord]) -> Decimal:
     """What a cycle's orders cost in fees (see :func:`~tastydesk.engine.positions.chain.order_fees`)."""
     return order_fees(orders, fills)
+
+
+def _closing_rule_in(transitions: list[TransitionRecord]) -> str | None:
+    """What started the latest exit among ``transitions`` (oldest first); None: no CLOSE."""
+    for t in reversed(transitions):
+        if t.trigger is not Trigger.CLOSE:
+            continue
+        rule = str(t.payload.get("rule") or "")
+        if rule == CONTINUATION:  # the next order of a close split into legal orders
+            continue
+        return rule or ("manual" if t.actor is Actor.USER else "engine")
+    return None

@@ -10,6 +10,7 @@ expiration) and the net liquidating value the broker reported, and compares with
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,20 +39,31 @@ class OpeningBreaches:
 @dataclass(frozen=True, slots=True)
 class _Order:
     record: OrderRecord
-    events: tuple[OrderEventRecord, ...]
+    events: tuple[OrderEventRecord, ...]  # in the order written (ascending ids)
     per_unit: Decimal  # buying power per unit, from its proposal (0: none)
+    ids: tuple[int, ...]  # the events' ids
+    peaks: tuple[int, ...]  # units filled as of each event (the most any event so far says)
+    first_event: int  # the id of its first event (0: none)
 
-    @property
-    def first_event(self) -> int:
-        return self.events[0].id if self.events else 0
+    @classmethod
+    def of(cls, record: OrderRecord, events: Sequence[OrderEventRecord],
+           per_unit: Decimal) -> _Order:
+        """Why the ids and running peaks: every opening order asks every other order for its
+        state before it, so that answer is a binary search, not a pass over the events."""
+        peaks: list[int] = []
+        peak = 0
+        for e in events:
+            peak = max(peak, e.filled_quantity or 0)
+            peaks.append(peak)
+        ids = tuple(e.id for e in events)
+        return cls(record, tuple(events), per_unit, ids, tuple(peaks), ids[0] if ids else 0)
 
     def state_before(self, event_id: int) -> tuple[bool, int]:
         """(still open, units filled) as written before event ``event_id``."""
-        seen = [e for e in self.events if e.id < event_id]
+        seen = bisect_left(self.ids, event_id)
         if not seen:
             return False, 0
-        filled = max((e.filled_quantity or 0 for e in seen), default=0)
-        return seen[-1].status in OPEN_ORDER, filled
+        return self.events[seen - 1].status in OPEN_ORDER, self.peaks[seen - 1]
 
 
 def opening_breaches(orders: Iterable[OrderRecord],
@@ -71,9 +83,14 @@ def opening_breaches(orders: Iterable[OrderRecord],
         if o.proposal_id is not None and o.purpose is OrderPurpose.OPEN:
             _, bp, qty = proposal_of(o.proposal_id)
             per_unit = bp / qty if qty else ZERO
-        built[o.external_id] = _Order(o, tuple(events_of(o)), per_unit)
+        built[o.external_id] = _Order.of(o, events_of(o), per_unit)
     pending = _pending_spans(transitions, proposal_of)
-    ended = [(j.workflow_id, j.closed_at) for j in journal]
+    ended: dict[int, list[datetime]] = {}  # workflow -> when its cycles ended, in time order
+    for j in journal:
+        ended.setdefault(j.workflow_id, []).append(j.closed_at)
+    for closes in ended.values():
+        closes.sort()
+    times = [when for when, _ in nlv]
     above_cap = above_allocation = 0
     for order in built.values():
         rec = order.record
@@ -85,7 +102,7 @@ def opening_breaches(orders: Iterable[OrderRecord],
         cap = caps.get(strategy)
         if cap is not None and own > cap:
             above_cap += 1
-        limit = _nlv_at(nlv, rec.created_at, start_nlv) * max_allocation_pct / 100
+        limit = _nlv_at(nlv, times, rec.created_at, start_nlv) * max_allocation_pct / 100
         used, sent = _used(order, built.values(), ended)
         at = rec.created_at
         used += sum((bp for wid, start, end, bp in pending if wid != rec.workflow_id
@@ -95,7 +112,7 @@ def opening_breaches(orders: Iterable[OrderRecord],
     return OpeningBreaches(above_cap, above_allocation)
 
 
-def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[WorkflowId, datetime]]
+def _used(order: _Order, others: Iterable[_Order], ended: dict[WorkflowId, list[datetime]]
           ) -> tuple[Decimal, set[int]]:
     """Buying power the other workflows' held positions and working opening orders used
     when ``order`` was recorded, and the workflows whose opening order came before it at
@@ -123,7 +140,9 @@ def _used(order: _Order, others: Iterable[_Order], ended: list[tuple[WorkflowId,
     for wid, moves in fills.items():
         # The current cycle starts after the workflow's last cycle that ended by now (closed,
         # expired, assigned); earlier cycles hold nothing any more.
-        since = max((when for w, when in ended if w == wid and when <= at), default=None)
+        closes = ended.get(wid, [])
+        before = bisect_right(closes, at)
+        since = closes[before - 1] if before else None
         current = [m for m in moves if since is None or m[0] > since]
         units = sum(n for _, n, _ in current)
         per_unit = next((bp for _, n, bp in reversed(current) if n > 0), ZERO)
@@ -151,10 +170,8 @@ def _pending_spans(transitions: Iterable[TransitionRecord],
     return spans
 
 
-def _nlv_at(samples: Sequence[tuple[datetime, Decimal]], at: datetime, start: Decimal) -> Decimal:
-    value = start
-    for when, nlv in samples:
-        if when > at:
-            break
-        value = nlv
-    return value
+def _nlv_at(samples: Sequence[tuple[datetime, Decimal]], times: Sequence[datetime],
+            at: datetime, start: Decimal) -> Decimal:
+    """The last value reported at or before ``at`` (``times``: the samples' times, in order)."""
+    seen = bisect_right(times, at)
+    return samples[seen - 1][1] if seen else start
