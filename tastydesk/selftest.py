@@ -23,9 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tastydesk import paths
+
+if TYPE_CHECKING:  # the engine is imported when the check runs, not when the CLI loads
+    from tastydesk.engine.bootstrap import PaperDriver
+    from tastydesk.engine.kernel import Kernel
 
 SIM_START = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)  # a Monday, 09:30 New York
 STEP_S = 300.0  # simulated seconds per step
@@ -140,6 +144,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     from tastydesk.engine.bootstrap import PAPER_CLOCK_KEY, open_paper_engine
     from tastydesk.engine.clock import RealClock
     from tastydesk.engine.config import EngineConfig
+    from tastydesk.engine.domain.enums import ErrorCategory
     from tastydesk.engine.domain.events import WorkflowChanged
     from tastydesk.engine.store.service import Store
 
@@ -200,7 +205,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
                    f"{len(journal)} closed position(s)" + (
                        f", first {journal[0].strategy} on {journal[0].symbol} "
                        f"P&L {journal[0].realised_pnl}" if journal else ""))
-        task_errors = [e for e in await engine.store.errors() if e.category == "task"]
+        task_errors = [e for e in await engine.store.errors() if e.category is ErrorCategory.TASK]
         checks.add(not task_errors, "no engine task failures",
                    "none" if not task_errors else "; ".join(e.message for e in task_errors[:3]))
 
@@ -219,7 +224,7 @@ async def _cycle(args: argparse.Namespace, base: Path, checks: Checks, errors: l
     checks.add(not errors, "no unhandled exceptions", "none" if not errors else "; ".join(errors[:3]))
 
 
-async def _drive(engine: Any, driver: Any, seen: dict[int, list[str]],
+async def _drive(engine: Kernel, driver: PaperDriver, seen: dict[int, list[str]],
                  args: argparse.Namespace) -> tuple[bool, str]:
     """Step paper time until some workflow has gone through the whole cycle, within the bounds."""
     max_days = float(getattr(args, "max_days", None) or MAX_SIM_DAYS)

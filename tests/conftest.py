@@ -151,9 +151,25 @@ def _store_loop_guard_everywhere() -> Iterator[None]:
     from tastydesk.engine.store.guard import LOOP_GUARD
 
     previous = LOOP_GUARD.enabled, LOOP_GUARD.exempt_callers
+    LOOP_GUARD.take_violations()  # a refusal left by code running between tests is not ours
     LOOP_GUARD.enable(exempt_callers=_is_test_file)
     yield
     LOOP_GUARD.enable(previous[0], exempt_callers=previous[1])
+    assert_no_loop_violations(LOOP_GUARD.take_violations())
+
+
+def assert_no_loop_violations(violations: list[Any]) -> None:
+    """Fail the test if the store's loop guard refused any call during it.
+
+    The refusal raises where the call was made, but a bus handler, a supervised task or the
+    UI's command runner catches and logs it; the guard's record makes it fail the test anyway.
+    A test that provokes a refusal on purpose takes the record itself
+    (``LOOP_GUARD.take_violations()``) before it ends.
+    """
+    if violations:
+        first = violations[0]
+        pytest.fail(f"{len(violations)} synchronous store call(s) on the event loop; the first: "
+                    f"{first.message}\n{first.stack}", pytrace=False)
 
 
 _TESTS_DIR = str(Path(__file__).resolve().parent)

@@ -176,7 +176,7 @@ async def _gui_stall(base: Path, actions: tuple[str, ...] = Trader.ACTIONS) -> d
         config, max_workflows_total=POSITIONS + 40, paper_speed=PAPER_SPEED), USER))
     await window.runner.drain()
     driver.clock.set_speed(PAPER_SPEED)
-    driver.start()
+    driver.start(kernel.tasks)
     window.runner.run("scan", lambda: engine.scan_now())
     await window.runner.drain()
     await asyncio.sleep(1.0)  # let the window settle: the first paints are not the trader's work

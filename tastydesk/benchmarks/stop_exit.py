@@ -16,9 +16,13 @@ import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tastydesk.engine.domain.ids import ExternalOrderId, WorkflowId
+
+if TYPE_CHECKING:
+    from tastydesk.engine.bootstrap import PaperDriver
+    from tastydesk.engine.kernel import Kernel
 
 POSITIONS = 1000
 SAMPLES = 40
@@ -36,7 +40,7 @@ def stop_exit_latency() -> dict[str, Any]:
     return asyncio.run(_stop_exit_latency())
 
 
-async def _open_short_puts(engine: Any, driver: Any, count: int) -> list[Any]:
+async def _open_short_puts(engine: Kernel, driver: PaperDriver, count: int) -> list[Any]:
     """``count`` short puts really held at the paper broker (so closing them passes its checks);
     on a low-priced name so that the paper account's buying power carries them all."""
     from tastydesk.engine.domain.enums import OrderAction

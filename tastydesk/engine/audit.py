@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
-from tastydesk.engine.domain.enums import Actor
+from tastydesk.engine.domain.enums import Actor, ErrorCategory
 from tastydesk.engine.domain.events import AuditRecorded, ErrorRecorded
 from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
@@ -28,7 +28,7 @@ class AuditTrail:
         self._bus.publish(AuditRecorded(AuditRecord(0, str(actor), action, detail, workflow_id,
                                                     now)))
 
-    async def error(self, category: str, message: str, detail: str = "",
+    async def error(self, category: ErrorCategory, message: str, detail: str = "",
                     workflow_id: WorkflowId | None = None) -> None:
         now = self._clock.now()
         await self._store.log_error(category, message, now, detail=detail,

@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tastydesk.accounts.identity import (
     GENERATION_SEEN_KEY,
@@ -37,7 +37,13 @@ from tastydesk.engine.facade import EngineFacade
 from tastydesk.engine.kernel import Kernel
 from tastydesk.engine.nyse_days import nyse_days
 from tastydesk.engine.store.service import AsyncStore, Store
+from tastydesk.engine.tasks import TaskSupervisor
 from tastydesk.paths import PAPER_STATE_FILE
+
+if TYPE_CHECKING:  # the paper world is imported only when a paper engine opens
+    from tastydesk.engine.broker.paper.broker import PaperBroker
+    from tastydesk.engine.broker.paper.market import PaperMarket
+    from tastydesk.engine.broker.paper.state import PaperState
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +85,9 @@ class PaperDriver:
     saved through the async store, so the loop never waits on the disk for it.
     """
 
-    def __init__(self, clock: SimClock, market: Any, broker: Any, calendar: MarketCalendar,
-                 store: AsyncStore, tick_s: float = 0.2, paper_state: Any = None,
-                 sync: int = 0) -> None:
+    def __init__(self, clock: SimClock, market: PaperMarket, broker: PaperBroker,
+                 calendar: MarketCalendar, store: AsyncStore, tick_s: float = 0.2,
+                 paper_state: PaperState | None = None, sync: int = 0) -> None:
         self.clock = clock
         self.broker = broker
         self.market = market
@@ -93,8 +99,8 @@ class PaperDriver:
         self._paper_state = paper_state
         self._sync = sync
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="paper-driver")
+    def start(self, tasks: TaskSupervisor) -> None:
+        self._task = tasks.spawn_service(self._run(), "paper-driver")
 
     async def stop(self) -> None:
         if self._task:

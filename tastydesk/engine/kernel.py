@@ -22,7 +22,7 @@ from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus, Subscription
 from tastydesk.engine.clock import Clock, MarketCalendar
 from tastydesk.engine.config import ConfigChange, EngineConfig
-from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, Mode, StreamHealth
+from tastydesk.engine.domain.enums import AlertCategory, AlertLevel, ErrorCategory, Mode, StreamHealth
 from tastydesk.engine.domain.events import Alert, ConnectionChanged, StreamGap
 from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.strategy import Strategy
@@ -205,7 +205,7 @@ class Kernel:
         gc.freeze()
         self._started = True
         if self.driver is not None and start_driver:
-            self.driver.start()
+            self.driver.start(self.tasks)
 
     async def _start_read_only(self) -> None:
         """Load workflows, positions, every order and the history for the views. No broker
@@ -240,7 +240,7 @@ class Kernel:
         await self.store.close()
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
-        self.tasks.spawn(self.audit.error("task", f"{name}: {exc}"), "log-error")
+        self.tasks.spawn(self.audit.error(ErrorCategory.TASK, f"{name}: {exc}"), "log-error")
         self.bus.publish(Alert(AlertLevel.ERROR, AlertCategory.ERROR, "Engine error",
                                f"{name}: {exc}", self.clock.now()))
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from tastydesk.engine.domain.account import AccountInfo, Balance, BrokerPosition
 from tastydesk.engine.domain.chain import Expiration, OptionChain, UnderlyingInfo
@@ -33,6 +33,9 @@ from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId
 from tastydesk.engine.domain.instruments import TradingRules
 from tastydesk.engine.domain.lifecycle import LifecycleEvent
 from tastydesk.engine.domain.orders import CommandResult, DryRunResult, OrderRequest, OrderSnapshot
+
+if TYPE_CHECKING:
+    from tastydesk.engine.tasks import TaskSupervisor
 
 
 class BrokerPort(ABC):
@@ -123,8 +126,9 @@ class BrokerPort(ABC):
 class TimeDriver(Protocol):
     """Moves simulated time forward (paper mode); the kernel starts and stops it with itself."""
 
-    def start(self) -> None:
-        """Start advancing time in the background (real time x the clock's speed)."""
+    def start(self, tasks: TaskSupervisor) -> None:
+        """Start advancing time in the background (real time x the clock's speed), as a
+        service of ``tasks`` so its failure is reported like any other task's."""
 
     async def stop(self) -> None:
         """Stop advancing and keep the simulated world's latest state."""

@@ -22,6 +22,7 @@ from tastydesk.engine.domain.enums import (
     Actor,
     AlertCategory,
     AlertLevel,
+    ErrorCategory,
     OrderStatus,
     Trigger,
     WorkflowState,
@@ -113,7 +114,7 @@ class Reconciler:
         except Exception as exc:
             self._readiness.mark_failed(f"reconciliation failed: {exc}")
             log.exception("reconciliation failed")
-            await self._audit.error("reconcile", str(exc))
+            await self._audit.error(ErrorCategory.RECONCILE, str(exc))
             self._alert(AlertLevel.ERROR, "Reconciliation failed",
                         f"{exc}. Automation stays paused until it succeeds.")
             self._book.set_timer(("reconcile", 0), RETRY_S,

@@ -34,7 +34,14 @@ from typing import Any
 from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock
-from tastydesk.engine.domain.enums import Actor, AlertCategory, AlertLevel, Trigger, WorkflowState
+from tastydesk.engine.domain.enums import (
+    Actor,
+    AlertCategory,
+    AlertLevel,
+    ErrorCategory,
+    Trigger,
+    WorkflowState,
+)
 from tastydesk.engine.domain.events import Alert
 from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleEvent, LifecycleKind, multiplier_for
@@ -116,7 +123,7 @@ class ReconcileGate:
                    if acknowledged.get(d.symbol) != [d.app_quantity, d.broker_quantity]]
         self._pending = {d.symbol: d for d in waiting}
         for diff in differences:
-            await self._audit.error("reconcile", "position mismatch", detail=diff.describe())
+            await self._audit.error(ErrorCategory.RECONCILE, "position mismatch", detail=diff.describe())
         if not waiting:
             return False
         detail = (f"held: {len(waiting)} difference(s) with the broker wait for a decision "

@@ -13,12 +13,22 @@ log = logging.getLogger(__name__)
 class TaskSupervisor:
     def __init__(self, on_error: Callable[[str, BaseException], None] | None = None) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._services: set[asyncio.Task[Any]] = set()
         self._on_error = on_error
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
+
+    def spawn_service(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A task that runs until it is stopped (the paper time driver): supervised like any
+        other (held, its failure reported, cancelled by :meth:`cancel_all`), but :meth:`drain`
+        does not wait for it, since it never finishes by itself."""
+        task = self.spawn(coro, name)
+        self._services.add(task)
+        task.add_done_callback(self._services.discard)
         return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:
@@ -36,13 +46,14 @@ class TaskSupervisor:
         return len(self._tasks)
 
     async def drain(self, exclude: set[asyncio.Task[Any]] | None = None) -> None:
-        """Wait until every task spawned so far, and every task they spawn, has finished.
+        """Wait until every task spawned so far, and every task they spawn, has finished
+        (services aside).
 
         Callbacks already scheduled on the loop (coalesced rule checks) run first.
         """
         await asyncio.sleep(0)
         while True:
-            pending = self._tasks - (exclude or set())
+            pending = self._tasks - self._services - (exclude or set())
             if not pending:
                 return
             await asyncio.wait(pending)

@@ -7,6 +7,7 @@ start. Logging out deletes the stored credentials from the system keyring.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tastydesk.ui.theme import MODE_COLOURS
 from tastydesk.ui.widgets.dialogs import ask_confirm
 
 REMEMBER_ACCOUNT = "account.remember"
+LOGOUT = "tastytrade-logout"  # the command runner's key for deleting the stored logins
 
 
 def stored_logins() -> list[AccountKind]:
@@ -120,7 +122,7 @@ class AccountFlow(QObject):
     def show_login(self) -> None:
         from tastydesk.ui.widgets.login_dialog import LoginDialog
 
-        dialog = LoginDialog(self._window)
+        dialog = LoginDialog(self._window, runner=self._runner)
         dialog.logged_in.connect(self.logged_in)
         dialog.exec()
 
@@ -158,9 +160,9 @@ class AccountFlow(QObject):
         if not ask_confirm(self._window, "Log out", "Delete the stored tastytrade credentials "
                            "from the system keyring?", "Log out"):
             return
-        try:
-            cleared = log_out()
-        except Exception as exc:  # keyring back ends raise their own types: say it, keep going
-            self._tell(f"Log out failed: {exc}")
-            return
-        self._tell("Logged out: " + (", ".join(cleared) or "nothing was stored"))
+        # The keyring is reached on a worker thread: a locked keyring never freezes the window.
+        self._runner.run(
+            LOGOUT, lambda: asyncio.to_thread(log_out),
+            on_success=lambda cleared: self._tell(
+                "Logged out: " + (", ".join(cleared) or "nothing was stored")),
+            on_failure=lambda failure: self._tell(f"Log out failed: {failure.message}"))

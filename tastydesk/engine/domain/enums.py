@@ -190,6 +190,14 @@ class Decision(StrEnum):
     MODIFY = "modify"
 
 
+class ErrorCategory(StrEnum):
+    """Where an error in the error log came from (stored in the error log)."""
+
+    RECONCILE = "reconcile"  # reconciling with the broker failed or found a mismatch
+    EVALUATE = "evaluate"  # evaluating a symbol for a proposal failed
+    TASK = "task"  # a supervised background task failed
+
+
 class ProposalStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

@@ -14,9 +14,12 @@ from typing import Any
 
 from tastydesk.engine.domain.enums import (
     Actor,
+    Decision,
+    ErrorCategory,
     OrderAction,
     OrderPurpose,
     OrderStatus,
+    ProposalStatus,
     Trigger,
     WorkflowState,
 )
@@ -76,7 +79,7 @@ class ProposalRecord:
     id: ProposalId
     workflow_id: WorkflowId
     proposal: TradeProposal
-    status: str
+    status: ProposalStatus
     created_at: datetime
     expires_at: datetime | None
 
@@ -85,7 +88,7 @@ class ProposalRecord:
 class DecisionRecord:
     id: int
     proposal_id: ProposalId
-    decision: str  # approve | reject | modify
+    decision: Decision
     user: str
     reason: str
     time: datetime
@@ -196,7 +199,7 @@ class AuditRecord:
 @dataclass(frozen=True, slots=True)
 class ErrorRecord:
     id: int
-    category: str
+    category: ErrorCategory
     message: str
     detail: str
     workflow_id: WorkflowId | None

@@ -15,7 +15,7 @@ from tastydesk.engine.audit import AuditTrail
 from tastydesk.engine.bus import EventBus
 from tastydesk.engine.clock import Clock, MarketCalendar, TimerHandle
 from tastydesk.engine.config import ConfigChange
-from tastydesk.engine.domain.enums import Actor, Trigger, WorkflowState
+from tastydesk.engine.domain.enums import Actor, ErrorCategory, Trigger, WorkflowState
 from tastydesk.engine.domain.events import WorkflowChanged
 from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.errors import EngineError
@@ -114,7 +114,7 @@ class Scanner:
                         wf.symbol, exclude=self._desk.taken_strategies(workflow_id, wf.symbol))
                 except Exception as exc:
                     log.exception("evaluation of %s failed", wf.symbol)
-                    await self._audit.error("evaluate", str(exc), workflow_id=workflow_id)
+                    await self._audit.error(ErrorCategory.EVALUATE, str(exc), workflow_id=workflow_id)
                     plan = f"evaluation failed: {exc}"
                 else:
                     remember = True
@@ -137,7 +137,7 @@ class Scanner:
                 outcome = await self._candidates.build_planned(plan, workflow_id)
             except Exception as exc:
                 log.exception("evaluation of %s failed", wf.symbol)
-                await self._audit.error("evaluate", str(exc), workflow_id=workflow_id)
+                await self._audit.error(ErrorCategory.EVALUATE, str(exc), workflow_id=workflow_id)
                 outcome = f"evaluation failed: {exc}"
             if isinstance(outcome, str):
                 await self._book.transition(workflow_id, Trigger.NO_CANDIDATE, Actor.ENGINE,

@@ -23,7 +23,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger, WorkflowState
+from tastydesk.engine.domain.enums import (
+    Actor,
+    Decision,
+    ErrorCategory,
+    OrderPurpose,
+    OrderStatus,
+    ProposalStatus,
+    Trigger,
+    WorkflowState,
+)
 from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderRequest
@@ -154,10 +163,10 @@ class AsyncStore:
     async def get_proposal(self, proposal_id: ProposalId) -> ProposalRecord:
         return await self._call(self._repos.proposals.get_proposal, proposal_id)
 
-    async def set_proposal_status(self, proposal_id: ProposalId, status: str) -> None:
+    async def set_proposal_status(self, proposal_id: ProposalId, status: ProposalStatus) -> None:
         await self._call(self._repos.proposals.set_proposal_status, proposal_id, status)
 
-    async def record_decision(self, proposal_id: ProposalId, decision: str, user: str, reason: str,
+    async def record_decision(self, proposal_id: ProposalId, decision: Decision, user: str, reason: str,
                               now: datetime, price: Decimal | None = None,
                               quantity: int | None = None) -> DecisionRecord:
         return await self._call(self._repos.proposals.record_decision, proposal_id, decision, user,
@@ -261,7 +270,7 @@ class AsyncStore:
     async def audit_log(self, limit: int | None = None) -> list[AuditRecord]:
         return await self._call(self._repos.logs.audit_log, limit)
 
-    async def log_error(self, category: str, message: str, now: datetime, detail: str = "",
+    async def log_error(self, category: ErrorCategory, message: str, now: datetime, detail: str = "",
                         workflow_id: WorkflowId | None = None) -> None:
         await self._call(self._repos.logs.log_error, category, message, now, detail, workflow_id)
 

@@ -17,12 +17,16 @@ import asyncio
 import os
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from tastydesk.engine.store.errors import SyncCallOnEventLoop
 
 ENV_VAR = "TASTYDESK_STORE_LOOP_GUARD"
+#: Refusals kept until taken (a guarded app that nobody reads must not grow without bound).
+KEPT_VIOLATIONS = 100
 
 
 class _Permits(threading.local):
@@ -30,13 +34,29 @@ class _Permits(threading.local):
         self.depth = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One refused call: the error's message and the stack that made the call."""
+
+    message: str
+    stack: str
+
+
 class LoopGuard:
-    """Raises :class:`SyncCallOnEventLoop` for a guarded call made on a running loop's thread."""
+    """Raises :class:`SyncCallOnEventLoop` for a guarded call made on a running loop's thread.
+
+    Every refusal is also recorded, because the error may be caught far from the call: the bus
+    logs a failing handler, the task supervisor logs a failed task, the UI's command runner shows
+    a failed command. A test harness reads :meth:`take_violations` after each test so a refused
+    call fails the test wherever it was swallowed.
+    """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.exempt_callers: Callable[[str], bool] | None = None
         self._permits = _Permits()
+        self._violations: list[Violation] = []
+        self._violations_lock = threading.Lock()
 
     def enable(self, on: bool = True, *, exempt_callers: Callable[[str], bool] | None = None
                ) -> None:
@@ -66,9 +86,19 @@ class LoopGuard:
                 self.exempt_callers(sys._getframe(2).f_code.co_filename):
             return
         method = sys._getframe(1).f_code.co_name
-        raise SyncCallOnEventLoop(
-            f"Store.{method} was called synchronously on the thread running the event loop; "
-            f"await AsyncStore.{method} instead so the loop never waits on SQLite")
+        message = (f"Store.{method} was called synchronously on the thread running the event "
+                   f"loop; await AsyncStore.{method} instead so the loop never waits on SQLite")
+        stack = "".join(traceback.format_stack(sys._getframe(1)))
+        with self._violations_lock:
+            if len(self._violations) < KEPT_VIOLATIONS:
+                self._violations.append(Violation(message, stack))
+        raise SyncCallOnEventLoop(message)
+
+    def take_violations(self) -> list[Violation]:
+        """The calls refused since the last take, oldest first; the record is emptied."""
+        with self._violations_lock:
+            taken, self._violations = self._violations, []
+        return taken
 
 
 LOOP_GUARD = LoopGuard(os.environ.get(ENV_VAR, "").strip() not in ("", "0"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tastydesk.engine.domain.enums import Actor
+from tastydesk.engine.domain.enums import Actor, ErrorCategory
 from tastydesk.engine.domain.ids import WorkflowId
 from tastydesk.engine.domain.records import AuditRecord, ErrorRecord
 from tastydesk.engine.store.database import Database
@@ -19,7 +19,7 @@ def _audit(r: AuditRow) -> AuditRecord:
 
 
 def _error(r: ErrorRow) -> ErrorRecord:
-    return ErrorRecord(id=r.id, category=r.category, message=r.message, detail=r.detail,
+    return ErrorRecord(id=r.id, category=ErrorCategory(r.category), message=r.message, detail=r.detail,
                        workflow_id=None if r.workflow_id is None else WorkflowId(r.workflow_id),
                        time=r.time)
 
@@ -39,10 +39,10 @@ class LogRepository:
     def audit_log(self, limit: int | None = None) -> list[AuditRecord]:
         return recent_rows(self._db, AuditRow, _audit, limit)
 
-    def log_error(self, category: str, message: str, now: datetime, detail: str = "",
+    def log_error(self, category: ErrorCategory, message: str, now: datetime, detail: str = "",
                   workflow_id: WorkflowId | None = None) -> None:
         with self._db.write() as s:
-            s.add(ErrorRow(category=category, message=message, detail=detail,
+            s.add(ErrorRow(category=ErrorCategory(category).value, message=message, detail=detail,
                            workflow_id=workflow_id, time=now))
 
     def errors(self, limit: int | None = None) -> list[ErrorRecord]:

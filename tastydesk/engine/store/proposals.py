@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from tastydesk.engine.domain.enums import Decision, ProposalStatus
 from tastydesk.engine.domain.ids import ProposalId, WorkflowId
 from tastydesk.engine.domain.proposal import TradeProposal
 from tastydesk.engine.domain.records import DecisionRecord, ProposalRecord
@@ -28,14 +29,14 @@ from tastydesk.engine.store.types import (
     encode_json,
 )
 
-DECISION_VALUES = frozenset({"approve", "reject", "modify"})
+DECISION_VALUES = frozenset(Decision)
 _SELECT_PROPOSAL = PROPOSALS.where("id=?")
 _SET_STATUS = PROPOSALS.update(("status",), "id=?")
 _PROPOSAL_EXISTS = PROPOSALS.pick(("id",), "WHERE id=?")
 
 
 def _decision(row: DecisionRow) -> DecisionRecord:
-    return DecisionRecord(id=row.id, proposal_id=ProposalId(row.proposal_id), decision=row.decision,
+    return DecisionRecord(id=row.id, proposal_id=ProposalId(row.proposal_id), decision=Decision(row.decision),
                           user=row.user, reason=row.reason, time=row.time, price=row.price,
                           quantity=row.quantity)
 
@@ -53,7 +54,7 @@ class ProposalRepository:
         with self._db.raw_write() as raw:
             require_workflow(raw, workflow_id)
             cur = raw.execute(PROPOSALS.insert, PROPOSALS.params(
-                workflow_id=workflow_id, body=body, status="pending",
+                workflow_id=workflow_id, body=body, status=ProposalStatus.PENDING,
                 created_at=encode_datetime(proposal.created_at),
                 expires_at=encode_datetime(expires_at)))
             assert cur.lastrowid is not None
@@ -67,21 +68,23 @@ class ProposalRepository:
         p = PROPOSALS.values(row)
         return ProposalRecord(id=ProposalId(p.id), workflow_id=WorkflowId(p.workflow_id),
                               proposal=codec.proposal_from_json(decode_json(p.body)),
-                              status=p.status, created_at=decode_time(p.created_at),
+                              status=ProposalStatus(p.status), created_at=decode_time(p.created_at),
                               expires_at=decode_datetime(p.expires_at))
 
-    def set_proposal_status(self, proposal_id: ProposalId, status: str) -> None:
+    def set_proposal_status(self, proposal_id: ProposalId, status: ProposalStatus) -> None:
+        status = ProposalStatus(status)
         with self._db.raw_write() as raw:
-            cur = raw.execute(_SET_STATUS, (status, proposal_id))
+            cur = raw.execute(_SET_STATUS, (status.value, proposal_id))
             if cur.rowcount != 1:
                 raise NotFound(f"proposal {proposal_id} does not exist")
 
-    def record_decision(self, proposal_id: ProposalId, decision: str, user: str, reason: str,
-                        now: datetime, price: Decimal | None = None,
+    def record_decision(self, proposal_id: ProposalId, decision: Decision, user: str,
+                        reason: str, now: datetime, price: Decimal | None = None,
                         quantity: int | None = None) -> DecisionRecord:
         if decision not in DECISION_VALUES:
             raise ValueError(f"decision must be one of {', '.join(sorted(DECISION_VALUES))}, "
                              f"got {decision!r}")
+        decision = Decision(decision)
         if quantity is not None and quantity < 1:
             raise ValueError(f"quantity must be at least 1, got {quantity}")
         values = DECISIONS.params(proposal_id=proposal_id, decision=decision, user=user,

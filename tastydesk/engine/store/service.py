@@ -20,7 +20,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tastydesk.engine.domain.enums import Actor, OrderPurpose, OrderStatus, Trigger, WorkflowState
+from tastydesk.engine.domain.enums import (
+    Actor,
+    Decision,
+    ErrorCategory,
+    OrderPurpose,
+    OrderStatus,
+    ProposalStatus,
+    Trigger,
+    WorkflowState,
+)
 from tastydesk.engine.domain.ids import BrokerOrderId, ExternalOrderId, ProposalId, WorkflowId
 from tastydesk.engine.domain.lifecycle import LifecycleBooking, LifecycleEvent
 from tastydesk.engine.domain.orders import Fill, OrderRequest
@@ -171,11 +180,11 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.proposals.get_proposal(proposal_id)
 
-    def set_proposal_status(self, proposal_id: ProposalId, status: str) -> None:
+    def set_proposal_status(self, proposal_id: ProposalId, status: ProposalStatus) -> None:
         LOOP_GUARD.check()
         self.repositories.proposals.set_proposal_status(proposal_id, status)
 
-    def record_decision(self, proposal_id: ProposalId, decision: str, user: str, reason: str,
+    def record_decision(self, proposal_id: ProposalId, decision: Decision, user: str, reason: str,
                         now: datetime, price: Decimal | None = None,
                         quantity: int | None = None) -> DecisionRecord:
         LOOP_GUARD.check()
@@ -340,7 +349,7 @@ class Store:
         LOOP_GUARD.check()
         return self.repositories.logs.audit_log(limit)
 
-    def log_error(self, category: str, message: str, now: datetime, detail: str = "",
+    def log_error(self, category: ErrorCategory, message: str, now: datetime, detail: str = "",
                   workflow_id: WorkflowId | None = None) -> None:
         LOOP_GUARD.check()
         self.repositories.logs.log_error(category, message, now, detail, workflow_id)

@@ -3,6 +3,10 @@
 Secrets are handed straight to the credentials store (the OS keyring); the dialog keeps them only
 in its password fields and clears those when it closes. The chosen account number is not a
 secret and is remembered in QSettings.
+
+Verifying runs through the app's command runner like every other user action (one at a time, a
+failure reported as the window reports any command's), and the keyring is only reached on a
+worker thread: a locked OS keyring asking for its password never freezes the window.
 """
 
 from __future__ import annotations
@@ -25,12 +29,20 @@ from PySide6.QtWidgets import (
 )
 
 from tastydesk.engine.domain.account import AccountInfo
+from tastydesk.ui.actions import CommandRunner
+from tastydesk.ui.failures import CommandFailure
 from tastydesk.ui.widgets.dialogs import no_default_button
 
 log = logging.getLogger(__name__)
 
 ENVIRONMENTS = (("Production (real money)", "live"), ("Sandbox (test account)", "sandbox"))
 ACCOUNT_KEY = "tastytrade/account/{env}"
+LOGIN = "tastytrade-login"  # the command runner's key for verifying a login
+
+
+class LoginFailed(ValueError):
+    """The login was refused or its secrets cannot be kept safely: an answer for the trader,
+    one line, with no secret and no traceback."""
 
 
 def credential_store() -> Any:
@@ -44,11 +56,29 @@ def credential_store() -> Any:
     return store
 
 
+async def verify_and_keep(env: str, secret: str, token: str) -> list[AccountInfo]:
+    """Check the login with tastytrade, then keep its secrets in the OS keyring; the accounts
+    it may trade. Raises :class:`LoginFailed` saying why, having kept nothing."""
+    try:
+        store = await asyncio.to_thread(credential_store)
+    except Exception as exc:
+        raise LoginFailed(f"Cannot store credentials safely: {exc}") from None
+    try:
+        accounts: list[AccountInfo] = await store.login(env, secret, token)
+    except Exception as exc:
+        log.warning("tastytrade login failed: %s", type(exc).__name__)
+        raise LoginFailed(f"Login failed: {exc}") from None
+    return accounts
+
+
 class LoginDialog(QDialog):
     logged_in = Signal(str, str)  # env, account number
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None,
+                 runner: CommandRunner | None = None) -> None:
         super().__init__(parent)
+        # The window's runner: a failed login is reported as any failed command is.
+        self.runner = runner if runner is not None else CommandRunner(self)
         self.setObjectName("loginDialog")
         self.setWindowTitle("Log in to tastytrade")
         self.setMinimumWidth(460)
@@ -102,7 +132,6 @@ class LoginDialog(QDialog):
         self.buttons.accepted.connect(self.use_account)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
-        self._task: asyncio.Task[Any] | None = None
 
     @property
     def env(self) -> str:
@@ -110,7 +139,7 @@ class LoginDialog(QDialog):
 
     def start_login(self) -> None:
         """Verify the credentials with tastytrade (async); guarded against double clicks."""
-        if self._task is not None and not self._task.done():
+        if self.runner.in_flight(LOGIN):
             return
         secret = self.secret_edit.text().strip()
         token = self.token_edit.text().strip()
@@ -119,25 +148,15 @@ class LoginDialog(QDialog):
         if missing:
             self.message.setText(" and ".join(missing) + ": required")
             return
-        try:
-            store = credential_store()
-        except Exception as exc:
-            self.message.setText(f"Cannot store credentials safely: {exc}")
-            return
+        env = self.env
         self.login_button.setEnabled(False)
         self.message.setText("Verifying with tastytrade\u2026")
-        self._task = asyncio.ensure_future(self._login(store, self.env, secret, token))
+        self.runner.run(LOGIN, lambda: verify_and_keep(env, secret, token),
+                        on_success=self.show_accounts, on_failure=self._login_failed)
 
-    async def _login(self, store: Any, env: str, secret: str, token: str) -> None:
-        try:
-            accounts: list[AccountInfo] = await store.login(env, secret, token)
-            store.save(env, secret, token)
-        except Exception as exc:
-            log.warning("tastytrade login failed: %s", type(exc).__name__)
-            self.message.setText(f"Login failed: {exc}")
-            self.login_button.setEnabled(True)
-            return
-        self.show_accounts(accounts)
+    def _login_failed(self, failure: CommandFailure) -> None:
+        self.message.setText(failure.message)
+        self.login_button.setEnabled(True)
 
     def show_accounts(self, accounts: list[AccountInfo]) -> None:
         self.secret_edit.clear()

@@ -39,7 +39,7 @@ from tastydesk.ui.widgets.dialogs import no_default_button
 
 LEG_HEADERS = ("", "Leg", "Qty", "Bid", "Ask", "Mid")
 EDIT_DELAY_MS = 250  # edits in quick succession are priced once
-PREVIEW = "preview"
+PREVIEW = "roll-preview"
 
 
 class RollPreviewer(Protocol):
@@ -99,13 +99,16 @@ class RollTicket(QDialog):
     """Roll one position: preview, edit, send. ``edits`` holds what Send commits to."""
 
     def __init__(self, parent: QWidget | None, engine: RollPreviewer, workflow_id: WorkflowId,
-                 title: str) -> None:
+                 title: str, runner: CommandRunner | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("rollTicket")
         self.setWindowTitle(f"Roll {title}")
         self._engine = engine
         self.workflow_id = workflow_id
-        self.runner = CommandRunner(self)
+        # The opener's runner (one the window watches), so a preview that fails is reported as
+        # every other command is, besides the ticket's own line; its own runner when alone.
+        self.runner = runner if runner is not None else CommandRunner(self)
+        self._preview_key = (PREVIEW, workflow_id)
         self.preview: RollPreview | None = None
         self.edits: RollEdits | None = None  # set when Send is pressed
         self._dirty = False
@@ -194,7 +197,7 @@ class RollTicket(QDialog):
     @property
     def busy(self) -> bool:
         """A preview is being priced, or an edit waits to be."""
-        return self.runner.in_flight(PREVIEW) or self._timer.isActive() or self._dirty
+        return self.runner.in_flight(self._preview_key) or self._timer.isActive() or self._dirty
 
     def _expiry_edited(self, _index: int) -> None:
         self._strikes_pinned = False  # the strategy chooses strikes on the new expiry
@@ -229,12 +232,13 @@ class RollTicket(QDialog):
 
     def request(self) -> None:
         """Price the roll with the edits on screen (once at a time; the latest edit wins)."""
-        if self.runner.in_flight(PREVIEW):
+        if self.runner.in_flight(self._preview_key):
             self._dirty = True
             return
         self._dirty = False
         edits = self.current_edits()
-        self.runner.run(PREVIEW, lambda: self._engine.preview_roll(self.workflow_id, edits),
+        self.runner.run(self._preview_key,
+                        lambda: self._engine.preview_roll(self.workflow_id, edits),
                         on_success=self._show, on_failure=self._failed)
 
     # ---- answers

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from tastydesk.engine.bus import EventBus
 from tastydesk.engine.domain.enums import Actor, Trigger
 from tastydesk.engine.store.errors import SyncCallOnEventLoop
 from tastydesk.engine.store.guard import ENV_VAR, LOOP_GUARD
 from tastydesk.engine.store.service import AsyncStore, Store
+from tastydesk.engine.tasks import TaskSupervisor
+from tests.conftest import assert_no_loop_violations
 
 NOW = datetime(2026, 1, 5, 15, 30, tzinfo=UTC)
 
@@ -36,6 +39,10 @@ async def test_sync_call_on_the_loop_raises_and_writes_nothing(store: Store) -> 
     worker.start()
     worker.join()
     assert seen == [0]
+    refused = LOOP_GUARD.take_violations()
+    assert [v.message.split(" ")[0] for v in refused] == [
+        "Store.create_workflow", "Store.set_config", "Store.list_workflows"]
+    assert "test_sync_call_on_the_loop_raises" in refused[0].stack
 
 
 @pytest.mark.usefixtures("store_loop_guard")
@@ -52,6 +59,7 @@ async def test_async_store_calls_pass_the_guard(store: Store, inline: bool) -> N
     with pytest.raises(SyncCallOnEventLoop):
         store.get_workflow(wf.id)  # still refused directly, after the permitted call
     await astore.close()
+    assert len(LOOP_GUARD.take_violations()) == 1
 
 
 def test_guard_is_off_unless_the_environment_switches_it_on() -> None:
@@ -86,6 +94,7 @@ def test_sync_use_outside_any_loop_is_never_refused(tmp_path: Path) -> None:
         with pytest.raises(SyncCallOnEventLoop):
             asyncio.run(_sync_read(store))
         assert store.get_config("k") == 1
+    assert len(LOOP_GUARD.take_violations()) == 1
 
 
 async def _sync_read(store: Store) -> object:
@@ -96,3 +105,34 @@ async def _sync_read(store: Store) -> object:
 async def test_opening_and_closing_are_allowed_on_the_loop(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "opened-on-loop.db")
     store.close()
+
+
+@pytest.mark.usefixtures("store_loop_guard")
+async def test_a_refusal_swallowed_by_a_bus_handler_still_fails_the_test(store: Store) -> None:
+    # The bus logs a failing handler and carries on, so nothing reaches the test by raising;
+    # the guard's record is what the suite's teardown check reads.
+    bus = EventBus()
+    bus.subscribe(_Ping, lambda _event: store.list_workflows())
+    bus.publish(_Ping())  # logged by the bus, not raised
+    refused = LOOP_GUARD.take_violations()
+    assert len(refused) == 1 and "Store.list_workflows" in refused[0].message
+    with pytest.raises(pytest.fail.Exception, match=r"1 synchronous store call.*list_workflows"):
+        assert_no_loop_violations(refused)
+    assert_no_loop_violations(LOOP_GUARD.take_violations())  # the record was emptied
+
+
+@pytest.mark.usefixtures("store_loop_guard")
+async def test_a_refusal_swallowed_by_a_supervised_task_is_recorded(store: Store) -> None:
+    supervisor = TaskSupervisor()
+
+    async def reads_synchronously() -> None:
+        store.get_config("k")
+
+    supervisor.spawn(reads_synchronously(), "reads synchronously")
+    await supervisor.drain()  # the failure is logged by the supervisor, not raised
+    refused = LOOP_GUARD.take_violations()
+    assert len(refused) == 1 and "reads_synchronously" in refused[0].stack
+
+
+class _Ping:
+    pass

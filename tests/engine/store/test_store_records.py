@@ -10,9 +10,12 @@ import pytest
 
 from tastydesk.engine.domain.enums import (
     Actor,
+    Decision,
+    ErrorCategory,
     OrderAction,
     OrderPurpose,
     OrderStatus,
+    ProposalStatus,
     RuleType,
     Trigger,
 )
@@ -48,10 +51,15 @@ def test_proposal_and_decision_round_trip(store: Store) -> None:
     rec = store.get_proposal(pid)
     assert (rec.workflow_id, rec.status, rec.proposal, rec.created_at, rec.expires_at) == (
         wf.id, "pending", proposal, NOW, NOW + timedelta(minutes=10))
-    store.set_proposal_status(pid, "approved")
-    assert store.get_proposal(pid).status == "approved"
-    d = store.record_decision(pid, "modify", "alice", "better price", NOW, Decimal("0.40"), 1)
-    assert store.decisions() == [d]
+    assert store.get_proposal(pid).status is ProposalStatus.PENDING
+    store.set_proposal_status(pid, ProposalStatus.APPROVED)
+    assert store.get_proposal(pid).status is ProposalStatus.APPROVED
+    d = store.record_decision(pid, Decision.MODIFY, "alice", "better price", NOW,
+                              Decimal("0.40"), 1)
+    assert store.decisions() == [d] and store.decisions()[0].decision is Decision.MODIFY
+    with pytest.raises(ValueError, match="'maybe' is not a valid ProposalStatus"):
+        store.set_proposal_status(pid, "maybe")  # type: ignore[arg-type]
+    assert store.get_proposal(pid).status is ProposalStatus.APPROVED
     assert (d.price, d.quantity, d.user) == (Decimal("0.40"), 1, "alice")
     with pytest.raises(ValueError, match="decision"):
         store.record_decision(pid, "maybe", "alice", "", NOW)
@@ -182,10 +190,14 @@ def test_journal_rule_actions_audit_errors_metrics_config(store: Store) -> None:
         store.audit(Actor.USER, f"action{i}", "d", NOW, wf.id)
     assert [a.action for a in store.audit_log(limit=2)] == ["action1", "action2"]
     assert store.audit_log()[0].actor == "user"
-    store.log_error("broker", "timeout", NOW, "detail", wf.id)
+    store.log_error(ErrorCategory.RECONCILE, "timeout", NOW, "detail", wf.id)
     (err,) = store.errors()
     assert (err.category, err.message, err.detail, err.workflow_id) == (
-        "broker", "timeout", "detail", wf.id)
+        ErrorCategory.RECONCILE, "timeout", "detail", wf.id)
+    assert err.category is ErrorCategory.RECONCILE  # decoded once, in the store
+    with pytest.raises(ValueError, match="'broker' is not a valid ErrorCategory"):
+        store.log_error("broker", "timeout", NOW)  # type: ignore[arg-type]
+    assert len(store.errors()) == 1
     store.record_metric("latency_ms", 1.5, NOW)
     assert store.metrics("latency_ms") == [(NOW, 1.5)]
     assert store.get_config("missing", 5) == 5

@@ -19,6 +19,9 @@ import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
+from tastydesk.engine.domain.enums import Side
+from tastydesk.engine.domain.pricer import signed_mid, signed_natural
+
 CENTS = Decimal("100")
 
 # Hazard rate of a passive fill at mid, per minute of working time (median wait about 7 min).
@@ -34,7 +37,10 @@ AGE_MAX_BOOST = 3.0
 
 @dataclass(frozen=True, slots=True)
 class LegMarket:
-    """One leg of a spread unit with its current quote. ``sign``: +1 sold, -1 bought."""
+    """One leg of a spread unit with its current quote. ``sign``: +1 sold, -1 bought.
+
+    It is a :class:`~tastydesk.engine.domain.pricer.Priceable`, so the spread's natural and mid
+    come from the domain's one signed pricer, as everywhere else in the engine."""
 
     sign: int
     ratio: int
@@ -47,20 +53,29 @@ class LegMarket:
     def mid(self) -> Decimal:
         return (self.bid + self.ask) / 2
 
+    @property
+    def side(self) -> Side:
+        return Side.SELL if self.sign > 0 else Side.BUY
+
+    @property
+    def units(self) -> int:
+        return self.ratio
+
 
 def natural_price(legs: list[LegMarket]) -> Decimal:
     """Signed price of one unit traded at the touch: sold legs at the bid, bought at the ask."""
-    return sum((leg.ratio * (leg.bid if leg.sign > 0 else -leg.ask) for leg in legs), Decimal(0))
+    return signed_natural(legs)
 
 
 def far_price(legs: list[LegMarket]) -> Decimal:
-    """Signed price of one unit at the opposite side: sold legs at the ask, bought at the bid."""
-    return sum((leg.ratio * (leg.ask if leg.sign > 0 else -leg.bid) for leg in legs), Decimal(0))
+    """Signed price of one unit at the opposite side: sold legs at the ask, bought at the bid
+    (the natural price of the closing trade, with the sign of the opening one)."""
+    return -signed_natural(legs, closing=True)
 
 
 def mid_price(legs: list[LegMarket]) -> Decimal:
     """Signed mid price of one unit."""
-    return sum((leg.sign * leg.ratio * leg.mid for leg in legs), Decimal(0))
+    return signed_mid(legs)
 
 
 def is_marketable(price: Decimal, legs: list[LegMarket]) -> bool:

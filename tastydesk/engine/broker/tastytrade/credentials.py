@@ -8,6 +8,7 @@ or silently drop them is refused with an explanation instead of being used.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,7 +67,8 @@ class CredentialStore(ABC):
         _check_secret("provider_secret", provider_secret)
         _check_secret("refresh_token", refresh_token)
         accounts = await verify_login(env, provider_secret, refresh_token, client_kwargs, timeout)
-        self.save(env, provider_secret, refresh_token)
+        # The keyring may block (a locked OS keyring asks for its password): never on the loop.
+        await asyncio.to_thread(self.save, env, provider_secret, refresh_token)
         return accounts
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -139,3 +140,24 @@ async def test_no_secret_in_logs_or_data_dir(tt_fake, tt_factory, memory_keyring
     for secret in secrets:
         assert secret not in captured, "secret leaked into captured logs"
         assert secret not in written, "secret leaked into the data directory"
+
+
+async def test_a_login_keeps_its_secrets_off_the_event_loop_thread(
+        tt_fake: Any, memory_keyring: Any) -> None:
+    import threading
+
+    from tastydesk.engine.broker.tastytrade.credentials import KeyringCredentialStore
+
+    threads: list[threading.Thread] = []
+    keep = memory_keyring.set_password
+
+    def recorded(service: str, username: str, password: str) -> None:
+        threads.append(threading.current_thread())
+        keep(service, username, password)
+
+    memory_keyring.set_password = recorded
+    accounts = await KeyringCredentialStore().login(
+        "live", tt_fake.provider_secret, tt_fake.refresh_token,
+        client_kwargs={"transport": tt_fake.transport})
+    assert accounts and threads
+    assert threading.main_thread() not in threads  # the loop runs on the main thread here
