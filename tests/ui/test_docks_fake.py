@@ -8,25 +8,21 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import time
 from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from tastydesk.engine.domain.enums import WorkflowState
-from tastydesk.engine.domain.events import WorkflowChanged
-from tastydesk.engine.domain.views import PositionView
 from tastydesk.engine.errors import EngineError
 from tastydesk.engine.selection import SelectionError
 from tastydesk.engine.strategies.validation import FieldError, StrategyValidationError
 from tastydesk.ui.bridge import EngineBridge
 from tastydesk.ui.builder import StrategyBuilderDock
-from tastydesk.ui.docks.position_monitor import REFRESH_SPACING_MS, PositionMonitorDock
+from tastydesk.ui.docks.position_monitor import PositionMonitorDock
 from tastydesk.ui.main_window import MainWindow
 from tastydesk.ui.models import legs as L
 from tests.ui.engine_kit import DialogAnswerer, wait_for
-from tests.ui.factories import T0, position
+from tests.ui.factories import position
 from tests.ui.fake_facade import FakeFacade
 
 PCS = "Put Credit Spread - 30 DTE"
@@ -153,33 +149,6 @@ def test_position_monitor_pauses_rules_through_its_runner(qtbot: Any, fake: Fake
     assert dock.status_label.text() == ("Workflow #1: not done: rules_paused: workflow 1 is "
                                         "closing")
     assert QApplication.activeModalWidget() is None
-
-
-def test_position_monitor_takes_a_burst_of_workflow_changes_in_one_refresh(
-        qtbot: Any, fake: FakeFacade) -> None:
-    fake.position_views = [position(1)]
-    dock = PositionMonitorDock(fake, EngineBridge(fake))  # refreshes once as it opens
-    qtbot.addWidget(dock)
-    pulls: list[float] = []
-    views = fake.positions
-
-    def counted() -> list[PositionView]:
-        pulls.append(time.monotonic())
-        return views()
-
-    fake.positions = counted  # type: ignore[method-assign]
-    burst = time.monotonic()
-    for state in (WorkflowState.EXECUTING, WorkflowState.MONITORING, WorkflowState.CLOSING):
-        fake.bus.publish(WorkflowChanged(1, "SPY", state, WorkflowState.PENDING_APPROVAL,
-                                         "approved", T0))
-        QApplication.processEvents()  # each change in its own turn of the loop
-    qtbot.wait(350)
-    # Right after the last refresh: one refresh, once the spacing has passed.
-    assert len(pulls) == 1 and pulls[0] - burst >= REFRESH_SPACING_MS / 1000 * 0.8
-    fake.bus.publish(WorkflowChanged(1, "SPY", WorkflowState.COMPLETED, WorkflowState.CLOSING,
-                                     "closed", T0))
-    QApplication.processEvents()  # long after it: at the next turn of the loop
-    assert len(pulls) == 2
 
 
 @pytest.fixture(name="window")

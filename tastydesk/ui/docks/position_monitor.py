@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Hashable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -64,10 +63,6 @@ HEADER_TIPS = {
                 "the closed trades are listed in Workflow Status \u2192 History.",
     "open": "Positions being monitored",
 }
-
-
-#: The least time between two scheduled refreshes (the market flushes every 200 ms).
-REFRESH_SPACING_MS = 100
 
 
 def buying_power_text(p: PortfolioView) -> tuple[str, float, str]:
@@ -222,9 +217,9 @@ class PositionMonitorDock(QDockWidget):
         bridge.market_changed.connect(self._schedule_refresh)
         bridge.workflow_changed.connect(lambda _e: self._schedule_refresh())
         bridge.portfolio_changed.connect(lambda _e: self._schedule_refresh())
-        self._refreshed_at = 0.0  # time.monotonic() of the last refresh
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
         self._refresh_timer.timeout.connect(self.refresh)
         self.refresh()
 
@@ -295,17 +290,11 @@ class PositionMonitorDock(QDockWidget):
         self._schedule_refresh()
 
     def _schedule_refresh(self) -> None:
-        """Refresh at the next loop turn, or once ``REFRESH_SPACING_MS`` have passed since the
-        last refresh: the workflow changes of an approval or a fill then land in one refresh
-        instead of one each between two market flushes (a refresh and its repaint are the
-        window's longest piece of work)."""
         if not self._refresh_timer.isActive():
-            since_ms = (time.monotonic() - self._refreshed_at) * 1000
-            self._refresh_timer.start(max(0, int(REFRESH_SPACING_MS - since_ms)))
+            self._refresh_timer.start()
 
     def refresh(self) -> None:
         """Pull positions, portfolio and rule actions; only changed rows repaint."""
-        self._refreshed_at = time.monotonic()
         self.model.sync(self.engine.positions())
         self._show_portfolio(self.engine.portfolio())
         if self._actions_dirty:  # a database read: only after a rule fired, not per tick
