@@ -13,9 +13,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tastydesk"
 MIGRATIONS = PACKAGE / "engine" / "store" / "migrations"
 MAX_CLASS_LINES = 400
 MAX_MODULE_LINES = 500
-#: Mixins known to be on their way out, as "path:Class" relative to the package. Each entry is
-#: an exception to the rule, to be removed with the mixin.
-KNOWN_MIXINS = frozenset({"ui/models/base.py:KeyedColumns"})
 
 
 def _modules() -> list[Path]:
@@ -56,7 +53,7 @@ def _is_mixin(node: ast.ClassDef) -> bool:
 
 def test_no_mixins() -> None:
     found = {f"{_name(p)}:{c.name}" for p in _modules() for c in _classes(p) if _is_mixin(c)}
-    assert found - KNOWN_MIXINS == set(), f"mixins: {sorted(found - KNOWN_MIXINS)}"
+    assert found == set(), f"mixins: {sorted(found)}"
 
 
 def test_the_mixin_check_recognises_a_mixin() -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from PySide6.QtCore import QPersistentModelIndex, Qt
+from PySide6.QtCore import QEvent, QObject, QPersistentModelIndex, QRect, Qt
+from PySide6.QtGui import QPaintEvent
+from PySide6.QtWidgets import QApplication
 
 from tastydesk.engine.domain.enums import OptionType
 from tastydesk.engine.domain.views import PositionLegView, PositionView
@@ -164,3 +166,42 @@ def test_a_changed_position_signals_only_the_cells_that_changed(qtbot: Any) -> N
     assert ranges == [(0, quantity, 0, quantity)]
     assert model.index(0, model.column_index("pnl")).data(ValueRole) == Decimal("5")
 
+
+
+
+class _PaintedRegions(QObject):
+    """Records the region of every paint event of a view's viewport."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rects: list[QRect] = []
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.rects.append(cast(QPaintEvent, event).region().boundingRect())
+        return False
+
+
+def test_a_price_move_over_many_positions_repaints_only_the_changed_columns(qtbot: Any) -> None:
+    model = positions_model()
+    view = KeyedTreeView(model, "positions.table", sort_column="id", auto_expand=0)
+    qtbot.addWidget(view)
+    view.resize(1000, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    model.upsert([f.position(i) for i in range(1, 30)])
+    qtbot.wait(50)  # the new rows laid out and painted
+    QApplication.processEvents()
+    spans: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, _roles=None: spans.append((a.column(), b.column())))
+    painted = _PaintedRegions()
+    view.viewport().installEventFilter(painted)
+    model.upsert([f.position(i, pnl="-3") for i in range(1, 30)])  # every row's P&L moves
+    qtbot.waitUntil(lambda: bool(painted.rects))
+    assert len(spans) == 1 and spans[0][0] > 0
+    header = view.header()
+    left = header.sectionViewportPosition(spans[0][0])
+    right = header.sectionViewportPosition(spans[0][1]) + header.sectionSize(spans[0][1])
+    assert left > 0  # the number, symbol and strategy are not repainted
+    assert painted.rects == [QRect(left, 0, min(right, view.viewport().width()) - left,
+                                   view.viewport().height())]

@@ -54,7 +54,7 @@ ACTING = "acting automatically"
 ONE_UNIT = "not acted on: one unit open, a partial close would close all of it"
 CLAIM = "position"
 #: Rule checks per loop turn (about 6 ms of work at most; see ``flush_checks``).
-CHECK_BATCH = 40
+CHECK_BATCH = 20
 
 
 class PositionBook:

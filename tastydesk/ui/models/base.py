@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from tastydesk.ui.models.keyed_rows import KeyedRows, runs
 from tastydesk.ui.models.roles import CellRole, KeyRole, RowObjectRole, SortRole, ValueRole
 
 T = TypeVar("T")
@@ -92,172 +93,119 @@ def column_data(column: Column[Any], row: Any, role: int) -> Any:
     return None
 
 
-class KeyedColumns(Generic[T]):
-    """What a keyed model over :class:`Column` definitions answers the same way, table or tree:
-    headers and the key/row lookups. Mixed into both models ahead of their Qt base. Flags are
-    Qt's own (enabled and selectable), answered without a call into Python per painted cell."""
+class KeyedTableModel(QAbstractTableModel, Generic[T]):
+    """Read-only table over frozen rows; rows are identified by ``key(row)``.
 
-    _columns: tuple[Column[T], ...]
-    _keys: list[Hashable]
-    _rows: dict[Hashable, T]
-    _pos: dict[Hashable, int]
-    _key: Callable[[T], Hashable]
-    upsert: Callable[[Iterable[T]], int]  # each model signals its own changes
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._columns[section].header
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._columns[section].header_tip or None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(self._columns[section].align)
-        return None
-
-    @property
-    def columns(self) -> tuple[Column[T], ...]:
-        return self._columns
-
-    def column_index(self, key: str) -> int:
-        for i, column in enumerate(self._columns):
-            if column.key == key:
-                return i
-        raise KeyError(f"no column {key!r}")
-
-    def keys(self) -> list[Hashable]:
-        return list(self._keys)
-
-    def rows(self) -> list[T]:
-        return [self._rows[k] for k in self._keys]
-
-    def row(self, key: Hashable) -> T | None:
-        return self._rows.get(key)
-
-    def position(self, key: Hashable) -> int | None:
-        return self._pos.get(key)
-
-    def sync(self, rows: Iterable[T]) -> None:
-        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
-        rows = list(rows)
-        wanted = {self._key(r) for r in rows}
-        self.remove([k for k in self._keys if k not in wanted])
-        self.upsert(rows)
-
-    def remove(self, keys: Iterable[Hashable]) -> int:
-        """Remove rows by key (unknown keys are ignored); returns how many were removed."""
-        positions = sorted({self._pos[k] for k in keys if k in self._pos})
-        for start, end in reversed(list(_runs(positions))):
-            self.beginRemoveRows(QModelIndex(), start, end)  # type: ignore[attr-defined]
-            for key in self._keys[start:end + 1]:
-                self._forget(key)
-            del self._keys[start:end + 1]
-            # Positions are right before the view hears of the removal (a tree's children ask).
-            self._pos = {k: i for i, k in enumerate(self._keys)}
-            self.endRemoveRows()  # type: ignore[attr-defined]
-        return len(positions)
-
-    def _forget(self, key: Hashable) -> None:
-        del self._rows[key]
-
-
-class KeyedTableModel(KeyedColumns[T], QAbstractTableModel):
-    """Read-only table over frozen rows; rows are identified by ``key(row)``."""
+    The rows and columns live in a :class:`KeyedRows`; the model signals around its changes.
+    Flags are Qt's own (enabled and selectable), answered without a call into Python per
+    painted cell."""
 
     def __init__(self, columns: Sequence[Column[T]], key: Callable[[T], Hashable],
                  parent: Any = None) -> None:
         super().__init__(parent)
         if not columns:
             raise ValueError("columns: a table needs at least one column")
-        self._columns = tuple(columns)
-        self._key = key
-        self._keys: list[Hashable] = []
-        self._rows: dict[Hashable, T] = {}
-        self._pos: dict[Hashable, int] = {}
+        self._table: KeyedRows[T] = KeyedRows(columns, key)
 
     # ---- Qt overrides
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._keys)
+        return 0 if parent.isValid() else len(self._table.order)
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._columns)
+        return 0 if parent.isValid() else len(self._table.columns)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role not in ANSWERED_ROLES or not index.isValid() or index.row() >= len(self._keys):
+        table = self._table
+        if role not in ANSWERED_ROLES or not index.isValid() or index.row() >= len(table.order):
             return None
-        row = self._rows[self._keys[index.row()]]
+        key = table.order[index.row()]
         if role == RowObjectRole:
-            return row
+            return table.by_key[key]
         if role == KeyRole:
-            return self._keys[index.row()]
-        return column_data(self._columns[index.column()], row, role)
+            return key
+        return column_data(table.columns[index.column()], table.by_key[key], role)
 
-    # ---- Public API (the rest comes from KeyedColumns)
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        return self._table.header_data(section, orientation, role)
+
+    # ---- Public API: lookups
+    @property
+    def columns(self) -> tuple[Column[T], ...]:
+        return self._table.columns
+
+    def column_index(self, key: str) -> int:
+        return self._table.column_index(key)
+
+    def keys(self) -> list[Hashable]:
+        return self._table.keys()
+
+    def rows(self) -> list[T]:
+        return self._table.rows()
+
+    def row(self, key: Hashable) -> T | None:
+        return self._table.row(key)
+
+    def position(self, key: Hashable) -> int | None:
+        return self._table.position(key)
+
     def row_at(self, position: int) -> T:
-        return self._rows[self._keys[position]]
+        return self._table.by_key[self._table.order[position]]
 
+    # ---- Public API: changes
     def upsert(self, rows: Iterable[T]) -> int:
         """Insert new rows, replace changed ones; returns how many rows changed or were added."""
+        table = self._table
         changed: list[int] = []
         new: list[tuple[Hashable, T]] = []
         for row in rows:
-            key = self._key(row)
-            pos = self._pos.get(key)
+            key = table.key_of(row)
+            pos = table.positions.get(key)
             if pos is None:
                 new.append((key, row))
-            elif self._rows[key] != row:
-                self._rows[key] = row
+            elif table.by_key[key] != row:
+                table.replace(key, row)
                 changed.append(pos)
-        for start, end in _runs(sorted(changed)):
+        for start, end in runs(sorted(changed)):
             self.dataChanged.emit(self.index(start, 0),
-                                  self.index(end, len(self._columns) - 1))
+                                  self.index(end, len(table.columns) - 1))
         if new:
             # A key repeated inside one batch keeps its last row.
             unique: dict[Hashable, T] = dict(new)
-            first = len(self._keys)
+            first = len(table.order)
             self.beginInsertRows(QModelIndex(), first, first + len(unique) - 1)
             for key, row in unique.items():
-                self._pos[key] = len(self._keys)
-                self._keys.append(key)
-                self._rows[key] = row
+                table.append(key, row)
             self.endInsertRows()
             return len(changed) + len(unique)
         return len(changed)
 
+    def sync(self, rows: Iterable[T]) -> None:
+        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
+        rows = list(rows)
+        self.remove(self._table.missing(rows))
+        self.upsert(rows)
+
+    def remove(self, keys: Iterable[Hashable]) -> int:
+        """Remove rows by key (unknown keys are ignored); returns how many were removed."""
+        removed = 0
+        for start, end in self._table.removal_runs(keys):
+            self.beginRemoveRows(QModelIndex(), start, end)
+            removed += len(self._table.drop(start, end))
+            self.endRemoveRows()
+        return removed
+
     def reset(self, rows: Iterable[T]) -> None:
         """Replace everything (a full resync, e.g. after a reconnect)."""
         self.beginResetModel()
-        self._keys = []
-        self._rows = {}
-        for row in rows:
-            key = self._key(row)
-            if key not in self._rows:
-                self._keys.append(key)
-            self._rows[key] = row
-        self._pos = {k: i for i, k in enumerate(self._keys)}
+        self._table.reset(rows)
         self.endResetModel()
 
     def refresh_column(self, key: str) -> None:
         """Signal that one column's display changed for every row (e.g. a time-based age)."""
-        if self._keys:
+        if self._table.order:
             col = self.column_index(key)
-            self.dataChanged.emit(self.index(0, col), self.index(len(self._keys) - 1, col))
-
-
-def _runs(positions: Sequence[int]) -> Iterable[tuple[int, int]]:
-    """Group sorted, distinct row positions into contiguous ``(start, end)`` runs."""
-    start = prev = None
-    for p in positions:
-        if start is None:
-            start = prev = p
-        elif p == prev + 1:
-            prev = p
-        else:
-            yield start, prev
-            start = prev = p
-    if start is not None:
-        yield start, prev
+            self.dataChanged.emit(self.index(0, col), self.index(len(self._table.order) - 1, col))
 
 
 def changed_span(columns: Sequence[Column[Any]],

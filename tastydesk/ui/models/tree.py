@@ -27,11 +27,10 @@ from tastydesk.ui.models.base import (
     AnyIndex,
     Cell,
     Column,
-    KeyedColumns,
-    _runs,
     changed_span,
     column_data,
 )
+from tastydesk.ui.models.keyed_rows import KeyedRows, runs
 from tastydesk.ui.models.roles import CellRole, KeyRole, RowObjectRole
 
 T = TypeVar("T")
@@ -44,11 +43,13 @@ _ANSWERED = ANSWERED_ROLES | {ParentObjectRole}
 _TOP = 0  # internal id of top-level indexes; children carry their parent's serial (>= 1)
 
 
-class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
+class KeyedTreeModel(QAbstractItemModel, Generic[T, C]):
     """Two-level read-only tree: rows keyed by ``key(row)``, children from ``children(row)``.
 
     ``child_columns`` maps a column key of ``columns`` to the column a child shows there;
     columns without an entry are empty on child rows. Child columns read ``(parent, child)``.
+    The top-level rows and columns live in a :class:`KeyedRows`, the children and their
+    serials here; the model signals around both.
     """
 
     def __init__(self, columns: Sequence[Column[T]], key: Callable[[T], Hashable],
@@ -61,14 +62,10 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         unknown = set(child_columns) - {c.key for c in columns}
         if unknown:
             raise ValueError(f"child_columns: no parent column {sorted(unknown)}")
-        self._columns = tuple(columns)
-        self._child_columns = tuple(child_columns.get(c.key) for c in self._columns)
-        self._key = key
+        self._table: KeyedRows[T] = KeyedRows(columns, key)
+        self._child_columns = tuple(child_columns.get(c.key) for c in columns)
         self._children_of = children
-        self._keys: list[Hashable] = []
-        self._rows: dict[Hashable, T] = {}
         self._children: dict[Hashable, tuple[C, ...]] = {}
-        self._pos: dict[Hashable, int] = {}
         self._serial: dict[Hashable, int] = {}
         self._by_serial: dict[int, Hashable] = {}
         self._next_serial = 1
@@ -76,15 +73,16 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
 
     # ---- Qt overrides
     def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:
-        if column < 0 or column >= len(self._columns) or row < 0:
+        table = self._table
+        if column < 0 or column >= len(table.columns) or row < 0:
             return QModelIndex()
         if not parent.isValid():
-            if row >= len(self._keys):
+            if row >= len(table.order):
                 return QModelIndex()
             return self.createIndex(row, column, _TOP)
-        if parent.internalId() != _TOP or parent.row() >= len(self._keys):
+        if parent.internalId() != _TOP or parent.row() >= len(table.order):
             return QModelIndex()  # children have no children
-        key = self._keys[parent.row()]
+        key = table.order[parent.row()]
         if row >= len(self._children[key]):
             return QModelIndex()
         return self.createIndex(row, column, self._serial[key])
@@ -93,21 +91,23 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         if not index.isValid() or index.internalId() == _TOP:
             return QModelIndex()
         key = self._by_serial.get(index.internalId())
-        if key is None or key not in self._pos:
+        pos = None if key is None else self._table.positions.get(key)
+        if pos is None:
             return QModelIndex()
-        return self.createIndex(self._pos[key], 0, _TOP)
+        return self.createIndex(pos, 0, _TOP)
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
+        order = self._table.order
         if not parent.isValid():
-            return len(self._keys)
+            return len(order)
         if parent.internalId() != _TOP or parent.column() != 0:
             return 0
-        if parent.row() >= len(self._keys):
+        if parent.row() >= len(order):
             return 0
-        return len(self._children[self._keys[parent.row()]])
+        return len(self._children[order[parent.row()]])
 
     def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
-        return len(self._columns)
+        return len(self._table.columns)
 
     def hasChildren(self, parent: AnyIndex = QModelIndex()) -> bool:
         return self.rowCount(parent) > 0
@@ -115,19 +115,20 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in _ANSWERED or not index.isValid():
             return None
+        table = self._table
         if index.internalId() == _TOP:
-            if index.row() >= len(self._keys):
+            if index.row() >= len(table.order):
                 return None
-            key = self._keys[index.row()]
+            key = table.order[index.row()]
             if role == RowObjectRole:
-                return self._rows[key]
+                return table.by_key[key]
             if role == KeyRole:
                 return key
-            return column_data(self._columns[index.column()], self._rows[key], role)
+            return column_data(table.columns[index.column()], table.by_key[key], role)
         key = self._by_serial.get(index.internalId())
-        if key is None or key not in self._rows:
+        if key is None or key not in table.by_key:
             return None
-        parent_row = self._rows[key]
+        parent_row = table.by_key[key]
         kids = self._children[key]
         if index.row() >= len(kids):
             return None
@@ -140,31 +141,56 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         column = self._child_columns[index.column()]
         if column is None:
             if role == Qt.ItemDataRole.TextAlignmentRole:
-                return int(self._columns[index.column()].align)
+                return int(table.columns[index.column()].align)
             if role == CellRole:
-                return Cell(None, int(self._columns[index.column()].align))
+                return Cell(None, int(table.columns[index.column()].align))
             return None
         return column_data(column, (parent_row, kids[index.row()]), role)
 
-    # ---- Public API (headers, flags and lookups come from KeyedColumns)
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        return self._table.header_data(section, orientation, role)
+
+    # ---- Public API: lookups (flags are Qt's own, no call into Python per painted cell)
+    @property
+    def columns(self) -> tuple[Column[T], ...]:
+        return self._table.columns
+
+    def column_index(self, key: str) -> int:
+        return self._table.column_index(key)
+
+    def keys(self) -> list[Hashable]:
+        return self._table.keys()
+
+    def rows(self) -> list[T]:
+        return self._table.rows()
+
+    def row(self, key: Hashable) -> T | None:
+        return self._table.row(key)
+
+    def position(self, key: Hashable) -> int | None:
+        return self._table.position(key)
+
     def children(self, key: Hashable) -> tuple[C, ...]:
         return self._children.get(key, ())
 
+    # ---- Public API: changes
     def upsert(self, rows: Iterable[T]) -> int:
         """Insert new rows, replace changed ones (and their children); returns how many."""
+        table = self._table
         changed: list[int] = []
         pairs: list[tuple[T, T]] = []
         new: dict[Hashable, T] = {}
         for row in rows:
-            key = self._key(row)
-            pos = self._pos.get(key)
+            key = table.key_of(row)
+            pos = table.positions.get(key)
             if pos is None:
                 new[key] = row
                 continue
-            previous = self._rows[key]
+            previous = table.by_key[key]
             if previous == row:
                 continue
-            self._rows[key] = row
+            table.replace(key, row)
             changed.append(pos)
             pairs.append((previous, row))
             self._replace_children(key, pos, tuple(self._children_of(row)))
@@ -172,23 +198,40 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         # the proxy and the view a pass over its rows): the key column never changes, so the
         # tree need not re-check every changed parent's children, and a view sorted by a column
         # outside the span is not re-sorted.
-        span = changed_span(self._columns, pairs) if pairs else None
+        span = changed_span(table.columns, pairs) if pairs else None
         if span is not None:
-            for start, end in _runs(sorted(changed)):
+            for start, end in runs(sorted(changed)):
                 self.dataChanged.emit(self.index(start, span[0]), self.index(end, span[1]))
         if new:
-            first = len(self._keys)
+            first = len(table.order)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
             for key, row in new.items():
-                self._pos[key] = len(self._keys)
-                self._keys.append(key)
-                self._rows[key] = row
+                table.append(key, row)
                 self._children[key] = tuple(self._children_of(row))
                 self._serial[key] = self._next_serial
                 self._by_serial[self._next_serial] = key
                 self._next_serial += 1
             self.endInsertRows()
         return len(changed) + len(new)
+
+    def sync(self, rows: Iterable[T]) -> None:
+        """Make the model hold exactly ``rows``: remove missing keys, then upsert the rest."""
+        rows = list(rows)
+        self.remove(self._table.missing(rows))
+        self.upsert(rows)
+
+    def remove(self, keys: Iterable[Hashable]) -> int:
+        """Remove rows (and their children) by key, unknown keys ignored; returns how many."""
+        removed = 0
+        for start, end in self._table.removal_runs(keys):
+            self.beginRemoveRows(QModelIndex(), start, end)
+            for key in self._table.drop(start, end):
+                del self._children[key]
+                del self._by_serial[self._serial.pop(key)]
+                self._watched.discard(key)
+                removed += 1
+            self.endRemoveRows()
+        return removed
 
     def watch(self, key: Hashable, shown: bool) -> None:
         """Mark whether a view shows ``key``'s children (only those are signalled on change)."""
@@ -198,12 +241,12 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
         if key in self._watched:
             return
         self._watched.add(key)
-        pos = self._pos.get(key)
+        pos = self._table.position(key)
         kids = self._children.get(key, ())
         if pos is not None and kids:  # they may have changed silently while hidden
             parent = self.createIndex(pos, 0, _TOP)
             self.dataChanged.emit(self.index(0, 0, parent),
-                                  self.index(len(kids) - 1, len(self._columns) - 1, parent))
+                                  self.index(len(kids) - 1, len(self._table.columns) - 1, parent))
 
     def _replace_children(self, key: Hashable, pos: int, kids: tuple[C, ...]) -> None:
         old = self._children[key]
@@ -212,7 +255,8 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
             self._children[key] = kids
             if key in self._watched and kids and old != kids:
                 self.dataChanged.emit(self.index(0, 0, parent),
-                                      self.index(len(kids) - 1, len(self._columns) - 1, parent))
+                                      self.index(len(kids) - 1, len(self._table.columns) - 1,
+                                                 parent))
             return
         if old:
             self.beginRemoveRows(parent, 0, len(old) - 1)
@@ -222,10 +266,3 @@ class KeyedTreeModel(KeyedColumns[T], QAbstractItemModel, Generic[T, C]):
             self.beginInsertRows(parent, 0, len(kids) - 1)
             self._children[key] = kids
             self.endInsertRows()
-
-    def _forget(self, key: Hashable) -> None:
-        del self._rows[key]
-        del self._children[key]
-        del self._by_serial[self._serial.pop(key)]
-        self._watched.discard(key)
-

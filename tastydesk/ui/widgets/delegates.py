@@ -25,8 +25,19 @@ _SLOW_STATES = (QStyle.StateFlag.State_Selected | QStyle.StateFlag.State_HasFocu
 _ENABLED = QStyle.StateFlag.State_Enabled.value
 _HOVER = QStyle.StateFlag.State_MouseOver.value
 _ACTIVE = QStyle.StateFlag.State_Active.value
+_SELECTED = QStyle.StateFlag.State_Selected.value
 _RIGHT = Qt.AlignmentFlag.AlignRight.value
 _HCENTER = Qt.AlignmentFlag.AlignHCenter.value
+# Enum members read once: reading one off its class runs Python code, per painted cell.
+_NORMAL = QPalette.ColorGroup.Normal
+_INACTIVE = QPalette.ColorGroup.Inactive
+_DISABLED = QPalette.ColorGroup.Disabled
+_TEXT = QPalette.ColorRole.Text
+_HIGHLIGHTED_TEXT = QPalette.ColorRole.HighlightedText
+_MID = QPalette.ColorRole.Mid
+_ITEM_PANEL = QStyle.PrimitiveElement.PE_PanelItemViewItem
+_NO_PEN = Qt.PenStyle.NoPen
+_LEFT_CENTRED = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
 class CellDelegate(QStyledItemDelegate):
@@ -61,8 +72,7 @@ class CellDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         if state & _HOVER:  # unselected, a keyed model's cell has no panel but a hover one
-            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter,
-                                widget)
+            style.drawPrimitive(_ITEM_PANEL, option, painter, widget)
         if text is not None:
             self.draw_cell(painter, option, cell, rect, text, font)
 
@@ -78,7 +88,7 @@ class CellDelegate(QStyledItemDelegate):
     def text_colour(self, option: QStyleOptionViewItem, cell: Cell) -> QColor:
         """The colour the styled path gives an unselected cell's text."""
         del cell  # the plain colour; a subclass colours by value
-        return option.palette.color(colour_group(option), QPalette.ColorRole.Text)
+        return option.palette.color(colour_group(option), _TEXT)
 
     def text_rect(self, option: QStyleOptionViewItem, style: QStyle) -> QRect:
         """The cell less the styled path's text margin on each side."""
@@ -125,10 +135,10 @@ def colour_group(option: QStyleOptionViewItem) -> QPalette.ColorGroup:
     """The palette group the styled path paints a cell's text from (its widget's state)."""
     state = option.state.value
     if not state & _ENABLED:
-        return QPalette.ColorGroup.Disabled
+        return _DISABLED
     if not state & _ACTIVE:
-        return QPalette.ColorGroup.Inactive
-    return QPalette.ColorGroup.Normal
+        return _INACTIVE
+    return _NORMAL
 
 
 def aligned(text: QStaticText, rect: QRect, align: int) -> QPointF:
@@ -189,25 +199,31 @@ class ProgressDelegate(CellDelegate):
     BAR_HEIGHT = 3
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        style = opt.widget.style() if opt.widget is not None else QApplication.style()
         cell = index.data(CellRole)
-        if isinstance(cell, Cell) and not option.state.value & _SLOW_STATES:
+        state = option.state.value
+        if isinstance(cell, Cell) and not state & _SLOW_STATES:
+            # As CellDelegate: an unselected keyed cell has no panel but a hover one, and the
+            # view's option is only read, so it need not be copied.
+            opt = option
             text, value = cell.text or "", cell.value
-            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, opt, painter,
-                                opt.widget)
+            if state & _HOVER:
+                style = opt.widget.style() if opt.widget is not None else QApplication.style()
+                style.drawPrimitive(_ITEM_PANEL, opt, painter, opt.widget)
         else:
+            opt = QStyleOptionViewItem(option)
+            style = opt.widget.style() if opt.widget is not None else QApplication.style()
             self.initStyleOption(opt, index)
             text, value = opt.text, index.data(ValueRole)
             opt.text = ""
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+            state = opt.state.value
         if value is None and not text:
             return  # a row without this figure (a leg under its position): no empty bar
         track = QRect(opt.rect.left() + 3, opt.rect.bottom() - self.BAR_HEIGHT - 1,
                       max(1, opt.rect.width() - 6), self.BAR_HEIGHT)
         painter.save()
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(opt.palette.color(QPalette.ColorRole.Mid))
+        painter.setPen(_NO_PEN)
+        painter.setBrush(opt.palette.color(_MID))
         painter.drawRect(track)
         if value is not None:
             fraction = max(-1.0, min(1.0, float(value)))
@@ -216,9 +232,7 @@ class ProgressDelegate(CellDelegate):
             fill.setWidth(max(1, int(track.width() * abs(fraction))))
             painter.setBrush(colour)
             painter.drawRect(fill)
-        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
-        painter.setPen(opt.palette.color(QPalette.ColorRole.HighlightedText if selected
-                                         else QPalette.ColorRole.Text))
+        painter.setPen(opt.palette.color(_HIGHLIGHTED_TEXT if state & _SELECTED else _TEXT))
         # The text keeps the full cell height above the bar: a tight row must not clip it.
         area = opt.rect.adjusted(4, 0, -3, -self.BAR_HEIGHT // 2)
         static = self.static_text(text, opt.font) if text else None
@@ -226,6 +240,5 @@ class ProgressDelegate(CellDelegate):
             painter.setFont(opt.font)
             painter.drawStaticText(aligned(static, area, 0), static)  # left, centred
         else:  # wider than the cell: clipped at its edge as before
-            painter.drawText(area, int(Qt.AlignmentFlag.AlignLeft
-                                       | Qt.AlignmentFlag.AlignVCenter), text)
+            painter.drawText(area, _LEFT_CENTRED, text)
         painter.restore()

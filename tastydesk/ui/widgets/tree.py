@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import (
     QHeaderView,
     QStyleOptionViewItem,
@@ -97,6 +98,31 @@ class KeyedTreeView(QTreeView):
             self.sortByColumn(model.column_index(sort_column), sort_order)
         else:
             header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+
+    def dataChanged(self, top_left: QModelIndex | QPersistentModelIndex,
+                    bottom_right: QModelIndex | QPersistentModelIndex,
+                    roles: Sequence[int] = ()) -> None:
+        """Repaint only the changed columns of a change over many rows.
+
+        Why: for a range of rows and columns Qt's tree repaints its whole viewport, so a market
+        refresh that moved the prices of every position repainted the columns that never move
+        (number, symbol, strategy) too, and that paint held the event loop longest. A change
+        that reaches the first column (whose branch decoration may change) or a single cell
+        takes Qt's own path, as does every change while assistive technology listens (Qt's path
+        tells it what changed)."""
+        if (top_left.column() <= 0 or top_left == bottom_right or not self.isVisible()
+                or QAccessible.isActive()):
+            super().dataChanged(top_left, bottom_right, list(roles))
+            return
+        header = self.header()
+        left, right = self.viewport().width(), 0
+        for column in range(top_left.column(), bottom_right.column() + 1):
+            if not header.isSectionHidden(column):
+                x = header.sectionViewportPosition(column)
+                left = min(left, x)
+                right = max(right, x + header.sectionSize(column))
+        if right > left:
+            self.viewport().update(QRect(left, 0, right - left, self.viewport().height()))
 
     def _expand_new(self, parent: QModelIndex, first: int, last: int) -> None:
         if not parent.isValid() and self.proxy.rowCount() <= self.auto_expand:
