@@ -182,8 +182,10 @@ class ScriptedBroker(BrokerPort):
             return CommandResult(CommandOutcome.UNKNOWN, reason="timeout before the broker")
         if script is Script.REJECT or old.status.is_terminal:
             return CommandResult(CommandOutcome.REJECTED, reason="order is no longer working")
+        left = old.quantity - old.filled_quantity  # the replacement carries what is left
+        legs = tuple(replace(leg, quantity=leg.quantity // old.quantity * left) for leg in old.legs)
         new = replace(old, order_id=BrokerOrderId(f"B{next(self._ids)}"), price=price, fills=(),
-                      filled_quantity=0, quantity=old.quantity - old.filled_quantity,
+                      filled_quantity=0, quantity=left, legs=legs,
                       status=OrderStatus.WORKING, replaces_order_id=order_id)
         self.orders[order_id] = replace(old, status=OrderStatus.REPLACED,
                                         replacing_order_id=new.order_id)
