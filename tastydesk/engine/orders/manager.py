@@ -457,8 +457,5 @@ class OrderManager:
             else:
                 reason = cancel_reason or snap.reject_reason or f"order {status.value.lower()}"
                 await self._outcomes.order_ended(rec, reason)
-        elif new_fills and rec.purpose is OrderPurpose.OPEN:
-            self._bus.publish(Alert(AlertLevel.INFO, AlertCategory.FILL,
-                                    f"Partial fill: {rec.underlying}",
-                                    f"{filled}/{rec.quantity} filled; the rest keeps working",
-                                    self._clock.now(), rec.workflow_id))
+        elif new_fills:
+            await self._outcomes.order_partly_filled(rec)

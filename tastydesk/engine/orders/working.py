@@ -68,10 +68,13 @@ def opening_commitments(working: Iterable[WorkingOrder], records: OrderRecords
 
 
 class OrderOutcomes(Protocol):
-    """What the workflow side does when an order ends; the order manager calls it under the
-    workflow's lock, right after the order's final state is stored."""
+    """What the workflow side does when an order ends (or part of it fills while the rest
+    works); the order manager calls it under the workflow's lock, right after the order's
+    state is stored."""
 
     async def order_filled(self, record: OrderRecord, snap: OrderSnapshot,
                            partial_units: int | None = None) -> None: ...
 
     async def order_ended(self, record: OrderRecord, reason: str) -> None: ...
+
+    async def order_partly_filled(self, record: OrderRecord) -> None: ...

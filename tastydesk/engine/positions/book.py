@@ -131,8 +131,9 @@ class PositionBook:
         return [self._bus.subscribe(QuoteReceived, self._on_quote),
                 self._bus.subscribe(GreeksReceived, self._on_greeks)]
 
-    async def load(self, workflow_id: WorkflowId) -> None:
-        """(Re)build a monitored position from the stored legs and the workflow's proposal."""
+    async def load(self, workflow_id: WorkflowId, keep_acting: bool = False) -> None:
+        """(Re)build a monitored position from the stored legs and the workflow's proposal;
+        ``keep_acting``: the action in progress (a working exit) goes on for the new one."""
         wf = self._book.get(workflow_id)
         legs_rec = [p for p in await self._store.positions(workflow_id, open_only=True)
                     if p.quantity != 0]
@@ -179,6 +180,7 @@ class PositionBook:
         else:
             mon.alerted = old.alerted
             mon.spent = old.spent
+            mon.acting = keep_acting and old.acting
             for leg in mon.legs:
                 prev = next((x for x in old.legs if x.symbol == leg.symbol), None)
                 if prev:

@@ -146,6 +146,18 @@ class Settlement:
                     message, wid)
         self._requeue_exit(wid, record.purpose, units, rule, opening)
 
+    async def order_partly_filled(self, record: OrderRecord) -> None:
+        """Part of a working order filled. An entry waits for the rest; an exit has taken
+        those units off the position, so the monitored position (its quantity, P&L, greeks and
+        the portfolio's risk) is re-read from the legs still held while the rest works."""
+        wid = record.workflow_id
+        if record.purpose is OrderPurpose.OPEN:
+            self._alert(AlertLevel.INFO, AlertCategory.FILL, f"Partial fill: {record.underlying}",
+                        f"{record.filled_quantity}/{record.quantity} filled; the rest keeps "
+                        "working", wid)
+        elif self._book.state(wid) is WorkflowState.CLOSING:
+            await self._positions.load(wid, keep_acting=True)
+
     async def order_filled(self, record: OrderRecord, snap: OrderSnapshot,
                            partial_units: int | None = None) -> None:
         wid = record.workflow_id

@@ -128,6 +128,15 @@ async def test_a_partly_filled_exit_keeps_the_rest_monitored_and_books_only_the_
     assert part.filled_quantity == 1
     assert w.kernel.book.state(wid) is WorkflowState.CLOSING
     assert held_legs(w, wid) == {SHORT: -1, LONG: 1}  # the filled unit is off the books
+    working = w.kernel.positions.get(wid)  # and off the monitored position (risk, views)
+    assert working is not None and working.units == 1
+    assert working.acting, "the exit is still in progress: no rule acts on the rest meanwhile"
+    assert {leg.symbol: leg.quantity for leg in working.legs} == {SHORT: -1, LONG: 1}
+    quote(w, SHORT, "0.50", "0.52")
+    quote(w, LONG, "0.38", "0.40")
+    await w.step()
+    view = working.view(WorkflowState.CLOSING, w.clock.today())
+    assert view.pnl == Decimal("23.00")  # (0.35 credit - 0.12 to close) x 100 x one unit
     # The rest keeps working: the walk steps the price of the one unit left, then gives up.
     await w.step(PATIENT.interval_seconds + 1)
     assert w.broker.replaced
@@ -144,11 +153,8 @@ async def test_a_partly_filled_exit_keeps_the_rest_monitored_and_books_only_the_
     mon = w.kernel.positions.get(wid)
     assert mon is not None and mon.units == 1
     assert {leg.symbol: leg.quantity for leg in mon.legs} == {SHORT: -1, LONG: 1}
-    quote(w, SHORT, "0.50", "0.52")
-    quote(w, LONG, "0.38", "0.40")
     await w.step()
-    view = mon.view(WorkflowState.MONITORING, w.clock.today())
-    assert view.pnl == Decimal("23.00")  # (0.35 credit - 0.12 to close) x 100 x one unit
+    assert mon.view(WorkflowState.MONITORING, w.clock.today()).pnl == Decimal("23.00")
     assert w.store.journal() == []
     # Closing the unit left ends the cycle: the journal counts the two units that filled.
     assert (await w.kernel.actions.close_position(wid, "ivy")).sent
@@ -161,6 +167,28 @@ async def test_a_partly_filled_exit_keeps_the_rest_monitored_and_books_only_the_
     (entry,) = w.store.journal()
     assert entry.realised_pnl == 2 * CLOSE_CASH - entry.fees
     assert len(w.store.fills(wid)) == 4  # two legs, one unit each time
+
+
+async def test_a_stop_exit_filled_in_two_parts_is_booked_once_whole(w: World) -> None:
+    wid = await held(w, units=2)
+    order = await stopped_out(w, wid)
+    assert order.quantity == 2
+    w.broker.fill(w.broker.live(order.external_id).order_id, 1,  # type: ignore[union-attr]
+                  prices=CLOSE_PRICES)
+    await losing(w, FAST.interval_seconds + 0.5)  # the rest walks on while the stop holds
+    assert w.kernel.book.state(wid) is WorkflowState.CLOSING
+    assert w.kernel.positions.get(wid).units == 1  # type: ignore[union-attr]
+    assert w.store.journal() == []
+    rest = w.broker.live(order.external_id)
+    assert rest is not None and rest.quantity == 1
+    w.broker.fill(rest.order_id, 1, prices=CLOSE_PRICES)
+    await losing(w)
+    assert stored(w, order.external_id) is OrderStatus.FILLED
+    assert w.kernel.book.state(wid) is WorkflowState.COMPLETED
+    assert len(w.broker.placed) == 1
+    (entry,) = w.store.journal()
+    assert entry.closing_rule == "stop_loss"
+    assert entry.realised_pnl == 2 * CLOSE_CASH - entry.fees
 
 
 @pytest.mark.parametrize("replace_script", [Script.ACCEPT, Script.LOST_ORDER])
