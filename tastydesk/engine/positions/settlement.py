@@ -155,7 +155,8 @@ class Settlement:
             self._alert(AlertLevel.INFO, AlertCategory.FILL, f"Partial fill: {record.underlying}",
                         f"{record.filled_quantity}/{record.quantity} filled; the rest keeps "
                         "working", wid)
-        elif self._book.state(wid) is WorkflowState.CLOSING:
+        elif record.purpose in (OrderPurpose.CLOSE, OrderPurpose.PARTIAL_CLOSE) and \
+                self._book.state(wid) is WorkflowState.CLOSING:  # a roll's legs settle at its end
             await self._positions.load(wid, keep_acting=True)
 
     async def order_filled(self, record: OrderRecord, snap: OrderSnapshot,
