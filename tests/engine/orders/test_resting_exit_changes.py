@@ -7,11 +7,7 @@ contracts."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from tastydesk.engine.clock import MarketCalendar
 from tastydesk.engine.domain.account import BrokerPosition
@@ -34,26 +30,15 @@ from tests.engine.orders.test_resting_exits import (
     ENTRY,
     LONG,
     SHORT,
-    STRATEGY,
     entry_working_at_stop,
+    fixture_world,  # noqa: F401  (the world with resting exits on, as fixture ``w``)
     holding,
 )
 from tests.kit.broker import Script
-from tests.kit.world import World, world
+from tests.kit.world import World
 
 D = Decimal
 EXTRA = "SPY   260220C00620000"
-
-
-@pytest.fixture(name="w")
-async def fixture_world(tmp_path: Path) -> AsyncIterator[World]:
-    w = await world(tmp_path)
-    strategy = w.kernel.strategies.get(STRATEGY)
-    assert strategy is not None
-    await w.kernel.facade.save_strategy(dataclasses.replace(
-        strategy, pricing=dataclasses.replace(strategy.pricing, resting_exit=True)), "test")
-    yield w
-    await w.close()
 
 
 async def restart(w: World) -> Kernel:

@@ -96,13 +96,18 @@ def test_a_file_that_holds_anything_is_not_created_over(tmp_path: Path) -> None:
     assert names == ["notes"]
 
 
-def test_a_new_database_opens_without_importing_alembic(tmp_path: Path) -> None:
+def opening_imports_alembic(path: Path) -> bool:
+    """Whether opening the store at ``path`` in a fresh interpreter imports Alembic."""
     code = ("import sys\nfrom pathlib import Path\n"
             "from tastydesk.engine.store.service import Store\n"
-            f"Store.open(Path({str(tmp_path / 'app.db')!r})).close()\n"
+            f"Store.open(Path({str(path)!r})).close()\n"
             "print('alembic' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=True)
-    assert done.stdout.strip() == "False"
+    return done.stdout.strip() == "True"
+
+
+def test_a_new_database_opens_without_importing_alembic(tmp_path: Path) -> None:
+    assert not opening_imports_alembic(tmp_path / "app.db")
     with Store.open(tmp_path / "app.db") as store:  # a usable store: defaults installed
         assert store.list_strategies()

@@ -17,6 +17,7 @@ from tastydesk.engine.store.database import (
     migrate,
 )
 from tastydesk.engine.store.service import Store
+from tests.engine.store.test_store_fresh_schema import opening_imports_alembic
 
 WHEN = "2026-01-05T15:30:00.000000+00:00"
 
@@ -141,17 +142,8 @@ def test_the_head_read_from_the_scripts_is_alembics_head() -> None:
 
 def test_opening_a_database_at_the_newest_revision_does_not_import_alembic(
         tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     Store.open(tmp_path / "app.db").close()  # created and migrated
-    code = ("import sys\nfrom pathlib import Path\n"
-            "from tastydesk.engine.store.service import Store\n"
-            f"Store.open(Path({str(tmp_path / 'app.db')!r})).close()\n"
-            "print('alembic' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=True)
-    assert done.stdout.strip() == "False"
+    assert not opening_imports_alembic(tmp_path / "app.db")
     # One revision behind: the migration runs (and needs Alembic).
     engine = create_sqlite_engine(tmp_path / "old.db")
     assert migrate(engine, "0005_fill_market")
